@@ -1,0 +1,54 @@
+# Whistle: the two commands a new machine needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PY_SOURCES := whistle crypto tests bench migrations wsgi.py
+
+.PHONY: run test lint typecheck pytest install translations catalog postgres clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+	  echo "python3 venv support is missing; installing it"; \
+	  apt-get update -q && apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: set everything up (first time) and serve on http://127.0.0.1:5000
+run: $(STAMP)
+	$(BIN)/whistle init
+	$(BIN)/whistle setup-link --base-url http://127.0.0.1:5000
+	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --access-logfile - \
+	  --access-logformat '%(m)s %(U)s %(s)s %(L)s' wsgi:app
+
+## test: linters, type checks and every test suite, on SQLite and PostgreSQL
+test: $(STAMP) postgres
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -n 2 -q
+
+## postgres: start the local PostgreSQL cluster if it is installed but down
+postgres:
+	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+	  if command -v pg_ctlcluster >/dev/null; then \
+	    echo "starting local PostgreSQL"; \
+	    pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start || true; \
+	  fi; \
+	fi
+
+## catalog: re-extract translatable strings and update the Danish and English catalogs
+catalog: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o whistle/translations/messages.pot --no-location --omit-header .
+	$(BIN)/pybabel update -i whistle/translations/messages.pot -d whistle/translations --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel compile -d whistle/translations
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile -d whistle/translations
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,122 @@
+"""Argon2id key derivation from low-entropy secrets (passwords, case codes).
+
+Only Argon2id (RFC 9106) is used: memory-hard, so an attacker who copies the database pays
+for every password or case-code guess in RAM as well as time, which GPUs and ASICs do not
+make cheap. The parameters are configuration (:class:`Argon2Params`) and are written into
+every blob that uses them, so they can be raised later without breaking old blobs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from typing import Final
+
+from argon2.low_level import ARGON2_VERSION, Type, hash_secret_raw
+
+from crypto._wire import KDF_ARGON2ID_V13, KEY_SIZE
+from crypto.errors import OpenError
+
+__all__ = ["Argon2Params"]
+
+SALT_SIZE: Final = 16
+# Upper bounds apply to parameters read back from a blob as well: a tampered blob must not
+# be able to make a sign-in allocate unbounded memory.
+_MAX_TIME_COST: Final = 64
+_MAX_PARALLELISM: Final = 64
+_MAX_MEMORY_KIB: Final = 2 * 1024 * 1024  # 2 GiB, RFC 9106's first recommendation
+_ENCODED_SIZE: Final = 1 + 4 + 4 + 4 + SALT_SIZE
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    """Argon2id cost parameters.
+
+    The defaults are RFC 9106 section 4's second recommended option: t=3 passes, m=64 MiB,
+    p=4 lanes. The first option (t=1, m=2 GiB) is out of reach of a small self-hosted server
+    that may see several sign-ins at once; 64 MiB x 3 passes still costs an attacker about
+    192 MiB-passes per guess, and takes about 0.2 s on a 2-core server (docs/benchmarks.md).
+    Use :meth:`for_tests` in tests only.
+    """
+
+    time_cost: int = 3
+    memory_kib: int = 64 * 1024
+    parallelism: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("time_cost", "memory_kib", "parallelism"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"Argon2Params.{name} must be an int")
+        if not 1 <= self.time_cost <= _MAX_TIME_COST:
+            raise ValueError(f"time_cost must be between 1 and {_MAX_TIME_COST}")
+        if not 1 <= self.parallelism <= _MAX_PARALLELISM:
+            raise ValueError(f"parallelism must be between 1 and {_MAX_PARALLELISM}")
+        if not 8 * self.parallelism <= self.memory_kib <= _MAX_MEMORY_KIB:
+            raise ValueError(
+                f"memory_kib must be between 8 x parallelism and {_MAX_MEMORY_KIB} KiB"
+            )
+
+    @classmethod
+    def for_tests(cls) -> Argon2Params:
+        """Cheap parameters (t=1, 64 KiB, p=1) for test suites. Never use in production:
+        a database copy protected by these falls to a dictionary attack quickly."""
+        return cls(time_cost=1, memory_kib=64, parallelism=1)
+
+
+def new_salt() -> bytes:
+    return secrets.token_bytes(SALT_SIZE)
+
+
+def derive_key(secret: bytes, salt: bytes, params: Argon2Params) -> bytes:
+    """Argon2id v1.3 of ``secret`` under ``salt``: a 256-bit key."""
+    return hash_secret_raw(
+        secret,
+        salt,
+        time_cost=params.time_cost,
+        memory_cost=params.memory_kib,
+        parallelism=params.parallelism,
+        hash_len=KEY_SIZE,
+        type=Type.ID,
+        version=ARGON2_VERSION,
+    )
+
+
+def password_bytes(password: str) -> bytes:
+    """UTF-8 of the NFC form, so the same password typed on two keyboards (precomposed or
+    combining accents) gives the same key."""
+    if not isinstance(password, str):
+        raise TypeError("password must be str")
+    if not password:
+        raise ValueError("password must not be empty")
+    return unicodedata.normalize("NFC", password).encode("utf-8")
+
+
+def encode_params(params: Argon2Params, salt: bytes) -> bytes:
+    """``kdf id (1) || t (u32) || m KiB (u32) || p (u32) || salt (16)``."""
+    return (
+        bytes((KDF_ARGON2ID_V13,))
+        + params.time_cost.to_bytes(4, "big")
+        + params.memory_kib.to_bytes(4, "big")
+        + params.parallelism.to_bytes(4, "big")
+        + salt
+    )
+
+
+def decode_params(data: bytes) -> tuple[Argon2Params, bytes]:
+    """Inverse of :func:`encode_params`; OpenError on an unknown KDF or absurd costs."""
+    if len(data) < _ENCODED_SIZE or data[0] != KDF_ARGON2ID_V13:
+        raise OpenError("unsupported key derivation")
+    try:
+        params = Argon2Params(
+            time_cost=int.from_bytes(data[1:5], "big"),
+            memory_kib=int.from_bytes(data[5:9], "big"),
+            parallelism=int.from_bytes(data[9:13], "big"),
+        )
+    except ValueError:
+        raise OpenError("key derivation parameters out of range") from None
+    return params, bytes(data[13:_ENCODED_SIZE])
+
+
+ENCODED_PARAMS_SIZE: Final = _ENCODED_SIZE

@@ -1,0 +1,143 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``WHISTLE_TEST_DATABASE_URL`` (default: the local server's ``test``
+database). Each pytest worker gets a database of its own, created and dropped here. When the
+server cannot be reached the PostgreSQL half is skipped with a loud reason, except when
+``WHISTLE_REQUIRE_POSTGRES`` is set or ``CI=true``: then the run fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from whistle import create_app
+from whistle.clock import FixedClock
+from whistle.db import make_engine, normalise_url
+from whistle.instance import init_instance
+from whistle.models import Base
+from whistle.schema import upgrade
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def postgres_required() -> bool:
+    return bool(os.environ.get("WHISTLE_REQUIRE_POSTGRES")) or os.environ.get("CI") == "true"
+
+
+def _admin_engine(url: str) -> Engine:
+    return create_engine(normalise_url(url), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this worker, migrated to the newest schema."""
+    base = os.environ.get("WHISTLE_TEST_DATABASE_URL", DEFAULT_PG)
+    admin = _admin_engine(base)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+        admin.dispose()
+        reason = (
+            f"PostgreSQL not reachable at {make_url(base).render_as_string()}: {type(exc).__name__}"
+        )
+        if postgres_required():
+            pytest.fail(f"{reason} (required: CI or WHISTLE_REQUIRE_POSTGRES)", pytrace=False)
+        pytest.skip(reason)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"whistle_t_{re.sub(r'[^a-z0-9]', '', worker)}_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def _empty_all(url: str) -> None:
+    # DELETE in dependency order is much faster than TRUNCATE for the few rows a test makes.
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """The URL of an empty, migrated database: SQLite in one run, PostgreSQL in the other."""
+    if request.param == "sqlite":
+        path = tmp_path / "whistle.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    _empty_all(url)
+    yield url
+    _empty_all(url)
+
+
+@pytest.fixture
+def instance_path(tmp_path: Path) -> Path:
+    path = tmp_path / "instance"
+    init_instance(path)
+    return path
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def app_config(database_url: str, instance_path: Path) -> dict[str, Any]:
+    return {
+        "database_url": database_url,
+        "argon2_profile": "test",
+        "base_url": "http://localhost",
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], instance_path: Path, clock: FixedClock) -> Iterator[Flask]:
+    application = create_app(app_config, instance_path=instance_path, clock=clock)
+    application.config["TESTING"] = True
+    yield application
+    from whistle.runtime import runtime
+
+    runtime(application).engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,69 @@
+"""Obviously fake organisations and staff for tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from crypto import Argon2Params, PrivateKey, wrap_private_key
+from whistle.clock import Clock
+from whistle.models import Membership, Organisation, Role, User
+from whistle.org_keys import create_org_keys
+from whistle.organisations import create_organisation
+from whistle.passwords import hash_password
+
+TEST_PASSWORD = "test-password-not-secret"
+
+
+@dataclass
+class Staff:
+    user: User
+    private_key: PrivateKey | None
+
+
+@dataclass
+class Unit:
+    org: Organisation
+    recovery_key_text: str
+    handlers: list[Staff]
+    admin: Staff
+
+
+def add_staff(
+    session: Session, clock: Clock, org: Organisation, name: str, roles: list[Role]
+) -> Staff:
+    params = Argon2Params.for_tests()
+    holds_keys = any(r in (Role.HANDLER, Role.LEAD, Role.COUNSEL) for r in roles)
+    private = PrivateKey.generate() if holds_keys else None
+    user = User(
+        email=f"{name.lower().replace(' ', '.')}@example.org",
+        display_name=name,
+        password_hash=hash_password(TEST_PASSWORD, params),
+        public_key=private.public_key().to_bytes() if private else None,
+        wrapped_private_key=wrap_private_key(private, TEST_PASSWORD, params) if private else None,
+        is_active=True,
+        created_at=clock.now(),
+    )
+    session.add(user)
+    session.flush()
+    for role in roles:
+        session.add(Membership(org_id=org.id, user_id=user.id, role=role, created_at=clock.now()))
+    session.flush()
+    return Staff(user=user, private_key=private)
+
+
+def make_unit(
+    session: Session, clock: Clock, instance_key: bytes, *, slug: str = "testfirma"
+) -> Unit:
+    """An organisation with two handlers, a lead and an admin (who holds no key)."""
+    org = create_organisation(session, clock, name=f"Testfirma {slug} ApS", slug=slug)
+    recovery = create_org_keys(session, clock, org, instance_key)
+    handlers = [
+        add_staff(session, clock, org, "Hanne Handler", [Role.HANDLER]),
+        add_staff(session, clock, org, "Henrik Handler", [Role.HANDLER]),
+        add_staff(session, clock, org, "Lise Lead", [Role.LEAD, Role.HANDLER]),
+    ]
+    admin = add_staff(session, clock, org, "Adam Admin", [Role.ADMIN])
+    session.commit()
+    return Unit(org=org, recovery_key_text=recovery, handlers=handlers, admin=admin)

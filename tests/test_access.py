@@ -1,0 +1,45 @@
+"""Deny by default: a view nobody marked public is closed to anyone not signed in."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from tests.test_i18n import _TextCollector
+from whistle.access import PUBLIC_ATTR
+
+# Every view that may be reached without signing in, by endpoint. A new public view must be
+# added here on purpose, so that opening one is a reviewed decision.
+EXPECTED_PUBLIC = {
+    "health.healthz",
+    "i18n.switch",
+    "reporting.index",
+    "reporting.start",
+    "setup.setup",
+    "static",
+}
+
+
+def test_public_views_are_exactly_the_expected_ones(app: Flask) -> None:
+    public = {
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if endpoint == "static" or getattr(view, PUBLIC_ATTR, False)
+    }
+    assert public == EXPECTED_PUBLIC
+
+
+def test_an_unmarked_view_is_refused(app: Flask) -> None:
+    @app.get("/test-staff-only")
+    def staff_only() -> str:
+        return "case content"
+
+    response = app.test_client().get("/test-staff-only", headers={"Accept-Language": "en"})
+    assert response.status_code == 403
+    assert "case content" not in response.get_data(as_text=True)
+
+
+def test_template_checker_catches_bare_text() -> None:
+    """The translation lint of test_i18n must itself fail on untranslated text."""
+    collector = _TextCollector()
+    collector.feed('<p>Bare words</p><img alt="A picture"><p> </p>')
+    assert collector.found == ["Bare words", "img[alt]='A picture'"]

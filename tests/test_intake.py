@@ -1,0 +1,285 @@
+"""Intake: a report is stored encrypted, sealed to exactly the entitled people."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from crypto import (
+    KeyKind,
+    OpenError,
+    decrypt_field,
+    decrypt_stream,
+    import_recovery_key,
+    open_case_key,
+    open_case_key_for_reporter,
+)
+from tests.factories import Unit, make_unit
+from whistle.clock import FixedClock
+from whistle.contexts import attachment_context, identity_context, report_context
+from whistle.conversation import PreparedFile
+from whistle.intake import IntakeError, ReportInput, submit_report
+from whistle.models import Attachment, Case, CaseKey, Category
+from whistle.runtime import runtime
+from whistle.storage import FileStore, StorageError
+
+CANARY = "CANARY-7f3a9 the warehouse manager sells pallets privately"
+NAME_CANARY = "Testa CANARY-Navnesen"
+FILE_CANARY = b"CANARY-FILE-CONTENT-3b1d " * 5000
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    with app.app_context(), runtime(app).sessions() as s:
+        yield s
+
+
+@pytest.fixture
+def unit(app: Flask, session: Session, clock: FixedClock) -> Unit:
+    with app.app_context():
+        return make_unit(session, clock, runtime(app).settings.instance_key)
+
+
+@pytest.fixture
+def store(app: Flask) -> FileStore:
+    return FileStore(runtime(app).settings.file_store)
+
+
+def category_id(session: Session, unit: Unit, code: str = "not-sure") -> int:
+    return session.scalars(
+        select(Category.id).where(Category.org_id == unit.org.id, Category.code == code)
+    ).one()
+
+
+def submit(app: Flask, session: Session, unit: Unit, store: FileStore, **changes: object):  # type: ignore[no-untyped-def]
+    rt = runtime(app)
+    fields: dict[str, object] = {
+        "category_id": category_id(session, unit),
+        "what": CANARY,
+        "anonymous": True,
+    }
+    fields.update(changes)
+    files = fields.pop("files", [])
+    with app.app_context():
+        return submit_report(
+            session,
+            rt.clock,
+            unit.org,
+            ReportInput(**fields),  # type: ignore[arg-type]
+            files,  # type: ignore[arg-type]
+            pepper=rt.settings.pepper,
+            argon2=rt.argon2,
+            store=store,
+        )
+
+
+def test_report_is_sealed_to_entitled_handlers_and_recovery_only(
+    app: Flask, session: Session, unit: Unit, store: FileStore
+) -> None:
+    hanne, henrik, lise = unit.handlers
+    submission = submit(
+        app,
+        session,
+        unit,
+        store,
+        excluded_handler_ids=frozenset({henrik.user.id}),
+        anonymous=False,
+        name=NAME_CANARY,
+        contact="testa@example.org",
+    )
+    case = submission.case
+    assert case.reference == "2026-0001"
+    assert str(case.received_on) == "2026-03-02"
+    assert str(case.acknowledge_due) == "2026-03-09"
+    assert str(case.feedback_due) == "2026-06-09"
+
+    rows = session.scalars(select(CaseKey).where(CaseKey.case_id == case.id)).all()
+    holders = {(r.recipient, r.user_id) for r in rows}
+    assert holders == {("recovery", None), ("user", hanne.user.id), ("user", lise.user.id)}
+    assert henrik.user.id not in {r.user_id for r in rows}, "the excluded handler got a key"
+    assert unit.admin.user.id not in {r.user_id for r in rows}
+
+    def sealed(user_id: int | None, kind: KeyKind) -> bytes:
+        return next(r.sealed for r in rows if r.user_id == user_id and r.kind == kind.value)
+
+    assert hanne.private_key is not None and henrik.private_key is not None
+    content_key = open_case_key(
+        hanne.private_key,
+        sealed(hanne.user.id, KeyKind.CONTENT),
+        case_id=case.uid,
+        kind=KeyKind.CONTENT,
+    )
+    report = json.loads(decrypt_field(content_key, case.report, context=report_context(case.uid)))
+    assert report["what"] == CANARY
+    assert report["excluded_handlers"] == [henrik.user.id]
+
+    identity_key = open_case_key(
+        hanne.private_key,
+        sealed(hanne.user.id, KeyKind.IDENTITY),
+        case_id=case.uid,
+        kind=KeyKind.IDENTITY,
+    )
+    assert case.identity is not None
+    identity = json.loads(
+        decrypt_field(identity_key, case.identity, context=identity_context(case.uid))
+    )
+    assert identity["name"] == NAME_CANARY
+    # The identity is not readable with the content key, and the excluded handler's key opens
+    # nothing that was sealed to someone else.
+    with pytest.raises(OpenError):
+        decrypt_field(content_key, case.identity, context=identity_context(case.uid))
+    with pytest.raises(OpenError):
+        open_case_key(
+            henrik.private_key,
+            sealed(hanne.user.id, KeyKind.CONTENT),
+            case_id=case.uid,
+            kind=KeyKind.CONTENT,
+        )
+
+    recovery = import_recovery_key(unit.recovery_key_text)
+    assert (
+        open_case_key(
+            recovery, sealed(None, KeyKind.CONTENT), case_id=case.uid, kind=KeyKind.CONTENT
+        )
+        == content_key
+    )
+    # The reporter opens the content key with the code, and only with it.
+    assert (
+        open_case_key_for_reporter(
+            case.reporter_key, submission.code, case_id=case.uid, kind=KeyKind.CONTENT
+        )
+        == content_key
+    )
+    with pytest.raises(OpenError):
+        open_case_key_for_reporter(
+            case.reporter_key, "AAAA-AAAA-AAAA-AAAA", case_id=case.uid, kind=KeyKind.CONTENT
+        )
+
+
+def test_anonymous_report_has_no_identity_and_references_count_up(
+    app: Flask, session: Session, unit: Unit, store: FileStore
+) -> None:
+    first = submit(app, session, unit, store)
+    second = submit(app, session, unit, store)
+    assert first.case.identity is None and first.case.anonymous
+    assert [first.case.reference, second.case.reference] == ["2026-0001", "2026-0002"]
+    assert first.code != second.code
+
+
+def test_attachments_are_encrypted_in_the_store(
+    app: Flask, session: Session, unit: Unit, store: FileStore
+) -> None:
+    submission = submit(
+        app,
+        session,
+        unit,
+        store,
+        files=[PreparedFile("evidence-CANARY.txt", io.BytesIO(FILE_CANARY), "not_needed")],
+    )
+    case = submission.case
+    attachment = session.scalars(select(Attachment).where(Attachment.case_id == case.id)).one()
+    stored = store.path(attachment.storage_name).read_bytes()
+    assert b"CANARY" not in stored
+    assert attachment.size == len(FILE_CANARY)
+    content_key = open_case_key_for_reporter(
+        case.reporter_key, submission.code, case_id=case.uid, kind=KeyKind.CONTENT
+    )
+    with store.open(attachment.storage_name) as handle:
+        plain = b"".join(
+            decrypt_stream(
+                handle, content_key, attachment_context(case.uid, attachment.storage_name)
+            )
+        )
+    assert plain == FILE_CANARY
+
+
+def test_nothing_readable_reaches_the_database(
+    app: Flask, session: Session, unit: Unit, store: FileStore, database_url: str
+) -> None:
+    submit(
+        app,
+        session,
+        unit,
+        store,
+        anonymous=False,
+        name=NAME_CANARY,
+        nudge_email="canary-nudge@example.org",
+    )
+    session.commit()
+    if database_url.startswith("sqlite"):
+        runtime(app).engine.dispose()
+        raw = b"".join(
+            p.read_bytes()
+            for p in Path(database_url[len("sqlite:///") :]).parent.glob("whistle.db*")
+        )
+    else:
+        dump = session.execute(
+            text("SELECT string_agg(t::text, '|') FROM (SELECT * FROM cases) t")
+        ).scalar_one()
+        raw = dump.encode()
+    for canary in (b"CANARY", b"canary-nudge", b"Navnesen"):
+        assert canary not in raw
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"what": "   "}, "what"),
+        ({"category_id": 999_999}, "category"),
+        ({"relation": "boss"}, "relation"),
+        ({"anonymous": False, "name": " "}, "name"),
+    ],
+)
+def test_invalid_reports_are_refused_with_the_field(
+    app: Flask,
+    session: Session,
+    unit: Unit,
+    store: FileStore,
+    changes: dict[str, object],
+    field: str,
+) -> None:
+    with pytest.raises(IntakeError) as caught:
+        submit(app, session, unit, store, **changes)
+    assert caught.value.field == field
+    assert session.scalars(select(Case)).first() is None
+
+
+def test_anonymity_follows_the_organisation_setting(
+    app: Flask, session: Session, unit: Unit, store: FileStore
+) -> None:
+    unit.org.accepts_anonymous = False
+    session.commit()
+    with pytest.raises(IntakeError) as caught:
+        submit(app, session, unit, store)
+    assert caught.value.field == "anonymous"
+    assert submit(app, session, unit, store, anonymous=False, name="Testa Testesen").case.id
+
+
+def test_a_storage_failure_stores_nothing(
+    app: Flask, session: Session, unit: Unit, store: FileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    real_writer = store.writer
+
+    def failing_writer(name: str):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise StorageError("OSError")
+        return real_writer(name)
+
+    monkeypatch.setattr(store, "writer", failing_writer)
+    files = [
+        PreparedFile("a.txt", io.BytesIO(b"first file"), "not_needed"),
+        PreparedFile("b.txt", io.BytesIO(b"second file"), "not_needed"),
+    ]
+    with pytest.raises(StorageError):
+        submit(app, session, unit, store, files=files)
+    assert session.scalars(select(Case)).first() is None
+    assert list(store.names()) == []

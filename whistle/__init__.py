@@ -1,0 +1,81 @@
+"""Whistle: a self-hosted whistleblower reporting system.
+
+``create_app`` is the only entry point: config in, app out, nothing done at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from whistle.clock import Clock, SystemClock
+from whistle.db import make_engine, make_sessionmaker
+from whistle.runtime import EXTENSION_KEY, Runtime, close_db
+from whistle.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(
+    config: Mapping[str, Any] | Settings | None = None,
+    *,
+    instance_path: Path | str | None = None,
+    clock: Clock | None = None,
+) -> Flask:
+    """Build the Flask app.
+
+    ``config`` is either a ready :class:`Settings` or a mapping of overrides applied on top of
+    the instance folder and the ``WHISTLE_*`` environment. Bad settings raise
+    :class:`whistle.settings.SettingsError` with every problem listed.
+    """
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = load_settings(
+            Path(instance_path) if instance_path is not None else None, overrides=config
+        )
+
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config["SECRET_KEY"] = settings.secret_key
+    from whistle.uploads import WhistleRequest
+
+    app.request_class = WhistleRequest
+
+    engine = make_engine(settings.database_url)
+    app.extensions[EXTENSION_KEY] = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        clock=clock or SystemClock(),
+    )
+    app.teardown_appcontext(close_db)
+
+    from whistle import health, i18n, logs, web_security
+    from whistle.access import enforce_login
+    from whistle.auth_session import init_login
+    from whistle.errors import init_errors
+    from whistle.reporting import mailbox
+    from whistle.reporting import views as reporting
+    from whistle.setup import views as setup
+    from whistle.templating import init_templating
+
+    logs.init_logging(app, settings.log_level)
+    web_security.init_security(app, settings)
+    i18n.init_i18n(app)
+    init_login(app)
+    init_templating(app)
+    init_errors(app)
+    app.before_request(enforce_login)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(setup.bp)
+    app.register_blueprint(reporting.bp)
+    app.register_blueprint(mailbox.bp)
+    return app

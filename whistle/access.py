@@ -1,0 +1,39 @@
+"""Deny by default: every view needs a signed-in staff member unless it is marked public.
+
+Marking is explicit (``@public``) so that a new view forgotten by its author is closed, not open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import abort, current_app, request
+from flask_login import current_user
+
+F = TypeVar("F", bound=Callable[..., object])
+
+PUBLIC_ATTR = "_whistle_public"
+
+
+def public(view: F) -> F:
+    """Mark a view as reachable without signing in (reporter pages, health, setup)."""
+    setattr(view, PUBLIC_ATTR, True)
+    return view
+
+
+def is_public_endpoint(endpoint: str | None) -> bool:
+    if endpoint is None:  # no route matched: let the 404/405 handler answer
+        return True
+    if endpoint == "static":
+        return True
+    view = current_app.view_functions.get(endpoint)
+    return bool(view is not None and getattr(view, PUBLIC_ATTR, False))
+
+
+def enforce_login() -> None:
+    """``before_request`` hook: refuse non-public views to anyone not signed in."""
+    if is_public_endpoint(request.endpoint):
+        return
+    if not current_user.is_authenticated:
+        abort(403)

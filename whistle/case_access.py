@@ -1,0 +1,69 @@
+"""Who holds a case's keys, decided in one place.
+
+Recipients of a new case: every active handler and unit lead of the organisation who has a
+key pair, minus the handlers the reporter excluded (conflict of interest, REQUIREMENTS.md K3),
+plus the organisation's recovery key. Each gets the content, notes and identity keys sealed to
+their public key; someone left out here can never read the case, whatever a view allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto import CaseKeys, KeyKind, PublicKey, seal_case_key
+from whistle.models import CaseKey, Membership, Role, User
+from whistle.org_keys import recovery_public_key
+
+HANDLING_ROLES = (Role.HANDLER, Role.LEAD)
+
+
+def unit_members(session: Session, org_id: int) -> list[User]:
+    """Active handlers and leads of ``org_id`` who have a key pair, by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.org_id == org_id,
+                Membership.role.in_([r.value for r in HANDLING_ROLES]),
+                User.is_active.is_(True),
+                User.public_key.is_not(None),
+            )
+            .distinct()
+            .order_by(User.display_name, User.id)
+        )
+    )
+
+
+def seal_to_recipients(
+    session: Session,
+    *,
+    org_id: int,
+    case_id: int,
+    case_uid: str,
+    keys: CaseKeys,
+    users: Iterable[User],
+) -> None:
+    """Seal every case key to each of ``users`` and to the recovery key. Flushes."""
+    recipients: list[tuple[str, int | None, PublicKey]] = [
+        ("recovery", None, recovery_public_key(session, org_id))
+    ]
+    for user in users:
+        assert user.public_key is not None
+        recipients.append(("user", user.id, PublicKey.from_bytes(user.public_key)))
+    for recipient, user_id, public in recipients:
+        for kind in KeyKind:
+            session.add(
+                CaseKey(
+                    org_id=org_id,
+                    case_id=case_id,
+                    kind=kind.value,
+                    recipient=recipient,
+                    user_id=user_id,
+                    sealed=seal_case_key(public, keys[kind], case_id=case_uid, kind=kind),
+                )
+            )
+    session.flush()

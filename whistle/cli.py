@@ -1,0 +1,86 @@
+"""The ``whistle`` command: Flask's CLI bound to the app factory, plus Whistle's own commands.
+
+Background work (retention, reminders, mail) runs as commands here, for cron or systemd timers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from whistle import create_app
+from whistle.instance import init_instance
+from whistle.onboarding import SetupUnavailable, issue_token, setup_complete
+from whistle.runtime import runtime
+from whistle.schema import upgrade
+from whistle.settings import SettingsError, default_instance_path
+
+
+def _make_app() -> Flask:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_make_app, add_version_option=False)
+def cli() -> None:
+    """Whistle: confidential whistleblower reporting."""
+
+
+@cli.command("init", with_appcontext=False)
+def init_command() -> None:
+    """Create the instance folder, its secrets and the database schema (safe to run again)."""
+    path = default_instance_path()
+    os.umask(0o077)  # the SQLite database and anything else created here: owner only
+    report = init_instance(path)
+    for name in report.created:
+        click.echo(f"created {path / name}")
+    for name in report.kept:
+        click.echo(f"kept    {path / name} (already there)")
+    app = create_app(instance_path=path)
+    upgrade(runtime(app).engine)
+    click.echo(f"database schema is up to date ({runtime(app).settings.database_url_safe})")
+
+
+@cli.command("setup-link")
+@click.option("--base-url", default=None, help="Public address to print the link with.")
+def setup_link_command(base_url: str | None) -> None:
+    """Print a one-time link for creating the first organisation and admin in the browser."""
+    rt = runtime()
+    with rt.sessions() as session:
+        if setup_complete(session):
+            click.echo("Setup is complete; the setup link is no longer available.")
+            return
+        try:
+            token = issue_token(session, rt.clock)
+        except SetupUnavailable:
+            click.echo("Setup is complete; the setup link is no longer available.")
+            return
+    base = (base_url or rt.settings.base_url).rstrip("/")
+    click.echo("")
+    click.echo("  Finish setting up Whistle in your browser (this link works once):")
+    click.echo(f"  {base}/setup/{token}")
+    click.echo("")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database schema commands."""
+
+
+@db_group.command("upgrade")
+def db_upgrade_command() -> None:
+    """Apply every pending migration."""
+    upgrade(runtime().engine)
+    click.echo("database schema is up to date")
+
+
+def main() -> None:
+    """Entry point of the ``whistle`` console script."""
+    try:
+        cli.main(prog_name="whistle")
+    except SettingsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)

@@ -1,0 +1,236 @@
+"""The two-way conversation of a case: messages and files, under the case content key.
+
+Both sides use these functions: the reporter (holding the content key through the case code)
+and handlers (holding it through their private key). Message kinds let the handler side mark
+an acknowledgement, a question, interim feedback or the final outcome; the reporter sees them
+as messages with a heading.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto import decrypt_field, decrypt_stream, encrypt_field, encrypt_stream
+from whistle.clock import Clock
+from whistle.contexts import attachment_context, attachment_name_context, message_context
+from whistle.models import Attachment, Author, Case, Message
+from whistle.storage import FileStore
+
+MESSAGE_KINDS = ("message", "question", "acknowledgement", "interim_feedback", "final_outcome")
+
+
+@dataclass(frozen=True, repr=False)
+class PreparedFile:
+    """An attachment ready to store: metadata already stripped where possible."""
+
+    name: str
+    data: BinaryIO
+    metadata_outcome: str
+
+    def __repr__(self) -> str:
+        return "PreparedFile(<secret>)"
+
+
+@dataclass(frozen=True, repr=False)
+class FileView:
+    storage_name: str
+    name: str
+    size: int
+    metadata_outcome: str
+    author: str
+
+
+@dataclass(frozen=True, repr=False)
+class MessageView:
+    id: int
+    author: str
+    kind: str
+    sent_on: date
+    body: str
+    files: list[FileView]
+    unread_by_reporter: bool
+
+
+def store_files(
+    session: Session,
+    store: FileStore,
+    case: Case,
+    content_key: bytes,
+    files: Sequence[PreparedFile],
+    *,
+    author: str,
+    added_on: date,
+    stored: list[str],
+    message_id: int | None = None,
+) -> None:
+    """Encrypt ``files`` into the store and add their rows (not committed).
+
+    Appends each name to ``stored`` as soon as its file exists, so the caller can remove
+    every file written so far if anything (this or its transaction) fails.
+    """
+    for prepared in files:
+        name = store.new_name()
+        with store.writer(name) as out:
+            size = encrypt_stream(
+                prepared.data, out, content_key, attachment_context(case.uid, name)
+            )
+        stored.append(name)
+        session.add(
+            Attachment(
+                org_id=case.org_id,
+                case_id=case.id,
+                message_id=message_id,
+                author=author,
+                storage_name=name,
+                name=encrypt_field(
+                    content_key,
+                    prepared.name.encode(),
+                    context=attachment_name_context(case.uid, name),
+                ),
+                size=size,
+                metadata_outcome=prepared.metadata_outcome,
+                added_on=added_on,
+            )
+        )
+
+
+def post_message(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    content_key: bytes,
+    *,
+    author: Author,
+    body: str,
+    files: Sequence[PreparedFile] = (),
+    user_id: int | None = None,
+    kind: str = "message",
+) -> Message:
+    """Add a message (and its files) to the conversation. Commits; on failure nothing stays."""
+    if kind not in MESSAGE_KINDS:
+        raise ValueError(f"unknown message kind {kind!r}")
+    message_uid = str(uuid.uuid4())
+    today = clock.now().date()
+    message = Message(
+        uid=message_uid,
+        org_id=case.org_id,
+        case_id=case.id,
+        author=author.value,
+        author_user_id=user_id,
+        kind=kind,
+        sent_on=today,
+        body=encrypt_field(
+            content_key, body.encode(), context=message_context(case.uid, message_uid)
+        ),
+    )
+    stored: list[str] = []
+    try:
+        session.add(message)
+        session.flush()
+        store_files(
+            session,
+            store,
+            case,
+            content_key,
+            files,
+            author=author.value,
+            added_on=today,
+            stored=stored,
+            message_id=message.id,
+        )
+        if author is Author.REPORTER:
+            case.unread_for_handlers = True
+        else:
+            case.unread_for_reporter = True
+        session.commit()
+    except BaseException:
+        session.rollback()
+        for name in stored:
+            store.delete(name)
+        raise
+    return message
+
+
+def _file_view(case: Case, content_key: bytes, row: Attachment) -> FileView:
+    name = decrypt_field(
+        content_key, row.name, context=attachment_name_context(case.uid, row.storage_name)
+    ).decode()
+    return FileView(row.storage_name, name, row.size, row.metadata_outcome, row.author)
+
+
+def conversation(session: Session, case: Case, content_key: bytes) -> list[MessageView]:
+    """Every message of ``case``, oldest first, decrypted in memory."""
+    files: dict[int | None, list[FileView]] = {}
+    for row in session.scalars(
+        select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
+    ):
+        files.setdefault(row.message_id, []).append(_file_view(case, content_key, row))
+    views = []
+    for message in session.scalars(
+        select(Message).where(Message.case_id == case.id).order_by(Message.id)
+    ):
+        body = decrypt_field(
+            content_key, message.body, context=message_context(case.uid, message.uid)
+        ).decode()
+        views.append(
+            MessageView(
+                id=message.id,
+                author=message.author,
+                kind=message.kind,
+                sent_on=message.sent_on,
+                body=body,
+                files=files.get(message.id, []),
+                unread_by_reporter=(
+                    message.author == Author.HANDLER and message.read_by_reporter_on is None
+                ),
+            )
+        )
+    return views
+
+
+def report_files(session: Session, case: Case, content_key: bytes) -> list[FileView]:
+    """The files sent with the report itself (not with a later message)."""
+    return [
+        _file_view(case, content_key, row)
+        for row in session.scalars(
+            select(Attachment)
+            .where(Attachment.case_id == case.id, Attachment.message_id.is_(None))
+            .order_by(Attachment.id)
+        )
+    ]
+
+
+def open_file(
+    session: Session, store: FileStore, case: Case, content_key: bytes, storage_name: str
+) -> tuple[FileView, Iterator[bytes]] | None:
+    """A file of ``case`` and an iterator of its authenticated plaintext, or None.
+
+    The header is checked before this returns, so a wrong key fails before any response.
+    """
+    row = session.scalar(
+        select(Attachment).where(
+            Attachment.case_id == case.id, Attachment.storage_name == storage_name
+        )
+    )
+    if row is None:
+        return None
+    view = _file_view(case, content_key, row)
+    handle: BinaryIO = store.open(storage_name)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from decrypt_stream(
+                handle, content_key, attachment_context(case.uid, storage_name)
+            )
+        finally:
+            handle.close()
+
+    return view, chunks()

@@ -1,0 +1,337 @@
+"""SQLAlchemy 2 typed models.
+
+Clear-text columns are only what the server must act on (DESIGN.md, "Data and deadlines").
+Every row that belongs to a scheme carries ``org_id``: the organisation is a first-class entity
+from the first migration, so one deployment can host several (a group's legal entities, or a
+law firm acting as the whistleblower unit of its clients) without a later rewrite.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Role(enum.StrEnum):
+    """What a person may do in one organisation; a person may hold several."""
+
+    ADMIN = "admin"
+    HANDLER = "handler"
+    LEAD = "lead"
+    COUNSEL = "counsel"
+    AUDITOR = "auditor"
+
+
+class KeyPurpose(enum.StrEnum):
+    SIGNING = "signing"
+    RECOVERY = "recovery"
+
+
+class Organisation(Base):
+    """A scheme owner: its own public address, texts, handlers, categories and keys."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    default_locale: Mapped[str] = mapped_column(String(5), default="da")
+    accepts_anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="organisation")
+
+
+class User(Base):
+    """A staff member (handler, lead, counsel, auditor, admin). Reporters are never users."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # HPKE public key, and the private key wrapped under Argon2id(password) (crypto/).
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # TOTP secret, encrypted under the instance key (so a database copy alone cannot mint codes).
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confidentiality_ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user")
+
+
+class Membership(Base):
+    """One role of one user in one organisation."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("org_id", "user_id", "role", name="org_user_role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class OrgSetting(Base):
+    """A per-organisation setting (JSON-encoded value)."""
+
+    __tablename__ = "org_settings"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class OrgText(Base):
+    """A per-organisation text (policy, notices) in one language; admins edit these."""
+
+    __tablename__ = "org_texts"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    locale: Mapped[str] = mapped_column(String(5), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class Category(Base):
+    """A report category offered on an organisation's form ("not sure" is always one)."""
+
+    __tablename__ = "categories"
+    __table_args__ = (UniqueConstraint("org_id", "code", name="org_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    label_da: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class OrgKey(Base):
+    """An organisation key: the receipt-signing key or the recovery key.
+
+    Public halves are stored in clear. The signing key's private half is sealed under the
+    instance key (a database copy alone cannot forge receipts); the recovery key's private half
+    is never stored: it is shown once to the person who creates the organisation.
+    """
+
+    __tablename__ = "org_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_private_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SetupToken(Base):
+    """The one-time first-run token (only its hash is stored)."""
+
+    __tablename__ = "setup_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CaseStatus(enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"  # acknowledged, under follow-up
+    CLOSED = "closed"
+
+
+class Author(enum.StrEnum):
+    REPORTER = "reporter"
+    HANDLER = "handler"
+
+
+class Case(Base):
+    """One report and its follow-up.
+
+    Clear text is only what the server acts on: reference, status, category, channel, dates,
+    deadlines, and whether the reporter chose anonymity (for statistics). Dates are days, not
+    times: nothing here says at what hour someone reported. Everything a person typed is in
+    ``report`` (content key) or ``identity`` (identity key).
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("org_id", "reference", name="org_reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # What ciphertexts of the case are bound to (known before the row has an id).
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.NEW)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), nullable=True
+    )
+    channel: Mapped[str] = mapped_column(String(16), default="web")
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    meeting_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_on: Mapped[date] = mapped_column(Date)
+    acknowledge_due: Mapped[date] = mapped_column(Date)
+    acknowledged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    feedback_due: Mapped[date] = mapped_column(Date)
+    feedback_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Reporter access: HMAC(pepper, case code) to find the case, and the content key wrapped
+    # under Argon2id(code, per-case salt; the salt is inside the blob). Nothing here recovers
+    # the code.
+    reporter_tag: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    reporter_key: Mapped[bytes] = mapped_column(LargeBinary)
+    report: Mapped[bytes] = mapped_column(LargeBinary)
+    identity: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    nudge_address: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    unread_for_handlers: Mapped[bool] = mapped_column(Boolean, default=True)
+    unread_for_reporter: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CaseKey(Base):
+    """A case key (content, notes or identity) sealed to one recipient's public key.
+
+    ``user_id`` is NULL for the organisation's recovery key. Access to a case *is* holding a
+    row here: leaving someone out is enforced by cryptography, not by a check in a view.
+    """
+
+    __tablename__ = "case_keys"
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "user_id", "recipient", name="case_kind_recipient"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(16))  # "user" or "recovery"
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Message(Base):
+    """One message of the case conversation, encrypted under the case content key."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(16))
+    author_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), default="message")
+    sent_on: Mapped[date] = mapped_column(Date)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    read_by_reporter_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Attachment(Base):
+    """An encrypted file in the file store; its name is encrypted too."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), nullable=True
+    )
+    author: Mapped[str] = mapped_column(String(16))
+    storage_name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)
+    metadata_outcome: Mapped[str] = mapped_column(String(16))
+    added_on: Mapped[date] = mapped_column(Date)
+
+
+class WebSession(Base):
+    """A server-side session whose secret only the browser's cookie can open.
+
+    The cookie carries a random id and a random key; the database keeps a hash of the id and
+    the session's secret (a reporter's case content key, a handler's private key) encrypted
+    under that key. Neither the database nor the cookie alone opens anything.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,82 @@
+"""The reporter's browser session: the case content key held in the vault (whistle/vault.py).
+
+The Flask session cookie carries only the vault token. Right after submission the case code
+is held in the vault too, so the code page survives a reload (post/redirect/get) until the
+reporter confirms they have written it down; then it is erased.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import session as cookie
+
+from whistle import vault
+from whistle.models import Case
+from whistle.runtime import db, runtime
+
+COOKIE_KEY = "reporter"
+KEY_SIZE = 32
+
+
+@dataclass(frozen=True, repr=False)
+class ReporterSession:
+    case: Case
+    content_key: bytes
+    pending_code: str | None
+    token: str
+
+    def __repr__(self) -> str:
+        return f"ReporterSession(case={self.case.reference!r})"
+
+
+def _idle() -> timedelta:
+    return timedelta(minutes=runtime().settings.session_idle_minutes)
+
+
+def start(case: Case, content_key: bytes, pending_code: str | None = None) -> None:
+    """Sign the browser in to ``case`` (replacing any earlier reporter session). Commits."""
+    end()
+    secret = content_key + (pending_code or "").encode("ascii")
+    token = vault.create(db(), runtime().clock, kind="reporter", secret=secret, case_id=case.id)
+    db().commit()
+    cookie[COOKIE_KEY] = token
+    cookie.permanent = False
+
+
+def current(org_id: int) -> ReporterSession | None:
+    """The signed-in reporter's case of ``org_id``, or None (expired, absent, other org)."""
+    token = cookie.get(COOKIE_KEY)
+    if not isinstance(token, str):
+        return None
+    session = db()
+    opened = vault.open_session(session, runtime().clock, token, kind="reporter", idle=_idle())
+    session.commit()
+    if opened is None or opened.row.case_id is None:
+        cookie.pop(COOKIE_KEY, None)
+        return None
+    case = session.get(Case, opened.row.case_id)
+    if case is None or case.org_id != org_id:
+        return None
+    code = opened.secret[KEY_SIZE:].decode("ascii") or None
+    return ReporterSession(case, opened.secret[:KEY_SIZE], code, token)
+
+
+def forget_code(reporter: ReporterSession) -> None:
+    """The reporter has the code written down: erase it from the vault. Commits."""
+    session = db()
+    opened = vault.open_session(
+        session, runtime().clock, reporter.token, kind="reporter", idle=_idle()
+    )
+    if opened is not None:
+        vault.replace_secret(session, opened, reporter.token, reporter.content_key)
+    session.commit()
+
+
+def end() -> None:
+    """Sign out: the vault row goes, so the cookie is worthless even if copied. Commits."""
+    token = cookie.pop(COOKIE_KEY, None)
+    if isinstance(token, str):
+        vault.destroy(db(), token)
+        db().commit()

@@ -1,0 +1,217 @@
+"""The reporter's side: start page, report form and the one-time case code page.
+
+Nothing here stores or logs a client address or user agent; throttles keep hashed client
+keys in memory only (whistle/throttle.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Response
+
+from whistle import metadata
+from whistle.access import public
+from whistle.case_access import unit_members
+from whistle.conversation import PreparedFile
+from whistle.intake import IntakeError, ReportInput, submit_report
+from whistle.models import Category, Organisation
+from whistle.onboarding import setup_complete
+from whistle.organisations import active_organisations, find_by_slug
+from whistle.reporting import reporter_session
+from whistle.reporting.forms import RELATION_LABELS, CodeConfirmForm, ReportForm
+from whistle.reporting.limits import (
+    submission_limiter,
+    too_many,
+    upload_limits,
+)
+from whistle.runtime import db, runtime
+from whistle.storage import FileStore, StorageError
+from whistle.texts import DEFAULTS, org_text
+from whistle.uploads import EncryptedSpool, UploadProblem, prepare, safe_display_name
+
+bp = Blueprint("reporting", __name__)
+
+
+def organisation_or_404(slug: str) -> Organisation:
+    org = find_by_slug(db(), slug)
+    if org is None:
+        abort(404)
+    return org
+
+
+def locale() -> str:
+    return str(get_locale() or "da")
+
+
+@bp.get("/")
+@public
+def index() -> Response | str:
+    session = db()
+    orgs = active_organisations(session)
+    if len(orgs) == 1:
+        return redirect(url_for("reporting.start", slug=orgs[0].slug))
+    if not orgs:
+        return render_template("reporting/not_ready.html", setup_done=setup_complete(session))
+    return render_template("reporting/choose.html", organisations=orgs)
+
+
+@bp.get("/o/<slug>/")
+@public
+def start(slug: str) -> str:
+    org = organisation_or_404(slug)
+    texts = {key: org_text(db(), org.id, key, locale()) for key in DEFAULTS}
+    return render_template("reporting/start.html", organisation=org, texts=texts)
+
+
+def _fill_choices(form: ReportForm, org: Organisation) -> None:
+    session = db()
+    label = Category.label_da if locale() == "da" else Category.label_en
+    categories = session.execute(
+        select(Category.id, label)
+        .where(Category.org_id == org.id, Category.is_active.is_(True))
+        .order_by(Category.position, Category.id)
+    ).all()
+    form.category.choices = [(0, _l("Choose…")), *[(cid, name) for cid, name in categories]]
+    form.relation.choices = [("", _l("Prefer not to say")), *RELATION_LABELS]
+    form.exclude.choices = [(u.id, u.display_name) for u in unit_members(session, org.id)]
+    if not org.accepts_anonymous:
+        form.identity.choices = [("named", _l("Yes, I give my name"))]
+        form.identity.data = "named"
+
+
+def _chosen_files(field_name: str) -> list[FileStorage]:
+    return [f for f in request.files.getlist(field_name) if f.filename]
+
+
+def _prepare_files(
+    files: list[FileStorage], max_file_bytes: int
+) -> tuple[list[PreparedFile], list[UploadProblem]]:
+    prepared: list[PreparedFile] = []
+    problems: list[UploadProblem] = []
+    for upload in files:
+        name = safe_display_name(upload.filename or "")
+        spool = upload.stream
+        size = spool.size if isinstance(spool, EncryptedSpool) else None
+        if isinstance(spool, EncryptedSpool) and (spool.too_large or spool.size > max_file_bytes):
+            problems.append(UploadProblem(name, "too_large"))
+            continue
+        if size == 0:
+            problems.append(UploadProblem(name, "empty"))
+            continue
+        try:
+            prepared.append(prepare(spool, name))  # type: ignore[arg-type]
+        except metadata.UnsafeFile:
+            problems.append(UploadProblem(name, "unsafe"))
+    return prepared, problems
+
+
+def _report_input(form: ReportForm) -> ReportInput:
+    anonymous = form.identity.data != "named"
+    return ReportInput(
+        category_id=form.category.data or 0,
+        what=form.what.data or "",
+        relation=form.relation.data or None,
+        when_where=form.when_where.data or "",
+        who=form.who.data or "",
+        how_known=form.how_known.data or "",
+        anonymous=anonymous,
+        name="" if anonymous else (form.name.data or "").strip(),
+        contact="" if anonymous else (form.contact.data or "").strip(),
+        excluded_handler_ids=frozenset(form.exclude.data or ()),
+        meeting_requested=bool(form.meeting.data),
+        nudge_email=form.nudge_email.data or "",
+    )
+
+
+@bp.route("/o/<slug>/report", methods=["GET", "POST"])
+@public
+def report(slug: str) -> Response | str | tuple[str, int]:
+    org = organisation_or_404(slug)
+    form = ReportForm()
+    _fill_choices(form, org)
+    context: dict[str, Any] = {"organisation": org, "form": form, "upload_problems": []}
+    context["limits"] = limits = upload_limits(db(), org.id)
+    if request.method == "GET" or not form.validate_on_submit():
+        chosen = [safe_display_name(f.filename or "") for f in _chosen_files("attachments")]
+        context["reattach"] = chosen if request.method == "POST" else []
+        return render_template("reporting/report.html", **context)
+
+    if form.website.data:
+        # The honeypot was filled: almost certainly a robot. Refuse without storing anything,
+        # in words a person who somehow filled it would understand.
+        form.website.errors = [_l("Leave this field empty.")]
+        return render_template("reporting/report.html", **context)
+    if too_many(submission_limiter):
+        return render_template("errors/error.html", **too_many_context()), 429
+
+    files = _chosen_files("attachments")
+    prepared, problems = _prepare_files(files, limits.max_file_bytes)
+    if problems or len(files) > limits.max_files:
+        context["upload_problems"] = problems
+        context["too_many_files"] = len(files) > limits.max_files
+        context["reattach"] = [safe_display_name(f.filename or "") for f in files]
+        return render_template("reporting/report.html", **context)
+
+    rt = runtime()
+    try:
+        submission = submit_report(
+            db(),
+            rt.clock,
+            org,
+            _report_input(form),
+            prepared,
+            pepper=rt.settings.pepper,
+            argon2=rt.argon2,
+            store=FileStore(rt.settings.file_store),
+        )
+    except IntakeError as exc:
+        field = getattr(form, exc.field, form.what)
+        field.errors = [*field.errors, exc.message]
+        context["reattach"] = [safe_display_name(f.filename or "") for f in files]
+        return render_template("reporting/report.html", **context)
+    except StorageError:
+        return render_template(
+            "errors/error.html",
+            code=503,
+            title=_l("Your report could not be saved"),
+            message=_l(
+                "The files could not be stored, so nothing was saved and no case was created. "
+                "Please try again later; if it keeps failing, try without the files."
+            ),
+        ), 503
+    reporter_session.start(submission.case, submission.content_key, submission.code)
+    return redirect(url_for("reporting.code", slug=org.slug), code=303)
+
+
+def too_many_context() -> dict[str, Any]:
+    return {
+        "code": 429,
+        "title": _l("Too many attempts"),
+        "message": _l("Please wait a few minutes before you try again."),
+    }
+
+
+@bp.route("/o/<slug>/report/code", methods=["GET", "POST"])
+@public
+def code(slug: str) -> Response | str:
+    org = organisation_or_404(slug)
+    reporter = reporter_session.current(org.id)
+    if reporter is None or reporter.pending_code is None:
+        return redirect(url_for("mailbox.enter", slug=org.slug), code=303)
+    form = CodeConfirmForm()
+    if form.validate_on_submit():
+        reporter_session.forget_code(reporter)
+        return redirect(url_for("mailbox.case", slug=org.slug), code=303)
+    return render_template(
+        "reporting/code.html",
+        organisation=org,
+        form=form,
+        case=reporter.case,
+        case_code=reporter.pending_code,
+    )

@@ -1,0 +1,222 @@
+"""Typed, frozen deployment settings, read once at start-up.
+
+Sources, later ones winning: built-in defaults, ``<instance>/config.toml``, ``WHISTLE_*``
+environment variables, and the ``overrides`` mapping passed to :func:`load_settings` (tests).
+Secrets never live in ``config.toml``: they are separate files in the instance folder, created
+by ``whistle init`` with mode 0600, so the config file can be shown to a colleague or put under
+configuration management without leaking anything.
+
+Every problem is collected and reported at once, so an operator fixes a config in one pass
+instead of one error per start.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+PEPPER_FILE = "pepper"
+INSTANCE_KEY_FILE = "instance_key"
+CONFIG_FILE = "config.toml"
+
+LOCALES = ("da", "en")
+
+
+class SettingsError(Exception):
+    """The deployment's configuration is missing or malformed; the message says how to fix it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "Whistle cannot start: the configuration has problems:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a running Whistle needs to know about its deployment."""
+
+    instance_path: Path
+    secret_key: bytes  # 32 random bytes each, from the instance folder's files
+    pepper: bytes
+    instance_key: bytes
+    database_url: str
+    file_store: Path
+    base_url: str
+    default_locale: str = "da"
+    max_request_mb: int = 210
+    session_idle_minutes: int = 15
+    trusted_proxies: int = 0
+    argon2_profile: str = "production"
+    log_level: str = "INFO"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies get ``Secure`` whenever the public address is HTTPS."""
+        return self.base_url.startswith("https://")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def __repr__(self) -> str:  # never print secrets, even in a debugger or a traceback
+        return f"Settings(instance_path={self.instance_path!s}, database={self.database_url_safe})"
+
+    @property
+    def database_url_safe(self) -> str:
+        """The database URL with any password masked, for messages and logs."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.database_url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - a malformed URL is reported elsewhere
+            return "<unparseable database URL>"
+
+
+# (name in config.toml and WHISTLE_<NAME>, python type)
+_TUNABLES: dict[str, type] = {
+    "database_url": str,
+    "file_store": Path,
+    "base_url": str,
+    "default_locale": str,
+    "max_request_mb": int,
+    "session_idle_minutes": int,
+    "trusted_proxies": int,
+    "argon2_profile": str,
+    "log_level": str,
+}
+
+
+def default_instance_path() -> Path:
+    """``$WHISTLE_INSTANCE`` or ``./instance``."""
+    return Path(os.environ.get("WHISTLE_INSTANCE", "instance")).resolve()
+
+
+def _read_secret(path: Path, problems: list[str]) -> bytes:
+    if not path.exists():
+        problems.append(f"{path} is missing: run `whistle init` to create the instance secrets")
+        return b""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        problems.append(f"{path} is readable by others (mode {mode:o}): run `chmod 600 {path}`")
+    data = path.read_bytes().strip()
+    try:
+        raw = bytes.fromhex(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        problems.append(
+            f"{path} is not a 64-character hex secret: restore it from your backup, or (only "
+            "for a new, empty instance) delete it and run `whistle init`"
+        )
+    return raw
+
+
+def _coerce(name: str, kind: type, raw: Any, problems: list[str]) -> Any:
+    if kind is int:
+        if isinstance(raw, bool):
+            problems.append(f"{name} must be a whole number, not {raw!r}")
+            return None
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            problems.append(f"{name} must be a whole number, not {raw!r}")
+            return None
+    if kind is Path:
+        return Path(str(raw))
+    if not isinstance(raw, str):
+        problems.append(f"{name} must be text, not {raw!r}")
+        return None
+    return raw
+
+
+def load_settings(
+    instance_path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the settings once; raise :class:`SettingsError` listing every problem found."""
+    env = os.environ if environ is None else environ
+    instance = (instance_path or Path(env.get("WHISTLE_INSTANCE", "instance"))).resolve()
+    problems: list[str] = []
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{instance / 'whistle.db'}",
+        "file_store": instance / "files",
+        "base_url": "http://127.0.0.1:5000",
+    }
+
+    if not instance.is_dir():
+        raise SettingsError(
+            [f"the instance folder {instance} does not exist: run `whistle init` first"]
+        )
+
+    config_file = instance / CONFIG_FILE
+    if config_file.exists():
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError([f"{config_file} is not valid TOML: {exc}"]) from None
+        for key, raw in data.items():
+            if key not in _TUNABLES:
+                problems.append(f"{config_file}: unknown setting {key!r}")
+                continue
+            values[key] = _coerce(key, _TUNABLES[key], raw, problems)
+
+    for key, kind in _TUNABLES.items():
+        env_name = f"WHISTLE_{key.upper()}"
+        if env_name in env:
+            values[key] = _coerce(env_name, kind, env[env_name], problems)
+
+    for key, raw in (overrides or {}).items():
+        if key in _TUNABLES:
+            values[key] = _coerce(key, _TUNABLES[key], raw, problems)
+        elif key in {f.name for f in fields(Settings)}:
+            values[key] = raw
+        else:
+            problems.append(f"unknown setting {key!r}")
+
+    for name, filename in (
+        ("secret_key", SECRET_KEY_FILE),
+        ("pepper", PEPPER_FILE),
+        ("instance_key", INSTANCE_KEY_FILE),
+    ):
+        if name not in values:
+            values[name] = _read_secret(instance / filename, problems)
+
+    _validate(values, problems)
+    if problems:
+        raise SettingsError(problems)
+    values["file_store"] = Path(values["file_store"])
+    if not values["file_store"].is_absolute():
+        values["file_store"] = (instance / values["file_store"]).resolve()
+    return Settings(instance_path=instance, **values)
+
+
+def _validate(values: dict[str, Any], problems: list[str]) -> None:
+    url = values.get("database_url")
+    if isinstance(url, str) and not url.startswith(("sqlite://", "postgresql")):
+        problems.append("database_url must be a sqlite:// or postgresql:// URL")
+    base = values.get("base_url")
+    if isinstance(base, str) and not base.startswith(("http://", "https://")):
+        problems.append("base_url must start with http:// or https://")
+    if values.get("default_locale", "da") not in LOCALES:
+        problems.append(f"default_locale must be one of {', '.join(LOCALES)}")
+    for key, low, high in (
+        ("max_request_mb", 1, 100_000),
+        ("session_idle_minutes", 1, 24 * 60),
+        ("trusted_proxies", 0, 5),
+    ):
+        value = values.get(key)
+        if isinstance(value, int) and not low <= value <= high:
+            problems.append(f"{key} must be between {low} and {high}, not {value}")
+    if values.get("argon2_profile", "production") not in ("production", "test"):
+        problems.append("argon2_profile must be 'production' or 'test'")
+    if values.get("log_level", "INFO") not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append("log_level must be one of DEBUG, INFO, WARNING, ERROR")

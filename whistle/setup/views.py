@@ -1,0 +1,107 @@
+"""First-run setup in the browser, reachable only with the one-time token.
+
+Every request without a valid token, and every request once setup is complete, gets a 404:
+the page is not merely forbidden, it is gone.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from whistle.access import public
+from whistle.forms import valid_email
+from whistle.onboarding import (
+    SetupError,
+    SetupRequest,
+    SetupUnavailable,
+    check_token,
+    complete_setup,
+)
+from whistle.organisations import OrganisationError, suggest_slug
+from whistle.runtime import db, runtime
+
+bp = Blueprint("setup", __name__, url_prefix="/setup")
+
+REQUIRED = _l("This field is required.")
+
+
+class SetupForm(FlaskForm):
+    org_name = StringField(
+        _l("Organisation name"),
+        validators=[DataRequired(REQUIRED), Length(max=200)],
+        description=_l("As reporters know it, e.g. the company or municipality name."),
+    )
+    org_slug = StringField(
+        _l("Public address"),
+        validators=[Length(max=64)],
+        description=_l(
+            "The last part of the reporting page's address (/o/...). Lower-case letters, "
+            "digits and dashes. Leave empty to derive it from the name."
+        ),
+    )
+    admin_name = StringField(_l("Your name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    admin_email = EmailField(
+        _l("Your e-mail address"), validators=[DataRequired(REQUIRED), valid_email]
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(REQUIRED)],
+        description=_l("At least 12 characters. A few unrelated words make a good password."),
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[
+            DataRequired(REQUIRED),
+            EqualTo("password", message=_l("The two passwords are not the same.")),
+        ],
+    )
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+@public
+def setup(token: str) -> str:
+    session = db()
+    try:
+        check_token(session, token)
+    except SetupUnavailable:
+        abort(404)
+    form = SetupForm()
+    if form.validate_on_submit():
+        slug = (form.org_slug.data or "").strip().lower() or suggest_slug(form.org_name.data or "")
+        try:
+            result = complete_setup(
+                session,
+                runtime().clock,
+                token,
+                SetupRequest(
+                    org_name=form.org_name.data or "",
+                    org_slug=slug,
+                    admin_name=form.admin_name.data or "",
+                    admin_email=form.admin_email.data or "",
+                    password=form.password.data or "",
+                    locale=str(get_locale() or "da"),
+                ),
+                instance_key=runtime().settings.instance_key,
+                argon2=runtime().argon2,
+            )
+        except (SetupError, OrganisationError) as exc:
+            session.rollback()
+            field = getattr(
+                form, f"org_{exc.field}" if isinstance(exc, OrganisationError) else exc.field
+            )
+            field.errors = [*field.errors, exc.message]
+        else:
+            return render_template(
+                "setup/done.html",
+                organisation=result.organisation,
+                recovery_key_text=result.recovery_key_text,
+                public_url=url_for(
+                    "reporting.start", slug=result.organisation.slug, _external=True
+                ),
+            )
+    return render_template("setup/setup.html", form=form)

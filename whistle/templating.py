@@ -1,0 +1,30 @@
+"""What every template can use: the active language and the language-switch links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import get_locale
+
+from whistle.settings import LOCALES
+
+LANGUAGE_NAMES = {"da": "Dansk", "en": "English"}
+
+
+def _template_context() -> dict[str, Any]:
+    current = str(get_locale() or "da")
+    here = request.full_path if request.query_string else request.path
+    return {
+        "current_locale": current,
+        "other_languages": [
+            {"code": code, "name": LANGUAGE_NAMES[code], "next": here}
+            for code in LOCALES
+            if code != current
+        ],
+    }
+
+
+def init_templating(app: Flask) -> None:
+    app.context_processor(_template_context)
+    app.jinja_env.autoescape = True

@@ -1,0 +1,180 @@
+"""Uploads: plaintext never rests on disk, not even in a temporary file.
+
+Werkzeug spools uploaded files larger than 500 KB to a temporary file. Here every upload is
+spooled through :class:`EncryptedSpool` instead: it encrypts as it writes, under a random key
+that lives only in this process's memory, so the temporary file holds ciphertext that is
+useless after the request, and a crash leaves nothing readable in /tmp.
+
+Metadata stripping (:mod:`whistle.metadata`) needs the whole file for the types it rewrites
+(images, PDF, Office), so those are decrypted into memory for the rewrite, bounded by the
+per-file limit; every other type streams straight from the spool into the case's encrypted
+store, in constant memory.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO
+
+from flask import Request
+
+from crypto import StreamEncryptor, decrypt_stream
+from whistle import metadata
+from whistle.conversation import PreparedFile
+
+_SPOOL_CONTEXT = ("upload-spool",)
+
+
+class EncryptedSpool(io.RawIOBase):
+    """A write-then-read spool whose disk copy is encrypted under a per-upload memory key.
+
+    Werkzeug writes the upload, seeks to 0 and hands it over; reads then return plaintext.
+    Writing past ``hard_limit`` bytes keeps counting but stores nothing more, and marks the
+    spool ``too_large`` so the form can say which file to leave out.
+    """
+
+    def __init__(self, hard_limit: int) -> None:
+        super().__init__()
+        self._key = secrets.token_bytes(32)
+        self._encryptor: StreamEncryptor | None = StreamEncryptor(self._key, _SPOOL_CONTEXT)
+        self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        self._reader: Iterator[bytes] | None = None
+        self._pending = b""
+        self.hard_limit = hard_limit
+        self.size = 0
+        self.too_large = False
+
+    def writable(self) -> bool:
+        return self._encryptor is not None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, data: Any) -> int:
+        if self._encryptor is None:
+            raise OSError("spool is read-only after seek(0)")
+        chunk = bytes(data)
+        self.size += len(chunk)
+        if self.size > self.hard_limit:
+            self.too_large = True
+        elif chunk:
+            self._file.write(self._encryptor.update(chunk))
+        return len(chunk)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Only ``seek(0)`` once writing is done (what Werkzeug does): switch to reading."""
+        if offset != 0 or whence != io.SEEK_SET:
+            raise OSError("EncryptedSpool only rewinds to the start")
+        if self._encryptor is not None:
+            self._file.write(self._encryptor.finalize())
+            self._encryptor = None
+        self._file.seek(0)
+        self._reader = decrypt_stream(self._file, self._key, _SPOOL_CONTEXT)
+        self._pending = b""
+        return 0
+
+    def tell(self) -> int:
+        return 0
+
+    def readinto(self, buffer: Any) -> int:
+        if self._reader is None:
+            self.seek(0)
+        assert self._reader is not None
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            chunk = next(self._reader, None)
+            if chunk is None:
+                return 0
+            self._pending = chunk
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+            self._key = b""
+        super().close()
+
+
+class WhistleRequest(Request):
+    """Flask's request, with uploads spooled encrypted."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        limit = self.max_content_length or 1024 * 1024 * 1024
+        return EncryptedSpool(limit)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class UploadProblem:
+    """Why one chosen file cannot be accepted (shown next to its name)."""
+
+    filename: str
+    reason: str  # "too_large" | "empty" | "unsafe"
+
+
+def safe_display_name(filename: str) -> str:
+    """The last path component, control characters removed, at most 200 characters."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return (name or "file")[:200]
+
+
+def prepare(spool: BinaryIO, filename: str) -> PreparedFile:
+    """Strip metadata where we can; keep the original where we cannot (the reporter is
+    warned). Raises :class:`whistle.metadata.UnsafeFile` for a file too dangerous to process."""
+    head = spool.read(64)
+    rest: BinaryIO = _Prefixed(head, spool)  # type: ignore[assignment]
+    kind = metadata.sniff_kind(head, filename)
+    if kind in metadata.REWRITTEN_KINDS:
+        source = io.BytesIO(rest.read())
+        output = io.BytesIO()
+        result = metadata.strip_metadata(source, output, filename)
+        output.seek(0)
+        return PreparedFile(safe_display_name(filename), output, result.outcome.value)
+    return PreparedFile(safe_display_name(filename), rest, _passthrough_outcome(kind))
+
+
+def _passthrough_outcome(kind: str) -> str:
+    return (
+        metadata.StripOutcome.NOT_NEEDED.value
+        if kind in metadata.PLAIN_KINDS
+        else metadata.StripOutcome.UNSUPPORTED.value
+    )
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` followed by the rest of ``stream``: lets us sniff without seeking."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        super().__init__()
+        self._head = head
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            count = min(len(view), len(self._head))
+            view[:count] = self._head[:count]
+            self._head = self._head[count:]
+            return count
+        data = self._stream.read(len(view))
+        view[: len(data)] = data
+        return len(data)
