@@ -18,7 +18,7 @@ import secrets
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from flask import Request
 
@@ -41,7 +41,7 @@ class EncryptedSpool(io.RawIOBase):
         super().__init__()
         self._key = secrets.token_bytes(32)
         self._encryptor: StreamEncryptor | None = StreamEncryptor(self._key, _SPOOL_CONTEXT)
-        self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        self._file = cast(BinaryIO, tempfile.TemporaryFile())  # noqa: SIM115 - closed in close()
         self._reader: Iterator[bytes] | None = None
         self._pending = b""
         self.hard_limit = hard_limit

@@ -110,13 +110,13 @@ def case(slug: str) -> Response | str:
             else:
                 return redirect(url_for("mailbox.case", slug=org.slug, sent=1), code=303)
     messages = conversation(session, reporter.case, reporter.content_key)
-    files = report_files(session, reporter.case, reporter.content_key)
+    sent_with_report = report_files(session, reporter.case, reporter.content_key)
     page = render_template(
         "reporting/mailbox.html",
         organisation=org,
         case=reporter.case,
         messages=messages,
-        report_files=files,
+        report_files=sent_with_report,
         form=form,
         limits=limits,
         upload_problems=problems,
