@@ -37,7 +37,7 @@ def add_staff(
     holds_keys = any(r in (Role.HANDLER, Role.LEAD, Role.COUNSEL) for r in roles)
     private = PrivateKey.generate() if holds_keys else None
     user = User(
-        email=f"{name.lower().replace(' ', '.')}@example.org",
+        email=f"{name.lower().replace(' ', '.')}.{org.slug}@example.org",
         display_name=name,
         password_hash=hash_password(TEST_PASSWORD, params),
         public_key=private.public_key().to_bytes() if private else None,

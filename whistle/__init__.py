@@ -64,6 +64,7 @@ def create_app(
     from whistle.errors import init_errors
     from whistle.reporting import mailbox
     from whistle.reporting import views as reporting
+    from whistle.reporting.limits import init_throttles
     from whistle.setup import views as setup
     from whistle.templating import init_templating
 
@@ -73,6 +74,7 @@ def create_app(
     init_login(app)
     init_templating(app)
     init_errors(app)
+    init_throttles(app)
     app.before_request(enforce_login)
     app.register_blueprint(health.bp)
     app.register_blueprint(setup.bp)

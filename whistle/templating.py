@@ -25,6 +25,13 @@ def _template_context() -> dict[str, Any]:
     }
 
 
+def _autoescape(template_name: str | None) -> bool:
+    """Escape every template except plain-text ones (``.txt``), which are served as
+    ``text/plain`` with ``nosniff``: escaping there would corrupt them (a signed receipt's
+    JSON would no longer verify)."""
+    return not (template_name or "").endswith(".txt")
+
+
 def init_templating(app: Flask) -> None:
     app.context_processor(_template_context)
-    app.jinja_env.autoescape = True
+    app.jinja_env.autoescape = _autoescape

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, cast
 
 from flask import Request
+from werkzeug.datastructures import FileStorage
 
 from crypto import StreamEncryptor, decrypt_stream
 from whistle import metadata
@@ -125,6 +126,55 @@ class UploadProblem:
 
     filename: str
     reason: str  # "too_large" | "empty" | "unsafe"
+
+
+@dataclass(frozen=True)
+class UploadBatch:
+    """The files of one form, ready to store, or the reasons they cannot be accepted."""
+
+    prepared: list[PreparedFile]
+    problems: list[UploadProblem]
+    too_many: bool = False
+    too_large_together: bool = False
+
+    @property
+    def acceptable(self) -> bool:
+        return not (self.problems or self.too_many or self.too_large_together)
+
+
+def chosen_files(request: Request, field_name: str) -> list[FileStorage]:
+    """The files the person actually chose in ``field_name`` (browsers send empty parts)."""
+    return [f for f in request.files.getlist(field_name) if f.filename]
+
+
+def prepare_uploads(
+    files: list[FileStorage], *, max_file_bytes: int, max_total_bytes: int, max_files: int
+) -> UploadBatch:
+    """Check the sizes, then strip metadata from each file; nothing is stored here.
+
+    Sizes are checked first, from the spool's byte count, so an oversized batch is refused
+    before any file is decoded.
+    """
+    if len(files) > max_files:
+        return UploadBatch([], [], too_many=True)
+    sizes = [f.stream.size if isinstance(f.stream, EncryptedSpool) else 0 for f in files]
+    if sum(sizes) > max_total_bytes:
+        return UploadBatch([], [], too_large_together=True)
+    prepared: list[PreparedFile] = []
+    problems: list[UploadProblem] = []
+    for upload, size in zip(files, sizes, strict=True):
+        name = safe_display_name(upload.filename or "")
+        spool = upload.stream
+        if isinstance(spool, EncryptedSpool) and (spool.too_large or size > max_file_bytes):
+            problems.append(UploadProblem(name, "too_large"))
+        elif isinstance(spool, EncryptedSpool) and size == 0:
+            problems.append(UploadProblem(name, "empty"))
+        else:
+            try:
+                prepared.append(prepare(spool, name))  # type: ignore[arg-type]
+            except metadata.UnsafeFile:
+                problems.append(UploadProblem(name, "unsafe"))
+    return UploadBatch(prepared, problems)
 
 
 def safe_display_name(filename: str) -> str:

@@ -14,6 +14,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -92,8 +93,8 @@ class ReportForm(FlaskForm):
     identity = RadioField(
         _l("Do you want to give your name?"),
         choices=[
-            ("anonymous", _l("No, I want to stay anonymous")),
-            ("named", _l("Yes, I give my name")),
+            SelectChoice("anonymous", _l("No, I want to stay anonymous")),
+            SelectChoice("named", _l("Yes, I give my name")),
         ],
         default="anonymous",
     )

@@ -3,23 +3,48 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from flask import request
+from flask import Flask, current_app, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle.models import OrgSetting
 from whistle.throttle import SlidingWindowLimiter
 
-# Per client (hashed address, memory only): a person mistyping a code a few times is fine;
-# a guesser gets 10 tries per 15 minutes per worker, against an 80-bit space.
-code_limiter = SlidingWindowLimiter(limit=10, window=15 * 60)
-# Across all clients, so spreading a guessing attack over many addresses does not help much.
-code_global_limiter = SlidingWindowLimiter(limit=600, window=15 * 60)
-submission_limiter = SlidingWindowLimiter(limit=5, window=10 * 60)
-
 MB = 1024 * 1024
+_THROTTLES_KEY = "whistle.reporter_throttles"
+
+
+@dataclass(frozen=True)
+class ReporterThrottles:
+    """The reporter side's limits, one set per app (per worker process), in memory only.
+
+    Per client (a keyed hash of the address, never stored): a person mistyping a code a few
+    times is fine; a guesser gets 10 tries per 15 minutes per worker against an 80-bit space.
+    Across all clients, so that spreading a guessing attack over many addresses does not help
+    much. Submissions: a few per client per ten minutes, which no honest reporter reaches.
+    """
+
+    code: SlidingWindowLimiter = field(
+        default_factory=lambda: SlidingWindowLimiter(limit=10, window=15 * 60)
+    )
+    code_all: SlidingWindowLimiter = field(
+        default_factory=lambda: SlidingWindowLimiter(limit=600, window=15 * 60)
+    )
+    submission: SlidingWindowLimiter = field(
+        default_factory=lambda: SlidingWindowLimiter(limit=5, window=10 * 60)
+    )
+
+
+def init_throttles(app: Flask) -> None:
+    app.extensions[_THROTTLES_KEY] = ReporterThrottles()
+
+
+def throttles() -> ReporterThrottles:
+    found = current_app.extensions[_THROTTLES_KEY]
+    assert isinstance(found, ReporterThrottles)
+    return found
 
 
 def client_key() -> str:
@@ -27,17 +52,18 @@ def client_key() -> str:
     return request.remote_addr or "unknown"
 
 
-def too_many(limiter: SlidingWindowLimiter) -> bool:
-    """Record one event for this client; True when it is over the limit."""
-    return not limiter.hit(client_key())
+def submission_refused() -> bool:
+    """Record one submission for this client; True when it is over the limit."""
+    return not throttles().submission.hit(client_key())
 
 
 def code_attempt_refused() -> bool:
     """True when this case-code attempt must be refused without looking."""
-    if code_limiter.blocked(client_key()) or code_global_limiter.blocked("all"):
+    limits = throttles()
+    if limits.code.blocked(client_key()) or limits.code_all.blocked("all"):
         return True
-    code_limiter.hit(client_key())
-    code_global_limiter.hit("all")
+    limits.code.hit(client_key())
+    limits.code_all.hit("all")
     return False
 
 
@@ -45,22 +71,36 @@ def code_attempt_refused() -> bool:
 class UploadLimits:
     max_file_bytes: int
     max_files: int
+    max_total_bytes: int
 
     @property
     def max_file_mb(self) -> int:
         return self.max_file_bytes // MB
 
+    @property
+    def max_total_mb(self) -> int:
+        return self.max_total_bytes // MB
+
 
 def upload_limits(session: Session, org_id: int) -> UploadLimits:
-    """The organisation's upload limits (admin settings), with defaults of 100 MB and 20."""
+    """The organisation's upload limits (admin settings).
+
+    Defaults: 100 MB per file, 20 files and 200 MB in one report or message. The deployment's
+    ``max_request_mb`` caps every request on top of these.
+    """
     values = dict(
         session.execute(
             select(OrgSetting.key, OrgSetting.value).where(
                 OrgSetting.org_id == org_id,
-                OrgSetting.key.in_(["upload_max_file_mb", "upload_max_files"]),
+                OrgSetting.key.in_(
+                    ["upload_max_file_mb", "upload_max_files", "upload_max_total_mb"]
+                ),
             )
         ).all()
     )
     max_mb = int(json.loads(values.get("upload_max_file_mb", "100")))
     max_files = int(json.loads(values.get("upload_max_files", "20")))
-    return UploadLimits(max_file_bytes=max_mb * MB, max_files=max_files)
+    max_total_mb = int(json.loads(values.get("upload_max_total_mb", "200")))
+    return UploadLimits(
+        max_file_bytes=max_mb * MB, max_files=max_files, max_total_bytes=max_total_mb * MB
+    )

@@ -20,14 +20,14 @@ from whistle.reporting import reporter_session
 from whistle.reporting.forms import FollowUpForm, ReplyForm
 from whistle.reporting.limits import code_attempt_refused, upload_limits
 from whistle.reporting.views import (
-    _chosen_files,
-    _prepare_files,
+    names_to_reattach,
     organisation_or_404,
     too_many_context,
+    upload_batch,
 )
 from whistle.runtime import db, runtime
 from whistle.storage import FileStore, StorageError
-from whistle.uploads import safe_display_name
+from whistle.uploads import UploadBatch
 
 bp = Blueprint("mailbox", __name__, url_prefix="/o/<slug>/case")
 
@@ -80,16 +80,14 @@ def case(slug: str) -> Response | str:
     session = db()
     form = ReplyForm()
     limits = upload_limits(session, org.id)
-    problems: list[object] = []
+    batch: UploadBatch | None = None
     reattach: list[str] = []
     if form.validate_on_submit():
-        files = _chosen_files("attachments")
-        prepared, problems_found = _prepare_files(files, limits.max_file_bytes)
+        files, batch = upload_batch(limits)
         body = (form.body.data or "").strip()
-        if problems_found or len(files) > limits.max_files:
-            problems = list(problems_found)
-            reattach = [safe_display_name(f.filename or "") for f in files]
-        elif not body and not prepared:
+        if not batch.acceptable:
+            reattach = names_to_reattach(files)
+        elif not body and not batch.prepared:
             form.body.errors = [_l("Write a message or add a file.")]
         else:
             try:
@@ -101,7 +99,7 @@ def case(slug: str) -> Response | str:
                     reporter.content_key,
                     author=Author.REPORTER,
                     body=body,
-                    files=prepared,
+                    files=batch.prepared,
                 )
             except StorageError:
                 form.body.errors = [
@@ -119,9 +117,10 @@ def case(slug: str) -> Response | str:
         report_files=sent_with_report,
         form=form,
         limits=limits,
-        upload_problems=problems,
+        batch=batch if batch is not None and not batch.acceptable else None,
         reattach=reattach,
         sent=request.args.get("sent") == "1",
+        idle_minutes=runtime().settings.session_idle_minutes,
     )
     if reporter.case.unread_for_reporter or any(m.unread_by_reporter for m in messages):
         mark_read_by_reporter(session, runtime().clock, reporter.case)

@@ -14,26 +14,21 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
-from whistle import metadata
 from whistle.access import public
 from whistle.case_access import unit_members
-from whistle.conversation import PreparedFile
 from whistle.intake import IntakeError, ReportInput, submit_report
 from whistle.models import Category, Organisation
 from whistle.onboarding import setup_complete
 from whistle.organisations import active_organisations, find_by_slug
 from whistle.reporting import reporter_session
 from whistle.reporting.forms import RELATION_LABELS, CodeConfirmForm, ReportForm
-from whistle.reporting.limits import (
-    submission_limiter,
-    too_many,
-    upload_limits,
-)
+from whistle.reporting.limits import UploadLimits, submission_refused, upload_limits
 from whistle.runtime import db, runtime
 from whistle.storage import FileStore, StorageError
 from whistle.texts import DEFAULTS, org_text
-from whistle.uploads import EncryptedSpool, UploadProblem, prepare, safe_display_name
+from whistle.uploads import UploadBatch, chosen_files, prepare_uploads, safe_display_name
 
 bp = Blueprint("reporting", __name__)
 
@@ -77,38 +72,36 @@ def _fill_choices(form: ReportForm, org: Organisation) -> None:
         .where(Category.org_id == org.id, Category.is_active.is_(True))
         .order_by(Category.position, Category.id)
     ).all()
-    form.category.choices = [(0, _l("Choose…")), *[(cid, name) for cid, name in categories]]
-    form.relation.choices = [("", _l("Prefer not to say")), *RELATION_LABELS]
-    form.exclude.choices = [(u.id, u.display_name) for u in unit_members(session, org.id)]
+    form.category.choices = [
+        SelectChoice("0", _l("Choose…")),
+        *[SelectChoice(str(cid), name) for cid, name in categories],
+    ]
+    form.relation.choices = [
+        SelectChoice("", _l("Prefer not to say")),
+        *[SelectChoice(value, label) for value, label in RELATION_LABELS],
+    ]
+    form.exclude.choices = [
+        SelectChoice(str(u.id), u.display_name) for u in unit_members(session, org.id)
+    ]
     if not org.accepts_anonymous:
-        form.identity.choices = [("named", _l("Yes, I give my name"))]
+        form.identity.choices = [SelectChoice("named", _l("Yes, I give my name"))]
         form.identity.data = "named"
 
 
-def _chosen_files(field_name: str) -> list[FileStorage]:
-    return [f for f in request.files.getlist(field_name) if f.filename]
+def upload_batch(limits: UploadLimits) -> tuple[list[FileStorage], UploadBatch]:
+    """The files chosen in the form's ``attachments`` field, checked and stripped."""
+    files = chosen_files(request, "attachments")
+    return files, prepare_uploads(
+        files,
+        max_file_bytes=limits.max_file_bytes,
+        max_total_bytes=limits.max_total_bytes,
+        max_files=limits.max_files,
+    )
 
 
-def _prepare_files(
-    files: list[FileStorage], max_file_bytes: int
-) -> tuple[list[PreparedFile], list[UploadProblem]]:
-    prepared: list[PreparedFile] = []
-    problems: list[UploadProblem] = []
-    for upload in files:
-        name = safe_display_name(upload.filename or "")
-        spool = upload.stream
-        size = spool.size if isinstance(spool, EncryptedSpool) else None
-        if isinstance(spool, EncryptedSpool) and (spool.too_large or spool.size > max_file_bytes):
-            problems.append(UploadProblem(name, "too_large"))
-            continue
-        if size == 0:
-            problems.append(UploadProblem(name, "empty"))
-            continue
-        try:
-            prepared.append(prepare(spool, name))  # type: ignore[arg-type]
-        except metadata.UnsafeFile:
-            problems.append(UploadProblem(name, "unsafe"))
-    return prepared, problems
+def names_to_reattach(files: list[FileStorage]) -> list[str]:
+    """Files are never kept across a re-shown form; the reporter is told which to choose."""
+    return [safe_display_name(f.filename or "") for f in files]
 
 
 def _report_input(form: ReportForm) -> ReportInput:
@@ -135,11 +128,11 @@ def report(slug: str) -> Response | str | tuple[str, int]:
     org = organisation_or_404(slug)
     form = ReportForm()
     _fill_choices(form, org)
-    context: dict[str, Any] = {"organisation": org, "form": form, "upload_problems": []}
+    context: dict[str, Any] = {"organisation": org, "form": form, "batch": None}
     context["limits"] = limits = upload_limits(db(), org.id)
     if request.method == "GET" or not form.validate_on_submit():
-        chosen = [safe_display_name(f.filename or "") for f in _chosen_files("attachments")]
-        context["reattach"] = chosen if request.method == "POST" else []
+        if request.method == "POST":
+            context["reattach"] = names_to_reattach(chosen_files(request, "attachments"))
         return render_template("reporting/report.html", **context)
 
     if form.website.data:
@@ -147,15 +140,13 @@ def report(slug: str) -> Response | str | tuple[str, int]:
         # in words a person who somehow filled it would understand.
         form.website.errors = [_l("Leave this field empty.")]
         return render_template("reporting/report.html", **context)
-    if too_many(submission_limiter):
+    if submission_refused():
         return render_template("errors/error.html", **too_many_context()), 429
 
-    files = _chosen_files("attachments")
-    prepared, problems = _prepare_files(files, limits.max_file_bytes)
-    if problems or len(files) > limits.max_files:
-        context["upload_problems"] = problems
-        context["too_many_files"] = len(files) > limits.max_files
-        context["reattach"] = [safe_display_name(f.filename or "") for f in files]
+    files, batch = upload_batch(limits)
+    if not batch.acceptable:
+        context["batch"] = batch
+        context["reattach"] = names_to_reattach(files)
         return render_template("reporting/report.html", **context)
 
     rt = runtime()
@@ -165,7 +156,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
             rt.clock,
             org,
             _report_input(form),
-            prepared,
+            batch.prepared,
             pepper=rt.settings.pepper,
             argon2=rt.argon2,
             store=FileStore(rt.settings.file_store),
@@ -173,7 +164,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
     except IntakeError as exc:
         field = getattr(form, exc.field, form.what)
         field.errors = [*field.errors, exc.message]
-        context["reattach"] = [safe_display_name(f.filename or "") for f in files]
+        context["reattach"] = names_to_reattach(files)
         return render_template("reporting/report.html", **context)
     except StorageError:
         return render_template(
