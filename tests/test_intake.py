@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from crypto import (
     open_case_key_for_reporter,
 )
 from tests.factories import Unit, make_unit
+from whistle import intake
 from whistle.clock import FixedClock
 from whistle.contexts import attachment_context, identity_context, report_context
 from whistle.conversation import PreparedFile
@@ -171,6 +173,70 @@ def test_anonymous_report_has_no_identity_and_references_count_up(
     assert first.case.identity is None and first.case.anonymous
     assert [first.case.reference, second.case.reference] == ["2026-0001", "2026-0002"]
     assert first.code != second.code
+
+
+def test_references_are_per_organisation_and_year_and_failed_reports_give_theirs_back(
+    app: Flask,
+    session: Session,
+    unit: Unit,
+    store: FileStore,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with app.app_context():
+        other = make_unit(session, clock, runtime(app).settings.instance_key, slug="andetfirma")
+    assert submit(app, session, unit, store).case.reference == "2026-0001"
+    assert submit(app, session, other, store).case.reference == "2026-0001"
+
+    def fail_after_the_number_was_taken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk gone")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(intake, "add_file_rows", fail_after_the_number_was_taken)
+        with pytest.raises(OSError):
+            submit(app, session, unit, store)
+    assert submit(app, session, unit, store).case.reference == "2026-0002"
+    clock.advance(timedelta(days=320))  # into 2027
+    assert submit(app, session, unit, store).case.reference == "2027-0001"
+
+
+def test_concurrent_reports_get_distinct_references(
+    app: Flask, unit: Unit, store: FileStore
+) -> None:
+    """Reports submitted at the same moment never fail on, or share, a reference number."""
+    import threading
+
+    rt = runtime(app)
+    with rt.sessions() as s:
+        category = category_id(s, unit)
+    references: list[str] = []
+    failures: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            with app.app_context(), rt.sessions() as own:
+                org = own.merge(unit.org)
+                submission = submit_report(
+                    own,
+                    rt.clock,
+                    org,
+                    ReportInput(category_id=category, what=CANARY),
+                    [],
+                    pepper=rt.settings.pepper,
+                    argon2=rt.argon2,
+                    store=store,
+                )
+                references.append(submission.case.reference)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(references) == [f"2026-{n:04d}" for n in range(1, 9)]
 
 
 def test_attachments_are_encrypted_in_the_store(

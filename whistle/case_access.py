@@ -9,6 +9,7 @@ their public key; someone left out here can never read the case, whatever a view
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,32 +39,53 @@ def unit_members(session: Session, org_id: int) -> list[User]:
     )
 
 
-def seal_to_recipients(
-    session: Session,
-    *,
-    org_id: int,
-    case_id: int,
-    case_uid: str,
-    keys: CaseKeys,
-    users: Iterable[User],
-) -> None:
-    """Seal every case key to each of ``users`` and to the recovery key. Flushes."""
+@dataclass(frozen=True)
+class SealedKey:
+    """One case key sealed to one recipient, not yet stored."""
+
+    kind: str
+    recipient: str  # "user" or "recovery"
+    user_id: int | None
+    sealed: bytes
+
+
+def seal_for_recipients(
+    session: Session, *, org_id: int, case_uid: str, keys: CaseKeys, users: Iterable[User]
+) -> list[SealedKey]:
+    """Seal every case key to each of ``users`` and to the recovery key (reads, never writes).
+
+    Done before the case row exists, so that the costly part of intake holds no lock.
+    """
     recipients: list[tuple[str, int | None, PublicKey]] = [
         ("recovery", None, recovery_public_key(session, org_id))
     ]
     for user in users:
         assert user.public_key is not None
         recipients.append(("user", user.id, PublicKey.from_bytes(user.public_key)))
-    for recipient, user_id, public in recipients:
-        for kind in KeyKind:
-            session.add(
-                CaseKey(
-                    org_id=org_id,
-                    case_id=case_id,
-                    kind=kind.value,
-                    recipient=recipient,
-                    user_id=user_id,
-                    sealed=seal_case_key(public, keys[kind], case_id=case_uid, kind=kind),
-                )
+    return [
+        SealedKey(
+            kind=kind.value,
+            recipient=recipient,
+            user_id=user_id,
+            sealed=seal_case_key(public, keys[kind], case_id=case_uid, kind=kind),
+        )
+        for recipient, user_id, public in recipients
+        for kind in KeyKind
+    ]
+
+
+def add_sealed_keys(
+    session: Session, *, org_id: int, case_id: int, sealed: Iterable[SealedKey]
+) -> None:
+    """Store sealed keys for ``case_id`` (not flushed)."""
+    for key in sealed:
+        session.add(
+            CaseKey(
+                org_id=org_id,
+                case_id=case_id,
+                kind=key.kind,
+                recipient=key.recipient,
+                user_id=key.user_id,
+                sealed=key.sealed,
             )
-    session.flush()
+        )

@@ -58,44 +58,73 @@ class MessageView:
     unread_by_reporter: bool
 
 
-def store_files(
-    session: Session,
+@dataclass(frozen=True, repr=False)
+class StoredFile:
+    """An attachment already encrypted into the file store, its row not yet added."""
+
+    storage_name: str
+    encrypted_name: bytes
+    size: int
+    metadata_outcome: str
+
+
+def write_files(
     store: FileStore,
-    case: Case,
+    case_uid: str,
     content_key: bytes,
     files: Sequence[PreparedFile],
     *,
-    author: str,
-    added_on: date,
     stored: list[str],
-    message_id: int | None = None,
-) -> None:
-    """Encrypt ``files`` into the store and add their rows (not committed).
+) -> list[StoredFile]:
+    """Encrypt ``files`` into the store (no database work).
 
     Appends each name to ``stored`` as soon as its file exists, so the caller can remove
     every file written so far if anything (this or its transaction) fails.
     """
+    written = []
     for prepared in files:
         name = store.new_name()
         with store.writer(name) as out:
             size = encrypt_stream(
-                prepared.data, out, content_key, attachment_context(case.uid, name)
+                prepared.data, out, content_key, attachment_context(case_uid, name)
             )
         stored.append(name)
+        written.append(
+            StoredFile(
+                storage_name=name,
+                encrypted_name=encrypt_field(
+                    content_key,
+                    prepared.name.encode(),
+                    context=attachment_name_context(case_uid, name),
+                ),
+                size=size,
+                metadata_outcome=prepared.metadata_outcome,
+            )
+        )
+    return written
+
+
+def add_file_rows(
+    session: Session,
+    case: Case,
+    files: Sequence[StoredFile],
+    *,
+    author: str,
+    added_on: date,
+    message_id: int | None = None,
+) -> None:
+    """Add the rows of files already in the store (not flushed)."""
+    for written in files:
         session.add(
             Attachment(
                 org_id=case.org_id,
                 case_id=case.id,
                 message_id=message_id,
                 author=author,
-                storage_name=name,
-                name=encrypt_field(
-                    content_key,
-                    prepared.name.encode(),
-                    context=attachment_name_context(case.uid, name),
-                ),
-                size=size,
-                metadata_outcome=prepared.metadata_outcome,
+                storage_name=written.storage_name,
+                name=written.encrypted_name,
+                size=written.size,
+                metadata_outcome=written.metadata_outcome,
                 added_on=added_on,
             )
         )
@@ -135,16 +164,9 @@ def post_message(
     try:
         session.add(message)
         session.flush()
-        store_files(
-            session,
-            store,
-            case,
-            content_key,
-            files,
-            author=author.value,
-            added_on=today,
-            stored=stored,
-            message_id=message.id,
+        written = write_files(store, case.uid, content_key, files, stored=stored)
+        add_file_rows(
+            session, case, written, author=author.value, added_on=today, message_id=message.id
         )
         if author is Author.REPORTER:
             case.unread_for_handlers = True

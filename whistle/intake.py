@@ -19,8 +19,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from crypto import (
@@ -32,12 +33,12 @@ from crypto import (
     generate_case_code,
     wrap_case_key_for_reporter,
 )
-from whistle.case_access import seal_to_recipients, unit_members
+from whistle.case_access import add_sealed_keys, seal_for_recipients, unit_members
 from whistle.clock import Clock
 from whistle.contexts import identity_context, nudge_context, report_context
-from whistle.conversation import PreparedFile, store_files
+from whistle.conversation import PreparedFile, add_file_rows, write_files
 from whistle.deadlines import acknowledge_due, feedback_due
-from whistle.models import Case, CaseStatus, Category, Organisation
+from whistle.models import Case, CaseStatus, Category, Organisation, ReferenceCounter
 from whistle.storage import FileStore
 
 RELATIONS = (
@@ -93,13 +94,25 @@ class Submission:
         return f"Submission(reference={self.case.reference!r})"
 
 
-def _next_reference(session: Session, org_id: int, year: int) -> str:
-    prefix = f"{year}-"
-    existing = session.scalars(
-        select(Case.reference).where(Case.org_id == org_id, Case.reference.like(f"{prefix}%"))
-    ).all()
-    numbers = [int(r[len(prefix) :]) for r in existing if r[len(prefix) :].isdigit()]
-    return f"{prefix}{max(numbers, default=0) + 1:04d}"
+def allocate_reference(session: Session, org_id: int, year: int) -> str:
+    """The next case reference of ``org_id`` for ``year`` ("2026-0001"), not yet committed.
+
+    The counter row stays locked until the caller's transaction ends (PostgreSQL), and a
+    rolled-back report gives its number back, so references have no gaps from failures.
+    """
+    counter = ReferenceCounter
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(counter).values(org_id=org_id, year=year, last=0).on_conflict_do_nothing()
+    )
+    number = session.execute(
+        update(counter)
+        .where(counter.org_id == org_id, counter.year == year)
+        .values(last=counter.last + 1)
+        .returning(counter.last)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    return f"{year}-{number:04d}"
 
 
 def _validate(session: Session, org: Organisation, report: ReportInput) -> None:
@@ -166,62 +179,46 @@ def submit_report(
             keys.notes, report.nudge_email.strip().encode(), context=nudge_context(case_uid)
         )
 
+    # Everything costly happens before the first write: the Argon2id derivation behind the
+    # reporter's key, the HPKE seals and the file encryption. The reference number is taken
+    # last, with a row lock held only for the few inserts before the commit, so concurrent
+    # reports neither wait on each other's key derivation nor race for a number.
+    reporter_key = wrap_case_key_for_reporter(
+        keys.content, code, case_id=case_uid, kind=KeyKind.CONTENT, params=argon2
+    )
+    sealed = seal_for_recipients(
+        session, org_id=org.id, case_uid=case_uid, keys=keys, users=recipients
+    )
+    report_blob = encrypt_field(
+        keys.content, json.dumps(content).encode(), context=report_context(case_uid)
+    )
     stored: list[str] = []
     try:
-        for attempt in range(5):
-            try:
-                case = Case(
-                    uid=case_uid,
-                    org_id=org.id,
-                    reference=_next_reference(session, org.id, received.year),
-                    status=CaseStatus.NEW,
-                    category_id=report.category_id,
-                    channel="web",
-                    anonymous=report.anonymous,
-                    meeting_requested=report.meeting_requested,
-                    received_on=received,
-                    acknowledge_due=acknowledge_due(received),
-                    feedback_due=feedback_due(received, None),
-                    reporter_tag=case_code_lookup_tag(pepper, code),
-                    reporter_key=wrap_case_key_for_reporter(
-                        keys.content, code, case_id=case_uid, kind=KeyKind.CONTENT, params=argon2
-                    ),
-                    report=encrypt_field(
-                        keys.content,
-                        json.dumps(content).encode(),
-                        context=report_context(case_uid),
-                    ),
-                    identity=identity,
-                    nudge_address=nudge,
-                    unread_for_handlers=True,
-                    unread_for_reporter=False,
-                )
-                session.add(case)
-                session.flush()
-                break
-            except IntegrityError:
-                # Two reports took the same reference at once: take the next number.
-                session.rollback()
-                if attempt == 4:
-                    raise
-        seal_to_recipients(
-            session,
+        written = write_files(store, case_uid, keys.content, files, stored=stored)
+        case = Case(
+            uid=case_uid,
             org_id=org.id,
-            case_id=case.id,
-            case_uid=case_uid,
-            keys=keys,
-            users=recipients,
+            reference=allocate_reference(session, org.id, received.year),
+            status=CaseStatus.NEW,
+            category_id=report.category_id,
+            channel="web",
+            anonymous=report.anonymous,
+            meeting_requested=report.meeting_requested,
+            received_on=received,
+            acknowledge_due=acknowledge_due(received),
+            feedback_due=feedback_due(received, None),
+            reporter_tag=case_code_lookup_tag(pepper, code),
+            reporter_key=reporter_key,
+            report=report_blob,
+            identity=identity,
+            nudge_address=nudge,
+            unread_for_handlers=True,
+            unread_for_reporter=False,
         )
-        store_files(
-            session,
-            store,
-            case,
-            keys.content,
-            files,
-            author="reporter",
-            added_on=received,
-            stored=stored,
-        )
+        session.add(case)
+        session.flush()
+        add_sealed_keys(session, org_id=org.id, case_id=case.id, sealed=sealed)
+        add_file_rows(session, case, written, author="reporter", added_on=received)
         session.commit()
     except BaseException:
         session.rollback()

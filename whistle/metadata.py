@@ -37,7 +37,7 @@ from xml.sax.saxutils import unescape
 
 from PIL import Image, ImageOps, JpegImagePlugin
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import NameObject
+from pypdf.generic import DictionaryObject, NameObject
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,16 @@ def _strip_pdf(data: bytes) -> bytes:
     # Drop the XMP streams from what is cloned, before cloning: deleted afterwards, the
     # stream stays in the output as an unreferenced object, still readable in the bytes.
     metadata_key = NameObject("/Metadata")
-    for holder in (reader.root_object, *reader.pages):
+    # ``reader.pages`` holds copies of the page dictionaries (with inherited attributes
+    # added); the clone follows the page tree to the originals, so delete from those.
+    holders: list[DictionaryObject] = [reader.root_object]
+    for page in reader.pages:
+        reference = page.indirect_reference
+        original = reference.get_object() if reference is not None else page
+        if not isinstance(original, DictionaryObject):
+            raise ValueError("page is not a dictionary")
+        holders.append(original)
+    for holder in holders:
         if metadata_key in holder:
             del holder[metadata_key]
     writer = PdfWriter(clone_from=reader)

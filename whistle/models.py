@@ -253,6 +253,22 @@ class Case(Base):
     unread_for_reporter: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class ReferenceCounter(Base):
+    """The last case reference number given out per organisation and year.
+
+    Taken with one ``UPDATE ... RETURNING`` just before a new case is written, so concurrent
+    reports never race for a number (and nothing reads every reference of the year).
+    """
+
+    __tablename__ = "reference_counters"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class CaseKey(Base):
     """A case key (content, notes or identity) sealed to one recipient's public key.
 
