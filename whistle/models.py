@@ -107,9 +107,19 @@ class User(Base):
     wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # TOTP secret, encrypted under the instance key (so a database copy alone cannot mint codes).
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Set when the first code from the authenticator app was accepted; until then the secret
+    # is only a pending enrolment.
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The TOTP time step last accepted: a code is never accepted twice (replay).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     confidentiality_ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Sign-in throttling per account, shared by every app process (REQUIREMENTS: "login
+    # throttling per account"): failures in a row, and until when sign-in is refused.
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    sign_in_blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -251,6 +261,15 @@ class Case(Base):
     nudge_address: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     unread_for_handlers: Mapped[bool] = mapped_column(Boolean, default=True)
     unread_for_reporter: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Handling, in clear because the inbox filters on it (no content): the unit lead's
+    # assignment, the scope assessment (Act § 12(3)), the hearing of the person concerned
+    # (S6) and the outcome of a closed case. The reasons behind them are internal notes.
+    assigned_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    scope: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    hearing: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class ReferenceCounter(Base):
@@ -351,3 +370,145 @@ class WebSession(Base):
     )
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseOutcome(enum.StrEnum):
+    SUBSTANTIATED = "substantiated"
+    NOT_SUBSTANTIATED = "not_substantiated"
+    OUTSIDE_SCOPE = "outside_scope"  # Act § 12(3): with a reason and a referral text
+    KNOWINGLY_FALSE = "knowingly_false"
+    REFERRED = "referred"  # to a public authority
+
+
+class Invitation(Base):
+    """An admin's invitation to join an organisation with given roles (token hash only)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    roles: Mapped[str] = mapped_column(String(100))  # comma-separated Role values
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    invited_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CaseNote(Base):
+    """An internal note of the unit, under the case notes key: never reachable by reporters."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), default="note")
+    created_on: Mapped[date] = mapped_column(Date)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Meeting(Base):
+    """A physical meeting the reporter asked for (Directive art. 9(2)): a task with a due date."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    requested_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    held_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class MinutesVersion(Base):
+    """One version of a meeting's minutes, under the case content key (C2: every version kept).
+
+    The handler writes a version; the reporter reads it in the mailbox and either approves it
+    or sends a corrected version, which the handler can take up in a next version.
+    """
+
+    __tablename__ = "minutes_versions"
+    __table_args__ = (UniqueConstraint("meeting_id", "version", name="meeting_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(16))
+    author_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_on: Mapped[date] = mapped_column(Date)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    approved_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class AuditEntry(Base):
+    """One entry of the append-only, hash-chained audit log (who, what, when, which case).
+
+    No content and no identity, ever: ``detail`` holds ids, kinds and reasons' presence, not
+    text a person typed. ``entry_hash`` is SHA-256 over the previous entry's hash and this
+    entry's fields, so editing or removing any entry breaks every later link. Case ids are
+    plain numbers (no foreign key): the log outlives deleted cases.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    org_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    case_reference: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditHead(Base):
+    """The chain's head (one row): appending locks it, so concurrent writers never fork."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OutboxMail(Base):
+    """A content-free notification waiting for ``whistle notify send`` (K5).
+
+    Staff are addressed by user id (the address is read when sending); a reporter's nudge
+    address is sealed under the instance key here and the row is deleted once sent.
+    ``dedup_key`` keeps a reminder from being queued twice.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
+    sealed_address: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    case_reference: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    dedup_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
