@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from crypto import Argon2Params, PrivateKey, wrap_private_key
+from whistle import totp
 from whistle.clock import Clock
 from whistle.models import Membership, Organisation, Role, User
 from whistle.org_keys import create_org_keys
@@ -20,6 +21,8 @@ TEST_PASSWORD = "test-password-not-secret"
 class Staff:
     user: User
     private_key: PrivateKey | None
+    # The authenticator app's secret (None: not enrolled yet, as right after setup).
+    totp_secret: bytes | None = None
 
 
 @dataclass
@@ -31,8 +34,17 @@ class Unit:
 
 
 def add_staff(
-    session: Session, clock: Clock, org: Organisation, name: str, roles: list[Role]
+    session: Session,
+    clock: Clock,
+    org: Organisation,
+    name: str,
+    roles: list[Role],
+    *,
+    instance_key: bytes | None = None,
+    acknowledged: bool = True,
 ) -> Staff:
+    """A staff member with the test password; enrolled in TOTP when ``instance_key`` is
+    given, and past the confidentiality undertaking unless ``acknowledged`` is False."""
     params = Argon2Params.for_tests()
     holds_keys = any(r in (Role.HANDLER, Role.LEAD, Role.COUNSEL) for r in roles)
     private = PrivateKey.generate() if holds_keys else None
@@ -44,13 +56,20 @@ def add_staff(
         wrapped_private_key=wrap_private_key(private, TEST_PASSWORD, params) if private else None,
         is_active=True,
         created_at=clock.now(),
+        failed_sign_ins=0,
+        confidentiality_ack_at=clock.now() if acknowledged else None,
     )
     session.add(user)
     session.flush()
+    secret = None
+    if instance_key is not None:
+        secret = totp.new_secret()
+        user.totp_secret = totp.seal_secret(secret, instance_key, user.id)
+        user.totp_confirmed_at = clock.now()
     for role in roles:
         session.add(Membership(org_id=org.id, user_id=user.id, role=role, created_at=clock.now()))
     session.flush()
-    return Staff(user=user, private_key=private)
+    return Staff(user=user, private_key=private, totp_secret=secret)
 
 
 def make_unit(
@@ -60,10 +79,12 @@ def make_unit(
     org = create_organisation(session, clock, name=f"Testfirma {slug} ApS", slug=slug)
     recovery = create_org_keys(session, clock, org, instance_key)
     handlers = [
-        add_staff(session, clock, org, "Hanne Handler", [Role.HANDLER]),
-        add_staff(session, clock, org, "Henrik Handler", [Role.HANDLER]),
-        add_staff(session, clock, org, "Lise Lead", [Role.LEAD, Role.HANDLER]),
+        add_staff(session, clock, org, "Hanne Handler", [Role.HANDLER], instance_key=instance_key),
+        add_staff(session, clock, org, "Henrik Handler", [Role.HANDLER], instance_key=instance_key),
+        add_staff(
+            session, clock, org, "Lise Lead", [Role.LEAD, Role.HANDLER], instance_key=instance_key
+        ),
     ]
-    admin = add_staff(session, clock, org, "Adam Admin", [Role.ADMIN])
+    admin = add_staff(session, clock, org, "Adam Admin", [Role.ADMIN], instance_key=instance_key)
     session.commit()
     return Unit(org=org, recovery_key_text=recovery, handlers=handlers, admin=admin)

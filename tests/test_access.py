@@ -24,7 +24,18 @@ EXPECTED_PUBLIC = {
     "mailbox.receipt",
     "mailbox.receipt_page",
     "mailbox.sign_out",
+    # Approving or correcting meeting minutes: the reporter's session too (whistle/meetings.py).
+    "mailbox.minutes_approve",
+    "mailbox.minutes_correct",
     "setup.setup",
+    # Staff sign-in: the password step, then the code or enrolment step, which need the
+    # pending session the password step creates; an invitation needs its one-time token.
+    "staff.sign_in",
+    "staff.code",
+    "staff.enrol",
+    "staff.enrol_qr",
+    "staff.sign_out",
+    "staff.accept",
     "static",
 }
 
@@ -43,9 +54,14 @@ def test_an_unmarked_view_is_refused(app: Flask) -> None:
     def staff_only() -> str:
         return "case content"
 
-    response = app.test_client().get("/test-staff-only", headers={"Accept-Language": "en"})
-    assert response.status_code == 403
-    assert "case content" not in response.get_data(as_text=True)
+    client = app.test_client()
+    page = client.get("/test-staff-only", headers={"Accept-Language": "en"})
+    assert page.status_code == 303
+    assert page.headers["Location"].startswith("/staff/sign-in")
+    assert "case content" not in page.get_data(as_text=True)
+    posted = client.post("/test-staff-only", headers={"Accept-Language": "en"})
+    assert posted.status_code in (403, 405)
+    assert "case content" not in posted.get_data(as_text=True)
 
 
 def test_template_checker_catches_bare_text() -> None:

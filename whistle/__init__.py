@@ -61,11 +61,13 @@ def create_app(
     from whistle import health, i18n, logs, web_security
     from whistle.access import enforce_login
     from whistle.auth_session import init_login
+    from whistle.cases import views as cases
     from whistle.errors import init_errors
     from whistle.reporting import mailbox
     from whistle.reporting import views as reporting
     from whistle.reporting.limits import init_throttles
     from whistle.setup import views as setup
+    from whistle.staff import views as staff
     from whistle.templating import init_templating
 
     logs.init_logging(app, settings.log_level)
@@ -80,4 +82,6 @@ def create_app(
     app.register_blueprint(setup.bp)
     app.register_blueprint(reporting.bp)
     app.register_blueprint(mailbox.bp)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(cases.bp)
     return app

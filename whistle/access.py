@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import abort, current_app, request
+from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -31,9 +32,16 @@ def is_public_endpoint(endpoint: str | None) -> bool:
     return bool(view is not None and getattr(view, PUBLIC_ATTR, False))
 
 
-def enforce_login() -> None:
-    """``before_request`` hook: refuse non-public views to anyone not signed in."""
+def enforce_login() -> Response | None:
+    """``before_request`` hook: refuse non-public views to anyone not signed in.
+
+    A page (GET) leads to the sign-in form, which comes back here afterwards; anything else
+    is refused outright, so no form post is ever acted on without a session.
+    """
     if is_public_endpoint(request.endpoint):
-        return
-    if not current_user.is_authenticated:
-        abort(403)
+        return None
+    if current_user.is_authenticated:
+        return None
+    if request.method == "GET":
+        return redirect(url_for("staff.sign_in", ended=1, next=request.full_path), code=303)
+    abort(403)

@@ -1,12 +1,16 @@
-"""Staff sessions (Flask-Login). Reporters never get a login session: they hold a case code."""
+"""Staff identity for Flask-Login, read from the vault session (whistle/staff/session.py).
+
+Reporters never get a login session: they hold a case code. Flask-Login's own cookie-based
+user id is not used: a staff member is signed in exactly while their vault session is open,
+so sign-out, the idle timeout and a password change take effect on the next request.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Request
 from flask_login import LoginManager, UserMixin
 
 from whistle.models import User
-from whistle.runtime import db
 
 
 class StaffUser(UserMixin):
@@ -21,13 +25,11 @@ class StaffUser(UserMixin):
         return bool(self.user.is_active)
 
 
-def load_user(user_id: str) -> StaffUser | None:
-    if not user_id.isdigit():
-        return None
-    user = db().get(User, int(user_id))
-    if user is None or not user.is_active:
-        return None
-    return StaffUser(user)
+def load_from_vault(_request: Request) -> StaffUser | None:
+    from whistle.staff import session as staff_session
+
+    opened = staff_session.current()
+    return StaffUser(opened.user) if opened is not None else None
 
 
 def init_login(app: Flask) -> None:
@@ -36,5 +38,5 @@ def init_login(app: Flask) -> None:
     # reporter's first form; staff sessions are bound server-side instead, and "remember me"
     # is never offered.
     manager.session_protection = None
-    manager.user_loader(load_user)
+    manager.request_loader(load_from_vault)
     manager.init_app(app)

@@ -13,8 +13,10 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from whistle import create_app
+from whistle.audit import audit_cli
 from whistle.instance import init_instance
 from whistle.onboarding import SetupUnavailable, issue_token, setup_complete
+from whistle.recovery_cli import recovery_cli
 from whistle.runtime import runtime
 from whistle.schema import upgrade
 from whistle.settings import SettingsError, default_instance_path
@@ -75,6 +77,10 @@ def db_upgrade_command() -> None:
     """Apply every pending migration."""
     upgrade(runtime().engine)
     click.echo("database schema is up to date")
+
+
+cli.add_command(audit_cli)
+cli.add_command(recovery_cli)
 
 
 def main() -> None:

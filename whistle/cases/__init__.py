@@ -1,0 +1,1 @@
+"""The whistleblower unit's workspace: inbox, case view and the handling actions."""

@@ -1,0 +1,121 @@
+"""Forms of the case workspace: one per action, each with its own prefix."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, MultipleFileField, RadioField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from whistle.handling import MAX_TEXT
+from whistle.models import CaseOutcome
+
+TEXT = [Length(max=MAX_TEXT)]
+
+OUTCOME_LABELS = {
+    CaseOutcome.SUBSTANTIATED: _l("Substantiated"),
+    CaseOutcome.NOT_SUBSTANTIATED: _l("Not substantiated"),
+    CaseOutcome.OUTSIDE_SCOPE: _l("Outside the scope of the scheme (§ 12(3))"),
+    CaseOutcome.KNOWINGLY_FALSE: _l("Knowingly false report"),
+    CaseOutcome.REFERRED: _l("Referred to a public authority"),
+}
+SCOPE_LABELS = {
+    "in_scope": _l("Within the scope of the scheme"),
+    "outside_scope": _l("Outside the scope of the scheme"),
+}
+HEARING_LABELS = {
+    "held": _l("The person concerned has been heard"),
+    "not_needed": _l("No hearing is needed"),
+}
+
+
+class AcknowledgeForm(FlaskForm):
+    body = TextAreaField(
+        _l("Acknowledgement to the reporter"),
+        validators=TEXT,
+        description=_l("Sent to the reporter's mailbox. Edit the suggested text as needed."),
+    )
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(_l("Message to the reporter"), validators=TEXT)
+    question = BooleanField(_l("This is a question the reporter should answer"))
+    attachments = MultipleFileField(_l("Files for the reporter"))
+
+
+class FeedbackForm(FlaskForm):
+    done = TextAreaField(
+        _l("What has been done or will be done"),
+        validators=TEXT,
+        description=_l("The follow-up: investigation, measures, referral."),
+    )
+    why = TextAreaField(
+        _l("Why"),
+        validators=TEXT,
+        description=_l("The reasons for that follow-up. Feedback must give both."),
+    )
+    final = BooleanField(_l("This is the final outcome"))
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(
+        _l("Internal note"),
+        validators=TEXT,
+        description=_l("Only the unit sees notes; the reporter never does."),
+    )
+
+
+class ScopeForm(FlaskForm):
+    scope = RadioField(
+        _l("Scope assessment"),
+        choices=[SelectChoice(k, v) for k, v in SCOPE_LABELS.items()],
+        validators=[Optional()],
+    )
+    reason = TextAreaField(_l("Reason"), validators=TEXT)
+
+
+class HearingForm(FlaskForm):
+    hearing = RadioField(
+        _l("Hearing of the person concerned"),
+        choices=[SelectChoice(k, v) for k, v in HEARING_LABELS.items()],
+        validators=[Optional()],
+    )
+    account = TextAreaField(_l("What was said, or why no hearing is needed"), validators=TEXT)
+
+
+class CloseForm(FlaskForm):
+    outcome = SelectField(
+        _l("Outcome"),
+        choices=[SelectChoice("", _l("Choose"))]
+        + [SelectChoice(k.value, v) for k, v in OUTCOME_LABELS.items()],
+    )
+    reason = TextAreaField(_l("Reason for the outcome (internal)"), validators=TEXT)
+    referral = TextAreaField(
+        _l("Message to the reporter about other channels (only when outside the scope)"),
+        validators=TEXT,
+        description=_l(
+            "For example the national external whistleblower scheme at Datatilsynet "
+            "(whistleblower.dk), the police or another authority."
+        ),
+    )
+
+
+class RevealForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why do you need to see the reporter's identity?"),
+        validators=TEXT,
+        description=_l("The reason and your name are recorded in the case and the audit log."),
+    )
+
+
+class GrantForm(FlaskForm):
+    grantee = SelectField(_l("Colleague"), coerce=str)
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("Responsible handler"), coerce=str)
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token (recusal)."""

@@ -1,0 +1,474 @@
+"""The case workspace: inbox, case view, and one POST endpoint per handling action.
+
+Views stay thin: they check the role (whistle/staff/guard.py), open the handler's own keys
+(a handler without a key gets a 403, however they came to the URL), call a function of
+whistle/handling.py and render. Admins and auditors have no route here that shows content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from whistle import audit, handling
+from whistle.cases.forms import (
+    HEARING_LABELS,
+    OUTCOME_LABELS,
+    SCOPE_LABELS,
+    AcknowledgeForm,
+    AssignForm,
+    CloseForm,
+    EmptyForm,
+    FeedbackForm,
+    GrantForm,
+    HearingForm,
+    MessageForm,
+    NoteForm,
+    RevealForm,
+    ScopeForm,
+)
+from whistle.conversation import conversation, open_file, report_files
+from whistle.deadlines import feedback_due
+from whistle.handling import ActionRefused, NoAccess, OpenedKeys
+from whistle.inbox import DEADLINE_STATES, SORTS, InboxFilters
+from whistle.inbox import inbox as inbox_page
+from whistle.models import Case, Category, Role, User
+from whistle.reporting.limits import upload_limits
+from whistle.reporting.mailbox import _attachment_disposition
+from whistle.runtime import db, runtime
+from whistle.staff.guard import StaffContext, require
+from whistle.storage import FileStore, StorageError
+from whistle.uploads import chosen_files, prepare_uploads
+
+bp = Blueprint("cases", __name__, url_prefix="/staff/<slug>")
+
+HANDLING = (Role.HANDLER, Role.LEAD)
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@bp.get("/cases")
+def inbox(slug: str) -> str:
+    ctx = require(slug, *HANDLING)
+    args = request.args
+    filters = InboxFilters(
+        status=args.get("status") or None,
+        category_id=_int(args.get("category")),
+        scope=args.get("scope") or None,
+        deadline=args.get("deadline") or None,
+        unread=args.get("unread") == "1",
+        all_cases=args.get("all") == "1" and ctx.has(Role.LEAD),
+        sort=args.get("sort", "") if args.get("sort") in SORTS else "received_desc",
+        page=_int(args.get("page")) or 1,
+    )
+    session = db()
+    page = inbox_page(session, ctx.org.id, ctx.staff.user.id, filters, runtime().clock.now().date())
+    categories = session.scalars(
+        select(Category).where(Category.org_id == ctx.org.id).order_by(Category.position)
+    ).all()
+    return render_template(
+        "cases/inbox.html",
+        ctx=ctx,
+        organisation=ctx.org,
+        page=page,
+        filters=filters,
+        categories=categories,
+        deadline_states=DEADLINE_STATES,
+        is_lead=ctx.has(Role.LEAD),
+        english=str(get_locale()) == "en",
+        query_without_page={k: v for k, v in args.items() if k != "page"},
+    )
+
+
+def _case(slug: str, reference: str) -> tuple[StaffContext, Case, OpenedKeys]:
+    ctx = require(slug, *HANDLING)
+    session = db()
+    case = session.scalar(
+        select(Case).where(Case.org_id == ctx.org.id, Case.reference == reference)
+    )
+    if case is None:
+        abort(404)
+    try:
+        keys = handling.open_keys(session, case, ctx.staff.user.id, ctx.staff.private_key)
+    except NoAccess:
+        abort(403)
+    return ctx, case, keys
+
+
+def _acknowledgement_text(case: Case) -> str:
+    text: str = _(
+        "Thank you for your report. We confirm that we received it on %(received)s.\n\n"
+        "We will look into what you have reported and give you feedback at the latest on "
+        "%(due)s. We may ask you questions here in the meantime; please look in from time "
+        "to time.\n\n"
+        "You can also report to the national external whistleblower scheme at "
+        "Datatilsynet (whistleblower.dk).",
+        received=format_date(case.received_on, "long"),
+        due=format_date(handling_feedback_due(case), "long"),
+    )
+    return text
+
+
+def handling_feedback_due(case: Case) -> date:
+    """The feedback deadline if the acknowledgement goes out today."""
+    return feedback_due(case.received_on, runtime().clock.now().date())
+
+
+def _forms(case: Case) -> dict[str, FlaskForm]:
+    forms: dict[str, FlaskForm] = {
+        "ack": AcknowledgeForm(prefix="ack", formdata=None),
+        "msg": MessageForm(prefix="msg", formdata=None),
+        "feedback": FeedbackForm(prefix="feedback", formdata=None),
+        "note": NoteForm(prefix="note", formdata=None),
+        "scope": ScopeForm(prefix="scope", formdata=None),
+        "hearing": HearingForm(prefix="hearing", formdata=None),
+        "close": CloseForm(prefix="close", formdata=None),
+        "reveal": RevealForm(prefix="reveal", formdata=None),
+        "grant": GrantForm(prefix="grant", formdata=None),
+        "assign": AssignForm(prefix="assign", formdata=None),
+        "recuse": EmptyForm(prefix="recuse", formdata=None),
+    }
+    forms["ack"].body.data = _acknowledgement_text(case)
+    return forms
+
+
+def _render(
+    ctx: StaffContext,
+    case: Case,
+    keys: OpenedKeys,
+    *,
+    override: dict[str, FlaskForm] | None = None,
+    identity: handling.Identity | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    session = db()
+    forms = _forms(case)
+    forms.update(override or {})
+    colleagues = handling.entitled_colleagues(session, case, keys)
+    holders = handling.holders(session, case.id)
+    grant = forms["grant"]
+    grant.grantee.choices = [("", _("Choose"))] + [(str(u.id), u.display_name) for u in colleagues]
+    assign = forms["assign"]
+    assign.assignee.choices = [("", _("Nobody"))] + [(str(u.id), u.display_name) for u in holders]
+    if not assign.is_submitted():
+        assign.assignee.data = str(case.assigned_user_id or "")
+    category = session.get(Category, case.category_id) if case.category_id else None
+    assigned = session.get(User, case.assigned_user_id) if case.assigned_user_id else None
+    from whistle.inbox import deadline_state
+
+    trail = audit.case_trail(session, case.id)
+    state, deadline_kind, deadline_day = deadline_state(case, runtime().clock.now().date())
+    page = render_template(
+        "cases/case.html",
+        ctx=ctx,
+        organisation=ctx.org,
+        case=case,
+        report=handling.read_report(case, keys),
+        report_files=report_files(session, case, keys.content),
+        messages=conversation(session, case, keys.content),
+        notes=handling.notes(session, case, keys),
+        holders=holders,
+        assigned=assigned,
+        category=category,
+        forms=forms,
+        identity=identity,
+        can_reveal=case.identity is not None and keys.identity is not None,
+        is_lead=ctx.has(Role.LEAD),
+        deadline=(state, deadline_kind, deadline_day),
+        outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
+        scope_labels=SCOPE_LABELS,
+        hearing_labels=HEARING_LABELS,
+        notice=request.args.get("done"),
+        trail=trail,
+        user_names=handling.user_names(
+            session, {e.actor_user_id for e in trail if e.actor_user_id}
+        ),
+    )
+    return page, status
+
+
+@bp.get("/cases/<reference>")
+def case(slug: str, reference: str) -> tuple[str, int]:
+    ctx, found, keys = _case(slug, reference)
+    handling.record_opened(db(), runtime().clock, found, ctx.staff.user.id)
+    page = _render(ctx, found, keys)
+    handling.mark_read_by_handlers(db(), found)
+    return page
+
+
+def _back(ctx: StaffContext, case: Case, done: str) -> Response:
+    return redirect(
+        url_for("cases.case", slug=ctx.org.slug, reference=case.reference, done=done) + "#top",
+        code=303,
+    )
+
+
+def _act(
+    slug: str,
+    reference: str,
+    name: str,
+    form_class: type[FlaskForm],
+    action: Callable[[StaffContext, Case, OpenedKeys, Any], None],
+    done: str,
+) -> Response | tuple[str, int]:
+    """Validate the action's form, run it, and go back to the case (or show the errors)."""
+    ctx, found, keys = _case(slug, reference)
+    form = form_class(prefix=name)
+    if name == "grant":
+        form.grantee.choices = None
+        form.grantee.validate_choice = False
+    if name == "assign":
+        form.assignee.choices = None
+        form.assignee.validate_choice = False
+    if form.validate_on_submit():
+        try:
+            action(ctx, found, keys, form)
+        except ActionRefused as exc:
+            db().rollback()
+            field = getattr(form, exc.field, None) or next(iter(form))
+            field.errors = [*field.errors, exc.message]
+        except NoAccess:
+            db().rollback()
+            abort(403)
+        except StorageError:
+            db().rollback()
+            field = form.body
+            field.errors = [_("The files could not be stored, so nothing was sent. Try again.")]
+        else:
+            return _back(ctx, found, done)
+    db().refresh(found)
+    return _render(ctx, found, keys, override={name: form}, status=400)
+
+
+def _store() -> FileStore:
+    return FileStore(runtime().settings.file_store)
+
+
+@bp.post("/cases/<reference>/acknowledge")
+def acknowledge(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        handling.acknowledge(
+            db(), runtime().clock, _store(), case, keys, ctx.staff.user.id, form.body.data or ""
+        )
+
+    return _act(slug, reference, "ack", AcknowledgeForm, run, "acknowledged")
+
+
+@bp.post("/cases/<reference>/message")
+def message(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        limits = upload_limits(db(), case.org_id)
+        batch = prepare_uploads(
+            chosen_files(request, "msg-attachments"),
+            max_file_bytes=limits.max_file_bytes,
+            max_total_bytes=limits.max_total_bytes,
+            max_files=limits.max_files,
+        )
+        if batch.too_many or batch.too_large_together:
+            raise ActionRefused(
+                "attachments", _("Too many files, or too large together. Send fewer at a time.")
+            )
+        if batch.problems:
+            raise ActionRefused(
+                "attachments",
+                _(
+                    "These files cannot be sent (empty, too large or unsafe): %(names)s. "
+                    "Choose the files again.",
+                    names=", ".join(p.filename for p in batch.problems),
+                ),
+            )
+        handling.send_message(
+            db(),
+            runtime().clock,
+            _store(),
+            case,
+            keys,
+            ctx.staff.user.id,
+            form.body.data or "",
+            question=bool(form.question.data),
+            files=batch.prepared,
+        )
+
+    return _act(slug, reference, "msg", MessageForm, run, "sent")
+
+
+@bp.post("/cases/<reference>/feedback")
+def feedback(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        handling.give_feedback(
+            db(),
+            runtime().clock,
+            _store(),
+            case,
+            keys,
+            ctx.staff.user.id,
+            done=form.done.data or "",
+            why=form.why.data or "",
+            final=bool(form.final.data),
+        )
+
+    return _act(slug, reference, "feedback", FeedbackForm, run, "feedback")
+
+
+@bp.post("/cases/<reference>/note")
+def note(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        handling.add_note(
+            db(), runtime().clock, case, keys, ctx.staff.user.id, form.body.data or ""
+        )
+
+    return _act(slug, reference, "note", NoteForm, run, "noted")
+
+
+@bp.post("/cases/<reference>/scope")
+def scope(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        handling.assess_scope(
+            db(),
+            runtime().clock,
+            case,
+            keys,
+            ctx.staff.user.id,
+            scope=form.scope.data or "",
+            reason=form.reason.data or "",
+        )
+
+    return _act(slug, reference, "scope", ScopeForm, run, "scope")
+
+
+@bp.post("/cases/<reference>/hearing")
+def hearing(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        handling.record_hearing(
+            db(),
+            runtime().clock,
+            case,
+            keys,
+            ctx.staff.user.id,
+            hearing=form.hearing.data or "",
+            account=form.account.data or "",
+        )
+
+    return _act(slug, reference, "hearing", HearingForm, run, "hearing")
+
+
+@bp.post("/cases/<reference>/close")
+def close(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        handling.close_case(
+            db(),
+            runtime().clock,
+            _store(),
+            case,
+            keys,
+            ctx.staff.user.id,
+            outcome=form.outcome.data or "",
+            reason=form.reason.data or "",
+            referral=form.referral.data or "",
+        )
+
+    return _act(slug, reference, "close", CloseForm, run, "closed")
+
+
+@bp.post("/cases/<reference>/reveal")
+def reveal(slug: str, reference: str) -> tuple[str, int]:
+    ctx, found, keys = _case(slug, reference)
+    form = RevealForm(prefix="reveal")
+    if form.validate_on_submit():
+        try:
+            identity = handling.reveal_identity(
+                db(), runtime().clock, found, keys, ctx.staff.user.id, form.reason.data or ""
+            )
+        except ActionRefused as exc:
+            db().rollback()
+            form.reason.errors = [exc.message]
+        except NoAccess:
+            db().rollback()
+            abort(403)
+        else:
+            # Shown in this one answer only: never stored in the session or a redirect.
+            return _render(ctx, found, keys, identity=identity)
+    return _render(ctx, found, keys, override={"reveal": form}, status=400)
+
+
+@bp.post("/cases/<reference>/grant")
+def grant(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        grantee = _int(form.grantee.data)
+        if grantee is None:
+            raise ActionRefused("grantee", _("Choose a colleague who may handle this case."))
+        handling.grant_access(db(), runtime().clock, case, keys, ctx.staff.user.id, grantee)
+
+    return _act(slug, reference, "grant", GrantForm, run, "granted")
+
+
+@bp.post("/cases/<reference>/assign")
+def assign(slug: str, reference: str) -> Response | tuple[str, int]:
+    ctx = require(slug, Role.LEAD)
+    del ctx
+
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        handling.assign(db(), runtime().clock, case, ctx.staff.user.id, _int(form.assignee.data))
+
+    return _act(slug, reference, "assign", AssignForm, run, "assigned")
+
+
+@bp.post("/cases/<reference>/recuse")
+def recuse(slug: str, reference: str) -> Response:
+    ctx, found, _keys = _case(slug, reference)
+    form = EmptyForm(prefix="recuse")
+    if not form.validate_on_submit():
+        abort(400)
+    handling.recuse(db(), runtime().clock, found, ctx.staff.user.id)
+    return redirect(url_for("cases.inbox", slug=ctx.org.slug, recused=1), code=303)
+
+
+@bp.get("/cases/<reference>/files/<name>")
+def file(slug: str, reference: str, name: str) -> Response:
+    ctx, found, keys = _case(slug, reference)
+    try:
+        opened = open_file(db(), _store(), found, keys.content, name)
+    except ValueError:
+        abort(404)
+    if opened is None:
+        abort(404)
+    view, chunks = opened
+    audit.record(
+        db(),
+        runtime().clock,
+        action="case.file_downloaded",
+        org_id=found.org_id,
+        actor_user_id=ctx.staff.user.id,
+        case=found,
+    )
+    db().commit()
+    response = Response(chunks, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = _attachment_disposition(view.name)
+    response.headers["Content-Length"] = str(view.size)
+    return response
+
+
+@bp.get("/audit")
+def audit_log(slug: str) -> str:
+    """The auditor's view of the organisation's audit log: who did what, when; no content."""
+    ctx = require(slug, Role.AUDITOR, Role.LEAD)
+    before = _int(request.args.get("before"))
+    entries = audit.entries(db(), org_id=ctx.org.id, before_seq=before, limit=100)
+    return render_template(
+        "cases/audit.html",
+        ctx=ctx,
+        organisation=ctx.org,
+        entries=entries,
+        user_names=handling.user_names(db(), {e.actor_user_id for e in entries if e.actor_user_id}),
+        next_before=entries[-1].seq if len(entries) == 100 else None,
+    )

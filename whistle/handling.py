@@ -1,0 +1,709 @@
+"""Handling a case: the unit's actions, each one a domain function (REQUIREMENTS.md D1-D5, K1-K3,
+S6).
+
+Reading anything needs the handler's private key: :func:`open_keys` opens the handler's own
+sealed copies of the case keys, and a handler without a copy simply cannot read, whatever a
+view allows. Every action here writes its audit entry in the same transaction (whistle/audit.py)
+and commits, so an action and its record stand or fall together.
+
+What the reporter sees goes into the conversation (content key); what only the unit sees is an
+internal note (notes key); the reporter's identity is behind the identity key and comes out only
+through :func:`reveal_identity`, which needs a reason and is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from crypto import (
+    KeyKind,
+    OpenError,
+    PrivateKey,
+    PublicKey,
+    decrypt_field,
+    encrypt_field,
+    open_case_key,
+    seal_case_key,
+)
+from whistle import audit
+from whistle.case_access import HANDLING_ROLES
+from whistle.clock import Clock
+from whistle.contexts import identity_context, report_context
+from whistle.conversation import PreparedFile, post_message
+from whistle.deadlines import feedback_due
+from whistle.models import (
+    Author,
+    Case,
+    CaseKey,
+    CaseNote,
+    CaseOutcome,
+    CaseStatus,
+    Membership,
+    User,
+)
+from whistle.storage import FileStore
+
+NOTE_KINDS = ("note", "scope", "hearing", "identity_reveal", "closure", "access")
+SCOPES = ("in_scope", "outside_scope")
+HEARINGS = ("held", "not_needed")
+MAX_TEXT = 20_000
+
+
+class NoAccess(Exception):
+    """The user holds no key to this case (never granted, excluded, or recused)."""
+
+
+class ActionRefused(ValueError):
+    """An action was refused; ``field`` names the form field, ``message`` is shown."""
+
+    def __init__(self, field: str, message: object) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"refused: {field}")
+
+
+@dataclass(frozen=True, repr=False)
+class OpenedKeys:
+    """The case keys a handler holds. SECRET."""
+
+    content: bytes
+    notes: bytes | None
+    identity: bytes | None
+
+    def __repr__(self) -> str:
+        return "OpenedKeys(<secret>)"
+
+
+def note_context(case_uid: str, note_uid: str) -> tuple[str, str, str]:
+    return ("note", case_uid, note_uid)
+
+
+def open_keys(
+    session: Session, case: Case, user_id: int, private_key: PrivateKey | None
+) -> OpenedKeys:
+    """The user's own copies of the case keys, opened; :class:`NoAccess` without a content key."""
+    if private_key is None:
+        raise NoAccess
+    rows = session.scalars(
+        select(CaseKey).where(
+            CaseKey.case_id == case.id, CaseKey.user_id == user_id, CaseKey.recipient == "user"
+        )
+    ).all()
+    opened: dict[str, bytes] = {}
+    for row in rows:
+        try:
+            opened[row.kind] = open_case_key(
+                private_key, row.sealed, case_id=case.uid, kind=KeyKind(row.kind)
+            )
+        except (OpenError, ValueError):
+            continue
+    if "content" not in opened:
+        raise NoAccess
+    return OpenedKeys(opened["content"], opened.get("notes"), opened.get("identity"))
+
+
+def holders(session: Session, case_id: int) -> list[User]:
+    """The users holding a content key of the case, by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(CaseKey, CaseKey.user_id == User.id)
+            .where(CaseKey.case_id == case_id, CaseKey.kind == KeyKind.CONTENT.value)
+            .order_by(User.display_name, User.id)
+        )
+    )
+
+
+def read_report(case: Case, keys: OpenedKeys) -> dict[str, Any]:
+    """The report as the reporter wrote it."""
+    data: dict[str, Any] = json.loads(
+        decrypt_field(keys.content, case.report, context=report_context(case.uid))
+    )
+    return data
+
+
+def _text(value: str, field: str, message: object) -> str:
+    text = value.strip()
+    if not text:
+        raise ActionRefused(field, message)
+    if len(text) > MAX_TEXT:
+        raise ActionRefused(field, _l("Use at most %(n)d characters.", n=MAX_TEXT))
+    return text
+
+
+def _add_note(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, kind: str, body: str
+) -> CaseNote:
+    if keys.notes is None:
+        raise NoAccess
+    uid = str(uuid.uuid4())
+    note = CaseNote(
+        uid=uid,
+        org_id=case.org_id,
+        case_id=case.id,
+        author_user_id=user_id,
+        kind=kind,
+        created_on=clock.now().date(),
+        body=encrypt_field(keys.notes, body.encode(), context=note_context(case.uid, uid)),
+    )
+    session.add(note)
+    session.flush()
+    return note
+
+
+@dataclass(frozen=True, repr=False)
+class NoteView:
+    id: int
+    kind: str
+    author: str
+    created_on: date
+    body: str
+
+
+def notes(session: Session, case: Case, keys: OpenedKeys) -> list[NoteView]:
+    """The internal notes of the case, oldest first, decrypted in memory."""
+    if keys.notes is None:
+        return []
+    rows = session.scalars(
+        select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)
+    ).all()
+    names = user_names(session, {r.author_user_id for r in rows if r.author_user_id})
+    return [
+        NoteView(
+            row.id,
+            row.kind,
+            names.get(row.author_user_id or 0, "?"),
+            row.created_on,
+            decrypt_field(keys.notes, row.body, context=note_context(case.uid, row.uid)).decode(),
+        )
+        for row in rows
+    ]
+
+
+def user_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Display names of the given users (for notes and the case history)."""
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return {int(user_id): str(name) for user_id, name in rows.all()}
+
+
+def add_note(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, body: str
+) -> CaseNote:
+    """An internal note: the unit's own record, never shown to the reporter. Commits."""
+    text = _text(body, "body", _l("Write the note."))
+    note = _add_note(session, clock, case, keys, user_id, "note", text)
+    audit.record(
+        session,
+        clock,
+        action="case.note_added",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"note": note.id},
+    )
+    session.commit()
+    return note
+
+
+def _message(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    kind: str,
+    body: str,
+    files: Sequence[PreparedFile] = (),
+    action: str,
+) -> None:
+    if case.status == CaseStatus.CLOSED:
+        raise ActionRefused("body", _l("The case is closed."))
+    # The audit entry is flushed first, so the message's own commit carries both.
+    audit.record(
+        session,
+        clock,
+        action=action,
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"kind": kind, "files": len(files)},
+    )
+    post_message(
+        session,
+        clock,
+        store,
+        case,
+        keys.content,
+        author=Author.HANDLER,
+        body=body,
+        files=files,
+        user_id=user_id,
+        kind=kind,
+    )
+
+
+def acknowledge(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    body: str,
+) -> None:
+    """Acknowledge receipt to the reporter (D1); starts the 3-month feedback period. Commits."""
+    text = _text(body, "body", _l("Write the acknowledgement."))
+    if case.acknowledged_on is not None:
+        raise ActionRefused("body", _l("Receipt has already been acknowledged."))
+    today = clock.now().date()
+    case.acknowledged_on = today
+    case.feedback_due = feedback_due(case.received_on, today)
+    if case.status == CaseStatus.NEW:
+        case.status = CaseStatus.OPEN
+    _message(
+        session,
+        clock,
+        store,
+        case,
+        keys,
+        user_id,
+        kind="acknowledgement",
+        body=text,
+        action="case.acknowledged",
+    )
+
+
+def send_message(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    body: str,
+    *,
+    question: bool = False,
+    files: Sequence[PreparedFile] = (),
+) -> None:
+    """A message (or a question) to the reporter, with files. Commits."""
+    text = body.strip()
+    if not text and not files:
+        raise ActionRefused("body", _l("Write a message or add a file."))
+    if len(text) > MAX_TEXT:
+        raise ActionRefused("body", _l("Use at most %(n)d characters.", n=MAX_TEXT))
+    _message(
+        session,
+        clock,
+        store,
+        case,
+        keys,
+        user_id,
+        kind="question" if question else "message",
+        body=text,
+        files=files,
+        action="case.message_sent",
+    )
+
+
+def feedback_text(done: str, why: str) -> str:
+    """The reporter's feedback: what was done or will be done, and why (D3)."""
+    return f"{done}\n\n{why}"
+
+
+def give_feedback(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    done: str,
+    why: str,
+    final: bool,
+) -> None:
+    """Interim feedback or the final outcome (D2, D3): both parts are required. Commits.
+
+    The first feedback meets the 3-month deadline; there is no "postpone".
+    """
+    what = _text(done, "done", _l("Say what has been done or will be done."))
+    reason = _text(why, "why", _l("Say why."))
+    if case.status == CaseStatus.NEW:
+        raise ActionRefused("done", _l("Acknowledge receipt before giving feedback."))
+    if case.feedback_on is None:
+        case.feedback_on = clock.now().date()
+    _message(
+        session,
+        clock,
+        store,
+        case,
+        keys,
+        user_id,
+        kind="final_outcome" if final else "interim_feedback",
+        body=feedback_text(what, reason),
+        action="case.final_outcome" if final else "case.interim_feedback",
+    )
+
+
+def assess_scope(
+    session: Session,
+    clock: Clock,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    scope: str,
+    reason: str,
+) -> None:
+    """Record whether the report falls within the Act (§ 12(3)), with the reason. Commits."""
+    if scope not in SCOPES:
+        raise ActionRefused("scope", _l("Choose an assessment."))
+    text = _text(reason, "reason", _l("Give the reason for the assessment."))
+    note = _add_note(session, clock, case, keys, user_id, "scope", text)
+    case.scope = scope
+    audit.record(
+        session,
+        clock,
+        action="case.scope_assessed",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"scope": scope, "note": note.id},
+    )
+    session.commit()
+
+
+def record_hearing(
+    session: Session,
+    clock: Clock,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    hearing: str,
+    account: str,
+) -> None:
+    """The person concerned was heard, or why no hearing is needed (S6). Commits."""
+    if hearing not in HEARINGS:
+        raise ActionRefused("hearing", _l("Choose whether the person concerned was heard."))
+    text = _text(account, "account", _l("Describe the hearing, or why none is needed."))
+    note = _add_note(session, clock, case, keys, user_id, "hearing", text)
+    case.hearing = hearing
+    audit.record(
+        session,
+        clock,
+        action="case.hearing_recorded",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"hearing": hearing, "note": note.id},
+    )
+    session.commit()
+
+
+def close_case(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    outcome: str,
+    reason: str,
+    referral: str = "",
+) -> None:
+    """Close the case with its outcome. Commits.
+
+    - Substantiated needs the hearing step first (S6).
+    - Outside the scope (§ 12(3), D4) needs a referral text, which goes to the reporter as the
+      final outcome with the other channels they can use.
+    - Otherwise the reporter must have had the final outcome already (D2, D3).
+    """
+    if case.status == CaseStatus.CLOSED:
+        raise ActionRefused("outcome", _l("The case is already closed."))
+    try:
+        chosen = CaseOutcome(outcome)
+    except ValueError:
+        raise ActionRefused("outcome", _l("Choose an outcome.")) from None
+    text = _text(reason, "reason", _l("Give the reason for the outcome."))
+    if chosen is CaseOutcome.SUBSTANTIATED and case.hearing is None:
+        raise ActionRefused(
+            "outcome",
+            _l("Record the hearing of the person concerned (or why none is needed) first."),
+        )
+    if chosen is CaseOutcome.OUTSIDE_SCOPE:
+        referral_text = _text(
+            referral, "referral", _l("Tell the reporter where else they can turn.")
+        )
+        case.scope = "outside_scope"
+        if case.status == CaseStatus.NEW:
+            case.acknowledged_on = case.acknowledged_on or clock.now().date()
+            case.status = CaseStatus.OPEN
+        _message(
+            session,
+            clock,
+            store,
+            case,
+            keys,
+            user_id,
+            kind="final_outcome",
+            body=referral_text,
+            action="case.final_outcome",
+        )
+        if case.feedback_on is None:
+            case.feedback_on = clock.now().date()
+    elif not _final_outcome_sent(session, case):
+        raise ActionRefused(
+            "outcome", _l("Send the final outcome to the reporter before closing the case.")
+        )
+    note = _add_note(session, clock, case, keys, user_id, "closure", text)
+    case.outcome = chosen.value
+    case.status = CaseStatus.CLOSED
+    case.closed_on = clock.now().date()
+    audit.record(
+        session,
+        clock,
+        action="case.closed",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"outcome": chosen.value, "note": note.id},
+    )
+    session.commit()
+
+
+def _final_outcome_sent(session: Session, case: Case) -> bool:
+    from whistle.models import Message
+
+    return (
+        session.scalar(
+            select(Message.id).where(Message.case_id == case.id, Message.kind == "final_outcome")
+        )
+        is not None
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class Identity:
+    name: str
+    contact: str
+
+    def __repr__(self) -> str:
+        return "Identity(<secret>)"
+
+
+def reveal_identity(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, reason: str
+) -> Identity:
+    """The named reporter's identity, for a stated reason; the reveal is logged (K1). Commits."""
+    if case.identity is None:
+        raise ActionRefused("reason", _l("The reporter is anonymous."))
+    if keys.identity is None:
+        raise NoAccess
+    text = _text(reason, "reason", _l("Say why you need to see the identity."))
+    data = json.loads(
+        decrypt_field(keys.identity, case.identity, context=identity_context(case.uid))
+    )
+    note = _add_note(session, clock, case, keys, user_id, "identity_reveal", text)
+    audit.record(
+        session,
+        clock,
+        action="identity.revealed",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"note": note.id},
+    )
+    session.commit()
+    return Identity(str(data.get("name", "")), str(data.get("contact", "")))
+
+
+# --- access --------------------------------------------------------------------------------
+
+
+def entitled_colleagues(session: Session, case: Case, keys: OpenedKeys) -> list[User]:
+    """Handlers and leads of the organisation who could be given the case: active, with a key
+    pair, not holding it already, and not excluded by the reporter (K3)."""
+    excluded = set(read_report(case, keys).get("excluded_handlers", []))
+    have = {u.id for u in holders(session, case.id)}
+    return [
+        u
+        for u in session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.org_id == case.org_id,
+                Membership.role.in_([r.value for r in HANDLING_ROLES]),
+                User.is_active.is_(True),
+                User.public_key.is_not(None),
+            )
+            .distinct()
+            .order_by(User.display_name, User.id)
+        )
+        if u.id not in have and u.id not in excluded
+    ]
+
+
+def grant_access(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, grantee_id: int
+) -> None:
+    """Seal the keys this handler holds to a colleague (re-wrap, no re-encryption). Commits.
+
+    A colleague the reporter excluded can never be given the case.
+    """
+    grantee = next(
+        (u for u in entitled_colleagues(session, case, keys) if u.id == grantee_id), None
+    )
+    if grantee is None or grantee.public_key is None:
+        raise ActionRefused("grantee", _l("Choose a colleague who may handle this case."))
+    public = PublicKey.from_bytes(grantee.public_key)
+    for kind, key in (
+        (KeyKind.CONTENT, keys.content),
+        (KeyKind.NOTES, keys.notes),
+        (KeyKind.IDENTITY, keys.identity),
+    ):
+        if key is None:
+            continue
+        session.add(
+            CaseKey(
+                org_id=case.org_id,
+                case_id=case.id,
+                kind=kind.value,
+                recipient="user",
+                user_id=grantee.id,
+                sealed=seal_case_key(public, key, case_id=case.uid, kind=kind),
+            )
+        )
+    audit.record(
+        session,
+        clock,
+        action="case.access_granted",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"grantee": grantee.id},
+    )
+    session.commit()
+
+
+def recuse(session: Session, clock: Clock, case: Case, user_id: int) -> None:
+    """The handler steps aside (K3): their copies of the keys are destroyed. Commits.
+
+    If nobody else holds the case, the organisation's recovery key still does (docs/recovery.md).
+    """
+    session.execute(delete(CaseKey).where(CaseKey.case_id == case.id, CaseKey.user_id == user_id))
+    if case.assigned_user_id == user_id:
+        case.assigned_user_id = None
+    audit.record(
+        session,
+        clock,
+        action="case.recused",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+    )
+    session.commit()
+
+
+def assign(
+    session: Session, clock: Clock, case: Case, lead_user_id: int, assignee_id: int | None
+) -> None:
+    """The unit lead assigns the case to a handler who holds it (or clears it). Commits."""
+    if assignee_id is not None and assignee_id not in {u.id for u in holders(session, case.id)}:
+        raise ActionRefused(
+            "assignee", _l("Give the case to this colleague first: they hold no key to it.")
+        )
+    case.assigned_user_id = assignee_id
+    audit.record(
+        session,
+        clock,
+        action="case.assigned",
+        org_id=case.org_id,
+        actor_user_id=lead_user_id,
+        case=case,
+        detail={"assignee": assignee_id},
+    )
+    session.commit()
+
+
+def mark_read_by_handlers(session: Session, case: Case) -> None:
+    """A handler has seen the reporter's latest messages. Commits."""
+    if case.unread_for_handlers:
+        case.unread_for_handlers = False
+        session.commit()
+
+
+def record_opened(session: Session, clock: Clock, case: Case, user_id: int) -> None:
+    """Opening a case is logged (who read what, when). Commits."""
+    audit.record(
+        session, clock, action="case.opened", org_id=case.org_id, actor_user_id=user_id, case=case
+    )
+    session.commit()
+
+
+def restore_with_recovery(
+    session: Session, clock: Clock, case: Case, recovery_key: PrivateKey, grantee: User
+) -> None:
+    """Give ``grantee`` the case through the organisation's recovery key. Commits.
+
+    The offline procedure for a case no entitled handler can open any more (docs/recovery.md):
+    the recovery key's holder opens the recovery copies of the case keys and seals them to a
+    handler. A handler the reporter excluded can never be given the case this way either.
+    """
+    opened: dict[KeyKind, bytes] = {}
+    for row in session.scalars(
+        select(CaseKey).where(CaseKey.case_id == case.id, CaseKey.recipient == "recovery")
+    ):
+        opened[KeyKind(row.kind)] = open_case_key(
+            recovery_key, row.sealed, case_id=case.uid, kind=KeyKind(row.kind)
+        )
+    if KeyKind.CONTENT not in opened:
+        raise NoAccess
+    keys = OpenedKeys(
+        opened[KeyKind.CONTENT], opened.get(KeyKind.NOTES), opened.get(KeyKind.IDENTITY)
+    )
+    if grantee.id not in {u.id for u in entitled_colleagues(session, case, keys)}:
+        raise ActionRefused(
+            "grantee",
+            _l(
+                "This person cannot be given the case: not an active handler, "
+                "excluded by the reporter, or already holding it."
+            ),
+        )
+    assert grantee.public_key is not None
+    public = PublicKey.from_bytes(grantee.public_key)
+    for kind, key in opened.items():
+        session.add(
+            CaseKey(
+                org_id=case.org_id,
+                case_id=case.id,
+                kind=kind.value,
+                recipient="user",
+                user_id=grantee.id,
+                sealed=seal_case_key(public, key, case_id=case.uid, kind=kind),
+            )
+        )
+    audit.record(
+        session,
+        clock,
+        action="case.recovered",
+        org_id=case.org_id,
+        actor_user_id=None,
+        case=case,
+        detail={"grantee": grantee.id},
+    )
+    session.commit()

@@ -1,0 +1,127 @@
+"""The signed-in staff member's browser session, holding their private key in the vault.
+
+The Flask session cookie carries only a vault token (whistle/vault.py): the unwrapped HPKE
+private key rests server-side, encrypted under a key only that cookie has. Two kinds:
+
+- ``staff-pending``: the password was right; the TOTP code (or enrolment) is still due. It
+  opens nothing but the code and enrolment pages.
+- ``staff``: fully signed in. Ends on sign-out, after the idle time (15 minutes by default),
+  and when the password changes elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import g
+from flask import session as cookie
+
+from crypto import PrivateKey
+from whistle import vault
+from whistle.models import User
+from whistle.runtime import db, runtime
+
+COOKIE_KEY = "staff"
+PENDING_KEY = "staff_pending"
+PENDING_MINUTES = 10
+
+
+@dataclass(frozen=True, repr=False)
+class StaffSession:
+    user: User
+    private_key: PrivateKey | None  # SECRET
+    session_id: int
+
+    def __repr__(self) -> str:
+        return f"StaffSession(user_id={self.user.id})"
+
+
+def _idle() -> timedelta:
+    return timedelta(minutes=runtime().settings.session_idle_minutes)
+
+
+def _secret(private_key: PrivateKey | None) -> bytes:
+    return private_key.to_bytes() if private_key is not None else b""
+
+
+def _key(secret: bytes) -> PrivateKey | None:
+    return PrivateKey.from_bytes(secret) if secret else None
+
+
+def _open(key: str, kind: str, idle: timedelta) -> StaffSession | None:
+    token = cookie.get(key)
+    if not isinstance(token, str):
+        return None
+    session = db()
+    opened = vault.open_session(session, runtime().clock, token, kind=kind, idle=idle)
+    session.commit()
+    if opened is None or opened.row.user_id is None:
+        cookie.pop(key, None)
+        return None
+    user = session.get(User, opened.row.user_id)
+    if user is None or not user.is_active:
+        vault.destroy(session, token)
+        session.commit()
+        cookie.pop(key, None)
+        return None
+    return StaffSession(user, _key(opened.secret), opened.row.id)
+
+
+def _drop(key: str) -> None:
+    token = cookie.pop(key, None)
+    if isinstance(token, str):
+        vault.destroy(db(), token)
+        db().commit()
+
+
+def start_pending(user: User, private_key: PrivateKey | None) -> None:
+    """The password was right: hold the key until the code is given. Commits."""
+    end()
+    token = vault.create(
+        db(), runtime().clock, kind="staff-pending", secret=_secret(private_key), user_id=user.id
+    )
+    db().commit()
+    cookie[PENDING_KEY] = token
+    cookie.permanent = False
+
+
+def pending() -> StaffSession | None:
+    """The half-signed-in user (password given, code due), or None."""
+    return _open(PENDING_KEY, "staff-pending", timedelta(minutes=PENDING_MINUTES))
+
+
+def promote() -> StaffSession | None:
+    """The code was right: turn the pending session into a full one. Commits."""
+    half = pending()
+    if half is None:
+        return None
+    _drop(PENDING_KEY)
+    token = vault.create(
+        db(),
+        runtime().clock,
+        kind="staff",
+        secret=_secret(half.private_key),
+        user_id=half.user.id,
+    )
+    db().commit()
+    cookie[COOKIE_KEY] = token
+    cookie.permanent = False
+    g.pop("staff_session", None)
+    return current()
+
+
+def current() -> StaffSession | None:
+    """The signed-in staff member of this request (opened once per request), or None."""
+    if "staff_session" not in g:
+        g.staff_session = _open(COOKIE_KEY, "staff", _idle())
+    found = g.staff_session
+    assert found is None or isinstance(found, StaffSession)
+    return found
+
+
+def end() -> None:
+    """Sign out: the vault rows go, so a copied cookie is worthless. Commits."""
+    _drop(PENDING_KEY)
+    _drop(COOKIE_KEY)
+    g.pop("staff_session", None)

@@ -1,0 +1,361 @@
+"""Staff sign-in (password, then TOTP), enrolment, confidentiality undertaking, account,
+invitations. The case workspace itself is in whistle/cases/."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import segno
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from whistle.access import is_public_endpoint, public
+from whistle.models import Invitation, Membership, Organisation, Role, User
+from whistle.runtime import db, runtime
+from whistle.staff import session as staff_session
+from whistle.staff.forms import (
+    ROLE_LABELS,
+    AcceptInvitationForm,
+    CodeForm,
+    ConfidentialityForm,
+    InviteForm,
+    PasswordChangeForm,
+    SignInForm,
+)
+from whistle.staff.guard import organisations_of, require, signed_in
+from whistle.staff_auth import (
+    AccountError,
+    InvitationUnavailable,
+    SignInRefused,
+    accept_invitation,
+    acknowledge_confidentiality,
+    change_password,
+    check_code,
+    check_password,
+    find_invitation,
+    invitation_roles,
+    invite,
+    is_enrolled,
+    pending_secret,
+    start_enrolment,
+)
+from whistle.totp import provisioning_uri, secret_text
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+WRONG_PASSWORD = _l("The e-mail address or the password is wrong.")
+WRONG_CODE = _l("The code is wrong or has expired. Enter the code your app shows now.")
+BLOCKED = _l("Too many failed attempts. Sign-in to this account is paused for %(n)d minutes.", n=15)
+
+# Pages a signed-in user may open before accepting the duty of confidentiality.
+_BEFORE_UNDERTAKING = {"staff.confidentiality", "staff.sign_out", "i18n.switch", "static"}
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never an open redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.before_app_request
+def require_undertaking() -> Response | None:
+    """K4: nobody works with cases before accepting the duty of confidentiality."""
+    if request.endpoint in _BEFORE_UNDERTAKING or is_public_endpoint(request.endpoint):
+        return None
+    staff = staff_session.current()
+    if staff is not None and staff.user.confidentiality_ack_at is None:
+        return redirect(url_for("staff.confidentiality", next=request.full_path), code=303)
+    return None
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+def sign_in() -> Response | str:
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.home"), code=303)
+    form = SignInForm()
+    next_page = _safe_next(request.args.get("next"))
+    if form.validate_on_submit():
+        rt = runtime()
+        try:
+            checked = check_password(
+                db(), rt.clock, form.email.data or "", form.password.data or "", argon2=rt.argon2
+            )
+        except SignInRefused as exc:
+            form.password.errors = [BLOCKED if exc.blocked else WRONG_PASSWORD]
+        else:
+            staff_session.start_pending(checked.user, checked.private_key)
+            step = "staff.code" if is_enrolled(checked.user) else "staff.enrol"
+            return redirect(url_for(step, next=next_page), code=303)
+        form.password.data = ""
+    return render_template(
+        "staff/sign_in.html",
+        form=form,
+        ended=request.args.get("ended") == "1",
+        signed_out=request.args.get("signed_out") == "1",
+    )
+
+
+def _pending_or_restart() -> staff_session.StaffSession:
+    half = staff_session.pending()
+    if half is None:
+        abort(redirect(url_for("staff.sign_in", ended=1), code=303))
+    return half
+
+
+def _finish(next_page: str | None) -> Response:
+    staff = staff_session.promote()
+    if staff is None:
+        return redirect(url_for("staff.sign_in", ended=1), code=303)
+    return redirect(next_page or url_for("staff.home"), code=303)
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+@public
+def code() -> Response | str:
+    half = _pending_or_restart()
+    if not is_enrolled(half.user):
+        return redirect(url_for("staff.enrol"), code=303)
+    form = CodeForm()
+    if form.validate_on_submit():
+        rt = runtime()
+        try:
+            check_code(
+                db(),
+                rt.clock,
+                half.user,
+                form.code.data or "",
+                instance_key=rt.settings.instance_key,
+            )
+        except SignInRefused as exc:
+            if exc.blocked:
+                staff_session.end()
+            form.code.errors = [BLOCKED if exc.blocked else WRONG_CODE]
+        else:
+            return _finish(_safe_next(request.args.get("next")))
+        form.code.data = ""
+    return render_template("staff/code.html", form=form)
+
+
+@bp.route("/sign-in/enrol", methods=["GET", "POST"])
+@public
+def enrol() -> Response | str:
+    half = _pending_or_restart()
+    if is_enrolled(half.user):
+        return redirect(url_for("staff.code"), code=303)
+    rt = runtime()
+    secret = pending_secret(half.user, instance_key=rt.settings.instance_key)
+    if secret is None:
+        secret = start_enrolment(db(), half.user, instance_key=rt.settings.instance_key)
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            check_code(
+                db(),
+                rt.clock,
+                half.user,
+                form.code.data or "",
+                instance_key=rt.settings.instance_key,
+            )
+        except SignInRefused as exc:
+            if exc.blocked:
+                staff_session.end()
+            form.code.errors = [BLOCKED if exc.blocked else WRONG_CODE]
+        else:
+            return _finish(_safe_next(request.args.get("next")))
+        form.code.data = ""
+    return render_template(
+        "staff/enrol.html", form=form, secret_text=secret_text(secret), account=half.user.email
+    )
+
+
+@bp.get("/sign-in/enrol/qr.svg")
+@public
+def enrol_qr() -> Response:
+    """The enrolment QR code, as an image (only during enrolment, never cached)."""
+    half = _pending_or_restart()
+    secret = pending_secret(half.user, instance_key=runtime().settings.instance_key)
+    if secret is None or is_enrolled(half.user):
+        abort(404)
+    uri = provisioning_uri(secret, account=half.user.email, issuer="Whistle")
+    svg = segno.make(uri, error="m").svg_inline(scale=5, border=2)
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/sign-out")
+@public
+def sign_out() -> Response:
+    staff_session.end()
+    return redirect(url_for("staff.sign_in", signed_out=1), code=303)
+
+
+@bp.route("/confidentiality", methods=["GET", "POST"])
+def confidentiality() -> Response | str:
+    staff = signed_in()
+    form = ConfidentialityForm()
+    if form.validate_on_submit():
+        acknowledge_confidentiality(db(), runtime().clock, staff.user)
+        return redirect(_safe_next(request.args.get("next")) or url_for("staff.home"), code=303)
+    return render_template("staff/confidentiality.html", form=form, user=staff.user)
+
+
+@bp.get("/")
+def home() -> Response | str:
+    staff = signed_in()
+    organisations = organisations_of(staff.user.id)
+    return render_template(
+        "staff/home.html", organisations=organisations, user=staff.user, Role=Role
+    )
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password() -> Response | str:
+    staff = signed_in()
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        rt = runtime()
+        try:
+            change_password(
+                db(),
+                rt.clock,
+                staff.user,
+                form.current.data or "",
+                form.new.data or "",
+                argon2=rt.argon2,
+                keep_session_id=staff.session_id,
+            )
+        except AccountError as exc:
+            db().rollback()
+            getattr(form, exc.field).errors = [exc.message]
+        else:
+            return redirect(url_for("staff.password", changed=1), code=303)
+    return render_template(
+        "staff/password.html", form=form, changed=request.args.get("changed") == "1"
+    )
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@public
+def accept(token: str) -> Response | str:
+    session = db()
+    rt = runtime()
+    try:
+        invitation = find_invitation(session, rt.clock, token)
+    except InvitationUnavailable:
+        abort(404)
+    existing = session.scalar(select(User).where(User.email == invitation.email))
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        if existing is None and form.password.data != form.confirm.data:
+            form.confirm.errors = [_l("The two passwords are not the same.")]
+        else:
+            try:
+                checked = accept_invitation(
+                    session,
+                    rt.clock,
+                    token,
+                    display_name=form.display_name.data or "",
+                    password=form.password.data or "",
+                    argon2=rt.argon2,
+                )
+            except AccountError as exc:
+                session.rollback()
+                getattr(form, exc.field).errors = [exc.message]
+            except InvitationUnavailable:
+                abort(404)
+            else:
+                staff_session.start_pending(checked.user, checked.private_key)
+                step = "staff.code" if is_enrolled(checked.user) else "staff.enrol"
+                return redirect(url_for(step), code=303)
+    return render_template(
+        "staff/accept.html",
+        form=form,
+        invitation=invitation,
+        organisation=session.get(Organisation, invitation.org_id),
+        roles=[ROLE_LABELS[r] for r in invitation_roles(invitation)],
+        existing=existing is not None,
+    )
+
+
+@bp.route("/<slug>/members", methods=["GET", "POST"])
+def members(slug: str) -> Response | str:
+    ctx = require(slug, Role.ADMIN)
+    session = db()
+    form = InviteForm()
+    issued_link = None
+    if form.validate_on_submit():
+        try:
+            issued = invite(
+                session,
+                runtime().clock,
+                ctx.org,
+                email=form.email.data or "",
+                roles=[Role(r) for r in form.roles.data or []],
+                invited_by=ctx.staff.user.id,
+            )
+        except AccountError as exc:
+            session.rollback()
+            getattr(form, exc.field).errors = [exc.message]
+        else:
+            session.commit()
+            issued_link = url_for("staff.accept", token=issued.token, _external=True)
+            form = InviteForm(formdata=None)
+    people: dict[int, tuple[User, list[str]]] = {}
+    for user, role in session.execute(
+        select(User, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.org_id == ctx.org.id)
+        .order_by(User.display_name, User.id)
+    ):
+        people.setdefault(user.id, (user, []))[1].append(str(ROLE_LABELS[Role(role)]))
+    invitations = session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.org_id == ctx.org.id,
+            Invitation.used_at.is_(None),
+            Invitation.expires_at > runtime().clock.now(),
+        )
+        .order_by(Invitation.created_at)
+    ).all()
+    return render_template(
+        "staff/members.html",
+        ctx=ctx,
+        organisation=ctx.org,
+        form=form,
+        people=list(people.values()),
+        invitations=invitations,
+        issued_link=issued_link,
+        role_labels={r.value: label for r, label in ROLE_LABELS.items()},
+    )
+
+
+@bp.post("/<slug>/members/invitations/<int:invitation_id>/revoke")
+def revoke(slug: str, invitation_id: int) -> Response:
+    ctx = require(slug, Role.ADMIN)
+    session = db()
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or invitation.org_id != ctx.org.id:
+        abort(404)
+    if invitation.used_at is None:
+        session.delete(invitation)
+        session.commit()
+    return redirect(url_for("staff.members", slug=ctx.org.slug), code=303)
+
+
+@bp.app_context_processor
+def staff_context() -> dict[str, object]:
+    """The signed-in staff member (for the header and the idle warning), on every page."""
+    staff = staff_session.current()
+    return {
+        "staff_user": staff.user if staff is not None else None,
+        "idle_minutes": runtime().settings.session_idle_minutes,
+    }

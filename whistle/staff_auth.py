@@ -1,0 +1,392 @@
+"""Staff sign-in: password, then a TOTP code; key pairs; password change; invitations.
+
+Who may do what is decided by memberships (whistle/models.py ``Role``); this module only
+establishes who someone is and unlocks their private key:
+
+- The password is checked against an Argon2id hash, and the same password unwraps the
+  user's HPKE private key (a separate Argon2id derivation, crypto/keypairs.py). The unwrapped
+  key leaves this module only to be put in the server-side vault (whistle/vault.py).
+- Every user must pass a TOTP code. Until their authenticator is enrolled, a correct
+  password leads only to enrolment, never into the application.
+- Failures count per account, in the database so every app process sees them: after
+  ``MAX_FAILURES`` in a row the account refuses sign-in for ``BLOCK_MINUTES``, whatever the
+  password. Unknown addresses cost the same Argon2id work as known ones and get the same
+  answer, so the form does not tell which addresses have accounts.
+- Handlers, unit leads and counsel hold a key pair. It is created from the password when the
+  invitee sets it, or at the first sign-in after such a role was added to an existing user.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from crypto import (
+    Argon2Params,
+    OpenError,
+    PrivateKey,
+    needs_rewrap,
+    rewrap_private_key,
+    unwrap_private_key,
+    wrap_private_key,
+)
+from whistle import totp
+from whistle.clock import Clock
+from whistle.models import Invitation, Membership, Organisation, Role, User, WebSession
+from whistle.passwords import PasswordRejected, check_policy, hash_password, verify_password
+
+MAX_FAILURES = 5
+BLOCK_MINUTES = 15
+INVITATION_DAYS = 7
+KEY_ROLES = frozenset({Role.HANDLER, Role.LEAD, Role.COUNSEL})
+
+
+@functools.cache
+def _dummy_hash(params: Argon2Params) -> str:
+    """Verified when the address is unknown, so that both answers take the same time."""
+    return hash_password("not a password of anyone", params)
+
+
+class SignInRefused(Exception):
+    """Wrong address, password or code; ``blocked`` when the account is cooling down."""
+
+    def __init__(self, *, blocked: bool = False) -> None:
+        self.blocked = blocked
+        super().__init__("sign-in refused")
+
+
+class AccountError(ValueError):
+    """A form value was refused; ``field`` names the field, ``message`` is shown."""
+
+    def __init__(self, field: str, message: object) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"refused: {field}")
+
+
+class InvitationUnavailable(Exception):
+    """The invitation link is unknown, used, revoked or expired."""
+
+
+@dataclass(frozen=True, repr=False)
+class PasswordChecked:
+    """The first factor passed: the user, and their private key if they hold one."""
+
+    user: User
+    private_key: PrivateKey | None  # SECRET
+
+    def __repr__(self) -> str:
+        return f"PasswordChecked(user_id={self.user.id})"
+
+
+def roles_of(session: Session, user_id: int) -> set[Role]:
+    """Every role the user holds, in any organisation."""
+    return {
+        Role(r)
+        for r in session.scalars(select(Membership.role).where(Membership.user_id == user_id))
+    }
+
+
+def _blocked(user: User, now: datetime) -> bool:
+    return user.sign_in_blocked_until is not None and user.sign_in_blocked_until > now
+
+
+def _fail(session: Session, user: User, now: datetime) -> None:
+    user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
+    if user.failed_sign_ins >= MAX_FAILURES:
+        user.sign_in_blocked_until = now + timedelta(minutes=BLOCK_MINUTES)
+        user.failed_sign_ins = 0
+    session.commit()
+
+
+def check_password(
+    session: Session, clock: Clock, email: str, password: str, *, argon2: Argon2Params
+) -> PasswordChecked:
+    """First factor. Unwraps (or, for a new key role, creates) the private key. Commits.
+
+    Raises :class:`SignInRefused` for an unknown address, a wrong password, an inactive or
+    blocked account, always after the same work.
+    """
+    now = clock.now()
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        verify_password(_dummy_hash(argon2), password)
+        raise SignInRefused
+    if _blocked(user, now):
+        verify_password(_dummy_hash(argon2), password)
+        raise SignInRefused(blocked=True)
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        _fail(session, user, now)
+        raise SignInRefused(blocked=_blocked(user, now))
+    private_key = None
+    if user.wrapped_private_key is not None:
+        try:
+            private_key = unwrap_private_key(user.wrapped_private_key, password)
+        except OpenError:
+            # The hash matched but the key did not open: the two are out of step, which only
+            # tampering or a bug can cause. Refuse rather than sign in without the key.
+            _fail(session, user, now)
+            raise SignInRefused from None
+        if needs_rewrap(user.wrapped_private_key, argon2):
+            user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
+    elif roles_of(session, user.id) & KEY_ROLES:
+        private_key = PrivateKey.generate()
+        user.public_key = private_key.public_key().to_bytes()
+        user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
+    session.commit()
+    return PasswordChecked(user=user, private_key=private_key)
+
+
+def is_enrolled(user: User) -> bool:
+    return user.totp_secret is not None and user.totp_confirmed_at is not None
+
+
+def start_enrolment(session: Session, user: User, *, instance_key: bytes) -> bytes:
+    """A fresh pending TOTP secret for ``user`` (replacing any pending one). Commits."""
+    if is_enrolled(user):
+        raise ValueError("already enrolled")
+    secret = totp.new_secret()
+    user.totp_secret = totp.seal_secret(secret, instance_key, user.id)
+    user.totp_last_step = None
+    session.commit()
+    return secret
+
+
+def pending_secret(user: User, *, instance_key: bytes) -> bytes | None:
+    """The secret being enrolled (shown as a QR code), or None."""
+    if user.totp_secret is None or user.totp_confirmed_at is not None:
+        return None
+    return totp.open_secret(user.totp_secret, instance_key, user.id)
+
+
+def check_code(
+    session: Session, clock: Clock, user: User, code: str, *, instance_key: bytes
+) -> None:
+    """Second factor (also confirms a pending enrolment). Commits.
+
+    Raises :class:`SignInRefused` for a wrong, reused or expired code, counting the failure.
+    """
+    now = clock.now()
+    if _blocked(user, now) or user.totp_secret is None or not user.is_active:
+        raise SignInRefused(blocked=_blocked(user, now))
+    secret = totp.open_secret(user.totp_secret, instance_key, user.id)
+    accepted = totp.check_code(secret, code, now, last_step=user.totp_last_step) if secret else None
+    if accepted is None:
+        _fail(session, user, now)
+        raise SignInRefused(blocked=_blocked(user, now))
+    user.totp_last_step = accepted.step
+    if user.totp_confirmed_at is None:
+        user.totp_confirmed_at = now
+    user.failed_sign_ins = 0
+    user.sign_in_blocked_until = None
+    session.commit()
+
+
+def acknowledge_confidentiality(session: Session, clock: Clock, user: User) -> None:
+    """Record the confidentiality undertaking (REQUIREMENTS.md K4). Commits."""
+    if user.confidentiality_ack_at is None:
+        user.confidentiality_ack_at = clock.now()
+    session.commit()
+
+
+def change_password(
+    session: Session,
+    clock: Clock,
+    user: User,
+    current: str,
+    new: str,
+    *,
+    argon2: Argon2Params,
+    keep_session_id: int | None = None,
+) -> None:
+    """Replace the password; the private key is rewrapped, no case is re-encrypted. Commits.
+
+    Every other session of the user ends: whoever knew the old password is signed out.
+    """
+    if not verify_password(user.password_hash, current):
+        raise AccountError("current", _l("This is not your current password."))
+    if new == current:
+        raise AccountError("new", _l("Choose a password different from the current one."))
+    try:
+        check_policy(new, email=user.email, name=user.display_name)
+    except PasswordRejected as exc:
+        raise AccountError("new", exc.message) from None
+    if user.wrapped_private_key is not None:
+        try:
+            user.wrapped_private_key = rewrap_private_key(
+                user.wrapped_private_key, current, new, argon2
+            )
+        except OpenError:
+            raise AccountError("current", _l("This is not your current password.")) from None
+    user.password_hash = hash_password(new, argon2)
+    user.password_changed_at = clock.now()
+    others = delete(WebSession).where(WebSession.user_id == user.id)
+    if keep_session_id is not None:
+        others = others.where(WebSession.id != keep_session_id)
+    session.execute(others)
+    session.commit()
+
+
+# --- invitations -------------------------------------------------------------------------
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+@dataclass(frozen=True, repr=False)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str  # SECRET: goes into the link, only its hash is stored
+
+    def __repr__(self) -> str:
+        return f"IssuedInvitation(id={self.invitation.id})"
+
+
+def invite(
+    session: Session,
+    clock: Clock,
+    org: Organisation,
+    *,
+    email: str,
+    roles: Iterable[Role],
+    invited_by: int,
+) -> IssuedInvitation:
+    """A one-time invitation link for ``email`` with ``roles`` in ``org``. Flushes.
+
+    An earlier unused invitation of the same address to the same organisation stops working.
+    """
+    wanted = sorted({Role(r) for r in roles})
+    if not wanted:
+        raise AccountError("roles", _l("Choose at least one role."))
+    address = email.strip().lower()
+    existing_roles = set(
+        session.scalars(
+            select(Membership.role)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.org_id == org.id, User.email == address)
+        )
+    )
+    if existing_roles and set(wanted) <= {Role(r) for r in existing_roles}:
+        raise AccountError("email", _l("This person already has these roles here."))
+    now = clock.now()
+    session.execute(
+        delete(Invitation).where(
+            Invitation.org_id == org.id, Invitation.email == address, Invitation.used_at.is_(None)
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        org_id=org.id,
+        email=address,
+        roles=",".join(r.value for r in wanted),
+        token_hash=_digest(token),
+        invited_by=invited_by,
+        created_at=now,
+        expires_at=now + timedelta(days=INVITATION_DAYS),
+    )
+    session.add(invitation)
+    session.flush()
+    return IssuedInvitation(invitation, token)
+
+
+def find_invitation(session: Session, clock: Clock, token: str) -> Invitation:
+    """The open invitation behind ``token``; :class:`InvitationUnavailable` otherwise."""
+    if not 20 <= len(token) <= 100:
+        raise InvitationUnavailable
+    row = session.scalar(select(Invitation).where(Invitation.token_hash == _digest(token)))
+    if (
+        row is None
+        or row.used_at is not None
+        or row.expires_at <= clock.now()
+        or not hmac.compare_digest(row.token_hash, _digest(token))
+    ):
+        raise InvitationUnavailable
+    return row
+
+
+def invitation_roles(invitation: Invitation) -> list[Role]:
+    return [Role(r) for r in invitation.roles.split(",") if r]
+
+
+def accept_invitation(
+    session: Session,
+    clock: Clock,
+    token: str,
+    *,
+    display_name: str,
+    password: str,
+    argon2: Argon2Params,
+) -> PasswordChecked:
+    """Join with the invitation. Commits.
+
+    A new address becomes a user with this password (and a key pair when a role needs one);
+    an address that already has an account must give that account's password, and gains the
+    roles. The result leads to TOTP enrolment (new users) or the code step.
+    """
+    invitation = find_invitation(session, clock, token)
+    roles = invitation_roles(invitation)
+    now = clock.now()
+    user = session.scalar(select(User).where(User.email == invitation.email))
+    if user is None:
+        name = display_name.strip()
+        if not 1 <= len(name) <= 200:
+            raise AccountError("display_name", _l("Give your name."))
+        try:
+            check_policy(password, email=invitation.email, name=name)
+        except PasswordRejected as exc:
+            raise AccountError("password", exc.message) from None
+        private_key = PrivateKey.generate() if set(roles) & KEY_ROLES else None
+        user = User(
+            email=invitation.email,
+            display_name=name,
+            password_hash=hash_password(password, argon2),
+            public_key=private_key.public_key().to_bytes() if private_key else None,
+            wrapped_private_key=(
+                wrap_private_key(private_key, password, argon2) if private_key else None
+            ),
+            is_active=True,
+            created_at=now,
+            failed_sign_ins=0,
+        )
+        session.add(user)
+        session.flush()
+    else:
+        if not user.is_active:
+            raise InvitationUnavailable
+        if not verify_password(user.password_hash, password):
+            _fail(session, user, now)
+            raise AccountError("password", _l("This is not the password of your account."))
+    held = set(
+        session.scalars(
+            select(Membership.role).where(
+                Membership.org_id == invitation.org_id, Membership.user_id == user.id
+            )
+        )
+    )
+    for role in roles:
+        if role.value not in held:
+            session.add(
+                Membership(org_id=invitation.org_id, user_id=user.id, role=role, created_at=now)
+            )
+    invitation.used_at = now
+    session.flush()
+    if user.wrapped_private_key is None and set(roles) & KEY_ROLES:
+        # An existing account (an admin, say) becomes a handler: its key pair is made now,
+        # from the password just given.
+        private = PrivateKey.generate()
+        user.public_key = private.public_key().to_bytes()
+        user.wrapped_private_key = wrap_private_key(private, password, argon2)
+        session.commit()
+        return PasswordChecked(user=user, private_key=private)
+    session.commit()
+    return check_password(session, clock, user.email, password, argon2=argon2)
