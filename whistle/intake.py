@@ -33,11 +33,13 @@ from crypto import (
     generate_case_code,
     wrap_case_key_for_reporter,
 )
+from whistle import audit
 from whistle.case_access import add_sealed_keys, seal_for_recipients, unit_members
 from whistle.clock import Clock
 from whistle.contexts import identity_context, nudge_context, report_context
 from whistle.conversation import PreparedFile, add_file_rows, write_files
 from whistle.deadlines import acknowledge_due, feedback_due
+from whistle.meetings import open_meeting_task
 from whistle.models import Case, CaseStatus, Category, Organisation, ReferenceCounter
 from whistle.storage import FileStore
 
@@ -219,6 +221,17 @@ def submit_report(
         session.flush()
         add_sealed_keys(session, org_id=org.id, case_id=case.id, sealed=sealed)
         add_file_rows(session, case, written, author="reporter", added_on=received)
+        if report.meeting_requested:
+            # Directive art. 9(2): the request becomes a task for the unit, with a due date.
+            open_meeting_task(session, clock, case, requested_on=received)
+        audit.record(
+            session,
+            clock,
+            action="case.received",
+            org_id=org.id,
+            case=case,
+            detail={"files": len(written), "meeting": report.meeting_requested},
+        )
         session.commit()
     except BaseException:
         session.rollback()

@@ -331,14 +331,17 @@ def _strip_office(data: bytes) -> bytes:
 
 def _property_parts(package: zipfile.ZipFile) -> dict[str, bytes]:
     """The property parts the package's relationships name (lower-cased), with replacements."""
-    try:
-        info = package.getinfo(_PACKAGE_RELATIONSHIPS)
-    except KeyError:
-        return {}
-    if info.file_size > _MAX_RELATIONSHIPS_BYTES:
+    # Part names are case-insensitive, so ``_RELS/.RELS`` is read too (as is every copy).
+    found = [i for i in package.infolist() if i.filename.lower() == _PACKAGE_RELATIONSHIPS]
+    if sum(info.file_size for info in found) > _MAX_RELATIONSHIPS_BYTES:
         raise ValueError("package relationships too large")
+    relationships = [
+        relationship
+        for info in found
+        for relationship in _RELATIONSHIP.finditer(package.read(info))
+    ]
     parts: dict[str, bytes] = {}
-    for relationship in _RELATIONSHIP.finditer(package.read(info)):
+    for relationship in relationships:
         attributes = {
             match[1].decode("utf-8", "replace"): (match[2] or match[3] or b"").decode(
                 "utf-8", "replace"

@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from whistle.forms import valid_email
+from whistle.meetings import MAX_MINUTES_LENGTH
 
 REQUIRED = _l("This field is required.")
 LONG_TEXT = 20_000
@@ -153,3 +154,29 @@ class ReplyForm(FlaskForm):
         validators=[Length(max=LONG_TEXT)],
     )
     attachments = MultipleFileField(_l("Add files (optional)"))
+
+
+class MinutesCorrectionForm(FlaskForm):
+    """The reporter's corrected version of the minutes, shown filled with the handler's text.
+
+    Give it ``prefix=minutes_form_prefix(version_uid)``: every version awaiting review has a form
+    of its own on the mailbox page, and none may share field names with the reply form.
+    """
+
+    body = TextAreaField(
+        _l("Your corrected version of the minutes"),
+        validators=[
+            DataRequired(_l("Write your corrected version of the minutes.")),
+            Length(max=MAX_MINUTES_LENGTH),
+        ],
+        description=_l(
+            "Change the text so that it says what was said. The case handler sees your version "
+            "next to theirs, and every version is kept."
+        ),
+        render_kw={"rows": 12},
+    )
+
+
+def minutes_form_prefix(version_uid: str) -> str:
+    """The field prefix of the correction form for one version of the minutes."""
+    return f"minutes-{version_uid}"

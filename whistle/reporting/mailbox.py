@@ -1,10 +1,13 @@
 """The reporter's follow-up mailbox, opened with the case code alone.
 
 Status, acknowledgement and feedback, the conversation, replies with files, files from the
-handlers, and the signed receipt. Sessions end on request and after the idle time.
+handlers, the signed receipt, and meetings with their minutes to approve or correct
+(whistle/meetings.py). Sessions end on request and after the idle time.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -12,13 +15,27 @@ from werkzeug.wrappers import Response
 
 from whistle.access import public
 from whistle.conversation import conversation, open_file, post_message, report_files
+from whistle.errors import render_error
 from whistle.followup import UnknownCode, mark_read_by_reporter, open_with_code
-from whistle.models import Author, Case, Organisation
+from whistle.meetings import (
+    MeetingError,
+    StaleMinutes,
+    approve_minutes,
+    correct_minutes,
+    find_version,
+    minutes_history,
+)
+from whistle.models import Author, Case, Meeting, Organisation
 from whistle.org_keys import signing_key, verify_key
 from whistle.receipts import ReceiptStatement, sign_receipt
 from whistle.reporting import reporter_session
-from whistle.reporting.forms import FollowUpForm, ReplyForm
-from whistle.reporting.limits import code_attempt_refused, upload_limits
+from whistle.reporting.forms import (
+    FollowUpForm,
+    MinutesCorrectionForm,
+    ReplyForm,
+    minutes_form_prefix,
+)
+from whistle.reporting.limits import UploadLimits, code_attempt_refused, upload_limits
 from whistle.reporting.views import (
     names_to_reattach,
     organisation_or_404,
@@ -107,24 +124,147 @@ def case(slug: str) -> Response | str:
                 ]
             else:
                 return redirect(url_for("mailbox.case", slug=org.slug, sent=1), code=303)
+    return _mailbox_page(
+        org,
+        reporter,
+        form=form,
+        limits=limits,
+        batch=batch if batch is not None and not batch.acceptable else None,
+        reattach=reattach,
+    )
+
+
+MINUTES_NOTICES = ("approved", "corrected", "changed")
+
+
+def _mailbox_page(
+    org: Organisation,
+    reporter: reporter_session.ReporterSession,
+    *,
+    form: ReplyForm,
+    limits: UploadLimits | None = None,
+    batch: UploadBatch | None = None,
+    reattach: Sequence[str] = (),
+    correction: tuple[str, MinutesCorrectionForm] | None = None,
+) -> str:
+    """The mailbox page; seen once, everything on it counts as read.
+
+    ``correction`` is a correction form the reporter sent (with its version uid) that must be
+    shown again with its errors and everything typed in it.
+    """
+    session = db()
     messages = conversation(session, reporter.case, reporter.content_key)
     sent_with_report = report_files(session, reporter.case, reporter.content_key)
+    meetings = minutes_history(session, reporter.case, reporter.content_key)
+    corrections: dict[str, MinutesCorrectionForm] = {}
+    for meeting in meetings:
+        awaiting = meeting.awaiting_review
+        if awaiting is None:
+            continue
+        if correction is not None and correction[0] == awaiting.uid:
+            corrections[awaiting.uid] = correction[1]
+        else:
+            # Filled with the handler's text, so correcting means editing, not retyping.
+            corrections[awaiting.uid] = MinutesCorrectionForm(
+                formdata=None, prefix=minutes_form_prefix(awaiting.uid), body=awaiting.body
+            )
+    notice = request.args.get("minutes")
     page = render_template(
         "reporting/mailbox.html",
         organisation=org,
         case=reporter.case,
         messages=messages,
         report_files=sent_with_report,
+        meetings=meetings,
+        corrections=corrections,
+        minutes_notice=notice if notice in MINUTES_NOTICES else None,
         form=form,
-        limits=limits,
-        batch=batch if batch is not None and not batch.acceptable else None,
-        reattach=reattach,
+        limits=limits if limits is not None else upload_limits(session, org.id),
+        batch=batch,
+        reattach=list(reattach),
         sent=request.args.get("sent") == "1",
         idle_minutes=runtime().settings.session_idle_minutes,
     )
     if reporter.case.unread_for_reporter or any(m.unread_by_reporter for m in messages):
         mark_read_by_reporter(session, runtime().clock, reporter.case)
     return page
+
+
+def _back_to_mailbox(org: Organisation, notice: str) -> Response:
+    return redirect(url_for("mailbox.case", slug=org.slug, minutes=notice), code=303)
+
+
+@bp.post("/minutes/<uid>/approve")
+@public
+def minutes_approve(slug: str, uid: str) -> Response | tuple[str, int]:
+    """The reporter approves the version of the minutes they read (CSRF: CSRFProtect)."""
+    org = organisation_or_404(slug)
+    reporter = _signed_in(org)
+    session = db()
+    version = find_version(session, reporter.case, uid)
+    if version is None:
+        abort(404)
+    try:
+        approve_minutes(session, runtime().clock, reporter.case, version)
+    except StaleMinutes:
+        return _back_to_mailbox(org, "changed")
+    except MeetingError as exc:
+        return render_error(409, _l("The minutes could not be approved"), exc.message)
+    return _back_to_mailbox(org, "approved")
+
+
+@bp.post("/minutes/<uid>/correct")
+@public
+def minutes_correct(slug: str, uid: str) -> Response | str:
+    """The reporter sends a corrected version; on a problem the page returns, text kept."""
+    org = organisation_or_404(slug)
+    reporter = _signed_in(org)
+    session = db()
+    version = find_version(session, reporter.case, uid)
+    if version is None:
+        abort(404)
+    meeting = session.get(Meeting, version.meeting_id)
+    assert meeting is not None
+    correction = MinutesCorrectionForm(prefix=minutes_form_prefix(uid))
+    if correction.validate_on_submit():
+        try:
+            correct_minutes(
+                session,
+                runtime().clock,
+                reporter.case,
+                reporter.content_key,
+                meeting,
+                correction.body.data or "",
+                based_on=version,
+            )
+        except StaleMinutes:
+            # A newer version is waiting: show it, with the reporter's text still in the form.
+            newest = next(
+                (
+                    m.awaiting_review
+                    for m in minutes_history(session, reporter.case, reporter.content_key)
+                    if m.id == meeting.id and m.awaiting_review is not None
+                ),
+                None,
+            )
+            if newest is None:
+                return _back_to_mailbox(org, "changed")
+            moved = MinutesCorrectionForm(
+                formdata=None,
+                prefix=minutes_form_prefix(newest.uid),
+                body=correction.body.data,
+            )
+            moved.body.errors = [StaleMinutes().message]
+            return _mailbox_page(
+                org, reporter, form=ReplyForm(formdata=None), correction=(newest.uid, moved)
+            )
+        except MeetingError as exc:
+            if exc.reason == "nothing-to-review":  # approved or corrected in another window
+                return _back_to_mailbox(org, "changed")
+            correction.body.errors = [exc.message]
+        else:
+            return _back_to_mailbox(org, "corrected")
+    return _mailbox_page(org, reporter, form=ReplyForm(formdata=None), correction=(uid, correction))
 
 
 @bp.get("/file/<name>")
