@@ -308,6 +308,7 @@ def test_a_removed_head_is_reported_and_stops_new_entries(
         {"reason": "Testa Testesen took pallets home"},  # a sentence
         {"reason": "Testa\n"},  # a trailing newline
         {"name": "Testa\u00a0Testesen"},  # a name with a non-breaking space
+        {"contact": "testa.testesen@example.org"},  # an e-mail address is identity
         {"reason": "x" * 65},  # too long for an identifier
         {"score": 1.5},  # not an int
         {"nested": {"name": "Testa"}},  # not a plain value
@@ -339,7 +340,7 @@ def test_detail_takes_ids_kinds_and_references(
         "note_id": 12,
         "kind": "interim_feedback",
         "reference": "2026-0042",
-        "recipient": "counsel@org:3",
+        "recipient": "counsel:org:3",
         "approved": False,
         "until": None,
         "empty": "",
@@ -348,7 +349,7 @@ def test_detail_takes_ids_kinds_and_references(
     session.commit()
     assert entry.detail == (
         '{"approved":false,"empty":"","kind":"interim_feedback","note_id":12,'
-        '"recipient":"counsel@org:3","reference":"2026-0042","until":null}'
+        '"recipient":"counsel:org:3","reference":"2026-0042","until":null}'
     )
     assert verify(session).ok
 

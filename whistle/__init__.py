@@ -61,6 +61,7 @@ def create_app(
     from whistle import health, i18n, logs, web_security
     from whistle.access import enforce_login
     from whistle.auth_session import init_login
+    from whistle.cases import meeting_views
     from whistle.cases import views as cases
     from whistle.errors import init_errors
     from whistle.reporting import mailbox
@@ -84,4 +85,5 @@ def create_app(
     app.register_blueprint(mailbox.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(meeting_views.bp)
     return app

@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup
 from whistle import create_app
 from whistle.audit import audit_cli
 from whistle.instance import init_instance
+from whistle.notify import notify_cli
 from whistle.onboarding import SetupUnavailable, issue_token, setup_complete
 from whistle.recovery_cli import recovery_cli
 from whistle.runtime import runtime
@@ -81,6 +82,7 @@ def db_upgrade_command() -> None:
 
 cli.add_command(audit_cli)
 cli.add_command(recovery_cli)
+cli.add_command(notify_cli)
 
 
 def main() -> None:

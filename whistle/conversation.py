@@ -21,6 +21,7 @@ from crypto import decrypt_field, decrypt_stream, encrypt_field, encrypt_stream
 from whistle.clock import Clock
 from whistle.contexts import attachment_context, attachment_name_context, message_context
 from whistle.models import Attachment, Author, Case, Message
+from whistle.notify import queue_case_event
 from whistle.storage import FileStore
 
 MESSAGE_KINDS = ("message", "question", "acknowledgement", "interim_feedback", "final_outcome")
@@ -170,6 +171,8 @@ def post_message(
         )
         if author is Author.REPORTER:
             case.unread_for_handlers = True
+            # K5: the entitled handlers hear that something happened, never what.
+            queue_case_event(session, clock, case, "reporter_message")
         else:
             case.unread_for_reporter = True
         session.commit()

@@ -13,6 +13,7 @@ through :func:`reveal_identity`, which needs a reason and is logged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ from crypto import (
 from whistle import audit
 from whistle.case_access import HANDLING_ROLES
 from whistle.clock import Clock
-from whistle.contexts import identity_context, report_context
+from whistle.contexts import identity_context, nudge_context, report_context
 from whistle.conversation import PreparedFile, post_message
 from whistle.deadlines import feedback_due
 from whistle.models import (
@@ -50,6 +51,7 @@ from whistle.models import (
     Membership,
     User,
 )
+from whistle.notify import AddressRejected, queue_nudge
 from whistle.storage import FileStore
 
 NOTE_KINDS = ("note", "scope", "hearing", "identity_reveal", "closure", "access")
@@ -228,9 +230,12 @@ def _message(
     body: str,
     files: Sequence[PreparedFile] = (),
     action: str,
+    nudge_key: bytes | None = None,
 ) -> None:
     if case.status == CaseStatus.CLOSED:
         raise ActionRefused("body", _l("The case is closed."))
+    if nudge_key is not None:
+        _queue_nudge(session, clock, case, keys, nudge_key)
     # The audit entry is flushed first, so the message's own commit carries both.
     audit.record(
         session,
@@ -255,6 +260,20 @@ def _message(
     )
 
 
+def _queue_nudge(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, instance_key: bytes
+) -> None:
+    """The reporter's optional "there is news" mail, sent because a handler acted (never by
+    the server alone): the address opens only with the notes key the handler holds."""
+    if case.nudge_address is None or keys.notes is None:
+        return
+    address = decrypt_field(
+        keys.notes, case.nudge_address, context=nudge_context(case.uid)
+    ).decode()
+    with contextlib.suppress(AddressRejected):
+        queue_nudge(session, clock, case, address, instance_key=instance_key)
+
+
 def acknowledge(
     session: Session,
     clock: Clock,
@@ -263,6 +282,8 @@ def acknowledge(
     keys: OpenedKeys,
     user_id: int,
     body: str,
+    *,
+    nudge_key: bytes | None = None,
 ) -> None:
     """Acknowledge receipt to the reporter (D1); starts the 3-month feedback period. Commits."""
     text = _text(body, "body", _l("Write the acknowledgement."))
@@ -283,6 +304,7 @@ def acknowledge(
         kind="acknowledgement",
         body=text,
         action="case.acknowledged",
+        nudge_key=nudge_key,
     )
 
 
@@ -297,6 +319,7 @@ def send_message(
     *,
     question: bool = False,
     files: Sequence[PreparedFile] = (),
+    nudge_key: bytes | None = None,
 ) -> None:
     """A message (or a question) to the reporter, with files. Commits."""
     text = body.strip()
@@ -315,6 +338,7 @@ def send_message(
         body=text,
         files=files,
         action="case.message_sent",
+        nudge_key=nudge_key,
     )
 
 
@@ -334,6 +358,7 @@ def give_feedback(
     done: str,
     why: str,
     final: bool,
+    nudge_key: bytes | None = None,
 ) -> None:
     """Interim feedback or the final outcome (D2, D3): both parts are required. Commits.
 
@@ -355,6 +380,7 @@ def give_feedback(
         kind="final_outcome" if final else "interim_feedback",
         body=feedback_text(what, reason),
         action="case.final_outcome" if final else "case.interim_feedback",
+        nudge_key=nudge_key,
     )
 
 
@@ -425,6 +451,7 @@ def close_case(
     outcome: str,
     reason: str,
     referral: str = "",
+    nudge_key: bytes | None = None,
 ) -> None:
     """Close the case with its outcome. Commits.
 
@@ -463,6 +490,7 @@ def close_case(
             kind="final_outcome",
             body=referral_text,
             action="case.final_outcome",
+            nudge_key=nudge_key,
         )
         if case.feedback_on is None:
             case.feedback_on = clock.now().date()

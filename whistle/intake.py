@@ -41,6 +41,7 @@ from whistle.conversation import PreparedFile, add_file_rows, write_files
 from whistle.deadlines import acknowledge_due, feedback_due
 from whistle.meetings import open_meeting_task
 from whistle.models import Case, CaseStatus, Category, Organisation, ReferenceCounter
+from whistle.notify import queue_case_event
 from whistle.storage import FileStore
 
 RELATIONS = (
@@ -224,6 +225,7 @@ def submit_report(
         if report.meeting_requested:
             # Directive art. 9(2): the request becomes a task for the unit, with a due date.
             open_meeting_task(session, clock, case, requested_on=received)
+        queue_case_event(session, clock, case, "new_report")
         audit.record(
             session,
             clock,

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from crypto import decrypt_field, encrypt_field
 from whistle.clock import Clock
 from whistle.models import Author, Case, CaseKey, Meeting, MinutesVersion, OrgSetting
+from whistle.notify import queue_case_event
 
 log = logging.getLogger(__name__)
 
@@ -409,6 +410,7 @@ def _add_version(
         session.add(version)
         if author is Author.REPORTER:
             case.unread_for_handlers = True
+            queue_case_event(session, clock, case, "reporter_message")
         else:
             case.unread_for_reporter = True
         session.commit()
@@ -525,6 +527,7 @@ def approve_minutes(session: Session, clock: Clock, case: Case, version: Minutes
     try:
         version.approved_on = clock.now().date()
         case.unread_for_handlers = True
+        queue_case_event(session, clock, case, "reporter_message")
         session.commit()
     except BaseException:
         session.rollback()

@@ -23,9 +23,12 @@ from typing import Any
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 PEPPER_FILE = "pepper"
 INSTANCE_KEY_FILE = "instance_key"
+# Optional: the SMTP password for outgoing notifications (plain text, mode 0600).
+SMTP_PASSWORD_FILE = "smtp_password"  # noqa: S105 - a file name, not a secret
 CONFIG_FILE = "config.toml"
 
 LOCALES = ("da", "en")
+SMTP_SECURITY = ("starttls", "tls", "none")
 
 
 class SettingsError(Exception):
@@ -56,6 +59,14 @@ class Settings:
     trusted_proxies: int = 0
     argon2_profile: str = "production"
     log_level: str = "INFO"
+    # Outgoing mail (whistle notify send). An empty host means mail is not configured.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # "starttls", "tls" (implicit TLS, port 465) or "none"
+    smtp_username: str = ""
+    smtp_password: str = ""  # from the instance folder's smtp_password file, never config.toml
+    smtp_from: str = ""
+    smtp_timeout: int = 30  # seconds per SMTP operation
 
     @property
     def secure_cookies(self) -> bool:
@@ -91,7 +102,15 @@ _TUNABLES: dict[str, type] = {
     "trusted_proxies": int,
     "argon2_profile": str,
     "log_level": str,
+    "smtp_host": str,
+    "smtp_port": int,
+    "smtp_security": str,
+    "smtp_username": str,
+    "smtp_from": str,
+    "smtp_timeout": int,
 }
+# Secrets that people may try to put into config.toml, and the file they belong in instead.
+_SECRET_FILES = {"smtp_password": SMTP_PASSWORD_FILE}
 
 
 def default_instance_path() -> Path:
@@ -117,6 +136,21 @@ def _read_secret(path: Path, problems: list[str]) -> bytes:
             "for a new, empty instance) delete it and run `whistle init`"
         )
     return raw
+
+
+def _read_optional_password(path: Path, problems: list[str]) -> str:
+    """A password file that may be absent (empty password); owner-only like every secret."""
+    if not path.exists():
+        return ""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        problems.append(f"{path} is readable by others (mode {mode:o}): run `chmod 600 {path}`")
+    try:
+        # Only the line break an editor adds is removed: a password may end in spaces.
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        problems.append(f"{path} is not UTF-8 text")
+        return ""
 
 
 def _coerce(name: str, kind: type, raw: Any, problems: list[str]) -> Any:
@@ -164,6 +198,12 @@ def load_settings(
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SettingsError([f"{config_file} is not valid TOML: {exc}"]) from None
         for key, raw in data.items():
+            if key in _SECRET_FILES:
+                problems.append(
+                    f"{config_file}: {key} is a secret and is not read from config.toml: put it "
+                    f"alone in {instance / _SECRET_FILES[key]} (mode 0600) and remove it here"
+                )
+                continue
             if key not in _TUNABLES:
                 problems.append(f"{config_file}: unknown setting {key!r}")
                 continue
@@ -189,6 +229,8 @@ def load_settings(
     ):
         if name not in values:
             values[name] = _read_secret(instance / filename, problems)
+    if "smtp_password" not in values:
+        values["smtp_password"] = _read_optional_password(instance / SMTP_PASSWORD_FILE, problems)
 
     _validate(values, problems)
     if problems:
@@ -212,6 +254,8 @@ def _validate(values: dict[str, Any], problems: list[str]) -> None:
         ("max_request_mb", 1, 100_000),
         ("session_idle_minutes", 1, 24 * 60),
         ("trusted_proxies", 0, 5),
+        ("smtp_port", 1, 65535),
+        ("smtp_timeout", 1, 600),
     ):
         value = values.get(key)
         if isinstance(value, int) and not low <= value <= high:
@@ -220,3 +264,19 @@ def _validate(values: dict[str, Any], problems: list[str]) -> None:
         problems.append("argon2_profile must be 'production' or 'test'")
     if values.get("log_level", "INFO") not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append("log_level must be one of DEBUG, INFO, WARNING, ERROR")
+    _validate_smtp(values, problems)
+
+
+def _validate_smtp(values: dict[str, Any], problems: list[str]) -> None:
+    if values.get("smtp_security", "starttls") not in SMTP_SECURITY:
+        problems.append(f"smtp_security must be one of {', '.join(SMTP_SECURITY)}")
+    if not values.get("smtp_host"):
+        return
+    sender = values.get("smtp_from")
+    if not isinstance(sender, str) or "@" not in sender or any(c in sender for c in "\r\n"):
+        problems.append("smtp_from must be the sender address (e.g. whistle@example.org)")
+    if values.get("smtp_username") and not values.get("smtp_password"):
+        problems.append(
+            f"smtp_username is set but the password file {SMTP_PASSWORD_FILE} in the instance "
+            "folder is missing or empty"
+        )

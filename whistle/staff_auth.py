@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from crypto import (
@@ -39,7 +39,7 @@ from crypto import (
     unwrap_private_key,
     wrap_private_key,
 )
-from whistle import totp
+from whistle import audit, totp
 from whistle.clock import Clock
 from whistle.models import Invitation, Membership, Organisation, Role, User, WebSession
 from whistle.passwords import PasswordRejected, check_policy, hash_password, verify_password
@@ -48,6 +48,11 @@ MAX_FAILURES = 5
 BLOCK_MINUTES = 15
 INVITATION_DAYS = 7
 KEY_ROLES = frozenset({Role.HANDLER, Role.LEAD, Role.COUNSEL})
+
+PAUSED = _l(
+    "Too many failed attempts. Sign-in to this account is paused for %(n)d minutes.",
+    n=BLOCK_MINUTES,
+)
 
 
 @functools.cache
@@ -100,11 +105,28 @@ def _blocked(user: User, now: datetime) -> bool:
     return user.sign_in_blocked_until is not None and user.sign_in_blocked_until > now
 
 
-def _fail(session: Session, user: User, now: datetime) -> None:
-    user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
-    if user.failed_sign_ins >= MAX_FAILURES:
-        user.sign_in_blocked_until = now + timedelta(minutes=BLOCK_MINUTES)
+def _fail(session: Session, clock: Clock, user: User, step: str) -> None:
+    # Counted in SQL, not from the loaded row: attempts in parallel requests (other app
+    # processes, a user row loaded before another request failed) must all count.
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_sign_ins=func.coalesce(User.failed_sign_ins, 0) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(user, attribute_names=["failed_sign_ins"])
+    paused = user.failed_sign_ins >= MAX_FAILURES
+    if paused:
+        user.sign_in_blocked_until = clock.now() + timedelta(minutes=BLOCK_MINUTES)
         user.failed_sign_ins = 0
+    audit.record(
+        session,
+        clock,
+        action="user.sign_in_failed",
+        org_id=None,
+        actor_user_id=user.id,
+        detail={"step": step, "paused": paused},
+    )
     session.commit()
 
 
@@ -125,7 +147,7 @@ def check_password(
         verify_password(_dummy_hash(argon2), password)
         raise SignInRefused(blocked=True)
     if not verify_password(user.password_hash, password) or not user.is_active:
-        _fail(session, user, now)
+        _fail(session, clock, user, "password")
         raise SignInRefused(blocked=_blocked(user, now))
     private_key = None
     if user.wrapped_private_key is not None:
@@ -134,7 +156,7 @@ def check_password(
         except OpenError:
             # The hash matched but the key did not open: the two are out of step, which only
             # tampering or a bug can cause. Refuse rather than sign in without the key.
-            _fail(session, user, now)
+            _fail(session, clock, user, "password")
             raise SignInRefused from None
         if needs_rewrap(user.wrapped_private_key, argon2):
             user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
@@ -181,13 +203,17 @@ def check_code(
     secret = totp.open_secret(user.totp_secret, instance_key, user.id)
     accepted = totp.check_code(secret, code, now, last_step=user.totp_last_step) if secret else None
     if accepted is None:
-        _fail(session, user, now)
+        _fail(session, clock, user, "code")
         raise SignInRefused(blocked=_blocked(user, now))
     user.totp_last_step = accepted.step
     if user.totp_confirmed_at is None:
         user.totp_confirmed_at = now
+        audit.record(
+            session, clock, action="user.two_step_enrolled", org_id=None, actor_user_id=user.id
+        )
     user.failed_sign_ins = 0
     user.sign_in_blocked_until = None
+    audit.record(session, clock, action="user.signed_in", org_id=None, actor_user_id=user.id)
     session.commit()
 
 
@@ -195,6 +221,13 @@ def acknowledge_confidentiality(session: Session, clock: Clock, user: User) -> N
     """Record the confidentiality undertaking (REQUIREMENTS.md K4). Commits."""
     if user.confidentiality_ack_at is None:
         user.confidentiality_ack_at = clock.now()
+        audit.record(
+            session,
+            clock,
+            action="user.confidentiality_accepted",
+            org_id=None,
+            actor_user_id=user.id,
+        )
     session.commit()
 
 
@@ -212,7 +245,15 @@ def change_password(
 
     Every other session of the user ends: whoever knew the old password is signed out.
     """
+    now = clock.now()
+    # Someone at an unattended, signed-in computer must not get unlimited guesses at the
+    # password here either: failures count, and a paused account changes nothing.
+    if _blocked(user, now):
+        raise AccountError("current", PAUSED)
     if not verify_password(user.password_hash, current):
+        _fail(session, clock, user, "password_change")
+        if _blocked(user, now):
+            raise AccountError("current", PAUSED)
         raise AccountError("current", _l("This is not your current password."))
     if new == current:
         raise AccountError("new", _l("Choose a password different from the current one."))
@@ -228,11 +269,12 @@ def change_password(
         except OpenError:
             raise AccountError("current", _l("This is not your current password.")) from None
     user.password_hash = hash_password(new, argon2)
-    user.password_changed_at = clock.now()
+    user.password_changed_at = now
     others = delete(WebSession).where(WebSession.user_id == user.id)
     if keep_session_id is not None:
         others = others.where(WebSession.id != keep_session_id)
     session.execute(others)
+    audit.record(session, clock, action="user.password_changed", org_id=None, actor_user_id=user.id)
     session.commit()
 
 
@@ -296,6 +338,14 @@ def invite(
     )
     session.add(invitation)
     session.flush()
+    audit.record(
+        session,
+        clock,
+        action="user.invited",
+        org_id=org.id,
+        actor_user_id=invited_by,
+        detail={"invitation": invitation.id, "roles": ":".join(r.value for r in wanted)},
+    )
     return IssuedInvitation(invitation, token)
 
 
@@ -363,8 +413,15 @@ def accept_invitation(
     else:
         if not user.is_active:
             raise InvitationUnavailable
+        # The invitation page checks the account's password, so it counts failures and
+        # honours the pause exactly like the sign-in page: it must not become a way round it.
+        if _blocked(user, now):
+            verify_password(_dummy_hash(argon2), password)
+            raise AccountError("password", PAUSED)
         if not verify_password(user.password_hash, password):
-            _fail(session, user, now)
+            _fail(session, clock, user, "invitation")
+            if _blocked(user, now):
+                raise AccountError("password", PAUSED)
             raise AccountError("password", _l("This is not the password of your account."))
     held = set(
         session.scalars(
@@ -379,6 +436,14 @@ def accept_invitation(
                 Membership(org_id=invitation.org_id, user_id=user.id, role=role, created_at=now)
             )
     invitation.used_at = now
+    audit.record(
+        session,
+        clock,
+        action="user.invitation_accepted",
+        org_id=invitation.org_id,
+        actor_user_id=user.id,
+        detail={"invitation": invitation.id},
+    )
     session.flush()
     if user.wrapped_private_key is None and set(roles) & KEY_ROLES:
         # An existing account (an admin, say) becomes a handler: its key pair is made now,

@@ -40,7 +40,7 @@ from whistle.deadlines import feedback_due
 from whistle.handling import ActionRefused, NoAccess, OpenedKeys
 from whistle.inbox import DEADLINE_STATES, SORTS, InboxFilters
 from whistle.inbox import inbox as inbox_page
-from whistle.models import Case, Category, Role, User
+from whistle.models import Case, CaseStatus, Category, Role, User
 from whistle.reporting.limits import upload_limits
 from whistle.reporting.mailbox import _attachment_disposition
 from whistle.runtime import db, runtime
@@ -51,6 +51,9 @@ from whistle.uploads import chosen_files, prepare_uploads
 bp = Blueprint("cases", __name__, url_prefix="/staff/<slug>")
 
 HANDLING = (Role.HANDLER, Role.LEAD)
+# The inbox's own query parameters, kept in its page links. Only these: anything else would go
+# to url_for as a keyword ("slug", "_scheme") and break the page.
+INBOX_ARGS = ("status", "category", "scope", "deadline", "unread", "all", "sort")
 
 
 def _int(value: str | None) -> int | None:
@@ -86,7 +89,7 @@ def inbox(slug: str) -> str:
         deadline_states=DEADLINE_STATES,
         is_lead=ctx.has(Role.LEAD),
         english=str(get_locale()) == "en",
-        query_without_page={k: v for k, v in args.items() if k != "page"},
+        query_without_page={k: args[k] for k in INBOX_ARGS if args.get(k)},
     )
 
 
@@ -142,6 +145,30 @@ def _forms(case: Case) -> dict[str, FlaskForm]:
     return forms
 
 
+def _shown(
+    case: Case,
+    keys: OpenedKeys,
+    identity: handling.Identity | None,
+    forms: dict[str, FlaskForm],
+    is_lead: bool,
+) -> dict[str, bool]:
+    """Which action forms the case page offers now; the template shows exactly these."""
+    active = case.status != CaseStatus.CLOSED
+    return {
+        "ack": active and case.acknowledged_on is None,
+        "msg": active,
+        "feedback": active and case.acknowledged_on is not None,
+        "scope": active,
+        "hearing": active,
+        "close": active,
+        "note": True,
+        "reveal": identity is None and case.identity is not None and keys.identity is not None,
+        "grant": len(forms["grant"].grantee.choices or []) > 1,
+        "assign": is_lead,
+        "recuse": True,
+    }
+
+
 def _render(
     ctx: StaffContext,
     case: Case,
@@ -162,6 +189,17 @@ def _render(
     assign.assignee.choices = [("", _("Nobody"))] + [(str(u.id), u.display_name) for u in holders]
     if not assign.is_submitted():
         assign.assignee.data = str(case.assigned_user_id or "")
+    shown = _shown(case, keys, identity, forms, ctx.has(Role.LEAD))
+    # An action refused from a form the page no longer offers (a page left open in another
+    # tab, a forged post) would lose its message with the form: it is shown at the top instead.
+    refusals = [
+        str(message)
+        for name, form in forms.items()
+        if not shown[name]
+        for field_name, messages in form.errors.items()
+        if field_name != "csrf_token"
+        for message in messages
+    ]
     category = session.get(Category, case.category_id) if case.category_id else None
     assigned = session.get(User, case.assigned_user_id) if case.assigned_user_id else None
     from whistle.inbox import deadline_state
@@ -182,8 +220,8 @@ def _render(
         category=category,
         forms=forms,
         identity=identity,
-        can_reveal=case.identity is not None and keys.identity is not None,
-        is_lead=ctx.has(Role.LEAD),
+        shown=shown,
+        refusals=refusals,
         deadline=(state, deadline_kind, deadline_day),
         outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
         scope_labels=SCOPE_LABELS,
@@ -258,7 +296,14 @@ def _store() -> FileStore:
 def acknowledge(slug: str, reference: str) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
         handling.acknowledge(
-            db(), runtime().clock, _store(), case, keys, ctx.staff.user.id, form.body.data or ""
+            db(),
+            runtime().clock,
+            _store(),
+            case,
+            keys,
+            ctx.staff.user.id,
+            form.body.data or "",
+            nudge_key=runtime().settings.instance_key,
         )
 
     return _act(slug, reference, "ack", AcknowledgeForm, run, "acknowledged")
@@ -297,6 +342,7 @@ def message(slug: str, reference: str) -> Response | tuple[str, int]:
             form.body.data or "",
             question=bool(form.question.data),
             files=batch.prepared,
+            nudge_key=runtime().settings.instance_key,
         )
 
     return _act(slug, reference, "msg", MessageForm, run, "sent")
@@ -315,6 +361,7 @@ def feedback(slug: str, reference: str) -> Response | tuple[str, int]:
             done=form.done.data or "",
             why=form.why.data or "",
             final=bool(form.final.data),
+            nudge_key=runtime().settings.instance_key,
         )
 
     return _act(slug, reference, "feedback", FeedbackForm, run, "feedback")
@@ -375,6 +422,7 @@ def close(slug: str, reference: str) -> Response | tuple[str, int]:
             outcome=form.outcome.data or "",
             reason=form.reason.data or "",
             referral=form.referral.data or "",
+            nudge_key=runtime().settings.instance_key,
         )
 
     return _act(slug, reference, "close", CloseForm, run, "closed")

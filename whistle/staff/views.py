@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from whistle import audit
 from whistle.access import is_public_endpoint, public
 from whistle.models import Invitation, Membership, Organisation, Role, User
 from whistle.runtime import db, runtime
@@ -27,6 +28,7 @@ from whistle.staff.forms import (
 )
 from whistle.staff.guard import organisations_of, require, signed_in
 from whistle.staff_auth import (
+    PAUSED,
     AccountError,
     InvitationUnavailable,
     SignInRefused,
@@ -48,7 +50,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 WRONG_PASSWORD = _l("The e-mail address or the password is wrong.")
 WRONG_CODE = _l("The code is wrong or has expired. Enter the code your app shows now.")
-BLOCKED = _l("Too many failed attempts. Sign-in to this account is paused for %(n)d minutes.", n=15)
+BLOCKED = PAUSED
 
 # Pages a signed-in user may open before accepting the duty of confidentiality.
 _BEFORE_UNDERTAKING = {"staff.confidentiality", "staff.sign_out", "i18n.switch", "static"}
@@ -57,6 +59,10 @@ _BEFORE_UNDERTAKING = {"staff.confidentiality", "staff.sign_out", "i18n.switch",
 def _safe_next(target: str | None) -> str | None:
     """Only a path on this site: never an open redirect."""
     if not target:
+        return None
+    # Browsers read "/\evil.example" as "//evil.example" and drop tabs and newlines from
+    # URLs, so those never pass, whatever the redirect's encoding would make of them.
+    if "\\" in target or any(ch.isspace() or ord(ch) < 0x20 for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -194,6 +200,16 @@ def enrol_qr() -> Response:
 @bp.post("/sign-out")
 @public
 def sign_out() -> Response:
+    staff = staff_session.current()
+    if staff is not None:
+        audit.record(
+            db(),
+            runtime().clock,
+            action="user.signed_out",
+            org_id=None,
+            actor_user_id=staff.user.id,
+        )
+        db().commit()
     staff_session.end()
     return redirect(url_for("staff.sign_in", signed_out=1), code=303)
 
@@ -346,6 +362,14 @@ def revoke(slug: str, invitation_id: int) -> Response:
     if invitation is None or invitation.org_id != ctx.org.id:
         abort(404)
     if invitation.used_at is None:
+        audit.record(
+            session,
+            runtime().clock,
+            action="user.invitation_withdrawn",
+            org_id=ctx.org.id,
+            actor_user_id=ctx.staff.user.id,
+            detail={"invitation": invitation.id},
+        )
         session.delete(invitation)
         session.commit()
     return redirect(url_for("staff.members", slug=ctx.org.slug), code=303)
