@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle import audit, handling
+from whistle import audit, handling, meetings
 from whistle.cases.forms import (
     HEARING_LABELS,
     OUTCOME_LABELS,
@@ -79,8 +79,12 @@ def inbox(slug: str) -> str:
     categories = session.scalars(
         select(Category).where(Category.org_id == ctx.org.id).order_by(Category.position)
     ).all()
+    tasks = meetings.meetings_due(
+        session, ctx.org.id, runtime().clock.now().date(), user_id=ctx.staff.user.id
+    )
     return render_template(
         "cases/inbox.html",
+        meeting_tasks=tasks,
         ctx=ctx,
         organisation=ctx.org,
         page=page,
