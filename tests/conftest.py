@@ -22,12 +22,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
+from tests.factories import Unit, make_unit
 from whistle import create_app
 from whistle.clock import FixedClock
 from whistle.db import make_engine, normalise_url
 from whistle.instance import init_instance
 from whistle.models import Base
+from whistle.runtime import runtime
 from whistle.schema import upgrade
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -141,3 +144,21 @@ def app(app_config: dict[str, Any], instance_path: Path, clock: FixedClock) -> I
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+pytest_plugins = ["tests.smtp_stub"]
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A database session for a test's own reads and writes. No app context is held open:
+    each request of the test client gets its own (they would share ``g`` otherwise)."""
+    with runtime(app).sessions() as s:
+        yield s
+
+
+@pytest.fixture
+def unit(app: Flask, session: Session, clock: FixedClock) -> Unit:
+    """The obviously fake organisation of tests/factories.py: handlers, a lead, an admin."""
+    with app.app_context():
+        return make_unit(session, clock, runtime(app).settings.instance_key)

@@ -7,7 +7,7 @@ import itertools
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,18 +37,6 @@ from whistle.clock import FixedClock
 from whistle.deadlines import acknowledge_due, feedback_due
 from whistle.models import AuditEntry, AuditHead, Case, Organisation
 from whistle.runtime import runtime
-
-
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    with runtime(app).sessions() as s:
-        yield s
-
-
-@pytest.fixture
-def unit(app: Flask, session: Session, clock: FixedClock) -> Unit:
-    with app.app_context():
-        return make_unit(session, clock, runtime(app).settings.instance_key)
 
 
 def open_case(session: Session, clock: FixedClock, org: Organisation, reference: str) -> Case:

@@ -24,10 +24,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from crypto import KeyKind, decrypt_field, open_case_key
-from tests.factories import Unit, make_unit
+from tests.factories import Unit
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, read_as_handler
 from whistle import uploads
-from whistle.clock import FixedClock
 from whistle.contexts import nudge_context
 from whistle.conversation import conversation, open_file
 from whistle.models import Base, Case, CaseKey
@@ -67,18 +66,6 @@ def scanned_temp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
     monkeypatch.setattr(uploads.tempfile, "TemporaryFile", kept_temporary_file)
     return folder
-
-
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    with runtime(app).sessions() as s:
-        yield s
-
-
-@pytest.fixture
-def unit(app: Flask, session: Session, clock: FixedClock) -> Unit:
-    with app.app_context():
-        return make_unit(session, clock, runtime(app).settings.instance_key)
 
 
 def files_under(*roots: Path) -> Iterator[Path]:

@@ -88,6 +88,18 @@ def test_templates_have_no_untranslatable_text(template: Path) -> None:
     assert collector.found == [], f"text outside the translation layer in {template}"
 
 
+def _key(value: object) -> object:
+    """Plural messages come as lists from .mo files and tuples from .po files."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _translated(value: object) -> bool:
+    """A message has a translation (for a plural: every form)."""
+    if isinstance(value, list | tuple):
+        return all(value)
+    return bool(value)
+
+
 def test_catalogs_are_current_and_complete(tmp_path: Path) -> None:
     fresh = tmp_path / "messages.pot"
     subprocess.run(
@@ -122,11 +134,17 @@ def test_catalogs_are_current_and_complete(tmp_path: Path) -> None:
         ids = {m.id for m in catalog if m.id}
         assert ids >= extracted, f"{locale} catalog lacks strings: run `make catalog`"
         compiled = read_mo((po_path.with_suffix(".mo")).open("rb"))
-        po_pairs = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
-        mo_pairs = {m.id: m.string for m in compiled if m.id}
+        po_pairs = {
+            _key(m.id): _key(m.string)
+            for m in catalog
+            if m.id and _translated(m.string) and not m.fuzzy
+        }
+        mo_pairs = {_key(m.id): _key(m.string) for m in compiled if m.id}
         assert po_pairs == mo_pairs, f"{locale} .mo is older than .po: run `make translations`"
         if locale == "da":
             untranslated = sorted(
-                str(m.id) for m in catalog if m.id in extracted and (not m.string or m.fuzzy)
+                str(m.id)
+                for m in catalog
+                if _key(m.id) in extracted and (not _translated(m.string) or m.fuzzy)
             )
             assert untranslated == [], "Danish translations missing"

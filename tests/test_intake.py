@@ -44,12 +44,6 @@ def session(app: Flask) -> Iterator[Session]:
 
 
 @pytest.fixture
-def unit(app: Flask, session: Session, clock: FixedClock) -> Unit:
-    with app.app_context():
-        return make_unit(session, clock, runtime(app).settings.instance_key)
-
-
-@pytest.fixture
 def store(app: Flask) -> FileStore:
     return FileStore(runtime(app).settings.file_store)
 

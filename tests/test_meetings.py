@@ -51,19 +51,6 @@ CORRECTED = "Fake minutes v2: Testa Testesen met the unit on 2 March and describ
 SECOND_MINUTES = "Fake minutes v3: Testa Testesen met the unit on 2 March, corrected."
 
 
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    # No app context held open here: each request of the test client gets its own.
-    with runtime(app).sessions() as s:
-        yield s
-
-
-@pytest.fixture
-def unit(app: Flask, session: Session, clock: FixedClock) -> Unit:
-    with app.app_context():
-        return make_unit(session, clock, runtime(app).settings.instance_key)
-
-
 def submit(
     app: Flask,
     session: Session,

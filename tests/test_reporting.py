@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,19 +34,6 @@ from whistle.uploads import safe_display_name
 
 EVIDENCE = b"Fake evidence file for tests. " * 2000  # 60 KB: spooled to disk by Werkzeug
 UNKNOWN = "No case could be opened with this code."
-
-
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    # No app context held open here: each request must get its own, as in production.
-    with runtime(app).sessions() as s:
-        yield s
-
-
-@pytest.fixture
-def unit(app: Flask, session: Session, clock: FixedClock) -> Unit:
-    with app.app_context():
-        return make_unit(session, clock, runtime(app).settings.instance_key)
 
 
 @pytest.fixture

@@ -655,3 +655,27 @@ def deadlines_command() -> None:
         queued = queue_deadline_reminders(session, rt.clock)
         session.commit()
     click.echo(f"queued {queued} deadline reminders")
+
+
+# --- Invitations ---------------------------------------------------------------------------
+
+
+def send_invitation(
+    transport: Transport, organisation: Organisation, *, to: str, link: str, now: datetime
+) -> None:
+    """Mail the invitation at once (the link, the organisation; nothing about any case).
+
+    The link is a secret (only its hash is stored), so it is never queued in the outbox: it
+    is handed to the mail server now or shown to the admin only. Raises what ``transport``
+    raises, and :class:`AddressRejected` for an address that cannot be mailed.
+    """
+    name = _one_line(organisation.name)
+    with force_locale(organisation.default_locale):
+        subject = _("Invitation to the whistleblower scheme of %(organisation)s", organisation=name)
+        body = (
+            current_app.jinja_env.get_template("mail/invitation.txt")
+            .render(organisation=name, link=link)
+            .strip()
+        )
+    mail = RenderedMail(subject=_one_line(subject), body=body + "\n")
+    transport.send(_message(_Composed(to=_clean_address(to), mail=mail), now))

@@ -3,6 +3,8 @@ invitations. The case workspace itself is in whistle/cases/."""
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from urllib.parse import urlsplit
 
 import segno
@@ -14,7 +16,9 @@ from werkzeug.wrappers import Response
 
 from whistle import audit
 from whistle.access import is_public_endpoint, public
+from whistle.mail import MailNotConfigured, SmtpConfig, SmtpTransport
 from whistle.models import Invitation, Membership, Organisation, Role, User
+from whistle.notify import AddressRejected, send_invitation
 from whistle.runtime import db, runtime
 from whistle.staff import session as staff_session
 from whistle.staff.forms import (
@@ -47,6 +51,7 @@ from whistle.staff_auth import (
 from whistle.totp import provisioning_uri, secret_text
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+log = logging.getLogger(__name__)
 
 WRONG_PASSWORD = _l("The e-mail address or the password is wrong.")
 WRONG_CODE = _l("The code is wrong or has expired. Enter the code your app shows now.")
@@ -308,6 +313,7 @@ def members(slug: str) -> Response | str:
     session = db()
     form = InviteForm()
     issued_link = None
+    mail_state = None
     if form.validate_on_submit():
         try:
             issued = invite(
@@ -324,6 +330,7 @@ def members(slug: str) -> Response | str:
         else:
             session.commit()
             issued_link = url_for("staff.accept", token=issued.token, _external=True)
+            mail_state = _mail_invitation(ctx.org, issued.invitation.email, issued_link)
             form = InviteForm(formdata=None)
     people: dict[int, tuple[User, list[str]]] = {}
     for user, role in session.execute(
@@ -350,8 +357,25 @@ def members(slug: str) -> Response | str:
         people=list(people.values()),
         invitations=invitations,
         issued_link=issued_link,
+        mail_state=mail_state,
         role_labels={r.value: label for r, label in ROLE_LABELS.items()},
     )
+
+
+def _mail_invitation(org: Organisation, email: str, link: str) -> str:
+    """Send the invitation by e-mail if mail is set up: "sent", "off" or "failed"."""
+    rt = runtime()
+    try:
+        config = SmtpConfig.from_settings(rt.settings)
+    except MailNotConfigured:
+        return "off"
+    try:
+        with SmtpTransport(config) as transport:
+            send_invitation(transport, org, to=email, link=link, now=rt.clock.now())
+    except (OSError, smtplib.SMTPException, AddressRejected) as exc:
+        log.warning("invitation mail not sent: %s", type(exc).__name__)
+        return "failed"
+    return "sent"
 
 
 @bp.post("/<slug>/members/invitations/<int:invitation_id>/revoke")

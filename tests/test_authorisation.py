@@ -1,0 +1,299 @@
+"""Every route against every role, built from the app's URL map (REQUIREMENTS.md K1, K3).
+
+Each rule of ``app.url_map`` is requested with every method it allows, with real values in its
+URL (the test organisation, a real case, a real file, a real invitation), by an anonymous
+browser and by each kind of staff member. :data:`EXPECTED` says which roles may use each
+endpoint; everyone else must be turned away (403, 404, or the sign-in page), never shown a page
+and never met with a server error. An endpoint missing from the table fails the test, so a new
+route cannot ship without a decision about who may use it.
+
+About CSRF: Flask-WTF's check runs before every view and before the sign-in check, so a POST
+without a valid token is refused with 400 by whoever sends it. That is not what keeps a role
+out, so the refused roles are tested twice: without a token (400) and, the real test, with a
+valid token of their own session, where the role and key checks must refuse them (403/404)
+before any form is read. Neither attempt may change anything in the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from werkzeug.routing import Rule
+from werkzeug.test import TestResponse
+
+from tests.factories import Staff, Unit, add_staff, make_unit
+from tests.pages import csrf_token
+from tests.reporter_steps import ReportAnswers, Reporter, Upload
+from tests.staff_steps import CaseWorker
+from tests.test_access import EXPECTED_PUBLIC
+from whistle.clock import FixedClock
+from whistle.meetings import open_meeting_task
+from whistle.models import Attachment, Base, Case, Role
+from whistle.runtime import runtime
+from whistle.staff_auth import invite
+
+REPORT_TEXT = "Fake report AUTHZCANARY: pallets leave the warehouse at night."
+REPORTER_NAME = "Testa AUTHZNAMECANARY"
+FILE = Upload("evidence.txt", b"Fake evidence AUTHZFILECANARY.\n" * 40)
+SECRETS = ("AUTHZCANARY", "AUTHZNAMECANARY", "AUTHZFILECANARY")
+
+ANONYMOUS = "anonymous"
+ADMIN = "admin"
+AUDITOR = "auditor"
+COUNSEL = "counsel"
+NO_KEY = "handler without key"  # excluded by the reporter
+HANDLER = "handler with key"
+LEAD = "lead"
+OUTSIDER = "handler of another organisation"
+ROLES = (ANONYMOUS, ADMIN, AUDITOR, COUNSEL, NO_KEY, HANDLER, LEAD, OUTSIDER)
+
+SIGNED_IN = frozenset(ROLES) - {ANONYMOUS}
+UNIT = frozenset({NO_KEY, HANDLER, LEAD})
+HOLDERS = frozenset({HANDLER, LEAD})
+
+# Who may use each non-public endpoint. Public ones (tests/test_access.py) are open to all.
+EXPECTED: dict[str, frozenset[str]] = {
+    "staff.home": SIGNED_IN,
+    "staff.password": SIGNED_IN,
+    "staff.confidentiality": SIGNED_IN,
+    "staff.members": frozenset({ADMIN}),
+    "staff.revoke": frozenset({ADMIN}),
+    "cases.inbox": UNIT,
+    "cases.case": HOLDERS,
+    "cases.file": HOLDERS,
+    "cases.acknowledge": HOLDERS,
+    "cases.message": HOLDERS,
+    "cases.feedback": HOLDERS,
+    "cases.note": HOLDERS,
+    "cases.scope": HOLDERS,
+    "cases.hearing": HOLDERS,
+    "cases.close": HOLDERS,
+    "cases.reveal": HOLDERS,
+    "cases.grant": HOLDERS,
+    "cases.recuse": HOLDERS,
+    "cases.assign": frozenset({LEAD}),
+    "meetings.index": HOLDERS,
+    "meetings.open_task": HOLDERS,
+    "meetings.held": HOLDERS,
+    "meetings.cancel": HOLDERS,
+    "meetings.minutes": HOLDERS,
+    "cases.audit_log": frozenset({AUDITOR, LEAD}),
+}
+
+# A POST that got past the guards is answered by its view: done (303), or the form shown again
+# (200, or 400 with its errors), or 409 when the state does not allow it (a meeting cancelled
+# by the role tested before).
+REACHED = (200, 303, 400, 409)
+
+# These end what later requests need (the keys to the case, the session): they go last.
+LAST = ("cases.recuse", "staff.sign_out")
+
+# Tables a refused request may touch: the session store records that the session was used.
+VOLATILE = {"web_sessions"}
+
+
+@dataclass
+class Browser:
+    role: str
+    client: FlaskClient
+    token: str  # a valid CSRF token of this browser's own session
+
+
+@dataclass
+class World:
+    browsers: dict[str, Browser]
+    values: dict[str, object]
+
+
+def signed_in(app: Flask, clock: FixedClock, role: str, staff: Staff, slug: str) -> Browser:
+    worker = CaseWorker(app, clock, staff, slug=slug)
+    assert worker.sign_in().status_code == 303
+    return Browser(role, worker.client, worker.any_token())
+
+
+@pytest.fixture
+def world(app: Flask, session: Session, clock: FixedClock) -> World:
+    instance_key = runtime(app).settings.instance_key
+    with app.app_context():
+        unit: Unit = make_unit(session, clock, instance_key)
+        other: Unit = make_unit(session, clock, instance_key, slug="andetfirma")
+        auditor = add_staff(
+            session, clock, unit.org, "Aud Auditor", [Role.AUDITOR], instance_key=instance_key
+        )
+        counsel = add_staff(
+            session, clock, unit.org, "Conny Counsel", [Role.COUNSEL], instance_key=instance_key
+        )
+        invitation = invite(
+            session,
+            clock,
+            unit.org,
+            email="ny.handler@example.org",
+            roles=[Role.HANDLER],
+            invited_by=unit.admin.user.id,
+        )
+        session.commit()
+    excluded = unit.handlers[1]
+    Reporter(app, unit.org.slug).report(
+        ReportAnswers(
+            what=REPORT_TEXT,
+            named=True,
+            name=REPORTER_NAME,
+            contact="testa@example.org",
+            exclude=[excluded.user.id],
+            files=[FILE],
+            meeting=True,
+        )
+    )
+    case = session.scalars(select(Case)).one()
+    with app.app_context():
+        meeting = open_meeting_task(session, clock, case)
+        session.commit()
+    storage_name = session.scalars(select(Attachment.storage_name)).one()
+    slug = unit.org.slug
+
+    anonymous = app.test_client()
+    sign_in_page = anonymous.get("/staff/sign-in", headers={"Accept-Language": "en"})
+    browsers = {
+        ANONYMOUS: Browser(ANONYMOUS, anonymous, csrf_token(sign_in_page)),
+        ADMIN: signed_in(app, clock, ADMIN, unit.admin, slug),
+        AUDITOR: signed_in(app, clock, AUDITOR, auditor, slug),
+        COUNSEL: signed_in(app, clock, COUNSEL, counsel, slug),
+        NO_KEY: signed_in(app, clock, NO_KEY, excluded, slug),
+        HANDLER: signed_in(app, clock, HANDLER, unit.handlers[0], slug),
+        LEAD: signed_in(app, clock, LEAD, unit.handlers[2], slug),
+        OUTSIDER: signed_in(app, clock, OUTSIDER, other.handlers[0], "andetfirma"),
+    }
+    values: dict[str, object] = {
+        "slug": slug,
+        "reference": case.reference,
+        "name": storage_name,
+        "invitation_id": invitation.invitation.id,
+        "meeting_id": meeting.id,
+        "uid": "00000000-0000-4000-8000-000000000000",
+        "token": "not-a-real-token",
+        "code": "en",
+        "filename": "staff.js",
+    }
+    return World(browsers, values)
+
+
+def url_for_rule(app: Flask, rule: Rule, values: dict[str, object]) -> str:
+    unknown = rule.arguments - set(values)
+    assert not unknown, f"{rule.rule}: no test value for {sorted(unknown)}; add one to the world"
+    adapter = app.url_map.bind("localhost")
+    return adapter.build(rule.endpoint, {a: values[a] for a in rule.arguments})
+
+
+def snapshot(engine: Engine) -> dict[str, list[str]]:
+    """Every row of every table but the volatile ones, as text, in a stable order."""
+    with engine.connect() as connection:
+        return {
+            table.name: sorted(repr(tuple(row)) for row in connection.execute(select(table)))
+            for table in Base.metadata.sorted_tables
+            if table.name not in VOLATILE
+        }
+
+
+def send(browser: Browser, method: str, url: str, *, with_token: bool = True) -> TestResponse:
+    headers = {"Accept-Language": "en"}
+    if method == "GET":
+        return browser.client.get(url, headers=headers)
+    data = {"csrf_token": browser.token} if with_token else {}
+    return browser.client.open(url, method=method, data=data, headers=headers)
+
+
+def ordered_rules(app: Flask) -> list[Rule]:
+    return sorted(
+        app.url_map.iter_rules(),
+        key=lambda r: (LAST.index(r.endpoint) if r.endpoint in LAST else -1, r.rule),
+    )
+
+
+def turned_away(role: str, method: str, response: TestResponse) -> bool:
+    if response.status_code in (403, 404):
+        return True
+    # Not signed in: a page leads to the sign-in form (a POST is refused outright).
+    location = response.headers.get("Location", "")
+    return (
+        role == ANONYMOUS
+        and method == "GET"
+        and response.status_code == 303
+        and location.startswith("/staff/sign-in")
+    )
+
+
+def test_every_endpoint_has_a_rule(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = endpoints - EXPECTED_PUBLIC - set(EXPECTED)
+    assert not missing, f"endpoints without an authorisation rule: {sorted(missing)}"
+    assert not (set(EXPECTED) & EXPECTED_PUBLIC)
+    assert set(EXPECTED) <= endpoints, "the table names endpoints that no longer exist"
+
+
+def test_every_route_refuses_every_role_that_may_not_use_it(app: Flask, world: World) -> None:
+    engine = runtime(app).engine
+    problems: list[str] = []
+    for rule in ordered_rules(app):
+        url = url_for_rule(app, rule, world.values)
+        allowed = EXPECTED.get(rule.endpoint, frozenset(ROLES))
+        public = rule.endpoint in EXPECTED_PUBLIC
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            refused = [world.browsers[r] for r in ROLES if r not in allowed]
+            before = snapshot(engine)
+            for browser in refused:
+                where = f"{method} {rule.endpoint} as {browser.role}"
+                attempts = [send(browser, method, url)]
+                if method != "GET":
+                    bare = send(browser, method, url, with_token=False)
+                    if bare.status_code != 400:
+                        problems.append(f"{where} without a CSRF token: {bare.status_code}")
+                    attempts.append(bare)
+                response = attempts[0]
+                if not turned_away(browser.role, method, response):
+                    problems.append(f"{where}: {response.status_code}, expected refusal")
+                for attempt in attempts:
+                    body = attempt.get_data()
+                    for secret in SECRETS:
+                        if secret.encode() in body:
+                            problems.append(f"{where}: the page shows case content")
+            if snapshot(engine) != before:
+                problems.append(f"{method} {rule.endpoint}: a refused request changed data")
+            for role in ROLES:
+                if role not in allowed:
+                    continue
+                browser = world.browsers[role]
+                response = send(browser, method, url)
+                where = f"{method} {rule.endpoint} as {role}"
+                status = response.status_code
+                if status >= 500:
+                    problems.append(f"{where}: server error {status}")
+                elif public:
+                    # Public pages decide for themselves (a reporter's session, a token); they
+                    # never show a case to someone who has neither.
+                    body = response.get_data()
+                    if any(secret.encode() in body for secret in SECRETS):
+                        problems.append(f"{where}: a public page shows case content")
+                elif method == "GET" and status != 200:
+                    problems.append(f"{where}: {status}, expected the page")
+                elif method != "GET" and (
+                    status not in REACHED
+                    or response.headers.get("Location", "").startswith("/staff/sign-in")
+                ):
+                    problems.append(f"{where}: {status}, expected the action to be reached")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_case_and_its_file_really_open_for_a_holder(app: Flask, world: World) -> None:
+    """The table's "may" is real: a holder gets the report and the file, not just a 200."""
+    holder = world.browsers[HANDLER]
+    slug, reference, name = (world.values[k] for k in ("slug", "reference", "name"))
+    page = holder.client.get(f"/staff/{slug}/cases/{reference}")
+    assert "AUTHZCANARY" in page.get_data(as_text=True)
+    assert REPORTER_NAME not in page.get_data(as_text=True)  # behind the reveal action
+    download = holder.client.get(f"/staff/{slug}/cases/{reference}/files/{name}")
+    assert download.data == FILE.data
