@@ -712,6 +712,34 @@ def test_the_inbox_is_paginated_on_the_server(
     assert list(inbox_rows(worker.inbox(sort="received_asc", page="9"))) == made[50:]
 
 
+def test_a_long_inbox_counts_only_up_to_a_cap_and_still_pages(
+    app: Flask,
+    session: Session,
+    unit: Unit,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counting stops at the cap (so a page costs the same with 100 or 100,000 cases); the
+    list still pages to its end, and a page past the end is empty with a way back."""
+    monkeypatch.setattr("whistle.inbox.COUNT_CAP", 20)
+    made = [submit(app, session, unit).reference for _ in range(53)]
+    worker = signed_in(hanne(app, clock, unit))
+    first = worker.inbox(sort="received_asc")
+    shown = text_of(first)
+    assert "More than 20 cases" in shown and "53 cases" not in shown
+    assert "Page 1" in shown and "Page 1 of" not in shown
+    assert list(inbox_rows(first)) == made[:50]
+    nxt = re.search(r'<a href="([^"]+)" rel="next">', first.get_data(as_text=True))
+    assert nxt, "page 1 has no link to the next page"
+    second = worker.get(unescape(nxt.group(1)))
+    assert list(inbox_rows(second)) == made[50:]
+    assert 'rel="next"' not in second.get_data(as_text=True)
+    assert 'rel="prev"' in second.get_data(as_text=True)
+    beyond = worker.inbox(sort="received_asc", page="9")
+    assert list(inbox_rows(beyond)) == []
+    assert 'rel="prev"' in beyond.get_data(as_text=True)
+
+
 # --- identity --------------------------------------------------------------------------------
 
 

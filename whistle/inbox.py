@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, Exists, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Exists, and_, func, or_, select, true
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from crypto import KeyKind
@@ -21,6 +22,9 @@ from whistle.models import Case, CaseKey, CaseStatus, Category
 ACK_WARN_DAYS = 2
 FEEDBACK_WARN_DAYS = 14
 PAGE_SIZE = 50
+# Counting stops here: "more than 1,000 cases" is all a person needs to know, and an exact
+# count of 100,000 would cost a pass over a handler's whole list on every page.
+COUNT_CAP = 1000
 
 DEADLINE_STATES = ("overdue", "due_soon", "on_time")
 SORTS = {
@@ -57,9 +61,11 @@ class InboxRow:
 @dataclass(frozen=True)
 class InboxPage:
     rows: list[InboxRow]
-    total: int
+    total: int  # exact when ``exact``; otherwise COUNT_CAP (there are more)
     page: int
-    pages: int
+    pages: int  # exact when ``exact``; otherwise the pages known so far
+    exact: bool = True
+    has_next: bool = False
 
 
 # Every status but closed has deadlines running. Spelt as a list rather than ``!= closed`` so
@@ -73,10 +79,10 @@ def _deadline_filter(state: str, today: date) -> ColumnElement[bool]:
     # A deadline is open while the case is not closed and the act is not done; the status part
     # is shared by every state, so it stands once at the top where an index can use it.
     ack_open, feedback_open = Case.acknowledged_on.is_(None), Case.feedback_on.is_(None)
-    # "(A) or (B)", written as CASE: as an OR, SQLite (which has no statistics) answers it from
-    # the two due-date indexes, and "due before today" is nearly every case of the
-    # organisation, where the status index leaves only the cases not closed.
-    overdue = case(
+    # "Either deadline passed", written as a CASE rather than an OR: given an OR, SQLite (which
+    # has no statistics) reads it from the two due-date indexes, where "due before today" is
+    # nearly every case of the organisation; the status index leaves only the cases not closed.
+    overdue = sql_case(
         (and_(ack_open, Case.acknowledge_due < today), true()),
         else_=and_(feedback_open, Case.feedback_due < today),
     )
@@ -146,26 +152,25 @@ def _count(
     all_cases: bool,
     conditions: list[ColumnElement[bool]],
 ) -> int:
+    """How many cases match, counted up to ``COUNT_CAP + 1`` (more means "over the cap")."""
     if all_cases:
-        query = select(func.count()).select_from(Case).where(Case.org_id == org_id, *conditions)
+        matching = select(Case.id).where(Case.org_id == org_id, *conditions)
     elif not conditions:
         # The whole list of a handler is the cases they hold a content key to, so counting
         # their key rows in the organisation (one index range) gives the same number as
-        # checking the key of every case, which costs a lookup per case: ~0.1 s at 100,000
+        # checking the key of every case, which costs a lookup per case: over 0.1 s at 100,000
         # cases on SQLite. It relies on what every writer of case_keys does: a key row carries
         # its case's org_id, and a user has at most one content key per case.
-        query = select(func.count()).where(
+        matching = select(CaseKey.case_id).where(
             CaseKey.user_id == user_id,
             CaseKey.org_id == org_id,
             CaseKey.kind == KeyKind.CONTENT.value,
         )
     else:
-        query = (
-            select(func.count())
-            .select_from(Case)
-            .where(Case.org_id == org_id, _holds(user_id), *conditions)
-        )
-    return int(session.scalar(query) or 0)
+        # The key check last: it is the dearest test, so it runs on what the rest left.
+        matching = select(Case.id).where(Case.org_id == org_id, *conditions, _holds(user_id))
+    capped = matching.limit(COUNT_CAP + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(capped)) or 0)
 
 
 def inbox(
@@ -173,17 +178,23 @@ def inbox(
 ) -> InboxPage:
     """One page of the inbox for ``user_id`` in ``org_id``.
 
-    Two statements: a count, and the page. The page first picks its 50 case ids in the sort
-    order, which the indexes on ``cases`` (models.py) answer without reading a case row, and
-    only then reads those 50 rows with their category and key check; sorting or skipping whole
-    rows (ciphertext included) cost hundreds of milliseconds at 100,000 cases
-    (bench/inbox_bench.py, docs/benchmarks.md "Inbox").
+    Two statements: a count, capped at ``COUNT_CAP`` so that its cost does not grow with the
+    list, and the page, one row more than shown to know whether a next page exists. The page
+    first picks its case ids in the sort order, which the indexes on ``cases`` (models.py)
+    answer without reading a case row, and only then reads those rows with their category and
+    key check; sorting or skipping whole rows (ciphertext included) cost hundreds of
+    milliseconds at 100,000 cases (bench/inbox_bench.py, docs/benchmarks.md "Inbox").
     """
     conditions = _narrowing(filters, today)
-    total = _count(session, org_id, user_id, filters.all_cases, conditions)
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(max(1, filters.page), pages)
-    if not total:
+    counted = _count(session, org_id, user_id, filters.all_cases, conditions)
+    exact = counted <= COUNT_CAP
+    if exact:
+        total, pages = counted, max(1, math.ceil(counted / PAGE_SIZE))
+        page = min(max(1, filters.page), pages)
+    else:
+        total, page = COUNT_CAP, max(1, filters.page)
+        pages = page  # known so far; one more row below tells whether there is a next page
+    if not counted:
         return InboxPage([], 0, page, pages)
     if not filters.all_cases:
         conditions.append(_holds(user_id))
@@ -192,7 +203,7 @@ def inbox(
         select(Case.id)
         .where(Case.org_id == org_id, *conditions)
         .order_by(*order)
-        .limit(PAGE_SIZE)
+        .limit(PAGE_SIZE + 1)
         .offset((page - 1) * PAGE_SIZE)
         .subquery()
     )
@@ -203,7 +214,8 @@ def inbox(
         .order_by(*order)
     )
     rows = []
-    for case_row, label_da, label_en, held in session.execute(query):
-        state, kind, day = deadline_state(case_row, today)
-        rows.append(InboxRow(case_row, label_da, label_en, state, kind, day, bool(held)))
-    return InboxPage(rows, total, page, pages)
+    for case, label_da, label_en, held in session.execute(query):
+        state, kind, day = deadline_state(case, today)
+        rows.append(InboxRow(case, label_da, label_en, state, kind, day, bool(held)))
+    has_next = len(rows) > PAGE_SIZE
+    return InboxPage(rows[:PAGE_SIZE], total, page, pages, exact, has_next)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -221,6 +222,25 @@ class Author(enum.StrEnum):
     HANDLER = "handler"
 
 
+# Every column the inbox filters on (whistle/inbox.py), carried in each of its indexes.
+_INBOX_FILTER_COLUMNS = (
+    "status",
+    "category_id",
+    "scope",
+    "unread_for_handlers",
+    "acknowledged_on",
+    "feedback_on",
+    "acknowledge_due",
+    "feedback_due",
+)
+
+
+def _inbox_index(name: str, *order: str) -> Index:
+    """An index of an organisation's cases in one inbox order, then every filter column."""
+    rest = [c for c in _INBOX_FILTER_COLUMNS if c not in order]
+    return Index(name, "org_id", *order, *rest)
+
+
 class Case(Base):
     """One report and its follow-up.
 
@@ -231,7 +251,20 @@ class Case(Base):
     """
 
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("org_id", "reference", name="org_reference"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "reference", name="org_reference"),
+        # The inbox (whistle/inbox.py) picks its page of 50 inside one of these: each holds an
+        # organisation's cases in one order the inbox offers, then every column it filters on.
+        # A case row is mostly ciphertext, so testing a filter on rows costs a disk page per
+        # case, and SQLite (no planner statistics) would walk the rows of the whole
+        # organisation for a filtered list. Measured: docs/benchmarks.md, "Inbox".
+        _inbox_index("ix_cases_inbox_received", "received_on", "id"),  # newest or oldest first
+        # a status, or the deadline filters (cases not closed)
+        _inbox_index("ix_cases_inbox_status", "status", "received_on", "id"),
+        _inbox_index("ix_cases_inbox_unread", "unread_for_handlers", "received_on", "id"),
+        _inbox_index("ix_cases_inbox_ack_due", "acknowledge_due", "id"),
+        _inbox_index("ix_cases_inbox_feedback_due", "feedback_due", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # What ciphertexts of the case are bound to (known before the row has an id).
@@ -298,6 +331,9 @@ class CaseKey(Base):
     __tablename__ = "case_keys"
     __table_args__ = (
         UniqueConstraint("case_id", "kind", "user_id", "recipient", name="case_kind_recipient"),
+        # A handler's keys in one organisation: the inbox counts a handler's whole list here,
+        # and PostgreSQL hashes it to check many cases at once (whistle/inbox.py).
+        Index("ix_case_keys_holder", "user_id", "org_id", "kind", "case_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -293,6 +293,9 @@ def accept(token: str) -> Response | str:
                 getattr(form, exc.field).errors = [exc.message]
             except InvitationUnavailable:
                 abort(404)
+            except SignInRefused as exc:
+                # The roles were added; only signing in failed (a paused account, say).
+                form.password.errors = [BLOCKED if exc.blocked else WRONG_PASSWORD]
             else:
                 staff_session.start_pending(checked.user, checked.private_key)
                 step = "staff.code" if is_enrolled(checked.user) else "staff.enrol"
