@@ -104,17 +104,22 @@ def allocate_reference(session: Session, org_id: int, year: int) -> str:
     rolled-back report gives its number back, so references have no gaps from failures.
     """
     counter = ReferenceCounter
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(counter).values(org_id=org_id, year=year, last=0).on_conflict_do_nothing()
-    )
-    number = session.execute(
+    take = (
         update(counter)
         .where(counter.org_id == org_id, counter.year == year)
         .values(last=counter.last + 1)
         .returning(counter.last)
         .execution_options(synchronize_session=False)
-    ).scalar_one()
+    )
+    number = session.execute(take).scalar_one_or_none()
+    if number is None:  # the organisation's first report of the year: make its counter
+        insert = (
+            postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        )
+        session.execute(
+            insert(counter).values(org_id=org_id, year=year, last=0).on_conflict_do_nothing()
+        )
+        number = session.execute(take).scalar_one()
     return f"{year}-{number:04d}"
 
 
@@ -225,7 +230,7 @@ def submit_report(
         if report.meeting_requested:
             # Directive art. 9(2): the request becomes a task for the unit, with a due date.
             open_meeting_task(session, clock, case, requested_on=received)
-        queue_case_event(session, clock, case, "new_report")
+        queue_case_event(session, clock, case, "new_report", user_ids=[u.id for u in recipients])
         audit.record(
             session,
             clock,

@@ -26,7 +26,7 @@ import enum
 import hashlib
 import hmac
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.headerregistry import Address
@@ -162,19 +162,29 @@ def _inserted(session: Session, insert: Any) -> int:
 # --- Queueing (inside the caller's transaction) -------------------------------------------
 
 
-def queue_case_event(session: Session, clock: Clock, case: Case, kind: str) -> int:
+def queue_case_event(
+    session: Session,
+    clock: Clock,
+    case: Case,
+    kind: str,
+    *,
+    user_ids: Sequence[int] | None = None,
+) -> int:
     """Queue "new activity in case X" for every entitled handler of ``case``; return how many.
 
-    ``kind`` is ``"new_report"`` or ``"reporter_message"``. Runs inside the caller's transaction
-    (flushes, never commits), so the mail exists exactly when the event does. While a mail of
+    ``kind`` is ``"new_report"`` or ``"reporter_message"``. Intake passes ``user_ids``, the
+    handlers it has just sealed the case to, which are exactly the entitled ones. Runs inside
+    the caller's transaction (flushes, never commits), so the mail exists exactly when the
+    event does. While a mail of
     the same kind for the same case and handler is still waiting, no second one is queued: ten
     replies in an hour make one mail, not ten.
     """
     event = MailKind(kind)
     if event not in CASE_EVENTS:
         raise ValueError(f"not a case event: {kind!r}")
-    session.flush()  # the caller's case and key rows must be visible to the query below
-    user_ids = entitled_handler_ids(session, case)
+    if user_ids is None:
+        session.flush()  # the caller's case and key rows must be visible to the query below
+        user_ids = entitled_handler_ids(session, case)
     if not user_ids:
         return 0
     now = clock.now()
