@@ -40,7 +40,7 @@ from whistle.contexts import identity_context, nudge_context, report_context
 from whistle.conversation import PreparedFile, add_file_rows, write_files
 from whistle.deadlines import acknowledge_due, feedback_due
 from whistle.meetings import open_meeting_task
-from whistle.models import Case, CaseStatus, Category, Organisation, ReferenceCounter
+from whistle.models import Case, CaseStatus, Category, Organisation, ReferenceCounter, User
 from whistle.notify import queue_case_event
 from whistle.storage import FileStore
 
@@ -149,8 +149,13 @@ def submit_report(
     pepper: bytes,
     argon2: Argon2Params,
     store: FileStore,
+    unit: Sequence[User] | None = None,
 ) -> Submission:
     """Encrypt and store a new report; return the case and its code. Commits.
+
+    ``unit`` is the organisation's :func:`~whistle.case_access.unit_members` when the caller
+    has just read them in this transaction (the form offers them for exclusion), so they are
+    not read twice.
 
     Attachment files are written before the database commit and removed again if anything
     fails, so a report is either stored whole or not at all (a crash between the two can leave
@@ -162,7 +167,8 @@ def submit_report(
     code = generate_case_code()
     received = clock.now().date()
     excluded = set(report.excluded_handler_ids)
-    recipients = [u for u in unit_members(session, org.id) if u.id not in excluded]
+    members = unit if unit is not None else unit_members(session, org.id)
+    recipients = [u for u in members if u.id not in excluded]
 
     content = {
         "v": 1,

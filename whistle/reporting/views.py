@@ -6,6 +6,8 @@ keys in memory only (whistle/throttle.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -19,7 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from whistle.access import public
 from whistle.case_access import unit_members
 from whistle.intake import IntakeError, ReportInput, submit_report
-from whistle.models import Category, Organisation
+from whistle.models import Category, Organisation, User
 from whistle.onboarding import setup_complete
 from whistle.organisations import active_organisations, find_by_slug
 from whistle.reporting import reporter_session
@@ -64,28 +66,39 @@ def start(slug: str) -> str:
     return render_template("reporting/start.html", organisation=org, texts=texts)
 
 
-def _fill_choices(form: ReportForm, org: Organisation) -> None:
+@dataclass(frozen=True)
+class _Choices:
+    """What the form offered. Held until intake has run: the session keeps loaded rows only
+    while something refers to them, and intake checks the chosen category and seals to the
+    unit's members without reading either again."""
+
+    categories: Sequence[Category]
+    members: list[User]
+
+
+def _fill_choices(form: ReportForm, org: Organisation) -> _Choices:
+    """Fill the form's choices."""
     session = db()
-    label = Category.label_da if locale() == "da" else Category.label_en
-    categories = session.execute(
-        select(Category.id, label)
+    danish = locale() == "da"
+    categories = session.scalars(
+        select(Category)
         .where(Category.org_id == org.id, Category.is_active.is_(True))
         .order_by(Category.position, Category.id)
     ).all()
     form.category.choices = [
         SelectChoice("0", _l("Choose…")),
-        *[SelectChoice(str(cid), name) for cid, name in categories],
+        *[SelectChoice(str(c.id), c.label_da if danish else c.label_en) for c in categories],
     ]
     form.relation.choices = [
         SelectChoice("", _l("Prefer not to say")),
         *[SelectChoice(value, label) for value, label in RELATION_LABELS],
     ]
-    form.exclude.choices = [
-        SelectChoice(str(u.id), u.display_name) for u in unit_members(session, org.id)
-    ]
+    members = unit_members(session, org.id)
+    form.exclude.choices = [SelectChoice(str(u.id), u.display_name) for u in members]
     if not org.accepts_anonymous:
         form.identity.choices = [SelectChoice("named", _l("Yes, I give my name"))]
         form.identity.data = "named"
+    return _Choices(categories, members)
 
 
 def upload_batch(limits: UploadLimits) -> tuple[list[FileStorage], UploadBatch]:
@@ -127,7 +140,7 @@ def _report_input(form: ReportForm) -> ReportInput:
 def report(slug: str) -> Response | str | tuple[str, int]:
     org = organisation_or_404(slug)
     form = ReportForm()
-    _fill_choices(form, org)
+    offered = _fill_choices(form, org)
     context: dict[str, Any] = {"organisation": org, "form": form, "batch": None}
     context["limits"] = limits = upload_limits(db(), org.id)
     if request.method == "GET" or not form.validate_on_submit():
@@ -160,6 +173,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
             pepper=rt.settings.pepper,
             argon2=rt.argon2,
             store=FileStore(rt.settings.file_store),
+            unit=offered.members,
         )
     except IntakeError as exc:
         field = getattr(form, exc.field, form.what)
