@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from crypto import CaseKeys, KeyKind, PublicKey, seal_case_key
@@ -77,15 +77,18 @@ def seal_for_recipients(
 def add_sealed_keys(
     session: Session, *, org_id: int, case_id: int, sealed: Iterable[SealedKey]
 ) -> None:
-    """Store sealed keys for ``case_id`` (not flushed)."""
-    for key in sealed:
-        session.add(
-            CaseKey(
-                org_id=org_id,
-                case_id=case_id,
-                kind=key.kind,
-                recipient=key.recipient,
-                user_id=key.user_id,
-                sealed=key.sealed,
-            )
-        )
+    """Store sealed keys for ``case_id`` now, in the caller's transaction (one bulk INSERT;
+    a dozen ORM objects per report cost more than the statement)."""
+    rows = [
+        {
+            "org_id": org_id,
+            "case_id": case_id,
+            "kind": key.kind,
+            "recipient": key.recipient,
+            "user_id": key.user_id,
+            "sealed": key.sealed,
+        }
+        for key in sealed
+    ]
+    if rows:
+        session.execute(insert(CaseKey), rows)
