@@ -28,7 +28,7 @@ from whistle.clock import FixedClock
 from whistle.contexts import attachment_context, identity_context, report_context
 from whistle.conversation import PreparedFile
 from whistle.intake import IntakeError, ReportInput, submit_report
-from whistle.models import Attachment, Case, CaseKey, Category
+from whistle.models import Attachment, AuditEntry, Case, CaseKey, Category
 from whistle.runtime import runtime
 from whistle.storage import FileStore, StorageError
 
@@ -231,6 +231,18 @@ def test_concurrent_reports_get_distinct_references(
         thread.join()
     assert failures == []
     assert sorted(references) == [f"2026-{n:04d}" for n in range(1, 9)]
+
+
+def test_the_audit_log_records_a_report_by_day_not_by_time(
+    app: Flask, session: Session, unit: Unit, store: FileStore, clock: FixedClock
+) -> None:
+    """The case keeps only days; its audit entry must not tell the hour either."""
+    clock.advance(timedelta(hours=5, minutes=17))
+    case = submit(app, session, unit, store).case
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.case_id == case.id)).one()
+    assert entry.action == "case.received"
+    assert (entry.at.hour, entry.at.minute, entry.at.second) == (0, 0, 0)
+    assert entry.at.date() == clock.now().date()
 
 
 def test_attachments_are_encrypted_in_the_store(

@@ -173,8 +173,12 @@ def record(
     actor_user_id: int | None = None,
     case: Case | None = None,
     detail: Mapping[str, DetailValue] | None = None,
+    day_only: bool = False,
 ) -> AuditEntry:
     """Append one entry to the chain inside the caller's transaction; flushes, never commits.
+
+    ``day_only`` records the time as the start of the (UTC) day: for what a reporter did, whose
+    time of day could point to them (the case itself keeps only days).
 
     The action and its entry commit together or not at all, and a rolled-back entry gives its
     sequence number back, so the chain has no gaps from failures. The head stays locked until
@@ -196,6 +200,8 @@ def record(
             raise ValueError("the audited case belongs to another organisation")
         case_id, case_reference = case.id, case.reference
     at = clock.now()
+    if day_only:
+        at = at.replace(hour=0, minute=0, second=0, microsecond=0)
     _timestamp(at)  # refuse a naive time before taking the lock
     seq, prev_hash = _take_head(session)
     digest = entry_hash(

@@ -241,6 +241,7 @@ def submit_report(
             session,
             clock,
             action="case.received",
+            day_only=True,
             org_id=org.id,
             case=case,
             detail={"files": len(written), "meeting": report.meeting_requested},

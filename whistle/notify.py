@@ -90,6 +90,10 @@ class MailKind(enum.StrEnum):
 OUTBOX = cast(Table, OutboxMail.__table__)
 
 CASE_EVENTS = frozenset({MailKind.NEW_REPORT, MailKind.REPORTER_MESSAGE})
+# Rows deleted once sent (or given up): a nudge holds an address, and a case event's times
+# say when a reporter acted, which the case itself keeps only to the day. Reminders stay, as
+# their dedup keys stop them being queued again (their times are the daily run's).
+_GONE_WHEN_DONE = CASE_EVENTS | {MailKind.NUDGE}
 
 # Warn this many days before a deadline (the last day on time counts as "within").
 ACK_WARNING_DAYS = 2
@@ -607,17 +611,15 @@ def send_pending(
                 report.deferred += 1
             else:
                 report.failed += 1
-                if row.kind == MailKind.NUDGE:
+                if MailKind(row.kind) in _GONE_WHEN_DONE:
                     session.delete(row)
             session.commit()
             continue
-        if row.kind == MailKind.NUDGE:
+        if MailKind(row.kind) in _GONE_WHEN_DONE:
             session.delete(row)
         else:
             row.sent_at = now
             row.last_error = None
-            if MailKind(row.kind) in CASE_EVENTS:
-                row.dedup_key = None  # the next event is news again
         session.commit()
         report.sent += 1
     return report
