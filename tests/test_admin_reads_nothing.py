@@ -39,9 +39,9 @@ from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
 from whistle.clock import FixedClock
 from whistle.contexts import identity_context, report_context
+from whistle.invitations import invite
 from whistle.models import Attachment, Base, Case, KeyPurpose, OrgKey, Role, User
 from whistle.runtime import runtime
-from whistle.staff_auth import invite
 
 TYPED = (
     "what",
@@ -334,7 +334,7 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
     auditor_view = CaseWorker(app, clock, auditor, slug=unit.org.slug)
     auditor_view.sign_in()
     log = text_of(auditor_view.get(f"/staff/{unit.org.slug}/audit"))
-    for action in ("case.acknowledged", "identity.revealed", "case.closed"):
+    for action in ("Receipt acknowledged", "Reporter's identity revealed", "Case closed"):
         assert action in log
 
     # The handler reads every marker back: everything is there, only encrypted.

@@ -553,3 +553,20 @@ def test_cli_show_prints_an_organisations_latest_entries_without_content(
     unknown = app.test_cli_runner().invoke(cli, ["audit", "show", "--org", "nosuchfirm"])
     assert unknown.exit_code == 1
     assert "no organisation with the address 'nosuchfirm'" in unknown.output
+
+
+def test_every_action_the_code_records_has_a_name_people_read() -> None:
+    """Auditors and handlers read actions by name (translated), not by identifier."""
+    import re
+    from pathlib import Path
+
+    from whistle.audit_views import ACTION_NAMES
+
+    source = "\n".join(
+        path.read_text()
+        for path in (Path(__file__).parent.parent / "whistle").rglob("*.py")
+        if path.name != "audit_views.py"
+    )
+    recorded = set(re.findall(r'"((?:case|identity|meeting|user)\.[a-z_]+)"', source))
+    assert {"case.received", "identity.revealed", "user.signed_in"} <= recorded
+    assert recorded <= set(ACTION_NAMES), sorted(recorded - set(ACTION_NAMES))

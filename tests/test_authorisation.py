@@ -32,10 +32,10 @@ from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
 from tests.test_access import EXPECTED_PUBLIC
 from whistle.clock import FixedClock
+from whistle.invitations import invite
 from whistle.meetings import open_meeting_task
 from whistle.models import Attachment, Base, Case, Role
 from whistle.runtime import runtime
-from whistle.staff_auth import invite
 
 REPORT_TEXT = "Fake report AUTHZCANARY: pallets leave the warehouse at night."
 REPORTER_NAME = "Testa AUTHZNAMECANARY"
@@ -82,7 +82,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "meetings.held": HOLDERS,
     "meetings.cancel": HOLDERS,
     "meetings.minutes": HOLDERS,
-    "cases.audit_log": frozenset({AUDITOR, LEAD}),
+    "audit_log.index": frozenset({AUDITOR, LEAD}),
 }
 
 # A POST that got past the guards is answered by its view: done (303), or the form shown again

@@ -21,7 +21,7 @@ from tests.factories import Staff, Unit, add_staff
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker, form_token
-from whistle import handling
+from whistle import case_sharing, handling
 from whistle.clock import FixedClock
 from whistle.handling import NoAccess
 from whistle.intake import ReportInput, submit_report
@@ -864,7 +864,7 @@ def test_an_excluded_handler_can_never_read_the_case(
         session.expire_all()
         assert session.scalars(select(CaseKey).where(CaseKey.user_id == staff.user.id)).all() == []
     with pytest.raises(handling.ActionRefused), app.app_context():
-        handling.grant_access(
+        case_sharing.grant_access(
             session, clock, case, keys_of(session, case, unit.handlers[0]),
             unit.handlers[0].user.id, henrik_staff.user.id,
         )  # fmt: skip

@@ -58,7 +58,7 @@ def create_app(
     )
     app.teardown_appcontext(close_db)
 
-    from whistle import health, i18n, logs, web_security
+    from whistle import audit_views, health, i18n, logs, web_security
     from whistle.access import enforce_login
     from whistle.auth_session import init_login
     from whistle.cases import meeting_views
@@ -86,4 +86,5 @@ def create_app(
     app.register_blueprint(staff.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(meeting_views.bp)
+    app.register_blueprint(audit_views.bp)
     return app

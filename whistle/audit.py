@@ -26,12 +26,11 @@ from typing import NoReturn
 import click
 from flask.cli import AppGroup
 from sqlalchemy import Select, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from whistle.clock import Clock
+from whistle.db import upsert_insert
 from whistle.models import AuditEntry, AuditHead, Case, Organisation
 from whistle.runtime import runtime
 
@@ -155,10 +154,10 @@ def _take_head(session: Session) -> tuple[int, bytes]:
         # tampering: starting again at 1 would hide it, so refuse.
         if session.scalar(select(exists().where(AuditEntry.seq > 0))):
             raise AuditLogError("the audit log's head is missing; run `whistle audit verify`")
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         session.execute(
-            insert(AuditHead).values(id=HEAD_ID, seq=0, entry_hash=GENESIS).on_conflict_do_nothing()
+            upsert_insert(session)(AuditHead)
+            .values(id=HEAD_ID, seq=0, entry_hash=GENESIS)
+            .on_conflict_do_nothing()
         )
         row = session.execute(bump).one()
     return int(row.seq), bytes(row.entry_hash)

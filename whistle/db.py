@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,3 +52,9 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def upsert_insert(session: Session) -> Any:
+    """The ``insert`` of the session's dialect, which offers ``on_conflict_do_nothing`` (both
+    PostgreSQL and SQLite have it; SQLAlchemy's generic ``insert`` does not)."""
+    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

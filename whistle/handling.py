@@ -22,21 +22,18 @@ from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto import (
     KeyKind,
     OpenError,
     PrivateKey,
-    PublicKey,
     decrypt_field,
     encrypt_field,
     open_case_key,
-    seal_case_key,
 )
 from whistle import audit
-from whistle.case_access import HANDLING_ROLES
 from whistle.clock import Clock
 from whistle.contexts import identity_context, nudge_context, report_context
 from whistle.conversation import PreparedFile, post_message
@@ -48,7 +45,7 @@ from whistle.models import (
     CaseNote,
     CaseOutcome,
     CaseStatus,
-    Membership,
+    Message,
     User,
 )
 from whistle.notify import AddressRejected, queue_nudge
@@ -111,18 +108,6 @@ def open_keys(
     if "content" not in opened:
         raise NoAccess
     return OpenedKeys(opened["content"], opened.get("notes"), opened.get("identity"))
-
-
-def holders(session: Session, case_id: int) -> list[User]:
-    """The users holding a content key of the case, by name."""
-    return list(
-        session.scalars(
-            select(User)
-            .join(CaseKey, CaseKey.user_id == User.id)
-            .where(CaseKey.case_id == case_id, CaseKey.kind == KeyKind.CONTENT.value)
-            .order_by(User.display_name, User.id)
-        )
-    )
 
 
 def read_report(case: Case, keys: OpenedKeys) -> dict[str, Any]:
@@ -515,8 +500,6 @@ def close_case(
 
 
 def _final_outcome_sent(session: Session, case: Case) -> bool:
-    from whistle.models import Message
-
     return (
         session.scalar(
             select(Message.id).where(Message.case_id == case.id, Message.kind == "final_outcome")
@@ -560,114 +543,6 @@ def reveal_identity(
     return Identity(str(data.get("name", "")), str(data.get("contact", "")))
 
 
-# --- access --------------------------------------------------------------------------------
-
-
-def entitled_colleagues(session: Session, case: Case, keys: OpenedKeys) -> list[User]:
-    """Handlers and leads of the organisation who could be given the case: active, with a key
-    pair, not holding it already, and not excluded by the reporter (K3)."""
-    excluded = set(read_report(case, keys).get("excluded_handlers", []))
-    have = {u.id for u in holders(session, case.id)}
-    return [
-        u
-        for u in session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(
-                Membership.org_id == case.org_id,
-                Membership.role.in_([r.value for r in HANDLING_ROLES]),
-                User.is_active.is_(True),
-                User.public_key.is_not(None),
-            )
-            .distinct()
-            .order_by(User.display_name, User.id)
-        )
-        if u.id not in have and u.id not in excluded
-    ]
-
-
-def grant_access(
-    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, grantee_id: int
-) -> None:
-    """Seal the keys this handler holds to a colleague (re-wrap, no re-encryption). Commits.
-
-    A colleague the reporter excluded can never be given the case.
-    """
-    grantee = next(
-        (u for u in entitled_colleagues(session, case, keys) if u.id == grantee_id), None
-    )
-    if grantee is None or grantee.public_key is None:
-        raise ActionRefused("grantee", _l("Choose a colleague who may handle this case."))
-    public = PublicKey.from_bytes(grantee.public_key)
-    for kind, key in (
-        (KeyKind.CONTENT, keys.content),
-        (KeyKind.NOTES, keys.notes),
-        (KeyKind.IDENTITY, keys.identity),
-    ):
-        if key is None:
-            continue
-        session.add(
-            CaseKey(
-                org_id=case.org_id,
-                case_id=case.id,
-                kind=kind.value,
-                recipient="user",
-                user_id=grantee.id,
-                sealed=seal_case_key(public, key, case_id=case.uid, kind=kind),
-            )
-        )
-    audit.record(
-        session,
-        clock,
-        action="case.access_granted",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail={"grantee": grantee.id},
-    )
-    session.commit()
-
-
-def recuse(session: Session, clock: Clock, case: Case, user_id: int) -> None:
-    """The handler steps aside (K3): their copies of the keys are destroyed. Commits.
-
-    If nobody else holds the case, the organisation's recovery key still does (docs/recovery.md).
-    """
-    session.execute(delete(CaseKey).where(CaseKey.case_id == case.id, CaseKey.user_id == user_id))
-    if case.assigned_user_id == user_id:
-        case.assigned_user_id = None
-    audit.record(
-        session,
-        clock,
-        action="case.recused",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-    )
-    session.commit()
-
-
-def assign(
-    session: Session, clock: Clock, case: Case, lead_user_id: int, assignee_id: int | None
-) -> None:
-    """The unit lead assigns the case to a handler who holds it (or clears it). Commits."""
-    if assignee_id is not None and assignee_id not in {u.id for u in holders(session, case.id)}:
-        raise ActionRefused(
-            "assignee", _l("Give the case to this colleague first: they hold no key to it.")
-        )
-    case.assigned_user_id = assignee_id
-    audit.record(
-        session,
-        clock,
-        action="case.assigned",
-        org_id=case.org_id,
-        actor_user_id=lead_user_id,
-        case=case,
-        detail={"assignee": assignee_id},
-    )
-    session.commit()
-
-
 def mark_read_by_handlers(session: Session, case: Case) -> None:
     """A handler has seen the reporter's latest messages. Commits."""
     if case.unread_for_handlers:
@@ -679,59 +554,5 @@ def record_opened(session: Session, clock: Clock, case: Case, user_id: int) -> N
     """Opening a case is logged (who read what, when). Commits."""
     audit.record(
         session, clock, action="case.opened", org_id=case.org_id, actor_user_id=user_id, case=case
-    )
-    session.commit()
-
-
-def restore_with_recovery(
-    session: Session, clock: Clock, case: Case, recovery_key: PrivateKey, grantee: User
-) -> None:
-    """Give ``grantee`` the case through the organisation's recovery key. Commits.
-
-    The offline procedure for a case no entitled handler can open any more (docs/recovery.md):
-    the recovery key's holder opens the recovery copies of the case keys and seals them to a
-    handler. A handler the reporter excluded can never be given the case this way either.
-    """
-    opened: dict[KeyKind, bytes] = {}
-    for row in session.scalars(
-        select(CaseKey).where(CaseKey.case_id == case.id, CaseKey.recipient == "recovery")
-    ):
-        opened[KeyKind(row.kind)] = open_case_key(
-            recovery_key, row.sealed, case_id=case.uid, kind=KeyKind(row.kind)
-        )
-    if KeyKind.CONTENT not in opened:
-        raise NoAccess
-    keys = OpenedKeys(
-        opened[KeyKind.CONTENT], opened.get(KeyKind.NOTES), opened.get(KeyKind.IDENTITY)
-    )
-    if grantee.id not in {u.id for u in entitled_colleagues(session, case, keys)}:
-        raise ActionRefused(
-            "grantee",
-            _l(
-                "This person cannot be given the case: not an active handler, "
-                "excluded by the reporter, or already holding it."
-            ),
-        )
-    assert grantee.public_key is not None
-    public = PublicKey.from_bytes(grantee.public_key)
-    for kind, key in opened.items():
-        session.add(
-            CaseKey(
-                org_id=case.org_id,
-                case_id=case.id,
-                kind=kind.value,
-                recipient="user",
-                user_id=grantee.id,
-                sealed=seal_case_key(public, key, case_id=case.uid, kind=kind),
-            )
-        )
-    audit.record(
-        session,
-        clock,
-        action="case.recovered",
-        org_id=case.org_id,
-        actor_user_id=None,
-        case=case,
-        detail={"grantee": grantee.id},
     )
     session.commit()

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from crypto import (
@@ -38,6 +36,7 @@ from whistle.case_access import add_sealed_keys, seal_for_recipients, unit_membe
 from whistle.clock import Clock
 from whistle.contexts import identity_context, nudge_context, report_context
 from whistle.conversation import PreparedFile, add_file_rows, write_files
+from whistle.db import upsert_insert
 from whistle.deadlines import acknowledge_due, feedback_due
 from whistle.meetings import open_meeting_task
 from whistle.models import Case, CaseStatus, Category, Organisation, ReferenceCounter, User
@@ -113,11 +112,10 @@ def allocate_reference(session: Session, org_id: int, year: int) -> str:
     )
     number = session.execute(take).scalar_one_or_none()
     if number is None:  # the organisation's first report of the year: make its counter
-        insert = (
-            postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
         session.execute(
-            insert(counter).values(org_id=org_id, year=year, last=0).on_conflict_do_nothing()
+            upsert_insert(session)(counter)
+            .values(org_id=org_id, year=year, last=0)
+            .on_conflict_do_nothing()
         )
         number = session.execute(take).scalar_one()
     return f"{year}-{number:04d}"

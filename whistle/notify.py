@@ -26,7 +26,7 @@ import enum
 import hashlib
 import hmac
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.headerregistry import Address
@@ -53,13 +53,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from crypto import KeyKind, OpenError, decrypt_field, encrypt_field
 from whistle.case_access import HANDLING_ROLES
 from whistle.clock import Clock
+from whistle.db import upsert_insert
 from whistle.mail import MailNotConfigured, SmtpConfig, SmtpTransport, Transport
 from whistle.models import (
     Case,
@@ -153,10 +152,6 @@ def entitled_handler_ids(session: Session, case: Case) -> list[int]:
     )
 
 
-def _insert(session: Session) -> Callable[..., Any]:
-    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def _inserted(session: Session, insert: Any) -> int:
     """Run an ``INSERT ... ON CONFLICT DO NOTHING`` and count the rows it really inserted
     (counted from ``RETURNING``: the driver's row count is not reliable for it everywhere)."""
@@ -204,7 +199,7 @@ def queue_case_event(
         }
         for user_id in user_ids
     ]
-    return _inserted(session, _insert(session)(OUTBOX).values(rows).on_conflict_do_nothing())
+    return _inserted(session, upsert_insert(session)(OUTBOX).values(rows).on_conflict_do_nothing())
 
 
 def outbox_address_context(org_id: int) -> tuple[str, str]:
@@ -249,7 +244,7 @@ def queue_nudge(
     clean = _clean_address(address)
     inserted = _inserted(
         session,
-        _insert(session)(OUTBOX)
+        upsert_insert(session)(OUTBOX)
         .values(
             org_id=case.org_id,
             kind=MailKind.NUDGE.value,
@@ -387,7 +382,7 @@ def queue_deadline_reminders(session: Session, clock: Clock) -> int:
             )
         )
         insert = (
-            _insert(session)(OUTBOX)
+            upsert_insert(session)(OUTBOX)
             .from_select(
                 [
                     "org_id",

@@ -13,7 +13,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from crypto import InvalidRecoveryKey, OpenError, import_recovery_key
-from whistle.handling import ActionRefused, NoAccess, restore_with_recovery
+from whistle.case_sharing import restore_with_recovery
+from whistle.handling import ActionRefused, NoAccess
 from whistle.models import Case, User
 from whistle.org_keys import recovery_public_key
 from whistle.organisations import find_by_slug

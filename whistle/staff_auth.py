@@ -1,4 +1,4 @@
-"""Staff sign-in: password, then a TOTP code; key pairs; password change; invitations.
+"""Staff sign-in: password, then a TOTP code; key pairs; password change.
 
 Who may do what is decided by memberships (whistle/models.py ``Role``); this module only
 establishes who someone is and unlocks their private key:
@@ -13,16 +13,13 @@ establishes who someone is and unlocks their private key:
   password. Unknown addresses cost the same Argon2id work as known ones and get the same
   answer, so the form does not tell which addresses have accounts.
 - Handlers, unit leads and counsel hold a key pair. It is created from the password when the
-  invitee sets it, or at the first sign-in after such a role was added to an existing user.
+  invitee sets it (whistle/invitations.py), or at the first sign-in after such a role was
+  added to an existing user.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
-import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,12 +38,11 @@ from crypto import (
 )
 from whistle import audit, totp
 from whistle.clock import Clock
-from whistle.models import Invitation, Membership, Organisation, Role, User, WebSession
+from whistle.models import Membership, Role, User, WebSession
 from whistle.passwords import PasswordRejected, check_policy, hash_password, verify_password
 
 MAX_FAILURES = 5
 BLOCK_MINUTES = 15
-INVITATION_DAYS = 7
 KEY_ROLES = frozenset({Role.HANDLER, Role.LEAD, Role.COUNSEL})
 
 PAUSED = _l(
@@ -56,7 +52,7 @@ PAUSED = _l(
 
 
 @functools.cache
-def _dummy_hash(params: Argon2Params) -> str:
+def dummy_hash(params: Argon2Params) -> str:
     """Verified when the address is unknown, so that both answers take the same time."""
     return hash_password("not a password of anyone", params)
 
@@ -78,10 +74,6 @@ class AccountError(ValueError):
         super().__init__(f"refused: {field}")
 
 
-class InvitationUnavailable(Exception):
-    """The invitation link is unknown, used, revoked or expired."""
-
-
 @dataclass(frozen=True, repr=False)
 class PasswordChecked:
     """The first factor passed: the user, and their private key if they hold one."""
@@ -101,11 +93,14 @@ def roles_of(session: Session, user_id: int) -> set[Role]:
     }
 
 
-def _blocked(user: User, now: datetime) -> bool:
+def is_paused(user: User, now: datetime) -> bool:
+    """Whether the account refuses sign-in now (too many failures in a row)."""
     return user.sign_in_blocked_until is not None and user.sign_in_blocked_until > now
 
 
-def _fail(session: Session, clock: Clock, user: User, step: str) -> None:
+def count_failure(session: Session, clock: Clock, user: User, step: str) -> None:
+    """Count a failed password or code for ``user``, pausing the account at the limit.
+    Commits."""
     # Counted in SQL, not from the loaded row: attempts in parallel requests (other app
     # processes, a user row loaded before another request failed) must all count.
     session.execute(
@@ -141,14 +136,14 @@ def check_password(
     now = clock.now()
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        verify_password(_dummy_hash(argon2), password)
+        verify_password(dummy_hash(argon2), password)
         raise SignInRefused
-    if _blocked(user, now):
-        verify_password(_dummy_hash(argon2), password)
+    if is_paused(user, now):
+        verify_password(dummy_hash(argon2), password)
         raise SignInRefused(blocked=True)
     if not verify_password(user.password_hash, password) or not user.is_active:
-        _fail(session, clock, user, "password")
-        raise SignInRefused(blocked=_blocked(user, now))
+        count_failure(session, clock, user, "password")
+        raise SignInRefused(blocked=is_paused(user, now))
     private_key = None
     if user.wrapped_private_key is not None:
         try:
@@ -156,7 +151,7 @@ def check_password(
         except OpenError:
             # The hash matched but the key did not open: the two are out of step, which only
             # tampering or a bug can cause. Refuse rather than sign in without the key.
-            _fail(session, clock, user, "password")
+            count_failure(session, clock, user, "password")
             raise SignInRefused from None
         if needs_rewrap(user.wrapped_private_key, argon2):
             user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
@@ -198,13 +193,13 @@ def check_code(
     Raises :class:`SignInRefused` for a wrong, reused or expired code, counting the failure.
     """
     now = clock.now()
-    if _blocked(user, now) or user.totp_secret is None or not user.is_active:
-        raise SignInRefused(blocked=_blocked(user, now))
+    if is_paused(user, now) or user.totp_secret is None or not user.is_active:
+        raise SignInRefused(blocked=is_paused(user, now))
     secret = totp.open_secret(user.totp_secret, instance_key, user.id)
     accepted = totp.check_code(secret, code, now, last_step=user.totp_last_step) if secret else None
     if accepted is None:
-        _fail(session, clock, user, "code")
-        raise SignInRefused(blocked=_blocked(user, now))
+        count_failure(session, clock, user, "code")
+        raise SignInRefused(blocked=is_paused(user, now))
     user.totp_last_step = accepted.step
     if user.totp_confirmed_at is None:
         user.totp_confirmed_at = now
@@ -248,11 +243,11 @@ def change_password(
     now = clock.now()
     # Someone at an unattended, signed-in computer must not get unlimited guesses at the
     # password here either: failures count, and a paused account changes nothing.
-    if _blocked(user, now):
+    if is_paused(user, now):
         raise AccountError("current", PAUSED)
     if not verify_password(user.password_hash, current):
-        _fail(session, clock, user, "password_change")
-        if _blocked(user, now):
+        count_failure(session, clock, user, "password_change")
+        if is_paused(user, now):
             raise AccountError("current", PAUSED)
         raise AccountError("current", _l("This is not your current password."))
     if new == current:
@@ -276,182 +271,3 @@ def change_password(
     session.execute(others)
     audit.record(session, clock, action="user.password_changed", org_id=None, actor_user_id=user.id)
     session.commit()
-
-
-# --- invitations -------------------------------------------------------------------------
-
-
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
-
-
-@dataclass(frozen=True, repr=False)
-class IssuedInvitation:
-    invitation: Invitation
-    token: str  # SECRET: goes into the link, only its hash is stored
-
-    def __repr__(self) -> str:
-        return f"IssuedInvitation(id={self.invitation.id})"
-
-
-def invite(
-    session: Session,
-    clock: Clock,
-    org: Organisation,
-    *,
-    email: str,
-    roles: Iterable[Role],
-    invited_by: int,
-) -> IssuedInvitation:
-    """A one-time invitation link for ``email`` with ``roles`` in ``org``. Flushes.
-
-    An earlier unused invitation of the same address to the same organisation stops working.
-    """
-    wanted = sorted({Role(r) for r in roles})
-    if not wanted:
-        raise AccountError("roles", _l("Choose at least one role."))
-    address = email.strip().lower()
-    existing_roles = set(
-        session.scalars(
-            select(Membership.role)
-            .join(User, User.id == Membership.user_id)
-            .where(Membership.org_id == org.id, User.email == address)
-        )
-    )
-    if existing_roles and set(wanted) <= {Role(r) for r in existing_roles}:
-        raise AccountError("email", _l("This person already has these roles here."))
-    now = clock.now()
-    session.execute(
-        delete(Invitation).where(
-            Invitation.org_id == org.id, Invitation.email == address, Invitation.used_at.is_(None)
-        )
-    )
-    token = secrets.token_urlsafe(32)
-    invitation = Invitation(
-        org_id=org.id,
-        email=address,
-        roles=",".join(r.value for r in wanted),
-        token_hash=_digest(token),
-        invited_by=invited_by,
-        created_at=now,
-        expires_at=now + timedelta(days=INVITATION_DAYS),
-    )
-    session.add(invitation)
-    session.flush()
-    audit.record(
-        session,
-        clock,
-        action="user.invited",
-        org_id=org.id,
-        actor_user_id=invited_by,
-        detail={"invitation": invitation.id, "roles": ":".join(r.value for r in wanted)},
-    )
-    return IssuedInvitation(invitation, token)
-
-
-def find_invitation(session: Session, clock: Clock, token: str) -> Invitation:
-    """The open invitation behind ``token``; :class:`InvitationUnavailable` otherwise."""
-    if not 20 <= len(token) <= 100:
-        raise InvitationUnavailable
-    row = session.scalar(select(Invitation).where(Invitation.token_hash == _digest(token)))
-    if (
-        row is None
-        or row.used_at is not None
-        or row.expires_at <= clock.now()
-        or not hmac.compare_digest(row.token_hash, _digest(token))
-    ):
-        raise InvitationUnavailable
-    return row
-
-
-def invitation_roles(invitation: Invitation) -> list[Role]:
-    return [Role(r) for r in invitation.roles.split(",") if r]
-
-
-def accept_invitation(
-    session: Session,
-    clock: Clock,
-    token: str,
-    *,
-    display_name: str,
-    password: str,
-    argon2: Argon2Params,
-) -> PasswordChecked:
-    """Join with the invitation. Commits.
-
-    A new address becomes a user with this password (and a key pair when a role needs one);
-    an address that already has an account must give that account's password, and gains the
-    roles. The result leads to TOTP enrolment (new users) or the code step.
-    """
-    invitation = find_invitation(session, clock, token)
-    roles = invitation_roles(invitation)
-    now = clock.now()
-    user = session.scalar(select(User).where(User.email == invitation.email))
-    if user is None:
-        name = display_name.strip()
-        if not 1 <= len(name) <= 200:
-            raise AccountError("display_name", _l("Give your name."))
-        try:
-            check_policy(password, email=invitation.email, name=name)
-        except PasswordRejected as exc:
-            raise AccountError("password", exc.message) from None
-        private_key = PrivateKey.generate() if set(roles) & KEY_ROLES else None
-        user = User(
-            email=invitation.email,
-            display_name=name,
-            password_hash=hash_password(password, argon2),
-            public_key=private_key.public_key().to_bytes() if private_key else None,
-            wrapped_private_key=(
-                wrap_private_key(private_key, password, argon2) if private_key else None
-            ),
-            is_active=True,
-            created_at=now,
-            failed_sign_ins=0,
-        )
-        session.add(user)
-        session.flush()
-    else:
-        if not user.is_active:
-            raise InvitationUnavailable
-        # The invitation page checks the account's password, so it counts failures and
-        # honours the pause exactly like the sign-in page: it must not become a way round it.
-        if _blocked(user, now):
-            verify_password(_dummy_hash(argon2), password)
-            raise AccountError("password", PAUSED)
-        if not verify_password(user.password_hash, password):
-            _fail(session, clock, user, "invitation")
-            if _blocked(user, now):
-                raise AccountError("password", PAUSED)
-            raise AccountError("password", _l("This is not the password of your account."))
-    held = set(
-        session.scalars(
-            select(Membership.role).where(
-                Membership.org_id == invitation.org_id, Membership.user_id == user.id
-            )
-        )
-    )
-    for role in roles:
-        if role.value not in held:
-            session.add(
-                Membership(org_id=invitation.org_id, user_id=user.id, role=role, created_at=now)
-            )
-    invitation.used_at = now
-    audit.record(
-        session,
-        clock,
-        action="user.invitation_accepted",
-        org_id=invitation.org_id,
-        actor_user_id=user.id,
-        detail={"invitation": invitation.id},
-    )
-    session.flush()
-    if user.wrapped_private_key is None and set(roles) & KEY_ROLES:
-        # An existing account (an admin, say) becomes a handler: its key pair is made now,
-        # from the password just given.
-        private = PrivateKey.generate()
-        user.public_key = private.public_key().to_bytes()
-        user.wrapped_private_key = wrap_private_key(private, password, argon2)
-        session.commit()
-        return PasswordChecked(user=user, private_key=private)
-    session.commit()
-    return check_password(session, clock, user.email, password, argon2=argon2)

@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle import audit, handling, meetings
+from whistle import audit, case_sharing, handling, meetings
 from whistle.cases.forms import (
     HEARING_LABELS,
     OUTCOME_LABELS,
@@ -37,12 +37,12 @@ from whistle.cases.forms import (
 )
 from whistle.conversation import conversation, open_file, report_files
 from whistle.deadlines import feedback_due
+from whistle.downloads import download_response
 from whistle.handling import ActionRefused, NoAccess, OpenedKeys
 from whistle.inbox import DEADLINE_STATES, SORTS, InboxFilters
 from whistle.inbox import inbox as inbox_page
 from whistle.models import Case, CaseStatus, Category, Role, User
 from whistle.reporting.limits import upload_limits
-from whistle.reporting.mailbox import _attachment_disposition
 from whistle.runtime import db, runtime
 from whistle.staff.guard import StaffContext, require
 from whistle.storage import FileStore, StorageError
@@ -185,8 +185,8 @@ def _render(
     session = db()
     forms = _forms(case)
     forms.update(override or {})
-    colleagues = handling.entitled_colleagues(session, case, keys)
-    holders = handling.holders(session, case.id)
+    colleagues = case_sharing.entitled_colleagues(session, case, keys)
+    holders = case_sharing.holders(session, case.id)
     grant = forms["grant"]
     grant.grantee.choices = [("", _("Choose"))] + [(str(u.id), u.display_name) for u in colleagues]
     assign = forms["assign"]
@@ -266,12 +266,6 @@ def _act(
     """Validate the action's form, run it, and go back to the case (or show the errors)."""
     ctx, found, keys = _case(slug, reference)
     form = form_class(prefix=name)
-    if name == "grant":
-        form.grantee.choices = None
-        form.grantee.validate_choice = False
-    if name == "assign":
-        form.assignee.choices = None
-        form.assignee.validate_choice = False
     if form.validate_on_submit():
         try:
             action(ctx, found, keys, form)
@@ -459,7 +453,7 @@ def grant(slug: str, reference: str) -> Response | tuple[str, int]:
         grantee = _int(form.grantee.data)
         if grantee is None:
             raise ActionRefused("grantee", _("Choose a colleague who may handle this case."))
-        handling.grant_access(db(), runtime().clock, case, keys, ctx.staff.user.id, grantee)
+        case_sharing.grant_access(db(), runtime().clock, case, keys, ctx.staff.user.id, grantee)
 
     return _act(slug, reference, "grant", GrantForm, run, "granted")
 
@@ -470,7 +464,9 @@ def assign(slug: str, reference: str) -> Response | tuple[str, int]:
     del ctx
 
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
-        handling.assign(db(), runtime().clock, case, ctx.staff.user.id, _int(form.assignee.data))
+        case_sharing.assign(
+            db(), runtime().clock, case, ctx.staff.user.id, _int(form.assignee.data)
+        )
 
     return _act(slug, reference, "assign", AssignForm, run, "assigned")
 
@@ -481,7 +477,7 @@ def recuse(slug: str, reference: str) -> Response:
     form = EmptyForm(prefix="recuse")
     if not form.validate_on_submit():
         abort(400)
-    handling.recuse(db(), runtime().clock, found, ctx.staff.user.id)
+    case_sharing.recuse(db(), runtime().clock, found, ctx.staff.user.id)
     return redirect(url_for("cases.inbox", slug=ctx.org.slug, recused=1), code=303)
 
 
@@ -504,23 +500,4 @@ def file(slug: str, reference: str, name: str) -> Response:
         case=found,
     )
     db().commit()
-    response = Response(chunks, mimetype="application/octet-stream")
-    response.headers["Content-Disposition"] = _attachment_disposition(view.name)
-    response.headers["Content-Length"] = str(view.size)
-    return response
-
-
-@bp.get("/audit")
-def audit_log(slug: str) -> str:
-    """The auditor's view of the organisation's audit log: who did what, when; no content."""
-    ctx = require(slug, Role.AUDITOR, Role.LEAD)
-    before = _int(request.args.get("before"))
-    entries = audit.entries(db(), org_id=ctx.org.id, before_seq=before, limit=100)
-    return render_template(
-        "cases/audit.html",
-        ctx=ctx,
-        organisation=ctx.org,
-        entries=entries,
-        user_names=handling.user_names(db(), {e.actor_user_id for e in entries if e.actor_user_id}),
-        next_before=entries[-1].seq if len(entries) == 100 else None,
-    )
+    return download_response(view, chunks)

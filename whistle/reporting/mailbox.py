@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from whistle.access import public
 from whistle.conversation import conversation, open_file, post_message, report_files
+from whistle.downloads import download_response
 from whistle.errors import render_error
 from whistle.followup import UnknownCode, mark_read_by_reporter, open_with_code
 from whistle.meetings import (
@@ -285,17 +286,7 @@ def file(slug: str, name: str) -> Response:
     if found is None:
         abort(404)
     view, chunks = found
-    response = Response(chunks, mimetype="application/octet-stream")
-    response.headers["Content-Disposition"] = _attachment_disposition(view.name)
-    response.headers["Content-Length"] = str(view.size)
-    return response
-
-
-def _attachment_disposition(name: str) -> str:
-    from urllib.parse import quote
-
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return download_response(view, chunks)
 
 
 @bp.get("/receipt.txt")

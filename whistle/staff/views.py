@@ -16,6 +16,13 @@ from werkzeug.wrappers import Response
 
 from whistle import audit
 from whistle.access import is_public_endpoint, public
+from whistle.invitations import (
+    InvitationUnavailable,
+    accept_invitation,
+    find_invitation,
+    invitation_roles,
+    invite,
+)
 from whistle.mail import MailNotConfigured, SmtpConfig, SmtpTransport
 from whistle.models import Invitation, Membership, Organisation, Role, User
 from whistle.notify import AddressRejected, send_invitation
@@ -34,16 +41,11 @@ from whistle.staff.guard import organisations_of, require, signed_in
 from whistle.staff_auth import (
     PAUSED,
     AccountError,
-    InvitationUnavailable,
     SignInRefused,
-    accept_invitation,
     acknowledge_confidentiality,
     change_password,
     check_code,
     check_password,
-    find_invitation,
-    invitation_roles,
-    invite,
     is_enrolled,
     pending_secret,
     start_enrolment,
@@ -128,6 +130,24 @@ def _finish(next_page: str | None) -> Response:
     return redirect(next_page or url_for("staff.home"), code=303)
 
 
+def _second_factor(half: staff_session.StaffSession, form: CodeForm) -> Response | None:
+    """Check a posted code (sign-in or enrolment): the way in, or None with the form's error."""
+    if not form.validate_on_submit():
+        return None
+    rt = runtime()
+    try:
+        check_code(
+            db(), rt.clock, half.user, form.code.data or "", instance_key=rt.settings.instance_key
+        )
+    except SignInRefused as exc:
+        if exc.blocked:
+            staff_session.end()
+        form.code.errors = [BLOCKED if exc.blocked else WRONG_CODE]
+        form.code.data = ""
+        return None
+    return _finish(_safe_next(request.args.get("next")))
+
+
 @bp.route("/sign-in/code", methods=["GET", "POST"])
 @public
 def code() -> Response | str:
@@ -135,23 +155,9 @@ def code() -> Response | str:
     if not is_enrolled(half.user):
         return redirect(url_for("staff.enrol"), code=303)
     form = CodeForm()
-    if form.validate_on_submit():
-        rt = runtime()
-        try:
-            check_code(
-                db(),
-                rt.clock,
-                half.user,
-                form.code.data or "",
-                instance_key=rt.settings.instance_key,
-            )
-        except SignInRefused as exc:
-            if exc.blocked:
-                staff_session.end()
-            form.code.errors = [BLOCKED if exc.blocked else WRONG_CODE]
-        else:
-            return _finish(_safe_next(request.args.get("next")))
-        form.code.data = ""
+    finished = _second_factor(half, form)
+    if finished is not None:
+        return finished
     return render_template("staff/code.html", form=form)
 
 
@@ -166,22 +172,9 @@ def enrol() -> Response | str:
     if secret is None:
         secret = start_enrolment(db(), half.user, instance_key=rt.settings.instance_key)
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            check_code(
-                db(),
-                rt.clock,
-                half.user,
-                form.code.data or "",
-                instance_key=rt.settings.instance_key,
-            )
-        except SignInRefused as exc:
-            if exc.blocked:
-                staff_session.end()
-            form.code.errors = [BLOCKED if exc.blocked else WRONG_CODE]
-        else:
-            return _finish(_safe_next(request.args.get("next")))
-        form.code.data = ""
+    finished = _second_factor(half, form)
+    if finished is not None:
+        return finished
     return render_template(
         "staff/enrol.html", form=form, secret_text=secret_text(secret), account=half.user.email
     )

@@ -1,0 +1,76 @@
+"""The audit log as people read it: the auditor's page, and the names of the actions.
+
+Entries store short identifiers ("case.acknowledged", whistle/audit.py); what a person reads
+is the translated name of the action.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_babel import lazy_gettext as _l
+
+from whistle import audit
+from whistle.handling import user_names
+from whistle.models import Role
+from whistle.runtime import db
+from whistle.staff.guard import require
+
+bp = Blueprint("audit_log", __name__, url_prefix="/staff/<slug>/audit")
+
+PAGE = 100
+
+ACTION_NAMES = {
+    "case.received": _l("Report received"),
+    "case.opened": _l("Case opened"),
+    "case.acknowledged": _l("Receipt acknowledged"),
+    "case.message_sent": _l("Message sent to the reporter"),
+    "case.interim_feedback": _l("Interim feedback given"),
+    "case.final_outcome": _l("Final outcome given"),
+    "case.note_added": _l("Internal note added"),
+    "case.scope_assessed": _l("Scope assessed"),
+    "case.hearing_recorded": _l("Hearing recorded"),
+    "case.closed": _l("Case closed"),
+    "case.file_downloaded": _l("File downloaded"),
+    "case.access_granted": _l("Access given to a colleague"),
+    "case.recused": _l("Stepped aside from the case"),
+    "case.assigned": _l("Case assigned"),
+    "case.recovered": _l("Access restored with the recovery key"),
+    "identity.revealed": _l("Reporter's identity revealed"),
+    "meeting.opened": _l("Meeting opened"),
+    "meeting.held": _l("Meeting recorded as held"),
+    "meeting.cancelled": _l("Meeting cancelled"),
+    "meeting.minutes_written": _l("Minutes written"),
+    "user.signed_in": _l("Signed in"),
+    "user.signed_out": _l("Signed out"),
+    "user.sign_in_failed": _l("Failed sign-in attempt"),
+    "user.two_step_enrolled": _l("Two-step sign-in set up"),
+    "user.confidentiality_accepted": _l("Duty of confidentiality accepted"),
+    "user.password_changed": _l("Password changed"),
+    "user.invited": _l("Person invited"),
+    "user.invitation_accepted": _l("Invitation accepted"),
+    "user.invitation_withdrawn": _l("Invitation withdrawn"),
+}
+
+
+@bp.app_template_filter("audit_action")
+def action_name(action: str) -> str:
+    """The translated name of an audit action; the identifier itself if it has none."""
+    return str(ACTION_NAMES.get(action, action))
+
+
+@bp.get("")
+def index(slug: str) -> str:
+    """The organisation's audit log: who did what, when; never content."""
+    ctx = require(slug, Role.AUDITOR, Role.LEAD)
+    before = request.args.get("before", "")
+    entries = audit.entries(
+        db(), org_id=ctx.org.id, before_seq=int(before) if before.isdigit() else None, limit=PAGE
+    )
+    return render_template(
+        "staff/audit.html",
+        ctx=ctx,
+        organisation=ctx.org,
+        entries=entries,
+        user_names=user_names(db(), {e.actor_user_id for e in entries if e.actor_user_id}),
+        next_before=entries[-1].seq if len(entries) == PAGE else None,
+    )
