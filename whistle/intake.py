@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
@@ -148,12 +148,15 @@ def submit_report(
     argon2: Argon2Params,
     store: FileStore,
     unit: Sequence[User] | None = None,
+    before_commit: Callable[[Case, bytes, str], None] | None = None,
 ) -> Submission:
     """Encrypt and store a new report; return the case and its code. Commits.
 
     ``unit`` is the organisation's :func:`~whistle.case_access.unit_members` when the caller
     has just read them in this transaction (the form offers them for exclusion), so they are
-    not read twice.
+    not read twice. ``before_commit(case, content_key, code)`` runs inside the transaction
+    just before the commit (the web form signs the reporter in there), so what it writes is
+    stored with the report or not at all.
 
     Attachment files are written before the database commit and removed again if anything
     fails, so a report is either stored whole or not at all (a crash between the two can leave
@@ -244,6 +247,8 @@ def submit_report(
             case=case,
             detail={"files": len(written), "meeting": report.meeting_requested},
         )
+        if before_commit is not None:
+            before_commit(case, keys.content, code)
         session.commit()
     except BaseException:
         session.rollback()

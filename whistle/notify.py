@@ -48,6 +48,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -172,7 +173,9 @@ def queue_case_event(
     """Queue "new activity in case X" for every entitled handler of ``case``; return how many.
 
     ``kind`` is ``"new_report"`` or ``"reporter_message"``. Intake passes ``user_ids``, the
-    handlers it has just sealed the case to, which are exactly the entitled ones. Runs inside
+    handlers it has just sealed the case to, which are exactly the entitled ones; the case is
+    created in the same transaction, so no earlier mail can exist and the rows go in with a
+    plain multi-row insert. Runs inside
     the caller's transaction (flushes, never commits), so the mail exists exactly when the
     event does. While a mail of
     the same kind for the same case and handler is still waiting, no second one is queued: ten
@@ -181,6 +184,7 @@ def queue_case_event(
     event = MailKind(kind)
     if event not in CASE_EVENTS:
         raise ValueError(f"not a case event: {kind!r}")
+    new_case = user_ids is not None
     if user_ids is None:
         session.flush()  # the caller's case and key rows must be visible to the query below
         user_ids = entitled_handler_ids(session, case)
@@ -199,6 +203,9 @@ def queue_case_event(
         }
         for user_id in user_ids
     ]
+    if new_case:
+        session.execute(insert(OUTBOX), rows)
+        return len(rows)
     return _inserted(session, upsert_insert(session)(OUTBOX).values(rows).on_conflict_do_nothing())
 
 

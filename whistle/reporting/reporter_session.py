@@ -37,10 +37,20 @@ def _idle() -> timedelta:
 
 def start(case: Case, content_key: bytes, pending_code: str | None = None) -> None:
     """Sign the browser in to ``case`` (replacing any earlier reporter session). Commits."""
-    end()
-    secret = content_key + (pending_code or "").encode("ascii")
-    token = vault.create(db(), runtime().clock, kind="reporter", secret=secret, case_id=case.id)
+    begin(case, content_key, pending_code)
     db().commit()
+
+
+def begin(case: Case, content_key: bytes, pending_code: str | None = None) -> None:
+    """:func:`start` inside the caller's transaction (flushes, never commits): intake signs
+    the reporter in with the same commit that stores the report, so a report never exists
+    without its session, nor a session without its report."""
+    session = db()
+    token = cookie.pop(COOKIE_KEY, None)
+    if isinstance(token, str):
+        vault.destroy(session, token)
+    secret = content_key + (pending_code or "").encode("ascii")
+    token = vault.create(session, runtime().clock, kind="reporter", secret=secret, case_id=case.id)
     cookie[COOKIE_KEY] = token
     cookie.permanent = False
 

@@ -164,7 +164,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
 
     rt = runtime()
     try:
-        submission = submit_report(
+        submit_report(
             db(),
             rt.clock,
             org,
@@ -174,6 +174,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
             argon2=rt.argon2,
             store=FileStore(rt.settings.file_store),
             unit=offered.members,
+            before_commit=reporter_session.begin,
         )
     except IntakeError as exc:
         field = getattr(form, exc.field, form.what)
@@ -190,7 +191,6 @@ def report(slug: str) -> Response | str | tuple[str, int]:
                 "Please try again later; if it keeps failing, try without the files."
             ),
         ), 503
-    reporter_session.start(submission.case, submission.content_key, submission.code)
     return redirect(url_for("reporting.code", slug=org.slug), code=303)
 
 
