@@ -37,6 +37,7 @@ from tests.factories import Unit, add_staff
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
+from whistle import rights
 from whistle.clock import FixedClock
 from whistle.contexts import identity_context, report_context
 from whistle.invitations import invite
@@ -308,11 +309,25 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
         session.commit()
     session.expire_all()
     case = session.scalars(select(Case)).one()
+    with app.app_context():
+        # A data-subject request about the case: who asked is content too.
+        marker = next(iter(markers.values()))
+        request = rights.register(
+            session,
+            clock,
+            unit.org.id,
+            unit.handlers[0].user.id,
+            kind="access",
+            subject=f"Fie Fiktiv {marker}",
+            received_on=clock.now().date(),
+        )
+        rights.link_case(session, clock, request, case, unit.handlers[0].user.id)
     values = {
         "slug": [unit.org.slug],
         "reference": [case.reference],
         "name": list(session.scalars(select(Attachment.storage_name))),
         "invitation_id": [str(invitation.invitation.id)],
+        "request_id": [str(request.id)],
         "uid": ["00000000-0000-4000-8000-000000000000"],
         "token": ["not-a-real-token"],
         "code": ["en"],

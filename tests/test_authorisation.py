@@ -31,6 +31,7 @@ from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
 from tests.test_access import EXPECTED_PUBLIC
+from whistle import rights
 from whistle.clock import FixedClock
 from whistle.invitations import invite
 from whistle.meetings import open_meeting_task
@@ -73,16 +74,45 @@ EXPECTED: dict[str, frozenset[str]] = {
     "cases.scope": HOLDERS,
     "cases.hearing": HOLDERS,
     "cases.close": HOLDERS,
+    "cases.hold": HOLDERS,
+    "cases.unhold": HOLDERS,
     "cases.reveal": HOLDERS,
+    "cases.purge_item": HOLDERS,
     "cases.grant": HOLDERS,
     "cases.recuse": HOLDERS,
     "cases.assign": frozenset({LEAD}),
+    "persons.index": HOLDERS,
+    "persons.notice_text": HOLDERS,
+    "persons.add": HOLDERS,
+    "persons.notified": HOLDERS,
+    "persons.defer": HOLDERS,
     "meetings.index": HOLDERS,
     "meetings.open_task": HOLDERS,
     "meetings.held": HOLDERS,
     "meetings.cancel": HOLDERS,
     "meetings.minutes": HOLDERS,
     "audit_log.index": frozenset({AUDITOR, LEAD}),
+    "registers.index": frozenset({AUDITOR, LEAD}),
+    "registers.reports": frozenset({AUDITOR, LEAD}),
+    "registers.deletions": frozenset({AUDITOR, LEAD}),
+    "registers.holds": frozenset({AUDITOR, LEAD}),
+    "registers.reports_csv": frozenset({AUDITOR, LEAD}),
+    "registers.deletions_csv": frozenset({AUDITOR, LEAD}),
+    "registers.holds_csv": frozenset({AUDITOR, LEAD}),
+    "registers.rights_requests": frozenset({AUDITOR, LEAD}),
+    "registers.rights_csv": frozenset({AUDITOR, LEAD}),
+    # Data-subject requests: the unit, each member holding the request's key.
+    "rights.index": UNIT,
+    "rights.show": UNIT,
+    "rights.extend": UNIT,
+    "rights.search": UNIT,
+    "rights.link": UNIT,
+    "rights.unlink": UNIT,
+    "rights.redactions": UNIT,
+    "rights.restrict": UNIT,
+    "rights.decide": UNIT,
+    "rights.answer": UNIT,
+    "rights.export": UNIT,
 }
 
 # A POST that got past the guards is answered by its view: done (303), or the form shown again
@@ -153,7 +183,34 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
     with app.app_context():
         meeting = open_meeting_task(session, clock, case)
         session.commit()
-    storage_name = session.scalars(select(Attachment.storage_name)).one()
+        # An access request about the case, decided, so that every page of it has something
+        # to show (the export exists only after a decision).
+        handler = unit.handlers[0]
+        request = rights.register(
+            session,
+            clock,
+            unit.org.id,
+            handler.user.id,
+            kind="access",
+            subject="Fie Fiktiv, fie@example.org",
+            received_on=clock.now().date(),
+        )
+        rights.link_case(session, clock, request, case, handler.user.id)
+        assert handler.private_key is not None
+        key = rights.open_key(session, request, handler.user.id, handler.private_key)
+        rights.decide(
+            session,
+            clock,
+            request,
+            key,
+            handler.user.id,
+            handler.private_key,
+            decision="granted",
+            legal_basis="gdpr_15",
+            assessment="Fake assessment: nothing to limit.",
+        )
+    attachment = session.scalars(select(Attachment)).one()
+    storage_name = attachment.storage_name
     slug = unit.org.slug
 
     anonymous = app.test_client()
@@ -174,6 +231,10 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         "name": storage_name,
         "invitation_id": invitation.invitation.id,
         "meeting_id": meeting.id,
+        "request_id": request.id,
+        # A purge sent with the token alone has no reason: refused (400), nothing removed.
+        "kind": "file",
+        "item_id": attachment.id,
         "uid": "00000000-0000-4000-8000-000000000000",
         "token": "not-a-real-token",
         "code": "en",

@@ -363,11 +363,18 @@ def test_substantiated_needs_the_hearing_of_the_person_concerned_first(
     assert "The person concerned has been heard" in page
     assert "Fake hearing: the manager was heard." in page
 
-    assert worker.case_action(ref, "close", close).status_code == 303
-    assert (the_case(session, ref).status, the_case(session, ref).outcome) == (
-        "closed",
-        "substantiated",
-    )
+    # Substantiated cases go on to follow-up: the organisation's preset asks for a date.
+    no_date = worker.case_action(ref, "close", close)
+    assert no_date.status_code == 400
+    assert field_errors(no_date, "close-keep_until") == [
+        "Choose the date until which the case is kept (for example, the end of the "
+        "disciplinary or legal follow-up)."
+    ]
+    keep = {**close, "close-keep_until": "2027-06-30"}
+    assert worker.case_action(ref, "close", keep).status_code == 303
+    closed = the_case(session, ref)
+    assert (closed.status, closed.outcome) == ("closed", "substantiated")
+    assert (closed.delete_on, closed.retention_rule) == (date(2027, 6, 30), "substantiated:date")
 
 
 def test_outside_the_scope_needs_a_referral_which_the_reporter_receives(

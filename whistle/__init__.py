@@ -58,7 +58,16 @@ def create_app(
     )
     app.teardown_appcontext(close_db)
 
-    from whistle import audit_views, health, i18n, logs, web_security
+    from whistle import (
+        audit_views,
+        health,
+        i18n,
+        logs,
+        notices_views,
+        registers_views,
+        rights_views,
+        web_security,
+    )
     from whistle.access import enforce_login
     from whistle.auth_session import init_login
     from whistle.cases import meeting_views
@@ -87,4 +96,7 @@ def create_app(
     app.register_blueprint(cases.bp)
     app.register_blueprint(meeting_views.bp)
     app.register_blueprint(audit_views.bp)
+    app.register_blueprint(registers_views.bp)
+    app.register_blueprint(rights_views.bp)
+    app.register_blueprint(notices_views.bp)
     return app

@@ -150,15 +150,20 @@ def _take_head(session: Session) -> tuple[int, bytes]:
     )
     row = session.execute(bump).one_or_none()
     if row is None:
-        # First entry ever (rare path). A head that vanished while entries remain is
-        # tampering: starting again at 1 would hide it, so refuse.
-        if session.scalar(select(exists().where(AuditEntry.seq > 0))):
-            raise AuditLogError("the audit log's head is missing; run `whistle audit verify`")
-        session.execute(
+        # First entry ever (rare path). The head is made first: a concurrent first writer's
+        # head makes this insert wait for its commit and then do nothing (it is not ours), so
+        # two first writers both append, one after the other. Only a head this writer really
+        # made can mean it was missing: if entries exist then, the head vanished while
+        # entries remained, which is tampering; starting again at 1 would hide it, so refuse
+        # (the rollback takes the new head away again).
+        made = session.execute(
             upsert_insert(session)(AuditHead)
             .values(id=HEAD_ID, seq=0, entry_hash=GENESIS)
             .on_conflict_do_nothing()
-        )
+            .returning(AuditHead.id)
+        ).first()
+        if made is not None and session.scalar(select(exists().where(AuditEntry.seq > 0))):
+            raise AuditLogError("the audit log's head is missing; run `whistle audit verify`")
         row = session.execute(bump).one()
     return int(row.seq), bytes(row.entry_hash)
 

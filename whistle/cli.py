@@ -18,6 +18,7 @@ from whistle.instance import init_instance
 from whistle.notify import notify_cli
 from whistle.onboarding import SetupUnavailable, issue_token, setup_complete
 from whistle.recovery_cli import recovery_cli
+from whistle.retention import retention_cli
 from whistle.runtime import runtime
 from whistle.schema import upgrade
 from whistle.settings import SettingsError, default_instance_path
@@ -83,6 +84,7 @@ def db_upgrade_command() -> None:
 cli.add_command(audit_cli)
 cli.add_command(recovery_cli)
 cli.add_command(notify_cli)
+cli.add_command(retention_cli)
 
 
 def main() -> None:

@@ -42,10 +42,12 @@ class PreparedFile:
 @dataclass(frozen=True, repr=False)
 class FileView:
     storage_name: str
-    name: str
+    name: str  # "" once purged
     size: int
     metadata_outcome: str
     author: str
+    id: int
+    purged_on: date | None = None  # purged as manifestly irrelevant (whistle/purge.py)
 
 
 @dataclass(frozen=True, repr=False)
@@ -54,9 +56,18 @@ class MessageView:
     author: str
     kind: str
     sent_on: date
-    body: str
+    body: str  # "" once purged
     files: list[FileView]
     unread_by_reporter: bool
+    purged_on: date | None = None  # purged as manifestly irrelevant (whistle/purge.py)
+
+
+class FileGone(Exception):
+    """The file was purged as manifestly irrelevant (whistle/purge.py): only its date is left."""
+
+    def __init__(self, purged_on: date) -> None:
+        self.purged_on = purged_on
+        super().__init__("file purged")
 
 
 @dataclass(frozen=True, repr=False)
@@ -185,10 +196,12 @@ def post_message(
 
 
 def _file_view(case: Case, content_key: bytes, row: Attachment) -> FileView:
+    if row.purged_on is not None:
+        return FileView(row.storage_name, "", 0, "", row.author, row.id, row.purged_on)
     name = decrypt_field(
         content_key, row.name, context=attachment_name_context(case.uid, row.storage_name)
     ).decode()
-    return FileView(row.storage_name, name, row.size, row.metadata_outcome, row.author)
+    return FileView(row.storage_name, name, row.size, row.metadata_outcome, row.author, row.id)
 
 
 def conversation(session: Session, case: Case, content_key: bytes) -> list[MessageView]:
@@ -202,9 +215,13 @@ def conversation(session: Session, case: Case, content_key: bytes) -> list[Messa
     for message in session.scalars(
         select(Message).where(Message.case_id == case.id).order_by(Message.id)
     ):
-        body = decrypt_field(
-            content_key, message.body, context=message_context(case.uid, message.uid)
-        ).decode()
+        body = (
+            ""
+            if message.purged_on is not None
+            else decrypt_field(
+                content_key, message.body, context=message_context(case.uid, message.uid)
+            ).decode()
+        )
         views.append(
             MessageView(
                 id=message.id,
@@ -216,6 +233,7 @@ def conversation(session: Session, case: Case, content_key: bytes) -> list[Messa
                 unread_by_reporter=(
                     message.author == Author.HANDLER and message.read_by_reporter_on is None
                 ),
+                purged_on=message.purged_on,
             )
         )
     return views
@@ -236,7 +254,8 @@ def report_files(session: Session, case: Case, content_key: bytes) -> list[FileV
 def open_file(
     session: Session, store: FileStore, case: Case, content_key: bytes, storage_name: str
 ) -> tuple[FileView, Iterator[bytes]] | None:
-    """A file of ``case`` and an iterator of its authenticated plaintext, or None.
+    """A file of ``case`` and an iterator of its authenticated plaintext, or None;
+    :class:`FileGone` for a purged file.
 
     The header is checked before this returns, so a wrong key fails before any response.
     """
@@ -247,6 +266,8 @@ def open_file(
     )
     if row is None:
         return None
+    if row.purged_on is not None:
+        raise FileGone(row.purged_on)
     view = _file_view(case, content_key, row)
     handle: BinaryIO = store.open(storage_name)
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from whistle.conversation import FileView
+from whistle.conversation import FileGone, FileView
+from whistle.errors import render_error
 
 
 def attachment_disposition(name: str) -> str:
@@ -27,3 +29,15 @@ def download_response(view: FileView, chunks: Iterator[bytes]) -> Response:
     response.headers["Content-Disposition"] = attachment_disposition(view.name)
     response.headers["Content-Length"] = str(view.size)
     return response
+
+
+def gone_page(gone: FileGone) -> tuple[str, int]:
+    """The page for a file that was purged as manifestly irrelevant (410 Gone)."""
+    return render_error(
+        410,
+        _("File removed"),
+        _(
+            "This file was removed on %(day)s as irrelevant to the report.",
+            day=gone.purged_on.isoformat(),
+        ),
+    )

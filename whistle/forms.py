@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -17,3 +18,35 @@ def valid_email(_form: Form, field: Field) -> None:
     value: Any = field.data or ""
     if len(value) > 254 or not EMAIL_RE.match(value.strip()):
         raise ValidationError(_l("Enter an e-mail address such as name@example.org."))
+
+
+def attach_error(form: Form, field_name: str, message: object) -> None:
+    """Show ``message`` under the form's field ``field_name`` (the first field if it has none
+    of that name: a refusal is never lost)."""
+    field = getattr(form, field_name, None) or next(iter(form))
+    field.errors = [*field.errors, message]
+
+
+def run_action(form: Any, action: Callable[[], None]) -> bool:
+    """Validate ``form`` and run ``action``; True when it was done.
+
+    A refusal (:class:`whistle.handling.ActionRefused`) rolls the transaction back and is shown
+    under the field it names; a user without the keys it needs gets 403.
+    """
+    from flask import abort
+
+    from whistle.handling import ActionRefused, NoAccess
+    from whistle.runtime import db
+
+    if not form.validate_on_submit():
+        return False
+    try:
+        action()
+    except ActionRefused as exc:
+        db().rollback()
+        attach_error(form, exc.field, exc.message)
+        return False
+    except NoAccess:
+        db().rollback()
+        abort(403)
+    return True

@@ -33,7 +33,7 @@ from crypto import (
     encrypt_field,
     open_case_key,
 )
-from whistle import audit
+from whistle import audit, retention
 from whistle.clock import Clock
 from whistle.contexts import identity_context, nudge_context, report_context
 from whistle.conversation import PreparedFile, post_message
@@ -51,7 +51,17 @@ from whistle.models import (
 from whistle.notify import AddressRejected, queue_nudge
 from whistle.storage import FileStore
 
-NOTE_KINDS = ("note", "scope", "hearing", "identity_reveal", "closure", "access")
+NOTE_KINDS = (
+    "note",
+    "scope",
+    "hearing",
+    "identity_reveal",
+    "closure",
+    "access",
+    "legal_hold",
+    "hold_lifted",
+    "purge",
+)
 SCOPES = ("in_scope", "outside_scope")
 HEARINGS = ("held", "not_needed")
 MAX_TEXT = 20_000
@@ -118,7 +128,7 @@ def read_report(case: Case, keys: OpenedKeys) -> dict[str, Any]:
     return data
 
 
-def _text(value: str, field: str, message: object) -> str:
+def required_text(value: str, field: str, message: object) -> str:
     text = value.strip()
     if not text:
         raise ActionRefused(field, message)
@@ -127,7 +137,7 @@ def _text(value: str, field: str, message: object) -> str:
     return text
 
 
-def _add_note(
+def write_note(
     session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, kind: str, body: str
 ) -> CaseNote:
     if keys.notes is None:
@@ -153,7 +163,8 @@ class NoteView:
     kind: str
     author: str
     created_on: date
-    body: str
+    body: str  # "" once purged
+    purged_on: date | None = None  # purged as manifestly irrelevant (whistle/purge.py)
 
 
 def notes(session: Session, case: Case, keys: OpenedKeys) -> list[NoteView]:
@@ -170,7 +181,12 @@ def notes(session: Session, case: Case, keys: OpenedKeys) -> list[NoteView]:
             row.kind,
             names.get(row.author_user_id or 0, "?"),
             row.created_on,
-            decrypt_field(keys.notes, row.body, context=note_context(case.uid, row.uid)).decode(),
+            ""
+            if row.purged_on is not None
+            else decrypt_field(
+                keys.notes, row.body, context=note_context(case.uid, row.uid)
+            ).decode(),
+            row.purged_on,
         )
         for row in rows
     ]
@@ -188,8 +204,8 @@ def add_note(
     session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, body: str
 ) -> CaseNote:
     """An internal note: the unit's own record, never shown to the reporter. Commits."""
-    text = _text(body, "body", _l("Write the note."))
-    note = _add_note(session, clock, case, keys, user_id, "note", text)
+    text = required_text(body, "body", _l("Write the note."))
+    note = write_note(session, clock, case, keys, user_id, "note", text)
     audit.record(
         session,
         clock,
@@ -271,7 +287,7 @@ def acknowledge(
     nudge_key: bytes | None = None,
 ) -> None:
     """Acknowledge receipt to the reporter (D1); starts the 3-month feedback period. Commits."""
-    text = _text(body, "body", _l("Write the acknowledgement."))
+    text = required_text(body, "body", _l("Write the acknowledgement."))
     if case.acknowledged_on is not None:
         raise ActionRefused("body", _l("Receipt has already been acknowledged."))
     today = clock.now().date()
@@ -349,8 +365,8 @@ def give_feedback(
 
     The first feedback meets the 3-month deadline; there is no "postpone".
     """
-    what = _text(done, "done", _l("Say what has been done or will be done."))
-    reason = _text(why, "why", _l("Say why."))
+    what = required_text(done, "done", _l("Say what has been done or will be done."))
+    reason = required_text(why, "why", _l("Say why."))
     if case.status == CaseStatus.NEW:
         raise ActionRefused("done", _l("Acknowledge receipt before giving feedback."))
     if case.feedback_on is None:
@@ -382,8 +398,8 @@ def assess_scope(
     """Record whether the report falls within the Act (§ 12(3)), with the reason. Commits."""
     if scope not in SCOPES:
         raise ActionRefused("scope", _l("Choose an assessment."))
-    text = _text(reason, "reason", _l("Give the reason for the assessment."))
-    note = _add_note(session, clock, case, keys, user_id, "scope", text)
+    text = required_text(reason, "reason", _l("Give the reason for the assessment."))
+    note = write_note(session, clock, case, keys, user_id, "scope", text)
     case.scope = scope
     audit.record(
         session,
@@ -410,8 +426,8 @@ def record_hearing(
     """The person concerned was heard, or why no hearing is needed (S6). Commits."""
     if hearing not in HEARINGS:
         raise ActionRefused("hearing", _l("Choose whether the person concerned was heard."))
-    text = _text(account, "account", _l("Describe the hearing, or why none is needed."))
-    note = _add_note(session, clock, case, keys, user_id, "hearing", text)
+    text = required_text(account, "account", _l("Describe the hearing, or why none is needed."))
+    note = write_note(session, clock, case, keys, user_id, "hearing", text)
     case.hearing = hearing
     audit.record(
         session,
@@ -436,14 +452,18 @@ def close_case(
     outcome: str,
     reason: str,
     referral: str = "",
+    keep_until: date | None = None,
     nudge_key: bytes | None = None,
 ) -> None:
-    """Close the case with its outcome. Commits.
+    """Close the case with its outcome and its retention date. Commits.
 
     - Substantiated needs the hearing step first (S6).
     - Outside the scope (§ 12(3), D4) needs a referral text, which goes to the reporter as the
       final outcome with the other channels they can use.
     - Otherwise the reporter must have had the final outcome already (D2, D3).
+    - The retention date comes from the organisation's preset for the outcome
+      (whistle/retention.py); ``keep_until`` is the handler's date where the preset asks for
+      one, or a later date than the preset gives.
     """
     if case.status == CaseStatus.CLOSED:
         raise ActionRefused("outcome", _l("The case is already closed."))
@@ -451,14 +471,25 @@ def close_case(
         chosen = CaseOutcome(outcome)
     except ValueError:
         raise ActionRefused("outcome", _l("Choose an outcome.")) from None
-    text = _text(reason, "reason", _l("Give the reason for the outcome."))
+    text = required_text(reason, "reason", _l("Give the reason for the outcome."))
     if chosen is CaseOutcome.SUBSTANTIATED and case.hearing is None:
         raise ActionRefused(
             "outcome",
             _l("Record the hearing of the person concerned (or why none is needed) first."),
         )
+    today = clock.now().date()
+    try:
+        kept = retention.retention_for(
+            retention.presets(session, case.org_id)[chosen],
+            chosen,
+            closed_on=today,
+            told_on=today if chosen is CaseOutcome.OUTSIDE_SCOPE else _told_on(session, case),
+            keep_until=keep_until,
+        )
+    except retention.RetentionRefused as refused:
+        raise ActionRefused(refused.field, refused.message) from None
     if chosen is CaseOutcome.OUTSIDE_SCOPE:
-        referral_text = _text(
+        referral_text = required_text(
             referral, "referral", _l("Tell the reporter where else they can turn.")
         )
         case.scope = "outside_scope"
@@ -483,10 +514,12 @@ def close_case(
         raise ActionRefused(
             "outcome", _l("Send the final outcome to the reporter before closing the case.")
         )
-    note = _add_note(session, clock, case, keys, user_id, "closure", text)
+    note = write_note(session, clock, case, keys, user_id, "closure", text)
     case.outcome = chosen.value
     case.status = CaseStatus.CLOSED
-    case.closed_on = clock.now().date()
+    case.closed_on = today
+    case.delete_on = kept.delete_on
+    case.retention_rule = kept.rule
     audit.record(
         session,
         clock,
@@ -494,17 +527,51 @@ def close_case(
         org_id=case.org_id,
         actor_user_id=user_id,
         case=case,
-        detail={"outcome": chosen.value, "note": note.id},
+        detail={
+            "outcome": chosen.value,
+            "note": note.id,
+            "rule": kept.rule,
+            "delete_on": kept.delete_on.isoformat(),
+        },
     )
     session.commit()
 
 
+def place_legal_hold(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, reason: str
+) -> None:
+    """Stop the case from being deleted until the hold is lifted (R2). Commits."""
+    if case.hold_since is not None:
+        raise ActionRefused("reason", _l("The case is already on legal hold."))
+    text = required_text(reason, "reason", _l("Give the reason for the legal hold."))
+    note = write_note(session, clock, case, keys, user_id, "legal_hold", text)
+    retention.place_hold(session, clock, case, note.id, user_id)
+    session.commit()
+
+
+def lift_legal_hold(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, reason: str
+) -> None:
+    """Lift the legal hold: the case is deleted on its retention date again. Commits."""
+    if case.hold_since is None:
+        raise ActionRefused("reason", _l("The case is not on legal hold."))
+    text = required_text(reason, "reason", _l("Give the reason for lifting the hold."))
+    note = write_note(session, clock, case, keys, user_id, "hold_lifted", text)
+    retention.lift_hold(session, clock, case, note.id, user_id)
+    session.commit()
+
+
 def _final_outcome_sent(session: Session, case: Case) -> bool:
-    return (
-        session.scalar(
-            select(Message.id).where(Message.case_id == case.id, Message.kind == "final_outcome")
-        )
-        is not None
+    return _told_on(session, case) is not None
+
+
+def _told_on(session: Session, case: Case) -> date | None:
+    """The day the reporter was sent the final outcome, if they were."""
+    return session.scalar(
+        select(Message.sent_on)
+        .where(Message.case_id == case.id, Message.kind == "final_outcome")
+        .order_by(Message.sent_on)
+        .limit(1)
     )
 
 
@@ -525,11 +592,11 @@ def reveal_identity(
         raise ActionRefused("reason", _l("The reporter is anonymous."))
     if keys.identity is None:
         raise NoAccess
-    text = _text(reason, "reason", _l("Say why you need to see the identity."))
+    text = required_text(reason, "reason", _l("Say why you need to see the identity."))
     data = json.loads(
         decrypt_field(keys.identity, case.identity, context=identity_context(case.uid))
     )
-    note = _add_note(session, clock, case, keys, user_id, "identity_reveal", text)
+    note = write_note(session, clock, case, keys, user_id, "identity_reveal", text)
     audit.record(
         session,
         clock,

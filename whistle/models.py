@@ -264,6 +264,12 @@ class Case(Base):
         _inbox_index("ix_cases_inbox_unread", "unread_for_handlers", "received_on", "id"),
         _inbox_index("ix_cases_inbox_ack_due", "acknowledge_due", "id"),
         _inbox_index("ix_cases_inbox_feedback_due", "feedback_due", "id"),
+        # `whistle retention run` finds what is due from this index alone, so its cost follows
+        # the cases it deletes, not the cases kept (docs/benchmarks.md, "Retention").
+        Index("ix_cases_delete_on", "delete_on", "hold_since"),
+        # The registers' pending deletions and legal holds of one organisation.
+        Index("ix_cases_retention", "org_id", "delete_on", "status", "hold_since"),
+        Index("ix_cases_hold", "org_id", "hold_since"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -303,6 +309,12 @@ class Case(Base):
     scope: Mapped[str | None] = mapped_column(String(16), nullable=True)
     hearing: Mapped[str | None] = mapped_column(String(16), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Retention (R2-R4, whistle/retention.py): set when the case is closed. ``retention_rule``
+    # names the preset or decision the date comes from; a legal hold (``hold_since``) stops
+    # deletion until it is lifted. The reasons are internal notes.
+    delete_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    retention_rule: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hold_since: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class ReferenceCounter(Base):
@@ -364,6 +376,8 @@ class Message(Base):
     sent_on: Mapped[date] = mapped_column(Date)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     read_by_reporter_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Purged as manifestly irrelevant (R3): the body is gone, the row says when.
+    purged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class Attachment(Base):
@@ -383,6 +397,8 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     metadata_outcome: Mapped[str] = mapped_column(String(16))
     added_on: Mapped[date] = mapped_column(Date)
+    # Purged as manifestly irrelevant (R3): the file and its name are gone, the row says when.
+    purged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class WebSession(Base):
@@ -449,6 +465,8 @@ class CaseNote(Base):
     kind: Mapped[str] = mapped_column(String(32), default="note")
     created_on: Mapped[date] = mapped_column(Date)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    # Purged as manifestly irrelevant (R3): the body is gone, the row says when.
+    purged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
 class Meeting(Base):
@@ -548,3 +566,171 @@ class OutboxMail(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CaseTombstone(Base):
+    """What remains of a deleted case (R1, R4): dates, category, channel, outcome and rule.
+
+    No content, no identity, no key, nothing a person typed: enough for the record of reports
+    and the statistics. ``case_id`` is the deleted case's id, a plain number that links the
+    tombstone to the case's entries in the audit log.
+    """
+
+    __tablename__ = "case_tombstones"
+    __table_args__ = (UniqueConstraint("org_id", "reference", name="tombstone_org_reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(32))
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), nullable=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    received_on: Mapped[date] = mapped_column(Date)
+    acknowledge_due: Mapped[date] = mapped_column(Date)
+    acknowledged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    feedback_due: Mapped[date] = mapped_column(Date)
+    feedback_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    scope: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    delete_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    deleted_on: Mapped[date] = mapped_column(Date)
+    retention_rule: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assigned_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class PendingFileDeletion(Base):
+    """A stored file whose rows are gone, to be removed from the file store.
+
+    Deletion removes a case's rows and lists its files here in one transaction, then deletes
+    the files and these rows. A crash in between leaves no half-deleted case, only files
+    (unreadable: their keys went with the rows) that the next run removes.
+    """
+
+    __tablename__ = "pending_file_deletions"
+
+    storage_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    queued_on: Mapped[date] = mapped_column(Date)
+
+
+class RightsRequest(Base):
+    """A data-subject request (GDPR art. 15-21; REQUIREMENTS.md S1-S5) and its handling.
+
+    Who asked, and every text about the request (assessment, reasons, statements), is under
+    the request's own key, sealed to the unit's handlers and the recovery key like a case's
+    keys (:class:`RightsRequestKey`); the server keeps in clear only the kind, the dates, the
+    status, the decision and its legal basis.
+    """
+
+    __tablename__ = "rights_requests"
+    __table_args__ = (Index("ix_rights_requests_open", "org_id", "status", "due_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    received_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    extended_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    extension_notice_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    legal_basis: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    decided_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    answered_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    subject: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RightsRequestKey(Base):
+    """The request key sealed to one handler (or to the recovery key)."""
+
+    __tablename__ = "rights_request_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("rights_requests.id", ondelete="CASCADE"), index=True
+    )
+    recipient: Mapped[str] = mapped_column(String(16))  # "user" or "recovery"
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RightsNote(Base):
+    """A text about a request (assessment, extension reason, decision, statement), encrypted."""
+
+    __tablename__ = "rights_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("rights_requests.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    author_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_on: Mapped[date] = mapped_column(Date)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RightsRequestCase(Base):
+    """A case a request concerns (found by the handler's search)."""
+
+    __tablename__ = "rights_request_cases"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("rights_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+
+
+class ItemRestriction(Base):
+    """A restriction of processing (GDPR art. 18; S5) on an item of a case: the item is left
+    out of every export and disclosure while the restriction stands."""
+
+    __tablename__ = "item_restrictions"
+    __table_args__ = (
+        UniqueConstraint("case_id", "item_kind", "item_id", name="one_restriction_per_item"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    item_kind: Mapped[str] = mapped_column(String(16))  # "report", "message", "file", "note"
+    item_id: Mapped[int] = mapped_column(Integer)  # 0 for the report
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rights_requests.id", ondelete="SET NULL"), nullable=True
+    )
+    since: Mapped[date] = mapped_column(Date)
+
+
+class PersonConcerned(Base):
+    """A person a report is about (GDPR art. 14; S4): who (under the case notes key) and the
+    state of the notice they are owed. The notice never names the reporter."""
+
+    __tablename__ = "persons_concerned"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    label: Mapped[bytes] = mapped_column(LargeBinary)
+    notice_status: Mapped[str] = mapped_column(String(16), default="pending")
+    notified_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    deferral_basis: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    review_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    created_on: Mapped[date] = mapped_column(Date)

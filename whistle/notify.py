@@ -68,9 +68,11 @@ from whistle.models import (
     Membership,
     Organisation,
     OutboxMail,
+    PersonConcerned,
     User,
     UTCDateTime,
 )
+from whistle.retention import WARNING_DAYS
 from whistle.runtime import runtime
 
 
@@ -83,6 +85,8 @@ class MailKind(enum.StrEnum):
     ACK_OVERDUE = "ack_overdue"
     FEEDBACK_SOON = "feedback_soon"
     FEEDBACK_OVERDUE = "feedback_overdue"
+    DELETION_SOON = "deletion_soon"
+    NOTICE_REVIEW = "notice_review"
     NUDGE = "nudge"
 
 
@@ -98,6 +102,7 @@ _GONE_WHEN_DONE = CASE_EVENTS | {MailKind.NUDGE}
 # Warn this many days before a deadline (the last day on time counts as "within").
 ACK_WARNING_DAYS = 2
 FEEDBACK_WARNING_DAYS = 14
+DELETION_WARNING_DAYS = WARNING_DAYS  # whistle/retention.py: the inbox warns as far ahead
 
 MAX_ATTEMPTS = 5
 # How long after queueing each attempt may be made: a mail server that is down for a few hours
@@ -276,20 +281,37 @@ def queue_nudge(
 class _Reminder:
     kind: MailKind
     key_prefix: str
-    due: InstrumentedAttribute[date]
-    done: InstrumentedAttribute[date | None]
+    due: InstrumentedAttribute[Any]
+    done: InstrumentedAttribute[Any] | None  # the act that meets the deadline
     warning_days: int | None  # None: the deadline has passed
+    # False: a deadline of a case being handled. True: the deletion warning, for closed cases
+    # that are not on legal hold.
+    closed_cases: bool = False
 
     def condition(self, today: date) -> ColumnElement[bool]:
         if self.warning_days is None:
             window = self.due < today
         else:
             window = self.due.between(today, today + timedelta(days=self.warning_days))
-        return and_(self.done.is_(None), window)
+        if self.closed_cases:
+            return and_(Case.status == CaseStatus.CLOSED.value, Case.hold_since.is_(None), window)
+        assert self.done is not None
+        return and_(Case.status != CaseStatus.CLOSED.value, self.done.is_(None), window)
 
     def still_due(self, case: Case, today: date) -> bool:
-        """Whether the reminder still holds at sending time (not met, not closed meanwhile)."""
-        due: date = getattr(case, self.due.key)
+        """Whether the reminder still holds at sending time (not met, not closed meanwhile;
+        for a deletion warning: still closed, not held, the day still ahead)."""
+        due: date | None = getattr(case, self.due.key)
+        if due is None:
+            return False
+        if self.closed_cases:
+            assert self.warning_days is not None
+            return (
+                case.status == CaseStatus.CLOSED
+                and case.hold_since is None
+                and today <= due <= today + timedelta(days=self.warning_days)
+            )
+        assert self.done is not None
         if case.status == CaseStatus.CLOSED or getattr(case, self.done.key) is not None:
             return False
         if self.warning_days is None:
@@ -320,6 +342,14 @@ REMINDERS = {
         _Reminder(
             MailKind.FEEDBACK_OVERDUE, "feedback-overdue", Case.feedback_due, Case.feedback_on, None
         ),
+        _Reminder(
+            MailKind.DELETION_SOON,
+            "deletion-soon",
+            Case.delete_on,
+            None,
+            DELETION_WARNING_DAYS,
+            closed_cases=True,
+        ),
     )
 }
 
@@ -349,12 +379,15 @@ def _sql_dedup_key(prefix: str, due: InstrumentedAttribute[date], dialect: str) 
 
 
 def queue_deadline_reminders(session: Session, clock: Clock) -> int:
-    """Queue reminders of acknowledgements and feedback due soon or overdue; return how many.
+    """Queue reminders of acknowledgements and feedback due soon or overdue, and warnings of
+    deletions within 7 days; return how many.
 
     Acknowledgement: warned from 2 days before ``acknowledge_due`` while not acknowledged, and
     once more when overdue; feedback likewise from 14 days before ``feedback_due`` while none
-    was given. Closed cases and cases of deactivated organisations get none. Each goes once to
-    each entitled handler: ``dedup_key`` makes running this daily (or twice) queue nothing new.
+    was given; closed cases get none of these, but a warning 7 days before their retention
+    date unless they are on legal hold. Cases of deactivated organisations get none. Each
+    goes once to each entitled handler: ``dedup_key`` makes running this daily (or twice)
+    queue nothing new.
 
     One ``INSERT ... SELECT`` per kind does the work in the database, reading only clear-text
     columns, so it stays fast with a hundred thousand cases. Flushes, never commits.
@@ -382,7 +415,6 @@ def queue_deadline_reminders(session: Session, clock: Clock) -> int:
             .join(User, User.id == CaseKey.user_id)
             .where(
                 Organisation.is_active.is_(True),
-                Case.status != CaseStatus.CLOSED.value,
                 reminder.condition(today),
                 _entitled(Case.id, Case.org_id),
                 ~exists().where(OutboxMail.dedup_key == key),
@@ -408,6 +440,78 @@ def queue_deadline_reminders(session: Session, clock: Clock) -> int:
     return queued
 
 
+def notice_review_key(person_id: int, review_on: date, user_id: int) -> str:
+    return f"notice-review:{person_id}:{review_on.isoformat()}:{user_id}"
+
+
+def queue_notice_reviews(session: Session, clock: Clock) -> int:
+    """Queue a mail to each entitled handler of a case with a deferred notice to a person
+    concerned (whistle/notices.py) whose review date has come: once per person, review date
+    and handler. Flushes, never commits."""
+    session.flush()
+    now = clock.now()
+    today = now.date()
+    due = session.execute(
+        select(PersonConcerned.id, PersonConcerned.review_on, Case.id, Case.org_id, Case.reference)
+        .join(Case, Case.id == PersonConcerned.case_id)
+        .join(Organisation, Organisation.id == Case.org_id)
+        .where(
+            PersonConcerned.notice_status == "deferred",
+            PersonConcerned.review_on <= today,
+            Organisation.is_active.is_(True),
+        )
+    ).all()
+    rows: list[dict[str, Any]] = []
+    for person_id, review_on, case_id, org_id, reference in due:
+        if review_on is None:
+            continue
+        handlers = session.scalars(
+            select(User.id)
+            .select_from(CaseKey)
+            .join(User, User.id == CaseKey.user_id)
+            .where(_entitled(case_id, org_id))
+        ).all()
+        rows += [
+            {
+                "org_id": org_id,
+                "kind": MailKind.NOTICE_REVIEW.value,
+                "user_id": user_id,
+                "case_reference": reference,
+                "dedup_key": notice_review_key(person_id, review_on, user_id),
+                "created_at": now,
+                "attempts": 0,
+            }
+            for user_id in handlers
+        ]
+    if not rows:
+        return 0
+    taken = set(
+        session.scalars(
+            select(OutboxMail.dedup_key).where(
+                OutboxMail.dedup_key.in_([r["dedup_key"] for r in rows])
+            )
+        )
+    )
+    fresh = [r for r in rows if r["dedup_key"] not in taken]
+    if not fresh:
+        return 0
+    return _inserted(session, upsert_insert(session)(OUTBOX).values(fresh).on_conflict_do_nothing())
+
+
+def _review_still_due(session: Session, case: Case, today: date) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    PersonConcerned.case_id == case.id,
+                    PersonConcerned.notice_status == "deferred",
+                    PersonConcerned.review_on <= today,
+                )
+            )
+        )
+    )
+
+
 # --- Rendering -----------------------------------------------------------------------------
 
 
@@ -425,6 +529,10 @@ def _subject(kind: MailKind, organisation: str, reference: str | None) -> str:
         text = _("Feedback due soon: case %(reference)s at %(organisation)s", **values)
     elif kind is MailKind.FEEDBACK_OVERDUE:
         text = _("Feedback overdue: case %(reference)s at %(organisation)s", **values)
+    elif kind is MailKind.DELETION_SOON:
+        text = _("To be deleted soon: case %(reference)s at %(organisation)s", **values)
+    elif kind is MailKind.NOTICE_REVIEW:
+        text = _("Deferred notice to review: case %(reference)s at %(organisation)s", **values)
     else:
         text = _("News from %(organisation)s", organisation=organisation)
     return str(text)
@@ -527,6 +635,8 @@ def _compose_staff(
             return None  # acknowledged, answered or closed since it was queued
         if row.dedup_key != reminder_dedup_key(reminder.key_prefix, case.id, due, user.id):
             return None  # the deadline moved since; a reminder of the new one is queued
+    if kind is MailKind.NOTICE_REVIEW and not _review_still_due(session, case, today):
+        return None  # decided meanwhile: notified, or deferred again to a later review
     mail = render_mail(kind, org, base_url=base_url, case_reference=case.reference, due=due)
     return _Composed(to=user.email, mail=mail)
 
@@ -663,10 +773,11 @@ def send_command(limit: int) -> None:
 
 @notify_cli.command("deadlines")
 def deadlines_command() -> None:
-    """Queue reminders of acknowledgements and feedback due soon or overdue (run daily)."""
+    """Queue reminders of deadlines due soon or overdue and of deletions (run daily)."""
     rt = runtime()
     with rt.sessions() as session:
         queued = queue_deadline_reminders(session, rt.clock)
+        queued += queue_notice_reviews(session, rt.clock)
         session.commit()
     click.echo(f"queued {queued} deadline reminders")
 

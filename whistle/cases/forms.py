@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, MultipleFileField, RadioField, SelectField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
@@ -99,6 +106,40 @@ class CloseForm(FlaskForm):
             "(whistleblower.dk), the police or another authority."
         ),
     )
+    keep_until = DateField(
+        _l("Keep the case until (where the outcome asks for a date, or to keep it longer)"),
+        validators=[Optional()],
+        description=_l(
+            "For example the end of the disciplinary or legal follow-up. The case is then "
+            "deleted; a record without content stays in the register."
+        ),
+    )
+
+
+class HoldForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reason"),
+        validators=TEXT,
+        description=_l("Kept as an internal note; placing and lifting a hold are logged."),
+    )
+
+
+class PurgeForm(FlaskForm):
+    """Remove one message, file or note as manifestly irrelevant (whistle/purge.py); each
+    item's form has its own prefix, ``purge-<kind>-<id>``."""
+
+    reason = TextAreaField(
+        _l("Why is this manifestly irrelevant to the report?"),
+        validators=TEXT,
+        description=_l(
+            "The content is deleted for good. The reason is kept as an internal note; the "
+            "removal is logged."
+        ),
+    )
+
+
+def purge_prefix(kind: str, item_id: int) -> str:
+    return f"purge-{kind}-{item_id}"
 
 
 class RevealForm(FlaskForm):

@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle import audit, case_sharing, handling, meetings
+from whistle import audit, case_sharing, handling, meetings, notices, purge, retention
 from whistle.cases.forms import (
     HEARING_LABELS,
     OUTCOME_LABELS,
@@ -30,14 +30,25 @@ from whistle.cases.forms import (
     FeedbackForm,
     GrantForm,
     HearingForm,
+    HoldForm,
     MessageForm,
     NoteForm,
+    PurgeForm,
     RevealForm,
     ScopeForm,
+    purge_prefix,
 )
-from whistle.conversation import conversation, open_file, report_files
+from whistle.conversation import (
+    FileGone,
+    FileView,
+    MessageView,
+    conversation,
+    open_file,
+    report_files,
+)
 from whistle.deadlines import feedback_due
-from whistle.downloads import download_response
+from whistle.downloads import download_response, gone_page
+from whistle.forms import run_action
 from whistle.handling import ActionRefused, NoAccess, OpenedKeys
 from whistle.inbox import DEADLINE_STATES, SORTS, InboxFilters
 from whistle.inbox import inbox as inbox_page
@@ -82,9 +93,12 @@ def inbox(slug: str) -> str:
     tasks = meetings.meetings_due(
         session, ctx.org.id, runtime().clock.now().date(), user_id=ctx.staff.user.id
     )
+    today = runtime().clock.now().date()
     return render_template(
         "cases/inbox.html",
         meeting_tasks=tasks,
+        deletions=retention.deletions_soon(session, ctx.org.id, ctx.staff.user.id, today),
+        reviews=notices.reviews_due(session, ctx.org.id, ctx.staff.user.id, today),
         ctx=ctx,
         organisation=ctx.org,
         page=page,
@@ -140,6 +154,8 @@ def _forms(case: Case) -> dict[str, FlaskForm]:
         "scope": ScopeForm(prefix="scope", formdata=None),
         "hearing": HearingForm(prefix="hearing", formdata=None),
         "close": CloseForm(prefix="close", formdata=None),
+        "hold": HoldForm(prefix="hold", formdata=None),
+        "unhold": HoldForm(prefix="unhold", formdata=None),
         "reveal": RevealForm(prefix="reveal", formdata=None),
         "grant": GrantForm(prefix="grant", formdata=None),
         "assign": AssignForm(prefix="assign", formdata=None),
@@ -165,11 +181,32 @@ def _shown(
         "scope": active,
         "hearing": active,
         "close": active,
+        "hold": case.hold_since is None,
+        "unhold": case.hold_since is not None,
         "note": True,
         "reveal": identity is None and case.identity is not None and keys.identity is not None,
         "grant": len(forms["grant"].grantee.choices or []) > 1,
         "assign": is_lead,
         "recuse": True,
+    }
+
+
+def _purge_forms(
+    messages: list[MessageView], files: list[FileView], notes: list[handling.NoteView]
+) -> dict[str, FlaskForm]:
+    """A "remove as irrelevant" form for every item that may be purged (whistle/purge.py)."""
+    items = [
+        ("message", m.id) for m in messages if m.purged_on is None and m.kind in purge.MESSAGE_KINDS
+    ]
+    items += [
+        ("file", f.id)
+        for f in [*files, *(f for m in messages for f in m.files)]
+        if f.purged_on is None
+    ]
+    items += [("note", n.id) for n in notes if n.purged_on is None and n.kind in purge.NOTE_KINDS]
+    return {
+        purge_prefix(kind, item_id): PurgeForm(prefix=purge_prefix(kind, item_id), formdata=None)
+        for kind, item_id in items
     }
 
 
@@ -184,7 +221,18 @@ def _render(
 ) -> tuple[str, int]:
     session = db()
     forms = _forms(case)
-    forms.update(override or {})
+    messages = conversation(session, case, keys.content)
+    sent_with_report = report_files(session, case, keys.content)
+    case_notes = handling.notes(session, case, keys)
+    purge_forms = _purge_forms(messages, sent_with_report, case_notes)
+    stray: list[FlaskForm] = []  # a purge form whose item is no longer offered
+    for name, form in (override or {}).items():
+        if name in forms:
+            forms[name] = form
+        elif name in purge_forms:
+            purge_forms[name] = form
+        else:
+            stray.append(form)
     colleagues = case_sharing.entitled_colleagues(session, case, keys)
     holders = case_sharing.holders(session, case.id)
     grant = forms["grant"]
@@ -198,11 +246,10 @@ def _render(
     # tab, a forged post) would lose its message with the form: it is shown at the top instead.
     refusals = [
         str(message)
-        for name, form in forms.items()
-        if not shown[name]
-        for field_name, messages in form.errors.items()
+        for form in [*(f for name, f in forms.items() if not shown[name]), *stray]
+        for field_name, errors in form.errors.items()
         if field_name != "csrf_token"
-        for message in messages
+        for message in errors
     ]
     category = session.get(Category, case.category_id) if case.category_id else None
     assigned = session.get(User, case.assigned_user_id) if case.assigned_user_id else None
@@ -216,9 +263,10 @@ def _render(
         organisation=ctx.org,
         case=case,
         report=handling.read_report(case, keys),
-        report_files=report_files(session, case, keys.content),
-        messages=conversation(session, case, keys.content),
-        notes=handling.notes(session, case, keys),
+        report_files=sent_with_report,
+        messages=messages,
+        notes=case_notes,
+        purge_forms=purge_forms,
         holders=holders,
         assigned=assigned,
         category=category,
@@ -228,6 +276,9 @@ def _render(
         refusals=refusals,
         deadline=(state, deadline_kind, deadline_day),
         outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
+        presets=retention.presets(session, case.org_id),
+        warning_days=retention.WARNING_DAYS,
+        today=runtime().clock.now().date(),
         scope_labels=SCOPE_LABELS,
         hearing_labels=HEARING_LABELS,
         notice=request.args.get("done"),
@@ -266,22 +317,17 @@ def _act(
     """Validate the action's form, run it, and go back to the case (or show the errors)."""
     ctx, found, keys = _case(slug, reference)
     form = form_class(prefix=name)
-    if form.validate_on_submit():
+
+    def run() -> None:
         try:
             action(ctx, found, keys, form)
-        except ActionRefused as exc:
-            db().rollback()
-            field = getattr(form, exc.field, None) or next(iter(form))
-            field.errors = [*field.errors, exc.message]
-        except NoAccess:
-            db().rollback()
-            abort(403)
         except StorageError:
-            db().rollback()
-            field = form.body
-            field.errors = [_("The files could not be stored, so nothing was sent. Try again.")]
-        else:
-            return _back(ctx, found, done)
+            raise ActionRefused(
+                "body", _("The files could not be stored, so nothing was sent. Try again.")
+            ) from None
+
+    if run_action(form, run):
+        return _back(ctx, found, done)
     db().refresh(found)
     return _render(ctx, found, keys, override={name: form}, status=400)
 
@@ -420,10 +466,49 @@ def close(slug: str, reference: str) -> Response | tuple[str, int]:
             outcome=form.outcome.data or "",
             reason=form.reason.data or "",
             referral=form.referral.data or "",
+            keep_until=form.keep_until.data,
             nudge_key=runtime().settings.instance_key,
         )
 
     return _act(slug, reference, "close", CloseForm, run, "closed")
+
+
+@bp.post("/cases/<reference>/hold")
+def hold(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        handling.place_legal_hold(
+            db(), runtime().clock, case, keys, ctx.staff.user.id, form.reason.data or ""
+        )
+
+    return _act(slug, reference, "hold", HoldForm, run, "hold")
+
+
+@bp.post("/cases/<reference>/unhold")
+def unhold(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        handling.lift_legal_hold(
+            db(), runtime().clock, case, keys, ctx.staff.user.id, form.reason.data or ""
+        )
+
+    return _act(slug, reference, "unhold", HoldForm, run, "unhold")
+
+
+@bp.post("/cases/<reference>/purge/<any(message, file, note):kind>/<int:item_id>")
+def purge_item(slug: str, reference: str, kind: str, item_id: int) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        purge.purge_item(
+            db(),
+            runtime().clock,
+            _store(),
+            case,
+            keys,
+            ctx.staff.user.id,
+            kind=kind,
+            item_id=item_id,
+            reason=form.reason.data or "",
+        )
+
+    return _act(slug, reference, purge_prefix(kind, item_id), PurgeForm, run, "purged")
 
 
 @bp.post("/cases/<reference>/reveal")
@@ -482,12 +567,14 @@ def recuse(slug: str, reference: str) -> Response:
 
 
 @bp.get("/cases/<reference>/files/<name>")
-def file(slug: str, reference: str, name: str) -> Response:
+def file(slug: str, reference: str, name: str) -> Response | tuple[str, int]:
     ctx, found, keys = _case(slug, reference)
     try:
         opened = open_file(db(), _store(), found, keys.content, name)
     except ValueError:
         abort(404)
+    except FileGone as gone:
+        return gone_page(gone)
     if opened is None:
         abort(404)
     view, chunks = opened

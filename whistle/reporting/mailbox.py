@@ -14,8 +14,8 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from whistle.access import public
-from whistle.conversation import conversation, open_file, post_message, report_files
-from whistle.downloads import download_response
+from whistle.conversation import FileGone, conversation, open_file, post_message, report_files
+from whistle.downloads import download_response, gone_page
 from whistle.errors import render_error
 from whistle.followup import UnknownCode, mark_read_by_reporter, open_with_code
 from whistle.meetings import (
@@ -270,7 +270,7 @@ def minutes_correct(slug: str, uid: str) -> Response | str:
 
 @bp.get("/file/<name>")
 @public
-def file(slug: str, name: str) -> Response:
+def file(slug: str, name: str) -> Response | tuple[str, int]:
     org = organisation_or_404(slug)
     reporter = _signed_in(org)
     try:
@@ -283,6 +283,8 @@ def file(slug: str, name: str) -> Response:
         )
     except ValueError:
         abort(404)
+    except FileGone as gone:
+        return gone_page(gone)
     if found is None:
         abort(404)
     view, chunks = found
