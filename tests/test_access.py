@@ -36,6 +36,8 @@ EXPECTED_PUBLIC = {
     "staff.enrol_qr",
     "staff.sign_out",
     "staff.accept",
+    # The organisation's logo, shown on its reporting page (re-encoded at upload).
+    "org_logo.show",
     "static",
 }
 

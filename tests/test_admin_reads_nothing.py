@@ -37,12 +37,14 @@ from tests.factories import Unit, add_staff
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
-from whistle import rights
+from whistle import export, handling, rights
 from whistle.clock import FixedClock
 from whistle.contexts import identity_context, report_context
 from whistle.invitations import invite
 from whistle.models import Attachment, Base, Case, KeyPurpose, OrgKey, Role, User
+from whistle.org_keys import signing_key
 from whistle.runtime import runtime
+from whistle.storage import FileStore
 
 TYPED = (
     "what",
@@ -322,12 +324,30 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
             received_on=clock.now().date(),
         )
         rights.link_case(session, clock, request, case, unit.handlers[0].user.id)
+        # A case file for counsel: the admin and the auditor must not reach it either.
+        counsel = add_staff(
+            session, clock, unit.org, "Conny Counsel", [Role.COUNSEL], instance_key=instance_key
+        )
+        holder = unit.handlers[0]
+        bundle = export.export_case(
+            session,
+            clock,
+            FileStore(runtime(app).settings.file_store),
+            unit.org,
+            case,
+            handling.open_keys(session, case, holder.user.id, holder.private_key),
+            holder.user.id,
+            counsel_id=counsel.user.id,
+            include_notes=True,
+            signing_key=signing_key(session, unit.org.id, instance_key),
+        )
     values = {
         "slug": [unit.org.slug],
         "reference": [case.reference],
         "name": list(session.scalars(select(Attachment.storage_name))),
         "invitation_id": [str(invitation.invitation.id)],
         "request_id": [str(request.id)],
+        "export_id": [str(bundle.id)],
         "uid": ["00000000-0000-4000-8000-000000000000"],
         "token": ["not-a-real-token"],
         "code": ["en"],

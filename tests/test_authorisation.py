@@ -31,12 +31,14 @@ from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
 from tests.test_access import EXPECTED_PUBLIC
-from whistle import rights
+from whistle import export, handling, rights
 from whistle.clock import FixedClock
 from whistle.invitations import invite
 from whistle.meetings import open_meeting_task
 from whistle.models import Attachment, Base, Case, Role
+from whistle.org_keys import signing_key
 from whistle.runtime import runtime
+from whistle.storage import FileStore
 
 REPORT_TEXT = "Fake report AUTHZCANARY: pallets leave the warehouse at night."
 REPORTER_NAME = "Testa AUTHZNAMECANARY"
@@ -64,6 +66,29 @@ EXPECTED: dict[str, frozenset[str]] = {
     "staff.confidentiality": SIGNED_IN,
     "staff.members": frozenset({ADMIN}),
     "staff.revoke": frozenset({ADMIN}),
+    # The admin console: the organisation's administrators, nobody else.
+    "admin.index": frozenset({ADMIN}),
+    "admin.users": frozenset({ADMIN}),
+    "admin.withdraw": frozenset({ADMIN}),
+    "admin.roles": frozenset({ADMIN}),
+    "admin.deactivate": frozenset({ADMIN}),
+    "admin.reactivate": frozenset({ADMIN}),
+    "admin.reset_two_step": frozenset({ADMIN}),
+    "admin.profile": frozenset({ADMIN}),
+    "admin.logo_upload": frozenset({ADMIN}),
+    "admin.logo_remove": frozenset({ADMIN}),
+    "admin.texts": frozenset({ADMIN}),
+    "admin.categories": frozenset({ADMIN}),
+    "admin.rename_category": frozenset({ADMIN}),
+    "admin.move_category": frozenset({ADMIN}),
+    "admin.category_state": frozenset({ADMIN}),
+    "admin.delete_category": frozenset({ADMIN}),
+    "admin.reporting": frozenset({ADMIN}),
+    "admin.uploads": frozenset({ADMIN}),
+    "admin.retention_presets": frozenset({ADMIN}),
+    "admin.mail_settings": frozenset({ADMIN}),
+    "admin.mail_test": frozenset({ADMIN}),
+    "admin.processing_record": frozenset({ADMIN}),
     "cases.inbox": UNIT,
     "cases.case": HOLDERS,
     "cases.file": HOLDERS,
@@ -75,6 +100,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     "cases.hearing": HOLDERS,
     "cases.close": HOLDERS,
     "cases.hold": HOLDERS,
+    "cases.export_case": HOLDERS,
+    "counsel.index": frozenset({COUNSEL}),
+    "counsel.read": frozenset({COUNSEL}),
+    "counsel.pdf": frozenset({COUNSEL}),
+    "counsel.bundle": frozenset({COUNSEL}),
+    "counsel.key_file": frozenset({COUNSEL}),
     "cases.unhold": HOLDERS,
     "cases.reveal": HOLDERS,
     "cases.purge_item": HOLDERS,
@@ -101,6 +132,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "registers.holds_csv": frozenset({AUDITOR, LEAD}),
     "registers.rights_requests": frozenset({AUDITOR, LEAD}),
     "registers.rights_csv": frozenset({AUDITOR, LEAD}),
+    "statistics.index": frozenset({AUDITOR, LEAD}),
+    "statistics.summary": frozenset({AUDITOR, LEAD}),
+    "statistics.statistics_csv": frozenset({AUDITOR, LEAD}),
     # Data-subject requests: the unit, each member holding the request's key.
     "rights.index": UNIT,
     "rights.show": UNIT,
@@ -196,6 +230,19 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
             received_on=clock.now().date(),
         )
         rights.link_case(session, clock, request, case, handler.user.id)
+        case_keys = handling.open_keys(session, case, handler.user.id, handler.private_key)
+        bundle = export.export_case(
+            session,
+            clock,
+            FileStore(runtime(app).settings.file_store),
+            unit.org,
+            case,
+            case_keys,
+            handler.user.id,
+            counsel_id=counsel.user.id,
+            include_notes=False,
+            signing_key=signing_key(session, unit.org.id, instance_key),
+        )
         assert handler.private_key is not None
         key = rights.open_key(session, request, handler.user.id, handler.private_key)
         rights.decide(
@@ -230,8 +277,14 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         "reference": case.reference,
         "name": storage_name,
         "invitation_id": invitation.invitation.id,
+        # The admin console acts on the auditor (a form sent with the token alone changes
+        # nothing: each action needs its fields) and on the report's category ("not sure":
+        # in use, so never deleted, and always offered).
+        "user_id": auditor.user.id,
+        "category_id": case.category_id,
         "meeting_id": meeting.id,
         "request_id": request.id,
+        "export_id": bundle.id,
         # A purge sent with the token alone has no reason: refused (400), nothing removed.
         "kind": "file",
         "item_id": attachment.id,

@@ -89,7 +89,7 @@ def test_an_organisation_text_overrides_the_default_and_is_sanitised(
     )
     session.commit()
     html = reporter.get(f"/o/{unit.org.slug}/").get_data(as_text=True)
-    assert '<a href="https://example.org/unit">two lawyers</a>' in html
+    assert '<a href="https://example.org/unit" rel="noopener noreferrer">two lawyers</a>' in html
     assert "<script>" not in html and "onerror" not in html
     assert "impartial whistleblower unit" not in html  # the default was replaced
 

@@ -424,6 +424,8 @@ def test_a_run_deletes_exactly_what_is_due_and_leaves_nothing_of_it(
         assert not wal.exists() or wal.stat().st_size == 0
         with sqlite3.connect(url.removeprefix("sqlite:///")) as check:
             assert check.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+            # every page the deletion freed went back to the file system
+            assert check.execute("PRAGMA freelist_count").fetchone()[0] == 0
         assert due_uid.encode() not in raw
 
     # What stays: a content-free tombstone and the deletion in the audit log.

@@ -60,15 +60,18 @@ def create_app(
 
     from whistle import (
         audit_views,
+        counsel_views,
         health,
         i18n,
         logs,
         notices_views,
         registers_views,
         rights_views,
+        statistics_views,
         web_security,
     )
     from whistle.access import enforce_login
+    from whistle.admin import views as admin_views
     from whistle.auth_session import init_login
     from whistle.cases import meeting_views
     from whistle.cases import views as cases
@@ -93,10 +96,14 @@ def create_app(
     app.register_blueprint(reporting.bp)
     app.register_blueprint(mailbox.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(admin_views.bp)
+    app.register_blueprint(admin_views.logo_bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(meeting_views.bp)
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(registers_views.bp)
+    app.register_blueprint(statistics_views.bp)
     app.register_blueprint(rights_views.bp)
     app.register_blueprint(notices_views.bp)
+    app.register_blueprint(counsel_views.bp)
     return app

@@ -26,6 +26,11 @@ def normalise_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # Before WAL, which writes the file header: a new database starts in incremental
+    # auto-vacuum mode, so a retention run frees only what it deleted (whistle/retention.py).
+    # On an existing file this does nothing; its first retention run switches it with one
+    # full VACUUM.
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA secure_delete=ON")

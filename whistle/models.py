@@ -166,6 +166,17 @@ class OrgText(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
+class InstanceSetting(Base):
+    """A setting of the whole deployment, shared by every organisation (JSON value): the
+    outgoing mail server chosen in the admin console (whistle/mail.py). A secret in a value
+    is sealed under the instance key, so a database copy alone does not reveal it."""
+
+    __tablename__ = "instance_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class Category(Base):
     """A report category offered on an organisation's form ("not sure" is always one)."""
 
@@ -388,8 +399,9 @@ class Attachment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    # Indexed: deleting a message looks up its files (measured: docs/benchmarks.md, "Retention").
     message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("messages.id", ondelete="CASCADE"), nullable=True, index=True
     )
     author: Mapped[str] = mapped_column(String(16))
     storage_name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -552,6 +564,8 @@ class OutboxMail(Base):
     """
 
     __tablename__ = "outbox"
+    # A deleted case's mails are found by its reference (whistle/retention.py).
+    __table_args__ = (Index("ix_outbox_case_reference", "org_id", "case_reference"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
@@ -734,3 +748,61 @@ class PersonConcerned(Base):
     deferral_basis: Mapped[str | None] = mapped_column(String(32), nullable=True)
     review_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
     created_on: Mapped[date] = mapped_column(Date)
+
+
+class CaseExport(Base):
+    """A case file exported for legal counsel: one encrypted bundle in the file store.
+
+    The bundle key is sealed to the chosen counsel's public key only (``sealed_key``, also in
+    the file's header); ``preview`` and ``pdf`` are the bundle's case.json and case.pdf under
+    that key, so counsel can read the case in the browser without the server unpacking the
+    bundle. The case reference stays when the case is deleted (the bundle is counsel's now).
+    """
+
+    __tablename__ = "case_exports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    case_reference: Mapped[str] = mapped_column(String(32))
+    counsel_user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_on: Mapped[date] = mapped_column(Date)
+    includes_notes: Mapped[bool] = mapped_column(Boolean)
+    includes_identity: Mapped[bool] = mapped_column(Boolean, default=False)
+    storage_name: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    preview: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    downloaded_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Disclosure(Base):
+    """The case's disclosure register (REQUIREMENTS.md K2): what left the unit, to whom,
+    when, and whether the reporter's identity was part of it."""
+
+    __tablename__ = "disclosures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "export"
+    recipient_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    export_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_exports.id", ondelete="SET NULL"), nullable=True
+    )
+    includes_identity: Mapped[bool] = mapped_column(Boolean, default=False)
+    disclosed_on: Mapped[date] = mapped_column(Date)
+    by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )

@@ -60,7 +60,7 @@ from crypto import KeyKind, OpenError, decrypt_field, encrypt_field
 from whistle.case_access import HANDLING_ROLES
 from whistle.clock import Clock
 from whistle.db import upsert_insert
-from whistle.mail import MailNotConfigured, SmtpConfig, SmtpTransport, Transport
+from whistle.mail import MailNotConfigured, SmtpTransport, Transport, deployment_config
 from whistle.models import (
     Case,
     CaseKey,
@@ -749,10 +749,12 @@ def send_command(limit: int) -> None:
     """Send queued notifications through the configured SMTP server."""
     rt = runtime()
     try:
-        config = SmtpConfig.from_settings(rt.settings)
+        with rt.sessions() as session:
+            config = deployment_config(session, rt.settings)
     except MailNotConfigured:
         click.echo(
-            "Mail is not configured (smtp_host is empty; see docs/operations.md): nothing sent.",
+            "Mail is not configured (no server in the admin console, and smtp_host is empty; "
+            "see docs/operations.md): nothing sent.",
             err=True,
         )
         sys.exit(1)

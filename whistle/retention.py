@@ -33,7 +33,7 @@ from typing import cast
 import click
 from flask.cli import AppGroup
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from whistle import audit
@@ -42,11 +42,13 @@ from whistle.deadlines import add_months
 from whistle.models import (
     Attachment,
     Case,
+    CaseExport,
     CaseKey,
     CaseNote,
     CaseOutcome,
     CaseStatus,
     CaseTombstone,
+    Disclosure,
     ItemRestriction,
     Meeting,
     Message,
@@ -367,8 +369,14 @@ def delete_cases(session: Session, clock: Clock, cases: Sequence[Case]) -> list[
         return []
     today = clock.now().date()
     ids = [c.id for c in cases]
+    # The case's files, and the server's copies of the bundles exported for counsel (the
+    # case's content too, under counsel's key; counsel's own downloads are theirs to delete).
     files = session.execute(
-        select(Attachment.case_id, Attachment.storage_name).where(Attachment.case_id.in_(ids))
+        select(Attachment.case_id, Attachment.storage_name)
+        .where(Attachment.case_id.in_(ids))
+        .union_all(
+            select(CaseExport.case_id, CaseExport.storage_name).where(CaseExport.case_id.in_(ids))
+        )
     ).all()
     for case in cases:
         names = [name for case_id, name in files if case_id == case.id]
@@ -397,19 +405,22 @@ def delete_cases(session: Session, clock: Clock, cases: Sequence[Case]) -> list[
         RightsRequestCase,
         ItemRestriction,
         PersonConcerned,
+        Disclosure,
+        CaseExport,
     ):
         session.execute(
             delete(model).where(model.case_id.in_(ids)).execution_options(synchronize_session=False)
         )
-    session.execute(
-        delete(OutboxMail)
-        .where(
-            tuple_(OutboxMail.org_id, OutboxMail.case_reference).in_(
-                [(c.org_id, c.reference) for c in cases]
+    # Per organisation, so both databases use the (org_id, case_reference) index.
+    for org_id in sorted({c.org_id for c in cases}):
+        session.execute(
+            delete(OutboxMail)
+            .where(
+                OutboxMail.org_id == org_id,
+                OutboxMail.case_reference.in_([c.reference for c in cases if c.org_id == org_id]),
             )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
     session.execute(
         delete(Case).where(Case.id.in_(ids)).execution_options(synchronize_session=False)
     )
@@ -500,7 +511,9 @@ def compact(session: Session) -> None:
                 cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 cursor.execute("VACUUM")
             else:
-                cursor.execute("PRAGMA incremental_vacuum").fetchall()
+                # The sqlite3 module steps a PRAGMA once, which frees one page; a script
+                # runs it to the end.
+                raw.executescript("PRAGMA incremental_vacuum;")
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             cursor.close()

@@ -160,5 +160,12 @@ class AssignForm(FlaskForm):
     assignee = SelectField(_l("Responsible handler"), coerce=str, validate_choice=False)
 
 
+class ExportForm(FlaskForm):
+    # The choices are the organisation's counsel, filled when the page is drawn; the domain
+    # (whistle/export.py) checks what is posted.
+    counsel = SelectField(_l("Legal counsel"), coerce=str, validate_choice=False)
+    include_notes = BooleanField(_l("Include the internal notes"))
+
+
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token (recusal)."""

@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle import audit, case_sharing, handling, meetings, notices, purge, retention
+from whistle import audit, case_sharing, export, handling, meetings, notices, purge, retention
 from whistle.cases.forms import (
     HEARING_LABELS,
     OUTCOME_LABELS,
@@ -27,6 +27,7 @@ from whistle.cases.forms import (
     AssignForm,
     CloseForm,
     EmptyForm,
+    ExportForm,
     FeedbackForm,
     GrantForm,
     HearingForm,
@@ -53,6 +54,7 @@ from whistle.handling import ActionRefused, NoAccess, OpenedKeys
 from whistle.inbox import DEADLINE_STATES, SORTS, InboxFilters
 from whistle.inbox import inbox as inbox_page
 from whistle.models import Case, CaseStatus, Category, Role, User
+from whistle.org_keys import signing_key
 from whistle.reporting.limits import upload_limits
 from whistle.runtime import db, runtime
 from whistle.staff.guard import StaffContext, require
@@ -160,6 +162,7 @@ def _forms(case: Case) -> dict[str, FlaskForm]:
         "grant": GrantForm(prefix="grant", formdata=None),
         "assign": AssignForm(prefix="assign", formdata=None),
         "recuse": EmptyForm(prefix="recuse", formdata=None),
+        "export": ExportForm(prefix="export", formdata=None),
     }
     forms["ack"].body.data = _acknowledgement_text(case)
     return forms
@@ -188,6 +191,7 @@ def _shown(
         "grant": len(forms["grant"].grantee.choices or []) > 1,
         "assign": is_lead,
         "recuse": True,
+        "export": keys.notes is not None,
     }
 
 
@@ -237,6 +241,10 @@ def _render(
     holders = case_sharing.holders(session, case.id)
     grant = forms["grant"]
     grant.grantee.choices = [("", _("Choose"))] + [(str(u.id), u.display_name) for u in colleagues]
+    exporting = forms["export"]
+    exporting.counsel.choices = [("", _("Choose"))] + [
+        (str(u.id), u.display_name) for u in export.counsel_of(session, case.org_id)
+    ]
     assign = forms["assign"]
     assign.assignee.choices = [("", _("Nobody"))] + [(str(u.id), u.display_name) for u in holders]
     if not assign.is_submitted():
@@ -277,6 +285,7 @@ def _render(
         deadline=(state, deadline_kind, deadline_day),
         outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
         presets=retention.presets(session, case.org_id),
+        disclosures=export.disclosures(session, case.id),
         warning_days=retention.WARNING_DAYS,
         today=runtime().clock.now().date(),
         scope_labels=SCOPE_LABELS,
@@ -471,6 +480,27 @@ def close(slug: str, reference: str) -> Response | tuple[str, int]:
         )
 
     return _act(slug, reference, "close", CloseForm, run, "closed")
+
+
+@bp.post("/cases/<reference>/export")
+def export_case(slug: str, reference: str) -> Response | tuple[str, int]:
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        raw = form.counsel.data or ""
+        rt = runtime()
+        export.export_case(
+            db(),
+            rt.clock,
+            _store(),
+            ctx.org,
+            case,
+            keys,
+            ctx.staff.user.id,
+            counsel_id=int(raw) if raw.isdigit() else 0,
+            include_notes=bool(form.include_notes.data),
+            signing_key=signing_key(db(), ctx.org.id, rt.settings.instance_key),
+        )
+
+    return _act(slug, reference, "export", ExportForm, run, "exported")
 
 
 @bp.post("/cases/<reference>/hold")

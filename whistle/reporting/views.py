@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from whistle.access import public
+from whistle.admin.scheme import has_logo, reporter_group_labels
 from whistle.case_access import unit_members
 from whistle.intake import IntakeError, ReportInput, submit_report
 from whistle.models import Category, Organisation, User
@@ -63,7 +64,13 @@ def index() -> Response | str:
 def start(slug: str) -> str:
     org = organisation_or_404(slug)
     texts = {key: org_text(db(), org.id, key, locale()) for key in DEFAULTS}
-    return render_template("reporting/start.html", organisation=org, texts=texts)
+    return render_template(
+        "reporting/start.html",
+        organisation=org,
+        texts=texts,
+        reporter_groups=reporter_group_labels(db(), org.id),
+        has_logo=has_logo(db(), org.id),
+    )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from whistle.invitations import (
     invitation_roles,
     invite,
 )
-from whistle.mail import MailNotConfigured, SmtpConfig, SmtpTransport
+from whistle.mail import MailNotConfigured, SmtpTransport, deployment_config
 from whistle.models import Invitation, Membership, Organisation, Role, User
 from whistle.notify import AddressRejected, send_invitation
 from whistle.runtime import db, runtime
@@ -362,7 +362,7 @@ def _mail_invitation(org: Organisation, email: str, link: str) -> str:
     """Send the invitation by e-mail if mail is set up: "sent", "off" or "failed"."""
     rt = runtime()
     try:
-        config = SmtpConfig.from_settings(rt.settings)
+        config = deployment_config(db(), rt.settings)
     except MailNotConfigured:
         return "off"
     try:

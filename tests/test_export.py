@@ -1,0 +1,262 @@
+"""Case files for counsel: the bundle round trip, tampering, the wrong counsel, and what a
+bundle never holds (issue 7; whistle/export.py, docs/export-format.md)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.factories import Staff, Unit, add_staff
+from tests.reporter_steps import ReportAnswers, Reporter, Upload
+from tests.test_cases import keys_of
+from whistle import export, handling
+from whistle.clock import FixedClock
+from whistle.models import AuditEntry, Case, CaseExport, Disclosure, Role
+from whistle.org_keys import signing_key, verify_key
+from whistle.runtime import runtime
+from whistle.storage import FileStore
+
+REPORT = "Fake report EXPORTMARKER: pallets leave the warehouse at night."
+NAME = "Rikke IDENTITYMARKER"
+CONTACT = "rikke.identity@example.org"
+EVIDENCE = Upload("lagerliste æøå.txt", b"Fake stock list, line by line.\n" * 3000)
+NOTE = "Fake internal note NOTEMARKER: check the camera."
+
+
+def counsel(app: Flask, session: Session, clock: FixedClock, unit: Unit, name: str) -> Staff:
+    with app.app_context():
+        made = add_staff(
+            session,
+            clock,
+            unit.org,
+            name,
+            [Role.COUNSEL],
+            instance_key=runtime(app).settings.instance_key,
+        )
+        session.commit()
+    return made
+
+
+def exported_case(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit, to: Staff, *, notes: bool
+) -> tuple[Case, CaseExport]:
+    Reporter(app, unit.org.slug).report(
+        ReportAnswers(what=REPORT, named=True, name=NAME, contact=CONTACT, files=[EVIDENCE])
+    )
+    session.expire_all()
+    case = session.scalars(select(Case).order_by(Case.id.desc()).limit(1)).one()
+    staff = unit.handlers[0]
+    rt = runtime(app)
+    with app.app_context():
+        keys = keys_of(session, case, staff)
+        handling.add_note(session, clock, case, keys, staff.user.id, NOTE)
+        made = export.export_case(
+            session,
+            clock,
+            FileStore(rt.settings.file_store),
+            unit.org,
+            case,
+            keys,
+            staff.user.id,
+            counsel_id=to.user.id,
+            include_notes=notes,
+            signing_key=signing_key(session, unit.org.id, rt.settings.instance_key),
+        )
+    return case, made
+
+
+def opened(app: Flask, made: CaseExport, staff: Staff) -> zipfile.ZipFile:
+    assert staff.private_key is not None
+    out = io.BytesIO()
+    bundle = FileStore(runtime(app).settings.file_store).path(made.storage_name)
+    assert export.open_bundle(bundle, staff.private_key, out) == made.uid
+    out.seek(0)
+    return zipfile.ZipFile(out)
+
+
+def test_a_bundle_opens_for_its_counsel_and_every_part_matches(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit
+) -> None:
+    conny = counsel(app, session, clock, unit, "Conny Counsel")
+    case, made = exported_case(app, session, clock, unit, conny, notes=True)
+    archive = opened(app, made, conny)
+    names = archive.namelist()
+    assert names[:2] == ["case.json", "case.pdf"] and names[-2:] == [
+        "manifest.json",
+        "manifest.sig",
+    ]
+    document = json.loads(archive.read("case.json"))
+    assert document["case"]["reference"] == case.reference
+    assert document["report"]["what"] == REPORT
+    assert [n["body"] for n in document["notes"]] == [NOTE]
+    [file_entry] = document["report_files"]
+    assert file_entry["name"] == "lagerliste æøå.txt"
+    assert archive.read(file_entry["path"]) == EVIDENCE.data
+    assert archive.read("case.pdf").startswith(b"%PDF")
+    with app.app_context():
+        expected = verify_key(session, unit.org.id)
+    archive.fp.seek(0)  # type: ignore[union-attr]
+    checked = export.verify_archive(archive.fp, expected_key=expected)  # type: ignore[arg-type]
+    assert (checked.case, checked.parts) == (case.reference, 3)
+    # Recorded: the audit log and the case's disclosure register.
+    assert session.scalars(
+        select(AuditEntry.action).where(
+            AuditEntry.case_id == case.id, AuditEntry.action == "case.exported"
+        )
+    ).one()
+    disclosure = session.scalars(select(Disclosure)).one()
+    assert (disclosure.recipient_user_id, disclosure.export_id, disclosure.includes_identity) == (
+        conny.user.id,
+        made.id,
+        False,
+    )
+
+
+def test_no_identity_and_no_notes_unless_chosen(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit
+) -> None:
+    conny = counsel(app, session, clock, unit, "Conny Counsel")
+    _case, made = exported_case(app, session, clock, unit, conny, notes=False)
+    archive = opened(app, made, conny)
+    everything = b"".join(archive.read(n) for n in archive.namelist())
+    for secret in (b"IDENTITYMARKER", CONTACT.encode(), b"NOTEMARKER"):
+        assert secret not in everything
+    assert b"EXPORTMARKER" in everything
+    document = json.loads(archive.read("case.json"))
+    assert document["identity"] is None and document["notes"] is None
+
+
+def test_another_counsel_cannot_open_it(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit
+) -> None:
+    conny = counsel(app, session, clock, unit, "Conny Counsel")
+    other = counsel(app, session, clock, unit, "Otto Other")
+    _case, made = exported_case(app, session, clock, unit, conny, notes=False)
+    with pytest.raises(export.BundleError) as refused:
+        opened(app, made, other)
+    assert refused.value.part == "bundle key"
+
+
+@pytest.mark.parametrize("where", ["header", "start", "middle", "end"])
+def test_a_flipped_byte_in_the_bundle_is_found(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit, where: str
+) -> None:
+    conny = counsel(app, session, clock, unit, "Conny Counsel")
+    _case, made = exported_case(app, session, clock, unit, conny, notes=False)
+    path = FileStore(runtime(app).settings.file_store).path(made.storage_name)
+    data = bytearray(path.read_bytes())
+    header = len(export.MAGIC) + 2 + 36 + 2 + len(made.sealed_key)
+    offset = {"header": 3, "start": header + 10, "middle": len(data) // 2, "end": len(data) - 5}
+    data[offset[where]] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(export.BundleError) as refused:
+        opened(app, made, conny)
+    assert refused.value.part in ("bundle", "bundle key")
+
+
+@pytest.mark.parametrize(
+    "part", ["case.json", "case.pdf", "files", "manifest.json", "manifest.sig"]
+)
+def test_a_flipped_byte_in_any_part_is_named(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit, tmp_path: Path, part: str
+) -> None:
+    conny = counsel(app, session, clock, unit, "Conny Counsel")
+    _case, made = exported_case(app, session, clock, unit, conny, notes=False)
+    archive = opened(app, made, conny)
+    parts = {n: archive.read(n) for n in archive.namelist()}
+    target = next(n for n in parts if n.startswith(part))
+    changed = bytearray(parts[target])
+    changed[len(changed) // 2] ^= 0x01
+    parts[target] = bytes(changed)
+    rebuilt = io.BytesIO()
+    with zipfile.ZipFile(rebuilt, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    rebuilt.seek(0)
+    with pytest.raises(export.BundleError) as refused:
+        export.verify_archive(rebuilt)
+    expected = "manifest.sig" if target in ("manifest.json", "manifest.sig") else target
+    assert refused.value.part == expected
+
+
+# --- counsel's pages and the command line -------------------------------------------------------
+
+
+def test_counsel_reads_only_their_bundles_and_opens_one_offline(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from tests.pages import text_of
+    from tests.staff_steps import CaseWorker
+    from tests.test_cases import hanne, signed_in
+    from whistle.export_cli import export_cli
+
+    conny = counsel(app, session, clock, unit, "Conny Counsel")
+    other = counsel(app, session, clock, unit, "Otto Other")
+    case, made = exported_case(app, session, clock, unit, conny, notes=True)
+
+    # The handler's case page lists the export in the disclosure register.
+    worker = signed_in(hanne(app, clock, unit))
+    page = text_of(worker.open_case(case.reference))
+    assert (
+        "case file to Conny Counsel · with internal notes · without the reporter's identity" in page
+    )
+
+    reader = CaseWorker(app, clock, conny, slug=unit.org.slug)
+    assert reader.sign_in().status_code == 303
+    listing = text_of(reader.get(f"/staff/{unit.org.slug}/counsel/"))
+    assert case.reference in listing
+    shown = text_of(reader.get(f"/staff/{unit.org.slug}/counsel/{made.id}"))
+    assert "EXPORTMARKER" in shown and "NOTEMARKER" in shown and "IDENTITYMARKER" not in shown
+    pdf = reader.get(f"/staff/{unit.org.slug}/counsel/{made.id}/case.pdf")
+    assert pdf.status_code == 200 and pdf.get_data().startswith(b"%PDF")
+    bundle = reader.get(f"/staff/{unit.org.slug}/counsel/{made.id}/bundle")
+    assert bundle.status_code == 200
+    bundle_path = tmp_path / "case.whistle-export"
+    bundle_path.write_bytes(bundle.get_data())
+    key = reader.get(f"/staff/{unit.org.slug}/counsel/key")
+    key_path = tmp_path / "counsel.key"
+    key_path.write_bytes(key.get_data())
+
+    stranger = CaseWorker(app, clock, other, slug=unit.org.slug)
+    assert stranger.sign_in().status_code == 303
+    assert case.reference not in text_of(stranger.get(f"/staff/{unit.org.slug}/counsel/"))
+    assert stranger.get(f"/staff/{unit.org.slug}/counsel/{made.id}").status_code == 404
+    assert stranger.get(f"/staff/{unit.org.slug}/counsel/{made.id}/bundle").status_code == 404
+
+    from tests.factories import TEST_PASSWORD
+
+    runner = CliRunner()
+    out = tmp_path / "opened"
+    wrong = runner.invoke(
+        export_cli,
+        ["open", str(bundle_path), "--key", str(key_path), "--out", str(out)],
+        input="not-the-password\n",
+    )
+    assert wrong.exit_code == 1 and "Wrong password" in wrong.output
+    done = runner.invoke(
+        export_cli,
+        ["open", str(bundle_path), "--key", str(key_path), "--out", str(out)],
+        input=f"{TEST_PASSWORD}\n",
+    )
+    assert done.exit_code == 0, done.output
+    assert f"case {case.reference}: 3 parts verified" in done.output
+    document = json.loads((out / "case.json").read_text())
+    assert (out / document["report_files"][0]["path"]).read_bytes() == EVIDENCE.data
+
+    assert runner.invoke(export_cli, ["verify", str(out)]).exit_code == 0
+    pdf_path = out / "case.pdf"
+    data = bytearray(pdf_path.read_bytes())
+    data[100] ^= 0x01
+    pdf_path.write_bytes(bytes(data))
+    failed = runner.invoke(export_cli, ["verify", str(out)])
+    assert failed.exit_code == 1
+    assert "FAILED: case.pdf: its SHA-256 does not match the manifest" in failed.output

@@ -1,0 +1,134 @@
+"""Legal counsel's pages: the case files sent to them, and their key file (issue 7).
+
+Counsel sees only the bundles sealed to them. Reading in the browser opens the bundle key with
+counsel's private key (held in their session's vault) and shows the case document and PDF kept
+beside the bundle under that key; the bundle itself downloads as it is, encrypted, for
+``whistle export open``.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from flask import Blueprint, abort, render_template
+from werkzeug.wrappers import Response
+
+from whistle import audit, export
+from whistle.downloads import attachment_disposition
+from whistle.models import CaseExport, Role
+from whistle.runtime import db, runtime
+from whistle.staff.guard import StaffContext, require
+from whistle.storage import FileStore
+
+bp = Blueprint("counsel", __name__, url_prefix="/staff/<slug>/counsel")
+
+KEY_FILE_HEADER = "WHISTLE COUNSEL KEY FILE v1"
+
+
+def _counsel(slug: str) -> StaffContext:
+    return require(slug, Role.COUNSEL)
+
+
+def _export(ctx: StaffContext, export_id: int) -> tuple[CaseExport, bytes]:
+    found = db().get(CaseExport, export_id)
+    if found is None or found.org_id != ctx.org.id or found.counsel_user_id != ctx.staff.user.id:
+        abort(404)
+    if ctx.staff.private_key is None:
+        abort(403)
+    return found, export.bundle_key(found, ctx.staff.private_key)
+
+
+@bp.get("/")
+def index(slug: str) -> str:
+    ctx = _counsel(slug)
+    return render_template(
+        "counsel/index.html",
+        ctx=ctx,
+        organisation=ctx.org,
+        exports=export.exports_for(db(), ctx.staff.user.id, ctx.org.id),
+    )
+
+
+@bp.get("/<int:export_id>")
+def read(slug: str, export_id: int) -> str:
+    ctx = _counsel(slug)
+    found, key = _export(ctx, export_id)
+    return render_template(
+        "counsel/case.html",
+        ctx=ctx,
+        organisation=ctx.org,
+        export=found,
+        document=export.preview(found, key),
+    )
+
+
+def _record(ctx: StaffContext, found: CaseExport, what: str) -> None:
+    session = db()
+    clock = runtime().clock
+    found.downloaded_on = found.downloaded_on or clock.now().date()
+    audit.record(
+        session,
+        clock,
+        action="export.downloaded",
+        org_id=ctx.org.id,
+        actor_user_id=ctx.staff.user.id,
+        detail={"export": found.id, "part": what},
+    )
+    session.commit()
+
+
+@bp.get("/<int:export_id>/case.pdf")
+def pdf(slug: str, export_id: int) -> Response:
+    ctx = _counsel(slug)
+    found, key = _export(ctx, export_id)
+    body = export.preview_pdf(found, key)
+    _record(ctx, found, "pdf")
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = attachment_disposition(
+        f"case-{found.case_reference}.pdf"
+    )
+    return response
+
+
+@bp.get("/<int:export_id>/bundle")
+def bundle(slug: str, export_id: int) -> Response:
+    ctx = _counsel(slug)
+    found, _key = _export(ctx, export_id)
+    handle = FileStore(runtime().settings.file_store).open(found.storage_name)
+    _record(ctx, found, "bundle")
+
+    def chunks() -> object:
+        try:
+            while chunk := handle.read(1 << 20):
+                yield chunk
+        finally:
+            handle.close()
+
+    response = Response(chunks(), mimetype="application/octet-stream")  # type: ignore[arg-type]
+    response.headers["Content-Disposition"] = attachment_disposition(
+        f"case-{found.case_reference}.whistle-export"
+    )
+    response.headers["Content-Length"] = str(found.size)
+    return response
+
+
+@bp.get("/key")
+def key_file(slug: str) -> Response:
+    """Counsel's private key as stored: wrapped under their password (Argon2id, AES-GCM), for
+    opening bundles offline with ``whistle export open``. Useless without the password."""
+    ctx = _counsel(slug)
+    wrapped = ctx.staff.user.wrapped_private_key
+    if wrapped is None:
+        abort(404)
+    text = f"{KEY_FILE_HEADER}\n{base64.b64encode(wrapped).decode()}\n"
+    audit.record(
+        db(),
+        runtime().clock,
+        action="user.key_file_downloaded",
+        org_id=ctx.org.id,
+        actor_user_id=ctx.staff.user.id,
+    )
+    db().commit()
+    response = Response(text, mimetype="text/plain")
+    response.headers["Content-Disposition"] = attachment_disposition("whistle-counsel.key")
+    return response

@@ -1,0 +1,647 @@
+"""Case files for legal counsel: one signed, encrypted bundle (issue 7; docs/export-format.md).
+
+A handler exports a case to a counsel user of the organisation. The bundle is one file:
+
+- ``WHISTLE-EXPORT`` header, then the bundle key sealed (HPKE, ML-KEM-768 + X25519) to the
+  chosen counsel's public key only, then a ZIP archive encrypted with that key in the stream
+  format of the file store (authenticated segments);
+- inside the ZIP: ``case.pdf`` (readable), ``case.json`` (machine-readable, schema in
+  docs/export-format.md), ``files/...`` (the attachments, decrypted), and last
+  ``manifest.json`` (the SHA-256 and size of every part) with ``manifest.sig``, the
+  organisation's Ed25519 signature over it.
+
+It is written as a stream: attachments go from the file store through decryption, the ZIP
+writer and the bundle's encryption into the new file, a segment at a time, so a case with
+500 MB of files needs a few MB of memory (bench/export_bench.py). Nothing is written in clear
+anywhere on the server.
+
+Never in a bundle: the reporter's identity (this version offers no identity disclosure: that
+goes through the disclosure workflow of REQUIREMENTS.md K2), the nudge address, restricted or
+purged items, and internal notes unless the handler chooses them. Every export goes into the
+audit log and the case's disclosure register.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import secrets
+import struct
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto import (
+    KeyKind,
+    OpenError,
+    PrivateKey,
+    PublicKey,
+    SignaturePurpose,
+    SigningKey,
+    StreamEncryptor,
+    VerifyKey,
+    decrypt_field,
+    decrypt_stream,
+    encrypt_field,
+    open_case_key,
+    seal_case_key,
+    sign,
+    verify,
+)
+from whistle import audit, handling, rights
+from whistle.clock import Clock
+from whistle.conversation import conversation, open_file, report_files
+from whistle.handling import ActionRefused, OpenedKeys
+from whistle.models import (
+    Case,
+    CaseExport,
+    Category,
+    Disclosure,
+    Membership,
+    Organisation,
+    Role,
+    User,
+)
+from whistle.storage import FileStore
+
+FORMAT = "whistle-export"
+VERSION = 1
+MAGIC = b"WHISTLE-EXPORT\x00\x01"
+BUNDLE_KEY_SIZE = 32
+PDF_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be opened or verified; ``part`` names what failed."""
+
+    def __init__(self, part: str, problem: str) -> None:
+        self.part = part
+        self.problem = problem
+        super().__init__(f"{part}: {problem}")
+
+
+def _key_context(uid: str) -> str:
+    return f"export:{uid}"
+
+
+def _bundle_context(uid: str) -> tuple[str, str]:
+    return ("export-bundle", uid)
+
+
+def _preview_context(uid: str, part: str) -> tuple[str, str, str]:
+    return ("export-preview", uid, part)
+
+
+# --- Who may receive ---------------------------------------------------------------------------
+
+
+def counsel_of(session: Session, org_id: int) -> list[User]:
+    """Active counsel users of the organisation who have a key pair, by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.org_id == org_id,
+                Membership.role == Role.COUNSEL.value,
+                User.is_active.is_(True),
+                User.public_key.is_not(None),
+            )
+            .distinct()
+            .order_by(User.display_name, User.id)
+        )
+    )
+
+
+# --- The case as data ----------------------------------------------------------------------------
+
+
+def _safe(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._- " else "_" for c in name).strip(" .")
+    return cleaned[:120] or "file"
+
+
+@dataclass(frozen=True)
+class _Part:
+    path: str
+    storage_name: str  # the attachment in the store
+
+
+def case_document(
+    session: Session,
+    org: Organisation,
+    case: Case,
+    keys: OpenedKeys,
+    *,
+    include_notes: bool,
+    today: date,
+) -> tuple[dict[str, Any], list[_Part]]:
+    """The case as the JSON document of the bundle, and the files to add (docs/export-format.md)."""
+    restricted = rights.restricted_items(session, case.id)
+    category = session.get(Category, case.category_id) if case.category_id else None
+    report = handling.read_report(case, keys)
+    parts: list[_Part] = []
+    left_out = {"restricted": 0, "purged": 0}
+
+    def add_file(view: Any, message_id: int | None) -> dict[str, Any] | None:
+        if view.purged_on is not None:
+            left_out["purged"] += 1
+            return None
+        path = f"files/{len(parts) + 1:03d}-{_safe(view.name)}"
+        parts.append(_Part(path, view.storage_name))
+        return {
+            "path": path,
+            "name": view.name,
+            "size": view.size,
+            "author": view.author,
+            "metadata_outcome": view.metadata_outcome,
+        }
+
+    if ("report", 0) in restricted:
+        left_out["restricted"] += 1
+        report_part: dict[str, Any] | None = None
+        files_with_report: list[dict[str, Any]] = []
+    else:
+        report_part = {
+            k: report.get(k)
+            for k in ("relation", "what", "when_where", "who", "how_known", "meeting_requested")
+        }
+        files_with_report = [
+            f for v in report_files(session, case, keys.content) if (f := add_file(v, None))
+        ]
+    messages = []
+    for message in conversation(session, case, keys.content):
+        if ("message", message.id) in restricted:
+            left_out["restricted"] += 1
+            continue
+        if message.purged_on is not None:
+            left_out["purged"] += 1
+            continue
+        messages.append(
+            {
+                "id": message.id,
+                "author": message.author,
+                "kind": message.kind,
+                "sent_on": message.sent_on.isoformat(),
+                "body": message.body,
+                "files": [f for v in message.files if (f := add_file(v, message.id))],
+            }
+        )
+    trail = audit.case_trail(session, case.id)
+    names = handling.user_names(session, {e.actor_user_id for e in trail if e.actor_user_id})
+    document: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_on": today.isoformat(),
+        "organisation": {"name": org.name, "slug": org.slug},
+        "case": {
+            "reference": case.reference,
+            "received_on": case.received_on.isoformat(),
+            "category": (
+                {
+                    "code": category.code,
+                    "label_da": category.label_da,
+                    "label_en": category.label_en,
+                }
+                if category
+                else None
+            ),
+            "channel": case.channel,
+            "anonymous": case.anonymous,
+            "status": case.status,
+            "scope": case.scope,
+            "hearing": case.hearing,
+            "outcome": case.outcome,
+            "acknowledge_due": case.acknowledge_due.isoformat(),
+            "acknowledged_on": _day(case.acknowledged_on),
+            "feedback_due": case.feedback_due.isoformat(),
+            "feedback_on": _day(case.feedback_on),
+            "closed_on": _day(case.closed_on),
+            "delete_on": _day(case.delete_on),
+            "retention_rule": case.retention_rule,
+            "legal_hold_since": _day(case.hold_since),
+        },
+        "report": report_part,
+        "report_files": files_with_report,
+        "conversation": messages,
+        "notes": (
+            [
+                {
+                    "id": n.id,
+                    "kind": n.kind,
+                    "author": n.author,
+                    "created_on": n.created_on.isoformat(),
+                    "body": n.body,
+                }
+                for n in handling.notes(session, case, keys)
+                if n.purged_on is None
+            ]
+            if include_notes
+            else None
+        ),
+        "timeline": [
+            {
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "by": names.get(e.actor_user_id, "") if e.actor_user_id else "",
+            }
+            for e in trail
+        ],
+        "identity": None,
+        "left_out": left_out,
+    }
+    return document, parts
+
+
+def _day(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+# --- PDF ---------------------------------------------------------------------------------------
+
+
+def case_pdf(document: dict[str, Any]) -> bytes:
+    """A readable PDF of the case document (DejaVu Sans where installed, for every script)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_creator("Whistle")
+    pdf.set_title(f"Case {document['case']['reference']}")
+    unicode_font = PDF_FONT.exists()
+    if unicode_font:
+        pdf.add_font("DejaVu", "", str(PDF_FONT))
+        family = "DejaVu"
+    else:
+        family = "Helvetica"
+
+    def text(value: object) -> str:
+        s = str(value)
+        return s if unicode_font else s.encode("latin-1", "replace").decode("latin-1")
+
+    pdf.add_page()
+
+    def heading(value: str) -> None:
+        pdf.set_font(family, size=14)
+        pdf.multi_cell(0, 8, text(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(family, size=10)
+
+    def line(label: str, value: object) -> None:
+        if value in (None, "", []):
+            return
+        pdf.multi_cell(0, 5, text(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
+
+    org, case = document["organisation"], document["case"]
+    heading(f"{org['name']} - case {case['reference']}")
+    for key, value in case.items():
+        if key == "category" and value:
+            value = f"{value['label_en']} / {value['label_da']}"
+        line(key.replace("_", " "), value)
+    if document["report"]:
+        heading("Report")
+        for key, value in document["report"].items():
+            line(key.replace("_", " "), value)
+    for item in document["report_files"]:
+        line("file", f"{item['path']} ({item['size']} bytes)")
+    heading("Conversation")
+    for message in document["conversation"]:
+        line(f"{message['sent_on']} {message['author']} ({message['kind']})", message["body"])
+        for item in message["files"]:
+            line("file", f"{item['path']} ({item['size']} bytes)")
+    if document["notes"] is not None:
+        heading("Internal notes")
+        for note in document["notes"]:
+            line(f"{note['created_on']} {note['author']} ({note['kind']})", note["body"])
+    heading("Timeline")
+    for entry in document["timeline"]:
+        line(entry["at"][:16].replace("T", " "), f"{entry['action']} {entry['by']}".strip())
+    left = document["left_out"]
+    if left["restricted"] or left["purged"]:
+        line("left out", f"{left['restricted']} restricted, {left['purged']} purged item(s)")
+    return bytes(pdf.output())
+
+
+# --- Writing the bundle --------------------------------------------------------------------------
+
+
+class _EncryptingSink(io.RawIOBase):
+    """A write-only, unseekable stream: what the ZIP writer writes is encrypted onto ``out``."""
+
+    def __init__(self, out: BinaryIO, encryptor: StreamEncryptor) -> None:
+        self._out = out
+        self._encryptor = encryptor
+        self._written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._out.write(self._encryptor.update(chunk))
+        self._written += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._written
+
+    def seekable(self) -> bool:
+        return False
+
+
+def _add(
+    zf: zipfile.ZipFile, path: str, chunks: Iterator[bytes], *, compress: bool
+) -> dict[str, Any]:
+    info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    digest = hashlib.sha256()
+    size = 0
+    with zf.open(info, "w", force_zip64=True) as entry:
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            entry.write(chunk)
+    return {"path": path, "sha256": digest.hexdigest(), "size": size}
+
+
+def export_case(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    org: Organisation,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    counsel_id: int,
+    include_notes: bool,
+    signing_key: SigningKey,
+) -> CaseExport:
+    """Export ``case`` to counsel ``counsel_id`` as one encrypted, signed bundle. Commits."""
+    counsel = next((u for u in counsel_of(session, org.id) if u.id == counsel_id), None)
+    if counsel is None or counsel.public_key is None:
+        raise ActionRefused("counsel", _l("Choose counsel from the list."))
+    if include_notes and keys.notes is None:
+        raise handling.NoAccess
+    today = clock.now().date()
+    uid = str(uuid.uuid4())
+    document, parts = case_document(
+        session, org, case, keys, include_notes=include_notes, today=today
+    )
+    case_json = json.dumps(document, ensure_ascii=False, indent=1).encode()
+    pdf = case_pdf(document)
+    bundle_key = secrets.token_bytes(BUNDLE_KEY_SIZE)
+    sealed = seal_case_key(
+        PublicKey.from_bytes(counsel.public_key),
+        bundle_key,
+        case_id=_key_context(uid),
+        kind=KeyKind.CONTENT,
+    )
+    name = store.new_name()
+    with store.writer(name) as out:
+        ident = uid.encode("ascii")
+        out.write(MAGIC + struct.pack(">H", len(ident)) + ident)
+        out.write(struct.pack(">H", len(sealed)) + sealed)
+        encryptor = StreamEncryptor(bundle_key, _bundle_context(uid))
+        sink = _EncryptingSink(out, encryptor)
+        listed = []
+        with zipfile.ZipFile(sink, "w") as zf:
+            listed.append(_add(zf, "case.json", iter([case_json]), compress=True))
+            listed.append(_add(zf, "case.pdf", iter([pdf]), compress=True))
+            for part in parts:
+                found = open_file(session, store, case, keys.content, part.storage_name)
+                assert found is not None
+                listed.append(_add(zf, part.path, found[1], compress=False))
+            manifest = json.dumps(
+                {
+                    "format": FORMAT,
+                    "version": VERSION,
+                    "export_id": uid,
+                    "organisation": org.slug,
+                    "case": case.reference,
+                    "exported_on": today.isoformat(),
+                    "includes_notes": include_notes,
+                    "includes_identity": False,
+                    "verify_key": signing_key.verify_key().to_bytes().hex(),
+                    "parts": listed,
+                },
+                indent=1,
+            ).encode()
+            _add(zf, "manifest.json", iter([manifest]), compress=True)
+            signature = sign(signing_key, manifest, purpose=SignaturePurpose.EXPORT_MANIFEST)
+            _add(zf, "manifest.sig", iter([signature]), compress=False)
+        out.write(encryptor.finalize())
+    size = store.path(name).stat().st_size
+    export = CaseExport(
+        uid=uid,
+        org_id=org.id,
+        case_id=case.id,
+        case_reference=case.reference,
+        counsel_user_id=counsel.id,
+        created_by=user_id,
+        created_on=today,
+        includes_notes=include_notes,
+        includes_identity=False,
+        storage_name=name,
+        size=size,
+        sealed_key=sealed,
+        preview=encrypt_field(bundle_key, case_json, context=_preview_context(uid, "case.json")),
+        pdf=encrypt_field(bundle_key, pdf, context=_preview_context(uid, "case.pdf")),
+    )
+    try:
+        session.add(export)
+        session.flush()
+        session.add(
+            Disclosure(
+                org_id=org.id,
+                case_id=case.id,
+                kind="export",
+                recipient_user_id=counsel.id,
+                export_id=export.id,
+                includes_identity=False,
+                disclosed_on=today,
+                by_user_id=user_id,
+            )
+        )
+        audit.record(
+            session,
+            clock,
+            action="case.exported",
+            org_id=org.id,
+            actor_user_id=user_id,
+            case=case,
+            detail={"export": export.id, "counsel": counsel.id, "notes": include_notes},
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        store.delete(name)
+        raise
+    return export
+
+
+# --- Counsel's side ------------------------------------------------------------------------------
+
+
+def bundle_key(export: CaseExport, private_key: PrivateKey) -> bytes:
+    """The bundle key, opened with counsel's private key (OpenError for anyone else)."""
+    return open_case_key(
+        private_key, export.sealed_key, case_id=_key_context(export.uid), kind=KeyKind.CONTENT
+    )
+
+
+def preview(export: CaseExport, key: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        decrypt_field(key, export.preview, context=_preview_context(export.uid, "case.json"))
+    )
+    return data
+
+
+def preview_pdf(export: CaseExport, key: bytes) -> bytes:
+    return decrypt_field(key, export.pdf, context=_preview_context(export.uid, "case.pdf"))
+
+
+@dataclass(frozen=True)
+class DisclosureView:
+    disclosed_on: date
+    kind: str
+    recipient: str
+    includes_notes: bool
+    includes_identity: bool
+
+
+def disclosures(session: Session, case_id: int) -> list[DisclosureView]:
+    """The case's disclosure register, oldest first (K2)."""
+    rows = session.execute(
+        select(Disclosure, CaseExport.includes_notes)
+        .outerjoin(CaseExport, CaseExport.id == Disclosure.export_id)
+        .where(Disclosure.case_id == case_id)
+        .order_by(Disclosure.id)
+    ).all()
+    names = handling.user_names(
+        session, {d.recipient_user_id for d, _notes in rows if d.recipient_user_id}
+    )
+    return [
+        DisclosureView(
+            d.disclosed_on,
+            d.kind,
+            names.get(d.recipient_user_id or 0, "?"),
+            bool(notes),
+            d.includes_identity,
+        )
+        for d, notes in rows
+    ]
+
+
+def exports_for(session: Session, counsel_id: int, org_id: int) -> list[CaseExport]:
+    return list(
+        session.scalars(
+            select(CaseExport)
+            .where(CaseExport.counsel_user_id == counsel_id, CaseExport.org_id == org_id)
+            .order_by(CaseExport.id.desc())
+        )
+    )
+
+
+def _field(src: IO[bytes]) -> bytes:
+    raw = src.read(2)
+    if len(raw) != 2:
+        raise BundleError("bundle", "truncated header")
+    (length,) = struct.unpack(">H", raw)
+    value = src.read(length)
+    if len(value) != length:
+        raise BundleError("bundle", "truncated header")
+    return value
+
+
+def read_header(src: IO[bytes]) -> tuple[str, bytes]:
+    """Check the magic; return the export id and the sealed bundle key (BundleError else)."""
+    if src.read(len(MAGIC)) != MAGIC:
+        raise BundleError("bundle", "not a Whistle export (wrong header)")
+    try:
+        export_id = str(uuid.UUID(_field(src).decode("ascii")))
+    except (UnicodeDecodeError, ValueError):
+        raise BundleError("bundle", "damaged header") from None
+    return export_id, _field(src)
+
+
+def open_bundle(bundle: Path, private_key: PrivateKey, out: IO[bytes]) -> str:
+    """Decrypt ``bundle`` into the ZIP ``out``; return its export id. BundleError when the
+    key is not the chosen counsel's or any byte of the bundle was changed."""
+    with bundle.open("rb") as src:
+        export_id, sealed = read_header(src)
+        try:
+            key = open_case_key(
+                private_key, sealed, case_id=_key_context(export_id), kind=KeyKind.CONTENT
+            )
+        except OpenError:
+            raise BundleError("bundle key", "not sealed to this key, or changed") from None
+        try:
+            for chunk in decrypt_stream(src, key, _bundle_context(export_id)):
+                out.write(chunk)
+        except OpenError:
+            raise BundleError("bundle", "the encrypted archive was changed or cut") from None
+    return export_id
+
+
+@dataclass(frozen=True)
+class Verified:
+    export_id: str
+    case: str
+    verify_key: str
+    parts: int
+
+
+def verify_archive(archive: IO[bytes], *, expected_key: VerifyKey | None = None) -> Verified:
+    """Check the manifest's signature and every part's hash; BundleError names what fails."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile:
+        raise BundleError("archive", "not a ZIP archive") from None
+    with zf:
+        names = set(zf.namelist())
+        for needed in ("manifest.json", "manifest.sig"):
+            if needed not in names:
+                raise BundleError(needed, "missing")
+        manifest_bytes = zf.read("manifest.json")
+        signature = zf.read("manifest.sig")
+        try:
+            manifest = json.loads(manifest_bytes)
+            key = VerifyKey.from_bytes(bytes.fromhex(manifest["verify_key"]))
+        except (ValueError, KeyError, TypeError):
+            raise BundleError("manifest.json", "unreadable") from None
+        if expected_key is not None and key != expected_key:
+            raise BundleError("manifest.json", "signed by another key than expected")
+        try:
+            verify(key, manifest_bytes, signature, purpose=SignaturePurpose.EXPORT_MANIFEST)
+        except OpenError:
+            raise BundleError("manifest.sig", "the signature does not match the manifest") from None
+        listed = {p["path"] for p in manifest["parts"]}
+        for extra in sorted(names - listed - {"manifest.json", "manifest.sig"}):
+            raise BundleError(extra, "not in the manifest")
+        for part in manifest["parts"]:
+            path = part["path"]
+            if path not in names:
+                raise BundleError(path, "missing")
+            digest = hashlib.sha256()
+            size = 0
+            try:
+                with zf.open(path) as entry:
+                    for chunk in iter(lambda: entry.read(1 << 20), b""):
+                        digest.update(chunk)
+                        size += len(chunk)
+            except (zipfile.BadZipFile, OSError, EOFError):
+                raise BundleError(path, "damaged in the archive") from None
+            if digest.hexdigest() != part["sha256"] or size != part["size"]:
+                raise BundleError(path, "its SHA-256 does not match the manifest")
+        return Verified(
+            manifest["export_id"], manifest["case"], manifest["verify_key"], len(listed)
+        )
