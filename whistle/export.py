@@ -28,6 +28,8 @@ import io
 import json
 import secrets
 import struct
+import subprocess
+import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -77,7 +79,12 @@ FORMAT = "whistle-export"
 VERSION = 1
 MAGIC = b"WHISTLE-EXPORT\x00\x01"
 BUNDLE_KEY_SIZE = 32
-PDF_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+PDF_RENDERER = Path(__file__).with_name("pdf_render.py")
+PDF_TIMEOUT = 300
+
+
+class ExportFailed(RuntimeError):
+    """The PDF could not be drawn; the reason names only an exception type."""
 
 
 class BundleError(ValueError):
@@ -270,64 +277,22 @@ def _day(day: date | None) -> str | None:
 
 
 def case_pdf(document: dict[str, Any]) -> bytes:
-    """A readable PDF of the case document (DejaVu Sans where installed, for every script)."""
-    from fpdf import FPDF
-
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.set_creator("Whistle")
-    pdf.set_title(f"Case {document['case']['reference']}")
-    unicode_font = PDF_FONT.exists()
-    if unicode_font:
-        pdf.add_font("DejaVu", "", str(PDF_FONT))
-        family = "DejaVu"
-    else:
-        family = "Helvetica"
-
-    def text(value: object) -> str:
-        s = str(value)
-        return s if unicode_font else s.encode("latin-1", "replace").decode("latin-1")
-
-    pdf.add_page()
-
-    def heading(value: str) -> None:
-        pdf.set_font(family, size=14)
-        pdf.multi_cell(0, 8, text(value), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(family, size=10)
-
-    def line(label: str, value: object) -> None:
-        if value in (None, "", []):
-            return
-        pdf.multi_cell(0, 5, text(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
-
-    org, case = document["organisation"], document["case"]
-    heading(f"{org['name']} - case {case['reference']}")
-    for key, value in case.items():
-        if key == "category" and value:
-            value = f"{value['label_en']} / {value['label_da']}"
-        line(key.replace("_", " "), value)
-    if document["report"]:
-        heading("Report")
-        for key, value in document["report"].items():
-            line(key.replace("_", " "), value)
-    for item in document["report_files"]:
-        line("file", f"{item['path']} ({item['size']} bytes)")
-    heading("Conversation")
-    for message in document["conversation"]:
-        line(f"{message['sent_on']} {message['author']} ({message['kind']})", message["body"])
-        for item in message["files"]:
-            line("file", f"{item['path']} ({item['size']} bytes)")
-    if document["notes"] is not None:
-        heading("Internal notes")
-        for note in document["notes"]:
-            line(f"{note['created_on']} {note['author']} ({note['kind']})", note["body"])
-    heading("Timeline")
-    for entry in document["timeline"]:
-        line(entry["at"][:16].replace("T", " "), f"{entry['action']} {entry['by']}".strip())
-    left = document["left_out"]
-    if left["restricted"] or left["purged"]:
-        line("left out", f"{left['restricted']} restricted, {left['purged']} purged item(s)")
-    return bytes(pdf.output())
+    """A readable PDF of the case document, drawn in a short-lived process of its own
+    (whistle/pdf_render.py), so that the PDF library never weighs on the web worker."""
+    try:
+        done = subprocess.run(  # noqa: S603 - a fixed interpreter and script, no shell
+            [sys.executable, "-I", str(PDF_RENDERER)],
+            input=json.dumps(document).encode(),
+            capture_output=True,
+            timeout=PDF_TIMEOUT,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        # Never the child's output: it could quote the case.
+        raise ExportFailed(type(exc).__name__) from None
+    if not done.stdout.startswith(b"%PDF"):
+        raise ExportFailed("no PDF")
+    return done.stdout
 
 
 # --- Writing the bundle --------------------------------------------------------------------------

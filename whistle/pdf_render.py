@@ -1,0 +1,87 @@
+"""The readable PDF of a case file for counsel, drawn from its case.json (whistle/export.py).
+
+Run as a script in a short-lived process of its own (``python whistle/pdf_render.py``, the
+document on standard input, the PDF on standard output): fpdf2 and the embedded font take
+about 30 MB, which the web worker that exports never holds (docs/benchmarks.md, "Export for
+counsel"). The script imports nothing of Whistle, only fpdf2; the case document goes through
+a pipe, never a file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+PDF_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def render(document: dict[str, Any]) -> bytes:
+    """A readable PDF of the case document (DejaVu Sans where installed, for every script)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_creator("Whistle")
+    pdf.set_title(f"Case {document['case']['reference']}")
+    unicode_font = PDF_FONT.exists()
+    if unicode_font:
+        pdf.add_font("DejaVu", "", str(PDF_FONT))
+        family = "DejaVu"
+    else:
+        family = "Helvetica"
+
+    def text(value: object) -> str:
+        s = str(value)
+        return s if unicode_font else s.encode("latin-1", "replace").decode("latin-1")
+
+    pdf.add_page()
+
+    def heading(value: str) -> None:
+        pdf.set_font(family, size=14)
+        pdf.multi_cell(0, 8, text(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(family, size=10)
+
+    def line(label: str, value: object) -> None:
+        if value in (None, "", []):
+            return
+        pdf.multi_cell(0, 5, text(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
+
+    org, case = document["organisation"], document["case"]
+    heading(f"{org['name']} - case {case['reference']}")
+    for key, value in case.items():
+        if key == "category" and value:
+            value = f"{value['label_en']} / {value['label_da']}"
+        line(key.replace("_", " "), value)
+    if document["report"]:
+        heading("Report")
+        for key, value in document["report"].items():
+            line(key.replace("_", " "), value)
+    for item in document["report_files"]:
+        line("file", f"{item['path']} ({item['size']} bytes)")
+    heading("Conversation")
+    for message in document["conversation"]:
+        line(f"{message['sent_on']} {message['author']} ({message['kind']})", message["body"])
+        for item in message["files"]:
+            line("file", f"{item['path']} ({item['size']} bytes)")
+    if document["notes"] is not None:
+        heading("Internal notes")
+        for note in document["notes"]:
+            line(f"{note['created_on']} {note['author']} ({note['kind']})", note["body"])
+    heading("Timeline")
+    for entry in document["timeline"]:
+        line(entry["at"][:16].replace("T", " "), f"{entry['action']} {entry['by']}".strip())
+    left = document["left_out"]
+    if left["restricted"] or left["purged"]:
+        line("left out", f"{left['restricted']} restricted, {left['purged']} purged item(s)")
+    return bytes(pdf.output())
+
+
+def main() -> None:
+    document = json.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(render(document))
+
+
+if __name__ == "__main__":
+    main()
