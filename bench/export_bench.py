@@ -84,8 +84,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select, text
-from sqlalchemy.engine import make_url
+from benchkit import cpu_model, memory_gib, shielded
+from benchkit import postgresql_url as postgresql
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from crypto import (
@@ -101,7 +102,7 @@ from crypto import (
 from whistle import export, handling, org_keys
 from whistle.clock import FixedClock, SystemClock
 from whistle.contexts import attachment_context
-from whistle.db import make_engine, normalise_url
+from whistle.db import make_engine
 from whistle.models import Attachment, Case, Category, Membership, Organisation, Role, User
 from whistle.storage import FileStore
 
@@ -348,53 +349,6 @@ def child_main(operation: str) -> int:
 
 
 @contextlib.contextmanager
-def shielded() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait while cleanup runs: a second Ctrl-C must not leave a database."""
-    previous = (
-        signal.signal(signal.SIGINT, signal.SIG_IGN),
-        signal.signal(signal.SIGTERM, signal.SIG_IGN),
-    )
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous[0])
-        signal.signal(signal.SIGTERM, previous[1])
-
-
-def admin_statement(admin_url: str, statement: str) -> None:
-    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(statement))
-    finally:
-        admin.dispose()
-
-
-@contextlib.contextmanager
-def postgresql(admin_url: str) -> Iterator[tuple[str, str]]:
-    """A fresh database with a random name, dropped on the way out whatever happened; yields
-    its URL and a description."""
-    name = f"whistle_bench_{secrets.token_hex(4)}"
-    url = make_url(normalise_url(admin_url)).set(database=name)
-    url_text = url.render_as_string(hide_password=False)
-    created = False
-    try:
-        admin_statement(admin_url, f'CREATE DATABASE "{name}"')
-        created = True
-        engine = make_engine(url_text)
-        try:
-            with engine.connect() as connection:
-                server = str(connection.scalar(text("SHOW server_version"))).split()[0]
-        finally:
-            engine.dispose()
-        yield url_text, f"PostgreSQL {server}"
-    finally:
-        if created:
-            with shielded():
-                admin_statement(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
 def sqlite(workdir: Path) -> Iterator[tuple[str, str]]:
     """A new SQLite file in the temporary folder (removed with it)."""
     url = f"sqlite:///{workdir / 'export-bench.sqlite'}"
@@ -601,22 +555,6 @@ def check_archive(path: Path, inputs: list[Input]) -> list[str]:
 
 
 # --- output ----------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as info:
-        for line in info:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def memory_gib() -> float:
-    with contextlib.suppress(OSError), open("/proc/meminfo", encoding="utf-8") as info:
-        for line in info:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) / (1024 * 1024)
-    return float("nan")
 
 
 def median_run(runs: list[Run]) -> Run:

@@ -57,15 +57,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
+from benchkit import cpu_model, memory_gib, postgresql, shielded
 from flask import Flask
 from flask_babel import Babel
-from sqlalchemy import Engine, create_engine, event, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from crypto import Argon2Params, KeyKind
 from whistle.clock import FixedClock
-from whistle.db import make_engine, make_sessionmaker, normalise_url
+from whistle.db import make_engine, make_sessionmaker
 from whistle.deadlines import acknowledge_due, feedback_due
 from whistle.inbox import InboxFilters, inbox
 from whistle.models import (
@@ -495,48 +495,6 @@ def print_table(name: str, seeded: Seeded, results: list[tuple[Scenario, Timings
 
 
 @contextlib.contextmanager
-def shielded() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait while cleanup runs: a second Ctrl-C must not leave a database."""
-    previous = (
-        signal.signal(signal.SIGINT, signal.SIG_IGN),
-        signal.signal(signal.SIGTERM, signal.SIG_IGN),
-    )
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous[0])
-        signal.signal(signal.SIGTERM, previous[1])
-
-
-def admin_statement(admin_url: str, statement: str) -> None:
-    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(statement))
-    finally:
-        admin.dispose()
-
-
-@contextlib.contextmanager
-def postgresql(admin_url: str) -> Iterator[tuple[Engine, str]]:
-    """A fresh database with a random name, dropped on the way out whatever happened."""
-    name = f"whistle_bench_{secrets.token_hex(4)}"
-    url = make_url(normalise_url(admin_url)).set(database=name)
-    engine: Engine | None = None
-    try:
-        admin_statement(admin_url, f'CREATE DATABASE "{name}"')
-        engine = make_engine(url.render_as_string(hide_password=False))
-        with engine.connect() as connection:
-            server = str(connection.scalar(text("SHOW server_version"))).split()[0]
-        yield engine, f"PostgreSQL {server}"
-    finally:
-        with shielded():
-            if engine is not None:
-                engine.dispose()
-            admin_statement(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
 def sqlite(workdir: Path) -> Iterator[tuple[Engine, str]]:
     path = workdir / f"inbox-bench-{secrets.token_hex(4)}.sqlite"
     engine = make_engine(f"sqlite:///{path}")
@@ -639,22 +597,6 @@ def database_bytes(connection: Any, dialect: str) -> int:
 
 
 # --- main ------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
-def memory_gib() -> float:
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) / 2**20
-    return 0.0
 
 
 def parse_args() -> argparse.Namespace:

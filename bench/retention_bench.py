@@ -72,6 +72,7 @@ from types import FrameType
 from typing import Any, cast
 from unittest import mock
 
+from benchkit import cpu_model, postgresql, shielded
 from flask import Flask
 from flask_babel import Babel
 from sqlalchemy import (
@@ -79,7 +80,6 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     Table,
-    create_engine,
     delete,
     event,
     func,
@@ -88,7 +88,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import ClauseElement
@@ -96,7 +96,7 @@ from sqlalchemy.sql import ClauseElement
 from crypto import Argon2Params, KeyKind
 from whistle import audit, retention
 from whistle.clock import FixedClock
-from whistle.db import make_engine, make_sessionmaker, normalise_url
+from whistle.db import make_engine, make_sessionmaker
 from whistle.deadlines import acknowledge_due, add_months, feedback_due
 from whistle.models import (
     Attachment,
@@ -1007,48 +1007,6 @@ def explain(engine: Engine, seeded: Seeded, today: date) -> None:
 
 
 @contextlib.contextmanager
-def shielded() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait while cleanup runs: a second Ctrl-C must not leave a database."""
-    previous = (
-        signal.signal(signal.SIGINT, signal.SIG_IGN),
-        signal.signal(signal.SIGTERM, signal.SIG_IGN),
-    )
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous[0])
-        signal.signal(signal.SIGTERM, previous[1])
-
-
-def admin_statement(admin_url: str, statement: str) -> None:
-    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(statement))
-    finally:
-        admin.dispose()
-
-
-@contextlib.contextmanager
-def postgresql(admin_url: str) -> Iterator[tuple[Engine, str]]:
-    """A fresh database with a random name, dropped on the way out whatever happened."""
-    name = f"whistle_bench_{secrets.token_hex(4)}"
-    url = make_url(normalise_url(admin_url)).set(database=name)
-    engine: Engine | None = None
-    try:
-        admin_statement(admin_url, f'CREATE DATABASE "{name}"')
-        engine = make_engine(url.render_as_string(hide_password=False))
-        with engine.connect() as connection:
-            server = str(connection.scalar(text("SHOW server_version"))).split()[0]
-        yield engine, f"PostgreSQL {server}"
-    finally:
-        with shielded():
-            if engine is not None:
-                engine.dispose()
-            admin_statement(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
 def sqlite(workdir: Path, incremental: bool) -> Iterator[tuple[Engine, str]]:
     """A new SQLite file; in incremental auto-vacuum mode unless told otherwise (the mode must
     be set before the first table exists)."""
@@ -1244,14 +1202,6 @@ def print_table(results: list[Result]) -> bool:
 
 
 # --- main ------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def parse_args() -> argparse.Namespace:

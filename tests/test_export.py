@@ -100,6 +100,14 @@ def test_a_bundle_opens_for_its_counsel_and_every_part_matches(
     assert file_entry["name"] == "lagerliste æøå.txt"
     assert archive.read(file_entry["path"]) == EVIDENCE.data
     assert archive.read("case.pdf").startswith(b"%PDF")
+    # The PDF speaks the organisation's language (Danish here) and holds the report.
+    from pypdf import PdfReader
+
+    pdf_text = " ".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(archive.read("case.pdf"))).pages
+    )
+    assert "Dialog med indberetteren" in pdf_text and "Indberetningen" in pdf_text
+    assert "EXPORTMARKER" in pdf_text
     with app.app_context():
         expected = verify_key(session, unit.org.id)
     archive.fp.seek(0)  # type: ignore[union-attr]

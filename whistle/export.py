@@ -38,6 +38,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -276,13 +277,60 @@ def _day(day: date | None) -> str | None:
 # --- PDF ---------------------------------------------------------------------------------------
 
 
-def case_pdf(document: dict[str, Any]) -> bytes:
+def pdf_labels(locale: str) -> dict[str, str]:
+    """The words of the PDF in ``locale`` (the organisation's language), for the renderer."""
+    from whistle.audit_views import ACTION_NAMES
+    from whistle.cases.forms import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
+
+    with force_locale(locale):
+        words: dict[str, object] = {
+            "case": _l("Case"),
+            "report": _l("The report"),
+            "conversation": _l("Conversation with the reporter"),
+            "notes": _l("Internal notes"),
+            "timeline": _l("Case history"),
+            "file": _l("File"),
+            "restricted": _l("Restricted items left out"),
+            "purged": _l("Removed items left out"),
+            "reporter": _l("Reporter"),
+            "handler": _l("Unit"),
+            "received_on": _l("Received"),
+            "category": _l("Category"),
+            "channel": _l("Channel"),
+            "anonymous": _l("Anonymous"),
+            "status": _l("Status"),
+            "scope": _l("Scope"),
+            "hearing": _l("Hearing"),
+            "outcome": _l("Outcome"),
+            "acknowledge_due": _l("Acknowledgement due"),
+            "acknowledged_on": _l("Acknowledged"),
+            "feedback_due": _l("Feedback due"),
+            "feedback_on": _l("Feedback given"),
+            "closed_on": _l("Closed"),
+            "delete_on": _l("To be deleted on"),
+            "retention_rule": _l("Rule"),
+            "legal_hold_since": _l("Legal hold since"),
+            "relation": _l("Relation to the organisation"),
+            "what": _l("What happened"),
+            "when_where": _l("When and where"),
+            "who": _l("Who is involved"),
+            "how_known": _l("How the reporter knows"),
+            "meeting_requested": _l("asked for a meeting"),
+            **{k.value: v for k, v in OUTCOME_LABELS.items()},
+            **SCOPE_LABELS,
+            **HEARING_LABELS,
+            **ACTION_NAMES,
+        }
+        return {key: str(value) for key, value in words.items()}
+
+
+def case_pdf(document: dict[str, Any], labels: dict[str, str]) -> bytes:
     """A readable PDF of the case document, drawn in a short-lived process of its own
     (whistle/pdf_render.py), so that the PDF library never weighs on the web worker."""
     try:
         done = subprocess.run(  # noqa: S603 - a fixed interpreter and script, no shell
             [sys.executable, "-I", str(PDF_RENDERER)],
-            input=json.dumps(document).encode(),
+            input=json.dumps({"document": document, "labels": labels}).encode(),
             capture_output=True,
             timeout=PDF_TIMEOUT,
             check=True,
@@ -362,7 +410,7 @@ def export_case(
         session, org, case, keys, include_notes=include_notes, today=today
     )
     case_json = json.dumps(document, ensure_ascii=False, indent=1).encode()
-    pdf = case_pdf(document)
+    pdf = case_pdf(document, pdf_labels(org.default_locale))
     bundle_key = secrets.token_bytes(BUNDLE_KEY_SIZE)
     sealed = seal_case_key(
         PublicKey.from_bytes(counsel.public_key),

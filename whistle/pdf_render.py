@@ -17,14 +17,22 @@ from typing import Any
 PDF_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
-def render(document: dict[str, Any]) -> bytes:
-    """A readable PDF of the case document (DejaVu Sans where installed, for every script)."""
+def render(document: dict[str, Any], labels: dict[str, str]) -> bytes:
+    """A readable PDF of the case document (DejaVu Sans where installed, for every script).
+
+    ``labels`` are the words a person reads, already translated by the exporting process
+    (whistle/export.py ``pdf_labels``); a missing one shows its key.
+    """
+
+    def say(key: str) -> str:
+        return labels.get(key, key.replace("_", " "))
+
     from fpdf import FPDF
 
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.set_creator("Whistle")
-    pdf.set_title(f"Case {document['case']['reference']}")
+    pdf.set_title(f"{say('case')} {document['case']['reference']}")
     unicode_font = PDF_FONT.exists()
     if unicode_font:
         pdf.add_font("DejaVu", "", str(PDF_FONT))
@@ -49,38 +57,40 @@ def render(document: dict[str, Any]) -> bytes:
         pdf.multi_cell(0, 5, text(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
 
     org, case = document["organisation"], document["case"]
-    heading(f"{org['name']} - case {case['reference']}")
+    heading(f"{org['name']} - {say('case')} {case['reference']}")
     for key, value in case.items():
         if key == "category" and value:
             value = f"{value['label_en']} / {value['label_da']}"
-        line(key.replace("_", " "), value)
+        line(say(key), say(value) if isinstance(value, str) and value in labels else value)
     if document["report"]:
-        heading("Report")
+        heading(say("report"))
         for key, value in document["report"].items():
-            line(key.replace("_", " "), value)
+            line(say(key), value)
     for item in document["report_files"]:
-        line("file", f"{item['path']} ({item['size']} bytes)")
-    heading("Conversation")
+        line(say("file"), f"{item['path']} ({item['size']} B)")
+    heading(say("conversation"))
     for message in document["conversation"]:
-        line(f"{message['sent_on']} {message['author']} ({message['kind']})", message["body"])
+        who = say(message["author"])
+        line(f"{message['sent_on']} {who} ({say(message['kind'])})", message["body"])
         for item in message["files"]:
-            line("file", f"{item['path']} ({item['size']} bytes)")
+            line(say("file"), f"{item['path']} ({item['size']} B)")
     if document["notes"] is not None:
-        heading("Internal notes")
+        heading(say("notes"))
         for note in document["notes"]:
-            line(f"{note['created_on']} {note['author']} ({note['kind']})", note["body"])
-    heading("Timeline")
+            line(f"{note['created_on']} {note['author']} ({say(note['kind'])})", note["body"])
+    heading(say("timeline"))
     for entry in document["timeline"]:
-        line(entry["at"][:16].replace("T", " "), f"{entry['action']} {entry['by']}".strip())
+        line(entry["at"][:16].replace("T", " "), f"{say(entry['action'])} {entry['by']}".strip())
     left = document["left_out"]
     if left["restricted"] or left["purged"]:
-        line("left out", f"{left['restricted']} restricted, {left['purged']} purged item(s)")
+        line(say("restricted"), left["restricted"])
+        line(say("purged"), left["purged"])
     return bytes(pdf.output())
 
 
 def main() -> None:
-    document = json.loads(sys.stdin.buffer.read())
-    sys.stdout.buffer.write(render(document))
+    given = json.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(render(given["document"], given["labels"]))
 
 
 if __name__ == "__main__":

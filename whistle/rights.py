@@ -53,7 +53,7 @@ from crypto import (
 from whistle import audit, handling
 from whistle.case_access import unit_members
 from whistle.clock import Clock
-from whistle.contexts import message_context
+from whistle.conversation import MessageView, conversation
 from whistle.deadlines import add_months
 from whistle.handling import ActionRefused, NoAccess, OpenedKeys
 from whistle.models import (
@@ -548,30 +548,9 @@ class AccessExport:
         return f"AccessExport(sections={len(self.sections)})"
 
 
-def _messages(session: Session, case: Case, content_key: bytes) -> list[_Msg]:
-    rows = session.scalars(
-        select(Message).where(Message.case_id == case.id).order_by(Message.id)
-    ).all()
-    return [
-        _Msg(
-            row.id,
-            row.kind,
-            row.sent_on,
-            decrypt_field(
-                content_key, row.body, context=message_context(case.uid, row.uid)
-            ).decode(),
-        )
-        for row in rows
-        if row.purged_on is None and row.body
-    ]
-
-
-@dataclass(frozen=True, repr=False)
-class _Msg:
-    id: int
-    kind: str
-    sent_on: date
-    body: str
+def _messages(session: Session, case: Case, content_key: bytes) -> list[MessageView]:
+    """The conversation without purged messages (whistle/conversation.py decrypts it)."""
+    return [m for m in conversation(session, case, content_key) if m.purged_on is None]
 
 
 def redactions(session: Session, request: RightsRequest, key: bytes) -> list[str]:
