@@ -120,9 +120,10 @@ from whistle.models import (
     User,
     WebSession,
 )
-from whistle.notify import MailKind, reminder_dedup_key
+from whistle.notify import MailKind
 from whistle.organisations import create_organisation
 from whistle.passwords import hash_password
+from whistle.reminders import reminder_dedup_key
 from whistle.schema import upgrade
 from whistle.storage import FileStore
 

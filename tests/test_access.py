@@ -27,6 +27,8 @@ EXPECTED_PUBLIC = {
     # Approving or correcting meeting minutes: the reporter's session too (whistle/meetings.py).
     "mailbox.minutes_approve",
     "mailbox.minutes_correct",
+    "mailbox.consent",
+    "mailbox.refuse_consent",
     "setup.setup",
     # Staff sign-in: the password step, then the code or enrolment step, which need the
     # pending session the password step creates; an invitation needs its one-time token.

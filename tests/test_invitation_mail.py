@@ -47,7 +47,7 @@ def test_the_invitation_is_mailed_and_shown_once(
     admin = StaffMember(mail_app, clock, unit.admin)
     admin.sign_in()
     page = admin.submit(
-        f"/staff/{slug}/members", {"email": "ny.kollega@example.org", "roles": ["handler"]}
+        f"/staff/{slug}/admin/users", {"email": "ny.kollega@example.org", "roles": ["handler"]}
     )
     shown = text_of(page)
     assert "It has also been sent to the person by e-mail." in shown
@@ -78,6 +78,6 @@ def test_without_mail_the_admin_is_told_to_pass_the_link_on(app: Flask, clock: F
     admin = StaffMember(app, clock, unit.admin)
     admin.sign_in()
     page = admin.submit(
-        f"/staff/{slug}/members", {"email": "ny.kollega@example.org", "roles": ["handler"]}
+        f"/staff/{slug}/admin/users", {"email": "ny.kollega@example.org", "roles": ["handler"]}
     )
     assert "This installation sends no e-mail" in text_of(page)

@@ -16,7 +16,7 @@ from tests.staff_steps import CaseWorker, form_token
 from tests.test_cases import field_errors, hanne, henrik, signed_in
 from whistle.clock import FixedClock
 from whistle.models import AuditEntry, Case, CaseNote, OutboxMail, PersonConcerned
-from whistle.notify import queue_notice_reviews
+from whistle.reminders import queue_notice_reviews
 
 REPORTER = "Rikke NOTICEREPORTERMARKER"
 PERSON = "Per Påstand, lagerchef"

@@ -62,10 +62,10 @@ from whistle.notify import (
     AddressRejected,
     SendReport,
     queue_case_event,
-    queue_deadline_reminders,
     queue_nudge,
     send_pending,
 )
+from whistle.reminders import queue_deadline_reminders
 from whistle.runtime import runtime
 from whistle.settings import SettingsError, load_settings
 from whistle.storage import FileStore

@@ -46,7 +46,7 @@ from whistle.models import (
     OutboxMail,
     PendingFileDeletion,
 )
-from whistle.notify import queue_deadline_reminders
+from whistle.reminders import queue_deadline_reminders
 from whistle.retention import Preset, RetentionRefused, retention_for
 from whistle.retention import Unit as KeepUnit
 from whistle.runtime import runtime
@@ -658,7 +658,8 @@ def test_the_deletion_warning_mail_says_when_and_nothing_else(app: Flask, unit: 
 def test_no_mail_goes_for_a_case_held_after_the_warning_was_queued(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
-    from whistle.notify import REMINDERS, MailKind
+    from whistle.notify import MailKind
+    from whistle.reminders import REMINDERS
 
     case = close(app, session, clock, unit, submit(app, session, unit))
     assert case.delete_on is not None

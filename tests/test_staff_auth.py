@@ -166,8 +166,13 @@ def sessions_of(db: Session, user_id: int) -> list[WebSession]:
     return list(db.scalars(select(WebSession).where(WebSession.user_id == user_id)))
 
 
+PEOPLE = "/staff/testfirma/admin/users"  # the admin console's People page
+WITHDRAW = "/staff/testfirma/admin/users/invitations/withdraw"
+
+
 def invite(admin: StaffMember, email: str, *roles: str, slug: str = "testfirma") -> TestResponse:
-    return admin.submit(f"/staff/{slug}/members", {"email": email, "roles": list(roles)})
+    """Invite someone from the admin console's People page."""
+    return admin.submit(f"/staff/{slug}/admin/users", {"email": email, "roles": list(roles)})
 
 
 def link_on(page: TestResponse) -> str:
@@ -197,14 +202,14 @@ def test_right_password_and_code_open_the_staff_home(
     assert home.status_code == 200
     assert "Testfirma testfirma ApS" in text_of(home)
     html = home.get_data(as_text=True)
-    assert 'href="/staff/testfirma/members"' in html
+    assert f'href="{PEOPLE}"' in html
     assert 'href="/staff/testfirma/cases"' not in html, "an admin has no case inbox"
 
     lead = browser(app, clock, unit.handlers[2])
     assert lead.sign_in().status_code == 303
     lead_html = lead.get("/staff/").get_data(as_text=True)
     assert 'href="/staff/testfirma/cases"' in lead_html
-    assert 'href="/staff/testfirma/members"' not in lead_html
+    assert f'href="{PEOPLE}"' not in lead_html
 
 
 def test_wrong_password_unknown_address_and_inactive_account_get_the_same_answer(
@@ -464,7 +469,7 @@ def test_the_setup_admin_enrols_and_accepts_confidentiality_at_first_sign_in(
     assert admin.submit("/staff/confidentiality", {"accept": "y"}).status_code == 303
     home = admin.get("/staff/")
     assert "Nordisk Fjer A/S" in text_of(home)
-    assert 'href="/staff/nordisk-fjer-a-s/members"' in home.get_data(as_text=True)
+    assert 'href="/staff/nordisk-fjer-a-s/admin/users"' in home.get_data(as_text=True)
 
 
 def test_the_totp_secret_is_not_stored_in_clear(
@@ -507,16 +512,16 @@ def test_no_staff_page_opens_before_the_duty_of_confidentiality_is_accepted(
     for path in (
         "/staff/",
         "/staff/account/password",
-        "/staff/testfirma/members",
+        PEOPLE,
         "/staff/testfirma/cases",
     ):
         page = nina.get(path)
         assert page.status_code == 303, path
         assert page.headers["Location"].startswith("/staff/confidentiality?next="), path
 
-    form = nina.get("/staff/confidentiality?next=/staff/testfirma/members")
+    form = nina.get(f"/staff/confidentiality?next={PEOPLE}")
     assert "Duty of confidentiality" in text_of(form)
-    unticked = nina.submit("/staff/confidentiality?next=/staff/testfirma/members", {})
+    unticked = nina.submit(f"/staff/confidentiality?next={PEOPLE}", {})
     assert unticked.status_code == 200
     assert field_errors(unticked, "accept") == (
         "You must accept the duty of confidentiality to go on."
@@ -524,11 +529,11 @@ def test_no_staff_page_opens_before_the_duty_of_confidentiality_is_accepted(
     assert user(db, staff.user.id).confidentiality_ack_at is None
     assert nina.get("/staff/").status_code == 303
 
-    ticked = nina.submit("/staff/confidentiality?next=/staff/testfirma/members", {"accept": "y"})
+    ticked = nina.submit(f"/staff/confidentiality?next={PEOPLE}", {"accept": "y"})
     assert ticked.status_code == 303
-    assert ticked.headers["Location"] == "/staff/testfirma/members"
+    assert ticked.headers["Location"] == PEOPLE
     assert user(db, staff.user.id).confidentiality_ack_at == clock.now()
-    for path in ("/staff/", "/staff/account/password", "/staff/testfirma/members"):
+    for path in ("/staff/", "/staff/account/password", PEOPLE):
         assert nina.get(path).status_code == 200, path
 
 
@@ -744,33 +749,33 @@ def test_only_an_admin_of_the_organisation_opens_its_people_page(
     app: Flask, clock: FixedClock, unit: Unit, other_unit: Unit
 ) -> None:
     anonymous = newcomer(app, clock)
-    page = anonymous.get("/staff/testfirma/members")
+    page = anonymous.get(PEOPLE)
     assert page.status_code == 303
     assert page.headers["Location"].startswith("/staff/sign-in?ended=1")
-    assert anonymous.post("/staff/testfirma/members", {}).status_code in (400, 403)
+    assert anonymous.post(PEOPLE, {}).status_code in (400, 403)
 
     handler = browser(app, clock, unit.handlers[0])
     handler.sign_in()
-    assert handler.get("/staff/testfirma/members").status_code == 403
+    assert handler.get(PEOPLE).status_code == 403
     token = csrf_token(handler.get("/staff/"))
-    forged = handler.post(
-        "/staff/testfirma/members", {"csrf_token": token, "email": INVITEE, "roles": "handler"}
-    )
+    forged = handler.post(PEOPLE, {"csrf_token": token, "email": INVITEE, "roles": "handler"})
     assert forged.status_code == 403
-    withdraw = handler.post("/staff/testfirma/members/invitations/1/revoke", {"csrf_token": token})
+    withdraw = handler.post(WITHDRAW, {"csrf_token": token, "invitation": "1"})
     assert withdraw.status_code == 403
 
     stranger = browser(app, clock, other_unit.admin)
     stranger.sign_in()
-    assert stranger.get("/staff/testfirma/members").status_code == 404
-    assert stranger.get("/staff/nowhere/members").status_code == 404
+    assert stranger.get(PEOPLE).status_code == 404
+    assert stranger.get("/staff/nowhere/admin/users").status_code == 404
 
     admin = signed_in_admin(app, clock, unit)
-    page = admin.get("/staff/testfirma/members")
+    page = admin.get(PEOPLE)
     assert page.status_code == 200
     assert unit.handlers[0].user.email in text_of(page)
     assert other_unit.handlers[0].user.email not in text_of(page)
-    assert unit.handlers[0].user.email not in text_of(stranger.get("/staff/andetfirma/members"))
+    elsewhere = stranger.get("/staff/andetfirma/admin/users")
+    assert elsewhere.status_code == 200
+    assert unit.handlers[0].user.email not in text_of(elsewhere)
 
 
 def test_an_invited_person_joins_with_their_roles_and_a_key_pair(
@@ -782,7 +787,7 @@ def test_an_invited_person_joins_with_their_roles_and_a_key_pair(
     link = link_on(issued)
     token = link.rsplit("/", 1)[1]
     # The link is shown once; afterwards the list names the open invitation but not its link.
-    listing = admin.get("/staff/testfirma/members")
+    listing = admin.get(PEOPLE)
     assert INVITEE in text_of(listing)
     assert token not in listing.get_data(as_text=True)
     assert db.scalars(select(Invitation.token_hash)).one() != token.encode()
@@ -875,17 +880,19 @@ def test_a_withdrawn_invitation_link_is_gone(
     admin = signed_in_admin(app, clock, unit)
     issued = invite(admin, INVITEE, "handler")
     link = link_on(issued)
-    found = re.search(
-        r'action="(/staff/testfirma/members/invitations/\d+/revoke)"', issued.get_data(as_text=True)
-    )
+    html = issued.get_data(as_text=True)
+    assert f'action="{WITHDRAW}"' in html
+    found = re.search(r'name="invitation" type="hidden" value="(\d+)"', html)
     assert found
     # A forged form from another site (no CSRF token) withdraws nothing.
-    assert admin.post(found.group(1), {}).status_code == 400
+    assert admin.post(WITHDRAW, {"invitation": found.group(1)}).status_code == 400
     assert newcomer(app, clock).get(link).status_code == 200
-    withdrawn = admin.post(found.group(1), {"csrf_token": csrf_token(issued)})
+    withdrawn = admin.post(
+        WITHDRAW, {"csrf_token": csrf_token(issued), "invitation": found.group(1)}
+    )
     assert withdrawn.status_code == 303
     assert newcomer(app, clock).get(link).status_code == 404
-    assert INVITEE not in text_of(admin.get("/staff/testfirma/members"))
+    assert INVITEE not in text_of(admin.get(PEOPLE))
     db.expire_all()
     assert db.scalars(select(Invitation)).all() == []
 
@@ -1010,11 +1017,11 @@ def test_sign_in_returns_to_the_staff_page_asked_for(
     app: Flask, clock: FixedClock, unit: Unit
 ) -> None:
     admin = browser(app, clock, unit.admin)
-    asked = admin.get("/staff/testfirma/members")
+    asked = admin.get(PEOPLE)
     assert asked.status_code == 303
     back_to = asked.headers["Location"]
     first = admin.submit(back_to, {"email": unit.admin.user.email, "password": TEST_PASSWORD})
     done = admin.submit(first.headers["Location"], {"code": admin.current_code()})
     assert done.status_code == 303
-    assert urlsplit(done.headers["Location"]).path == "/staff/testfirma/members"
+    assert urlsplit(done.headers["Location"]).path == PEOPLE
     assert admin.get(done.headers["Location"]).status_code == 200

@@ -61,6 +61,7 @@ def create_app(
     from whistle import (
         audit_views,
         counsel_views,
+        disclosure_views,
         health,
         i18n,
         logs,
@@ -106,4 +107,5 @@ def create_app(
     app.register_blueprint(rights_views.bp)
     app.register_blueprint(notices_views.bp)
     app.register_blueprint(counsel_views.bp)
+    app.register_blueprint(disclosure_views.bp)
     return app

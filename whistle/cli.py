@@ -19,6 +19,7 @@ from whistle.instance import init_instance
 from whistle.notify import notify_cli
 from whistle.onboarding import SetupUnavailable, issue_token, setup_complete
 from whistle.recovery_cli import recovery_cli
+from whistle.reminders import deadlines_command  # noqa: F401  (registers "notify deadlines")
 from whistle.retention import retention_cli
 from whistle.runtime import runtime
 from whistle.schema import upgrade

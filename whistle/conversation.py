@@ -9,7 +9,7 @@ as messages with a heading.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
@@ -24,7 +24,15 @@ from whistle.models import Attachment, Author, Case, Message
 from whistle.notify import queue_case_event
 from whistle.storage import FileStore
 
-MESSAGE_KINDS = ("message", "question", "acknowledgement", "interim_feedback", "final_outcome")
+MESSAGE_KINDS = (
+    "message",
+    "question",
+    "acknowledgement",
+    "interim_feedback",
+    "final_outcome",
+    "consent_request",  # asks the reporter's consent to disclose their identity (K2)
+    "disclosure_notice",  # tells the reporter, with reasons, that their identity will be disclosed
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -154,8 +162,12 @@ def post_message(
     files: Sequence[PreparedFile] = (),
     user_id: int | None = None,
     kind: str = "message",
+    with_message: Callable[[Message], None] | None = None,
 ) -> Message:
-    """Add a message (and its files) to the conversation. Commits; on failure nothing stays."""
+    """Add a message (and its files) to the conversation. Commits; on failure nothing stays.
+
+    ``with_message`` is called with the flushed message before the commit, for rows that must
+    point to it and be stored in the same transaction."""
     if kind not in MESSAGE_KINDS:
         raise ValueError(f"unknown message kind {kind!r}")
     message_uid = str(uuid.uuid4())
@@ -180,6 +192,8 @@ def post_message(
         add_file_rows(
             session, case, written, author=author.value, added_on=today, message_id=message.id
         )
+        if with_message is not None:
+            with_message(message)
         if author is Author.REPORTER:
             case.unread_for_handlers = True
             # K5: the entitled handlers hear that something happened, never what.

@@ -15,10 +15,11 @@ writer and the bundle's encryption into the new file, a segment at a time, so a 
 500 MB of files needs a few MB of memory (bench/export_bench.py). Nothing is written in clear
 anywhere on the server.
 
-Never in a bundle: the reporter's identity (this version offers no identity disclosure: that
-goes through the disclosure workflow of REQUIREMENTS.md K2), the nudge address, restricted or
-purged items, and internal notes unless the handler chooses them. Every export goes into the
-audit log and the case's disclosure register.
+The reporter's identity is in a bundle only when the handler includes it and a disclosure to
+that counsel is ready (whistle/disclosure.py: consent given, or a legal ground with the notice
+sent or its withholding approved); the disclosure is then used up. Never in a bundle: the
+nudge address, restricted or purged items, and internal notes unless the handler chooses
+them. Every export goes into the audit log and the case's disclosure register.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from typing import IO, Any, BinaryIO
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crypto import (
@@ -60,19 +61,19 @@ from crypto import (
     sign,
     verify,
 )
-from whistle import audit, handling, rights
+from whistle import audit, disclosure, handling, rights
 from whistle.clock import Clock
+from whistle.contexts import identity_context
 from whistle.conversation import conversation, open_file, report_files
+from whistle.disclosure import counsel_of
 from whistle.handling import ActionRefused, OpenedKeys
 from whistle.models import (
     Case,
     CaseExport,
     Category,
     Disclosure,
-    Membership,
+    IdentityDisclosure,
     Organisation,
-    Role,
-    User,
 )
 from whistle.storage import FileStore
 
@@ -112,24 +113,6 @@ def _preview_context(uid: str, part: str) -> tuple[str, str, str]:
 # --- Who may receive ---------------------------------------------------------------------------
 
 
-def counsel_of(session: Session, org_id: int) -> list[User]:
-    """Active counsel users of the organisation who have a key pair, by name."""
-    return list(
-        session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(
-                Membership.org_id == org_id,
-                Membership.role == Role.COUNSEL.value,
-                User.is_active.is_(True),
-                User.public_key.is_not(None),
-            )
-            .distinct()
-            .order_by(User.display_name, User.id)
-        )
-    )
-
-
 # --- The case as data ----------------------------------------------------------------------------
 
 
@@ -152,6 +135,7 @@ def case_document(
     *,
     include_notes: bool,
     today: date,
+    identity: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[_Part]]:
     """The case as the JSON document of the bundle, and the files to add (docs/export-format.md)."""
     restricted = rights.restricted_items(session, case.id)
@@ -264,10 +248,48 @@ def case_document(
             }
             for e in trail
         ],
-        "identity": None,
+        "identity": identity,
         "left_out": left_out,
     }
     return document, parts
+
+
+def _identity_for(
+    session: Session, case: Case, keys: OpenedKeys, counsel_id: int
+) -> tuple[IdentityDisclosure, dict[str, Any]]:
+    """The ready disclosure to ``counsel_id`` and the identity section it allows."""
+    if case.identity is None:
+        raise ActionRefused(
+            "include_identity", _l("The reporter is anonymous: there is no identity to include.")
+        )
+    if keys.identity is None:
+        raise handling.NoAccess
+    ready = disclosure.ready_for(session, case.id, counsel_id)
+    if ready is None:
+        raise ActionRefused(
+            "include_identity",
+            _l(
+                "The identity can be included only once a disclosure to this counsel is "
+                "ready: the reporter's consent given, or the notice sent or its withholding "
+                'approved. Start one under "Disclose the reporter\'s identity".'
+            ),
+        )
+    data = json.loads(
+        decrypt_field(keys.identity, case.identity, context=identity_context(case.uid))
+    )
+    approver = handling.user_names(session, {ready.decided_by} if ready.decided_by else set())
+    section = {
+        "name": str(data.get("name", "")),
+        "contact": str(data.get("contact", "")),
+        "disclosure": {
+            "ground": ready.ground,
+            "notice": ready.notice,
+            "requested_on": ready.requested_on.isoformat(),
+            "decided_on": _day(ready.decided_on),
+            "approved_by": approver.get(ready.decided_by or 0),
+        },
+    }
+    return ready, section
 
 
 def _day(day: date | None) -> str | None:
@@ -316,6 +338,25 @@ def pdf_labels(locale: str) -> dict[str, str]:
             "who": _l("Who is involved"),
             "how_known": _l("How the reporter knows"),
             "meeting_requested": _l("asked for a meeting"),
+            "identity": _l("The reporter's identity (disclosed)"),
+            "identity_name": _l("Name"),
+            "identity_contact": _l("Contact details"),
+            "ground": _l("Ground"),
+            "ground_consent": _l("The reporter's explicit consent"),
+            "ground_authority": _l("Required by a public authority to counter violations"),
+            "ground_defence": _l("Required to secure the rights of defence"),
+            "notice": _l("Notice to the reporter"),
+            "notice_consent": _l("Asked for consent, with the reasons"),
+            "notice_sent": _l("Told beforehand, with the reasons"),
+            "notice_withheld": _l("Not told: it would jeopardise the investigation"),
+            "approved_by": _l("Approved by"),
+            "message": _l("Message"),
+            "question": _l("Question"),
+            "acknowledgement": _l("Acknowledgement of receipt"),
+            "interim_feedback": _l("Interim feedback"),
+            "final_outcome": _l("Final outcome"),
+            "consent_request": _l("Request for consent to disclose the identity"),
+            "disclosure_notice": _l("Notice of disclosure of the identity"),
             **{k.value: v for k, v in OUTCOME_LABELS.items()},
             **SCOPE_LABELS,
             **HEARING_LABELS,
@@ -397,8 +438,12 @@ def export_case(
     counsel_id: int,
     include_notes: bool,
     signing_key: SigningKey,
+    include_identity: bool = False,
 ) -> CaseExport:
-    """Export ``case`` to counsel ``counsel_id`` as one encrypted, signed bundle. Commits."""
+    """Export ``case`` to counsel ``counsel_id`` as one encrypted, signed bundle. Commits.
+
+    With ``include_identity`` the reporter's identity goes in, which needs a disclosure to
+    this counsel that is ready (whistle/disclosure.py); the export uses it up."""
     counsel = next((u for u in counsel_of(session, org.id) if u.id == counsel_id), None)
     if counsel is None or counsel.public_key is None:
         raise ActionRefused("counsel", _l("Choose counsel from the list."))
@@ -406,8 +451,12 @@ def export_case(
         raise handling.NoAccess
     today = clock.now().date()
     uid = str(uuid.uuid4())
+    released: IdentityDisclosure | None = None
+    identity: dict[str, Any] | None = None
+    if include_identity:
+        released, identity = _identity_for(session, case, keys, counsel.id)
     document, parts = case_document(
-        session, org, case, keys, include_notes=include_notes, today=today
+        session, org, case, keys, include_notes=include_notes, today=today, identity=identity
     )
     case_json = json.dumps(document, ensure_ascii=False, indent=1).encode()
     pdf = case_pdf(document, pdf_labels(org.default_locale))
@@ -442,7 +491,7 @@ def export_case(
                     "case": case.reference,
                     "exported_on": today.isoformat(),
                     "includes_notes": include_notes,
-                    "includes_identity": False,
+                    "includes_identity": identity is not None,
                     "verify_key": signing_key.verify_key().to_bytes().hex(),
                     "parts": listed,
                 },
@@ -462,7 +511,7 @@ def export_case(
         created_by=user_id,
         created_on=today,
         includes_notes=include_notes,
-        includes_identity=False,
+        includes_identity=identity is not None,
         storage_name=name,
         size=size,
         sealed_key=sealed,
@@ -479,7 +528,7 @@ def export_case(
                 kind="export",
                 recipient_user_id=counsel.id,
                 export_id=export.id,
-                includes_identity=False,
+                includes_identity=identity is not None,
                 disclosed_on=today,
                 by_user_id=user_id,
             )
@@ -491,8 +540,33 @@ def export_case(
             org_id=org.id,
             actor_user_id=user_id,
             case=case,
-            detail={"export": export.id, "counsel": counsel.id, "notes": include_notes},
+            detail={
+                "export": export.id,
+                "counsel": counsel.id,
+                "notes": include_notes,
+                "identity": identity is not None,
+            },
         )
+        if released is not None:
+            # Claimed with a conditional update: of two exports racing for one disclosure,
+            # only one carries the identity out.
+            claimed = session.execute(
+                update(IdentityDisclosure)
+                .where(IdentityDisclosure.id == released.id, IdentityDisclosure.status == "ready")
+                .values(status="used", export_id=export.id)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                raise ActionRefused("include_identity", _l("This disclosure has just been used."))
+            audit.record(
+                session,
+                clock,
+                action="identity.disclosed",
+                org_id=org.id,
+                actor_user_id=user_id,
+                case=case,
+                detail={"disclosure": released.id, "export": export.id, "counsel": counsel.id},
+            )
         session.commit()
     except BaseException:
         session.rollback()

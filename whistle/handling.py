@@ -61,6 +61,8 @@ NOTE_KINDS = (
     "legal_hold",
     "hold_lifted",
     "purge",
+    "disclosure_reasons",
+    "disclosure_withheld",
 )
 SCOPES = ("in_scope", "outside_scope")
 HEARINGS = ("held", "not_needed")

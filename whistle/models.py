@@ -806,3 +806,48 @@ class Disclosure(Base):
     by_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
+
+
+class IdentityDisclosure(Base):
+    """A disclosure of a named reporter's identity (REQUIREMENTS.md K2), step by step.
+
+    ``ground`` is the reporter's consent or a legal ground (to a public authority, to counter
+    violations; to secure the rights of defence). ``notice`` says how the reporter was told
+    beforehand: asked for consent, sent a written notice with the reasons, or not told because
+    telling would jeopardise the investigation, which a second person (a unit lead) approves.
+    A disclosure that is ``ready`` lets one export to ``recipient_user_id`` carry the identity;
+    it is then ``used``. The reasons are case notes (under the notes key), never clear text.
+    """
+
+    __tablename__ = "identity_disclosures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    recipient_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    ground: Mapped[str] = mapped_column(String(16))  # consent, authority, defence
+    notice: Mapped[str] = mapped_column(String(16))  # consent, sent, withheld
+    status: Mapped[str] = mapped_column(String(24))
+    requested_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    requested_on: Mapped[date] = mapped_column(Date)
+    reasons_note_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_notes.id", ondelete="SET NULL"), nullable=True
+    )
+    withheld_note_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_notes.id", ondelete="SET NULL"), nullable=True
+    )
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), nullable=True
+    )
+    decided_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    decided_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    export_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_exports.id", ondelete="SET NULL"), nullable=True
+    )

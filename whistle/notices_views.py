@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -14,8 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from whistle import notices
-from whistle.cases.views import _case
-from whistle.forms import run_action
+from whistle.cases.views import CaseAction, _case, subpage_action
 from whistle.handling import MAX_TEXT, OpenedKeys
 from whistle.models import Case
 from whistle.runtime import db, runtime
@@ -106,19 +104,17 @@ def notice_text(slug: str, reference: str) -> str:
     )
 
 
-Action = Callable[[StaffContext, Case, OpenedKeys, Any], None]
-
-
-def _act(slug: str, reference: str, name: str, action: Action) -> Response | tuple[str, int]:
-    ctx, case, keys = _case(slug, reference)
-    form = FORMS[name](prefix=name)
-    if run_action(form, lambda: action(ctx, case, keys, form)):
-        return redirect(
-            url_for("persons.index", slug=slug, reference=reference, done=name), code=303
-        )
-    person = getattr(form, "person", None)
-    failed = int(person.data) if person is not None and (person.data or "").isdigit() else None
-    return _page(slug, reference, forms={name: form}, failed=failed, status=400)
+def _act(slug: str, reference: str, name: str, action: CaseAction) -> Response | tuple[str, int]:
+    return subpage_action(
+        slug,
+        reference,
+        FORMS[name](prefix=name),
+        action,
+        endpoint="persons.index",
+        done=name,
+        item_field="person",
+        page=_page,
+    )
 
 
 def _person_id(form: Any) -> int:

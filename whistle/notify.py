@@ -17,7 +17,9 @@ What a mail may say is decided here, and it is deliberately little:
   sealed under the instance key (a database copy alone reads none), the row carries no case
   reference or id, and it is deleted as soon as it is sent or given up.
 
-Rows are rendered in the organisation's default language when they are sent.
+Case events and nudges are queued here; deadline reminders and reviews of deferred notices by
+whistle/reminders.py, which also says at sending time whether one still holds. Rows are
+rendered in the organisation's default language when they are sent.
 """
 
 from __future__ import annotations
@@ -41,20 +43,16 @@ from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from sqlalchemy import (
     ColumnElement,
-    String,
     Table,
     and_,
     delete,
     exists,
     false,
-    func,
     insert,
-    literal,
     or_,
     select,
 )
-from sqlalchemy import cast as sql_cast
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from crypto import KeyKind, OpenError, decrypt_field, encrypt_field
 from whistle.case_access import HANDLING_ROLES
@@ -64,15 +62,13 @@ from whistle.mail import MailNotConfigured, SmtpTransport, Transport, deployment
 from whistle.models import (
     Case,
     CaseKey,
-    CaseStatus,
+    IdentityDisclosure,
     Membership,
     Organisation,
     OutboxMail,
-    PersonConcerned,
+    Role,
     User,
-    UTCDateTime,
 )
-from whistle.retention import WARNING_DAYS
 from whistle.runtime import runtime
 
 
@@ -87,6 +83,7 @@ class MailKind(enum.StrEnum):
     FEEDBACK_OVERDUE = "feedback_overdue"
     DELETION_SOON = "deletion_soon"
     NOTICE_REVIEW = "notice_review"
+    DISCLOSURE_APPROVAL = "disclosure_approval"
     NUDGE = "nudge"
 
 
@@ -98,11 +95,6 @@ CASE_EVENTS = frozenset({MailKind.NEW_REPORT, MailKind.REPORTER_MESSAGE})
 # say when a reporter acted, which the case itself keeps only to the day. Reminders stay, as
 # their dedup keys stop them being queued again (their times are the daily run's).
 _GONE_WHEN_DONE = CASE_EVENTS | {MailKind.NUDGE}
-
-# Warn this many days before a deadline (the last day on time counts as "within").
-ACK_WARNING_DAYS = 2
-FEEDBACK_WARNING_DAYS = 14
-DELETION_WARNING_DAYS = WARNING_DAYS  # whistle/retention.py: the inbox warns as far ahead
 
 MAX_ATTEMPTS = 5
 # How long after queueing each attempt may be made: a mail server that is down for a few hours
@@ -214,6 +206,47 @@ def queue_case_event(
     return _inserted(session, upsert_insert(session)(OUTBOX).values(rows).on_conflict_do_nothing())
 
 
+def queue_disclosure_approval(
+    session: Session, clock: Clock, case: Case, disclosure: IdentityDisclosure
+) -> int:
+    """Ask the unit leads who hold ``case`` (all but the one who asked) to decide on a
+    disclosure of the reporter's identity without notice (whistle/disclosure.py). The mail
+    names the case, never the disclosure's content. Flushes, never commits."""
+    session.flush()
+    leads = session.scalars(
+        select(User.id)
+        .select_from(CaseKey)
+        .join(User, User.id == CaseKey.user_id)
+        .where(
+            _entitled(case.id, case.org_id),
+            User.id != (disclosure.requested_by or 0),
+            exists().where(
+                Membership.org_id == case.org_id,
+                Membership.user_id == User.id,
+                Membership.role == Role.LEAD.value,
+            ),
+        )
+        .order_by(User.id)
+    ).all()
+    if not leads:
+        return 0
+    now = clock.now()
+    rows = [
+        {
+            "org_id": case.org_id,
+            "kind": MailKind.DISCLOSURE_APPROVAL.value,
+            "user_id": user_id,
+            "case_reference": case.reference,
+            "dedup_key": f"disclosure-approval:{disclosure.id}:{user_id}",
+            "created_at": now,
+            "attempts": 0,
+        }
+        for user_id in leads
+    ]
+    session.execute(insert(OUTBOX), rows)
+    return len(rows)
+
+
 def outbox_address_context(org_id: int) -> tuple[str, str]:
     """What a sealed nudge address is bound to: the outbox's purpose and the organisation."""
     return ("outbox-nudge-address", str(org_id))
@@ -274,244 +307,6 @@ def queue_nudge(
     return inserted == 1
 
 
-# --- Deadline reminders --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Reminder:
-    kind: MailKind
-    key_prefix: str
-    due: InstrumentedAttribute[Any]
-    done: InstrumentedAttribute[Any] | None  # the act that meets the deadline
-    warning_days: int | None  # None: the deadline has passed
-    # False: a deadline of a case being handled. True: the deletion warning, for closed cases
-    # that are not on legal hold.
-    closed_cases: bool = False
-
-    def condition(self, today: date) -> ColumnElement[bool]:
-        if self.warning_days is None:
-            window = self.due < today
-        else:
-            window = self.due.between(today, today + timedelta(days=self.warning_days))
-        if self.closed_cases:
-            return and_(Case.status == CaseStatus.CLOSED.value, Case.hold_since.is_(None), window)
-        assert self.done is not None
-        return and_(Case.status != CaseStatus.CLOSED.value, self.done.is_(None), window)
-
-    def still_due(self, case: Case, today: date) -> bool:
-        """Whether the reminder still holds at sending time (not met, not closed meanwhile;
-        for a deletion warning: still closed, not held, the day still ahead)."""
-        due: date | None = getattr(case, self.due.key)
-        if due is None:
-            return False
-        if self.closed_cases:
-            assert self.warning_days is not None
-            return (
-                case.status == CaseStatus.CLOSED
-                and case.hold_since is None
-                and today <= due <= today + timedelta(days=self.warning_days)
-            )
-        assert self.done is not None
-        if case.status == CaseStatus.CLOSED or getattr(case, self.done.key) is not None:
-            return False
-        if self.warning_days is None:
-            return due < today
-        return due >= today  # once overdue, the overdue reminder says so instead
-
-
-REMINDERS = {
-    r.kind: r
-    for r in (
-        _Reminder(
-            MailKind.ACK_SOON,
-            "ack-soon",
-            Case.acknowledge_due,
-            Case.acknowledged_on,
-            ACK_WARNING_DAYS,
-        ),
-        _Reminder(
-            MailKind.ACK_OVERDUE, "ack-overdue", Case.acknowledge_due, Case.acknowledged_on, None
-        ),
-        _Reminder(
-            MailKind.FEEDBACK_SOON,
-            "feedback-soon",
-            Case.feedback_due,
-            Case.feedback_on,
-            FEEDBACK_WARNING_DAYS,
-        ),
-        _Reminder(
-            MailKind.FEEDBACK_OVERDUE, "feedback-overdue", Case.feedback_due, Case.feedback_on, None
-        ),
-        _Reminder(
-            MailKind.DELETION_SOON,
-            "deletion-soon",
-            Case.delete_on,
-            None,
-            DELETION_WARNING_DAYS,
-            closed_cases=True,
-        ),
-    )
-}
-
-
-def reminder_dedup_key(prefix: str, case_id: int, due: date, user_id: int) -> str:
-    """``"ack-soon:<case id>:<due day>:<user id>"``: one reminder per case, deadline, state,
-    due day and handler. The due day is part of it because the feedback deadline moves when a
-    late acknowledgement is sent, and the new date deserves its own reminder."""
-    return f"{prefix}:{case_id}:{due.isoformat()}:{user_id}"
-
-
-def _sql_dedup_key(prefix: str, due: InstrumentedAttribute[date], dialect: str) -> Any:
-    """:func:`reminder_dedup_key` computed by the database, for the insert below."""
-    day: Any = (
-        func.to_char(due, "YYYY-MM-DD")
-        if dialect == "postgresql"
-        else sql_cast(due, String)  # SQLite stores dates as ISO text already
-    )
-    return (
-        literal(f"{prefix}:", String)
-        + sql_cast(Case.id, String)
-        + literal(":", String)
-        + day
-        + literal(":", String)
-        + sql_cast(CaseKey.user_id, String)
-    )
-
-
-def queue_deadline_reminders(session: Session, clock: Clock) -> int:
-    """Queue reminders of acknowledgements and feedback due soon or overdue, and warnings of
-    deletions within 7 days; return how many.
-
-    Acknowledgement: warned from 2 days before ``acknowledge_due`` while not acknowledged, and
-    once more when overdue; feedback likewise from 14 days before ``feedback_due`` while none
-    was given; closed cases get none of these, but a warning 7 days before their retention
-    date unless they are on legal hold. Cases of deactivated organisations get none. Each
-    goes once to each entitled handler: ``dedup_key`` makes running this daily (or twice)
-    queue nothing new.
-
-    One ``INSERT ... SELECT`` per kind does the work in the database, reading only clear-text
-    columns, so it stays fast with a hundred thousand cases. Flushes, never commits.
-    """
-    session.flush()
-    now = clock.now()
-    today = now.date()
-    dialect = session.get_bind().dialect.name
-    queued = 0
-    for reminder in REMINDERS.values():
-        key = _sql_dedup_key(reminder.key_prefix, reminder.due, dialect)
-        rows = (
-            select(
-                Case.org_id,
-                literal(reminder.kind.value, String),
-                CaseKey.user_id,
-                Case.reference,
-                key,
-                literal(now, UTCDateTime()),
-                literal(0),
-            )
-            .select_from(Case)
-            .join(Organisation, Organisation.id == Case.org_id)
-            .join(CaseKey, CaseKey.case_id == Case.id)
-            .join(User, User.id == CaseKey.user_id)
-            .where(
-                Organisation.is_active.is_(True),
-                reminder.condition(today),
-                _entitled(Case.id, Case.org_id),
-                ~exists().where(OutboxMail.dedup_key == key),
-            )
-        )
-        insert = (
-            upsert_insert(session)(OUTBOX)
-            .from_select(
-                [
-                    "org_id",
-                    "kind",
-                    "user_id",
-                    "case_reference",
-                    "dedup_key",
-                    "created_at",
-                    "attempts",
-                ],
-                rows,
-            )
-            .on_conflict_do_nothing()  # a second run at the same moment
-        )
-        queued += _inserted(session, insert)
-    return queued
-
-
-def notice_review_key(person_id: int, review_on: date, user_id: int) -> str:
-    return f"notice-review:{person_id}:{review_on.isoformat()}:{user_id}"
-
-
-def queue_notice_reviews(session: Session, clock: Clock) -> int:
-    """Queue a mail to each entitled handler of a case with a deferred notice to a person
-    concerned (whistle/notices.py) whose review date has come: once per person, review date
-    and handler. Flushes, never commits."""
-    session.flush()
-    now = clock.now()
-    today = now.date()
-    due = session.execute(
-        select(PersonConcerned.id, PersonConcerned.review_on, Case.id, Case.org_id, Case.reference)
-        .join(Case, Case.id == PersonConcerned.case_id)
-        .join(Organisation, Organisation.id == Case.org_id)
-        .where(
-            PersonConcerned.notice_status == "deferred",
-            PersonConcerned.review_on <= today,
-            Organisation.is_active.is_(True),
-        )
-    ).all()
-    rows: list[dict[str, Any]] = []
-    for person_id, review_on, case_id, org_id, reference in due:
-        if review_on is None:
-            continue
-        handlers = session.scalars(
-            select(User.id)
-            .select_from(CaseKey)
-            .join(User, User.id == CaseKey.user_id)
-            .where(_entitled(case_id, org_id))
-        ).all()
-        rows += [
-            {
-                "org_id": org_id,
-                "kind": MailKind.NOTICE_REVIEW.value,
-                "user_id": user_id,
-                "case_reference": reference,
-                "dedup_key": notice_review_key(person_id, review_on, user_id),
-                "created_at": now,
-                "attempts": 0,
-            }
-            for user_id in handlers
-        ]
-    if not rows:
-        return 0
-    taken = set(
-        session.scalars(
-            select(OutboxMail.dedup_key).where(
-                OutboxMail.dedup_key.in_([r["dedup_key"] for r in rows])
-            )
-        )
-    )
-    fresh = [r for r in rows if r["dedup_key"] not in taken]
-    if not fresh:
-        return 0
-    return _inserted(session, upsert_insert(session)(OUTBOX).values(fresh).on_conflict_do_nothing())
-
-
-def _review_still_due(session: Session, case: Case, today: date) -> bool:
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    PersonConcerned.case_id == case.id,
-                    PersonConcerned.notice_status == "deferred",
-                    PersonConcerned.review_on <= today,
-                )
-            )
-        )
-    )
-
-
 # --- Rendering -----------------------------------------------------------------------------
 
 
@@ -531,6 +326,8 @@ def _subject(kind: MailKind, organisation: str, reference: str | None) -> str:
         text = _("Feedback overdue: case %(reference)s at %(organisation)s", **values)
     elif kind is MailKind.DELETION_SOON:
         text = _("To be deleted soon: case %(reference)s at %(organisation)s", **values)
+    elif kind is MailKind.DISCLOSURE_APPROVAL:
+        text = _("Approval needed: case %(reference)s at %(organisation)s", **values)
     elif kind is MailKind.NOTICE_REVIEW:
         text = _("Deferred notice to review: case %(reference)s at %(organisation)s", **values)
     else:
@@ -627,16 +424,15 @@ def _compose_staff(
     if not entitled:
         return None
     kind = MailKind(row.kind)
-    due = None
-    reminder = REMINDERS.get(kind)
-    if reminder is not None:
-        due = getattr(case, reminder.due.key)
-        if not reminder.still_due(case, today):
-            return None  # acknowledged, answered or closed since it was queued
-        if row.dedup_key != reminder_dedup_key(reminder.key_prefix, case.id, due, user.id):
-            return None  # the deadline moved since; a reminder of the new one is queued
-    if kind is MailKind.NOTICE_REVIEW and not _review_still_due(session, case, today):
-        return None  # decided meanwhile: notified, or deferred again to a later review
+    # Imported here, not at the top: whistle/reminders.py queues into this outbox and imports
+    # this module, while only sending needs it back.
+    from whistle.reminders import holds_at_sending
+
+    holds, due = holds_at_sending(
+        session, kind, case, dedup_key=row.dedup_key, user_id=user.id, today=today
+    )
+    if not holds:
+        return None  # met, closed, decided or moved since it was queued
     mail = render_mail(kind, org, base_url=base_url, case_reference=case.reference, due=due)
     return _Composed(to=user.email, mail=mail)
 
@@ -771,17 +567,6 @@ def send_command(limit: int) -> None:
         f"sent {report.sent}, deferred {report.deferred}, failed {report.failed}, "
         f"dropped {report.dropped}"
     )
-
-
-@notify_cli.command("deadlines")
-def deadlines_command() -> None:
-    """Queue reminders of deadlines due soon or overdue and of deletions (run daily)."""
-    rt = runtime()
-    with rt.sessions() as session:
-        queued = queue_deadline_reminders(session, rt.clock)
-        queued += queue_notice_reviews(session, rt.clock)
-        session.commit()
-    click.echo(f"queued {queued} deadline reminders")
 
 
 # --- Invitations ---------------------------------------------------------------------------

@@ -62,6 +62,15 @@ def render(document: dict[str, Any], labels: dict[str, str]) -> bytes:
         if key == "category" and value:
             value = f"{value['label_en']} / {value['label_da']}"
         line(say(key), say(value) if isinstance(value, str) and value in labels else value)
+    identity = document.get("identity")
+    if identity:
+        heading(say("identity"))
+        line(say("identity_name"), identity.get("name"))
+        line(say("identity_contact"), identity.get("contact"))
+        given = identity.get("disclosure") or {}
+        line(say("ground"), say(f"ground_{given.get('ground')}"))
+        line(say("notice"), say(f"notice_{given.get('notice')}"))
+        line(say("approved_by"), given.get("approved_by"))
     if document["report"]:
         heading(say("report"))
         for key, value in document["report"].items():

@@ -49,6 +49,7 @@ from whistle.models import (
     CaseStatus,
     CaseTombstone,
     Disclosure,
+    IdentityDisclosure,
     ItemRestriction,
     Meeting,
     Message,
@@ -395,6 +396,7 @@ def delete_cases(session: Session, clock: Clock, cases: Sequence[Case]) -> list[
         )
     session.execute(insert(TOMBSTONES), [_tombstone(c, today) for c in cases])
     for model in (
+        IdentityDisclosure,
         MinutesVersion,
         Meeting,
         CaseNote,

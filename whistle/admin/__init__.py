@@ -9,5 +9,8 @@ identifiers only (whistle/audit.py).
 - :mod:`whistle.admin.scheme`: profile, logo, texts, categories, reporting channel, uploads,
   retention, mail.
 - :mod:`whistle.admin.record`: the record of processing, generated from the settings.
-- :mod:`whistle.admin.views`: the pages (blueprint ``admin``, ``/staff/<slug>/admin``).
+- :mod:`whistle.admin.views`: the pages (blueprint ``admin``, ``/staff/<slug>/admin``), made
+  of :mod:`whistle.admin.people_views` (the People page) and
+  :mod:`whistle.admin.settings_views` (the settings pages and the art. 30 record), with
+  :mod:`whistle.admin.console` holding the blueprint and the page frame they share.
 """

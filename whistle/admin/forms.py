@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from whistle.admin.scheme import MAX_TEXT, REPORTER_GROUPS, TEXT_KEYS
+from whistle.forms import valid_email
 from whistle.models import CaseOutcome
 from whistle.settings import LOCALES
 from whistle.staff.forms import ROLE_LABELS
@@ -55,6 +56,17 @@ class RolesForm(FlaskForm):
     roles = CheckboxList(
         _l("Roles"),
         choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()],
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address"), validators=[DataRequired(REQUIRED), valid_email, Length(max=254)]
+    )
+    roles = CheckboxList(
+        _l("Roles"),
+        choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()],
+        validators=[DataRequired(_l("Choose at least one role."))],
     )
 
 

@@ -165,6 +165,10 @@ class ExportForm(FlaskForm):
     # (whistle/export.py) checks what is posted.
     counsel = SelectField(_l("Legal counsel"), coerce=str, validate_choice=False)
     include_notes = BooleanField(_l("Include the internal notes"))
+    include_identity = BooleanField(
+        _l("Include the reporter's identity"),
+        description=_l("Only with a disclosure to this counsel that is ready."),
+    )
 
 
 class EmptyForm(FlaskForm):

@@ -18,7 +18,17 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle import audit, case_sharing, export, handling, meetings, notices, purge, retention
+from whistle import (
+    audit,
+    case_sharing,
+    disclosure,
+    export,
+    handling,
+    meetings,
+    notices,
+    purge,
+    retention,
+)
 from whistle.cases.forms import (
     HEARING_LABELS,
     OUTCOME_LABELS,
@@ -128,6 +138,32 @@ def _case(slug: str, reference: str) -> tuple[StaffContext, Case, OpenedKeys]:
     return ctx, case, keys
 
 
+CaseAction = Callable[[StaffContext, Case, OpenedKeys, Any], None]
+
+
+def subpage_action(
+    slug: str,
+    reference: str,
+    form: FlaskForm,
+    action: CaseAction,
+    *,
+    endpoint: str,
+    done: str,
+    item_field: str,
+    page: Callable[..., tuple[str, int]],
+) -> Response | tuple[str, int]:
+    """Run a POST of a case's sub-page (persons concerned, disclosure): back to ``endpoint``
+    when done, else the page again (status 400) with the form's errors, marking the item
+    (the id in ``item_field``) the form was about."""
+    ctx, case, keys = _case(slug, reference)
+    if run_action(form, lambda: action(ctx, case, keys, form)):
+        return redirect(url_for(endpoint, slug=slug, reference=reference, done=done), code=303)
+    chosen = getattr(form, item_field, None)
+    raw = (chosen.data if chosen is not None else "") or ""
+    failed = int(raw) if raw.isdigit() else None
+    return page(slug, reference, forms={done: form}, failed=failed, status=400)
+
+
 def _acknowledgement_text(case: Case) -> str:
     text: str = _(
         "Thank you for your report. We confirm that we received it on %(received)s.\n\n"
@@ -192,6 +228,7 @@ def _shown(
         "assign": is_lead,
         "recuse": True,
         "export": keys.notes is not None,
+        "export_identity": case.identity is not None and keys.identity is not None,
     }
 
 
@@ -243,7 +280,7 @@ def _render(
     grant.grantee.choices = [("", _("Choose"))] + [(str(u.id), u.display_name) for u in colleagues]
     exporting = forms["export"]
     exporting.counsel.choices = [("", _("Choose"))] + [
-        (str(u.id), u.display_name) for u in export.counsel_of(session, case.org_id)
+        (str(u.id), u.display_name) for u in disclosure.counsel_of(session, case.org_id)
     ]
     assign = forms["assign"]
     assign.assignee.choices = [("", _("Nobody"))] + [(str(u.id), u.display_name) for u in holders]
@@ -286,6 +323,9 @@ def _render(
         outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
         presets=retention.presets(session, case.org_id),
         disclosures=export.disclosures(session, case.id),
+        identity_pending=sum(
+            1 for s in disclosure.steps(session, case, None) if s.status in disclosure.OPEN
+        ),
         warning_days=retention.WARNING_DAYS,
         today=runtime().clock.now().date(),
         scope_labels=SCOPE_LABELS,
@@ -497,6 +537,7 @@ def export_case(slug: str, reference: str) -> Response | tuple[str, int]:
             ctx.staff.user.id,
             counsel_id=int(raw) if raw.isdigit() else 0,
             include_notes=bool(form.include_notes.data),
+            include_identity=bool(form.include_identity.data),
             signing_key=signing_key(db(), ctx.org.id, rt.settings.instance_key),
         )
 

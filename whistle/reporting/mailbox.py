@@ -13,6 +13,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from whistle import disclosure
 from whistle.access import public
 from whistle.conversation import FileGone, conversation, open_file, post_message, report_files
 from whistle.downloads import download_response, gone_page
@@ -135,7 +136,14 @@ def case(slug: str) -> Response | str:
     )
 
 
-MINUTES_NOTICES = ("approved", "corrected", "changed")
+MINUTES_NOTICES = (
+    "approved",
+    "corrected",
+    "changed",
+    "consent_given",
+    "consent_refused",
+    "consent_unchanged",
+)
 
 
 def _mailbox_page(
@@ -177,6 +185,7 @@ def _mailbox_page(
         messages=messages,
         report_files=sent_with_report,
         meetings=meetings,
+        consents=disclosure.for_reporter(session, reporter.case),
         corrections=corrections,
         minutes_notice=notice if notice in MINUTES_NOTICES else None,
         form=form,
@@ -266,6 +275,31 @@ def minutes_correct(slug: str, uid: str) -> Response | str:
         else:
             return _back_to_mailbox(org, "corrected")
     return _mailbox_page(org, reporter, form=ReplyForm(formdata=None), correction=(uid, correction))
+
+
+def _answer_consent(slug: str, uid: str, *, consent: bool) -> Response:
+    org = organisation_or_404(slug)
+    reporter = _signed_in(org)
+    try:
+        outcome = disclosure.answer(db(), runtime().clock, reporter.case, uid, consent=consent)
+    except disclosure.UnknownDisclosure:
+        abort(404)
+    notices = {"given": "consent_given", "refused": "consent_refused"}
+    return _back_to_mailbox(org, notices.get(outcome, "consent_unchanged"))
+
+
+@bp.post("/consent/<uid>/give")
+@public
+def consent(slug: str, uid: str) -> Response:
+    """The reporter consents to the disclosure of their identity (K2; CSRF: CSRFProtect)."""
+    return _answer_consent(slug, uid, consent=True)
+
+
+@bp.post("/consent/<uid>/refuse")
+@public
+def refuse_consent(slug: str, uid: str) -> Response:
+    """The reporter refuses consent, or withdraws it before it is used."""
+    return _answer_consent(slug, uid, consent=False)
 
 
 @bp.get("/file/<name>")

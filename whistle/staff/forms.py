@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    EmailField,
-    PasswordField,
-    SelectChoice,
-    SelectMultipleField,
-    StringField,
-)
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from whistle.forms import valid_email
 from whistle.models import Role
 
 REQUIRED = _l("This field is required.")
@@ -80,16 +71,3 @@ class AcceptInvitationForm(FlaskForm):
         description=_l("At least 12 characters. A few unrelated words make a good password."),
     )
     confirm = PasswordField(_l("Repeat the password"))
-
-
-class InviteForm(FlaskForm):
-    email = EmailField(
-        _l("E-mail address"), validators=[DataRequired(REQUIRED), valid_email, Length(max=254)]
-    )
-    roles = SelectMultipleField(
-        _l("Roles"),
-        choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()],
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-        validators=[DataRequired(_l("Choose at least one role."))],
-    )

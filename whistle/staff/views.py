@@ -1,10 +1,9 @@
-"""Staff sign-in (password, then TOTP), enrolment, confidentiality undertaking, account,
-invitations. The case workspace itself is in whistle/cases/."""
+"""Staff sign-in (password, then TOTP), enrolment, confidentiality undertaking, account, and
+accepting an invitation. Inviting people is the admin console's (whistle/admin/); the case
+workspace is in whistle/cases/."""
 
 from __future__ import annotations
 
-import logging
-import smtplib
 from urllib.parse import urlsplit
 
 import segno
@@ -21,11 +20,8 @@ from whistle.invitations import (
     accept_invitation,
     find_invitation,
     invitation_roles,
-    invite,
 )
-from whistle.mail import MailNotConfigured, SmtpTransport, deployment_config
-from whistle.models import Invitation, Membership, Organisation, Role, User
-from whistle.notify import AddressRejected, send_invitation
+from whistle.models import Organisation, Role, User
 from whistle.runtime import db, runtime
 from whistle.staff import session as staff_session
 from whistle.staff.forms import (
@@ -33,11 +29,10 @@ from whistle.staff.forms import (
     AcceptInvitationForm,
     CodeForm,
     ConfidentialityForm,
-    InviteForm,
     PasswordChangeForm,
     SignInForm,
 )
-from whistle.staff.guard import organisations_of, require, signed_in
+from whistle.staff.guard import organisations_of, signed_in
 from whistle.staff_auth import (
     PAUSED,
     AccountError,
@@ -53,7 +48,6 @@ from whistle.staff_auth import (
 from whistle.totp import provisioning_uri, secret_text
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
-log = logging.getLogger(__name__)
 
 WRONG_PASSWORD = _l("The e-mail address or the password is wrong.")
 WRONG_CODE = _l("The code is wrong or has expired. Enter the code your app shows now.")
@@ -301,98 +295,6 @@ def accept(token: str) -> Response | str:
         roles=[ROLE_LABELS[r] for r in invitation_roles(invitation)],
         existing=existing is not None,
     )
-
-
-@bp.route("/<slug>/members", methods=["GET", "POST"])
-def members(slug: str) -> Response | str:
-    ctx = require(slug, Role.ADMIN)
-    session = db()
-    form = InviteForm()
-    issued_link = None
-    mail_state = None
-    if form.validate_on_submit():
-        try:
-            issued = invite(
-                session,
-                runtime().clock,
-                ctx.org,
-                email=form.email.data or "",
-                roles=[Role(r) for r in form.roles.data or []],
-                invited_by=ctx.staff.user.id,
-            )
-        except AccountError as exc:
-            session.rollback()
-            getattr(form, exc.field).errors = [exc.message]
-        else:
-            session.commit()
-            issued_link = url_for("staff.accept", token=issued.token, _external=True)
-            mail_state = _mail_invitation(ctx.org, issued.invitation.email, issued_link)
-            form = InviteForm(formdata=None)
-    people: dict[int, tuple[User, list[str]]] = {}
-    for user, role in session.execute(
-        select(User, Membership.role)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.org_id == ctx.org.id)
-        .order_by(User.display_name, User.id)
-    ):
-        people.setdefault(user.id, (user, []))[1].append(str(ROLE_LABELS[Role(role)]))
-    invitations = session.scalars(
-        select(Invitation)
-        .where(
-            Invitation.org_id == ctx.org.id,
-            Invitation.used_at.is_(None),
-            Invitation.expires_at > runtime().clock.now(),
-        )
-        .order_by(Invitation.created_at)
-    ).all()
-    return render_template(
-        "staff/members.html",
-        ctx=ctx,
-        organisation=ctx.org,
-        form=form,
-        people=list(people.values()),
-        invitations=invitations,
-        issued_link=issued_link,
-        mail_state=mail_state,
-        role_labels={r.value: label for r, label in ROLE_LABELS.items()},
-    )
-
-
-def _mail_invitation(org: Organisation, email: str, link: str) -> str:
-    """Send the invitation by e-mail if mail is set up: "sent", "off" or "failed"."""
-    rt = runtime()
-    try:
-        config = deployment_config(db(), rt.settings)
-    except MailNotConfigured:
-        return "off"
-    try:
-        with SmtpTransport(config) as transport:
-            send_invitation(transport, org, to=email, link=link, now=rt.clock.now())
-    except (OSError, smtplib.SMTPException, AddressRejected) as exc:
-        log.warning("invitation mail not sent: %s", type(exc).__name__)
-        return "failed"
-    return "sent"
-
-
-@bp.post("/<slug>/members/invitations/<int:invitation_id>/revoke")
-def revoke(slug: str, invitation_id: int) -> Response:
-    ctx = require(slug, Role.ADMIN)
-    session = db()
-    invitation = session.get(Invitation, invitation_id)
-    if invitation is None or invitation.org_id != ctx.org.id:
-        abort(404)
-    if invitation.used_at is None:
-        audit.record(
-            session,
-            runtime().clock,
-            action="user.invitation_withdrawn",
-            org_id=ctx.org.id,
-            actor_user_id=ctx.staff.user.id,
-            detail={"invitation": invitation.id},
-        )
-        session.delete(invitation)
-        session.commit()
-    return redirect(url_for("staff.members", slug=ctx.org.slug), code=303)
 
 
 @bp.app_context_processor
