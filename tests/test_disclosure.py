@@ -492,3 +492,25 @@ def test_the_reasons_are_never_stored_in_clear(
                 )
     for marker in (b"WITHHELDMARKER", b"REASONSMARKER", b"DISCLOSEDNAME"):
         assert marker not in raw
+
+
+def test_deleting_the_case_leaves_no_disclosure_behind(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit
+) -> None:
+    from datetime import timedelta
+
+    from tests.test_retention import close, everything_of, run
+
+    conny = counsel(app, session, clock, unit, "Conny Counsel")
+    _reporter, _code, case = named_report(app, session, unit)
+    hanne = worker(app, clock, unit, 0)
+    ask(hanne, unit, case, conny, "authority")
+    assert export_with_identity(hanne, case, conny).status_code == 303
+    ask(hanne, unit, case, conny, "defence", withhold=WITHHELD)
+    case_id = case.id
+    assert everything_of(session, case_id)["identity_disclosures"] == 2
+    close(app, session, clock, unit, case)
+    clock.advance(timedelta(days=400))
+    assert run(app, session, clock).deleted == 1
+    session.expire_all()
+    assert set(everything_of(session, case_id).values()) == {0}
