@@ -99,7 +99,7 @@ from crypto import (
     unwrap_private_key,
     wrap_private_key,
 )
-from whistle import export, handling, org_keys
+from whistle import bundle_reader, export, handling, org_keys
 from whistle.clock import FixedClock, SystemClock
 from whistle.contexts import attachment_context
 from whistle.db import make_engine
@@ -264,7 +264,7 @@ def op_open(s: Setup, job: dict[str, Any]) -> Callable[[], dict[str, Any]]:
 
     def run() -> dict[str, Any]:
         with archive.open("wb") as out:
-            export_id = export.open_bundle(bundle, s.counsel_key, out)
+            export_id = bundle_reader.open_bundle(bundle, s.counsel_key, out)
         return {"export_id": export_id, "written": archive.stat().st_size}
 
     return run
@@ -276,7 +276,7 @@ def op_verify(s: Setup, job: dict[str, Any]) -> Callable[[], dict[str, Any]]:
 
     def run() -> dict[str, Any]:
         with archive.open("rb") as src:
-            checked = export.verify_archive(src, expected_key=s.verify_key)
+            checked = bundle_reader.verify_archive(src, expected_key=s.verify_key)
         return {"parts": checked.parts, "same_case": checked.case == reference}
 
     return run

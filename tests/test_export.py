@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from tests.factories import Staff, Unit, add_staff
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.test_cases import keys_of
-from whistle import export, handling
+from whistle import bundle_reader, export, handling
+from whistle.bundle_format import MAGIC
 from whistle.clock import FixedClock
 from whistle.models import AuditEntry, Case, CaseExport, Disclosure, Role
 from whistle.org_keys import signing_key, verify_key
@@ -76,7 +77,7 @@ def opened(app: Flask, made: CaseExport, staff: Staff) -> zipfile.ZipFile:
     assert staff.private_key is not None
     out = io.BytesIO()
     bundle = FileStore(runtime(app).settings.file_store).path(made.storage_name)
-    assert export.open_bundle(bundle, staff.private_key, out) == made.uid
+    assert bundle_reader.open_bundle(bundle, staff.private_key, out) == made.uid
     out.seek(0)
     return zipfile.ZipFile(out)
 
@@ -111,7 +112,7 @@ def test_a_bundle_opens_for_its_counsel_and_every_part_matches(
     with app.app_context():
         expected = verify_key(session, unit.org.id)
     archive.fp.seek(0)  # type: ignore[union-attr]
-    checked = export.verify_archive(archive.fp, expected_key=expected)  # type: ignore[arg-type]
+    checked = bundle_reader.verify_archive(archive.fp, expected_key=expected)  # type: ignore[arg-type]
     assert (checked.case, checked.parts) == (case.reference, 3)
     # Recorded: the audit log and the case's disclosure register.
     assert session.scalars(
@@ -147,7 +148,7 @@ def test_another_counsel_cannot_open_it(
     conny = counsel(app, session, clock, unit, "Conny Counsel")
     other = counsel(app, session, clock, unit, "Otto Other")
     _case, made = exported_case(app, session, clock, unit, conny, notes=False)
-    with pytest.raises(export.BundleError) as refused:
+    with pytest.raises(bundle_reader.BundleError) as refused:
         opened(app, made, other)
     assert refused.value.part == "bundle key"
 
@@ -160,11 +161,11 @@ def test_a_flipped_byte_in_the_bundle_is_found(
     _case, made = exported_case(app, session, clock, unit, conny, notes=False)
     path = FileStore(runtime(app).settings.file_store).path(made.storage_name)
     data = bytearray(path.read_bytes())
-    header = len(export.MAGIC) + 2 + 36 + 2 + len(made.sealed_key)
+    header = len(MAGIC) + 2 + 36 + 2 + len(made.sealed_key)
     offset = {"header": 3, "start": header + 10, "middle": len(data) // 2, "end": len(data) - 5}
     data[offset[where]] ^= 0x01
     path.write_bytes(bytes(data))
-    with pytest.raises(export.BundleError) as refused:
+    with pytest.raises(bundle_reader.BundleError) as refused:
         opened(app, made, conny)
     assert refused.value.part in ("bundle", "bundle key")
 
@@ -188,8 +189,8 @@ def test_a_flipped_byte_in_any_part_is_named(
         for name, data in parts.items():
             zf.writestr(name, data)
     rebuilt.seek(0)
-    with pytest.raises(export.BundleError) as refused:
-        export.verify_archive(rebuilt)
+    with pytest.raises(bundle_reader.BundleError) as refused:
+        bundle_reader.verify_archive(rebuilt)
     expected = "manifest.sig" if target in ("manifest.json", "manifest.sig") else target
     assert refused.value.part == expected
 

@@ -14,6 +14,7 @@ from flask import Blueprint, abort, render_template
 from werkzeug.wrappers import Response
 
 from whistle import audit, export
+from whistle.bundle_format import KEY_FILE_HEADER
 from whistle.downloads import attachment_disposition
 from whistle.models import CaseExport, Role
 from whistle.runtime import db, runtime
@@ -21,8 +22,6 @@ from whistle.staff.guard import StaffContext, require
 from whistle.storage import FileStore
 
 bp = Blueprint("counsel", __name__, url_prefix="/staff/<slug>/counsel")
-
-KEY_FILE_HEADER = "WHISTLE COUNSEL KEY FILE v1"
 
 
 def _counsel(slug: str) -> StaffContext:

@@ -1,4 +1,5 @@
-"""Case files for legal counsel: one signed, encrypted bundle (issue 7; docs/export-format.md).
+"""Case files for legal counsel, the server's side: writing the signed, encrypted bundle
+(issue 7; docs/export-format.md), and what counsel's pages and the case page read from it.
 
 A handler exports a case to a counsel user of the organisation. The bundle is one file:
 
@@ -20,6 +21,12 @@ that counsel is ready (whistle/disclosure.py: consent given, or a legal ground w
 sent or its withholding approved); the disclosure is then used up. Never in a bundle: the
 nudge address, restricted or purged items, and internal notes unless the handler chooses
 them. Every export goes into the audit log and the case's disclosure register.
+
+Counsel reads a case file in the browser from the case document and PDF kept beside the bundle
+under its key (``bundle_key``, ``preview``, ``preview_pdf``; whistle/counsel_views.py), or
+downloads the bundle and opens it offline: that side, ``open_bundle`` and ``verify_archive``,
+is in whistle/bundle_reader.py, and the header and contexts both sides share are in
+whistle/bundle_format.py.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -46,22 +53,19 @@ from sqlalchemy.orm import Session
 
 from crypto import (
     KeyKind,
-    OpenError,
     PrivateKey,
     PublicKey,
     SignaturePurpose,
     SigningKey,
     StreamEncryptor,
-    VerifyKey,
     decrypt_field,
-    decrypt_stream,
     encrypt_field,
     open_case_key,
     seal_case_key,
     sign,
-    verify,
 )
 from whistle import audit, disclosure, handling, rights
+from whistle.bundle_format import FORMAT, MAGIC, VERSION, bundle_context, key_context
 from whistle.clock import Clock
 from whistle.contexts import identity_context
 from whistle.conversation import conversation, open_file, report_files
@@ -77,9 +81,6 @@ from whistle.models import (
 )
 from whistle.storage import FileStore
 
-FORMAT = "whistle-export"
-VERSION = 1
-MAGIC = b"WHISTLE-EXPORT\x00\x01"
 BUNDLE_KEY_SIZE = 32
 PDF_RENDERER = Path(__file__).with_name("pdf_render.py")
 PDF_TIMEOUT = 300
@@ -89,28 +90,8 @@ class ExportFailed(RuntimeError):
     """The PDF could not be drawn; the reason names only an exception type."""
 
 
-class BundleError(ValueError):
-    """A bundle that cannot be opened or verified; ``part`` names what failed."""
-
-    def __init__(self, part: str, problem: str) -> None:
-        self.part = part
-        self.problem = problem
-        super().__init__(f"{part}: {problem}")
-
-
-def _key_context(uid: str) -> str:
-    return f"export:{uid}"
-
-
-def _bundle_context(uid: str) -> tuple[str, str]:
-    return ("export-bundle", uid)
-
-
 def _preview_context(uid: str, part: str) -> tuple[str, str, str]:
     return ("export-preview", uid, part)
-
-
-# --- Who may receive ---------------------------------------------------------------------------
 
 
 # --- The case as data ----------------------------------------------------------------------------
@@ -464,7 +445,7 @@ def export_case(
     sealed = seal_case_key(
         PublicKey.from_bytes(counsel.public_key),
         bundle_key,
-        case_id=_key_context(uid),
+        case_id=key_context(uid),
         kind=KeyKind.CONTENT,
     )
     name = store.new_name()
@@ -472,7 +453,7 @@ def export_case(
         ident = uid.encode("ascii")
         out.write(MAGIC + struct.pack(">H", len(ident)) + ident)
         out.write(struct.pack(">H", len(sealed)) + sealed)
-        encryptor = StreamEncryptor(bundle_key, _bundle_context(uid))
+        encryptor = StreamEncryptor(bundle_key, bundle_context(uid))
         sink = _EncryptingSink(out, encryptor)
         listed = []
         with zipfile.ZipFile(sink, "w") as zf:
@@ -575,13 +556,13 @@ def export_case(
     return export
 
 
-# --- Counsel's side ------------------------------------------------------------------------------
+# --- Counsel's pages and the disclosure register -------------------------------------------------
 
 
 def bundle_key(export: CaseExport, private_key: PrivateKey) -> bytes:
     """The bundle key, opened with counsel's private key (OpenError for anyone else)."""
     return open_case_key(
-        private_key, export.sealed_key, case_id=_key_context(export.uid), kind=KeyKind.CONTENT
+        private_key, export.sealed_key, case_id=key_context(export.uid), kind=KeyKind.CONTENT
     )
 
 
@@ -636,99 +617,3 @@ def exports_for(session: Session, counsel_id: int, org_id: int) -> list[CaseExpo
             .order_by(CaseExport.id.desc())
         )
     )
-
-
-def _field(src: IO[bytes]) -> bytes:
-    raw = src.read(2)
-    if len(raw) != 2:
-        raise BundleError("bundle", "truncated header")
-    (length,) = struct.unpack(">H", raw)
-    value = src.read(length)
-    if len(value) != length:
-        raise BundleError("bundle", "truncated header")
-    return value
-
-
-def read_header(src: IO[bytes]) -> tuple[str, bytes]:
-    """Check the magic; return the export id and the sealed bundle key (BundleError else)."""
-    if src.read(len(MAGIC)) != MAGIC:
-        raise BundleError("bundle", "not a Whistle export (wrong header)")
-    try:
-        export_id = str(uuid.UUID(_field(src).decode("ascii")))
-    except (UnicodeDecodeError, ValueError):
-        raise BundleError("bundle", "damaged header") from None
-    return export_id, _field(src)
-
-
-def open_bundle(bundle: Path, private_key: PrivateKey, out: IO[bytes]) -> str:
-    """Decrypt ``bundle`` into the ZIP ``out``; return its export id. BundleError when the
-    key is not the chosen counsel's or any byte of the bundle was changed."""
-    with bundle.open("rb") as src:
-        export_id, sealed = read_header(src)
-        try:
-            key = open_case_key(
-                private_key, sealed, case_id=_key_context(export_id), kind=KeyKind.CONTENT
-            )
-        except OpenError:
-            raise BundleError("bundle key", "not sealed to this key, or changed") from None
-        try:
-            for chunk in decrypt_stream(src, key, _bundle_context(export_id)):
-                out.write(chunk)
-        except OpenError:
-            raise BundleError("bundle", "the encrypted archive was changed or cut") from None
-    return export_id
-
-
-@dataclass(frozen=True)
-class Verified:
-    export_id: str
-    case: str
-    verify_key: str
-    parts: int
-
-
-def verify_archive(archive: IO[bytes], *, expected_key: VerifyKey | None = None) -> Verified:
-    """Check the manifest's signature and every part's hash; BundleError names what fails."""
-    try:
-        zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile:
-        raise BundleError("archive", "not a ZIP archive") from None
-    with zf:
-        names = set(zf.namelist())
-        for needed in ("manifest.json", "manifest.sig"):
-            if needed not in names:
-                raise BundleError(needed, "missing")
-        manifest_bytes = zf.read("manifest.json")
-        signature = zf.read("manifest.sig")
-        try:
-            manifest = json.loads(manifest_bytes)
-            key = VerifyKey.from_bytes(bytes.fromhex(manifest["verify_key"]))
-        except (ValueError, KeyError, TypeError):
-            raise BundleError("manifest.json", "unreadable") from None
-        if expected_key is not None and key != expected_key:
-            raise BundleError("manifest.json", "signed by another key than expected")
-        try:
-            verify(key, manifest_bytes, signature, purpose=SignaturePurpose.EXPORT_MANIFEST)
-        except OpenError:
-            raise BundleError("manifest.sig", "the signature does not match the manifest") from None
-        listed = {p["path"] for p in manifest["parts"]}
-        for extra in sorted(names - listed - {"manifest.json", "manifest.sig"}):
-            raise BundleError(extra, "not in the manifest")
-        for part in manifest["parts"]:
-            path = part["path"]
-            if path not in names:
-                raise BundleError(path, "missing")
-            digest = hashlib.sha256()
-            size = 0
-            try:
-                with zf.open(path) as entry:
-                    for chunk in iter(lambda: entry.read(1 << 20), b""):
-                        digest.update(chunk)
-                        size += len(chunk)
-            except (zipfile.BadZipFile, OSError, EOFError):
-                raise BundleError(path, "damaged in the archive") from None
-            if digest.hexdigest() != part["sha256"] or size != part["size"]:
-                raise BundleError(path, "its SHA-256 does not match the manifest")
-        return Verified(
-            manifest["export_id"], manifest["case"], manifest["verify_key"], len(listed)
-        )

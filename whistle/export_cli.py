@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 
 from crypto import OpenError, VerifyKey, unwrap_private_key
-from whistle.counsel_views import KEY_FILE_HEADER
-from whistle.export import BundleError, open_bundle, verify_archive
+from whistle.bundle_format import KEY_FILE_HEADER
+from whistle.bundle_reader import BundleError, open_bundle, verify_archive
 
 export_cli = click.Group("export", help="Case files for legal counsel: open and verify.")
 
