@@ -23,9 +23,7 @@ bp = Blueprint("disclosure", __name__, url_prefix="/staff/<slug>/cases/<referenc
 
 GROUND_LABELS = {
     "consent": _l("The reporter's explicit consent (asked in their mailbox)"),
-    "authority": _l(
-        "Required by a public authority to counter violations (Whistleblower Act § 26)"
-    ),
+    "authority": _l("Required by a public authority to counter violations"),
     "defence": _l("Required to secure the rights of defence of a person concerned"),
 }
 NOTICE_LABELS = {
