@@ -591,7 +591,11 @@ class CaseTombstone(Base):
     """
 
     __tablename__ = "case_tombstones"
-    __table_args__ = (UniqueConstraint("org_id", "reference", name="tombstone_org_reference"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "reference", name="tombstone_org_reference"),
+        # The statistics and the register of reports read an organisation's period.
+        Index("ix_case_tombstones_org_received", "org_id", "received_on"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
