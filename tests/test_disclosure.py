@@ -262,6 +262,33 @@ def test_a_legal_ground_with_notice_is_ready_at_once(
     assert "/consent/" not in mailbox  # nothing to answer
     assert export_with_identity(hanne, case, conny).status_code == 303
     assert newest_export(session).includes_identity
+    assert "Your identity has been disclosed." in reporter.mailbox().get_data(as_text=True)
+
+
+def test_a_withdrawn_notice_says_so_in_the_mailbox(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit
+) -> None:
+    conny = counsel(app, session, clock, unit, "Conny Counsel")
+    reporter, code, case = named_report(app, session, unit)
+    hanne = worker(app, clock, unit, 0)
+    ask(hanne, unit, case, conny, "authority")
+    told = the_disclosure(session, case)
+    withdrawn = post_on_page(hanne, unit, case, "withdraw", {"withdraw-disclosure": str(told.id)})
+    assert withdrawn.status_code == 303
+    assert the_disclosure(session, case).status == "withdrawn"
+    assert export_with_identity(hanne, case, conny).status_code == 400
+    assert reporter.open_case(code).status_code == 303
+    assert "has withdrawn this disclosure" in reporter.mailbox().get_data(as_text=True)
+    # Withdrawn is final: the page offers no withdrawal, and a forged one is refused.
+    page = hanne.get(page_path(unit, case))
+    assert page_path(unit, case, "withdraw") not in page.get_data(as_text=True)
+    token_name, token = form_token(page, page_path(unit, case, "request"))
+    again = hanne.post(
+        page_path(unit, case, "withdraw"),
+        {token_name.replace("request", "withdraw"): token, "withdraw-disclosure": str(told.id)},
+    )
+    assert again.status_code == 400
+    assert "can no longer be withdrawn" in unescape(again.get_data(as_text=True))
 
 
 def test_without_notice_a_second_person_must_approve(
