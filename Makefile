@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_SOURCES := whistle crypto tests bench migrations wsgi.py
 
-.PHONY: run test lint typecheck pytest install translations catalog postgres clean
+.PHONY: run test lint typecheck pytest install translations catalog postgres browser-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
@@ -26,11 +26,28 @@ run: $(STAMP)
 	  --access-logformat '%(m)s %(U)s %(s)s %(L)s' wsgi:app
 
 ## test: linters, type checks and every test suite, on SQLite and PostgreSQL
-test: $(STAMP) postgres
+test: $(STAMP) postgres browser-deps
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
+
+## browser-deps: Debian's chromium and axe-core (npm) for the browser tests in tests/browser/.
+## Without them those tests fail in CI and are skipped with a reason elsewhere.
+AXE_VERSION := 4.14.1
+AXE_STAMP := .cache/axe/.installed-$(AXE_VERSION)
+
+browser-deps: $(AXE_STAMP)
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+	  || echo "chromium could not be installed"; }
+
+$(AXE_STAMP):
+	@command -v npm >/dev/null || { echo "installing npm to fetch axe-core"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; } || true; }
+	@mkdir -p .cache/axe
+	@if npm install --no-save --no-audit --no-fund --prefix .cache/axe axe-core@$(AXE_VERSION); \
+	then touch $@; else echo "axe-core could not be fetched"; fi
 
 ## postgres: start the local PostgreSQL cluster if it is installed but down
 postgres:
