@@ -4,13 +4,21 @@ database that is dropped whatever happens (an error, Ctrl-C, SIGTERM)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 import platform
 import secrets
+import shutil
 import signal
+import socket
+import struct
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from whistle.db import make_engine, normalise_url
@@ -89,3 +97,275 @@ def postgresql(admin_url: str) -> Iterator[tuple[Engine, str]]:
             yield engine, description
         finally:
             engine.dispose()
+
+
+# --- Shared by load_bench.py and fault_bench.py ---------------------------------------------
+# Imports of the app stay inside the functions: export_bench.py's children import this module
+# and measure their own memory.
+
+
+@dataclasses.dataclass
+class Handlers:
+    """The bench organisation's key holders: user id -> private key (SECRET: memory only)."""
+
+    keys: dict[int, Any]
+
+    def __repr__(self) -> str:
+        return f"Handlers({len(self.keys)} key holders)"
+
+
+def make_bench_organisation(instance: Path, slug: str) -> Handlers:
+    """An organisation with three key-holding handlers (one a lead), an admin and a recovery
+    key, as tests/factories.py makes; the handlers' private keys are kept in memory so the
+    bench can open every stored report as a handler would. Passwords are random and thrown
+    away: nobody signs in."""
+    from crypto import Argon2Params, PrivateKey, wrap_private_key
+    from whistle import create_app
+    from whistle.clock import SystemClock
+    from whistle.models import Membership, Role, User
+    from whistle.org_keys import create_org_keys
+    from whistle.organisations import create_organisation
+    from whistle.passwords import hash_password
+    from whistle.runtime import runtime
+
+    app = create_app(instance_path=instance)
+    rt = runtime(app)
+    clock = SystemClock()
+    params = Argon2Params.for_tests()  # only the staff's own password wrap
+    keys: dict[int, Any] = {}
+    try:
+        with app.app_context(), rt.sessions() as session:
+            org = create_organisation(session, clock, name="Benchfirma ApS", slug=slug)
+            create_org_keys(session, clock, org, rt.settings.instance_key)
+            people = (
+                ("Hanne Handler", [Role.HANDLER]),
+                ("Henrik Handler", [Role.HANDLER]),
+                ("Lise Lead", [Role.LEAD, Role.HANDLER]),
+                ("Adam Admin", [Role.ADMIN]),
+            )
+            for name, roles in people:
+                password = secrets.token_urlsafe(16)
+                private = PrivateKey.generate() if Role.ADMIN not in roles else None
+                user = User(
+                    email=f"{name.lower().replace(' ', '.')}@example.org",
+                    display_name=name,
+                    password_hash=hash_password(password, params),
+                    public_key=private.public_key().to_bytes() if private else None,
+                    wrapped_private_key=(
+                        wrap_private_key(private, password, params) if private else None
+                    ),
+                    is_active=True,
+                    created_at=clock.now(),
+                )
+                session.add(user)
+                session.flush()
+                if private is not None:
+                    keys[user.id] = private
+                for role in roles:
+                    session.add(
+                        Membership(
+                            org_id=org.id, user_id=user.id, role=role, created_at=clock.now()
+                        )
+                    )
+            session.commit()
+    finally:
+        rt.engine.dispose()
+    return Handlers(keys)
+
+
+@dataclasses.dataclass(repr=False)
+class OpenedCase:
+    """A stored case as a handler reads it (SECRET content: compare, never print)."""
+
+    report: dict[str, Any]
+    files: list[bytes]
+    reporter_messages: list[str]
+
+
+def open_as_handler(session: Any, store_root: Path, case: Any, handlers: Handlers) -> OpenedCase:
+    """Open ``case`` with the first handler holding its content key: the report, every file
+    (its authenticated plaintext) and the reporter's messages. Raises when any part does not
+    open (a missing key, a missing or damaged file)."""
+    import io
+    import json
+
+    from crypto import KeyKind, decrypt_field, decrypt_stream, open_case_key
+    from whistle.contexts import attachment_context, message_context, report_context
+    from whistle.models import Attachment, CaseKey, Message
+    from whistle.storage import FileStore
+
+    sealed = session.execute(
+        select(CaseKey.user_id, CaseKey.sealed).where(
+            CaseKey.case_id == case.id, CaseKey.kind == KeyKind.CONTENT.value
+        )
+    ).all()
+    holder = next(((uid, blob) for uid, blob in sealed if uid in handlers.keys), None)
+    if holder is None:
+        raise LookupError("no bench handler holds the case's content key")
+    key = open_case_key(handlers.keys[holder[0]], holder[1], case_id=case.uid, kind=KeyKind.CONTENT)
+    report = json.loads(decrypt_field(key, case.report, context=report_context(case.uid)))
+    store = FileStore(store_root)
+    files = []
+    for name in session.scalars(
+        select(Attachment.storage_name)
+        .where(Attachment.case_id == case.id, Attachment.purged_on.is_(None))
+        .order_by(Attachment.id)
+    ):
+        out = io.BytesIO()
+        with store.open(name) as handle:
+            for chunk in decrypt_stream(handle, key, attachment_context(case.uid, name)):
+                out.write(chunk)
+        files.append(out.getvalue())
+    messages = [
+        decrypt_field(key, m.body, context=message_context(case.uid, m.uid)).decode()
+        for m in session.scalars(
+            select(Message)
+            .where(Message.case_id == case.id, Message.author == "reporter")
+            .order_by(Message.id)
+        )
+    ]
+    return OpenedCase(report=report, files=files, reporter_messages=messages)
+
+
+def gunicorn_workers(master: int) -> list[int]:
+    """The pids of gunicorn's workers (the master's children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            raw = (entry / "stat").read_text()
+            if int(raw[raw.rindex(")") + 2 :].split()[1]) == master:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def _proc_address(address: str, port: int) -> str:
+    """An IPv4 address and port as /proc/net/tcp writes them (little-endian hex)."""
+    packed = socket.inet_aton(address)
+    return f"{struct.unpack('<I', packed)[0]:08X}:{port:04X}"
+
+
+def worker_serving(master: int, server_port: int, client: tuple[str, int]) -> int | None:
+    """The gunicorn worker holding the server side of the connection from ``client``, or None
+    while no worker has accepted it."""
+    local = _proc_address("127.0.0.1", server_port)
+    remote = _proc_address(*client)
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[1] == local and fields[2] == remote:
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for pid in gunicorn_workers(master):
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return pid
+    return None
+
+
+def open_files_of(pid: int) -> list[str]:
+    """The paths process ``pid`` has open (empty once it is gone)."""
+    paths = []
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                paths.append(os.readlink(fd))
+    return paths
+
+
+class PrivatePostgreSQL:
+    """A throw-away PostgreSQL cluster of this run's own (initdb in a temporary folder, its own
+    port on 127.0.0.1), so the bench can stop and start it without touching the machine's
+    server. Run as root, the cluster runs as the ``postgres`` system user."""
+
+    def __init__(self) -> None:
+        self.bindir = _postgresql_bindir()
+        self.root = Path(tempfile.mkdtemp(prefix="whistle-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.log = self.root / "server.log"
+        self.running = False
+        self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
+        subprocess.run(
+            [*prefix, *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        )
+
+    def create(self) -> None:
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=on"
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.log),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+        self.running = True
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+        self.running = False
+
+    def remove(self) -> None:
+        with shielded():
+            if self.running:
+                with contextlib.suppress(subprocess.SubprocessError, OSError):
+                    self.stop("immediate")
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _postgresql_bindir() -> Path:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        found = subprocess.run(
+            ["pg_config", "--bindir"], check=True, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        if (Path(found) / "initdb").exists():
+            return Path(found)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if not versions:
+        raise SystemExit("initdb not found: install the PostgreSQL server package")
+    return versions[-1].parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -571,7 +571,7 @@ def test_every_action_the_code_records_has_a_name_people_read() -> None:
         # every quoted dotted name of those kinds, but endpoints given to url_for and the
         # names of the parts of a case file (case.json, case.pdf)
         re.findall(
-            r'(?<!url_for\()"((?:case|identity|meeting|user|rights|person|settings|export)'
+            r'(?<!url_for\()"((?:case|identity|meeting|user|rights|person|settings|export|store)'
             r'\.(?!json"|pdf")[a-z_]+)"',
             source,
         )

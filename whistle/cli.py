@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup
 
 from whistle import create_app
 from whistle.audit import audit_cli
+from whistle.doctor import doctor_command
 from whistle.export_cli import export_cli
 from whistle.instance import init_instance
 from whistle.notify import notify_cli
@@ -88,6 +89,7 @@ cli.add_command(recovery_cli)
 cli.add_command(notify_cli)
 cli.add_command(retention_cli)
 cli.add_command(export_cli)
+cli.add_command(doctor_command)
 
 
 def main() -> None:

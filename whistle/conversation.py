@@ -200,11 +200,19 @@ def post_message(
             queue_case_event(session, clock, case, "reporter_message")
         else:
             case.unread_for_reporter = True
-        session.commit()
+        session.flush()
     except BaseException:
         session.rollback()
         for name in stored:
             store.delete(name)
+        raise
+    try:
+        session.commit()
+    except BaseException:
+        # A failed commit may still have been made (the connection broke after the server
+        # committed): the files stay; unneeded, they are unreadable orphans `whistle doctor`
+        # removes.
+        session.rollback()
         raise
     return message
 

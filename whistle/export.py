@@ -548,10 +548,17 @@ def export_case(
                 case=case,
                 detail={"disclosure": released.id, "export": export.id, "counsel": counsel.id},
             )
-        session.commit()
+        session.flush()
     except BaseException:
         session.rollback()
         store.delete(name)
+        raise
+    try:
+        session.commit()
+    except BaseException:
+        # The commit may have been made all the same (a connection lost after the server
+        # committed): the bundle stays; unneeded, it is an orphan `whistle doctor` removes.
+        session.rollback()
         raise
     return export
 

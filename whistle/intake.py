@@ -159,8 +159,9 @@ def submit_report(
     stored with the report or not at all.
 
     Attachment files are written before the database commit and removed again if anything
-    fails, so a report is either stored whole or not at all (a crash between the two can leave
-    an unreferenced file, which the store's consistency check removes).
+    before the commit fails, so a report is either stored whole or not at all (a crash, or a
+    commit that fails with its connection, can leave an unreferenced file, which
+    ``whistle doctor`` removes).
     """
     _validate(session, org, report)
     keys = CaseKeys.generate()
@@ -249,10 +250,18 @@ def submit_report(
         )
         if before_commit is not None:
             before_commit(case, keys.content, code)
-        session.commit()
+        session.flush()
     except BaseException:
         session.rollback()
         for name in stored:
             store.delete(name)
+        raise
+    try:
+        session.commit()
+    except BaseException:
+        # A failed commit may still have been made (the connection broke after the server
+        # committed): the files stay, as a stored case needs them; unneeded, they are only
+        # unreadable orphans that `whistle doctor --repair` removes.
+        session.rollback()
         raise
     return Submission(case=case, code=code, content_key=keys.content, stored_files=stored)

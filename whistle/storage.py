@@ -42,9 +42,10 @@ class FileStore:
     def writer(self, name: str) -> Iterator[BinaryIO]:
         """Write file ``name``; it appears only if the block completes without error."""
         final = self.path(name)
-        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = final.with_name(final.name + PARTIAL_SUFFIX)
         try:
+            # Inside the try: a full disk or a store out of inodes refuses the folder too.
+            final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 yield handle

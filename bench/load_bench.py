@@ -1,0 +1,430 @@
+"""Load test of the reporting channel: 50 reporters at once, then their follow-ups.
+
+Run from the repository root: ``.venv/bin/python bench/load_bench.py`` (options:
+``--seconds`` (default 60), ``--reporters`` (50), ``--workers`` (4), ``--quick``; ``--help``
+lists them). About three minutes with the defaults, never more than a fixed bound (each phase
+stops starting visits at its deadline and gives up on stragglers soon after). This is a script,
+not a test; the figures go into docs/benchmarks.md ("Load").
+
+All on this machine, all traffic to 127.x.x.x, against gunicorn on PostgreSQL (a fresh
+database with a random name on the local server, dropped at the end, also on error or Ctrl-C):
+
+1. submissions: ``--reporters`` simulated reporters submit back to back for ``--seconds``;
+   each visit is the form page, a multipart POST with a small text attachment and the code
+   page, and only a shown case code counts as success;
+2. follow-ups: the same number of reporters take up every confirmed report: a fresh browser
+   opens the mailbox with the case code, posts a reply, and sees "Your message has been sent";
+3. with gunicorn stopped, every report the server confirmed is looked up by its reference and
+   opened as a handler would (the handler's private key opens the case key, which decrypts
+   the report, its attachment and the reply, each compared with what was sent); nothing else
+   is stored, the server logged no error, and ``whistle doctor`` finds the store consistent.
+
+Each simulated reporter connects from a loopback address of its own (as in submit_bench.py),
+so the app's per-address throttles stay as they are. The script exits non-zero on any error.
+Nothing printed contains a case code, a password or report text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import queue
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib.metadata import version
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlencode, urlsplit
+
+from benchkit import Handlers, cpu_model, make_bench_organisation, memory_gib, open_as_handler
+from benchkit import postgresql_url as postgresql
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from submit_bench import (
+    ATTACHMENT,
+    REPORT_TEXT,
+    SLUG,
+    Browser,
+    FormPage,
+    LoopbackAddresses,
+    Outcome,
+    Usage,
+    check_loopback_sources,
+    free_port,
+    measure_usage,
+    median,
+    ms,
+    multipart,
+    p95,
+    server_errors,
+    start_gunicorn,
+    stop_gunicorn,
+    submit_report,
+    write_config,
+)
+
+from crypto import Argon2Params
+from whistle.db import make_engine
+from whistle.doctor import check
+from whistle.instance import init_instance
+from whistle.models import Attachment, Case, Message
+from whistle.schema import upgrade
+from whistle.storage import FileStore
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REPLY_TEXT = "Fake follow-up from a load-test reporter: one more invented detail, nothing real."
+SENT_NOTICE = "Your message has been sent."
+MAX_VISITS = 5_000  # hard cap on submissions, whatever the machine
+
+
+@dataclass(repr=False)
+class Confirmed:
+    """A report the server confirmed. ``code`` is SECRET: memory only, never printed."""
+
+    code: str
+    reference: str
+    replied: bool = False
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float = 0.0
+    ok: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    post: list[float] = field(default_factory=list)
+    visit: list[float] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    post_label: str = "POST"
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+
+def follow_up(port: int, address: str, timeout: float, report: Confirmed) -> Outcome:
+    """A fresh browser opens the mailbox with the case code, replies, and sees it sent."""
+    browser = Browser(port, address, timeout)
+    start = time.perf_counter()
+    try:
+        form = browser.get(f"/o/{SLUG}/case/open")
+        page = FormPage(form.body)
+        if form.status != 200 or not page.csrf_token:
+            return Outcome(False, f"sign-in page answered {form.status}")
+        signed = browser.post(
+            f"/o/{SLUG}/case/open",
+            urlencode({"csrf_token": page.csrf_token, "code": report.code}).encode(),
+            "application/x-www-form-urlencoded",
+        )
+        if signed.status != 303 or urlsplit(signed.headers.get("Location", "")).path != (
+            f"/o/{SLUG}/case/"
+        ):
+            return Outcome(False, f"sign-in answered {signed.status}")
+        mailbox = browser.get(f"/o/{SLUG}/case/")
+        token = FormPage(mailbox.body).csrf_token
+        if mailbox.status != 200 or report.reference not in mailbox.body or not token:
+            return Outcome(False, f"mailbox answered {mailbox.status}")
+        body, content_type = multipart([("csrf_token", token), ("body", REPLY_TEXT)], [])
+        replied = browser.post(f"/o/{SLUG}/case/", body, content_type)
+        if replied.status != 303:
+            return Outcome(False, f"reply answered {replied.status}", replied.seconds)
+        location = urlsplit(replied.headers.get("Location", ""))
+        shown = browser.get(f"{location.path}?{location.query}")
+        if shown.status != 200 or SENT_NOTICE not in shown.body:
+            return Outcome(False, f"no 'sent' notice after the reply ({shown.status})")
+        return Outcome(
+            True,
+            post_seconds=signed.seconds + replied.seconds,
+            total_seconds=time.perf_counter() - start,
+        )
+    except (OSError, http.client.HTTPException) as exc:
+        return Outcome(False, f"connection: {type(exc).__name__}")
+
+
+def submission_phase(
+    port: int,
+    reporters: int,
+    seconds: float,
+    addresses: LoopbackAddresses,
+    timeout: float,
+    confirmed: list[Confirmed],
+    stop: threading.Event,
+) -> Phase:
+    phase = Phase("submissions")
+    lock = threading.Lock()
+    started = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def reporter(number: int) -> None:
+        nonlocal started
+        rng = random.Random(number)
+        while not stop.is_set() and time.perf_counter() < deadline:
+            with lock:
+                if started >= MAX_VISITS:
+                    return
+                started += 1
+            outcome = submit_report(port, addresses.take(), timeout, rng)
+            with lock:
+                if outcome.ok:
+                    phase.ok += 1
+                    phase.post.append(outcome.post_seconds)
+                    phase.visit.append(outcome.total_seconds)
+                    confirmed.append(Confirmed(outcome.code, outcome.reference))
+                else:
+                    phase.errors[outcome.problem] += 1
+
+    _run_threads(reporter, reporters, deadline + 2 * timeout + 10, phase, stop)
+    phase.seconds = time.perf_counter() - start
+    return phase
+
+
+def follow_up_phase(
+    port: int,
+    reporters: int,
+    addresses: LoopbackAddresses,
+    timeout: float,
+    confirmed: list[Confirmed],
+    budget: float,
+    stop: threading.Event,
+) -> Phase:
+    phase = Phase("follow-ups", post_label="sign-in + reply POSTs")
+    lock = threading.Lock()
+    work: queue.Queue[Confirmed] = queue.Queue()
+    for report in confirmed:
+        work.put(report)
+    start = time.perf_counter()
+    deadline = start + budget
+
+    def reporter(_number: int) -> None:
+        while not stop.is_set() and time.perf_counter() < deadline:
+            try:
+                report = work.get_nowait()
+            except queue.Empty:
+                return
+            outcome = follow_up(port, addresses.take(), timeout, report)
+            with lock:
+                if outcome.ok:
+                    report.replied = True
+                    phase.ok += 1
+                    phase.post.append(outcome.post_seconds)
+                    phase.visit.append(outcome.total_seconds)
+                else:
+                    phase.errors[outcome.problem] += 1
+
+    _run_threads(reporter, reporters, deadline + 2 * timeout + 10, phase, stop)
+    phase.seconds = time.perf_counter() - start
+    if not work.empty():
+        phase.errors["not followed up within the time budget"] += work.qsize()
+    return phase
+
+
+def _run_threads(
+    target: object, count: int, hard_stop: float, phase: Phase, stop: threading.Event
+) -> None:
+    threads = [
+        threading.Thread(target=target, args=(n,), daemon=True)  # type: ignore[arg-type]
+        for n in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=max(0.0, hard_stop - time.perf_counter()))
+    if any(thread.is_alive() for thread in threads):
+        stop.set()
+        phase.errors["reporter still waiting at the hard stop"] += 1
+
+
+def print_phase(phase: Phase, reporters: int, cores: int) -> None:
+    print(
+        f"\n{phase.name}: {reporters} reporters at once, {phase.seconds:.1f} s, "
+        f"{phase.ok} done, {sum(phase.errors.values())} errors, {phase.rate:.2f}/s"
+    )
+    for label, values in ((phase.post_label, phase.post), ("whole visit", phase.visit)):
+        if values:
+            print(
+                f"  {label:<22} ms  median {ms(median(values)):7.0f}   p95 "
+                f"{ms(p95(values)):7.0f}   max {ms(max(values)):7.0f}"
+            )
+    per_visit = phase.usage.server_cpu / phase.ok if phase.ok else float("nan")
+    print(
+        f"  gunicorn CPU {per_visit:.3f} s per visit; this script {phase.usage.client_cpu:.0f} "
+        f"s; machine busy {phase.usage.machine_percent:.0f} % of {cores} cores"
+    )
+    for problem, count in phase.errors.most_common():
+        print(f"  error: {count} x {problem}")
+
+
+def verify(db_url: str, store_root: Path, handlers: Handlers, confirmed: list[Confirmed]) -> bool:
+    """Every confirmed report is stored, whole, and opens for a handler; nothing else is."""
+    engine = make_engine(db_url)
+    problems: Counter[str] = Counter()
+    try:
+        with Session(engine) as session:
+            cases = int(session.scalar(select(func.count()).select_from(Case)) or 0)
+            files = int(session.scalar(select(func.count()).select_from(Attachment)) or 0)
+            messages = int(session.scalar(select(func.count()).select_from(Message)) or 0)
+            for report in confirmed:
+                case = session.scalar(select(Case).where(Case.reference == report.reference))
+                if case is None:
+                    problems["confirmed report not in the database"] += 1
+                    continue
+                try:
+                    opened = open_as_handler(session, store_root, case, handlers)
+                except Exception as exc:  # noqa: BLE001 - any failure is a finding
+                    problems[f"does not open for a handler: {type(exc).__name__}"] += 1
+                    continue
+                if opened.report.get("what") != REPORT_TEXT:
+                    problems["report text differs from what was sent"] += 1
+                if opened.files != [ATTACHMENT]:
+                    problems["attachment differs from what was sent"] += 1
+                wanted = [REPLY_TEXT] if report.replied else []
+                if opened.reporter_messages != wanted:
+                    problems["reply differs from what was sent"] += 1
+            findings = check(session, FileStore(store_root), min_age=timedelta(0))
+    finally:
+        engine.dispose()
+    replied = sum(1 for r in confirmed if r.replied)
+    rows = [
+        ("cases in the database = confirmed reports", cases, len(confirmed)),
+        ("attachments in the database = confirmed reports", files, len(confirmed)),
+        ("reporter replies in the database = confirmed follow-ups", messages, replied),
+        ("files in the store = attachments", findings.stored_files, len(confirmed)),
+        ("whistle doctor: problems (orphans, missing files, half-stored)", findings.problems, 0),
+    ]
+    print("\nstorage check (gunicorn stopped)")
+    good = not problems
+    for label, got, want in rows:
+        ok = got == want
+        good = good and ok
+        print(f"  {label:<64} {got:6d} / {want:<6d} {'OK' if ok else 'MISMATCH'}")
+    opened_ok = len(confirmed) - sum(problems.values())
+    print(f"  confirmed reports opened by a handler and matching what was sent: {opened_ok}")
+    for problem, count in problems.most_common():
+        print(f"  problem: {count} x {problem}")
+    return good
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60, help="length of the submissions")
+    parser.add_argument("--reporters", type=int, default=50, help="reporters at once")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (sync)")
+    parser.add_argument("--timeout", type=float, default=120, help="per HTTP request, seconds")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("WHISTLE_BENCH_DATABASE_URL", DEFAULT_ADMIN_URL),
+        help="an existing database to run CREATE/DROP DATABASE from",
+    )
+    parser.add_argument("--server-log", type=Path, help="keep a copy of gunicorn's log here")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 10 s, 10 reporters")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.reporters = min(args.seconds, 10), min(args.reporters, 10)
+    if not 1 <= args.workers <= 64 or not 1 <= args.reporters <= 500 or args.seconds <= 0:
+        parser.error("--workers 1..64, --reporters 1..500, --seconds positive")
+    return args
+
+
+def interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(
+    args: argparse.Namespace, workdir: Path, db_url: str, pg_description: str, stop: threading.Event
+) -> bool:
+    instance = workdir / "instance"
+    init_instance(instance)
+    engine = make_engine(db_url)
+    upgrade(engine)
+    engine.dispose()
+    port = free_port()
+    write_config(instance, db_url, port)
+    handlers = make_bench_organisation(instance, SLUG)
+    server = start_gunicorn(instance, port, args.workers, 1, workdir / "gunicorn.log")
+    try:
+        print(f"{pg_description} on 127.0.0.1, fresh database; {server.description}")
+        addresses = LoopbackAddresses()
+        confirmed: list[Confirmed] = []
+        cores = len(os.sched_getaffinity(0))
+        print(f"load average before the run: {Path('/proc/loadavg').read_text().split()[0]}")
+        with measure_usage(server.process.pid) as usage:
+            submitted = submission_phase(
+                port, args.reporters, args.seconds, addresses, args.timeout, confirmed, stop
+            )
+        submitted.usage = usage
+        print_phase(submitted, args.reporters, cores)
+        with measure_usage(server.process.pid) as usage:
+            followed = follow_up_phase(
+                port,
+                args.reporters,
+                addresses,
+                args.timeout,
+                confirmed,
+                max(120.0, 3 * args.seconds),
+                stop,
+            )
+        followed.usage = usage
+        print_phase(followed, args.reporters, cores)
+    finally:
+        stop.set()
+        stop_gunicorn(server)
+    logged = server_errors(server.log)
+    print("\nserver log: " + ("no unhandled errors" if not logged else ""))
+    for where, count in logged.most_common():
+        print(f"  {count:5d} x {where}")
+    if args.server_log:
+        shutil.copyfile(server.log, args.server_log)
+    stored = verify(db_url, instance / "files", handlers, confirmed)
+    errors = sum(submitted.errors.values()) + sum(followed.errors.values())
+    print(
+        f"\nerrors: {errors} (submissions {sum(submitted.errors.values())}, "
+        f"follow-ups {sum(followed.errors.values())}); loopback addresses used: "
+        f"{addresses.used}, one visit each"
+    )
+    good = errors == 0 and not logged and stored and submitted.ok > 0
+    print("RESULT: " + ("PASS" if good else "FAIL"))
+    return good
+
+
+def main() -> int:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, interrupt)
+    check_loopback_sources()
+    cores = len(os.sched_getaffinity(0))
+    params = Argon2Params()
+    print(f"machine: {cores} cores (nproc), {cpu_model()}, {memory_gib():.0f} GiB RAM")
+    print(
+        f"python {platform.python_version()}, gunicorn {version('gunicorn')}, "
+        f"SQLAlchemy {version('sqlalchemy')}, psycopg {version('psycopg')}; Argon2id "
+        f"t={params.time_cost}, m={params.memory_kib // 1024} MiB, p={params.parallelism}"
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="whistle-load-"))
+    stop = threading.Event()
+    good = False
+    try:
+        with postgresql(args.database_url) as (db_url, pg_description):
+            good = run(args, workdir, db_url, pg_description, stop)
+    except KeyboardInterrupt:
+        stop.set()
+        print("\ninterrupted; cleaning up", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop.set()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if good else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
