@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
 	  echo "python3 venv support is missing; installing it"; \
 	  apt-get update -q && apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -30,6 +30,8 @@ test: $(STAMP) postgres browser-deps
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
+	$(BIN)/bandit -c pyproject.toml -r whistle crypto -q
+	$(BIN)/python -m tests.audit_dependencies
 	$(BIN)/python -m pytest -n 2 -q
 
 ## browser-deps: Debian's chromium and axe-core (npm) for the browser tests in tests/browser/.

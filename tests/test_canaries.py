@@ -1,7 +1,8 @@
 """Nothing a reporter types or uploads rests anywhere in readable form.
 
 Unique markers go into every field of a report, a file's content and name, a reply and its
-file. Afterwards no byte sequence of any marker may be found in the database (its file and its
+file, and the handler's side: an internal note, a message to the reporter and its file.
+Afterwards no byte sequence of any marker may be found in the database (its file and its
 rows), the file store, the instance folder, temporary and spool files, or the logs and console
 output. An entitled handler then reads every marker back, so the test cannot pass by losing the
 data.
@@ -26,7 +27,9 @@ from sqlalchemy.orm import Session
 from crypto import KeyKind, decrypt_field, open_case_key
 from tests.factories import Unit
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, read_as_handler
+from tests.staff_steps import CaseWorker
 from whistle import uploads
+from whistle.clock import FixedClock
 from whistle.contexts import nudge_context
 from whistle.conversation import conversation, open_file
 from whistle.models import Base, Case, CaseKey
@@ -35,6 +38,7 @@ from whistle.storage import FileStore
 
 FIELDS = ("what", "when_where", "who", "how_known", "name", "contact", "nudge", "reply")
 FILE_MARKERS = ("file_content", "file_name", "reply_file_content", "reply_file_name")
+HANDLER_MARKERS = ("note", "message", "message_file_content", "message_file_name")
 
 
 @pytest.fixture
@@ -45,6 +49,7 @@ def markers() -> dict[str, str]:
         for key in (
             *FIELDS,
             *FILE_MARKERS,
+            *HANDLER_MARKERS,
         )
     }
 
@@ -91,6 +96,7 @@ def test_no_marker_rests_anywhere_and_a_handler_reads_every_one(
     app: Flask,
     session: Session,
     unit: Unit,
+    clock: FixedClock,
     markers: dict[str, str],
     scanned_temp: Path,
     caplog: pytest.LogCaptureFixture,
@@ -120,6 +126,25 @@ def test_no_marker_rests_anywhere_and_a_handler_reads_every_one(
     )
     assert replied.status_code == 303
     reporter.leave()
+    # The handler's side: an internal note, and a message to the reporter with a file (over
+    # Werkzeug's 500 KB in-memory limit, so it is spooled too).
+    handler_file = (f"Fake form {markers['message_file_content']}\n" * 20_000).encode()
+    worker = CaseWorker(app, clock, unit.handlers[0], slug=unit.org.slug)
+    assert worker.sign_in().status_code == 303
+    reference = session.scalars(select(Case.reference)).one()
+    noted = worker.case_action(reference, "note", {"note-body": f"Fake note {markers['note']}"})
+    assert noted.status_code == 303
+    asked = worker.case_action(
+        reference,
+        "message",
+        {
+            "msg-body": f"Fake question {markers['message']}",
+            "msg-attachments": [
+                Upload(f"{markers['message_file_name']}.txt", handler_file).as_form_value()
+            ],
+        },
+    )
+    assert asked.status_code == 303
     runtime(app).engine.dispose()  # flush SQLite's WAL into the file we search
 
     settings = runtime(app).settings
@@ -178,13 +203,12 @@ def test_no_marker_rests_anywhere_and_a_handler_reads_every_one(
     nudge = decrypt_field(notes_key, case.nudge_address, context=nudge_context(case.uid))
     assert nudge.decode() == f"{markers['nudge'].lower()}@example.org"
 
-    (message,) = conversation(session, case, view.content_key)
-    assert markers["reply"] in message.body
+    reply, question = conversation(session, case, view.content_key)
+    assert markers["reply"] in reply.body
+    assert markers["message"] in question.body
     store = FileStore(settings.file_store)
     contents = {}
-    for row_name in [f.storage_name for f in message.files] + [
-        name for name in store.names() if name not in {f.storage_name for f in message.files}
-    ]:
+    for row_name in store.names():
         found = open_file(session, store, case, view.content_key, row_name)
         assert found is not None
         file_view, chunks = found
@@ -192,4 +216,7 @@ def test_no_marker_rests_anywhere_and_a_handler_reads_every_one(
     assert contents == {
         f"{markers['file_name']}.txt": file_content,
         f"{markers['reply_file_name']}.txt": reply_content,
+        f"{markers['message_file_name']}.txt": handler_file,
     }
+    # The internal note opens for the handler on the case page.
+    assert markers["note"] in worker.open_case(case.reference).get_data(as_text=True)

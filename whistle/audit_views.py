@@ -10,6 +10,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from whistle import audit
+from whistle.forms import parse_id
 from whistle.handling import user_names
 from whistle.models import Role
 from whistle.runtime import db
@@ -114,9 +115,7 @@ def index(slug: str) -> str:
     """The organisation's audit log: who did what, when; never content."""
     ctx = require(slug, Role.AUDITOR, Role.LEAD)
     before = request.args.get("before", "")
-    entries = audit.entries(
-        db(), org_id=ctx.org.id, before_seq=int(before) if before.isdigit() else None, limit=PAGE
-    )
+    entries = audit.entries(db(), org_id=ctx.org.id, before_seq=parse_id(before), limit=PAGE)
     return render_template(
         "staff/audit.html",
         ctx=ctx,

@@ -10,7 +10,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, NoAppException
 
 from whistle import create_app
 from whistle.audit import audit_cli
@@ -28,7 +28,12 @@ from whistle.settings import SettingsError, default_instance_path
 
 
 def _make_app() -> Flask:
-    return create_app()
+    try:
+        return create_app()
+    except SettingsError as exc:
+        # Flask prints the traceback of any other error while it lists the commands (even for
+        # `whistle --help` before `whistle init`); this one it shows as a message alone.
+        raise NoAppException(str(exc)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_make_app, add_version_option=False)

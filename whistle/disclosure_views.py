@@ -14,6 +14,7 @@ from wtforms.validators import Length
 
 from whistle import disclosure
 from whistle.cases.views import CaseAction, _case, _store, subpage_action
+from whistle.forms import parse_id
 from whistle.handling import MAX_TEXT, ActionRefused, OpenedKeys
 from whistle.models import Case, Role
 from whistle.runtime import db, runtime
@@ -136,7 +137,7 @@ def _act(slug: str, reference: str, name: str, action: CaseAction) -> Response |
 
 def _chosen(form: Any) -> int:
     raw = form.disclosure.data or ""
-    return int(raw) if raw.isdigit() else -1
+    return parse_id(raw) or -1
 
 
 @bp.post("/request")
@@ -150,7 +151,7 @@ def ask(slug: str, reference: str) -> Response | tuple[str, int]:
             case,
             keys,
             ctx.staff.user.id,
-            counsel_id=int(raw) if raw.isdigit() else 0,
+            counsel_id=parse_id(raw) or 0,
             ground=form.ground.data or "",
             reasons=form.reasons.data or "",
             withhold_notice=bool(form.withhold_notice.data),

@@ -56,7 +56,7 @@ def _safe_target(root: Path, name: str) -> Path:
 @click.password_option("--password", confirmation_prompt=False, prompt="Password")
 def open_command(bundle: Path, key_file: Path, out_dir: Path, password: str) -> None:
     """Decrypt BUNDLE with your key file and password, check it, and unpack it into --out."""
-    if out_dir.exists() and any(out_dir.iterdir()):
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         _fail(f"{out_dir}: choose a new or empty folder.")
     wrapped = _read_key_file(key_file)
     try:
@@ -87,6 +87,8 @@ def open_command(bundle: Path, key_file: Path, out_dir: Path, password: str) -> 
                             handle.write(chunk)
     except BundleError as exc:
         _fail(f"FAILED: {exc.part}: {exc.problem}")
+    except OSError as exc:
+        _fail(f"FAILED: {exc.filename or out_dir}: {exc.strerror or type(exc).__name__}")
     finally:
         if isinstance(spool, Path):
             spool.unlink(missing_ok=True)
@@ -127,5 +129,7 @@ def verify_command(path: Path, expected: str | None) -> None:
                 checked = verify_archive(handle, expected_key=key)
     except BundleError as exc:
         _fail(f"FAILED: {exc.part}: {exc.problem}")
+    except OSError as exc:  # a file that cannot be read: named, not a traceback
+        _fail(f"FAILED: {exc.filename or path}: {exc.strerror or type(exc).__name__}")
     click.echo(f"OK: case {checked.case}, {checked.parts} parts match the signed manifest")
     click.echo(f"organisation signing key: {checked.verify_key}")

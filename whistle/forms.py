@@ -20,6 +20,19 @@ def valid_email(_form: Form, field: Field) -> None:
         raise ValidationError(_l("Enter an e-mail address such as name@example.org."))
 
 
+MAX_ID = 2**31 - 1  # the largest value of an INTEGER column in PostgreSQL
+
+
+def parse_id(raw: str | None) -> int | None:
+    """A number sent as text (an id, a page, a year): ASCII digits up to :data:`MAX_ID`, else
+    None. ``str.isdigit()`` alone also accepts "²" and a thousand digits, which ``int()`` or
+    the database then refuse with a server error."""
+    text = raw or ""
+    if 0 < len(text) <= 10 and text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
 def attach_error(form: Form, field_name: str, message: object) -> None:
     """Show ``message`` under the form's field ``field_name`` (the first field if it has none
     of that name: a refusal is never lost)."""

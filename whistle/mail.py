@@ -174,7 +174,7 @@ def deployment_config(session: Session, settings: Settings) -> SmtpConfig:
     assert mail is not None
     if not mail.host:
         raise MailNotConfigured
-    password = ""
+    password = ""  # nosec B105 # no password until the sealed one is opened below
     sealed = data.get("password")
     if mail.username and isinstance(sealed, str) and sealed:
         try:

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import unquote
-from xml.sax.saxutils import unescape
+from xml.sax.saxutils import unescape  # nosec B406 # entity replacement in a string; no XML parser
 
 from PIL import Image, ImageOps, JpegImagePlugin
 from pypdf import PdfReader, PdfWriter

@@ -14,6 +14,7 @@ from wtforms.validators import Length, Optional
 
 from whistle import notices
 from whistle.cases.views import CaseAction, _case, subpage_action
+from whistle.forms import parse_id
 from whistle.handling import MAX_TEXT, OpenedKeys
 from whistle.models import Case
 from whistle.runtime import db, runtime
@@ -119,7 +120,7 @@ def _act(slug: str, reference: str, name: str, action: CaseAction) -> Response |
 
 def _person_id(form: Any) -> int:
     raw = form.person.data or ""
-    return int(raw) if raw.isdigit() else -1
+    return parse_id(raw) or -1
 
 
 @bp.post("/add")

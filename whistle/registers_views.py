@@ -17,6 +17,7 @@ from whistle import registers
 from whistle.cases.forms import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 from whistle.downloads import attachment_disposition
 from whistle.errors import render_error
+from whistle.forms import parse_id
 from whistle.models import Role
 from whistle.rights_views import BASIS_LABELS, DECISION_LABELS, KIND_LABELS
 from whistle.runtime import db, runtime
@@ -38,13 +39,15 @@ def _year(value: str | None) -> int | None:
     text = (value or "").strip()
     if not text:
         return None
-    if len(text) != 4 or not text.isdigit() or int(text) < 1:
+    year = parse_id(text) if len(text) == 4 else None
+    if year is None or year < 1:
         raise BadYear(text)
-    return int(text)
+    return year
 
 
 def _page(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and int(value) > 0 else 1
+    page = parse_id(value)
+    return page if page is not None and page > 0 else 1
 
 
 def _readers(slug: str) -> StaffContext:

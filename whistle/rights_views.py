@@ -22,7 +22,7 @@ from wtforms.validators import Length, Optional
 from whistle import rights
 from whistle.case_access import HANDLING_ROLES
 from whistle.downloads import attachment_disposition
-from whistle.forms import attach_error, run_action
+from whistle.forms import attach_error, parse_id, run_action
 from whistle.handling import MAX_TEXT, ActionRefused, NoAccess, open_keys
 from whistle.models import Case, Message, RightsRequest
 from whistle.runtime import db, runtime
@@ -296,7 +296,8 @@ def show(slug: str, request_id: int) -> tuple[str, int]:
 
 
 def _case_of(ctx: StaffContext, raw: str | None) -> Case:
-    case = db().get(Case, int(raw)) if raw and raw.isdigit() else None
+    case_id = parse_id(raw)
+    case = db().get(Case, case_id) if case_id is not None else None
     if case is None or case.org_id != ctx.org.id:
         raise ActionRefused("case_id", _l("Choose a case from the list."))
     return case
@@ -401,7 +402,7 @@ def restrict(slug: str, request_id: int) -> Response | tuple[str, int]:
             case,
             ctx.staff.user.id,
             item_kind=kind,
-            item_id=int(item) if item.isdigit() else -1,
+            item_id=parse_id(item) or -1,
         )
 
     return _act(slug, request_id, "restrict", run)

@@ -20,11 +20,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret  # nosec B105
 PEPPER_FILE = "pepper"
 INSTANCE_KEY_FILE = "instance_key"
 # Optional: the SMTP password for outgoing notifications (plain text, mode 0600).
-SMTP_PASSWORD_FILE = "smtp_password"  # noqa: S105 - a file name, not a secret
+SMTP_PASSWORD_FILE = "smtp_password"  # noqa: S105 - a file name, not a secret  # nosec B105
 CONFIG_FILE = "config.toml"
 
 LOCALES = ("da", "en")

@@ -25,6 +25,7 @@ from whistle.cases.forms import OUTCOME_LABELS
 from whistle.charts import Bar
 from whistle.downloads import attachment_disposition
 from whistle.errors import render_error
+from whistle.forms import parse_id
 from whistle.models import CaseOutcome, Role
 from whistle.runtime import db, runtime
 from whistle.staff.guard import StaffContext, require
@@ -47,9 +48,10 @@ class BadPeriod(ValueError):
 
 
 def _year(text: str) -> int:
-    if len(text) != 4 or not text.isdigit() or int(text) < 1:
+    year = parse_id(text) if len(text) == 4 else None
+    if year is None or year < 1:
         raise BadPeriod(BAD_YEAR)
-    return int(text)
+    return year
 
 
 def _day(text: str) -> date:

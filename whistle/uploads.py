@@ -16,12 +16,14 @@ from __future__ import annotations
 import io
 import secrets
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, cast
 
 from flask import Request
-from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.formparser import FormDataParser
 
 from crypto import StreamEncryptor, decrypt_stream
 from whistle import metadata
@@ -106,8 +108,30 @@ class EncryptedSpool(io.RawIOBase):
         super().close()
 
 
+class _NamedPartsOnly(FormDataParser):
+    """Werkzeug keeps a multipart part whose header carries no usable name under the key
+    ``None``, and Flask-WTF's CSRF check then fails on it with a server error. No form of ours
+    has such a field: the part is dropped."""
+
+    def _parse_multipart(
+        self, stream: IO[bytes], mimetype: str, content_length: int | None, options: dict[str, str]
+    ) -> tuple[IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
+        stream, form, files = super()._parse_multipart(stream, mimetype, content_length, options)
+        named_files = [(k, f) for k, f in files.items(multi=True) if k is not None]
+        for key, upload in files.items(multi=True):
+            if key is None:
+                upload.close()
+        return (
+            stream,
+            self.cls([(k, v) for k, v in form.items(multi=True) if k is not None]),
+            self.cls(named_files),
+        )
+
+
 class WhistleRequest(Request):
     """Flask's request, with uploads spooled encrypted."""
+
+    form_data_parser_class = _NamedPartsOnly
 
     def _get_file_stream(
         self,
@@ -125,7 +149,7 @@ class UploadProblem:
     """Why one chosen file cannot be accepted (shown next to its name)."""
 
     filename: str
-    reason: str  # "too_large" | "empty" | "unsafe"
+    reason: str  # "too_large" | "empty" | "unsafe" | "name"
 
 
 @dataclass(frozen=True)
@@ -165,7 +189,9 @@ def prepare_uploads(
     for upload, size in zip(files, sizes, strict=True):
         name = safe_display_name(upload.filename or "")
         spool = upload.stream
-        if isinstance(spool, EncryptedSpool) and (spool.too_large or size > max_file_bytes):
+        if name_refused(upload.filename or ""):
+            problems.append(UploadProblem(name, "name"))
+        elif isinstance(spool, EncryptedSpool) and (spool.too_large or size > max_file_bytes):
             problems.append(UploadProblem(name, "too_large"))
         elif isinstance(spool, EncryptedSpool) and size == 0:
             problems.append(UploadProblem(name, "empty"))
@@ -175,6 +201,84 @@ def prepare_uploads(
             except metadata.UnsafeFile:
                 problems.append(UploadProblem(name, "unsafe"))
     return UploadBatch(prepared, problems)
+
+
+# File systems cap a name at 255 characters: a longer one was made up, not chosen from a disk.
+MAX_NAME_LENGTH = 255
+# A program named like a document ("invoice.pdf.exe") is how malware reaches the people who
+# open reports; a real document, photo or archive never ends like that.
+_DOCUMENT_EXTENSIONS = frozenset(
+    {
+        "pdf",
+        "doc",
+        "docx",
+        "xls",
+        "xlsx",
+        "ppt",
+        "pptx",
+        "odt",
+        "ods",
+        "odp",
+        "rtf",
+        "txt",
+        "csv",
+        "jpg",
+        "jpeg",
+        "png",
+        "gif",
+        "webp",
+        "heic",
+        "tif",
+        "tiff",
+        "mp3",
+        "mp4",
+        "m4a",
+        "mov",
+        "wav",
+        "zip",
+    }
+)
+_PROGRAM_EXTENSIONS = frozenset(
+    {
+        "exe",
+        "scr",
+        "com",
+        "bat",
+        "cmd",
+        "pif",
+        "msi",
+        "msp",
+        "cpl",
+        "hta",
+        "js",
+        "jse",
+        "vbs",
+        "vbe",
+        "wsf",
+        "wsh",
+        "ps1",
+        "psm1",
+        "jar",
+        "lnk",
+        "reg",
+        "app",
+        "apk",
+        "dll",
+        "sh",
+    }
+)
+
+
+def name_refused(filename: str) -> bool:
+    """Whether a file's name is refused outright: longer than any file system allows, with a
+    folder or control character in it (no browser sends those for a real file), or a program
+    disguised by a document's extension."""
+    if len(filename) > MAX_NAME_LENGTH:
+        return True
+    if any(ch in "/\\" or unicodedata.category(ch) == "Cc" for ch in filename):
+        return True
+    parts = [part.strip().lower() for part in filename.rsplit(".", 2)]
+    return len(parts) == 3 and parts[1] in _DOCUMENT_EXTENSIONS and parts[2] in _PROGRAM_EXTENSIONS
 
 
 def safe_display_name(filename: str) -> str:

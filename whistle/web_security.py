@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -53,6 +53,15 @@ def _set_headers(response: Response) -> Response:
     return response
 
 
+def _refuse_nul() -> None:
+    """No person types a NUL character, and PostgreSQL refuses text holding one (a server
+    error at the first clear-text field or filter it reached): such a request is refused."""
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400)
+
+
 def init_security(app: Flask, settings: Settings) -> None:
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -74,4 +83,5 @@ def init_security(app: Flask, settings: Settings) -> None:
         WTF_CSRF_SSL_STRICT=True,
     )
     csrf.init_app(app)
+    app.before_request(_refuse_nul)
     app.after_request(_set_headers)

@@ -29,7 +29,7 @@ from whistle.admin.forms import (
     WithdrawForm,
 )
 from whistle.admin.people import AdminRefused, NotAMember
-from whistle.forms import attach_error
+from whistle.forms import MAX_ID, attach_error
 from whistle.invitations import invite
 from whistle.models import Role
 from whistle.notify import AddressRejected, send_invitation
@@ -136,9 +136,12 @@ def withdraw(slug: str) -> Response | tuple[str, int]:
     form = WithdrawForm()
     if not form.validate_on_submit():
         return _users_page(ctx, override={"withdraw": form}, status=400)
+    invitation_id = form.invitation.data or 0
+    if not 0 < invitation_id <= MAX_ID:  # no such invitation, nor a number the database takes
+        abort(404)
     try:
         people.withdraw_invitation(
-            db(), runtime().clock, ctx.org.id, ctx.staff.user.id, form.invitation.data or 0
+            db(), runtime().clock, ctx.org.id, ctx.staff.user.id, invitation_id
         )
     except LookupError:
         abort(404)

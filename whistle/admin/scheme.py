@@ -186,15 +186,21 @@ def _reencode(data: bytes) -> tuple[bytes, int, int]:
     (no EXIF, XMP, comments, text chunks or colour profile that could name a person or a
     device), scaled to fit :data:`LOGO_BOX`."""
     unreadable = AdminRefused("logo", _l("This file is not a PNG or JPEG image that can be read."))
+    too_many_pixels = AdminRefused(
+        "logo", _l("The image has too many pixels. Choose a smaller one.")
+    )
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        # Pillow refuses a header declaring absurd dimensions before our own check can.
+        raise too_many_pixels from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise unreadable from None
     with image:
         if image.format not in ("PNG", "JPEG"):
             raise AdminRefused("logo", _l("Choose a PNG or JPEG image."))
         if image.width * image.height > LOGO_MAX_PIXELS:
-            raise AdminRefused("logo", _l("The image has too many pixels. Choose a smaller one."))
+            raise too_many_pixels
         try:
             image.load()
             upright = ImageOps.exif_transpose(image) if image.format == "JPEG" else image

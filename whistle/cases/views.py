@@ -59,7 +59,7 @@ from whistle.conversation import (
 )
 from whistle.deadlines import feedback_due
 from whistle.downloads import download_response, gone_page
-from whistle.forms import run_action
+from whistle.forms import parse_id, run_action
 from whistle.handling import ActionRefused, NoAccess, OpenedKeys
 from whistle.inbox import DEADLINE_STATES, SORTS, InboxFilters
 from whistle.inbox import inbox as inbox_page
@@ -80,7 +80,7 @@ INBOX_ARGS = ("status", "category", "scope", "deadline", "unread", "all", "sort"
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return parse_id(value)
 
 
 @bp.get("/cases")
@@ -160,7 +160,7 @@ def subpage_action(
         return redirect(url_for(endpoint, slug=slug, reference=reference, done=done), code=303)
     chosen = getattr(form, item_field, None)
     raw = (chosen.data if chosen is not None else "") or ""
-    failed = int(raw) if raw.isdigit() else None
+    failed = parse_id(raw)
     return page(slug, reference, forms={done: form}, failed=failed, status=400)
 
 
@@ -535,7 +535,7 @@ def export_case(slug: str, reference: str) -> Response | tuple[str, int]:
             case,
             keys,
             ctx.staff.user.id,
-            counsel_id=int(raw) if raw.isdigit() else 0,
+            counsel_id=parse_id(raw) or 0,
             include_notes=bool(form.include_notes.data),
             include_identity=bool(form.include_identity.data),
             signing_key=signing_key(db(), ctx.org.id, rt.settings.instance_key),
