@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -32,6 +33,13 @@ from whistle.instance import init_instance
 from whistle.models import Base
 from whistle.runtime import runtime
 from whistle.schema import upgrade
+
+# In CI the property-based tests draw the same examples every run, so a landing never turns on
+# luck; on a developer's machine they explore anew each run (a failure found there is saved
+# in .hypothesis/ and replayed first). Every test still sets its own number of examples.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

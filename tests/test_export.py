@@ -262,6 +262,11 @@ def test_counsel_reads_only_their_bundles_and_opens_one_offline(
     assert (out / document["report_files"][0]["path"]).read_bytes() == EVIDENCE.data
 
     assert runner.invoke(export_cli, ["verify", str(out)]).exit_code == 0
+    # A signing key that is hex but no verify key is named, not a traceback.
+    for bad in ("00", "zz"):
+        refused = runner.invoke(export_cli, ["verify", str(out), "--signing-key", bad])
+        assert refused.exit_code == 1 and "not a verify key" in refused.output
+        assert refused.exception is None or isinstance(refused.exception, SystemExit)
     pdf_path = out / "case.pdf"
     data = bytearray(pdf_path.read_bytes())
     data[100] ^= 0x01

@@ -114,7 +114,7 @@ def verify_command(path: Path, expected: str | None) -> None:
     if expected:
         try:
             key = VerifyKey.from_bytes(bytes.fromhex(expected))
-        except ValueError:
+        except (ValueError, OpenError):  # not hex, or hex that is no verify key
             _fail("--signing-key: not a verify key.")
     try:
         if path.is_dir():
