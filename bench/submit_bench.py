@@ -59,20 +59,15 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlencode, urlsplit
 
+from benchkit import make_bench_organisation
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from crypto import Argon2Params, PrivateKey, wrap_private_key
+from crypto import Argon2Params
 from crypto.kdf import derive_key
-from whistle import create_app
-from whistle.clock import SystemClock
 from whistle.db import make_engine, normalise_url
 from whistle.instance import init_instance
-from whistle.models import Attachment, Case, Membership, Role, User
-from whistle.org_keys import create_org_keys
-from whistle.organisations import create_organisation
-from whistle.passwords import hash_password
-from whistle.runtime import runtime
+from whistle.models import Attachment, Case
 from whistle.schema import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -466,50 +461,6 @@ def write_config(instance: Path, database_url: str, port: int) -> None:
         )
 
 
-def make_organisation(instance: Path) -> None:
-    """An organisation with three key-holding handlers (one a lead) and an admin, as
-    tests/factories.py makes. Staff passwords are random and thrown away: nobody signs in."""
-    app = create_app(instance_path=instance)
-    rt = runtime(app)
-    clock = SystemClock()
-    staff_params = Argon2Params.for_tests()  # only the staff's own password wrap
-    try:
-        with app.app_context(), rt.sessions() as session:
-            org = create_organisation(session, clock, name="Benchfirma ApS", slug=SLUG)
-            create_org_keys(session, clock, org, rt.settings.instance_key)
-            people = (
-                ("Hanne Handler", [Role.HANDLER]),
-                ("Henrik Handler", [Role.HANDLER]),
-                ("Lise Lead", [Role.LEAD, Role.HANDLER]),
-                ("Adam Admin", [Role.ADMIN]),
-            )
-            for name, roles in people:
-                password = secrets.token_urlsafe(16)
-                private = PrivateKey.generate() if Role.ADMIN not in roles else None
-                user = User(
-                    email=f"{name.lower().replace(' ', '.')}@example.org",
-                    display_name=name,
-                    password_hash=hash_password(password, staff_params),
-                    public_key=private.public_key().to_bytes() if private else None,
-                    wrapped_private_key=(
-                        wrap_private_key(private, password, staff_params) if private else None
-                    ),
-                    is_active=True,
-                    created_at=clock.now(),
-                )
-                session.add(user)
-                session.flush()
-                for role in roles:
-                    session.add(
-                        Membership(
-                            org_id=org.id, user_id=user.id, role=role, created_at=clock.now()
-                        )
-                    )
-            session.commit()
-    finally:
-        rt.engine.dispose()
-
-
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -861,7 +812,7 @@ def main() -> int:
             pg_version = connection.scalar(text("SHOW server_version"))
         port = free_port()
         write_config(instance, db_url, port)
-        make_organisation(instance)
+        make_bench_organisation(instance, SLUG)
         server = start_gunicorn(
             instance, port, args.workers, args.threads, workdir / "gunicorn.log"
         )

@@ -67,7 +67,6 @@ from crypto import (
 from whistle import audit, disclosure, handling, rights
 from whistle.bundle_format import FORMAT, MAGIC, VERSION, bundle_context, key_context
 from whistle.clock import Clock
-from whistle.contexts import identity_context
 from whistle.conversation import conversation, open_file, report_files
 from whistle.disclosure import counsel_of
 from whistle.handling import ActionRefused, OpenedKeys
@@ -255,13 +254,11 @@ def _identity_for(
                 'approved. Start one under "Disclose the reporter\'s identity".'
             ),
         )
-    data = json.loads(
-        decrypt_field(keys.identity, case.identity, context=identity_context(case.uid))
-    )
+    identity = handling.read_identity(case, keys)
     approver = handling.user_names(session, {ready.decided_by} if ready.decided_by else set())
     section = {
-        "name": str(data.get("name", "")),
-        "contact": str(data.get("contact", "")),
+        "name": identity.name,
+        "contact": identity.contact,
         "disclosure": {
             "ground": ready.ground,
             "notice": ready.notice,

@@ -595,9 +595,7 @@ def reveal_identity(
     if keys.identity is None:
         raise NoAccess
     text = required_text(reason, "reason", _l("Say why you need to see the identity."))
-    data = json.loads(
-        decrypt_field(keys.identity, case.identity, context=identity_context(case.uid))
-    )
+    identity = read_identity(case, keys)
     note = write_note(session, clock, case, keys, user_id, "identity_reveal", text)
     audit.record(
         session,
@@ -609,6 +607,16 @@ def reveal_identity(
         detail={"note": note.id},
     )
     session.commit()
+    return identity
+
+
+def read_identity(case: Case, keys: OpenedKeys) -> Identity:
+    """The named reporter's identity, decrypted with the identity key (callers log why)."""
+    if case.identity is None or keys.identity is None:
+        raise NoAccess
+    data = json.loads(
+        decrypt_field(keys.identity, case.identity, context=identity_context(case.uid))
+    )
     return Identity(str(data.get("name", "")), str(data.get("contact", "")))
 
 
