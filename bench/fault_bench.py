@@ -94,6 +94,7 @@ from submit_bench import (
 )
 
 from crypto import Argon2Params
+from whistle.clock import SystemClock
 from whistle.db import make_engine
 from whistle.instance import init_instance
 from whistle.models import Attachment, Case, Message
@@ -863,7 +864,9 @@ def check_codes(setup: Setup, engine: Engine, ledger: Ledger) -> list[str]:
         org_id = session.scalars(select(Organisation.id).where(Organisation.slug == SLUG)).one()
         for code in ledger.codes:
             try:
-                case, _key = open_with_code(session, org_id, code, pepper)
+                case, _seed = open_with_code(
+                    session, SystemClock(), org_id, code, pepper, argon2=Argon2Params()
+                )
             except UnknownCode:
                 problems.append("a code shown to a reporter opens no case")
                 continue

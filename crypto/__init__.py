@@ -13,9 +13,12 @@ from crypto.case_codes import (
     case_code_lookup_tag,
     format_case_code,
     generate_case_code,
+    is_legacy_case_code,
     normalise_case_code,
     open_case_key_for_reporter,
+    open_reporter_seed,
     wrap_case_key_for_reporter,
+    wrap_reporter_seed,
 )
 from crypto.case_keys import CaseId, CaseKeys, KeyKind, open_case_key, seal_case_key
 from crypto.errors import InvalidCaseCode, InvalidRecoveryKey, OpenError
@@ -70,10 +73,12 @@ __all__ = [
     "generate_pepper",
     "generate_symmetric_key",
     "import_recovery_key",
+    "is_legacy_case_code",
     "needs_rewrap",
     "normalise_case_code",
     "open_case_key",
     "open_case_key_for_reporter",
+    "open_reporter_seed",
     "rewrap_private_key",
     "seal_case_key",
     "sign",
@@ -81,4 +86,5 @@ __all__ = [
     "verify",
     "wrap_case_key_for_reporter",
     "wrap_private_key",
+    "wrap_reporter_seed",
 ]

@@ -94,36 +94,44 @@ class CaseKeys:
         return "CaseKeys(<secret>)"
 
 
-def case_key_context(case_id: CaseId, kind: KeyKind) -> bytes:
-    """What a wrapped case key is bound to: the case id and the kind."""
+def case_key_context(case_id: CaseId, kind: KeyKind, epoch: int = 0) -> bytes:
+    """What a wrapped case key is bound to: the case id, the kind and, from the second
+    generation on, the key epoch (epoch 0 is written as before epochs existed, so keys sealed
+    then still open)."""
     if not isinstance(kind, KeyKind):
         raise TypeError("kind must be a KeyKind")
-    return encode_context(("case-key", case_id, kind.value))
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError("epoch must be a non-negative int")
+    if epoch == 0:
+        return encode_context(("case-key", case_id, kind.value))
+    return encode_context(("case-key", case_id, kind.value, epoch))
 
 
 def seal_case_key(
-    recipient: PublicKey, case_key: bytes, *, case_id: CaseId, kind: KeyKind
+    recipient: PublicKey, case_key: bytes, *, case_id: CaseId, kind: KeyKind, epoch: int = 0
 ) -> bytes:
     """Seal ``case_key`` so that only the holder of ``recipient``'s private key can open it,
-    and only as key ``kind`` of case ``case_id``.
+    and only as key ``kind`` of case ``case_id`` in key epoch ``epoch``.
 
     Call once per entitled handler and once for the organisation recovery key. Each call
-    uses a fresh encapsulation, so two seals of one key look unrelated.
+    uses a fresh encapsulation, so two seals of one key look unrelated. The epoch is bound in,
+    so a sealed key copied to another epoch's row does not open: nobody who can only write
+    the database can make an old key pass for a new epoch's.
     """
     check_key(case_key, "case key")
-    info = _HEADER + case_key_context(case_id, kind)
+    info = _HEADER + case_key_context(case_id, kind, epoch)
     return _HEADER + _SUITE.encrypt(case_key, recipient._hpke, info=info)
 
 
 def open_case_key(
-    private_key: PrivateKey, sealed: bytes, *, case_id: CaseId, kind: KeyKind
+    private_key: PrivateKey, sealed: bytes, *, case_id: CaseId, kind: KeyKind, epoch: int = 0
 ) -> bytes:
     """Open a key from :func:`seal_case_key` with the recipient's private key.
 
-    Raises :class:`OpenError` if the key was sealed to someone else, for another case or
-    kind, was changed or truncated, or has an unknown version.
+    Raises :class:`OpenError` if the key was sealed to someone else, for another case, kind
+    or epoch, was changed or truncated, or has an unknown version.
     """
-    info = _HEADER + case_key_context(case_id, kind)
+    info = _HEADER + case_key_context(case_id, kind, epoch)
     expect_header(sealed, _HEADER, "sealed case key")
     expect_length(sealed, _SEALED_SIZE, "sealed case key")
     try:

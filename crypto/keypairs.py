@@ -17,9 +17,10 @@ import secrets
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives import hashes, hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import _base32
 from crypto._wire import (
@@ -59,6 +60,8 @@ MLKEM_SEED_SIZE: Final = 64
 MLKEM_PUBLIC_SIZE: Final = 1184
 X25519_SIZE: Final = 32
 RAW_PRIVATE_SIZE: Final = MLKEM_SEED_SIZE + X25519_SIZE
+SEED_SIZE: Final = 32
+_SEED_INFO: Final = b"WHS key pair from seed v1"
 
 _PUBLIC_HEADER: Final = header(KIND_PUBLIC_KEY, u16(HPKE_KEM_MLKEM768_X25519))
 _PRIVATE_HEADER: Final = header(KIND_PRIVATE_KEY, u16(HPKE_KEM_MLKEM768_X25519))
@@ -146,6 +149,22 @@ class PrivateKey:
     def generate(cls) -> PrivateKey:
         """A fresh key pair from the operating system's CSPRNG."""
         return cls._from_raw(secrets.token_bytes(RAW_PRIVATE_SIZE))
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> PrivateKey:
+        """The key pair determined by a 32-byte secret ``seed`` (SECRET).
+
+        The 96 raw key bytes are HKDF-SHA256(seed, info "WHS key pair from seed v1"). Used for
+        the reporter's key pair, whose seed is wrapped under the case code: whoever opens the
+        seed has the private key, so the seed must be as random as any key
+        (``secrets.token_bytes(32)``) and kept like one.
+        """
+        if not isinstance(seed, bytes | bytearray) or len(seed) != SEED_SIZE:
+            raise ValueError(f"a key-pair seed must be {SEED_SIZE} bytes")
+        raw = HKDF(
+            algorithm=hashes.SHA256(), length=RAW_PRIVATE_SIZE, salt=None, info=_SEED_INFO
+        ).derive(bytes(seed))
+        return cls._from_raw(raw)
 
     @classmethod
     def _from_raw(cls, raw: bytes) -> PrivateKey:

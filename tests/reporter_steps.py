@@ -19,10 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from crypto import KeyKind, decrypt_field, open_case_key
+from crypto import KeyKind, PrivateKey, decrypt_field, open_case_key
 from tests.factories import Staff
 from tests.pages import csrf_token
+from whistle.case_access import KeyRing, open_keys, open_reporter_keys
 from whistle.contexts import identity_context, report_context
+from whistle.intake import Submission
 from whistle.models import Case, CaseKey, Category, Organisation
 from whistle.runtime import runtime
 
@@ -174,7 +176,15 @@ class HandlerView:
 
     report: dict[str, Any]
     identity: dict[str, Any] | None
-    content_key: bytes
+    content_key: bytes  # of epoch 0, the report's
+    content: KeyRing  # every epoch the handler holds
+
+
+def reporter_ring(session: Session, submission: Submission) -> KeyRing:
+    """The content keys the reporter of ``submission`` holds (through their key pair)."""
+    return open_reporter_keys(
+        session, submission.case, PrivateKey.from_seed(submission.reporter_seed)
+    )
 
 
 def read_as_handler(session: Session, case: Case, handler: Staff) -> HandlerView:
@@ -186,6 +196,7 @@ def read_as_handler(session: Session, case: Case, handler: Staff) -> HandlerView
                 CaseKey.case_id == case.id,
                 CaseKey.user_id == handler.user.id,
                 CaseKey.kind == kind.value,
+                CaseKey.epoch == 0,
             )
         ).one()
         assert handler.private_key is not None
@@ -198,4 +209,5 @@ def read_as_handler(session: Session, case: Case, handler: Staff) -> HandlerView
         identity = json.loads(
             decrypt_field(key(KeyKind.IDENTITY), case.identity, context=identity_context(case.uid))
         )
-    return HandlerView(report=report, identity=identity, content_key=content_key)
+    content = open_keys(session, case, handler.user.id, handler.private_key).content
+    return HandlerView(report=report, identity=identity, content_key=content_key, content=content)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from tests.pages import csrf_token
 from tests.test_i18n import _TextCollector
 from whistle.access import PUBLIC_ATTR
 
@@ -24,6 +25,7 @@ EXPECTED_PUBLIC = {
     "mailbox.receipt",
     "mailbox.receipt_page",
     "mailbox.sign_out",
+    "mailbox.keep_out",
     # Approving or correcting meeting minutes: the reporter's session too (whistle/meetings.py).
     "mailbox.minutes_approve",
     "mailbox.minutes_correct",
@@ -54,8 +56,14 @@ def test_public_views_are_exactly_the_expected_ones(app: Flask) -> None:
 
 
 def test_an_unmarked_view_is_refused(app: Flask) -> None:
-    @app.get("/test-staff-only")
+    """Deny by default: a view nobody marked public and that checks nothing itself is closed
+    to a signed-out visitor, a page by a redirect to sign-in and a form post (with a valid
+    CSRF token, so that only the login hook can stop it) by a 403."""
+    acted: list[str] = []
+
+    @app.route("/test-staff-only", methods=["GET", "POST"])
     def staff_only() -> str:
+        acted.append("ran")
         return "case content"
 
     client = app.test_client()
@@ -63,9 +71,13 @@ def test_an_unmarked_view_is_refused(app: Flask) -> None:
     assert page.status_code == 303
     assert page.headers["Location"].startswith("/staff/sign-in")
     assert "case content" not in page.get_data(as_text=True)
-    posted = client.post("/test-staff-only", headers={"Accept-Language": "en"})
-    assert posted.status_code in (403, 405)
+    token = csrf_token(client.get("/staff/sign-in", headers={"Accept-Language": "en"}))
+    posted = client.post(
+        "/test-staff-only", data={"csrf_token": token}, headers={"Accept-Language": "en"}
+    )
+    assert posted.status_code == 403
     assert "case content" not in posted.get_data(as_text=True)
+    assert acted == []
 
 
 def test_template_checker_catches_bare_text() -> None:

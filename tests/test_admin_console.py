@@ -418,7 +418,7 @@ def test_roles_change_and_the_last_admin_stays(
     assert admin.page().status_code == 403  # no longer an administrator
 
 
-def test_a_deactivated_handler_keeps_keys_but_is_refused_until_reactivated(
+def test_a_deactivated_handler_loses_the_cases_and_gets_none_back_when_reactivated(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
     Reporter(app, unit.org.slug).report(ReportAnswers(what="Fake report: a forklift is unsafe."))
@@ -448,10 +448,10 @@ def test_a_deactivated_handler_keeps_keys_but_is_refused_until_reactivated(
     )
     assert again.status_code == 200
     assert "The e-mail address or the password is wrong." in text_of(again)
-    # The keys stay; the page says she is deactivated.
-    assert (
-        session.scalars(select(CaseKey.id).where(CaseKey.user_id == hanne_id)).all() == keys_before
-    )
+    # Her keys are gone and the case has new ones without her (issue 14: leaving revokes);
+    # the page says she is deactivated.
+    assert session.scalars(select(CaseKey.id).where(CaseKey.user_id == hanne_id)).all() == []
+    assert session.get(Case, case.id).key_epoch == 1  # type: ignore[union-attr]
     assert "Deactivated" in text_of(admin.page("/users"))
 
     # Nobody deactivates themselves.
@@ -465,9 +465,15 @@ def test_a_deactivated_handler_keeps_keys_but_is_refused_until_reactivated(
     assert self_off.status_code == 409
     assert "You cannot deactivate your own account." in text_of(self_off)
 
+    # Reactivated, she signs in again but holds no case until a colleague gives it to her.
     back = admin.send("/users", f"/users/{hanne_id}/reactivate", {})
     assert back.status_code == 303
     assert hanne.sign_in().status_code == 303
+    assert hanne.open_case(case.reference).status_code == 403
+    lise = CaseWorker(app, clock, unit.handlers[2], slug=unit.org.slug)
+    lise.sign_in()
+    given = lise.case_action(case.reference, "grant", {"grant-grantee": str(hanne_id)})
+    assert given.status_code == 303
     assert "Fake report: a forklift is unsafe." in hanne.open_case(case.reference).get_data(
         as_text=True
     )
@@ -475,7 +481,7 @@ def test_a_deactivated_handler_keeps_keys_but_is_refused_until_reactivated(
     assert "user.deactivated" in actions and "user.reactivated" in actions
 
 
-def test_a_handler_without_the_role_is_refused_and_gets_the_case_back_with_it(
+def test_a_handler_who_loses_the_role_loses_the_case_for_good(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
     Reporter(app, unit.org.slug).report(ReportAnswers(what="Fake report: invoices are doubled."))
@@ -491,14 +497,15 @@ def test_a_handler_without_the_role_is_refused_and_gets_the_case_back_with_it(
     henrik = CaseWorker(app, clock, unit.handlers[1], slug=unit.org.slug)
     assert henrik.sign_in().status_code == 303
     assert henrik.open_case(reference).status_code == 403
-    assert session.scalars(select(CaseKey).where(CaseKey.user_id == henrik_id)).first()
+    assert not session.scalars(select(CaseKey).where(CaseKey.user_id == henrik_id)).first()
+    # The role given back does not give the case back: leaving renewed its keys without him.
     assert (
         admin.send(
             "/users", f"/users/{henrik_id}/roles", {f"user-{henrik_id}-roles": ["handler"]}
         ).status_code
         == 303
     )
-    assert "invoices are doubled" in henrik.open_case(reference).get_data(as_text=True)
+    assert henrik.open_case(reference).status_code == 403
 
 
 def test_someone_of_another_organisation_is_removed_here_not_deactivated(

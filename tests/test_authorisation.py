@@ -1,5 +1,12 @@
 """Every route against every role, built from the app's URL map (REQUIREMENTS.md K1, K3).
 
+The roles include the three ways of losing a case that issue 14 is about: a handler the
+reporter excluded at intake, a handler who stepped aside, and a handler removed from the
+organisation after the case came in. None of them may read or act on the case, nor on
+anything derived from it: its rights requests, persons concerned, disclosures, meetings,
+purges and exports (``test_no_flow_derived_from_a_case_opens_for_those_without_it`` asks the
+domain functions the same).
+
 Each rule of ``app.url_map`` is requested with every method it allows, with real values in its
 URL (the test organisation, a real case, a real file, a real invitation), by an anonymous
 browser and by each kind of staff member. :data:`EXPECTED` says which roles may use each
@@ -31,11 +38,22 @@ from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
 from tests.test_access import EXPECTED_PUBLIC
-from whistle import export, handling, rights
+from whistle import case_access, case_sharing, export, handling, meetings, notices, rights
+from whistle.admin.people import end_access
 from whistle.clock import FixedClock
+from whistle.inbox import InboxFilters, inbox
 from whistle.invitations import invite
 from whistle.meetings import open_meeting_task
-from whistle.models import Attachment, Base, Case, Role
+from whistle.models import (
+    Attachment,
+    Base,
+    Case,
+    CaseKey,
+    Membership,
+    RightsRequest,
+    RightsRequestKey,
+    Role,
+)
 from whistle.org_keys import signing_key
 from whistle.runtime import runtime
 from whistle.storage import FileStore
@@ -43,20 +61,45 @@ from whistle.storage import FileStore
 REPORT_TEXT = "Fake report AUTHZCANARY: pallets leave the warehouse at night."
 REPORTER_NAME = "Testa AUTHZNAMECANARY"
 FILE = Upload("evidence.txt", b"Fake evidence AUTHZFILECANARY.\n" * 40)
-SECRETS = ("AUTHZCANARY", "AUTHZNAMECANARY", "AUTHZFILECANARY")
+SUBJECT = "Fie Fiktiv AUTHZSUBJECTCANARY, fie@example.org"
+PERSON = "Per Persson AUTHZPERSONCANARY, warehouse manager"
+NOTE = "Fake internal note AUTHZNOTECANARY."
+SECRETS = (
+    "AUTHZCANARY",
+    "AUTHZNAMECANARY",
+    "AUTHZFILECANARY",
+    "AUTHZSUBJECTCANARY",
+    "AUTHZPERSONCANARY",
+    "AUTHZNOTECANARY",
+)
 
 ANONYMOUS = "anonymous"
 ADMIN = "admin"
 AUDITOR = "auditor"
 COUNSEL = "counsel"
 NO_KEY = "handler without key"  # excluded by the reporter
+RECUSED = "handler who stepped aside"
+REMOVED = "handler removed from the organisation"
 HANDLER = "handler with key"
 LEAD = "lead"
 OUTSIDER = "handler of another organisation"
-ROLES = (ANONYMOUS, ADMIN, AUDITOR, COUNSEL, NO_KEY, HANDLER, LEAD, OUTSIDER)
+ROLES = (
+    ANONYMOUS,
+    ADMIN,
+    AUDITOR,
+    COUNSEL,
+    NO_KEY,
+    RECUSED,
+    REMOVED,
+    HANDLER,
+    LEAD,
+    OUTSIDER,
+)
+# Handlers who do not hold the case (any more), for the domain checks.
+LEFT_OUT = (NO_KEY, RECUSED, REMOVED)
 
 SIGNED_IN = frozenset(ROLES) - {ANONYMOUS}
-UNIT = frozenset({NO_KEY, HANDLER, LEAD})
+UNIT = frozenset({NO_KEY, RECUSED, HANDLER, LEAD})
 HOLDERS = frozenset({HANDLER, LEAD})
 
 # Who may use each non-public endpoint. Public ones (tests/test_access.py) are open to all.
@@ -110,6 +153,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "cases.grant": HOLDERS,
     "cases.recuse": HOLDERS,
     "cases.assign": frozenset({LEAD}),
+    "cases.remove": frozenset({LEAD}),
     "persons.index": HOLDERS,
     "persons.notice_text": HOLDERS,
     "persons.add": HOLDERS,
@@ -138,18 +182,19 @@ EXPECTED: dict[str, frozenset[str]] = {
     "statistics.index": frozenset({AUDITOR, LEAD}),
     "statistics.summary": frozenset({AUDITOR, LEAD}),
     "statistics.statistics_csv": frozenset({AUDITOR, LEAD}),
-    # Data-subject requests: the unit, each member holding the request's key.
+    # Data-subject requests: the list for the unit; the request of the world is about the
+    # case, so only those who hold the case may open or act on it.
     "rights.index": UNIT,
-    "rights.show": UNIT,
-    "rights.extend": UNIT,
-    "rights.search": UNIT,
-    "rights.link": UNIT,
-    "rights.unlink": UNIT,
-    "rights.redactions": UNIT,
-    "rights.restrict": UNIT,
-    "rights.decide": UNIT,
-    "rights.answer": UNIT,
-    "rights.export": UNIT,
+    "rights.show": HOLDERS,
+    "rights.extend": HOLDERS,
+    "rights.search": HOLDERS,
+    "rights.link": HOLDERS,
+    "rights.unlink": HOLDERS,
+    "rights.redactions": HOLDERS,
+    "rights.restrict": HOLDERS,
+    "rights.decide": HOLDERS,
+    "rights.answer": HOLDERS,
+    "rights.export": HOLDERS,
 }
 
 # A POST that got past the guards is answered by its view: done (303), or the form shown again
@@ -175,6 +220,7 @@ class Browser:
 class World:
     browsers: dict[str, Browser]
     values: dict[str, object]
+    staff: dict[str, Staff]
 
 
 def signed_in(app: Flask, clock: FixedClock, role: str, staff: Staff, slug: str) -> Browser:
@@ -194,6 +240,22 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         )
         counsel = add_staff(
             session, clock, unit.org, "Conny Counsel", [Role.COUNSEL], instance_key=instance_key
+        )
+        recused = add_staff(
+            session, clock, unit.org, "Rikke Recused", [Role.HANDLER], instance_key=instance_key
+        )
+        # Also a handler of the other organisation, so that ending her access here removes
+        # her from this one rather than deactivating her account.
+        removed = add_staff(
+            session, clock, unit.org, "Rolf Removed", [Role.HANDLER], instance_key=instance_key
+        )
+        session.add(
+            Membership(
+                org_id=other.org.id,
+                user_id=removed.user.id,
+                role=Role.HANDLER.value,
+                created_at=clock.now(),
+            )
         )
         invitation = invite(
             session,
@@ -223,15 +285,26 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         # An access request about the case, decided, so that every page of it has something
         # to show (the export exists only after a decision).
         handler = unit.handlers[0]
+        # A request registered before anyone left, so every handler held its key at first.
         request = rights.register(
             session,
             clock,
             unit.org.id,
             handler.user.id,
             kind="access",
-            subject="Fie Fiktiv, fie@example.org",
+            subject=SUBJECT,
             received_on=clock.now().date(),
         )
+        case_keys = handling.open_keys(session, case, handler.user.id, handler.private_key)
+        notices.add_person(session, clock, case, case_keys, handler.user.id, PERSON)
+        handling.add_note(session, clock, case, case_keys, handler.user.id, NOTE)
+        # Two handlers lose the case after it came in: one steps aside, one is removed from
+        # the organisation by its administrator.
+        case_sharing.recuse(session, clock, case, recused.user.id)
+        assert end_access(session, clock, unit.org.id, unit.admin.user.id, removed.user.id) == (
+            "removed"
+        )
+        session.commit()
         rights.link_case(session, clock, request, case, handler.user.id)
         case_keys = handling.open_keys(session, case, handler.user.id, handler.private_key)
         bundle = export.export_case(
@@ -248,6 +321,9 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         )
         assert handler.private_key is not None
         key = rights.open_key(session, request, handler.user.id, handler.private_key)
+        # The holder marks the reporter's name for redaction: what the excluded handler once
+        # read from this form (issue 14).
+        rights.set_redactions(session, clock, request, key, handler.user.id, REPORTER_NAME)
         rights.decide(
             session,
             clock,
@@ -271,6 +347,8 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         AUDITOR: signed_in(app, clock, AUDITOR, auditor, slug),
         COUNSEL: signed_in(app, clock, COUNSEL, counsel, slug),
         NO_KEY: signed_in(app, clock, NO_KEY, excluded, slug),
+        RECUSED: signed_in(app, clock, RECUSED, recused, slug),
+        REMOVED: signed_in(app, clock, REMOVED, removed, slug),
         HANDLER: signed_in(app, clock, HANDLER, unit.handlers[0], slug),
         LEAD: signed_in(app, clock, LEAD, unit.handlers[2], slug),
         OUTSIDER: signed_in(app, clock, OUTSIDER, other.handlers[0], "andetfirma"),
@@ -296,7 +374,14 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         "code": "en",
         "filename": "staff.js",
     }
-    return World(browsers, values)
+    staff = {
+        NO_KEY: excluded,
+        RECUSED: recused,
+        REMOVED: removed,
+        HANDLER: unit.handlers[0],
+        LEAD: unit.handlers[2],
+    }
+    return World(browsers, values, staff)
 
 
 def url_for_rule(app: Flask, rule: Rule, values: dict[str, object]) -> str:
@@ -414,3 +499,53 @@ def test_the_case_and_its_file_really_open_for_a_holder(app: Flask, world: World
     assert REPORTER_NAME not in page.get_data(as_text=True)  # behind the reveal action
     download = holder.client.get(f"/staff/{slug}/cases/{reference}/files/{name}")
     assert download.data == FILE.data
+
+
+def test_no_flow_derived_from_a_case_opens_for_those_without_it(
+    app: Flask, session: Session, world: World
+) -> None:
+    """The domain asks the case, in one place (whistle/case_access.py): a handler excluded by
+    the reporter, one who stepped aside and one removed from the organisation get nothing of
+    the case or of what derives from it, whichever function they call; a holder gets it all
+    (so the checks below can fail)."""
+    case = session.scalars(select(Case)).one()
+    request = session.get(RightsRequest, world.values["request_id"])
+    assert request is not None
+    org_id, today = case.org_id, runtime(app).clock.now().date()
+    for role in (*LEFT_OUT, HANDLER):
+        staff = world.staff[role]
+        user_id, private = staff.user.id, staff.private_key
+        assert private is not None
+        holder = role == HANDLER
+        with app.app_context():
+            try:
+                keys = case_access.open_keys(session, case, user_id, private)
+            except case_access.NoAccess:
+                keys = None
+            assert (keys is not None) == holder, role
+            assert case_access.holds(session, case.id, user_id) == holder, role
+            try:
+                rights.open_key(session, request, user_id, private)
+                opened = True
+            except case_access.NoAccess:
+                opened = False
+            assert opened == holder, role
+            listed = [r.id for r in rights.open_requests(session, org_id, user_id)]
+            assert (request.id in listed) == holder, role
+            found = rights.search_cases(session, org_id, user_id, private, "AUTHZCANARY")
+            assert bool(found) == holder, role
+            tasks = meetings.meetings_due(session, org_id, today, user_id=user_id)
+            assert bool(tasks) == holder, role
+            page = inbox(session, org_id, user_id, InboxFilters(), today)
+            assert [r.case.id for r in page.rows] == ([case.id] if holder else []), role
+        # Nothing of the case is sealed to them in the database, any epoch, any kind.
+        rows = session.scalars(
+            select(CaseKey).where(CaseKey.case_id == case.id, CaseKey.user_id == user_id)
+        ).all()
+        assert bool(rows) == holder, role
+        request_rows = session.scalars(
+            select(RightsRequestKey).where(
+                RightsRequestKey.request_id == request.id, RightsRequestKey.user_id == user_id
+            )
+        ).all()
+        assert bool(request_rows) == holder, role

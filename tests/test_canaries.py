@@ -203,13 +203,13 @@ def test_no_marker_rests_anywhere_and_a_handler_reads_every_one(
     nudge = decrypt_field(notes_key, case.nudge_address, context=nudge_context(case.uid))
     assert nudge.decode() == f"{markers['nudge'].lower()}@example.org"
 
-    reply, question = conversation(session, case, view.content_key)
+    reply, question = conversation(session, case, view.content)
     assert markers["reply"] in reply.body
     assert markers["message"] in question.body
     store = FileStore(settings.file_store)
     contents = {}
     for row_name in store.names():
-        found = open_file(session, store, case, view.content_key, row_name)
+        found = open_file(session, store, case, view.content, row_name)
         assert found is not None
         file_view, chunks = found
         contents[file_view.name] = b"".join(chunks)

@@ -16,19 +16,21 @@ from sqlalchemy.orm import Session
 from crypto import (
     KeyKind,
     OpenError,
+    PrivateKey,
     decrypt_field,
     decrypt_stream,
     import_recovery_key,
     open_case_key,
-    open_case_key_for_reporter,
+    open_reporter_seed,
 )
-from tests.factories import Unit, make_unit
+from tests.factories import Unit, add_staff, make_unit
+from tests.reporter_steps import reporter_ring
 from whistle import intake
 from whistle.clock import FixedClock
 from whistle.contexts import attachment_context, identity_context, report_context
 from whistle.conversation import PreparedFile
 from whistle.intake import IntakeError, ReportInput, submit_report
-from whistle.models import Attachment, AuditEntry, Case, CaseKey, Category
+from whistle.models import Attachment, AuditEntry, Case, CaseKey, Category, Role
 from whistle.runtime import runtime
 from whistle.storage import FileStore, StorageError
 
@@ -98,12 +100,25 @@ def test_report_is_sealed_to_entitled_handlers_and_recovery_only(
 
     rows = session.scalars(select(CaseKey).where(CaseKey.case_id == case.id)).all()
     holders = {(r.recipient, r.user_id) for r in rows}
-    assert holders == {("recovery", None), ("user", hanne.user.id), ("user", lise.user.id)}
+    assert holders == {
+        ("recovery", None),
+        ("reporter", None),
+        ("user", hanne.user.id),
+        ("user", lise.user.id),
+    }
+    assert {r.kind for r in rows if r.recipient == "reporter"} == {"content"}
+    assert {r.epoch for r in rows} == {0} and case.key_epoch == 0
     assert henrik.user.id not in {r.user_id for r in rows}, "the excluded handler got a key"
     assert unit.admin.user.id not in {r.user_id for r in rows}
 
-    def sealed(user_id: int | None, kind: KeyKind) -> bytes:
-        return next(r.sealed for r in rows if r.user_id == user_id and r.kind == kind.value)
+    def sealed(user_id: int | None, kind: KeyKind, recipient: str = "user") -> bytes:
+        return next(
+            r.sealed
+            for r in rows
+            if r.user_id == user_id
+            and r.kind == kind.value
+            and r.recipient == (recipient if user_id is None else "user")
+        )
 
     assert hanne.private_key is not None and henrik.private_key is not None
     content_key = open_case_key(
@@ -142,21 +157,61 @@ def test_report_is_sealed_to_entitled_handlers_and_recovery_only(
     recovery = import_recovery_key(unit.recovery_key_text)
     assert (
         open_case_key(
-            recovery, sealed(None, KeyKind.CONTENT), case_id=case.uid, kind=KeyKind.CONTENT
+            recovery,
+            sealed(None, KeyKind.CONTENT, "recovery"),
+            case_id=case.uid,
+            kind=KeyKind.CONTENT,
         )
         == content_key
     )
-    # The reporter opens the content key with the code, and only with it.
+    # The code opens the seed of the reporter's key pair, and only the code; the content key
+    # is sealed to that pair.
+    seed = open_reporter_seed(case.reporter_key, submission.code, case_id=case.uid)
+    reporter = PrivateKey.from_seed(seed)
+    assert case.reporter_public_key == reporter.public_key().to_bytes()
     assert (
-        open_case_key_for_reporter(
-            case.reporter_key, submission.code, case_id=case.uid, kind=KeyKind.CONTENT
+        open_case_key(
+            reporter,
+            sealed(None, KeyKind.CONTENT, "reporter"),
+            case_id=case.uid,
+            kind=KeyKind.CONTENT,
         )
         == content_key
     )
     with pytest.raises(OpenError):
-        open_case_key_for_reporter(
-            case.reporter_key, "AAAA-AAAA-AAAA-AAAA", case_id=case.uid, kind=KeyKind.CONTENT
+        open_reporter_seed(case.reporter_key, "AAAA-AAAA-AAAA-AAAA-AAAA", case_id=case.uid)
+
+
+def test_a_new_case_is_sealed_only_to_active_handlers_and_leads_of_its_organisation(
+    app: Flask, session: Session, unit: Unit, store: FileStore, clock: FixedClock
+) -> None:
+    """Who gets a new case's keys: the organisation's handlers and leads who are active.
+    Never someone deactivated, never another role (counsel, an auditor), never a handler of
+    another organisation on the same installation."""
+    key = runtime(app).settings.instance_key
+    with app.app_context():
+        other = make_unit(session, clock, key, slug="andetfirma")
+        counsel = add_staff(
+            session, clock, unit.org, "Conny Counsel", [Role.COUNSEL], instance_key=key
         )
+        auditor = add_staff(
+            session, clock, unit.org, "Aud Auditor", [Role.AUDITOR], instance_key=key
+        )
+        gone = add_staff(
+            session, clock, unit.org, "Dora Deactivated", [Role.HANDLER], instance_key=key
+        )
+        gone.user.is_active = False
+        session.commit()
+    case = submit(app, session, unit, store).case
+    sealed_to = set(
+        session.scalars(
+            select(CaseKey.user_id).where(CaseKey.case_id == case.id, CaseKey.recipient == "user")
+        )
+    )
+    assert sealed_to == {s.user.id for s in unit.handlers}
+    outsiders = {counsel.user.id, auditor.user.id, gone.user.id, unit.admin.user.id}
+    outsiders |= {s.user.id for s in other.handlers}
+    assert not sealed_to & outsiders
 
 
 def test_anonymous_report_has_no_identity_and_references_count_up(
@@ -260,13 +315,14 @@ def test_attachments_are_encrypted_in_the_store(
     stored = store.path(attachment.storage_name).read_bytes()
     assert b"CANARY" not in stored
     assert attachment.size == len(FILE_CANARY)
-    content_key = open_case_key_for_reporter(
-        case.reporter_key, submission.code, case_id=case.uid, kind=KeyKind.CONTENT
-    )
+    content = reporter_ring(session, submission)
+    assert attachment.format == 2 and attachment.key_epoch == 0
     with store.open(attachment.storage_name) as handle:
         plain = b"".join(
             decrypt_stream(
-                handle, content_key, attachment_context(case.uid, attachment.storage_name)
+                handle,
+                content.at(0),
+                attachment_context(case.uid, attachment.storage_name, 2, "reporter", "report"),
             )
         )
     assert plain == FILE_CANARY

@@ -20,10 +20,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from crypto import OpenError, decrypt_field
+from crypto import OpenError, PrivateKey, decrypt_field
 from tests.factories import Unit, make_unit
 from tests.pages import csrf_token, text_of
-from tests.reporter_steps import ReportAnswers, Reporter, read_as_handler
+from tests.reporter_steps import ReportAnswers, Reporter, read_as_handler, reporter_ring
+from whistle.case_access import open_reporter_keys
 from whistle.clock import FixedClock
 from whistle.followup import open_with_code
 from whistle.intake import ReportInput, Submission, submit_report
@@ -222,7 +223,7 @@ def test_minutes_go_back_and_forth_and_every_version_is_kept_encrypted(
     submission = submit(app, session, unit)
     case = submission.case
     hanne = unit.handlers[0]
-    handler_key = read_as_handler(session, case, hanne).content_key
+    handler_key = read_as_handler(session, case, hanne).content
     canary = "CNRYMINUTES" + "7d41c09e"
 
     meeting = open_meeting_task(session, clock, case)
@@ -242,9 +243,11 @@ def test_minutes_go_back_and_forth_and_every_version_is_kept_encrypted(
     assert case.unread_for_reporter is True
 
     # The reporter, holding the content key through the case code, corrects it.
-    _, reporter_key = open_with_code(
-        session, unit.org.id, submission.code, runtime(app).settings.pepper
+    rt = runtime(app)
+    _, seed = open_with_code(
+        session, rt.clock, unit.org.id, submission.code, rt.settings.pepper, argon2=rt.argon2
     )
+    reporter_key = open_reporter_keys(session, case, PrivateKey.from_seed(seed))
     case.unread_for_handlers = False
     session.commit()
     clock.advance(timedelta(days=1))
@@ -282,7 +285,7 @@ def test_minutes_go_back_and_forth_and_every_version_is_kept_encrypted(
     # Each version opens with the case content key, and only as itself.
     for row in session.scalars(select(MinutesVersion).order_by(MinutesVersion.version)):
         context = minutes_context(case.uid, meeting.uid, row.uid, row.version, row.author)
-        assert canary.encode() in decrypt_field(reporter_key, row.body, context=context)
+        assert canary.encode() in decrypt_field(reporter_key.at(0), row.body, context=context)
     # Nothing of it rests in clear anywhere in the database.
     cells = raw_cells(session)
     assert any(len(c) > 40 for c in cells)  # the scan really sees the ciphertexts
@@ -299,19 +302,21 @@ def test_a_version_relabelled_in_the_database_no_longer_opens(
         session,
         clock,
         submission.case,
-        submission.content_key,
+        reporter_ring(session, submission),
         meeting,
         FIRST_MINUTES,
         user_id=unit.handlers[0].user.id,
     )
-    correct_minutes(session, clock, submission.case, submission.content_key, meeting, CORRECTED)
+    correct_minutes(
+        session, clock, submission.case, reporter_ring(session, submission), meeting, CORRECTED
+    )
     # Someone with database access presents the reporter's text as the handler's.
     session.execute(
         update(MinutesVersion).where(MinutesVersion.version == 2).values(author="handler")
     )
     session.commit()
     with pytest.raises(OpenError):
-        minutes_history(session, submission.case, submission.content_key)
+        minutes_history(session, submission.case, reporter_ring(session, submission))
 
 
 @contextmanager
@@ -326,7 +331,7 @@ def test_nonsense_steps_are_refused(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
     submission = submit(app, session, unit)
-    case, key = submission.case, submission.content_key
+    case, key = submission.case, reporter_ring(session, submission)
     handler = unit.handlers[0].user.id
     meeting = open_meeting_task(session, clock, case)
     session.commit()
@@ -367,7 +372,13 @@ def test_nonsense_steps_are_refused(
     stranger = submit(app, session, unit)
     with pytest.raises(ValueError, match="another case"):
         write_minutes(
-            session, clock, stranger.case, stranger.content_key, meeting, "x", user_id=handler
+            session,
+            clock,
+            stranger.case,
+            reporter_ring(session, stranger),
+            meeting,
+            "x",
+            user_id=handler,
         )
 
 
@@ -375,7 +386,7 @@ def test_the_reporter_answers_only_the_newest_handler_version(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
     submission = submit(app, session, unit)
-    case, key = submission.case, submission.content_key
+    case, key = submission.case, reporter_ring(session, submission)
     handler = unit.handlers[0].user.id
     meeting = held_meeting(session, clock, case)
     with refused("nothing-to-review"):
@@ -501,7 +512,7 @@ class Handler:
 
     def write(self, meeting: Meeting, body: str) -> MinutesVersion:
         case = self.the_case()
-        key = read_as_handler(self.session, case, self.unit.handlers[0]).content_key
+        key = read_as_handler(self.session, case, self.unit.handlers[0]).content
         return write_minutes(
             self.session,
             self.clock,

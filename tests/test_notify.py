@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from crypto import KeyKind
 from tests.factories import Staff, Unit, add_staff, make_unit
+from tests.reporter_steps import reporter_ring
 from tests.smtp_stub import SmtpReceiver
 from whistle import create_app
 from whistle.cli import cli
@@ -176,7 +177,7 @@ def test_intake_and_the_reporters_messages_queue_their_own_notifications(
         clock,
         store,
         submission.case,
-        submission.content_key,
+        reporter_ring(session, submission),
         author=Author.REPORTER,
         body=REPLY_CANARY,
     )
@@ -309,7 +310,7 @@ def test_new_report_and_reporter_message_reach_exactly_the_entitled_handlers(
             clock,
             store,
             case,
-            submission.content_key,
+            reporter_ring(session, submission),
             author=Author.REPORTER,
             body=reply,
         )
@@ -377,7 +378,7 @@ def test_no_mail_carries_report_text_category_or_identity(
         clock,
         store,
         case,
-        submission.content_key,
+        reporter_ring(session, submission),
         author=Author.REPORTER,
         body=REPLY_CANARY,
     )

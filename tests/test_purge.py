@@ -21,14 +21,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from crypto import decrypt_field
 from tests.factories import Staff, Unit
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker
-from whistle import audit, handling
+from whistle import audit, handling, records
 from whistle.clock import FixedClock
-from whistle.handling import ActionRefused, OpenedKeys, note_context
+from whistle.handling import ActionRefused, OpenedKeys
 from whistle.models import (
     Attachment,
     AuditEntry,
@@ -128,7 +127,7 @@ def purge_entries(session: Session, case_id: int) -> list[dict[str, object]]:
 def reason_of(session: Session, case: Case, keys: OpenedKeys, note_id: int) -> str:
     note = session.get(CaseNote, note_id)
     assert note is not None and note.kind == "purge" and keys.notes is not None
-    return decrypt_field(keys.notes, note.body, context=note_context(case.uid, note.uid)).decode()
+    return records.open_note(keys.notes, case.uid, note)
 
 
 def field_errors(page: TestResponse, field_id: str) -> list[str]:

@@ -374,7 +374,7 @@ def test_follow_up_with_messages_and_files_both_ways(
             runtime(app).clock,
             FileStore(runtime(app).settings.file_store),
             case,
-            view.content_key,
+            view.content,
             author=Author.HANDLER,
             body="Fake question: which warehouse?",
             files=[PreparedFile("form-to-fill.txt", _bytes_io(b"Fake form"), "not_needed")],

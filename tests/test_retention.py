@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import Unit
+from tests.factories import Unit, add_staff
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.test_cases import (
@@ -30,7 +30,7 @@ from tests.test_cases import (
     submit,
     the_case,
 )
-from whistle import audit, handling, retention
+from whistle import audit, export, handling, retention
 from whistle.cli import cli
 from whistle.clock import FixedClock
 from whistle.deadlines import add_months
@@ -39,13 +39,16 @@ from whistle.models import (
     AuditEntry,
     Base,
     Case,
+    CaseExport,
     CaseKey,
     CaseNote,
     CaseOutcome,
     CaseTombstone,
     OutboxMail,
     PendingFileDeletion,
+    Role,
 )
+from whistle.org_keys import signing_key
 from whistle.reminders import queue_deadline_reminders
 from whistle.retention import Preset, RetentionRefused, retention_for
 from whistle.retention import Unit as KeepUnit
@@ -485,7 +488,8 @@ def test_a_run_interrupted_between_steps_is_finished_by_the_next(
     assert left | stones == references and not left & stones
     for reference in left:
         case = the_case(session, reference)
-        assert everything_of(session, case.id)["case_keys"] == 12
+        # 3 keys x (3 handlers + the recovery key), and the content key for the reporter
+        assert everything_of(session, case.id)["case_keys"] == 13
         names = session.scalars(
             select(Attachment.storage_name).where(Attachment.case_id == case.id)
         )
@@ -669,3 +673,38 @@ def test_no_mail_goes_for_a_case_held_after_the_warning_was_queued(
     assert not reminder.still_due(case, case.delete_on + timedelta(days=1))
     case.hold_since = soon
     assert not reminder.still_due(case, soon)
+
+
+def test_a_run_removes_the_servers_copy_of_counsel_case_files(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    """A case file exported for counsel is the case's too: its bundle leaves the file store
+    with the case (counsel keeps what they downloaded)."""
+    case, _code = reported_with_file(app, session, unit, "Fake report exported, then due.")
+    hanne = unit.handlers[0]
+    instance_key = runtime(app).settings.instance_key
+    with app.app_context():
+        counsel = add_staff(
+            session, clock, unit.org, "Conny Counsel", [Role.COUNSEL], instance_key=instance_key
+        )
+        made = export.export_case(
+            session,
+            clock,
+            store_of(app),
+            unit.org,
+            case,
+            keys_of(session, case, hanne),
+            hanne.user.id,
+            counsel_id=counsel.user.id,
+            include_notes=False,
+            signing_key=signing_key(session, unit.org.id, instance_key),
+        )
+    bundle = made.storage_name
+    assert store_of(app).exists(bundle)
+    close(app, session, clock, unit, case)
+    clock.advance(timedelta(days=70))
+    assert run(app, session, clock).deleted == 1
+    session.expire_all()
+    assert not store_of(app).exists(bundle)
+    assert session.scalar(select(func.count()).select_from(CaseExport)) == 0
+    assert session.scalar(select(func.count()).select_from(PendingFileDeletion)) == 0

@@ -1,7 +1,10 @@
 """The two-way conversation of a case: messages and files, under the case content key.
 
-Both sides use these functions: the reporter (holding the content key through the case code)
-and handlers (holding it through their private key). Message kinds let the handler side mark
+Both sides use these functions with a ring of content keys, one per key epoch
+(whistle/case_access.py): the reporter's (sealed to their own key pair, which their case code
+opens) or a handler's (sealed to their public key). New messages and files are encrypted
+under the newest key; older ones open with the key of the epoch they name
+(whistle/records.py). Message kinds let the handler side mark
 an acknowledgement, a question, interim feedback or the final outcome; the reporter sees them
 as messages with a heading.
 """
@@ -17,9 +20,10 @@ from typing import BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto import decrypt_field, decrypt_stream, encrypt_field, encrypt_stream
+from crypto import decrypt_stream, encrypt_field, encrypt_stream
+from whistle import records
+from whistle.case_access import KeyRing
 from whistle.clock import Clock
-from whistle.contexts import attachment_context, attachment_name_context, message_context
 from whistle.models import Attachment, Author, Case, Message
 from whistle.notify import queue_case_event
 from whistle.storage import FileStore
@@ -86,39 +90,46 @@ class StoredFile:
     encrypted_name: bytes
     size: int
     metadata_outcome: str
+    author: str
+    key_epoch: int
 
 
 def write_files(
     store: FileStore,
     case_uid: str,
-    content_key: bytes,
+    content: KeyRing,
     files: Sequence[PreparedFile],
     *,
     stored: list[str],
+    author: str,
+    owner: str = records.REPORT_OWNER,
 ) -> list[StoredFile]:
-    """Encrypt ``files`` into the store (no database work).
+    """Encrypt ``files`` into the store under the newest content key (no database work).
 
-    Appends each name to ``stored`` as soon as its file exists, so the caller can remove
-    every file written so far if anything (this or its transaction) fails.
+    ``author`` and ``owner`` (the uid of the message the files come with, or "report") are
+    bound into each file (format 2, whistle/records.py). Appends each name to ``stored`` as
+    soon as its file exists, so the caller can remove every file written so far if anything
+    (this or its transaction) fails.
     """
     written = []
     for prepared in files:
         name = store.new_name()
+        stream_context, name_context = records.file_contexts(
+            case_uid, name, fmt=records.CURRENT_FORMAT, author=author, owner=owner
+        )
         with store.writer(name) as out:
-            size = encrypt_stream(
-                prepared.data, out, content_key, attachment_context(case_uid, name)
-            )
+            size = encrypt_stream(prepared.data, out, content.current, stream_context)
         stored.append(name)
         written.append(
             StoredFile(
                 storage_name=name,
                 encrypted_name=encrypt_field(
-                    content_key,
-                    prepared.name.encode(),
-                    context=attachment_name_context(case_uid, name),
+                    content.current, prepared.name.encode(), context=name_context
                 ),
                 size=size,
                 metadata_outcome=prepared.metadata_outcome,
+                author=author,
+                key_epoch=content.epoch,
             )
         )
     return written
@@ -129,7 +140,6 @@ def add_file_rows(
     case: Case,
     files: Sequence[StoredFile],
     *,
-    author: str,
     added_on: date,
     message_id: int | None = None,
 ) -> None:
@@ -140,12 +150,14 @@ def add_file_rows(
                 org_id=case.org_id,
                 case_id=case.id,
                 message_id=message_id,
-                author=author,
+                author=written.author,
                 storage_name=written.storage_name,
                 name=written.encrypted_name,
                 size=written.size,
                 metadata_outcome=written.metadata_outcome,
                 added_on=added_on,
+                key_epoch=written.key_epoch,
+                format=records.CURRENT_FORMAT,
             )
         )
 
@@ -155,7 +167,7 @@ def post_message(
     clock: Clock,
     store: FileStore,
     case: Case,
-    content_key: bytes,
+    content: KeyRing,
     *,
     author: Author,
     body: str,
@@ -180,18 +192,16 @@ def post_message(
         author_user_id=user_id,
         kind=kind,
         sent_on=today,
-        body=encrypt_field(
-            content_key, body.encode(), context=message_context(case.uid, message_uid)
-        ),
     )
+    records.seal_message(content, case.uid, message, body)
     stored: list[str] = []
     try:
         session.add(message)
         session.flush()
-        written = write_files(store, case.uid, content_key, files, stored=stored)
-        add_file_rows(
-            session, case, written, author=author.value, added_on=today, message_id=message.id
+        written = write_files(
+            store, case.uid, content, files, stored=stored, author=author.value, owner=message_uid
         )
+        add_file_rows(session, case, written, added_on=today, message_id=message.id)
         if with_message is not None:
             with_message(message)
         if author is Author.REPORTER:
@@ -217,32 +227,31 @@ def post_message(
     return message
 
 
-def _file_view(case: Case, content_key: bytes, row: Attachment) -> FileView:
+def _file_view(case: Case, content: KeyRing, row: Attachment, owner: str) -> FileView:
     if row.purged_on is not None:
         return FileView(row.storage_name, "", 0, "", row.author, row.id, row.purged_on)
-    name = decrypt_field(
-        content_key, row.name, context=attachment_name_context(case.uid, row.storage_name)
-    ).decode()
+    name = records.open_file_name(content, case.uid, row, owner)
     return FileView(row.storage_name, name, row.size, row.metadata_outcome, row.author, row.id)
 
 
-def conversation(session: Session, case: Case, content_key: bytes) -> list[MessageView]:
+def conversation(session: Session, case: Case, content: KeyRing) -> list[MessageView]:
     """Every message of ``case``, oldest first, decrypted in memory."""
+    messages = list(
+        session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id))
+    )
+    owners = {m.id: m.uid for m in messages}
     files: dict[int | None, list[FileView]] = {}
     for row in session.scalars(
         select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
     ):
-        files.setdefault(row.message_id, []).append(_file_view(case, content_key, row))
+        owner = owners[row.message_id] if row.message_id is not None else records.REPORT_OWNER
+        files.setdefault(row.message_id, []).append(_file_view(case, content, row, owner))
     views = []
-    for message in session.scalars(
-        select(Message).where(Message.case_id == case.id).order_by(Message.id)
-    ):
+    for message in messages:
         body = (
             ""
             if message.purged_on is not None
-            else decrypt_field(
-                content_key, message.body, context=message_context(case.uid, message.uid)
-            ).decode()
+            else records.open_message(content, case.uid, message)
         )
         views.append(
             MessageView(
@@ -261,10 +270,10 @@ def conversation(session: Session, case: Case, content_key: bytes) -> list[Messa
     return views
 
 
-def report_files(session: Session, case: Case, content_key: bytes) -> list[FileView]:
+def report_files(session: Session, case: Case, content: KeyRing) -> list[FileView]:
     """The files sent with the report itself (not with a later message)."""
     return [
-        _file_view(case, content_key, row)
+        _file_view(case, content, row, records.REPORT_OWNER)
         for row in session.scalars(
             select(Attachment)
             .where(Attachment.case_id == case.id, Attachment.message_id.is_(None))
@@ -274,7 +283,7 @@ def report_files(session: Session, case: Case, content_key: bytes) -> list[FileV
 
 
 def open_file(
-    session: Session, store: FileStore, case: Case, content_key: bytes, storage_name: str
+    session: Session, store: FileStore, case: Case, content: KeyRing, storage_name: str
 ) -> tuple[FileView, Iterator[bytes]] | None:
     """A file of ``case`` and an iterator of its authenticated plaintext, or None;
     :class:`FileGone` for a purged file.
@@ -290,14 +299,15 @@ def open_file(
         return None
     if row.purged_on is not None:
         raise FileGone(row.purged_on)
-    view = _file_view(case, content_key, row)
+    owner = records.file_owner(session, row)
+    view = _file_view(case, content, row, owner)
+    stream_context = records.stored_file_contexts(case.uid, row, owner)[0]
+    key = records.file_key(content, row)
     handle: BinaryIO = store.open(storage_name)
 
     def chunks() -> Iterator[bytes]:
         try:
-            yield from decrypt_stream(
-                handle, content_key, attachment_context(case.uid, storage_name)
-            )
+            yield from decrypt_stream(handle, key, stream_context)
         finally:
             handle.close()
 

@@ -25,15 +25,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto import (
-    KeyKind,
-    OpenError,
-    PrivateKey,
-    decrypt_field,
-    encrypt_field,
-    open_case_key,
-)
-from whistle import audit, retention
+from crypto import decrypt_field
+from whistle import audit, records, retention
+from whistle.case_access import KeyRing, NoAccess, OpenedKeys, open_keys
 from whistle.clock import Clock
 from whistle.contexts import identity_context, nudge_context, report_context
 from whistle.conversation import PreparedFile, post_message
@@ -41,7 +35,6 @@ from whistle.deadlines import feedback_due
 from whistle.models import (
     Author,
     Case,
-    CaseKey,
     CaseNote,
     CaseOutcome,
     CaseStatus,
@@ -69,8 +62,7 @@ HEARINGS = ("held", "not_needed")
 MAX_TEXT = 20_000
 
 
-class NoAccess(Exception):
-    """The user holds no key to this case (never granted, excluded, or recused)."""
+__all__ = ["KeyRing", "NoAccess", "OpenedKeys", "open_keys"]  # re-exported for the views
 
 
 class ActionRefused(ValueError):
@@ -82,50 +74,15 @@ class ActionRefused(ValueError):
         super().__init__(f"refused: {field}")
 
 
-@dataclass(frozen=True, repr=False)
-class OpenedKeys:
-    """The case keys a handler holds. SECRET."""
-
-    content: bytes
-    notes: bytes | None
-    identity: bytes | None
-
-    def __repr__(self) -> str:
-        return "OpenedKeys(<secret>)"
-
-
-def note_context(case_uid: str, note_uid: str) -> tuple[str, str, str]:
-    return ("note", case_uid, note_uid)
-
-
-def open_keys(
-    session: Session, case: Case, user_id: int, private_key: PrivateKey | None
-) -> OpenedKeys:
-    """The user's own copies of the case keys, opened; :class:`NoAccess` without a content key."""
-    if private_key is None:
-        raise NoAccess
-    rows = session.scalars(
-        select(CaseKey).where(
-            CaseKey.case_id == case.id, CaseKey.user_id == user_id, CaseKey.recipient == "user"
-        )
-    ).all()
-    opened: dict[str, bytes] = {}
-    for row in rows:
-        try:
-            opened[row.kind] = open_case_key(
-                private_key, row.sealed, case_id=case.uid, kind=KeyKind(row.kind)
-            )
-        except (OpenError, ValueError):
-            continue
-    if "content" not in opened:
-        raise NoAccess
-    return OpenedKeys(opened["content"], opened.get("notes"), opened.get("identity"))
-
-
 def read_report(case: Case, keys: OpenedKeys) -> dict[str, Any]:
-    """The report as the reporter wrote it."""
+    """The report as the reporter wrote it (epoch 0: it is written at intake)."""
+    return report_of(case, keys.content)
+
+
+def report_of(case: Case, content: KeyRing) -> dict[str, Any]:
+    """The report, opened with a content key ring (a handler's or the reporter's)."""
     data: dict[str, Any] = json.loads(
-        decrypt_field(keys.content, case.report, context=report_context(case.uid))
+        decrypt_field(content.at(0), case.report, context=report_context(case.uid))
     )
     return data
 
@@ -144,16 +101,15 @@ def write_note(
 ) -> CaseNote:
     if keys.notes is None:
         raise NoAccess
-    uid = str(uuid.uuid4())
     note = CaseNote(
-        uid=uid,
+        uid=str(uuid.uuid4()),
         org_id=case.org_id,
         case_id=case.id,
         author_user_id=user_id,
         kind=kind,
         created_on=clock.now().date(),
-        body=encrypt_field(keys.notes, body.encode(), context=note_context(case.uid, uid)),
     )
+    records.seal_note(keys.notes, case.uid, note, body)
     session.add(note)
     session.flush()
     return note
@@ -183,11 +139,7 @@ def notes(session: Session, case: Case, keys: OpenedKeys) -> list[NoteView]:
             row.kind,
             names.get(row.author_user_id or 0, "?"),
             row.created_on,
-            ""
-            if row.purged_on is not None
-            else decrypt_field(
-                keys.notes, row.body, context=note_context(case.uid, row.uid)
-            ).decode(),
+            "" if row.purged_on is not None else records.open_note(keys.notes, case.uid, row),
             row.purged_on,
         )
         for row in rows
@@ -271,7 +223,7 @@ def _queue_nudge(
     if case.nudge_address is None or keys.notes is None:
         return
     address = decrypt_field(
-        keys.notes, case.nudge_address, context=nudge_context(case.uid)
+        keys.notes.at(0), case.nudge_address, context=nudge_context(case.uid)
     ).decode()
     with contextlib.suppress(AddressRejected):
         queue_nudge(session, clock, case, address, instance_key=instance_key)
@@ -615,7 +567,7 @@ def read_identity(case: Case, keys: OpenedKeys) -> Identity:
     if case.identity is None or keys.identity is None:
         raise NoAccess
     data = json.loads(
-        decrypt_field(keys.identity, case.identity, context=identity_context(case.uid))
+        decrypt_field(keys.identity.at(0), case.identity, context=identity_context(case.uid))
     )
     return Identity(str(data.get("name", "")), str(data.get("contact", "")))
 

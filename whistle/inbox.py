@@ -12,11 +12,11 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, Exists, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from crypto import KeyKind
+from whistle.case_access import holder_rows, holds_clause
 from whistle.models import Case, CaseKey, CaseStatus, Category
 
 ACK_WARN_DAYS = 2
@@ -114,17 +114,10 @@ def deadline_state(case: Case, today: date) -> tuple[str, str | None, date | Non
     return "on_time", kind, day
 
 
-def _holds(user_id: int) -> Exists:
-    # Selecting case_id (not *) lets SQLite answer from the index alone.
-    return (
-        select(CaseKey.case_id)
-        .where(
-            CaseKey.case_id == Case.id,
-            CaseKey.user_id == user_id,
-            CaseKey.kind == KeyKind.CONTENT.value,
-        )
-        .exists()
-    )
+def _holds(user_id: int) -> ColumnElement[bool]:
+    # Asked of the case, in one place (whistle/case_access.py); it selects case_id (not *), so
+    # SQLite answers from the index alone.
+    return holds_clause(Case.id, user_id)
 
 
 def _narrowing(filters: InboxFilters, today: date) -> list[ColumnElement[bool]]:
@@ -160,12 +153,8 @@ def _count(
         # their key rows in the organisation (one index range) gives the same number as
         # checking the key of every case, which costs a lookup per case: over 0.1 s at 100,000
         # cases on SQLite. It relies on what every writer of case_keys does: a key row carries
-        # its case's org_id, and a user has at most one content key per case.
-        matching = select(CaseKey.case_id).where(
-            CaseKey.user_id == user_id,
-            CaseKey.org_id == org_id,
-            CaseKey.kind == KeyKind.CONTENT.value,
-        )
+        # its case's org_id, and a holder has exactly one content key of epoch 0 per case.
+        matching = select(CaseKey.case_id).where(CaseKey.org_id == org_id, *holder_rows(user_id))
     else:
         # The key check last: it is the dearest test, so it runs on what the rest left.
         matching = select(Case.id).where(Case.org_id == org_id, *conditions, _holds(user_id))

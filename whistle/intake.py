@@ -3,7 +3,8 @@
 Who can read what, decided here and in :mod:`whistle.case_access`:
 
 - the report and the attachments: content key, held by the entitled handlers, the recovery
-  key, and the reporter (wrapped under Argon2id of the case code);
+  key, and the reporter (sealed to the reporter's own key pair, whose seed is wrapped under
+  Argon2id of the case code, so later key epochs reach the reporter too);
 - a named reporter's name and contact details: identity key, handlers and recovery only;
 - the optional e-mail address for "there is news" nudges: notes key, handlers only, never
   shown in the interface, used only when a handler acts.
@@ -19,20 +20,21 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crypto import (
     Argon2Params,
     CaseKeys,
-    KeyKind,
+    PrivateKey,
     case_code_lookup_tag,
     encrypt_field,
     generate_case_code,
-    wrap_case_key_for_reporter,
+    generate_symmetric_key,
+    wrap_reporter_seed,
 )
 from whistle import audit
-from whistle.case_access import add_sealed_keys, seal_for_recipients, unit_members
+from whistle.case_access import add_sealed_keys, seal_for_recipients, single_epoch, unit_members
 from whistle.clock import Clock
 from whistle.contexts import identity_context, nudge_context, report_context
 from whistle.conversation import PreparedFile, add_file_rows, write_files
@@ -41,6 +43,7 @@ from whistle.deadlines import acknowledge_due, feedback_due
 from whistle.meetings import open_meeting_task
 from whistle.models import Case, CaseStatus, Category, Organisation, ReferenceCounter, User
 from whistle.notify import queue_case_event
+from whistle.records import REPORT_OWNER
 from whistle.storage import FileStore
 
 RELATIONS = (
@@ -85,11 +88,16 @@ class ReportInput:
         return "ReportInput(<secret>)"
 
 
+# A new code whose lookup part another case of the organisation already has is drawn again
+# (1 in a million per case already there); this many draws in a row cannot happen by chance.
+MAX_CODE_DRAWS = 20
+
+
 @dataclass(frozen=True, repr=False)
 class Submission:
     case: Case
     code: str  # SECRET: shown once to the reporter, never stored or logged
-    content_key: bytes  # SECRET: for the reporter's session, never stored in clear
+    reporter_seed: bytes  # SECRET: the reporter's key pair, for their session; never stored
     stored_files: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -137,6 +145,21 @@ def _validate(session: Session, org: Organisation, report: ReportInput) -> None:
         raise IntakeError("name", _l("Give your name, or choose to report anonymously."))
 
 
+def new_case_code(session: Session, org_id: int, pepper: bytes) -> tuple[str, bytes]:
+    """A fresh case code and its lookup tag, the tag not used by another case of ``org_id``.
+
+    The tag covers only the code's lookup part (crypto/case_codes.py), so it must be unique
+    for the case to be found; the unique index on ``reporter_tag`` guards the rare race of two
+    reports drawing the same part at once (the second fails and is not stored).
+    """
+    for _attempt in range(MAX_CODE_DRAWS):
+        code = generate_case_code()
+        tag = case_code_lookup_tag(pepper, code, scope=org_id)
+        if session.scalar(select(Case.id).where(Case.reporter_tag == tag)) is None:
+            return code, tag
+    raise RuntimeError("no free case-code lookup part")  # pragma: no cover
+
+
 def submit_report(
     session: Session,
     clock: Clock,
@@ -154,7 +177,7 @@ def submit_report(
 
     ``unit`` is the organisation's :func:`~whistle.case_access.unit_members` when the caller
     has just read them in this transaction (the form offers them for exclusion), so they are
-    not read twice. ``before_commit(case, content_key, code)`` runs inside the transaction
+    not read twice. ``before_commit(case, reporter_seed, code)`` runs inside the transaction
     just before the commit (the web form signs the reporter in there), so what it writes is
     stored with the report or not at all.
 
@@ -166,7 +189,9 @@ def submit_report(
     _validate(session, org, report)
     keys = CaseKeys.generate()
     case_uid = str(uuid.uuid4())
-    code = generate_case_code()
+    code, tag = new_case_code(session, org.id, pepper)
+    reporter_seed = generate_symmetric_key()
+    reporter_public = PrivateKey.from_seed(reporter_seed).public_key()
     received = clock.now().date()
     excluded = set(report.excluded_handler_ids)
     members = unit if unit is not None else unit_members(session, org.id)
@@ -199,18 +224,29 @@ def submit_report(
     # reporter's key, the HPKE seals and the file encryption. The reference number is taken
     # last, with a row lock held only for the few inserts before the commit, so concurrent
     # reports neither wait on each other's key derivation nor race for a number.
-    reporter_key = wrap_case_key_for_reporter(
-        keys.content, code, case_id=case_uid, kind=KeyKind.CONTENT, params=argon2
-    )
+    reporter_key = wrap_reporter_seed(reporter_seed, code, case_id=case_uid, params=argon2)
     sealed = seal_for_recipients(
-        session, org_id=org.id, case_uid=case_uid, keys=keys, users=recipients
+        session,
+        org_id=org.id,
+        case_uid=case_uid,
+        keys=keys,
+        users=recipients,
+        reporter=reporter_public,
     )
     report_blob = encrypt_field(
         keys.content, json.dumps(content).encode(), context=report_context(case_uid)
     )
     stored: list[str] = []
     try:
-        written = write_files(store, case_uid, keys.content, files, stored=stored)
+        written = write_files(
+            store,
+            case_uid,
+            single_epoch(keys).content,
+            files,
+            stored=stored,
+            author="reporter",
+            owner=REPORT_OWNER,
+        )
         case = Case(
             uid=case_uid,
             org_id=org.id,
@@ -223,8 +259,10 @@ def submit_report(
             received_on=received,
             acknowledge_due=acknowledge_due(received),
             feedback_due=feedback_due(received, None),
-            reporter_tag=case_code_lookup_tag(pepper, code),
+            reporter_tag=tag,
             reporter_key=reporter_key,
+            reporter_public_key=reporter_public.to_bytes(),
+            key_epoch=0,
             report=report_blob,
             identity=identity,
             nudge_address=nudge,
@@ -234,7 +272,7 @@ def submit_report(
         session.add(case)
         session.flush()
         add_sealed_keys(session, org_id=org.id, case_id=case.id, sealed=sealed)
-        add_file_rows(session, case, written, author="reporter", added_on=received)
+        add_file_rows(session, case, written, added_on=received)
         if report.meeting_requested:
             # Directive art. 9(2): the request becomes a task for the unit, with a due date.
             open_meeting_task(session, clock, case, requested_on=received)
@@ -249,7 +287,7 @@ def submit_report(
             detail={"files": len(written), "meeting": report.meeting_requested},
         )
         if before_commit is not None:
-            before_commit(case, keys.content, code)
+            before_commit(case, reporter_seed, code)
         session.flush()
     except BaseException:
         session.rollback()
@@ -264,4 +302,4 @@ def submit_report(
         # unreadable orphans that `whistle doctor --repair` removes.
         session.rollback()
         raise
-    return Submission(case=case, code=code, content_key=keys.content, stored_files=stored)
+    return Submission(case=case, code=code, reporter_seed=reporter_seed, stored_files=stored)

@@ -34,8 +34,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto import decrypt_field, encrypt_field
+from whistle.case_access import KeyRing, holds_clause
 from whistle.clock import Clock
-from whistle.models import Author, Case, CaseKey, Meeting, MinutesVersion, OrgSetting
+from whistle.models import Author, Case, Meeting, MinutesVersion, OrgSetting
 from whistle.notify import queue_case_event
 
 log = logging.getLogger(__name__)
@@ -307,9 +308,7 @@ def meetings_due(
         .order_by(Meeting.due_on, Case.reference, Meeting.id)
     )
     if user_id is not None:
-        query = query.where(
-            Meeting.case_id.in_(select(CaseKey.case_id).where(CaseKey.user_id == user_id))
-        )
+        query = query.where(holds_clause(Meeting.case_id, user_id))
     return [
         MeetingTask(
             meeting_id=meeting.id,
@@ -368,9 +367,9 @@ def _clean_body(body: str, *, empty: MeetingError) -> str:
     return text
 
 
-def _decrypt(case: Case, meeting: Meeting, content_key: bytes, row: MinutesVersion) -> str:
+def _decrypt(case: Case, meeting: Meeting, content: KeyRing, row: MinutesVersion) -> str:
     return decrypt_field(
-        content_key,
+        content.at(row.key_epoch),
         row.body,
         context=minutes_context(case.uid, meeting.uid, row.uid, row.version, row.author),
     ).decode()
@@ -380,7 +379,7 @@ def _add_version(
     session: Session,
     clock: Clock,
     case: Case,
-    content_key: bytes,
+    content: KeyRing,
     meeting: Meeting,
     text: str,
     *,
@@ -400,10 +399,11 @@ def _add_version(
         author_user_id=user_id,
         created_on=clock.now().date(),
         body=encrypt_field(
-            content_key,
+            content.current,
             text.encode(),
             context=minutes_context(case.uid, meeting.uid, uid, number, author.value),
         ),
+        key_epoch=content.epoch,
         approved_on=None,
     )
     try:
@@ -424,7 +424,7 @@ def write_minutes(
     session: Session,
     clock: Clock,
     case: Case,
-    content_key: bytes,
+    content: KeyRing,
     meeting: Meeting,
     body: str,
     *,
@@ -445,7 +445,7 @@ def write_minutes(
         session,
         clock,
         case,
-        content_key,
+        content,
         meeting,
         text,
         author=Author.HANDLER,
@@ -462,7 +462,7 @@ def correct_minutes(
     session: Session,
     clock: Clock,
     case: Case,
-    content_key: bytes,
+    content: KeyRing,
     meeting: Meeting,
     body: str,
     *,
@@ -485,7 +485,7 @@ def correct_minutes(
         body,
         empty=MeetingError("empty", _l("Write your corrected version of the minutes.")),
     )
-    if text == _decrypt(case, meeting, content_key, newest):
+    if text == _decrypt(case, meeting, content, newest):
         raise MeetingError(
             "unchanged",
             _l("You have not changed anything. If the minutes are right, approve them instead."),
@@ -494,7 +494,7 @@ def correct_minutes(
         session,
         clock,
         case,
-        content_key,
+        content,
         meeting,
         text,
         author=Author.REPORTER,
@@ -541,7 +541,7 @@ def find_version(session: Session, case: Case, uid: str) -> MinutesVersion | Non
     )
 
 
-def minutes_history(session: Session, case: Case, content_key: bytes) -> list[MeetingView]:
+def minutes_history(session: Session, case: Case, content: KeyRing) -> list[MeetingView]:
     """Every meeting of ``case`` with every version of its minutes decrypted, oldest first."""
     by_meeting: dict[int, list[MinutesVersion]] = {}
     for row in session.scalars(
@@ -560,7 +560,7 @@ def minutes_history(session: Session, case: Case, content_key: bytes) -> list[Me
                 version=row.version,
                 author=row.author,
                 created_on=row.created_on,
-                body=_decrypt(case, meeting, content_key, row),
+                body=_decrypt(case, meeting, content, row),
                 approved_on=row.approved_on,
             )
             for row in rows

@@ -305,7 +305,20 @@ class Case(Base):
     # under Argon2id(code, per-case salt; the salt is inside the blob). Nothing here recovers
     # the code.
     reporter_tag: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    # The code opens ``reporter_key``: for a case received since key epochs (issue 14) the seed
+    # of the reporter's own key pair, whose public half is ``reporter_public_key`` and to which
+    # each epoch's content key is sealed (a ``case_keys`` row, recipient "reporter"); for an
+    # older case (``reporter_public_key`` NULL) the content key of epoch 0 itself, until the
+    # reporter's next sign-in gives the case its key pair (whistle/followup.py).
     reporter_key: Mapped[bytes] = mapped_column(LargeBinary)
+    reporter_public_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The newest key epoch (whistle/case_access.py): when someone leaves the case, its new
+    # records are encrypted under fresh keys sealed only to those who remain.
+    key_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # An older case without a reporter key pair keeps its content key through an epoch change
+    # (only its reporter's code opens it); the content key is renewed at the reporter's next
+    # sign-in, which this marks as due.
+    content_rotation_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     report: Mapped[bytes] = mapped_column(LargeBinary)
     identity: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     nudge_address: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -353,17 +366,21 @@ class CaseKey(Base):
 
     __tablename__ = "case_keys"
     __table_args__ = (
-        UniqueConstraint("case_id", "kind", "user_id", "recipient", name="case_kind_recipient"),
+        UniqueConstraint(
+            "case_id", "epoch", "kind", "user_id", "recipient", name="case_epoch_kind_recipient"
+        ),
         # A handler's keys in one organisation: the inbox counts a handler's whole list here,
         # and PostgreSQL hashes it to check many cases at once (whistle/inbox.py).
-        Index("ix_case_keys_holder", "user_id", "org_id", "kind", "case_id"),
+        Index("ix_case_keys_holder", "user_id", "org_id", "kind", "epoch", "case_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    # Which generation of the case's keys (whistle/case_access.py, "key epochs").
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
     kind: Mapped[str] = mapped_column(String(16))
-    recipient: Mapped[str] = mapped_column(String(16))  # "user" or "recovery"
+    recipient: Mapped[str] = mapped_column(String(16))  # "user", "recovery" or "reporter"
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
     )
@@ -386,6 +403,11 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(32), default="message")
     sent_on: Mapped[date] = mapped_column(Date)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    # The key epoch whose key encrypts this record (whistle/case_access.py), and the record
+    # format (whistle/records.py): 1 before issue 14; 2 binds the clear columns a reader
+    # trusts (author, kind, day) into the ciphertext.
+    key_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    format: Mapped[int] = mapped_column(Integer, default=2)
     read_by_reporter_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     # Purged as manifestly irrelevant (R3): the body is gone, the row says when.
     purged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
@@ -409,6 +431,11 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     metadata_outcome: Mapped[str] = mapped_column(String(16))
     added_on: Mapped[date] = mapped_column(Date)
+    # The key epoch whose key encrypts this record (whistle/case_access.py), and the record
+    # format (whistle/records.py): 1 before issue 14; 2 binds the clear columns a reader
+    # trusts (author, kind, day) into the ciphertext.
+    key_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    format: Mapped[int] = mapped_column(Integer, default=2)
     # Purged as manifestly irrelevant (R3): the file and its name are gone, the row says when.
     purged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 
@@ -477,8 +504,30 @@ class CaseNote(Base):
     kind: Mapped[str] = mapped_column(String(32), default="note")
     created_on: Mapped[date] = mapped_column(Date)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    # The key epoch whose key encrypts this record (whistle/case_access.py), and the record
+    # format (whistle/records.py): 1 before issue 14; 2 binds the clear columns a reader
+    # trusts (author, kind, day) into the ciphertext.
+    key_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    format: Mapped[int] = mapped_column(Integer, default=2)
     # Purged as manifestly irrelevant (R3): the body is gone, the row says when.
     purged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class CaseExclusion(Base):
+    """A handler kept out of a case after intake (REQUIREMENTS.md K3): by the reporter from
+    the mailbox, or by a unit lead. Who, and by whom, is under the case content key (the
+    reporter reads their own exclusions); the row itself says only that there is one.
+    Exclusions at intake are in the report."""
+
+    __tablename__ = "case_exclusions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    created_on: Mapped[date] = mapped_column(Date)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    key_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Meeting(Base):
@@ -518,6 +567,8 @@ class MinutesVersion(Base):
     )
     created_on: Mapped[date] = mapped_column(Date)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    # The key epoch whose key encrypts this record (whistle/case_access.py).
+    key_epoch: Mapped[int] = mapped_column(Integer, default=0)
     approved_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 
 
@@ -664,6 +715,9 @@ class RightsRequest(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     subject: Mapped[bytes] = mapped_column(LargeBinary)
+    # The newest epoch of the request's key: linking a case, or someone leaving, renews it
+    # for those who remain (whistle/rights.py).
+    key_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RightsRequestKey(Base):
@@ -676,6 +730,7 @@ class RightsRequestKey(Base):
     request_id: Mapped[int] = mapped_column(
         ForeignKey("rights_requests.id", ondelete="CASCADE"), index=True
     )
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
     recipient: Mapped[str] = mapped_column(String(16))  # "user" or "recovery"
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
@@ -700,6 +755,7 @@ class RightsNote(Base):
     )
     created_on: Mapped[date] = mapped_column(Date)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    key_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RightsRequestCase(Base):
@@ -747,6 +803,8 @@ class PersonConcerned(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     label: Mapped[bytes] = mapped_column(LargeBinary)
+    # The key epoch whose key encrypts this record (whistle/case_access.py).
+    key_epoch: Mapped[int] = mapped_column(Integer, default=0)
     notice_status: Mapped[str] = mapped_column(String(16), default="pending")
     notified_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     deferral_basis: Mapped[str | None] = mapped_column(String(32), nullable=True)

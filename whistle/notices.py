@@ -18,15 +18,17 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto import decrypt_field, encrypt_field
 from whistle import audit, handling
+from whistle.case_access import KeyRing, holds_clause
 from whistle.clock import Clock
+from whistle.contexts import person_context
 from whistle.deadlines import add_months
 from whistle.handling import ActionRefused, NoAccess, OpenedKeys
-from whistle.models import Case, CaseKey, PersonConcerned
+from whistle.models import Case, PersonConcerned
 
 DEFERRAL_BASES = (
     "gdpr_14_5_b",  # notice would seriously impair the investigation (art. 14(5)(b))
@@ -34,10 +36,6 @@ DEFERRAL_BASES = (
 )
 MAX_DEFERRAL_MONTHS = 6  # a deferral is reviewed at least this often
 NOTICE_DAYS = 30  # art. 14(3)(a): within a reasonable period, at the latest one month
-
-
-def _label_context(case_uid: str, person_uid: str) -> tuple[str, str, str]:
-    return ("person-concerned", case_uid, person_uid)
 
 
 @dataclass(frozen=True, repr=False)
@@ -54,7 +52,7 @@ class PersonView:
         return f"PersonView(id={self.id}, status={self.status!r})"
 
 
-def _notes_key(keys: OpenedKeys) -> bytes:
+def _notes_key(keys: OpenedKeys) -> KeyRing:
     if keys.notes is None:
         raise NoAccess
     return keys.notes
@@ -68,11 +66,13 @@ def add_person(
     if len(text) > 500:
         raise ActionRefused("label", _l("Use at most %(n)d characters.", n=500))
     uid = str(uuid.uuid4())
+    ring = _notes_key(keys)
     person = PersonConcerned(
         uid=uid,
         org_id=case.org_id,
         case_id=case.id,
-        label=encrypt_field(_notes_key(keys), text.encode(), context=_label_context(case.uid, uid)),
+        label=encrypt_field(ring.current, text.encode(), context=person_context(case.uid, uid)),
+        key_epoch=ring.epoch,
         notice_status="pending",
         created_on=clock.now().date(),
     )
@@ -97,11 +97,13 @@ def persons(session: Session, case: Case, keys: OpenedKeys) -> list[PersonView]:
         .where(PersonConcerned.case_id == case.id)
         .order_by(PersonConcerned.id)
     )
-    key = _notes_key(keys)
+    ring = _notes_key(keys)
     return [
         PersonView(
             row.id,
-            decrypt_field(key, row.label, context=_label_context(case.uid, row.uid)).decode(),
+            decrypt_field(
+                ring.at(row.key_epoch), row.label, context=person_context(case.uid, row.uid)
+            ).decode(),
             row.notice_status,
             row.notified_on,
             row.deferral_basis,
@@ -216,7 +218,7 @@ def reviews_due(session: Session, org_id: int, user_id: int, today: date) -> lis
             PersonConcerned.org_id == org_id,
             PersonConcerned.notice_status == "deferred",
             PersonConcerned.review_on <= today,
-            exists().where(CaseKey.case_id == Case.id, CaseKey.user_id == user_id),
+            holds_clause(Case.id, user_id),
         )
         .order_by(PersonConcerned.review_on, Case.reference)
         .limit(100)

@@ -55,7 +55,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from crypto import KeyKind, OpenError, decrypt_field, encrypt_field
-from whistle.case_access import HANDLING_ROLES
+from whistle.case_access import HANDLING_ROLES, HOLDER_EPOCH
 from whistle.clock import Clock
 from whistle.db import upsert_insert
 from whistle.mail import MailNotConfigured, SmtpTransport, Transport, deployment_config
@@ -126,6 +126,7 @@ def _entitled(case_id: Any, org_id: Any) -> ColumnElement[bool]:
     return and_(
         CaseKey.case_id == case_id,
         CaseKey.kind == KeyKind.CONTENT.value,
+        CaseKey.epoch == HOLDER_EPOCH,  # one row per holder (whistle/case_access.py)
         CaseKey.recipient == "user",
         User.id == CaseKey.user_id,
         User.is_active.is_(True),

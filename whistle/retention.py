@@ -42,6 +42,7 @@ from whistle.deadlines import add_months
 from whistle.models import (
     Attachment,
     Case,
+    CaseExclusion,
     CaseExport,
     CaseKey,
     CaseNote,
@@ -409,6 +410,7 @@ def delete_cases(session: Session, clock: Clock, cases: Sequence[Case]) -> list[
         PersonConcerned,
         Disclosure,
         CaseExport,
+        CaseExclusion,
     ):
         session.execute(
             delete(model).where(model.case_id.in_(ids)).execution_options(synchronize_session=False)

@@ -5,10 +5,16 @@ The unit registers the request, finds the cases that mention the person, assesse
 with a legal basis, and answers within a month (GDPR art. 12(3)), or within up to two more
 months when the requester is told why within the first.
 
-- **Confidential like a case.** Who asked and every text about the request (assessment,
-  reasons, statements, redactions) is encrypted under the request's own key, sealed to the
-  unit's handlers and the recovery key. The server keeps in clear only kind, dates, status,
-  decision and legal basis: what the registers and the deadlines need.
+- **Confidential like a case, and no wider than its cases.** Who asked and every text about the
+  request (assessment, reasons, statements, redactions) is encrypted under the request's own
+  key, sealed to the unit's handlers and the recovery key. The server keeps in clear only kind,
+  dates, status, decision and legal basis: what the registers and the deadlines need. A
+  request is derived from the cases it is linked to, so only those who hold *every* linked
+  case may open or act on it (:func:`open_key` asks each case, whistle/case_access.py), and
+  its key follows the cases' holders: linking a case, or someone leaving a linked case or the
+  organisation, renews the request's key for those who remain (a new key epoch, as a case
+  gets), so a handler kept out of a case reads nothing of a request about it, also not from
+  an old copy of the database.
 - **Search decrypts in memory only.** :func:`search_cases` opens each case the handler can
   read, looks for the name in the report, the conversation and the notes, and keeps nothing:
   no index of names exists anywhere.
@@ -51,14 +57,13 @@ from crypto import (
     seal_case_key,
 )
 from whistle import audit, handling
-from whistle.case_access import unit_members
+from whistle.case_access import KeyRing, holds, holds_clause, unit_members
 from whistle.clock import Clock
 from whistle.conversation import MessageView, conversation
 from whistle.deadlines import add_months
 from whistle.handling import ActionRefused, NoAccess, OpenedKeys
 from whistle.models import (
     Case,
-    CaseKey,
     CaseStatus,
     ItemRestriction,
     Message,
@@ -66,6 +71,7 @@ from whistle.models import (
     RightsRequest,
     RightsRequestCase,
     RightsRequestKey,
+    User,
 )
 from whistle.org_keys import recovery_public_key
 
@@ -108,6 +114,7 @@ LEGAL_BASES = (
 
 
 def _request_context(uid: str) -> str:
+    """What the request key, sealed to a person, is bound to (with its epoch)."""
     return f"rights-request:{uid}"
 
 
@@ -169,27 +176,7 @@ def register(
     )
     session.add(request)
     session.flush()
-    rows: list[dict[str, object]] = [
-        {
-            "org_id": org_id,
-            "request_id": request.id,
-            "recipient": "recovery",
-            "user_id": None,
-            "sealed": _seal(recovery_public_key(session, org_id), key, uid),
-        }
-    ]
-    for member in unit_members(session, org_id):
-        assert member.public_key is not None
-        rows.append(
-            {
-                "org_id": org_id,
-                "request_id": request.id,
-                "recipient": "user",
-                "user_id": member.id,
-                "sealed": _seal(PublicKey.from_bytes(member.public_key), key, uid),
-            }
-        )
-    session.execute(insert(KEYS), rows)
+    _seal_rows(session, request, key, 0, unit_members(session, org_id))
     _audit(session, clock, request, user_id, "rights.registered", kind=chosen.value)
     session.commit()
     return request
@@ -199,35 +186,188 @@ def _new_key() -> bytes:
     return secrets.token_bytes(REQUEST_KEY_SIZE)  # 256 bits, as a case key
 
 
-def _seal(public: PublicKey, key: bytes, uid: str) -> bytes:
-    return seal_case_key(public, key, case_id=_request_context(uid), kind=KeyKind.CONTENT)
+def _seal(public: PublicKey, key: bytes, uid: str, epoch: int) -> bytes:
+    return seal_case_key(
+        public, key, case_id=_request_context(uid), kind=KeyKind.CONTENT, epoch=epoch
+    )
+
+
+def _seal_rows(
+    session: Session, request: RightsRequest, key: bytes, epoch: int, users: Sequence[User]
+) -> None:
+    """Seal the request key of ``epoch`` to the recovery key and to ``users``. Flushes."""
+    rows: list[dict[str, object]] = [
+        {
+            "org_id": request.org_id,
+            "request_id": request.id,
+            "epoch": epoch,
+            "recipient": "recovery",
+            "user_id": None,
+            "sealed": _seal(recovery_public_key(session, request.org_id), key, request.uid, epoch),
+        }
+    ]
+    for member in users:
+        assert member.public_key is not None
+        rows.append(
+            {
+                "org_id": request.org_id,
+                "request_id": request.id,
+                "epoch": epoch,
+                "recipient": "user",
+                "user_id": member.id,
+                "sealed": _seal(PublicKey.from_bytes(member.public_key), key, request.uid, epoch),
+            }
+        )
+    session.execute(insert(KEYS), rows)
+
+
+def request_holder_ids(session: Session, request_id: int) -> set[int]:
+    """Everyone holding the request's key (any epoch)."""
+    return {
+        int(u)
+        for u in session.scalars(
+            select(RightsRequestKey.user_id)
+            .where(RightsRequestKey.request_id == request_id, RightsRequestKey.recipient == "user")
+            .distinct()
+        )
+        if u is not None
+    }
+
+
+def may_open(session: Session, request: RightsRequest, user_id: int) -> bool:
+    """Whether ``user_id`` may read and act on the request: they hold every case it is linked
+    to (asked of each case, whistle/case_access.py). Their key is checked by :func:`open_key`."""
+    return all(holds(session, case_id, user_id) for case_id in _linked_ids(session, request.id))
+
+
+def _linked_ids(session: Session, request_id: int) -> list[int]:
+    return [
+        int(c)
+        for c in session.scalars(
+            select(RightsRequestCase.case_id).where(RightsRequestCase.request_id == request_id)
+        )
+    ]
 
 
 def open_key(
     session: Session, request: RightsRequest, user_id: int, private_key: PrivateKey | None
-) -> bytes:
-    """The request key, opened with the user's own sealed copy; NoAccess without one."""
-    if private_key is None:
+) -> KeyRing:
+    """The request's keys, every epoch, opened with the user's own sealed copies;
+    :class:`NoAccess` without the newest one, or for someone who does not hold every linked
+    case."""
+    if private_key is None or not may_open(session, request, user_id):
         raise NoAccess
-    sealed = session.scalar(
-        select(RightsRequestKey.sealed).where(
+    opened: dict[int, bytes] = {}
+    for epoch, sealed in session.execute(
+        select(RightsRequestKey.epoch, RightsRequestKey.sealed).where(
             RightsRequestKey.request_id == request.id,
             RightsRequestKey.user_id == user_id,
             RightsRequestKey.recipient == "user",
         )
-    )
-    if sealed is None:
+    ):
+        try:
+            opened[int(epoch)] = open_case_key(
+                private_key,
+                sealed,
+                case_id=_request_context(request.uid),
+                kind=KeyKind.CONTENT,
+                epoch=int(epoch),
+            )
+        except OpenError:
+            continue
+    if request.key_epoch not in opened:
         raise NoAccess
-    try:
-        return open_case_key(
-            private_key, sealed, case_id=_request_context(request.uid), kind=KeyKind.CONTENT
+    return KeyRing(opened)
+
+
+def subject_of(request: RightsRequest, key: KeyRing) -> str:
+    return decrypt_field(key.at(0), request.subject, context=_subject_context(request.uid)).decode()
+
+
+def _renew(
+    session: Session,
+    clock: Clock,
+    request: RightsRequest,
+    departing: set[int],
+    *,
+    actor_user_id: int | None,
+    reason: str,
+) -> bool:
+    """A new epoch of the request's key without ``departing`` (those among them who hold it):
+    sealed to the holders who remain and the recovery key; every key row of those leaving is
+    deleted. True when something changed. Flushes."""
+    held = request_holder_ids(session, request.id)
+    leaving = held & departing
+    if not leaving:
+        return False
+    epoch = request.key_epoch + 1
+    remaining = sorted(held - leaving)
+    users = list(
+        session.scalars(
+            select(User).where(User.id.in_(remaining or [-1]), User.public_key.is_not(None))
         )
-    except OpenError:
-        raise NoAccess from None
+    )
+    session.execute(
+        delete(RightsRequestKey).where(
+            RightsRequestKey.request_id == request.id, RightsRequestKey.user_id.in_(leaving)
+        )
+    )
+    _seal_rows(session, request, _new_key(), epoch, users)
+    request.key_epoch = epoch
+    _audit(
+        session,
+        clock,
+        request,
+        actor_user_id,
+        "rights.keys_renewed",
+        epoch=epoch,
+        reason=reason,
+        departed=len(leaving),
+    )
+    session.flush()
+    return True
 
 
-def subject_of(request: RightsRequest, key: bytes) -> str:
-    return decrypt_field(key, request.subject, context=_subject_context(request.uid)).decode()
+def leave_case_requests(
+    session: Session,
+    clock: Clock,
+    case_id: int,
+    departing: set[int],
+    *,
+    actor_user_id: int | None,
+    reason: str,
+) -> None:
+    """``departing`` left case ``case_id``: every request linked to it renews its key without
+    them. Flushes."""
+    for request in session.scalars(
+        select(RightsRequest)
+        .join(RightsRequestCase, RightsRequestCase.request_id == RightsRequest.id)
+        .where(RightsRequestCase.case_id == case_id)
+    ):
+        _renew(session, clock, request, departing, actor_user_id=actor_user_id, reason=reason)
+
+
+def leave_requests(
+    session: Session,
+    clock: Clock,
+    user_id: int,
+    *,
+    org_id: int | None,
+    actor_user_id: int | None,
+    reason: str,
+) -> None:
+    """``user_id`` left the organisation (or every one): every request they hold renews its
+    key without them. Flushes."""
+    query = (
+        select(RightsRequest)
+        .join(RightsRequestKey, RightsRequestKey.request_id == RightsRequest.id)
+        .where(RightsRequestKey.user_id == user_id)
+        .distinct()
+    )
+    if org_id is not None:
+        query = query.where(RightsRequest.org_id == org_id)
+    for request in list(session.scalars(query)):
+        _renew(session, clock, request, {user_id}, actor_user_id=actor_user_id, reason=reason)
 
 
 @dataclass(frozen=True, repr=False)
@@ -241,7 +381,7 @@ class NoteView:
         return f"NoteView(kind={self.kind!r})"
 
 
-def notes(session: Session, request: RightsRequest, key: bytes) -> list[NoteView]:
+def notes(session: Session, request: RightsRequest, key: KeyRing) -> list[NoteView]:
     rows = session.scalars(
         select(RightsNote).where(RightsNote.request_id == request.id).order_by(RightsNote.id)
     )
@@ -250,7 +390,9 @@ def notes(session: Session, request: RightsRequest, key: bytes) -> list[NoteView
             row.kind,
             row.created_on,
             row.author_user_id,
-            decrypt_field(key, row.body, context=_note_context(request.uid, row.uid)).decode(),
+            decrypt_field(
+                key.at(row.key_epoch), row.body, context=_note_context(request.uid, row.uid)
+            ).decode(),
         )
         for row in rows
     ]
@@ -260,7 +402,7 @@ def _write_note(
     session: Session,
     clock: Clock,
     request: RightsRequest,
-    key: bytes,
+    key: KeyRing,
     user_id: int,
     kind: str,
     body: str,
@@ -273,7 +415,8 @@ def _write_note(
         kind=kind,
         author_user_id=user_id,
         created_on=clock.now().date(),
-        body=encrypt_field(key, body.encode(), context=_note_context(request.uid, uid)),
+        body=encrypt_field(key.current, body.encode(), context=_note_context(request.uid, uid)),
+        key_epoch=key.epoch,
     )
     session.add(note)
     session.flush()
@@ -284,7 +427,7 @@ def _audit(
     session: Session,
     clock: Clock,
     request: RightsRequest,
-    user_id: int,
+    user_id: int | None,
     action: str,
     **detail: str | int | bool | None,
 ) -> None:
@@ -310,7 +453,7 @@ def extend(
     session: Session,
     clock: Clock,
     request: RightsRequest,
-    key: bytes,
+    key: KeyRing,
     user_id: int,
     *,
     until: date | None,
@@ -379,12 +522,7 @@ def _readable_cases(
 ) -> list[tuple[Case, OpenedKeys]]:
     cases = session.scalars(
         select(Case)
-        .join(CaseKey, CaseKey.case_id == Case.id)
-        .where(
-            Case.org_id == org_id,
-            CaseKey.user_id == user_id,
-            CaseKey.kind == KeyKind.CONTENT.value,
-        )
+        .where(Case.org_id == org_id, holds_clause(Case.id, user_id))
         .order_by(Case.received_on.desc(), Case.id.desc())
     ).all()
     found = []
@@ -428,13 +566,21 @@ def search_cases(
 def link_case(
     session: Session, clock: Clock, request: RightsRequest, case: Case, user_id: int
 ) -> None:
-    """Record that the request concerns ``case`` (the user must be able to read it). Commits."""
+    """Record that the request concerns ``case`` (the user must hold it). Commits.
+
+    From now on only those who hold the case as well may open the request: its key is renewed
+    without the others."""
     _open(request)
-    if case.org_id != request.org_id:
+    if case.org_id != request.org_id or not holds(session, case.id, user_id):
         raise NoAccess
     exists = session.get(RightsRequestCase, (request.id, case.id))
     if exists is None:
         session.add(RightsRequestCase(request_id=request.id, case_id=case.id, org_id=case.org_id))
+        session.flush()
+        outside = {
+            u for u in request_holder_ids(session, request.id) if not holds(session, case.id, u)
+        }
+        _renew(session, clock, request, outside, actor_user_id=user_id, reason="case_linked")
         _audit(session, clock, request, user_id, "rights.case_linked", case=case.id)
     session.commit()
 
@@ -548,12 +694,12 @@ class AccessExport:
         return f"AccessExport(sections={len(self.sections)})"
 
 
-def _messages(session: Session, case: Case, content_key: bytes) -> list[MessageView]:
+def _messages(session: Session, case: Case, content: KeyRing) -> list[MessageView]:
     """The conversation without purged messages (whistle/conversation.py decrypts it)."""
-    return [m for m in conversation(session, case, content_key) if m.purged_on is None]
+    return [m for m in conversation(session, case, content) if m.purged_on is None]
 
 
-def redactions(session: Session, request: RightsRequest, key: bytes) -> list[str]:
+def redactions(session: Session, request: RightsRequest, key: KeyRing) -> list[str]:
     """The texts the handlers marked for redaction (latest list)."""
     latest = [n for n in notes(session, request, key) if n.kind == "redactions"]
     if not latest:
@@ -566,7 +712,7 @@ def set_redactions(
     session: Session,
     clock: Clock,
     request: RightsRequest,
-    key: bytes,
+    key: KeyRing,
     user_id: int,
     text: str,
 ) -> list[str]:
@@ -599,7 +745,7 @@ def redact(text: str, terms: Sequence[str]) -> str:
 def access_export(
     session: Session,
     request: RightsRequest,
-    key: bytes,
+    key: KeyRing,
     user_id: int,
     private_key: PrivateKey,
 ) -> AccessExport:
@@ -642,7 +788,7 @@ def decide(
     session: Session,
     clock: Clock,
     request: RightsRequest,
-    key: bytes,
+    key: KeyRing,
     user_id: int,
     private_key: PrivateKey,
     *,
@@ -751,12 +897,22 @@ def record_release(session: Session, clock: Clock, request: RightsRequest, user_
     session.commit()
 
 
-def open_requests(session: Session, org_id: int) -> list[RightsRequest]:
-    """Requests not yet answered, the most urgent first (no decryption)."""
+def open_requests(session: Session, org_id: int, user_id: int) -> list[RightsRequest]:
+    """Requests not yet answered that ``user_id`` may open, the most urgent first (no
+    decryption): a request about a case someone does not hold is not even listed for them."""
+    held = (
+        select(RightsRequestKey.request_id)
+        .where(
+            RightsRequestKey.request_id == RightsRequest.id,
+            RightsRequestKey.user_id == user_id,
+            RightsRequestKey.epoch == RightsRequest.key_epoch,
+        )
+        .exists()
+    )
     return list(
         session.scalars(
             select(RightsRequest)
-            .where(RightsRequest.org_id == org_id, RightsRequest.answered_on.is_(None))
+            .where(RightsRequest.org_id == org_id, RightsRequest.answered_on.is_(None), held)
             .order_by(
                 func.coalesce(RightsRequest.extended_to, RightsRequest.due_on), RightsRequest.id
             )

@@ -20,7 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from whistle import rights
-from whistle.case_access import HANDLING_ROLES
+from whistle.case_access import HANDLING_ROLES, KeyRing
 from whistle.downloads import attachment_disposition
 from whistle.forms import attach_error, parse_id, run_action
 from whistle.handling import MAX_TEXT, ActionRefused, NoAccess, open_keys
@@ -174,7 +174,7 @@ def _context(slug: str) -> StaffContext:
     return require(slug, *HANDLING_ROLES)
 
 
-def _request(ctx: StaffContext, request_id: int) -> tuple[RightsRequest, bytes]:
+def _request(ctx: StaffContext, request_id: int) -> tuple[RightsRequest, KeyRing]:
     found = db().get(RightsRequest, request_id)
     if found is None or found.org_id != ctx.org.id:
         abort(404)
@@ -215,7 +215,7 @@ def index(slug: str) -> Response | tuple[str, int]:
         "rights/index.html",
         ctx=ctx,
         organisation=ctx.org,
-        requests=rights.open_requests(db(), ctx.org.id),
+        requests=rights.open_requests(db(), ctx.org.id, ctx.staff.user.id),
         form=form,
         kind_labels={k.value: v for k, v in KIND_LABELS.items()},
         today=runtime().clock.now().date(),
@@ -227,7 +227,7 @@ def index(slug: str) -> Response | tuple[str, int]:
 def _render(
     ctx: StaffContext,
     found: RightsRequest,
-    key: bytes,
+    key: KeyRing,
     *,
     forms: dict[str, FlaskForm] | None = None,
     matches: list[rights.Match] | None = None,
@@ -303,7 +303,7 @@ def _case_of(ctx: StaffContext, raw: str | None) -> Case:
     return case
 
 
-Action = Callable[[StaffContext, RightsRequest, bytes, Any], None]
+Action = Callable[[StaffContext, RightsRequest, KeyRing, Any], None]
 
 
 def _act(slug: str, request_id: int, name: str, action: Action) -> Response | tuple[str, int]:
@@ -327,7 +327,7 @@ def _private(ctx: StaffContext) -> Any:
 
 @bp.post("/<int:request_id>/extend")
 def extend(slug: str, request_id: int) -> Response | tuple[str, int]:
-    def run(ctx: StaffContext, found: RightsRequest, key: bytes, form: Any) -> None:
+    def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
         rights.extend(
             db(),
             runtime().clock,
@@ -363,7 +363,7 @@ def search(slug: str, request_id: int) -> tuple[str, int]:
 
 @bp.post("/<int:request_id>/link")
 def link(slug: str, request_id: int) -> Response | tuple[str, int]:
-    def run(ctx: StaffContext, found: RightsRequest, key: bytes, form: Any) -> None:
+    def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
         case = _case_of(ctx, form.case_id.data)
         open_keys(db(), case, ctx.staff.user.id, ctx.staff.private_key)  # must be readable
         rights.link_case(db(), runtime().clock, found, case, ctx.staff.user.id)
@@ -373,7 +373,7 @@ def link(slug: str, request_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/<int:request_id>/unlink")
 def unlink(slug: str, request_id: int) -> Response | tuple[str, int]:
-    def run(ctx: StaffContext, found: RightsRequest, key: bytes, form: Any) -> None:
+    def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
         case = _case_of(ctx, form.case_id.data)
         rights.unlink_case(db(), runtime().clock, found, case.id, ctx.staff.user.id)
 
@@ -382,7 +382,7 @@ def unlink(slug: str, request_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/<int:request_id>/redactions")
 def redactions(slug: str, request_id: int) -> Response | tuple[str, int]:
-    def run(ctx: StaffContext, found: RightsRequest, key: bytes, form: Any) -> None:
+    def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
         rights.set_redactions(
             db(), runtime().clock, found, key, ctx.staff.user.id, form.terms.data or ""
         )
@@ -392,7 +392,7 @@ def redactions(slug: str, request_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/<int:request_id>/restrict")
 def restrict(slug: str, request_id: int) -> Response | tuple[str, int]:
-    def run(ctx: StaffContext, found: RightsRequest, key: bytes, form: Any) -> None:
+    def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
         case = _case_of(ctx, form.case_id.data)
         kind, _sep, item = (form.item.data or "").partition(":")
         rights.restrict(
@@ -410,7 +410,7 @@ def restrict(slug: str, request_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/<int:request_id>/decide")
 def decide(slug: str, request_id: int) -> Response | tuple[str, int]:
-    def run(ctx: StaffContext, found: RightsRequest, key: bytes, form: Any) -> None:
+    def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
         rights.decide(
             db(),
             runtime().clock,
@@ -429,7 +429,7 @@ def decide(slug: str, request_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/<int:request_id>/answer")
 def answer(slug: str, request_id: int) -> Response | tuple[str, int]:
-    def run(ctx: StaffContext, found: RightsRequest, key: bytes, form: Any) -> None:
+    def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
         rights.record_answer(db(), runtime().clock, found, ctx.staff.user.id)
 
     return _act(slug, request_id, "answer", run)

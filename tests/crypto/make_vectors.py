@@ -79,7 +79,7 @@ def case_codes_vectors() -> dict[str, Any]:
         {
             "pepper": pepper.hex(),
             "code": code,
-            "tag": crypto.case_code_lookup_tag(pepper, code).hex(),
+            "tag": crypto.case_code_lookup_tag(pepper, code, scope=1).hex(),
         }
         for code in ("7QKM-2XR9-CD4T-WB8N", "0000-0000-0000-0000", "ZZZZ-ZZZZ-ZZZZ-ZZZZ")
     ]
@@ -90,7 +90,12 @@ def case_codes_vectors() -> dict[str, Any]:
         code = "7QKM-2XR9-CD4T-WB8N"
         label = f"reporter/{case_id}/content-key"
         blob = case_codes._wrap_for_reporter(
-            seed(label, 32), code, case_id, crypto.KeyKind.CONTENT, TEST_PARAMS, salt, nonce
+            seed(label, 32),
+            code,
+            case_codes.case_key_context(case_id, crypto.KeyKind.CONTENT),
+            TEST_PARAMS,
+            salt,
+            nonce,
         )
         reporter.append(
             {
@@ -105,6 +110,64 @@ def case_codes_vectors() -> dict[str, Any]:
             }
         )
     return {"normalise": normalise, "lookup_tags": tags, "reporter_keys": reporter}
+
+
+def case_codes_v2_vectors() -> dict[str, Any]:
+    """Format 2 codes (a lookup part and a secret part), the reporter's seed wrapped under the
+    code, and the key pair a seed determines."""
+    pepper = seed("case-codes-v2/pepper", 32)
+    tags = [
+        {
+            "pepper": pepper.hex(),
+            "code": code,
+            "scope": scope,
+            "tag": crypto.case_code_lookup_tag(pepper, code, scope=scope).hex(),
+        }
+        for code, scope in (
+            ("7QKM-2XR9-CD4T-WB8N-5GHA", 1),
+            ("7QKM-0000-0000-0000-0000", 1),
+            ("7QKM-2XR9-CD4T-WB8N-5GHA", 2),
+            ("ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ", "acme"),
+        )
+    ]
+    seeds = []
+    for case_id in (42, "3f0c9a1e-5b7d-4c2a-9e8f-0a1b2c3d4e5f"):
+        salt = seed(f"reporter-seed/{case_id}/salt", 16)
+        nonce = seed(f"reporter-seed/{case_id}/nonce", 12)
+        code = "7QKM-2XR9-CD4T-WB8N-5GHA"
+        label = f"reporter-seed/{case_id}/seed"
+        blob = case_codes._wrap_for_reporter(
+            seed(label, 32),
+            code,
+            case_codes._reporter_seed_context(case_id),
+            TEST_PARAMS,
+            salt,
+            nonce,
+        )
+        seeds.append(
+            {
+                "seed_label": label,
+                "code": code,
+                "case_id": case_id,
+                "params": params_dict(TEST_PARAMS),
+                "salt": salt.hex(),
+                "nonce": nonce.hex(),
+                "blob": blob.hex(),
+            }
+        )
+    pairs = [
+        {
+            "seed_label": label,
+            "public_key_sha256": hashlib.sha256(
+                crypto.PrivateKey.from_seed(seed(label, 32)).public_key().to_bytes()
+            ).hexdigest(),
+            "private_key_sha256": hashlib.sha256(
+                crypto.PrivateKey.from_seed(seed(label, 32)).to_bytes()
+            ).hexdigest(),
+        }
+        for label in ("key-pair-from-seed/a", "key-pair-from-seed/b")
+    ]
+    return {"lookup_tags": tags, "reporter_seeds": seeds, "key_pairs_from_seed": pairs}
 
 
 def fields_vectors() -> list[dict[str, Any]]:
@@ -245,22 +308,28 @@ def recovery_vector() -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
+    """Write every vector file, or only those named (``python make_vectors.py case_codes_v2``):
+    a new format gets a file of its own, and the files of older formats stay as they are."""
     VECTORS.mkdir(exist_ok=True)
-    for name, data in (
-        ("argon2id", argon2id()),
-        ("case_codes", case_codes_vectors()),
-        ("fields", fields_vectors()),
-        ("keypairs", keypairs_vectors()),
-        ("sealed_case_keys", sealed_vectors()),
-        ("streams", streams_vectors()),
-        ("signatures", signatures_vectors()),
-        ("recovery", recovery_vector()),
+    for name, make in (
+        ("argon2id", argon2id),
+        ("case_codes", case_codes_vectors),
+        ("case_codes_v2", case_codes_v2_vectors),
+        ("fields", fields_vectors),
+        ("keypairs", keypairs_vectors),
+        ("sealed_case_keys", sealed_vectors),
+        ("streams", streams_vectors),
+        ("signatures", signatures_vectors),
+        ("recovery", recovery_vector),
     ):
+        if only and name not in only:
+            continue
         path = VECTORS / f"{name}.json"
+        data: Any = make()
         path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
         print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -145,3 +145,22 @@ def test_unknown_header_bytes_are_refused(offset: int, value: int) -> None:
 def test_kind_must_be_a_key_kind() -> None:
     with pytest.raises(TypeError):
         crypto.seal_case_key(handler().public_key(), bytes(32), case_id=1, kind="content")  # type: ignore[arg-type]
+
+
+def test_a_sealed_key_is_bound_to_its_epoch() -> None:
+    """Key epochs: a key sealed for one epoch does not open as another's, so a row copied to a
+    newer epoch cannot make an old key pass for a new one; epoch 0 is sealed as before."""
+    private = crypto.PrivateKey.generate()
+    key = crypto.CaseKeys.generate().content
+    kind = crypto.KeyKind.CONTENT
+    sealed = crypto.seal_case_key(private.public_key(), key, case_id=9, kind=kind, epoch=3)
+    assert crypto.open_case_key(private, sealed, case_id=9, kind=kind, epoch=3) == key
+    for other in (0, 2, 4):
+        with pytest.raises(crypto.OpenError):
+            crypto.open_case_key(private, sealed, case_id=9, kind=kind, epoch=other)
+    first = crypto.seal_case_key(private.public_key(), key, case_id=9, kind=kind)
+    assert crypto.open_case_key(private, first, case_id=9, kind=kind, epoch=0) == key
+    with pytest.raises(crypto.OpenError):
+        crypto.open_case_key(private, first, case_id=9, kind=kind, epoch=1)
+    with pytest.raises(ValueError):
+        crypto.seal_case_key(private.public_key(), key, case_id=9, kind=kind, epoch=-1)

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 import crypto
 from crypto import case_codes, fields, kdf, keypairs
+from crypto._wire import encode_context
 from crypto.streams import StreamEncryptor
 
 
@@ -88,7 +89,7 @@ def test_case_code_vectors() -> None:
     for typed, canonical in data["normalise"]:
         assert crypto.normalise_case_code(typed) == canonical
     for vector in data["lookup_tags"]:
-        tag = crypto.case_code_lookup_tag(h(vector["pepper"]), vector["code"])
+        tag = crypto.case_code_lookup_tag(h(vector["pepper"]), vector["code"], scope=1)
         assert tag.hex() == vector["tag"]
         label = b"WHS case-code lookup v1\x00" + crypto.normalise_case_code(vector["code"]).encode()
         assert tag == hmac.new(h(vector["pepper"]), label, hashlib.sha256).digest()
@@ -99,8 +100,7 @@ def test_case_code_vectors() -> None:
         blob = case_codes._wrap_for_reporter(
             case_key,
             vector["code"],
-            vector["case_id"],
-            kind,
+            case_codes.case_key_context(vector["case_id"], kind),
             params,
             h(vector["salt"]),
             h(vector["nonce"]),
@@ -110,6 +110,41 @@ def test_case_code_vectors() -> None:
             h(vector["blob"]), vector["code"], case_id=vector["case_id"], kind=kind
         )
         assert opened == case_key
+
+
+def test_case_code_v2_vectors() -> None:
+    """Format 2: the tag covers the scope and the lookup part only; the reporter's seed is
+    wrapped under the whole code; a seed determines its key pair."""
+    data = load("case_codes_v2")
+    for vector in data["lookup_tags"]:
+        pepper, code = h(vector["pepper"]), vector["code"]
+        tag = crypto.case_code_lookup_tag(pepper, code, scope=vector["scope"])
+        assert tag.hex() == vector["tag"]
+        label = b"WHS case-code lookup v2\x00" + encode_context(("lookup", vector["scope"]))
+        lookup = crypto.normalise_case_code(code)[:4].encode()
+        assert tag == hmac.new(pepper, label + lookup, hashlib.sha256).digest()
+    for vector in data["reporter_seeds"]:
+        params = params_from(vector["params"])
+        secret = seed(vector["seed_label"], 32)
+        blob = case_codes._wrap_for_reporter(
+            secret,
+            vector["code"],
+            case_codes._reporter_seed_context(vector["case_id"]),
+            params,
+            h(vector["salt"]),
+            h(vector["nonce"]),
+        )
+        assert blob.hex() == vector["blob"]
+        opened = crypto.open_reporter_seed(
+            h(vector["blob"]), vector["code"], case_id=vector["case_id"]
+        )
+        assert opened == secret
+    for vector in data["key_pairs_from_seed"]:
+        pair = crypto.PrivateKey.from_seed(seed(vector["seed_label"], 32))
+        assert (
+            hashlib.sha256(pair.public_key().to_bytes()).hexdigest() == vector["public_key_sha256"]
+        )
+        assert hashlib.sha256(pair.to_bytes()).hexdigest() == vector["private_key_sha256"]
 
 
 @pytest.mark.parametrize("vector", load("fields"), ids=lambda v: v["name"])

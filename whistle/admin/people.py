@@ -7,12 +7,13 @@ on the account itself (deactivating it, resetting its two-step sign-in) only whe
 administer every organisation the person works for; otherwise "deactivate" removes the person
 from this organisation and leaves the account to the others.
 
-Access to cases goes with keys, not with roles alone: a handler who loses the role, or whose
-account is deactivated, keeps the sealed case keys they held, but every entitlement check
-refuses them (the case workspace needs the role, sign-in needs an active account, and
-notifications go only to active handlers and leads; whistle/notify.py ``_entitled``). Given
-the role back, or reactivated, they read those cases again; cases that arrived meanwhile were
-never sealed to them.
+Access to cases goes with keys, and leaving takes them away: a handler who loses every case
+role (handler, lead) in an organisation, is removed from it, or whose account is deactivated,
+leaves every case they held there (every one, for a deactivated account). Each such case moves
+to a new key epoch without them and their key rows are deleted (whistle/case_sharing.py
+``leave_organisation``), so what is written afterwards is sealed to keys they never had, even
+for someone who kept a copy of the database. Given the role back, or reactivated, they hold
+no case until a colleague gives them one.
 
 Every change is audited with ids and role names only.
 """
@@ -26,7 +27,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from whistle import audit
+from whistle import audit, case_sharing
+from whistle.case_access import HANDLING_ROLES
 from whistle.clock import Clock
 from whistle.models import Invitation, Membership, Organisation, Role, User, WebSession
 
@@ -220,6 +222,10 @@ def change_roles(
         actor_user_id=actor_id,
         detail={"user": user_id, "added": _names(added), "removed": _names(removed)},
     )
+    if removed & set(HANDLING_ROLES) and not wanted & set(HANDLING_ROLES):
+        case_sharing.leave_organisation(
+            session, clock, user_id, org_id=org_id, actor_user_id=actor_id, reason="role_removed"
+        )
     session.flush()
     return True
 
@@ -250,6 +256,9 @@ def end_access(session: Session, clock: Clock, org_id: int, actor_id: int, user_
             return "deactivated"
         user.is_active = False
         ended = _end_sessions(session, user_id)
+        case_sharing.leave_organisation(
+            session, clock, user_id, org_id=None, actor_user_id=actor_id, reason="deactivated"
+        )
         audit.record(
             session,
             clock,
@@ -262,6 +271,9 @@ def end_access(session: Session, clock: Clock, org_id: int, actor_id: int, user_
         return "deactivated"
     session.execute(
         delete(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
+    )
+    case_sharing.leave_organisation(
+        session, clock, user_id, org_id=org_id, actor_user_id=actor_id, reason="removed"
     )
     audit.record(
         session,

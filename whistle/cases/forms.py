@@ -160,6 +160,20 @@ class AssignForm(FlaskForm):
     assignee = SelectField(_l("Responsible handler"), coerce=str, validate_choice=False)
 
 
+class RemoveForm(FlaskForm):
+    """A unit lead takes the case away from a handler (a conflict of interest found later)."""
+
+    handler = SelectField(_l("Handler to keep out of this case"), coerce=str, validate_choice=False)
+    reason = TextAreaField(
+        _l("Why"),
+        validators=TEXT,
+        description=_l(
+            "Recorded as an internal note. The case gets new keys without this person, who "
+            "can never be given it again."
+        ),
+    )
+
+
 class ExportForm(FlaskForm):
     # The choices are the organisation's counsel, filled when the page is drawn; the domain
     # (whistle/export.py) checks what is posted.

@@ -45,6 +45,7 @@ from whistle.cases.forms import (
     MessageForm,
     NoteForm,
     PurgeForm,
+    RemoveForm,
     RevealForm,
     ScopeForm,
     purge_prefix,
@@ -197,6 +198,7 @@ def _forms(case: Case) -> dict[str, FlaskForm]:
         "reveal": RevealForm(prefix="reveal", formdata=None),
         "grant": GrantForm(prefix="grant", formdata=None),
         "assign": AssignForm(prefix="assign", formdata=None),
+        "remove": RemoveForm(prefix="remove", formdata=None),
         "recuse": EmptyForm(prefix="recuse", formdata=None),
         "export": ExportForm(prefix="export", formdata=None),
     }
@@ -226,6 +228,7 @@ def _shown(
         "reveal": identity is None and case.identity is not None and keys.identity is not None,
         "grant": len(forms["grant"].grantee.choices or []) > 1,
         "assign": is_lead,
+        "remove": is_lead and len(forms["remove"].handler.choices or []) > 1,
         "recuse": True,
         "export": keys.notes is not None,
         "export_identity": case.identity is not None and keys.identity is not None,
@@ -286,6 +289,9 @@ def _render(
     assign.assignee.choices = [("", _("Nobody"))] + [(str(u.id), u.display_name) for u in holders]
     if not assign.is_submitted():
         assign.assignee.data = str(case.assigned_user_id or "")
+    forms["remove"].handler.choices = [("", _("Choose"))] + [
+        (str(u.id), u.display_name) for u in holders if u.id != ctx.staff.user.id
+    ]
     shown = _shown(case, keys, identity, forms, ctx.has(Role.LEAD))
     # An action refused from a form the page no longer offers (a page left open in another
     # tab, a forged post) would lose its message with the form: it is shown at the top instead.
@@ -625,6 +631,23 @@ def assign(slug: str, reference: str) -> Response | tuple[str, int]:
         )
 
     return _act(slug, reference, "assign", AssignForm, run, "assigned")
+
+
+@bp.post("/cases/<reference>/remove")
+def remove(slug: str, reference: str) -> Response | tuple[str, int]:
+    """A unit lead takes the case away from a handler who holds it."""
+    ctx = require(slug, Role.LEAD)
+    del ctx
+
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        removed = _int(form.handler.data)
+        if removed is None:
+            raise ActionRefused("handler", _("Choose a colleague who holds the case."))
+        case_sharing.remove_from_case(
+            db(), runtime().clock, case, keys, ctx.staff.user.id, removed, form.reason.data or ""
+        )
+
+    return _act(slug, reference, "remove", RemoveForm, run, "removed")
 
 
 @bp.post("/cases/<reference>/recuse")

@@ -180,3 +180,17 @@ class MinutesCorrectionForm(FlaskForm):
 def minutes_form_prefix(version_uid: str) -> str:
     """The field prefix of the correction form for one version of the minutes."""
     return f"minutes-{version_uid}"
+
+
+class KeepOutForm(FlaskForm):
+    """The reporter keeps a case handler out of their case after sending it (K3)."""
+
+    handler = RadioField(
+        _l("Who should be kept out of your case?"),
+        coerce=int,
+        validate_choice=False,
+        description=_l(
+            "They will not be able to read anything of your case from now on, and cannot be "
+            "given it later."
+        ),
+    )

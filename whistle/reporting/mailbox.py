@@ -11,14 +11,16 @@ from collections.abc import Sequence
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle import disclosure
+from whistle import case_sharing, disclosure
 from whistle.access import public
 from whistle.conversation import FileGone, conversation, open_file, post_message, report_files
 from whistle.downloads import download_response, gone_page
 from whistle.errors import render_error
 from whistle.followup import UnknownCode, mark_read_by_reporter, open_with_code
+from whistle.handling import ActionRefused
 from whistle.meetings import (
     MeetingError,
     StaleMinutes,
@@ -27,12 +29,13 @@ from whistle.meetings import (
     find_version,
     minutes_history,
 )
-from whistle.models import Author, Case, Meeting, Organisation
+from whistle.models import Author, Case, Meeting, Organisation, User
 from whistle.org_keys import signing_key, verify_key
 from whistle.receipts import ReceiptStatement, sign_receipt
 from whistle.reporting import reporter_session
 from whistle.reporting.forms import (
     FollowUpForm,
+    KeepOutForm,
     MinutesCorrectionForm,
     ReplyForm,
     minutes_form_prefix,
@@ -65,7 +68,9 @@ def enter(slug: str) -> Response | str | tuple[str, int]:
             return render_template("errors/error.html", **too_many_context()), 429
         rt = runtime()
         try:
-            case, key = open_with_code(db(), org.id, form.code.data or "", rt.settings.pepper)
+            case, key = open_with_code(
+                db(), rt.clock, org.id, form.code.data or "", rt.settings.pepper, argon2=rt.argon2
+            )
         except UnknownCode:
             form.code.errors = [UNKNOWN_CODE]
         else:
@@ -115,7 +120,7 @@ def case(slug: str) -> Response | str:
                     runtime().clock,
                     FileStore(runtime().settings.file_store),
                     reporter.case,
-                    reporter.content_key,
+                    reporter.content,
                     author=Author.REPORTER,
                     body=body,
                     files=batch.prepared,
@@ -162,9 +167,9 @@ def _mailbox_page(
     shown again with its errors and everything typed in it.
     """
     session = db()
-    messages = conversation(session, reporter.case, reporter.content_key)
-    sent_with_report = report_files(session, reporter.case, reporter.content_key)
-    meetings = minutes_history(session, reporter.case, reporter.content_key)
+    messages = conversation(session, reporter.case, reporter.content)
+    sent_with_report = report_files(session, reporter.case, reporter.content)
+    meetings = minutes_history(session, reporter.case, reporter.content)
     corrections: dict[str, MinutesCorrectionForm] = {}
     for meeting in meetings:
         awaiting = meeting.awaiting_review
@@ -242,7 +247,7 @@ def minutes_correct(slug: str, uid: str) -> Response | str:
                 session,
                 runtime().clock,
                 reporter.case,
-                reporter.content_key,
+                reporter.content,
                 meeting,
                 correction.body.data or "",
                 based_on=version,
@@ -252,7 +257,7 @@ def minutes_correct(slug: str, uid: str) -> Response | str:
             newest = next(
                 (
                     m.awaiting_review
-                    for m in minutes_history(session, reporter.case, reporter.content_key)
+                    for m in minutes_history(session, reporter.case, reporter.content)
                     if m.id == meeting.id and m.awaiting_review is not None
                 ),
                 None,
@@ -312,7 +317,7 @@ def file(slug: str, name: str) -> Response | tuple[str, int]:
             db(),
             FileStore(runtime().settings.file_store),
             reporter.case,
-            reporter.content_key,
+            reporter.content,
             name,
         )
     except ValueError:
@@ -323,6 +328,54 @@ def file(slug: str, name: str) -> Response | tuple[str, int]:
         abort(404)
     view, chunks = found
     return download_response(view, chunks)
+
+
+@bp.route("/keep-out", methods=["GET", "POST"])
+@public
+def keep_out(slug: str) -> Response | tuple[str, int]:
+    """Keep a case handler out of the case (K3): from now on they read nothing of it."""
+    org = organisation_or_404(slug)
+    reporter = _signed_in(org)
+    session = db()
+    form = KeepOutForm()
+    people = case_sharing.excludable(session, reporter.case, reporter.content)
+    form.handler.choices = [(u.id, u.display_name) for u in people]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            case_sharing.exclude_by_reporter(
+                session, runtime().clock, reporter.case, reporter.content, form.handler.data or 0
+            )
+        except ActionRefused as refused:
+            form.handler.errors = [refused.message]
+        else:
+            return redirect(url_for("mailbox.keep_out", slug=org.slug, done=1), code=303)
+    if form.errors:
+        status = 400
+    names = {u.id: u.display_name for u in people} | {
+        u.id: u.display_name
+        for u in session.scalars(
+            select(User).where(
+                User.id.in_(
+                    case_sharing.excluded_ids(session, reporter.case, reporter.content) or {-1}
+                )
+            )
+        )
+    }
+    kept_out = [
+        (names.get(e.user_id, ""), e.on)
+        for e in case_sharing.exclusions(session, reporter.case, reporter.content)
+        if e.by == case_sharing.BY_REPORTER
+    ]
+    page = render_template(
+        "reporting/keep_out.html",
+        organisation=org,
+        case=reporter.case,
+        form=form,
+        kept_out=kept_out,
+        done=request.args.get("done") == "1",
+    )
+    return page, status
 
 
 @bp.get("/receipt.txt")

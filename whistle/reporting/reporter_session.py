@@ -1,8 +1,11 @@
-"""The reporter's browser session: the case content key held in the vault (whistle/vault.py).
+"""The reporter's browser session: the seed of the reporter's key pair held in the vault
+(whistle/vault.py).
 
-The Flask session cookie carries only the vault token. Right after submission the case code
-is held in the vault too, so the code page survives a reload (post/redirect/get) until the
-reporter confirms they have written it down; then it is erased.
+The Flask session cookie carries only the vault token. Each request derives the key pair from
+the seed and opens the content keys sealed to it, every key epoch (whistle/case_access.py), so
+a key renewed while the reporter is signed in reaches them on their next page. Right after
+submission the case code is held in the vault too, so the code page survives a reload
+(post/redirect/get) until the reporter confirms they have written it down; then it is erased.
 """
 
 from __future__ import annotations
@@ -12,18 +15,24 @@ from datetime import timedelta
 
 from flask import session as cookie
 
+from crypto import PrivateKey
 from whistle import vault
+from whistle.case_access import KeyRing, NoAccess, open_reporter_keys
 from whistle.models import Case
 from whistle.runtime import db, runtime
 
 COOKIE_KEY = "reporter"
 KEY_SIZE = 32
+# The first byte of the vault secret: what follows is the seed of the reporter's key pair (a
+# session from before key epochs held a content key instead, and is simply signed out).
+_SEED_SECRET = b"\x02"
 
 
 @dataclass(frozen=True, repr=False)
 class ReporterSession:
     case: Case
-    content_key: bytes
+    content: KeyRing  # SECRET: the content keys of every epoch
+    seed: bytes  # SECRET
     pending_code: str | None
     token: str
 
@@ -35,13 +44,17 @@ def _idle() -> timedelta:
     return timedelta(minutes=runtime().settings.session_idle_minutes)
 
 
-def start(case: Case, content_key: bytes, pending_code: str | None = None) -> None:
+def _secret(seed: bytes, pending_code: str | None) -> bytes:
+    return _SEED_SECRET + seed + (pending_code or "").encode("ascii")
+
+
+def start(case: Case, seed: bytes, pending_code: str | None = None) -> None:
     """Sign the browser in to ``case`` (replacing any earlier reporter session). Commits."""
-    begin(case, content_key, pending_code)
+    begin(case, seed, pending_code)
     db().commit()
 
 
-def begin(case: Case, content_key: bytes, pending_code: str | None = None) -> None:
+def begin(case: Case, seed: bytes, pending_code: str | None = None) -> None:
     """:func:`start` inside the caller's transaction (flushes, never commits): intake signs
     the reporter in with the same commit that stores the report, so a report never exists
     without its session, nor a session without its report."""
@@ -49,8 +62,13 @@ def begin(case: Case, content_key: bytes, pending_code: str | None = None) -> No
     token = cookie.pop(COOKIE_KEY, None)
     if isinstance(token, str):
         vault.destroy(session, token)
-    secret = content_key + (pending_code or "").encode("ascii")
-    token = vault.create(session, runtime().clock, kind="reporter", secret=secret, case_id=case.id)
+    token = vault.create(
+        session,
+        runtime().clock,
+        kind="reporter",
+        secret=_secret(seed, pending_code),
+        case_id=case.id,
+    )
     cookie[COOKIE_KEY] = token
     cookie.permanent = False
 
@@ -69,8 +87,16 @@ def current(org_id: int) -> ReporterSession | None:
     case = session.get(Case, opened.row.case_id)
     if case is None or case.org_id != org_id:
         return None
-    code = opened.secret[KEY_SIZE:].decode("ascii") or None
-    return ReporterSession(case, opened.secret[:KEY_SIZE], code, token)
+    secret = opened.secret
+    if secret[:1] != _SEED_SECRET or len(secret) < 1 + KEY_SIZE:
+        return None
+    seed = secret[1 : 1 + KEY_SIZE]
+    try:
+        content = open_reporter_keys(session, case, PrivateKey.from_seed(seed))
+    except NoAccess:
+        return None
+    code = secret[1 + KEY_SIZE :].decode("ascii") or None
+    return ReporterSession(case, content, seed, code, token)
 
 
 def forget_code(reporter: ReporterSession) -> None:
@@ -80,7 +106,7 @@ def forget_code(reporter: ReporterSession) -> None:
         session, runtime().clock, reporter.token, kind="reporter", idle=_idle()
     )
     if opened is not None:
-        vault.replace_secret(session, opened, reporter.token, reporter.content_key)
+        vault.replace_secret(session, opened, reporter.token, _secret(reporter.seed, None))
     session.commit()
 
 
