@@ -153,7 +153,7 @@ def test_another_counsel_cannot_open_it(
     assert refused.value.part == "bundle key"
 
 
-@pytest.mark.parametrize("where", ["header", "start", "middle", "end"])
+@pytest.mark.parametrize("where", ["header", "organisation", "start", "middle", "end"])
 def test_a_flipped_byte_in_the_bundle_is_found(
     app: Flask, session: Session, clock: FixedClock, unit: Unit, where: str
 ) -> None:
@@ -165,7 +165,13 @@ def test_a_flipped_byte_in_the_bundle_is_found(
         bundle_reader.read_header(src)
         header = src.tell()
     assert header > len(MAGIC) + 2 + 36 + 2 + len(made.sealed_key)  # format 2: signed
-    offset = {"header": 3, "start": header + 10, "middle": len(data) // 2, "end": len(data) - 5}
+    offset = {
+        "header": 3,
+        "organisation": len(MAGIC) + 2 + 36 + 2 + 1,  # inside the signed header (format 2)
+        "start": header + 10,
+        "middle": len(data) // 2,
+        "end": len(data) - 5,
+    }
     data[offset[where]] ^= 0x01
     path.write_bytes(bytes(data))
     with pytest.raises(bundle_reader.BundleError) as refused:
