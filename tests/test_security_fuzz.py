@@ -378,7 +378,14 @@ def cli_env(
 
 def test_the_cli_knows_every_command() -> None:
     names = {" ".join(path) for path in CLI_COMMANDS}
-    for expected in ("init", "setup-link", "db upgrade", "audit verify", "retention run"):
+    for expected in (
+        "init",
+        "setup-link",
+        "db upgrade",
+        "audit verify",
+        "retention run",
+        "receipt verify",
+    ):
         assert expected in names
     assert not set(CLI_COMMANDS) & NOT_FUZZED
 
