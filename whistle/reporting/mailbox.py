@@ -390,8 +390,9 @@ def receipt_proof(slug: str) -> Response | tuple[str, int]:
         about=_(
             "This file and the receipt of case %(ref)s at %(org)s together prove what was "
             "reported: the commitment the receipt signs (field c) is the SHA-256 of the report "
-            "below and the salt. Check them together at %(url)s (choose both files) or with "
-            "the command: whistle receipt verify RECEIPT --proof THIS-FILE",
+            "below and the salt. Check them together at %(url)s (choose both files), or "
+            "offline with the command: whistle receipt verify RECEIPT --verify-key KEY --proof "
+            "THIS-FILE (the organisation's KEY is shown on that page)",
             ref=reference,
             org=org.name,
             url=_check_url(org),
