@@ -264,7 +264,7 @@ def op_open(s: Setup, job: dict[str, Any]) -> Callable[[], dict[str, Any]]:
 
     def run() -> dict[str, Any]:
         with archive.open("wb") as out:
-            export_id = bundle_reader.open_bundle(bundle, s.counsel_key, out)
+            export_id = bundle_reader.open_bundle(bundle, s.counsel_key, out).export_id
         return {"export_id": export_id, "written": archive.stat().st_size}
 
     return run

@@ -1,4 +1,4 @@
-"""The organisation's Ed25519 signatures: submission receipts and export manifests.
+"""The organisation's Ed25519 signatures: submission receipts, export manifests and headers.
 
 Who can verify: anyone holding the organisation's verify key (publish it, print its
 fingerprint). Who can sign: whoever holds the signing key, which the server keeps
@@ -7,7 +7,7 @@ the instance folder, can sign.
 
 Every signature is domain-separated by a :class:`SignaturePurpose`: the signed bytes are
 ``signature header || encoded purpose || message``, so a receipt signature can never be
-replayed as a manifest signature, or the other way round.
+replayed as a manifest or bundle-header signature, or any one of them as another.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ class SignaturePurpose(enum.Enum):
 
     RECEIPT = "submission-receipt"
     EXPORT_MANIFEST = "export-manifest"
+    # The header of a case file for counsel (bundle format 2): export id, organisation,
+    # sealed bundle key and signer. Its own purpose, so a header signature can never be
+    # passed off as a manifest's (both are made over bytes the exporting server chooses).
+    EXPORT_HEADER = "export-header"
 
 
 class VerifyKey:

@@ -118,6 +118,15 @@ def database_url(
     _empty_all(url)
 
 
+@pytest.fixture(autouse=True)
+def counsel_pin_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`whistle export` pins organisation keys in counsel's own configuration: in tests, a
+    file of the test's own, never the account's ~/.config (whistle/bundle_trust.py)."""
+    path = tmp_path / "counsel-config" / "pins.json"
+    monkeypatch.setenv("WHISTLE_PINS", str(path))
+    return path
+
+
 @pytest.fixture
 def instance_path(tmp_path: Path) -> Path:
     path = tmp_path / "instance"

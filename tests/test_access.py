@@ -24,6 +24,7 @@ EXPECTED_PUBLIC = {
     "mailbox.file",
     "mailbox.receipt",
     "mailbox.receipt_page",
+    "mailbox.receipt_proof",
     "mailbox.sign_out",
     "mailbox.keep_out",
     # Approving or correcting meeting minutes: the reporter's session too (whistle/meetings.py).
@@ -31,6 +32,8 @@ EXPECTED_PUBLIC = {
     "mailbox.minutes_correct",
     "mailbox.consent",
     "mailbox.refuse_consent",
+    # The organisation's receipt key and the receipt check: for anyone, stores nothing.
+    "receipt_check.page",
     "setup.setup",
     # Staff sign-in: the password step, then the code or enrolment step, which need the
     # pending session the password step creates; an invitation needs its one-time token.

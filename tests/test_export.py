@@ -77,7 +77,7 @@ def opened(app: Flask, made: CaseExport, staff: Staff) -> zipfile.ZipFile:
     assert staff.private_key is not None
     out = io.BytesIO()
     bundle = FileStore(runtime(app).settings.file_store).path(made.storage_name)
-    assert bundle_reader.open_bundle(bundle, staff.private_key, out) == made.uid
+    assert bundle_reader.open_bundle(bundle, staff.private_key, out).export_id == made.uid
     out.seek(0)
     return zipfile.ZipFile(out)
 
@@ -153,7 +153,7 @@ def test_another_counsel_cannot_open_it(
     assert refused.value.part == "bundle key"
 
 
-@pytest.mark.parametrize("where", ["header", "start", "middle", "end"])
+@pytest.mark.parametrize("where", ["header", "organisation", "start", "middle", "end"])
 def test_a_flipped_byte_in_the_bundle_is_found(
     app: Flask, session: Session, clock: FixedClock, unit: Unit, where: str
 ) -> None:
@@ -161,13 +161,22 @@ def test_a_flipped_byte_in_the_bundle_is_found(
     _case, made = exported_case(app, session, clock, unit, conny, notes=False)
     path = FileStore(runtime(app).settings.file_store).path(made.storage_name)
     data = bytearray(path.read_bytes())
-    header = len(MAGIC) + 2 + 36 + 2 + len(made.sealed_key)
-    offset = {"header": 3, "start": header + 10, "middle": len(data) // 2, "end": len(data) - 5}
+    with path.open("rb") as src:
+        bundle_reader.read_header(src)
+        header = src.tell()
+    assert header > len(MAGIC) + 2 + 36 + 2 + len(made.sealed_key)  # format 2: signed
+    offset = {
+        "header": 3,
+        "organisation": len(MAGIC) + 2 + 36 + 2 + 1,  # inside the signed header (format 2)
+        "start": header + 10,
+        "middle": len(data) // 2,
+        "end": len(data) - 5,
+    }
     data[offset[where]] ^= 0x01
     path.write_bytes(bytes(data))
     with pytest.raises(bundle_reader.BundleError) as refused:
         opened(app, made, conny)
-    assert refused.value.part in ("bundle", "bundle key")
+    assert refused.value.part in ("bundle", "bundle key", "bundle header")
 
 
 @pytest.mark.parametrize(

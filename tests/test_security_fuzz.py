@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 import tests.test_authorisation as authorisation
+from crypto import SigningKey
 from tests.factories import Unit
 from tests.pages import CSRF_RE, csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
@@ -54,6 +55,7 @@ from whistle import totp
 from whistle.cli import cli
 from whistle.clock import FixedClock
 from whistle.forms import parse_id
+from whistle.receipts import ReceiptStatement, ReportProof, parse_receipt, sign_receipt
 from whistle.reporting.limits import ReporterThrottles
 from whistle.throttle import SlidingWindowLimiter
 
@@ -383,7 +385,14 @@ def cli_env(
 
 def test_the_cli_knows_every_command() -> None:
     names = {" ".join(path) for path in CLI_COMMANDS}
-    for expected in ("init", "setup-link", "db upgrade", "audit verify", "retention run"):
+    for expected in (
+        "init",
+        "setup-link",
+        "db upgrade",
+        "audit verify",
+        "retention run",
+        "receipt verify",
+    ):
         assert expected in names
     assert not set(CLI_COMMANDS) & NOT_FUZZED
 
@@ -445,3 +454,84 @@ def test_counsels_tools_name_an_unreadable_file_or_a_wrong_folder_without_a_trac
     assert checked.exit_code == 1, checked.output
     assert "Permission denied" in checked.output and "Traceback" not in checked.output
     assert isinstance(checked.exception, SystemExit)
+
+
+# --- whistle receipt verify, with receipts and proofs that are almost right --------------------
+
+
+def _receipt_world() -> tuple[str, bytes, str, ReceiptStatement]:
+    """A real format-2 receipt, its proof and the verify key, made offline."""
+    key = SigningKey.generate()
+    proof = ReportProof(
+        bytes(range(32)),
+        {"relation": None, "what": "Fake report", "when_where": "", "who": "", "how_known": ""},
+        "fuzzfirma",
+        "2026-0001",
+        "2026-03-02",
+    )
+    statement = ReceiptStatement("fuzzfirma", "2026-0001", "2026-03-02", proof.commitment().hex())
+    text = (
+        f"Receipt\nStatement: {statement.canonical().decode()}\n"
+        f"Signature: {sign_receipt(key, statement)}\n"
+    )
+    return (
+        text,
+        proof.to_json(about="Fake", warning="Fake"),
+        key.verify_key().to_bytes().hex(),
+        (statement),
+    )
+
+
+RECEIPT, PROOF, RECEIPT_KEY, STATEMENT = _receipt_world()
+
+
+def _mutated(original: bytes) -> st.SearchStrategy[bytes]:
+    """The original with bytes flipped, cut, inserted or replaced wholesale."""
+    flipped = st.tuples(st.integers(0, len(original) - 1), st.integers(1, 255)).map(
+        lambda p: original[: p[0]] + bytes([original[p[0]] ^ p[1]]) + original[p[0] + 1 :]
+    )
+    cut = st.integers(0, len(original)).map(lambda n: original[:n])
+    inserted = st.tuples(st.integers(0, len(original)), st.binary(max_size=20)).map(
+        lambda p: original[: p[0]] + p[1] + original[p[0] :]
+    )
+    return st.one_of(st.just(original), flipped, cut, inserted, st.binary(max_size=200))
+
+
+def test_receipt_verify_survives_almost_right_receipts_and_proofs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline (no instance, no database), any receipt, proof and key text ends in a clear
+    verdict: exit 0 only for the untouched receipt's statement, never a traceback."""
+    monkeypatch.setenv("WHISTLE_INSTANCE", str(tmp_path / "no-instance"))
+    monkeypatch.delenv("WHISTLE_DATABASE_URL", raising=False)
+    monkeypatch.chdir(working_folder(tmp_path))
+    runner = CliRunner()
+    keys = st.one_of(
+        st.just(RECEIPT_KEY), st.text(max_size=80), st.binary(max_size=40).map(bytes.hex)
+    )
+
+    @settings(FUZZ, max_examples=120)
+    @given(
+        receipt=_mutated(RECEIPT.encode()),
+        proof=st.one_of(st.none(), _mutated(PROOF)),
+        key=keys,
+    )
+    def run(receipt: bytes, proof: bytes | None, key: str) -> None:
+        Path("receipt.txt").write_bytes(receipt)
+        arguments = ["receipt", "verify", "receipt.txt", "--verify-key", key]
+        if proof is not None:
+            Path("proof.json").write_bytes(proof)
+            arguments += ["--proof", "proof.json"]
+        result = runner.invoke(cli, arguments, catch_exceptions=True)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise AssertionError(f"uncaught {type(result.exception).__name__}") from (
+                result.exception
+            )
+        assert "Traceback" not in result.output
+        assert result.exit_code in (0, 1, 2), result.output
+        if result.exit_code == 0:
+            # Only the organisation's statement verifies, whatever else changed around it.
+            assert parse_receipt(receipt.decode("utf-8-sig"))[0] == STATEMENT
+            assert "Fake report" not in result.output
+
+    run()

@@ -77,7 +77,7 @@ def create_app(
     from whistle.cases import meeting_views
     from whistle.cases import views as cases
     from whistle.errors import init_errors
-    from whistle.reporting import mailbox
+    from whistle.reporting import mailbox, receipt_check
     from whistle.reporting import views as reporting
     from whistle.reporting.limits import init_throttles
     from whistle.setup import views as setup
@@ -96,6 +96,7 @@ def create_app(
     app.register_blueprint(setup.bp)
     app.register_blueprint(reporting.bp)
     app.register_blueprint(mailbox.bp)
+    app.register_blueprint(receipt_check.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(admin_views.logo_bp)

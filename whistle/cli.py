@@ -19,6 +19,7 @@ from whistle.export_cli import export_cli
 from whistle.instance import init_instance
 from whistle.notify import notify_cli
 from whistle.onboarding import SetupUnavailable, issue_token, setup_complete
+from whistle.receipt_cli import receipt_cli
 from whistle.recovery_cli import recovery_cli
 from whistle.reminders import deadlines_command  # noqa: F401  (registers "notify deadlines")
 from whistle.retention import retention_cli
@@ -94,6 +95,7 @@ cli.add_command(recovery_cli)
 cli.add_command(notify_cli)
 cli.add_command(retention_cli)
 cli.add_command(export_cli)
+cli.add_command(receipt_cli)
 cli.add_command(doctor_command)
 
 

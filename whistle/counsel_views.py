@@ -8,15 +8,14 @@ beside the bundle under that key; the bundle itself downloads as it is, encrypte
 
 from __future__ import annotations
 
-import base64
-
 from flask import Blueprint, abort, render_template
 from werkzeug.wrappers import Response
 
 from whistle import audit, export
-from whistle.bundle_format import KEY_FILE_HEADER
+from whistle.bundle_format import key_file_text
 from whistle.downloads import attachment_disposition
 from whistle.models import CaseExport, Role
+from whistle.org_keys import verify_key
 from whistle.runtime import db, runtime
 from whistle.staff.guard import StaffContext, require
 from whistle.storage import FileStore
@@ -45,6 +44,7 @@ def index(slug: str) -> str:
         ctx=ctx,
         organisation=ctx.org,
         exports=export.exports_for(db(), ctx.staff.user.id, ctx.org.id),
+        signing_fingerprint=verify_key(db(), ctx.org.id).fingerprint(),
     )
 
 
@@ -114,12 +114,16 @@ def bundle(slug: str, export_id: int) -> Response:
 @bp.get("/key")
 def key_file(slug: str) -> Response:
     """Counsel's private key as stored: wrapped under their password (Argon2id, AES-GCM), for
-    opening bundles offline with ``whistle export open``. Useless without the password."""
+    opening bundles offline with ``whistle export open``. Useless without the password.
+
+    Version 2 also carries the organisation's signing key, so ``whistle export open`` accepts
+    only case files this organisation signed (whistle/bundle_trust.py): the key comes over
+    counsel's own signed-in session, not with the case file it is to vouch for."""
     ctx = _counsel(slug)
     wrapped = ctx.staff.user.wrapped_private_key
     if wrapped is None:
         abort(404)
-    text = f"{KEY_FILE_HEADER}\n{base64.b64encode(wrapped).decode()}\n"
+    text = key_file_text(wrapped, ctx.org.slug, verify_key(db(), ctx.org.id))
     audit.record(
         db(),
         runtime().clock,

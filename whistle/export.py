@@ -3,9 +3,10 @@
 
 A handler exports a case to a counsel user of the organisation. The bundle is one file:
 
-- ``WHISTLE-EXPORT`` header, then the bundle key sealed (HPKE, ML-KEM-768 + X25519) to the
-  chosen counsel's public key only, then a ZIP archive encrypted with that key in the stream
-  format of the file store (authenticated segments);
+- ``WHISTLE-EXPORT`` header (format 2: export id, organisation, the bundle key sealed (HPKE,
+  ML-KEM-768 + X25519) to the chosen counsel's public key only, and the organisation's
+  signature over all of it), then a ZIP archive encrypted with that key in the stream format
+  of the file store (authenticated segments);
 - inside the ZIP: ``case.pdf`` (readable), ``case.json`` (machine-readable, schema in
   docs/export-format.md), ``files/...`` (the attachments, decrypted), and last
   ``manifest.json`` (the SHA-256 and size of every part) with ``manifest.sig``, the
@@ -35,7 +36,6 @@ import hashlib
 import io
 import json
 import secrets
-import struct
 import subprocess  # nosec B404 # one fixed script, see case_pdf
 import sys
 import uuid
@@ -65,7 +65,14 @@ from crypto import (
     sign,
 )
 from whistle import audit, disclosure, handling, rights
-from whistle.bundle_format import FORMAT, MAGIC, VERSION, bundle_context, key_context
+from whistle.bundle_format import (
+    FORMAT,
+    VERSION,
+    bundle_context,
+    header,
+    key_context,
+    manifest_bytes,
+)
 from whistle.clock import Clock
 from whistle.conversation import conversation, open_file, report_files
 from whistle.disclosure import counsel_of
@@ -447,9 +454,7 @@ def export_case(
     )
     name = store.new_name()
     with store.writer(name) as out:
-        ident = uid.encode("ascii")
-        out.write(MAGIC + struct.pack(">H", len(ident)) + ident)
-        out.write(struct.pack(">H", len(sealed)) + sealed)
+        out.write(header(uid, org.slug, sealed, signing_key))
         encryptor = StreamEncryptor(bundle_key, bundle_context(uid))
         sink = _EncryptingSink(out, encryptor)
         listed = []
@@ -460,21 +465,16 @@ def export_case(
                 found = open_file(session, store, case, keys.content, part.storage_name)
                 assert found is not None
                 listed.append(_add(zf, part.path, found[1], compress=False))
-            manifest = json.dumps(
-                {
-                    "format": FORMAT,
-                    "version": VERSION,
-                    "export_id": uid,
-                    "organisation": org.slug,
-                    "case": case.reference,
-                    "exported_on": today.isoformat(),
-                    "includes_notes": include_notes,
-                    "includes_identity": identity is not None,
-                    "verify_key": signing_key.verify_key().to_bytes().hex(),
-                    "parts": listed,
-                },
-                indent=1,
-            ).encode()
+            manifest = manifest_bytes(
+                export_id=uid,
+                organisation=org.slug,
+                case=case.reference,
+                exported_on=today.isoformat(),
+                includes_notes=include_notes,
+                includes_identity=identity is not None,
+                verify_key=signing_key.verify_key(),
+                parts=listed,
+            )
             _add(zf, "manifest.json", iter([manifest]), compress=True)
             signature = sign(signing_key, manifest, purpose=SignaturePurpose.EXPORT_MANIFEST)
             _add(zf, "manifest.sig", iter([signature]), compress=False)

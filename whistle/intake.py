@@ -43,6 +43,7 @@ from whistle.deadlines import acknowledge_due, feedback_due
 from whistle.meetings import open_meeting_task
 from whistle.models import Case, CaseStatus, Category, Organisation, ReferenceCounter, User
 from whistle.notify import queue_case_event
+from whistle.receipts import SALT_FIELD, new_salt
 from whistle.records import REPORT_OWNER
 from whistle.storage import FileStore
 
@@ -206,6 +207,7 @@ def submit_report(
         "how_known": report.how_known,
         "excluded_handlers": sorted(excluded),
         "meeting_requested": report.meeting_requested,
+        SALT_FIELD: new_salt(),  # the receipt's commitment salt (whistle/receipts.py)
     }
     identity = None
     if not report.anonymous:

@@ -89,3 +89,14 @@ def verify_key(session: Session, org_id: int) -> VerifyKey:
 
 def recovery_public_key(session: Session, org_id: int) -> PublicKey:
     return PublicKey.from_bytes(_current(session, org_id, KeyPurpose.RECOVERY).public_key)
+
+
+def all_verify_keys(session: Session, org_id: int) -> list[VerifyKey]:
+    """Every receipt-verifying key the organisation has had, the current one first, so a
+    receipt signed before a key change still verifies."""
+    rows = session.scalars(
+        select(OrgKey)
+        .where(OrgKey.org_id == org_id, OrgKey.purpose == KeyPurpose.SIGNING)
+        .order_by(OrgKey.retired_at.is_not(None), OrgKey.id.desc())
+    ).all()
+    return [VerifyKey.from_bytes(row.public_key) for row in rows]

@@ -42,6 +42,18 @@ def test_a_receipt_signature_is_not_a_manifest_signature() -> None:
     assert crypto.sign(org_key(), MESSAGE, purpose=MANIFEST) != receipt_signature()
 
 
+@pytest.mark.parametrize("made_for", list(crypto.SignaturePurpose), ids=lambda p: p.value)
+def test_a_signature_verifies_for_its_own_purpose_only(made_for: crypto.SignaturePurpose) -> None:
+    """Receipts, manifests and bundle headers are all signed by one key over bytes the server
+    chooses: none may pass for another."""
+    signature = crypto.sign(org_key(), MESSAGE, purpose=made_for)
+    crypto.verify(org_key().verify_key(), MESSAGE, signature, purpose=made_for)
+    for other in crypto.SignaturePurpose:
+        if other is not made_for:
+            with pytest.raises(crypto.OpenError):
+                crypto.verify(org_key().verify_key(), MESSAGE, signature, purpose=other)
+
+
 def test_another_organisation_key_does_not_verify() -> None:
     with pytest.raises(crypto.OpenError):
         crypto.verify(

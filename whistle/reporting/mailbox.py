@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -29,9 +31,8 @@ from whistle.meetings import (
     find_version,
     minutes_history,
 )
-from whistle.models import Author, Case, Meeting, Organisation, User
-from whistle.org_keys import signing_key, verify_key
-from whistle.receipts import ReceiptStatement, sign_receipt
+from whistle.models import Author, Meeting, Organisation, User
+from whistle.receipts import IssuedReceipt, issue_receipt
 from whistle.reporting import reporter_session
 from whistle.reporting.forms import (
     FollowUpForm,
@@ -87,13 +88,29 @@ def _signed_in(org: Organisation) -> reporter_session.ReporterSession:
     return reporter
 
 
-def _receipt(org: Organisation, case: Case) -> tuple[ReceiptStatement, str, str]:
-    session = db()
-    statement = ReceiptStatement(org.slug, case.reference, case.received_on.isoformat())
-    signature = sign_receipt(
-        signing_key(session, org.id, runtime().settings.instance_key), statement
+def _receipt(org: Organisation, reporter: reporter_session.ReporterSession) -> IssuedReceipt:
+    return issue_receipt(
+        db(), org, reporter.case, reporter.content, runtime().settings.instance_key
     )
-    return statement, signature, verify_key(session, org.id).fingerprint()
+
+
+def _receipt_context(org: Organisation, issued: IssuedReceipt) -> dict[str, object]:
+    statement = issued.statement
+    return {
+        "organisation": org,
+        "statement": statement,
+        "received": format_date(statement.day, "long"),
+        "canonical": statement.canonical().decode(),
+        "signature": issued.signature,
+        "fingerprint": issued.verify_key.fingerprint(),
+        "has_proof": issued.proof is not None,
+        "check_url": _check_url(org),
+    }
+
+
+def _check_url(org: Organisation) -> str:
+    """The public receipt check page, as an address to write down (the receipt is a file)."""
+    return runtime().settings.base_url.rstrip("/") + url_for("receipt_check.page", slug=org.slug)
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -383,14 +400,8 @@ def keep_out(slug: str) -> Response | tuple[str, int]:
 def receipt(slug: str) -> Response:
     org = organisation_or_404(slug)
     reporter = _signed_in(org)
-    statement, signature, fingerprint = _receipt(org, reporter.case)
     text = render_template(
-        "reporting/receipt.txt",
-        organisation=org,
-        statement=statement,
-        canonical=statement.canonical().decode(),
-        signature=signature,
-        fingerprint=fingerprint,
+        "reporting/receipt.txt", **_receipt_context(org, _receipt(org, reporter))
     )
     response = Response(text, mimetype="text/plain")
     response.headers["Content-Disposition"] = (
@@ -404,15 +415,52 @@ def receipt(slug: str) -> Response:
 def receipt_page(slug: str) -> str:
     org = organisation_or_404(slug)
     reporter = _signed_in(org)
-    statement, signature, fingerprint = _receipt(org, reporter.case)
     return render_template(
         "reporting/receipt.html",
-        organisation=org,
         case=reporter.case,
-        canonical=statement.canonical().decode(),
-        signature=signature,
-        fingerprint=fingerprint,
+        **_receipt_context(org, _receipt(org, reporter)),
     )
+
+
+@bp.get("/receipt-proof.json")
+@public
+def receipt_proof(slug: str) -> Response | tuple[str, int]:
+    """What the receipt commits to, for the reporter to keep: the report in clear and the salt."""
+    org = organisation_or_404(slug)
+    reporter = _signed_in(org)
+    issued = _receipt(org, reporter)
+    if issued.proof is None:
+        return render_error(
+            404,
+            _l("No proof for this report"),
+            _l(
+                "Your report was made before receipts committed to what was reported, so its "
+                "receipt proves the reference and the date only, and there is no proof file."
+            ),
+        )
+    reference = reporter.case.reference
+    body = issued.proof.to_json(
+        about=_(
+            "This file and the receipt of case %(ref)s at %(org)s together prove what was "
+            "reported: the commitment the receipt signs (field c) is the SHA-256 of the report "
+            "below and the salt. Check them together at %(url)s (choose both files), or "
+            "offline with the command: whistle receipt verify RECEIPT --verify-key KEY --proof "
+            "THIS-FILE (the organisation's KEY is shown on that page)",
+            ref=reference,
+            org=org.name,
+            url=_check_url(org),
+        ),
+        warning=_(
+            "This file contains your report in clear text. Keep it as safe as your case code: "
+            "anyone who finds it can read what you reported. Show it only to someone you "
+            "choose, such as an authority."
+        ),
+    )
+    response = Response(body, mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="report-proof-{reference}.json"'
+    )
+    return response
 
 
 @bp.post("/sign-out")

@@ -1,0 +1,207 @@
+"""Write the known-answer vectors of Whistle's own formats in tests/app_vectors/. Run by hand:
+
+    python tests/app_vectors/make_app_vectors.py     # from the checkout's root
+
+The formats: receipt statements (format 1 and 2: canonical bytes, commitment input and
+commitment, signature, proof file), the case-file header (format 1 and 2) and manifest, and
+counsel's key file (version 1 and 2). Keys come from the labelled seeds of
+tests/crypto/make_vectors.py (no private key is committed); the wrapped counsel key is the
+committed vector of tests/crypto/vectors/keypairs.json. Everything here is deterministic, so a
+re-run rewrites the files identically unless a format changed: then add new vectors next to
+the old ones (a new format version) instead of overwriting them, so old files keep opening.
+
+These live outside tests/crypto because they import whistle, which the crypto library's own
+suite must not.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from crypto import SignaturePurpose, sign  # noqa: E402
+from whistle import bundle_format, receipts  # noqa: E402
+
+
+def _crypto_generator() -> Any:
+    """tests/crypto/make_vectors.py by path, for its labelled-seed helpers."""
+    path = ROOT / "tests" / "crypto" / "make_vectors.py"
+    spec = importlib.util.spec_from_file_location("whistle_crypto_make_vectors", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+crypto_vectors = _crypto_generator()
+seed = crypto_vectors.seed
+signing_key_for = crypto_vectors.signing_key_for
+SIGNING_LABEL = "app/organisation-signing"
+# Fixed texts of the proof file; the real ones are translated prose, not part of the format.
+ABOUT = "Fake explanation of the proof file."
+WARNING = "Fake warning: the report is in clear text."
+
+REPORTS: list[dict[str, Any]] = [
+    {
+        "relation": "employee",
+        "what": "Fake report: pallets leave the warehouse at night.",
+        "when_where": "Fake: the warehouse, since January",
+        "who": "Fake Person Doe",
+        "how_known": "Fake: I saw it myself",
+    },
+    {
+        "relation": None,
+        "what": "Æblegrød på fredag – fake, with a line break\nand an emoji 🍎",  # noqa: RUF001 - non-ASCII on purpose
+        "when_where": "",
+        "who": "",
+        "how_known": "",
+    },
+]
+
+
+def receipt_vectors() -> dict[str, Any]:
+    key = signing_key_for(SIGNING_LABEL)
+    format_1 = []
+    for organisation, reference, day in (
+        ("testfirma", "2026-0001", "2026-03-02"),
+        ("acme-group", "2025-0042", "2025-11-30"),
+    ):
+        statement = receipts.ReceiptStatement(organisation, reference, day)
+        format_1.append(
+            {
+                "organisation": organisation,
+                "reference": reference,
+                "received_on": day,
+                "canonical": statement.canonical().decode(),
+                "signature": receipts.sign_receipt(key, statement),
+            }
+        )
+    format_2 = []
+    for number, report in enumerate(REPORTS, start=1):
+        label = f"app/receipt/{number}/salt"
+        salt = seed(label, receipts.SALT_SIZE)
+        reference = f"2026-{number:04d}"
+        statement = receipts.statement_for(
+            "testfirma",
+            reference,
+            date(2026, 3, number),
+            {**report, receipts.SALT_FIELD: salt.hex(), "excluded_handlers": [7], "v": 1},
+        )
+        proof = receipts.ReportProof(
+            salt, dict(report), "testfirma", reference, statement.received_on
+        )
+        format_2.append(
+            {
+                "organisation": "testfirma",
+                "reference": reference,
+                "received_on": statement.received_on,
+                "salt_label": label,
+                "salt": salt.hex(),
+                "report": report,
+                "commitment_input": receipts.commitment_input(salt, report).hex(),
+                "commitment": receipts.commitment(salt, report).hex(),
+                "canonical": statement.canonical().decode(),
+                "signature": receipts.sign_receipt(key, statement),
+                "proof_file": proof.to_json(about=ABOUT, warning=WARNING).decode(),
+            }
+        )
+    return {
+        "signing_key_label": SIGNING_LABEL,
+        "verify_key": key.verify_key().to_bytes().hex(),
+        "fingerprint": key.verify_key().fingerprint(),
+        "format_1": format_1,
+        "format_2": format_2,
+    }
+
+
+EXPORT_ID = "3f0c9a1e-5b7d-4c2a-9e8f-0a1b2c3d4e5f"
+
+
+def bundle_vectors() -> dict[str, Any]:
+    key = signing_key_for(SIGNING_LABEL)
+    # The header carries the sealed bundle key as opaque bytes; a labelled stand-in of an
+    # HPKE seal's size keeps this vector deterministic.
+    sealed = seed("app/bundle/sealed-key", 1157)
+    signed = bundle_format.signed_header_part(EXPORT_ID, "testfirma", sealed, key.verify_key())
+    header_2 = bundle_format.header(EXPORT_ID, "testfirma", sealed, key)
+    header_1 = (
+        bundle_format.MAGIC_V1
+        + bundle_format.field(EXPORT_ID.encode())
+        + (bundle_format.field(sealed))
+    )
+    parts = [
+        {"path": "case.json", "sha256": seed("app/bundle/case.json", 32).hex(), "size": 2345},
+        {"path": "case.pdf", "sha256": seed("app/bundle/case.pdf", 32).hex(), "size": 45678},
+        {"path": "files/001-lagerliste.txt", "sha256": seed("app/bundle/f", 32).hex(), "size": 9},
+    ]
+    inputs = {
+        "export_id": EXPORT_ID,
+        "organisation": "testfirma",
+        "case": "2026-0042",
+        "exported_on": "2026-11-23",
+        "includes_notes": True,
+        "includes_identity": False,
+        "parts": parts,
+    }
+    manifest = bundle_format.manifest_bytes(**inputs, verify_key=key.verify_key())
+    return {
+        "signing_key_label": SIGNING_LABEL,
+        "verify_key": key.verify_key().to_bytes().hex(),
+        "sealed_key_label": "app/bundle/sealed-key",
+        "header_v2": {
+            "export_id": EXPORT_ID,
+            "organisation": "testfirma",
+            "signed_part": signed.hex(),
+            "header": header_2.hex(),
+        },
+        "header_v1": {"export_id": EXPORT_ID, "header": header_1.hex()},
+        "manifest": {
+            "inputs": inputs,
+            "manifest": manifest.decode(),
+            "signature": sign(key, manifest, purpose=SignaturePurpose.EXPORT_MANIFEST).hex(),
+        },
+    }
+
+
+def key_file_vectors() -> dict[str, Any]:
+    keypairs = json.loads((ROOT / "tests" / "crypto" / "vectors" / "keypairs.json").read_text())
+    handler = next(v for v in keypairs if v["label"] == "keypairs/handler-a")
+    wrapped = bytes.fromhex(handler["wrapped"]["blob"])
+    key = signing_key_for(SIGNING_LABEL)
+    v1 = f"{bundle_format.KEY_FILE_HEADER_V1}\n{base64.b64encode(wrapped).decode()}\n"
+    return {
+        "wrapped_from": "tests/crypto/vectors/keypairs.json keypairs/handler-a",
+        "password": handler["wrapped"]["password"],
+        "public_key": handler["public_key"],
+        "v1": v1,
+        "v2": {
+            "organisation": "testfirma",
+            "verify_key": key.verify_key().to_bytes().hex(),
+            "text": bundle_format.key_file_text(wrapped, "testfirma", key.verify_key()),
+        },
+    }
+
+
+def main() -> None:
+    for name, data in (
+        ("receipts", receipt_vectors()),
+        ("bundle", bundle_vectors()),
+        ("key_files", key_file_vectors()),
+    ):
+        path = HERE / f"{name}.json"
+        path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
