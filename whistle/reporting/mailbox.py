@@ -78,7 +78,8 @@ def enter(slug: str) -> Response | str | tuple[str, int]:
 def _signed_in(org: Organisation) -> reporter_session.ReporterSession:
     reporter = reporter_session.current(org.id)
     if reporter is None:
-        abort(redirect(url_for("mailbox.enter", slug=org.slug), code=303))
+        ended = 1 if reporter_session.ended() else None
+        abort(redirect(url_for("mailbox.enter", slug=org.slug, ended=ended), code=303))
     return reporter
 
 
@@ -194,6 +195,7 @@ def _mailbox_page(
         reattach=list(reattach),
         sent=request.args.get("sent") == "1",
         idle_minutes=runtime().settings.session_idle_minutes,
+        max_minutes=runtime().settings.reporter_session_max_minutes,
     )
     if reporter.case.unread_for_reporter or any(m.unread_by_reporter for m in messages):
         mark_read_by_reporter(session, runtime().clock, reporter.case)
