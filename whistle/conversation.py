@@ -8,16 +8,25 @@ as messages with a heading.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto import decrypt_field, decrypt_stream, encrypt_field, encrypt_stream
+from crypto import (
+    STREAM_HEADER_SIZE,
+    OpenError,
+    decrypt_field,
+    decrypt_stream,
+    encrypt_field,
+    encrypt_stream,
+    stream_plaintext_size,
+)
 from whistle.clock import Clock
 from whistle.contexts import attachment_context, attachment_name_context, message_context
 from whistle.models import Attachment, Author, Case, Message
@@ -76,6 +85,15 @@ class FileGone(Exception):
     def __init__(self, purged_on: date) -> None:
         self.purged_on = purged_on
         super().__init__("file purged")
+
+
+class FileDamaged(Exception):
+    """The stored file's header does not open under the case key, or its size is no stream's:
+    found before any response has started."""
+
+    def __init__(self, attachment_id: int) -> None:
+        self.attachment_id = attachment_id
+        super().__init__(f"attachment {attachment_id} is damaged")
 
 
 @dataclass(frozen=True, repr=False)
@@ -279,7 +297,10 @@ def open_file(
     """A file of ``case`` and an iterator of its authenticated plaintext, or None;
     :class:`FileGone` for a purged file.
 
-    The header is checked before this returns, so a wrong key fails before any response.
+    The header is checked before this returns, so a damaged file or a wrong key raises
+    :class:`FileDamaged` before any response. The view's ``size`` is the length the stored
+    ciphertext holds (crypto.stream_plaintext_size), not the clear ``Attachment.size`` column,
+    which only listings use: editing that column cannot cut a download short.
     """
     row = session.scalar(
         select(Attachment).where(
@@ -292,13 +313,20 @@ def open_file(
         raise FileGone(row.purged_on)
     view = _file_view(case, content_key, row)
     handle: BinaryIO = store.open(storage_name)
+    try:
+        size = stream_plaintext_size(
+            handle.read(STREAM_HEADER_SIZE), os.fstat(handle.fileno()).st_size
+        )
+        handle.seek(0)
+        plaintext = decrypt_stream(handle, content_key, attachment_context(case.uid, storage_name))
+    except OpenError:
+        handle.close()
+        raise FileDamaged(row.id) from None
 
     def chunks() -> Iterator[bytes]:
         try:
-            yield from decrypt_stream(
-                handle, content_key, attachment_context(case.uid, storage_name)
-            )
+            yield from plaintext
         finally:
             handle.close()
 
-    return view, chunks()
+    return replace(view, size=size), chunks()

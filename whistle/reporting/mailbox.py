@@ -15,8 +15,15 @@ from werkzeug.wrappers import Response
 
 from whistle import disclosure
 from whistle.access import public
-from whistle.conversation import FileGone, conversation, open_file, post_message, report_files
-from whistle.downloads import download_response, gone_page
+from whistle.conversation import (
+    FileDamaged,
+    FileGone,
+    conversation,
+    open_file,
+    post_message,
+    report_files,
+)
+from whistle.downloads import damaged_page, download_response, gone_page
 from whistle.errors import render_error
 from whistle.followup import UnknownCode, mark_read_by_reporter, open_with_code
 from whistle.meetings import (
@@ -321,6 +328,8 @@ def file(slug: str, name: str) -> Response | tuple[str, int]:
         abort(404)
     except FileGone as gone:
         return gone_page(gone)
+    except FileDamaged as damaged:
+        return damaged_page(damaged)
     if found is None:
         abort(404)
     view, chunks = found
