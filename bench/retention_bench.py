@@ -449,6 +449,7 @@ class CaseMaker:
                     "user_id": None,
                     "sealed": noise.take(96),
                     "last_seen_at": datetime.combine(self.today, datetime.min.time(), UTC),
+                    "created_at": datetime.combine(self.today, datetime.min.time(), UTC),
                 },
             )
         # Sent reminders stay in the outbox (their dedup_key blocks repeats) until the case goes.

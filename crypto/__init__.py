@@ -41,11 +41,14 @@ from crypto.streams import (
     decrypt_stream,
     decrypt_stream_to,
     encrypt_stream,
+    stream_plaintext_size,
 )
+from crypto.streams import HEADER_SIZE as STREAM_HEADER_SIZE
 
 __all__ = [
     "CASE_CODE_BITS",
     "DEFAULT_SEGMENT_SIZE",
+    "STREAM_HEADER_SIZE",
     "Argon2Params",
     "CaseId",
     "CaseKeys",
@@ -82,6 +85,7 @@ __all__ = [
     "rewrap_private_key",
     "seal_case_key",
     "sign",
+    "stream_plaintext_size",
     "unwrap_private_key",
     "verify",
     "wrap_case_key_for_reporter",

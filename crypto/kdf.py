@@ -58,6 +58,29 @@ class Argon2Params:
                 f"memory_kib must be between 8 x parallelism and {_MAX_MEMORY_KIB} KiB"
             )
 
+    def stronger_than(self, other: Argon2Params) -> bool:
+        """Whether a guess under these parameters costs an attacker more than under
+        ``other``: at least as many passes and as much memory, and more of one.
+
+        Parallelism is not a strength: the lanes split the same passes over the same memory,
+        so they change how fast the server derives a key, not what a guess costs an attacker
+        who runs many guesses side by side (RFC 9106 section 3.1). A change of lanes alone is
+        therefore neither stronger nor weaker.
+        """
+        at_least = self.time_cost >= other.time_cost and self.memory_kib >= other.memory_kib
+        more = self.time_cost > other.time_cost or self.memory_kib > other.memory_kib
+        return at_least and more
+
+    def no_weaker_than(self, other: Argon2Params) -> Argon2Params:
+        """These parameters, with passes and memory raised to ``other``'s where those are
+        higher: what a password change wraps with, so it never makes a guess cheaper than it
+        was. The lanes stay these (they are no strength, see :meth:`stronger_than`)."""
+        return Argon2Params(
+            time_cost=max(self.time_cost, other.time_cost),
+            memory_kib=max(self.memory_kib, other.memory_kib),
+            parallelism=self.parallelism,
+        )
+
     @classmethod
     def for_tests(cls) -> Argon2Params:
         """Cheap parameters (t=1, 64 KiB, p=1) for test suites. Never use in production:

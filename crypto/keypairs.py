@@ -245,17 +245,26 @@ def rewrap_private_key(
     blob: bytes, old_password: str, new_password: str, params: Argon2Params
 ) -> bytes:
     """Password change: unwrap with ``old_password``, wrap again under ``new_password``
-    with a fresh salt and (possibly new) ``params``. The key pair, and so every case key
-    sealed to it, is unchanged. OpenError if ``old_password`` is wrong."""
-    return wrap_private_key(unwrap_private_key(blob, old_password), new_password, params)
+    with a fresh salt and ``params``, raised to the blob's own passes and memory where those
+    are higher (:meth:`Argon2Params.no_weaker_than`), so a lowered configuration never
+    makes the key cheaper to guess. The key pair, and so every case key sealed to it, is
+    unchanged. OpenError if ``old_password`` is wrong."""
+    key = unwrap_private_key(blob, old_password)
+    _aad, stored, _salt = _parse_wrapped(blob)
+    return wrap_private_key(key, new_password, params.no_weaker_than(stored))
 
 
 def needs_rewrap(blob: bytes, params: Argon2Params) -> bool:
-    """True if ``blob`` was wrapped with parameters other than ``params``.
+    """True only if ``params`` are stronger than the parameters ``blob`` was wrapped with
+    (:meth:`Argon2Params.stronger_than`: at least as many passes and as much memory, and more
+    of one).
 
     At sign-in the app has the password; if this returns True it can call
     :func:`rewrap_private_key` with the same password to move the key to the current cost.
-    OpenError if the blob cannot be parsed.
+    Weaker or merely different parameters (a lowered configuration, the test profile, fewer
+    passes for more memory, other lanes) never rewrap: a database copy taken afterwards
+    would be cheaper to attack than one taken before. OpenError if the blob cannot be
+    parsed.
     """
     _aad, stored, _salt = _parse_wrapped(blob)
-    return stored != params
+    return params.stronger_than(stored)

@@ -44,10 +44,12 @@ from crypto.errors import OpenError
 
 __all__ = [
     "DEFAULT_SEGMENT_SIZE",
+    "HEADER_SIZE",
     "StreamEncryptor",
     "decrypt_stream",
     "decrypt_stream_to",
     "encrypt_stream",
+    "stream_plaintext_size",
 ]
 
 DEFAULT_SEGMENT_SIZE: Final = 64 * 1024
@@ -417,3 +419,30 @@ def decrypt_stream_to(src: BinaryIO, dst: BinaryIO, case_key: bytes, context: Co
         write(segment)
         written += len(segment)
     return written
+
+
+def stream_plaintext_size(head: bytes, stored_size: int) -> int:
+    """The number of plaintext bytes in a stored attachment of ``stored_size`` bytes whose
+    first bytes are ``head`` (at least the 7 bytes up to the segment size; reading
+    :data:`HEADER_SIZE` is simplest), from the format alone, without any key.
+
+    Every segment but the last holds S plaintext bytes and the last 0 to S, each followed by
+    a 16-byte tag, after the 74-byte header: so the body of B bytes has ⌈B / (S + 16)⌉
+    segments and B - 16 · ⌈B / (S + 16)⌉ plaintext bytes. Use this, not a size recorded
+    elsewhere, as the length of a download: it is what :func:`decrypt_stream` yields if
+    the file is whole, and if the file was cut or extended decryption fails anyway.
+    Raises :class:`OpenError` if ``head`` is not a stream header or no stream has this size.
+    """
+    expect_header(head, _FIXED, "encrypted attachment")
+    if len(head) <= len(_FIXED):
+        raise OpenError("encrypted attachment is truncated")
+    log2 = head[len(_FIXED)]
+    if not _MIN_SEGMENT_LOG2 <= log2 <= _MAX_SEGMENT_LOG2:
+        raise OpenError("unsupported segment size")
+    body = stored_size - HEADER_SIZE
+    full = (1 << log2) + TAG_SIZE
+    segments = -(-body // full)  # ceiling division
+    last = body - (segments - 1) * full
+    if body < TAG_SIZE or last < TAG_SIZE or segments > _MAX_SEGMENTS:
+        raise OpenError("encrypted attachment is truncated")
+    return body - segments * TAG_SIZE

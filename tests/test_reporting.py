@@ -449,7 +449,8 @@ def test_an_idle_reporter_is_signed_out(reporter: Reporter, unit: Unit, clock: F
     clock.advance(timedelta(minutes=16))
     gone = reporter.mailbox()
     assert gone.status_code == 303
-    assert gone.headers["Location"].endswith(f"/o/{unit.org.slug}/case/open")
+    assert gone.headers["Location"].endswith(f"/o/{unit.org.slug}/case/open?ended=1")
+    assert "Enter your case code again" in text_of(reporter.get(gone.headers["Location"]))
 
 
 def test_code_guessing_is_throttled_per_client(app: Flask, reporter: Reporter) -> None:

@@ -32,6 +32,7 @@ WRONG_PASSWORD = "The e-mail address or the password is wrong."
 WRONG_CODE = "The code is wrong or has expired."
 PAUSED = "Sign-in to this account is paused for 15 minutes."
 SESSION_ENDED = "Your session has ended"
+STAFF_LIFETIME = vault.Lifetime(idle=timedelta(minutes=15), absolute=timedelta(hours=8))
 NEW_PASSWORD = "blaa-hest-danser-tango-i-regnvejr"
 INVITEE = "testa.testesen@example.org"
 ARGON2 = Argon2Params.for_tests()
@@ -616,7 +617,7 @@ def test_the_session_keeps_the_private_key_only_encrypted(
     # What the cookie carries is no key either, but with the row it opens the private key.
     token = vault_token(app, member)
     assert key not in base64.urlsafe_b64decode(token + "==")
-    opened = vault.open_session(db, clock, token, kind="staff", idle=timedelta(minutes=15))
+    opened = vault.open_session(db, clock, token, kind="staff", lifetime=STAFF_LIFETIME)
     assert opened is not None
     assert opened.secret == key
 
@@ -983,7 +984,7 @@ def test_an_admin_invited_as_handler_gets_a_key_pair(
     assert key.public_key().to_bytes() == row.public_key
     # The key rests in the session too, so the new handler can open cases right away.
     token = vault_token(app, adam)
-    opened = vault.open_session(db, clock, token, kind="staff", idle=timedelta(minutes=15))
+    opened = vault.open_session(db, clock, token, kind="staff", lifetime=STAFF_LIFETIME)
     assert opened is not None and opened.secret == key.to_bytes()
 
 

@@ -25,6 +25,7 @@ from whistle.reminders import deadlines_command  # noqa: F401  (registers "notif
 from whistle.retention import retention_cli
 from whistle.runtime import runtime
 from whistle.schema import upgrade
+from whistle.sessions_cli import sessions_cli
 from whistle.settings import SettingsError, default_instance_path
 
 
@@ -97,6 +98,7 @@ cli.add_command(retention_cli)
 cli.add_command(export_cli)
 cli.add_command(receipt_cli)
 cli.add_command(doctor_command)
+cli.add_command(sessions_cli)
 
 
 def main() -> None:

@@ -11,16 +11,24 @@ as messages with a heading.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto import decrypt_stream, encrypt_field, encrypt_stream
+from crypto import (
+    STREAM_HEADER_SIZE,
+    OpenError,
+    decrypt_stream,
+    encrypt_field,
+    encrypt_stream,
+    stream_plaintext_size,
+)
 from whistle import records
 from whistle.case_access import KeyRing
 from whistle.clock import Clock
@@ -80,6 +88,15 @@ class FileGone(Exception):
     def __init__(self, purged_on: date) -> None:
         self.purged_on = purged_on
         super().__init__("file purged")
+
+
+class FileDamaged(Exception):
+    """The stored file's header does not open under the case key, or its size is no stream's:
+    found before any response has started."""
+
+    def __init__(self, attachment_id: int) -> None:
+        self.attachment_id = attachment_id
+        super().__init__(f"attachment {attachment_id} is damaged")
 
 
 @dataclass(frozen=True, repr=False)
@@ -288,7 +305,10 @@ def open_file(
     """A file of ``case`` and an iterator of its authenticated plaintext, or None;
     :class:`FileGone` for a purged file.
 
-    The header is checked before this returns, so a wrong key fails before any response.
+    The header is checked before this returns, so a damaged file or a wrong key raises
+    :class:`FileDamaged` before any response. The view's ``size`` is the length the stored
+    ciphertext holds (crypto.stream_plaintext_size), not the clear ``Attachment.size`` column,
+    which only listings use: editing that column cannot cut a download short.
     """
     row = session.scalar(
         select(Attachment).where(
@@ -304,11 +324,20 @@ def open_file(
     stream_context = records.stored_file_contexts(case.uid, row, owner)[0]
     key = records.file_key(content, row)
     handle: BinaryIO = store.open(storage_name)
+    try:
+        size = stream_plaintext_size(
+            handle.read(STREAM_HEADER_SIZE), os.fstat(handle.fileno()).st_size
+        )
+        handle.seek(0)
+        plaintext = decrypt_stream(handle, key, stream_context)
+    except OpenError:
+        handle.close()
+        raise FileDamaged(row.id) from None
 
     def chunks() -> Iterator[bytes]:
         try:
-            yield from decrypt_stream(handle, key, stream_context)
+            yield from plaintext
         finally:
             handle.close()
 
-    return view, chunks()
+    return replace(view, size=size), chunks()

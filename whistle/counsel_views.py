@@ -8,6 +8,8 @@ beside the bundle under that key; the bundle itself downloads as it is, encrypte
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, abort, render_template
 from werkzeug.wrappers import Response
 
@@ -107,7 +109,9 @@ def bundle(slug: str, export_id: int) -> Response:
     response.headers["Content-Disposition"] = attachment_disposition(
         f"case-{found.case_reference}.whistle-export"
     )
-    response.headers["Content-Length"] = str(found.size)
+    # The stored file's own size, not the clear ``size`` column: editing that must not cut
+    # the download short.
+    response.headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
     return response
 
 

@@ -7,14 +7,17 @@ reporter's HTML or SVG file cannot run in Whistle's origin.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from urllib.parse import quote
 
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from whistle.conversation import FileGone, FileView
+from whistle.conversation import FileDamaged, FileGone, FileView
 from whistle.errors import render_error
+
+log = logging.getLogger(__name__)
 
 
 def attachment_disposition(name: str) -> str:
@@ -24,7 +27,8 @@ def attachment_disposition(name: str) -> str:
 
 
 def download_response(view: FileView, chunks: Iterator[bytes]) -> Response:
-    """A streamed download of one decrypted file."""
+    """A streamed download of one decrypted file, ``view`` and ``chunks`` as
+    whistle.conversation.open_file gives them: its ``size`` comes from the stored ciphertext."""
     response = Response(chunks, mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = attachment_disposition(view.name)
     response.headers["Content-Length"] = str(view.size)
@@ -39,5 +43,27 @@ def gone_page(gone: FileGone) -> tuple[str, int]:
         _(
             "This file was removed on %(day)s as irrelevant to the report.",
             day=gone.purged_on.isoformat(),
+        ),
+    )
+
+
+def log_damage(damaged: FileDamaged) -> None:
+    """Tell the operator which attachment to restore from a backup (its id only: no name, no
+    content)."""
+    log.error(
+        "attachment %d could not be opened: its stored file is damaged", damaged.attachment_id
+    )
+
+
+def damaged_page(damaged: FileDamaged) -> tuple[str, int]:
+    """The page for a stored file that cannot be opened (500: the fault is the server's)."""
+    log_damage(damaged)
+    return render_error(
+        500,
+        _("This file is damaged"),
+        _(
+            "The stored copy of this file cannot be opened, so it cannot be downloaded. "
+            "Nothing else is affected. Please tell the whistleblower unit or the "
+            "administrator, who can restore it from a backup."
         ),
     )

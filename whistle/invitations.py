@@ -24,7 +24,15 @@ from crypto import Argon2Params, PrivateKey, wrap_private_key
 from whistle import audit
 from whistle.clock import Clock
 from whistle.models import Invitation, Membership, Organisation, Role, User
-from whistle.passwords import PasswordRejected, check_policy, hash_password, verify_password
+from whistle.passwords import (
+    PasswordMatch,
+    PasswordRejected,
+    check_password_hash,
+    check_policy,
+    hash_password,
+    rehash_password,
+    verify_password,
+)
 from whistle.staff_auth import (
     KEY_ROLES,
     PAUSED,
@@ -180,7 +188,10 @@ def accept_invitation(
         if is_paused(user, now):
             verify_password(dummy_hash(argon2), password)
             raise AccountError("password", PAUSED)
-        if not verify_password(user.password_hash, password):
+        match = check_password_hash(user.password_hash, password)
+        if match is PasswordMatch.RIGHT_REHASH:
+            user.password_hash = rehash_password(user.password_hash, password, argon2)
+        if match is PasswordMatch.WRONG:
             count_failure(session, clock, user, "invitation")
             if is_paused(user, now):
                 raise AccountError("password", PAUSED)

@@ -446,9 +446,17 @@ class WebSession(Base):
     The cookie carries a random id and a random key; the database keeps a hash of the id and
     the session's secret (a reporter's case content key, a handler's private key) encrypted
     under that key. Neither the database nor the cookie alone opens anything.
+
+    A session ends after an idle time and, however busy, an absolute lifetime from
+    ``created_at`` (whistle/vault.py); the two indexes let the sweep delete what has ended
+    without reading the table.
     """
 
     __tablename__ = "web_sessions"
+    __table_args__ = (
+        Index("ix_web_sessions_kind_last_seen", "kind", "last_seen_at"),
+        Index("ix_web_sessions_kind_created", "kind", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
@@ -461,6 +469,7 @@ class WebSession(Base):
     )
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CaseOutcome(enum.StrEnum):

@@ -56,6 +56,10 @@ class Settings:
     default_locale: str = "da"
     max_request_mb: int = 210
     session_idle_minutes: int = 15
+    # Absolute lifetimes, however active the session (whistle/vault.py): a working day for
+    # staff, an hour for a reporter's visit to the mailbox.
+    staff_session_max_minutes: int = 8 * 60
+    reporter_session_max_minutes: int = 60
     trusted_proxies: int = 0
     argon2_profile: str = "production"
     log_level: str = "INFO"
@@ -99,6 +103,8 @@ _TUNABLES: dict[str, type] = {
     "default_locale": str,
     "max_request_mb": int,
     "session_idle_minutes": int,
+    "staff_session_max_minutes": int,
+    "reporter_session_max_minutes": int,
     "trusted_proxies": int,
     "argon2_profile": str,
     "log_level": str,
@@ -253,6 +259,8 @@ def _validate(values: dict[str, Any], problems: list[str]) -> None:
     for key, low, high in (
         ("max_request_mb", 1, 100_000),
         ("session_idle_minutes", 1, 24 * 60),
+        ("staff_session_max_minutes", 5, 24 * 60),
+        ("reporter_session_max_minutes", 5, 24 * 60),
         ("trusted_proxies", 0, 5),
         ("smtp_port", 1, 65535),
         ("smtp_timeout", 1, 600),

@@ -39,7 +39,16 @@ from crypto import (
 from whistle import audit, totp
 from whistle.clock import Clock
 from whistle.models import Membership, Role, User, WebSession
-from whistle.passwords import PasswordRejected, check_policy, hash_password, verify_password
+from whistle.passwords import (
+    PasswordMatch,
+    PasswordRejected,
+    check_password_hash,
+    check_policy,
+    hash_password,
+    nfc,
+    rehash_password,
+    verify_password,
+)
 
 MAX_FAILURES = 5
 BLOCK_MINUTES = 15
@@ -141,9 +150,12 @@ def check_password(
     if is_paused(user, now):
         verify_password(dummy_hash(argon2), password)
         raise SignInRefused(blocked=True)
-    if not verify_password(user.password_hash, password) or not user.is_active:
+    match = check_password_hash(user.password_hash, password)
+    if match is PasswordMatch.WRONG or not user.is_active:
         count_failure(session, clock, user, "password")
         raise SignInRefused(blocked=is_paused(user, now))
+    if match is PasswordMatch.RIGHT_REHASH:
+        user.password_hash = rehash_password(user.password_hash, password, argon2)
     private_key = None
     if user.wrapped_private_key is not None:
         try:
@@ -250,7 +262,7 @@ def change_password(
         if is_paused(user, now):
             raise AccountError("current", PAUSED)
         raise AccountError("current", _l("This is not your current password."))
-    if new == current:
+    if nfc(new) == nfc(current):
         raise AccountError("new", _l("Choose a password different from the current one."))
     try:
         check_policy(new, email=user.email, name=user.display_name)
@@ -263,7 +275,7 @@ def change_password(
             )
         except OpenError:
             raise AccountError("current", _l("This is not your current password.")) from None
-    user.password_hash = hash_password(new, argon2)
+    user.password_hash = rehash_password(user.password_hash, new, argon2)
     user.password_changed_at = now
     others = delete(WebSession).where(WebSession.user_id == user.id)
     if keep_session_id is not None:

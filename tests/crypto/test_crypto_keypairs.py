@@ -89,6 +89,71 @@ def test_password_change_rewraps_the_same_key() -> None:
         crypto.rewrap_private_key(wrapped_key(), "wrong-test-password", new, PARAMS)
 
 
+def stored_params(blob: bytes) -> tuple[int, int, int]:
+    """(t, m KiB, p) as docs/crypto.md places them in a K blob: bytes 9, 13 and 17."""
+    return tuple(int.from_bytes(blob[i : i + 4], "big") for i in (9, 13, 17))  # type: ignore[return-value]
+
+
+def argon2(t: int, m: int, p: int) -> crypto.Argon2Params:
+    return crypto.Argon2Params(time_cost=t, memory_kib=m, parallelism=p)
+
+
+@pytest.mark.parametrize(
+    ("stored", "configured", "rewrap"),
+    [
+        ((1, 64, 1), (2, 64, 1), True),  # more passes
+        ((1, 64, 1), (1, 128, 1), True),  # more memory
+        ((1, 64, 1), (2, 128, 2), True),  # more of everything
+        ((3, 256, 2), (3, 512, 1), True),  # more memory, fewer lanes: lanes are no strength
+        ((1, 64, 1), (1, 64, 1), False),  # the same
+        ((1, 64, 1), (1, 64, 2), False),  # more lanes alone
+        ((3, 256, 2), (1, 64, 1), False),  # the test profile after production-like keys
+        ((3, 256, 2), (3, 128, 2), False),  # a lowered configuration
+        ((3, 256, 2), (4, 128, 2), False),  # more passes for less memory
+        ((3, 256, 2), (2, 512, 2), False),  # more memory for fewer passes
+    ],
+)
+def test_a_key_is_rewrapped_only_to_stronger_parameters(
+    stored: tuple[int, int, int], configured: tuple[int, int, int], rewrap: bool
+) -> None:
+    blob = crypto.wrap_private_key(handler_key(), PASSWORD, argon2(*stored))
+    assert crypto.needs_rewrap(blob, argon2(*configured)) is rewrap
+    assert argon2(*configured).stronger_than(argon2(*stored)) is rewrap
+
+
+@pytest.mark.parametrize(
+    ("stored", "configured", "expected"),
+    [
+        ((3, 256, 2), (1, 64, 1), (3, 256, 1)),  # the test profile keeps the stronger cost
+        ((1, 64, 1), (2, 128, 1), (2, 128, 1)),  # a stronger configuration is taken
+        ((3, 128, 2), (2, 512, 4), (3, 512, 4)),  # the stronger of each
+    ],
+)
+def test_a_password_change_never_makes_the_key_cheaper_to_guess(
+    stored: tuple[int, int, int], configured: tuple[int, int, int], expected: tuple[int, int, int]
+) -> None:
+    blob = crypto.wrap_private_key(handler_key(), PASSWORD, argon2(*stored))
+    new = "another-test-password-not-secret"
+    changed = crypto.rewrap_private_key(blob, PASSWORD, new, argon2(*configured))
+    assert stored_params(changed) == expected
+    assert crypto.unwrap_private_key(changed, new).public_key() == handler_key().public_key()
+
+
+def test_the_same_password_in_composed_and_decomposed_spelling_opens_the_key() -> None:
+    composed = "blåbærgrød-på-ærø"  # every å one code point (NFC)
+    decomposed = composed.replace("å", "a\u030a")  # a + combining ring above (NFD for å)
+    assert composed != decomposed and len(decomposed) > len(composed)
+    for wrapped_with, opened_with in ((composed, decomposed), (decomposed, composed)):
+        blob = crypto.wrap_private_key(handler_key(), wrapped_with, PARAMS)
+        assert crypto.unwrap_private_key(blob, opened_with).public_key() == (
+            handler_key().public_key()
+        )
+    changed = crypto.rewrap_private_key(wrapped_key(), PASSWORD, decomposed, PARAMS)
+    assert crypto.unwrap_private_key(changed, composed).public_key() == handler_key().public_key()
+    with pytest.raises(crypto.OpenError):
+        crypto.unwrap_private_key(changed, composed.replace("å", "a"))  # another password
+
+
 def test_parameters_travel_in_the_blob_and_can_be_upgraded_at_sign_in() -> None:
     stronger = crypto.Argon2Params(time_cost=2, memory_kib=128, parallelism=2)
     assert not crypto.needs_rewrap(wrapped_key(), PARAMS)

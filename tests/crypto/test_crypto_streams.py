@@ -208,6 +208,63 @@ def test_header_alone_or_empty_input_is_refused() -> None:
     assert_refused(b"")
 
 
+# --- the plaintext length, from the stored size and the header ---------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.integers(min_value=0, max_value=12 * 256),
+    log2=st.integers(min_value=6, max_value=8),
+    chunk=st.integers(min_value=1, max_value=700),
+)
+def test_the_plaintext_size_follows_from_the_stored_size_and_the_header(
+    size: int, log2: int, chunk: int
+) -> None:
+    data = bytes(i % 251 for i in range(size))
+    whole = encrypt(data, segment_size=1 << log2)
+    encryptor = StreamEncryptor(KEY, CONTEXT, segment_size=1 << log2)
+    pieces = [encryptor.update(data[i : i + chunk]) for i in range(0, size, chunk)]
+    chunked = b"".join(pieces) + encryptor.finalize()
+    for blob in (whole, chunked):
+        assert crypto.stream_plaintext_size(blob[: crypto.STREAM_HEADER_SIZE], len(blob)) == size
+        assert len(decrypt(blob)) == size
+
+
+@pytest.mark.parametrize("size", [0, 1, 65535, 65536, 65537, 3 * 65536])
+def test_the_plaintext_size_with_the_default_segments(size: int) -> None:
+    stored = io.BytesIO()
+    crypto.encrypt_stream(io.BytesIO(bytes(size)), stored, KEY, CONTEXT)
+    blob = stored.getvalue()
+    assert crypto.stream_plaintext_size(blob[:HEADER_SIZE], len(blob)) == size
+    assert crypto.stream_plaintext_size(blob, len(blob)) == size  # more than the header is fine
+
+
+def test_a_stored_size_no_stream_can_have_is_refused() -> None:
+    header = encrypt(b"")[:HEADER_SIZE]
+    # A body shorter than one tag, or a last segment shorter than its tag.
+    for body in [*range(16), *(k * CT_SEG + r for k in (1, 2, 5) for r in range(1, 16))]:
+        with pytest.raises(crypto.OpenError):
+            crypto.stream_plaintext_size(header, HEADER_SIZE + body)
+    # The sizes around them are real streams.
+    assert crypto.stream_plaintext_size(header, HEADER_SIZE + 16) == 0
+    assert crypto.stream_plaintext_size(header, HEADER_SIZE + CT_SEG) == SEG
+    assert crypto.stream_plaintext_size(header, HEADER_SIZE + CT_SEG + 16) == SEG
+
+
+@pytest.mark.parametrize(
+    ("offset", "value"), [(0, 0), (3, ord("F")), (4, 2), (5, 2), (6, 5), (6, 23)]
+)
+def test_the_plaintext_size_of_a_foreign_or_damaged_header_is_refused(
+    offset: int, value: int
+) -> None:
+    blob = bytearray(encrypt(b"abc"))
+    blob[offset] = value
+    with pytest.raises(crypto.OpenError):
+        crypto.stream_plaintext_size(bytes(blob[:HEADER_SIZE]), len(blob))
+    with pytest.raises(crypto.OpenError):
+        crypto.stream_plaintext_size(bytes(encrypt(b"abc")[:6]), len(blob))
+
+
 class Trickle(io.RawIOBase):
     """A source that returns at most ``step`` bytes per read, like a socket."""
 

@@ -51,6 +51,7 @@ from whistle.cases.forms import (
     purge_prefix,
 )
 from whistle.conversation import (
+    FileDamaged,
     FileGone,
     FileView,
     MessageView,
@@ -59,7 +60,7 @@ from whistle.conversation import (
     report_files,
 )
 from whistle.deadlines import feedback_due
-from whistle.downloads import download_response, gone_page
+from whistle.downloads import damaged_page, download_response, gone_page, log_damage
 from whistle.forms import parse_id, run_action
 from whistle.handling import ActionRefused, NoAccess, OpenedKeys
 from whistle.inbox import DEADLINE_STATES, SORTS, InboxFilters
@@ -533,19 +534,29 @@ def export_case(slug: str, reference: str) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
         raw = form.counsel.data or ""
         rt = runtime()
-        export.export_case(
-            db(),
-            rt.clock,
-            _store(),
-            ctx.org,
-            case,
-            keys,
-            ctx.staff.user.id,
-            counsel_id=parse_id(raw) or 0,
-            include_notes=bool(form.include_notes.data),
-            include_identity=bool(form.include_identity.data),
-            signing_key=signing_key(db(), ctx.org.id, rt.settings.instance_key),
-        )
+        try:
+            export.export_case(
+                db(),
+                rt.clock,
+                _store(),
+                ctx.org,
+                case,
+                keys,
+                ctx.staff.user.id,
+                counsel_id=parse_id(raw) or 0,
+                include_notes=bool(form.include_notes.data),
+                include_identity=bool(form.include_identity.data),
+                signing_key=signing_key(db(), ctx.org.id, rt.settings.instance_key),
+            )
+        except FileDamaged as damaged:
+            log_damage(damaged)
+            raise ActionRefused(
+                "counsel",
+                _(
+                    "A file of this case is damaged and cannot be opened, so no case file was "
+                    "made. Ask the administrator to restore the file from a backup."
+                ),
+            ) from None
 
     return _act(slug, reference, "export", ExportForm, run, "exported")
 
@@ -669,6 +680,8 @@ def file(slug: str, reference: str, name: str) -> Response | tuple[str, int]:
         abort(404)
     except FileGone as gone:
         return gone_page(gone)
+    except FileDamaged as damaged:
+        return damaged_page(damaged)
     if opened is None:
         abort(404)
     view, chunks = opened

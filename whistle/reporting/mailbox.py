@@ -18,8 +18,15 @@ from werkzeug.wrappers import Response
 
 from whistle import case_sharing, disclosure
 from whistle.access import public
-from whistle.conversation import FileGone, conversation, open_file, post_message, report_files
-from whistle.downloads import download_response, gone_page
+from whistle.conversation import (
+    FileDamaged,
+    FileGone,
+    conversation,
+    open_file,
+    post_message,
+    report_files,
+)
+from whistle.downloads import damaged_page, download_response, gone_page
 from whistle.errors import render_error
 from whistle.followup import UnknownCode, mark_read_by_reporter, open_with_code
 from whistle.handling import ActionRefused
@@ -84,7 +91,8 @@ def enter(slug: str) -> Response | str | tuple[str, int]:
 def _signed_in(org: Organisation) -> reporter_session.ReporterSession:
     reporter = reporter_session.current(org.id)
     if reporter is None:
-        abort(redirect(url_for("mailbox.enter", slug=org.slug), code=303))
+        ended = 1 if reporter_session.ended() else None
+        abort(redirect(url_for("mailbox.enter", slug=org.slug, ended=ended), code=303))
     return reporter
 
 
@@ -216,6 +224,7 @@ def _mailbox_page(
         reattach=list(reattach),
         sent=request.args.get("sent") == "1",
         idle_minutes=runtime().settings.session_idle_minutes,
+        max_minutes=runtime().settings.reporter_session_max_minutes,
     )
     if reporter.case.unread_for_reporter or any(m.unread_by_reporter for m in messages):
         mark_read_by_reporter(session, runtime().clock, reporter.case)
@@ -341,6 +350,8 @@ def file(slug: str, name: str) -> Response | tuple[str, int]:
         abort(404)
     except FileGone as gone:
         return gone_page(gone)
+    except FileDamaged as damaged:
+        return damaged_page(damaged)
     if found is None:
         abort(404)
     view, chunks = found

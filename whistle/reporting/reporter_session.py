@@ -6,13 +6,17 @@ the seed and opens the content keys sealed to it, every key epoch (whistle/case_
 a key renewed while the reporter is signed in reaches them on their next page. Right after
 submission the case code is held in the vault too, so the code page survives a reload
 (post/redirect/get) until the reporter confirms they have written it down; then it is erased.
+
+A session ends after the idle time and at the latest an hour (by default) after the code was
+entered, however active (whistle/vault.py); every code entry sweeps the sessions that have
+ended, anyone's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
+from flask import g
 from flask import session as cookie
 
 from crypto import PrivateKey
@@ -40,8 +44,8 @@ class ReporterSession:
         return f"ReporterSession(case={self.case.reference!r})"
 
 
-def _idle() -> timedelta:
-    return timedelta(minutes=runtime().settings.session_idle_minutes)
+def _lifetime() -> vault.Lifetime:
+    return vault.lifetimes(runtime().settings)[vault.REPORTER]
 
 
 def _secret(seed: bytes, pending_code: str | None) -> bytes:
@@ -49,7 +53,10 @@ def _secret(seed: bytes, pending_code: str | None) -> bytes:
 
 
 def start(case: Case, seed: bytes, pending_code: str | None = None) -> None:
-    """Sign the browser in to ``case`` (replacing any earlier reporter session). Commits."""
+    """Sign the browser in to ``case`` (replacing any earlier reporter session), sweeping the
+    sessions that have ended in passing. Commits."""
+    rt = runtime()
+    vault.sweep(db(), rt.clock, vault.lifetimes(rt.settings))
     begin(case, seed, pending_code)
     db().commit()
 
@@ -65,7 +72,7 @@ def begin(case: Case, seed: bytes, pending_code: str | None = None) -> None:
     token = vault.create(
         session,
         runtime().clock,
-        kind="reporter",
+        kind=vault.REPORTER,
         secret=_secret(seed, pending_code),
         case_id=case.id,
     )
@@ -79,10 +86,13 @@ def current(org_id: int) -> ReporterSession | None:
     if not isinstance(token, str):
         return None
     session = db()
-    opened = vault.open_session(session, runtime().clock, token, kind="reporter", idle=_idle())
+    opened = vault.open_session(
+        session, runtime().clock, token, kind=vault.REPORTER, lifetime=_lifetime()
+    )
     session.commit()
     if opened is None or opened.row.case_id is None:
         cookie.pop(COOKIE_KEY, None)
+        g.reporter_session_ended = True
         return None
     case = session.get(Case, opened.row.case_id)
     if case is None or case.org_id != org_id:
@@ -99,11 +109,17 @@ def current(org_id: int) -> ReporterSession | None:
     return ReporterSession(case, content, seed, code, token)
 
 
+def ended() -> bool:
+    """Whether this request came with a session that has ended (idle, past its lifetime, or
+    signed out elsewhere), as opposed to none at all: the code page then says so."""
+    return bool(g.get("reporter_session_ended", False))
+
+
 def forget_code(reporter: ReporterSession) -> None:
     """The reporter has the code written down: erase it from the vault. Commits."""
     session = db()
     opened = vault.open_session(
-        session, runtime().clock, reporter.token, kind="reporter", idle=_idle()
+        session, runtime().clock, reporter.token, kind=vault.REPORTER, lifetime=_lifetime()
     )
     if opened is not None:
         vault.replace_secret(session, opened, reporter.token, _secret(reporter.seed, None))

@@ -215,7 +215,8 @@ def code(slug: str) -> Response | str:
     org = organisation_or_404(slug)
     reporter = reporter_session.current(org.id)
     if reporter is None or reporter.pending_code is None:
-        return redirect(url_for("mailbox.enter", slug=org.slug), code=303)
+        ended = 1 if reporter_session.ended() else None
+        return redirect(url_for("mailbox.enter", slug=org.slug, ended=ended), code=303)
     form = CodeConfirmForm()
     if form.validate_on_submit():
         reporter_session.forget_code(reporter)

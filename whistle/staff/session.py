@@ -4,15 +4,18 @@ The Flask session cookie carries only a vault token (whistle/vault.py): the unwr
 private key rests server-side, encrypted under a key only that cookie has. Two kinds:
 
 - ``staff-pending``: the password was right; the TOTP code (or enrolment) is still due. It
-  opens nothing but the code and enrolment pages.
+  opens nothing but the code and enrolment pages, for ten minutes at most.
 - ``staff``: fully signed in. Ends on sign-out, after the idle time (15 minutes by default),
-  and when the password changes elsewhere.
+  at the latest after the absolute lifetime (a working day by default), and when the
+  password changes elsewhere.
+
+Every sign-in also sweeps the sessions that have ended, of anyone (whistle/vault.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
 from flask import g
 from flask import session as cookie
@@ -24,7 +27,6 @@ from whistle.runtime import db, runtime
 
 COOKIE_KEY = "staff"
 PENDING_KEY = "staff_pending"
-PENDING_MINUTES = 10
 
 
 @dataclass(frozen=True, repr=False)
@@ -32,13 +34,14 @@ class StaffSession:
     user: User
     private_key: PrivateKey | None  # SECRET
     session_id: int
+    ends_at: datetime  # the end of the absolute lifetime, however active the session
 
     def __repr__(self) -> str:
         return f"StaffSession(user_id={self.user.id})"
 
 
-def _idle() -> timedelta:
-    return timedelta(minutes=runtime().settings.session_idle_minutes)
+def _lifetime(kind: str) -> vault.Lifetime:
+    return vault.lifetimes(runtime().settings)[kind]
 
 
 def _secret(private_key: PrivateKey | None) -> bytes:
@@ -49,12 +52,13 @@ def _key(secret: bytes) -> PrivateKey | None:
     return PrivateKey.from_bytes(secret) if secret else None
 
 
-def _open(key: str, kind: str, idle: timedelta) -> StaffSession | None:
+def _open(key: str, kind: str) -> StaffSession | None:
     token = cookie.get(key)
     if not isinstance(token, str):
         return None
     session = db()
-    opened = vault.open_session(session, runtime().clock, token, kind=kind, idle=idle)
+    lifetime = _lifetime(kind)
+    opened = vault.open_session(session, runtime().clock, token, kind=kind, lifetime=lifetime)
     session.commit()
     if opened is None or opened.row.user_id is None:
         cookie.pop(key, None)
@@ -65,7 +69,9 @@ def _open(key: str, kind: str, idle: timedelta) -> StaffSession | None:
         session.commit()
         cookie.pop(key, None)
         return None
-    return StaffSession(user, _key(opened.secret), opened.row.id)
+    return StaffSession(
+        user, _key(opened.secret), opened.row.id, opened.row.created_at + lifetime.absolute
+    )
 
 
 def _drop(key: str) -> None:
@@ -76,10 +82,13 @@ def _drop(key: str) -> None:
 
 
 def start_pending(user: User, private_key: PrivateKey | None) -> None:
-    """The password was right: hold the key until the code is given. Commits."""
+    """The password was right: hold the key until the code is given. Sweeps the sessions
+    that have ended, anyone's, in passing. Commits."""
     end()
+    rt = runtime()
+    vault.sweep(db(), rt.clock, vault.lifetimes(rt.settings))
     token = vault.create(
-        db(), runtime().clock, kind="staff-pending", secret=_secret(private_key), user_id=user.id
+        db(), rt.clock, kind=vault.STAFF_PENDING, secret=_secret(private_key), user_id=user.id
     )
     db().commit()
     cookie[PENDING_KEY] = token
@@ -88,7 +97,7 @@ def start_pending(user: User, private_key: PrivateKey | None) -> None:
 
 def pending() -> StaffSession | None:
     """The half-signed-in user (password given, code due), or None."""
-    return _open(PENDING_KEY, "staff-pending", timedelta(minutes=PENDING_MINUTES))
+    return _open(PENDING_KEY, vault.STAFF_PENDING)
 
 
 def promote() -> StaffSession | None:
@@ -100,7 +109,7 @@ def promote() -> StaffSession | None:
     token = vault.create(
         db(),
         runtime().clock,
-        kind="staff",
+        kind=vault.STAFF,
         secret=_secret(half.private_key),
         user_id=half.user.id,
     )
@@ -114,7 +123,7 @@ def promote() -> StaffSession | None:
 def current() -> StaffSession | None:
     """The signed-in staff member of this request (opened once per request), or None."""
     if "staff_session" not in g:
-        g.staff_session = _open(COOKIE_KEY, "staff", _idle())
+        g.staff_session = _open(COOKIE_KEY, vault.STAFF)
     found = g.staff_session
     assert found is None or isinstance(found, StaffSession)
     return found

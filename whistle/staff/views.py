@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import segno
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -297,11 +298,23 @@ def accept(token: str) -> Response | str:
     )
 
 
+def _duration(minutes: int) -> str:
+    """A session's lifetime in words: whole hours as hours, anything else in minutes."""
+    if minutes % 60 == 0:
+        return str(ngettext("%(num)d hour", "%(num)d hours", minutes // 60))
+    return str(ngettext("%(num)d minute", "%(num)d minutes", minutes))
+
+
 @bp.app_context_processor
 def staff_context() -> dict[str, object]:
-    """The signed-in staff member (for the header and the idle warning), on every page."""
+    """The signed-in staff member (for the header and the idle and end-of-session warnings),
+    on every page."""
     staff = staff_session.current()
+    rt = runtime()
+    ends_in = (staff.ends_at - rt.clock.now()).total_seconds() if staff is not None else 0
     return {
         "staff_user": staff.user if staff is not None else None,
-        "idle_minutes": runtime().settings.session_idle_minutes,
+        "idle_minutes": rt.settings.session_idle_minutes,
+        "session_lifetime": _duration(rt.settings.staff_session_max_minutes),
+        "session_ends_seconds": max(0, int(ends_in)),
     }
