@@ -14,22 +14,31 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
 
 from tests.conftest import postgres_required
-from whistle import keystore
+from tests.factories import Unit
+from tests.test_cases import keys_of
+from tests.test_retention import close, reported_with_file, run
+from whistle import audit, create_app, handling, keystore, shredding
 from whistle.cli import cli
+from whistle.clock import FixedClock
 from whistle.db import normalise_url
 from whistle.keystore import KeyExists, KeyStore, KeyStoreError, ScrubIncomplete
+from whistle.models import Attachment, AuditEntry, Case, PendingKeyDestruction
+from whistle.purge import purge_item
 from whistle.runtime import runtime
 from whistle.settings import SettingsError, load_settings
+from whistle.storage import FileStore
 
 # --- the store on both backends ---------------------------------------------------------------
 
@@ -415,3 +424,303 @@ def test_a_destroy_held_back_by_an_older_reader_is_finished_by_the_next(
     assert store.destroy(["case:fake-07"]) == 0
     assert made["case:fake-07"] not in store_bytes(store)
     store.dispose()
+
+
+# --- the life cycle in the app: deletion, purges, crashes, the doctor --------------------------
+
+
+def keys_for(app: Flask, session: Session, case: Case) -> dict[str, bytes]:
+    """A key for the case and for each of its messages, notes and files, as the case-key
+    wiring makes them (whistle/shredding.py names them)."""
+    session.expire_all()
+    names = shredding.case_key_names(session, [case.id])[case.id]
+    return runtime(app).keystore.create(names)
+
+
+def listed(session: Session) -> set[str]:
+    session.expire_all()
+    return set(session.scalars(select(PendingKeyDestruction.name)))
+
+
+def doctor(app: Flask, *args: str) -> Result:
+    return app.test_cli_runner().invoke(cli, ["doctor", *args])
+
+
+def line(result: Result, label: str) -> str:
+    found = [row for row in result.output.splitlines() if row.startswith(label)]
+    assert found, f"no line {label!r} in the output:\n{result.output}"
+    return found[0]
+
+
+def assert_no_key_in(result: Result, keys: dict[str, bytes]) -> None:
+    """The output names kinds and counts: never a key's name (it links a key to a case or an
+    item) and never its bytes."""
+    for name, key in keys.items():
+        assert name not in result.output
+        assert name.partition(":")[2] not in result.output
+        assert key.hex() not in result.output
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_at(where: str) -> Callable[[str], None]:
+    def step(name: str) -> None:
+        if name == where:
+            raise Crash(name)
+
+    return step
+
+
+def test_deleting_a_case_destroys_every_key_it_held(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    due, _due_code = reported_with_file(app, session, unit, "Fake report to be deleted.")
+    kept, _kept_code = reported_with_file(app, session, unit, "Fake report to be kept.")
+    close(app, session, clock, unit, due)
+    due_keys, kept_keys = keys_for(app, session, due), keys_for(app, session, kept)
+    assert {shredding.kind_of(n) for n in due_keys} == {"case", "msg", "note", "file"}
+
+    clock.advance(timedelta(days=70))
+    report = run(app, session, clock)
+    assert (report.deleted, report.keys) == (1, len(due_keys))
+    store = runtime(app).keystore
+    assert store.get_many(list(due_keys)) == {}
+    assert store.get_many(list(kept_keys)) == kept_keys
+    assert listed(session) == set()
+    assert run(app, session, clock).keys == 0  # nothing left to do
+
+
+@pytest.mark.parametrize("finisher", ["retention run", "doctor --repair"])
+def test_a_crash_between_the_commit_and_the_destruction_is_finished_later(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock, finisher: str
+) -> None:
+    case, _code = reported_with_file(app, session, unit, "Fake report, deleted in a crash.")
+    close(app, session, clock, unit, case)
+    keys = keys_for(app, session, case)
+    store = runtime(app).keystore
+    clock.advance(timedelta(days=70))
+
+    with pytest.raises(Crash):
+        run(app, session, clock, after_step=crash_at("committed"))
+    session.rollback()
+    # The rows are gone for good; the keys are still there, listed for destruction.
+    assert session.get(Case, case.id) is None
+    assert store.get_many(list(keys)) == keys
+    assert listed(session) == set(keys)
+
+    if finisher == "retention run":
+        report = run(app, session, clock)
+        assert (report.deleted, report.keys) == (0, len(keys))
+    else:
+        found = doctor(app)
+        assert found.exit_code == 1
+        assert line(found, "keys listed for destruction, not yet destroyed").endswith(
+            f": {len(keys)}"
+        )
+        assert_no_key_in(found, keys)
+        repaired = doctor(app, "--repair")
+        assert repaired.exit_code == 0, repaired.output
+        assert f"destroyed 0 ownerless keys and {len(keys)} listed keys" in repaired.output
+        assert_no_key_in(repaired, keys)
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "keystore.repaired")
+        ).one()
+        assert f'"pending":{len(keys)}' in entry.detail
+        assert audit.verify(session).ok
+    assert store.get_many(list(keys)) == {}
+    assert listed(session) == set()
+
+
+def test_a_key_store_that_cannot_be_scrubbed_keeps_the_listing_until_it_can(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case, _code = reported_with_file(app, session, unit, "Fake report, store busy.")
+    close(app, session, clock, unit, case)
+    keys = keys_for(app, session, case)
+    clock.advance(timedelta(days=70))
+
+    def busy(_self: KeyStore) -> None:
+        raise ScrubIncomplete("fake: a reader held the store")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(KeyStore, "scrub", busy)
+        result = app.test_cli_runner().invoke(cli, ["retention", "run"])
+    assert result.exit_code == 1
+    assert "could not be scrubbed" in result.output
+    assert listed(session) == set(keys)  # kept, so the next run scrubs again
+    assert runtime(app).keystore.get_many(list(keys)) == {}  # the rows went all the same
+
+    again = app.test_cli_runner().invoke(cli, ["retention", "run"])
+    assert again.exit_code == 0, again.output
+    assert listed(session) == set()
+
+
+def test_a_listed_key_whose_owner_still_exists_is_never_destroyed(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    """Only a bug could list a live case's key; destroying it would lose the case."""
+    case, _code = reported_with_file(app, session, unit, "Fake report, listed by mistake.")
+    keys = keys_for(app, session, case)
+    name = shredding.case_key_name(case.uid)
+    shredding.queue_destruction(session, unit.org.id, [name])
+    session.commit()
+
+    assert run(app, session, clock).keys == 0
+    assert runtime(app).keystore.get(name) == keys[name]
+    found = doctor(app)
+    assert found.exit_code == 1
+    assert line(found, "keys listed for destruction but still in use").endswith(": 1")
+    repaired = doctor(app, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert "dropped 1 listings of keys in use" in repaired.output
+    assert listed(session) == set()
+    assert runtime(app).keystore.get_many(list(keys)) == keys
+
+
+def test_the_doctor_destroys_keys_whose_owner_is_gone_and_leaves_young_and_unknown_ones(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    case, _code = reported_with_file(app, session, unit, "Fake report, alive and well.")
+    live = keys_for(app, session, case)
+    store = runtime(app).keystore
+    # A report whose transaction failed after its key was made leaves a key like this one.
+    old = store.create(["case:fake-report-never-stored"])
+    assert doctor(app).exit_code == 0  # the first run knows no key's age: all may be in flight
+
+    clock.advance(timedelta(hours=2))
+    young = store.create(["case:fake-report-in-flight"])
+    unknown = store.create(["rights:fake-request-key"])
+    found = doctor(app)
+    assert found.exit_code == 1
+    assert line(found, "key store:").endswith(f"{len(live) + 3} keys")
+    assert line(found, "keys whose case, message, note or file is gone").endswith(": 1")
+    assert "(reports may be in flight; --all to include): 1 keys" in found.output
+    assert line(found, "keys of an unknown kind, not touched").endswith(": 1")
+    everything = {**live, **old, **young, **unknown}
+    assert_no_key_in(found, everything)
+
+    repaired = doctor(app, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert "destroyed 1 ownerless keys and 0 listed keys" in repaired.output
+    assert_no_key_in(repaired, everything)
+    assert store.get_many(list(everything)) == {**live, **young, **unknown}
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "keystore.repaired")
+    ).one()
+    assert '"orphans":1' in entry.detail
+
+    # With the app stopped, --all takes the young one too; the unknown kind stays.
+    assert doctor(app, "--repair", "--all").exit_code == 0
+    assert store.get_many(list(everything)) == {**live, **unknown}
+
+
+def test_purging_an_item_destroys_the_keys_only_it_used(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    case, _code = reported_with_file(app, session, unit, "Fake report with a stray file.")
+    hanne = unit.handlers[0]
+    opened = keys_of(session, case, hanne)
+    with app.app_context():
+        note = handling.add_note(session, clock, case, opened, hanne.user.id, "Fake note.")
+    keys = keys_for(app, session, case)
+    attachment = session.scalars(select(Attachment).where(Attachment.case_id == case.id)).one()
+    file_key, note_key = (
+        shredding.file_key_name(attachment.storage_name),
+        shredding.note_key_name(note.uid),
+    )
+    store = runtime(app).keystore
+    for kind, item_id in (("file", attachment.id), ("note", note.id)):
+        with app.app_context():
+            purge_item(
+                session,
+                clock,
+                FileStore(runtime(app).settings.file_store),
+                case,
+                opened,
+                hanne.user.id,
+                kind=kind,
+                item_id=item_id,
+                reason="Fake reason: irrelevant.",
+                keystore=store,
+            )
+    assert store.get(file_key) is None and store.get(note_key) is None
+    assert store.get_many(list(keys)) == {
+        n: k for n, k in keys.items() if n not in (file_key, note_key)
+    }
+    assert listed(session) == set()
+
+
+def test_a_key_store_out_of_reach_is_said_plainly(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    # Something to destroy: a case deleted while the key store was away.
+    shredding.queue_destruction(session, unit.org.id, ["case:fake-deleted-case"])
+    session.commit()
+    settings = runtime(app).settings
+    app = create_app(
+        {
+            "database_url": settings.database_url,
+            "keystore_url": "postgresql://nobody:fake-password@127.0.0.1:1/none",
+            "argon2_profile": "test",
+        },
+        instance_path=settings.instance_path,
+        clock=clock,
+    )
+    try:
+        health = app.test_client().get("/healthz")
+        assert (health.status_code, health.get_data(as_text=True)) == (
+            503,
+            "key store unreachable\n",
+        )
+        ran = app.test_cli_runner().invoke(cli, ["retention", "run"])
+        assert ran.exit_code == 1 and isinstance(ran.exception, SystemExit)
+        assert "the key store" in ran.output and "cannot be opened" in ran.output
+        checked = doctor(app)
+        assert checked.exit_code == 1 and isinstance(checked.exception, SystemExit)
+        assert "key store: not checked" in checked.output
+        for output in (ran.output, checked.output):
+            assert "fake-password" not in output
+        assert listed(session) == {"case:fake-deleted-case"}  # for the next run
+    finally:
+        runtime(app).engine.dispose()
+        runtime(app).keystore.dispose()
+
+
+def test_a_postgresql_key_store_on_the_application_s_server_is_a_problem(
+    postgres_url: str, postgres_keystore_url: str, instance_path: Path, clock: FixedClock
+) -> None:
+    _drop_store_tables(postgres_keystore_url)
+    app = create_app(
+        {
+            "database_url": postgres_url,
+            "keystore_url": postgres_keystore_url,
+            "argon2_profile": "test",
+        },
+        instance_path=instance_path,
+        clock=clock,
+    )
+    try:
+        result = doctor(app)
+        assert result.exit_code == 1
+        assert "problem: the key store is on the same PostgreSQL server" in result.output
+    finally:
+        runtime(app).engine.dispose()
+        runtime(app).keystore.dispose()
+        _drop_store_tables(postgres_keystore_url)
+
+
+def test_the_backup_command_writes_an_owner_only_copy_once(app: Flask, tmp_path: Path) -> None:
+    made = runtime(app).keystore.create(["case:fake-a", "msg:fake-b"])
+    target = tmp_path / "keys-backup.db"
+    first = app.test_cli_runner().invoke(cli, ["keystore", "backup", str(target)])
+    assert first.exit_code == 0, first.output
+    assert "wrote 2 keys" in first.output
+    assert all(key.hex() not in first.output for key in made.values())
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    copy = KeyStore(f"sqlite:///{target}")
+    assert copy.get_many(list(made)) == made
+    copy.dispose()
+    second = app.test_cli_runner().invoke(cli, ["keystore", "backup", str(target)])
+    assert second.exit_code == 1 and "never overwrites" in second.output

@@ -395,16 +395,25 @@ class KeyStore:
             with self._connection("be scrubbed") as connection:
                 auto = connection.execution_options(isolation_level="AUTOCOMMIT")
                 if self.is_sqlite:
-                    # Waits (busy timeout) for readers of older snapshots to finish.
-                    busy = auto.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
-                    if busy:
-                        raise ScrubIncomplete(
-                            "the key store's write-ahead log could not be truncated (busy)"
-                        )
+                    self._checkpoint(auto)
                 else:
                     self._rewrite(auto)
         except KeyStoreUnavailable as exc:
             raise ScrubIncomplete(str(exc)) from None
+
+    def _checkpoint(self, auto: Connection) -> None:
+        """SQLite: fold the write-ahead log into the database and truncate it.
+
+        The checkpoint itself waits (busy timeout) for readers of older snapshots; it fails at
+        once while another process runs a checkpoint (two destroys at the same moment), so it
+        is tried again until the busy timeout has passed."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while auto.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]:
+            if time.monotonic() > deadline:
+                raise ScrubIncomplete(
+                    "the key store's write-ahead log could not be truncated (busy)"
+                )
+            time.sleep(0.02)
 
     def _rewrite(self, auto: Connection) -> None:
         """PostgreSQL: rewrite the table without the deleted rows.
