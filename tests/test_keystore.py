@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from tests.conftest import postgres_required
@@ -170,7 +171,17 @@ def test_two_processes_create_read_and_destroy_at_once(store: KeyStore) -> None:
     start = context.Barrier(2)
     results = context.Queue()
     workers = [
-        context.Process(target=_worker, args=(store.url, who, other, rounds, start, results))
+        context.Process(
+            target=_worker,
+            args=(
+                store.url.render_as_string(hide_password=False),
+                who,
+                other,
+                rounds,
+                start,
+                results,
+            ),
+        )
         for who, other in (("alpha", "beta"), ("beta", "alpha"))
     ]
     for worker in workers:
@@ -329,10 +340,12 @@ def test_a_backup_is_a_key_store_with_every_key_and_never_overwrites(
 ) -> None:
     made = store.create([f"case:fake-{i:04d}" for i in range(700)])
     store.destroy(["case:fake-0001"])
-    target = tmp_path / "keystore-backup.db"
+    # A file name is not pasted into a URL: "?" and "#" are just characters.
+    target = tmp_path / "keystore backup?mode=ro#1.db"
     assert store.backup(target) == 699
+    assert sorted(p.name for p in tmp_path.iterdir() if "backup" in p.name) == [target.name]
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    copy = KeyStore(f"sqlite:///{target}")
+    copy = KeyStore(URL.create("sqlite", database=str(target)))
     try:
         assert copy.get_many(list(made)) == {n: k for n, k in made.items() if n != "case:fake-0001"}
     finally:

@@ -66,11 +66,9 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.schema import CreateTable
-
-from whistle.db import normalise_url
 
 KEY_BYTES = 32
 FORMAT_VERSION = 1
@@ -173,20 +171,19 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def safe_url(url: str) -> str:
-    """``url`` with any password masked, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is reported by the settings
-        return "<unparseable key store URL>"
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a ``sqlite:///`` URL (None for another database or an in-memory one)."""
+def store_url(url: str | URL) -> URL:
+    """``url`` parsed, with ``postgresql://`` mapped to the psycopg 3 driver (as the app's)."""
     parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of a ``sqlite:///`` URL (None for another database or an in-memory one)."""
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
         return None
-    return Path(parsed.database).resolve()
+    return Path(url.database).resolve()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -207,10 +204,12 @@ class KeyStore:
     The schema is created on first use (and by ``whistle init``).
     """
 
-    def __init__(self, url: str) -> None:
-        self.url = normalise_url(url)
+    def __init__(self, url: str | URL) -> None:
+        # Kept parsed: a file name is never pasted into a URL string, where "?" or "#"
+        # would change its meaning.
+        self.url = store_url(url)
         self.path = sqlite_path(self.url)
-        self.is_sqlite = self.url.startswith("sqlite")
+        self.is_sqlite = self.url.drivername.startswith("sqlite")
         if self.is_sqlite:
             self.engine = create_engine(
                 self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
@@ -225,7 +224,12 @@ class KeyStore:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"KeyStore({safe_url(self.url)})"
+        return f"KeyStore({self.safe_url})"
+
+    @property
+    def safe_url(self) -> str:
+        """The store's URL with any password masked, for messages."""
+        return self.url.render_as_string(hide_password=True)
 
     # --- opening ----------------------------------------------------------------------------
 
@@ -248,7 +252,7 @@ class KeyStore:
                     self._create_postgresql()
             except SQLAlchemyError as exc:
                 raise KeyStoreUnavailable(
-                    f"the key store {safe_url(self.url)} cannot be opened ({type(exc).__name__})"
+                    f"the key store {self.safe_url} cannot be opened ({type(exc).__name__})"
                 ) from None
             self._ready = True
 
@@ -274,7 +278,7 @@ class KeyStore:
         found = inspect(connection)
         if any(found.has_table(t) for t in APPLICATION_TABLES):
             raise KeyStoreError(
-                f"{safe_url(self.url)} is the application's database: the key store must be a "
+                f"{self.safe_url} is the application's database: the key store must be a "
                 "database of its own (see keystore_url in docs/operations.md)"
             )
 
@@ -287,7 +291,7 @@ class KeyStore:
             connection.execute(insert(INFO).values(name="format", value=str(FORMAT_VERSION)))
         elif not version.isdigit() or int(version) > FORMAT_VERSION:
             raise KeyStoreError(
-                f"the key store {safe_url(self.url)} has format {version}, newer than this "
+                f"the key store {self.safe_url} has format {version}, newer than this "
                 f"Whistle reads ({FORMAT_VERSION}): upgrade Whistle"
             )
 
@@ -318,7 +322,7 @@ class KeyStore:
                 yield connection
         except SQLAlchemyError as exc:
             raise KeyStoreUnavailable(
-                f"the key store {safe_url(self.url)} could not {doing} ({type(exc).__name__})"
+                f"the key store {self.safe_url} could not {doing} ({type(exc).__name__})"
             ) from None
 
     # --- the operations ---------------------------------------------------------------------
@@ -536,7 +540,7 @@ class KeyStore:
         except OSError as exc:
             raise KeyStoreError(f"{target} cannot be written ({exc.strerror})") from None
         os.close(fd)
-        copy = KeyStore(f"sqlite:///{target}")
+        copy = KeyStore(URL.create("sqlite", database=str(target)))
         try:
             copy.ensure()
             copied = 0
