@@ -219,8 +219,9 @@ def sqlite_files(path: Path) -> bytes:
     )
 
 
-def postgres_pages(url: str) -> bytes:
-    """Every page of the PostgreSQL table, raw: live rows, dead rows and free space."""
+def postgres_pages(url: str | URL) -> bytes:
+    """Every page of every partition of the PostgreSQL table, raw: live rows, dead rows and
+    free space."""
     engine = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
@@ -231,17 +232,26 @@ def postgres_pages(url: str) -> bytes:
                 if postgres_required():
                     pytest.fail(reason, pytrace=False)
                 pytest.skip(reason)
-            pages = connection.scalar(
-                text("SELECT pg_relation_size('whistle_keys') / current_setting('block_size')::int")
-            )
-            return b"".join(
-                bytes(
-                    connection.scalar(
-                        text("SELECT get_raw_page('whistle_keys', :n)"), {"n": number}
-                    )
+            partitions = connection.scalars(
+                text(
+                    "SELECT inhrelid::regclass::text FROM pg_inherits "
+                    "WHERE inhparent = 'whistle_keys'::regclass"
                 )
-                for number in range(int(pages))
-            )
+            ).all()
+            assert len(partitions) == keystore.PARTITIONS
+            pages = b""
+            for partition in partitions:
+                count = connection.scalar(
+                    text("SELECT pg_relation_size(:p) / current_setting('block_size')::int"),
+                    {"p": partition},
+                )
+                for number in range(int(count)):
+                    pages += bytes(
+                        connection.scalar(
+                            text("SELECT get_raw_page(:p, :n)"), {"p": partition, "n": number}
+                        )
+                    )
+            return pages
     finally:
         engine.dispose()
 
@@ -284,7 +294,7 @@ def test_the_scan_sees_a_destroyed_key_that_was_not_scrubbed(
     """The control for the test above: without the checkpoint (SQLite) or the rewrite
     (PostgreSQL) the destroyed key is still there to be found."""
     made = store.create([f"case:fake-{i:02d}" for i in range(20)])
-    monkeypatch.setattr(KeyStore, "scrub", lambda self: None)
+    monkeypatch.setattr(KeyStore, "scrub", lambda self, partitions=None: None)
     store.destroy(["case:fake-07"])
     assert store.get("case:fake-07") is None
     assert made["case:fake-07"] in store_bytes(store)
@@ -434,6 +444,7 @@ def test_a_destroy_held_back_by_an_older_reader_is_finished_by_the_next(
             older.rollback()
     finally:
         reader.dispose()
+    monkeypatch.undo()  # the usual patience again: other tests' transactions share the server
     assert store.destroy(["case:fake-07"]) == 0
     assert made["case:fake-07"] not in store_bytes(store)
     store.dispose()
@@ -554,7 +565,7 @@ def test_a_key_store_that_cannot_be_scrubbed_keeps_the_listing_until_it_can(
     keys = keys_for(app, session, case)
     clock.advance(timedelta(days=70))
 
-    def busy(_self: KeyStore) -> None:
+    def busy(_self: KeyStore, _partitions: object = None) -> None:
         raise ScrubIncomplete("fake: a reader held the store")
 
     with monkeypatch.context() as patched:
@@ -737,3 +748,28 @@ def test_the_backup_command_writes_an_owner_only_copy_once(app: Flask, tmp_path:
     copy.dispose()
     second = app.test_cli_runner().invoke(cli, ["keystore", "backup", str(target)])
     assert second.exit_code == 1 and "never overwrites" in second.output
+
+
+def test_a_postgresql_destroy_rewrites_only_the_partitions_it_touched(
+    postgres_keystore_url: str,
+) -> None:
+    """So a purge locks a sixty-fourth of the keys for a moment, not the whole store."""
+    _drop_store_tables(postgres_keystore_url)
+    store = KeyStore(postgres_keystore_url)
+    store.create([f"case:fake-{i:04d}" for i in range(1000)])
+    files = text(
+        "SELECT inhrelid::regclass::text, pg_relation_filenode(inhrelid) FROM pg_inherits "
+        "WHERE inhparent = 'whistle_keys'::regclass"
+    )
+    with store.engine.connect() as connection:
+        before = dict(connection.execute(files).all())
+        connection.rollback()
+    store.destroy(["case:fake-0042"])
+    with store.engine.connect() as connection:
+        after = dict(connection.execute(files).all())
+        connection.rollback()
+    rewritten = sorted(p for p in before if before[p] != after[p])
+    assert len(rewritten) == 1 and len(before) == keystore.PARTITIONS
+    assert store.get("case:fake-0042") is None and store.count() == 999
+    store.dispose()
+    _drop_store_tables(postgres_keystore_url)

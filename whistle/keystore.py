@@ -17,11 +17,13 @@ Two backends, chosen by the ``keystore_url`` setting:
   page, and after every destroy a ``wal_checkpoint(TRUNCATE)``, so the older page versions in
   the write-ahead log are gone too (tests/test_keystore.py scans the files).
 - **PostgreSQL**: a database of its own (``keystore_url = "postgresql://…/whistle_keys"``),
-  never the application's (refused, by the settings and here). After every destroy the table
-  is rewritten (``VACUUM FULL``), so the destroyed rows are in no live data file and in no
-  later dump or base backup. The server's write-ahead log, and any WAL archive, still hold
-  every key ever created until the segments are recycled: the backup rule in
-  docs/operations.md says what that means.
+  never the application's (refused, by the settings and here). The table is split in 64
+  partitions by a hash of the name; after every destroy the partitions that lost rows are
+  rewritten (``VACUUM FULL``, once no older transaction can still see the rows), so the
+  destroyed rows are in no live data file and in no later dump or base backup. A plain
+  ``VACUUM`` would leave their bytes in the pages' free space. The server's write-ahead log,
+  and any WAL archive, still hold every key ever created until the segments are recycled: the
+  backup rule in docs/operations.md says what that means.
 
 Nothing here records when a key was made: a row is a number, a name and 32 bytes, and the
 number only orders keys. ``whistle doctor`` needs to tell a key whose owner row is still in
@@ -122,6 +124,17 @@ INFO = Table(
     Column("name", String(32), primary_key=True),
     Column("value", String(64), nullable=False),
 )
+# PostgreSQL: the keys table is split in this many partitions by a hash of the name.
+PARTITIONS = 64
+PARTITION_NAME = re.compile(r"whistle_keys_p[0-9]{2}")
+PARTITIONS_OF = text(
+    """
+    SELECT DISTINCT number
+      FROM unnest(CAST(:names AS varchar[])) AS given(name),
+           generate_series(0, CAST(:modulus AS integer) - 1) AS number
+     WHERE satisfies_hash_partition('whistle_keys'::regclass, :modulus, number, given.name)
+    """
+).bindparams(modulus=PARTITIONS)
 # Tables that only the application database has: a key store URL that finds one of them
 # points at the wrong database.
 APPLICATION_TABLES = ("alembic_version", "cases")
@@ -285,7 +298,8 @@ class KeyStore:
     def _create_tables(self, connection: Connection) -> None:
         self._check_not_application(connection)
         for table in metadata.sorted_tables:
-            connection.execute(CreateTable(table, if_not_exists=True))
+            if self.is_sqlite or table is not KEYS:
+                connection.execute(CreateTable(table, if_not_exists=True))
         version = connection.scalar(select(INFO.c.value).where(INFO.c.name == "format"))
         if version is None:
             connection.execute(insert(INFO).values(name="format", value=str(FORMAT_VERSION)))
@@ -310,6 +324,20 @@ class KeyStore:
         with self.engine.begin() as connection:
             # CREATE TABLE IF NOT EXISTS races with itself in PostgreSQL: one at a time.
             connection.execute(text("SELECT pg_advisory_xact_lock(7041983)"))
+            self._check_not_application(connection)
+            # Hash-partitioned by name, so a destroy rewrites only the partitions it touched
+            # (see _rewrite). The unique key is the name alone: a partition key must be in it.
+            connection.exec_driver_sql(
+                f"CREATE TABLE IF NOT EXISTS {KEYS.name} ("
+                f"seq bigserial NOT NULL, name varchar({NAME_LENGTH}) NOT NULL, "
+                f"key bytea NOT NULL, CONSTRAINT {KEYS.name}_pkey PRIMARY KEY (name)"
+                ") PARTITION BY HASH (name)"
+            )
+            for number in range(PARTITIONS):
+                connection.exec_driver_sql(
+                    f"CREATE TABLE IF NOT EXISTS {KEYS.name}_p{number:02d} PARTITION OF "
+                    f"{KEYS.name} FOR VALUES WITH (MODULUS {PARTITIONS}, REMAINDER {number})"
+                )
             self._create_tables(connection)
 
     @contextlib.contextmanager
@@ -383,25 +411,33 @@ class KeyStore:
         if not wanted:
             return 0
         removed = 0
+        partitions: set[str] = set()
         with self._connection("destroy keys") as connection:
             for chunk in _chunks(wanted):
                 removed += connection.execute(delete(KEYS).where(KEYS.c.name.in_(chunk))).rowcount
+                if not self.is_sqlite:
+                    # The partitions the names hash to, whether or not a row was there: a
+                    # repeated destroy finishes the rewrite of a first one that failed.
+                    partitions.update(
+                        f"{KEYS.name}_p{number:02d}"
+                        for number in connection.scalars(PARTITIONS_OF, {"names": chunk})
+                    )
             connection.commit()
-        self.scrub()
+        self.scrub(partitions)
         return removed
 
-    def scrub(self) -> None:
+    def scrub(self, partitions: Collection[str] | None = None) -> None:
         """Remove the bytes of deleted keys from the store's files (called by
         :meth:`destroy`). SQLite: checkpoint the write-ahead log into the database, where
-        ``secure_delete`` zeroed them, and truncate it. PostgreSQL: rewrite the table.
-        :class:`ScrubIncomplete` if that could not finish."""
+        ``secure_delete`` zeroed them, and truncate it. PostgreSQL: rewrite ``partitions`` of
+        the table (default: all of them). :class:`ScrubIncomplete` if that could not finish."""
         try:
             with self._connection("be scrubbed") as connection:
                 auto = connection.execution_options(isolation_level="AUTOCOMMIT")
                 if self.is_sqlite:
                     self._checkpoint(auto)
                 else:
-                    self._rewrite(auto)
+                    self._rewrite(auto, partitions)
         except KeyStoreUnavailable as exc:
             raise ScrubIncomplete(str(exc)) from None
 
@@ -419,14 +455,19 @@ class KeyStore:
                 )
             time.sleep(0.02)
 
-    def _rewrite(self, auto: Connection) -> None:
-        """PostgreSQL: rewrite the table without the deleted rows.
+    def _rewrite(self, auto: Connection, partitions: Collection[str] | None) -> None:
+        """PostgreSQL: rewrite the partitions that lost rows, without them.
 
         ``VACUUM FULL`` copies a deleted row that some transaction might still see ("recently
         dead"), and which transactions count is decided by the snapshots running anywhere on
         the server. So it first waits, up to ``HORIZON_WAIT``, until every transaction older
         than the deletions has ended and no session of this database holds an older snapshot.
+        Each partition is locked only while it is rewritten: a destroy stops the reads of one
+        sixty-fourth of the keys, for the time it takes to copy that much.
         """
+        targets = sorted(partitions) if partitions is not None else [KEYS.name]
+        if not all(PARTITION_NAME.fullmatch(t) or t == KEYS.name for t in targets):
+            raise KeyStoreError("the key store's table has a partition this code did not make")
         mark = auto.scalar(text("SELECT txid_current()"))
         deadline = time.monotonic() + HORIZON_WAIT
         passed = bool(auto.scalar(HORIZON_PASSED, {"mark": mark}))
@@ -437,7 +478,8 @@ class KeyStore:
         # the scrub to the next destroy.
         auto.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
         try:
-            auto.exec_driver_sql(f"VACUUM FULL {KEYS.name}")
+            for target in targets:  # names checked above: ours, never input
+                auto.exec_driver_sql(f"VACUUM FULL {target}")
         finally:
             auto.exec_driver_sql("RESET lock_timeout")
         if not passed:

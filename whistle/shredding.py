@@ -46,6 +46,9 @@ NOTE = "note"
 FILE = "file"
 
 PENDING = cast(Table, PendingKeyDestruction.__table__)
+# Listed names finished per round: each round costs the key store two synced writes (the
+# deletion and its checkpoint or rewrite), so a retention batch of cases goes in one or two.
+FINISH_BATCH = 5000
 
 
 def case_key_name(case_uid: str) -> str:
@@ -203,7 +206,7 @@ def finish_destructions(session: Session, keystore: KeyStore) -> Destructions:
                 select(PendingKeyDestruction.name)
                 .where(PendingKeyDestruction.name > after)
                 .order_by(PendingKeyDestruction.name)
-                .limit(BATCH)
+                .limit(FINISH_BATCH)
             )
         )
         session.commit()  # no transaction stays open while the key store works
@@ -221,6 +224,10 @@ def finish_destructions(session: Session, keystore: KeyStore) -> Destructions:
         except ScrubIncomplete:
             done.incomplete = True
             return done
-        session.execute(delete(PendingKeyDestruction).where(PendingKeyDestruction.name.in_(doomed)))
+        for start in range(0, len(doomed), BATCH):
+            chunk = doomed[start : start + BATCH]
+            session.execute(
+                delete(PendingKeyDestruction).where(PendingKeyDestruction.name.in_(chunk))
+            )
         session.commit()
         done.listed += len(doomed)
