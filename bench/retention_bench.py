@@ -98,6 +98,7 @@ from whistle import audit, retention
 from whistle.clock import FixedClock
 from whistle.db import make_engine, make_sessionmaker
 from whistle.deadlines import acknowledge_due, add_months, feedback_due
+from whistle.keystore import KeyStore
 from whistle.models import (
     Attachment,
     AuditEntry,
@@ -782,7 +783,7 @@ class Result:
 
 
 def time_run(
-    engine: Engine, store: FileStore, today: date
+    engine: Engine, store: FileStore, keystore: KeyStore, today: date
 ) -> tuple[retention.RunReport, float, float, StatementClock]:
     """One ``retention.run`` in a fresh session: (report, seconds, compact seconds, clock)."""
     sessions = make_sessionmaker(engine)
@@ -803,7 +804,7 @@ def time_run(
         sessions() as session,
     ):
         start = time.perf_counter()
-        report = retention.run(session, clock, store)
+        report = retention.run(session, clock, store, keystore=keystore)
         elapsed = time.perf_counter() - start
     return report, elapsed, sum(compacted), statements
 
@@ -1090,6 +1091,8 @@ def run_one(
     today = date.today()
     store_root = storedir / f"files-{secrets.token_hex(4)}"
     store = FileStore(store_root)
+    # The seeded cases have no keys in it: the run lists and destroys their names (a no-op).
+    keystore = KeyStore(f"sqlite:///{storedir / f'keystore-{secrets.token_hex(4)}.db'}")
     try:
         with opened as (engine, name):
             start = time.perf_counter()
@@ -1121,7 +1124,7 @@ def run_one(
             )
             if explain_plans:
                 explain(engine, seeded, today)
-            report, seconds, compact, statements = time_run(engine, store, today)
+            report, seconds, compact, statements = time_run(engine, store, keystore, today)
             size_after = database_bytes(engine)
             left, freeing = free_pages(engine)
             problems = check(engine, store, seeded, report, before)
@@ -1144,6 +1147,7 @@ def run_one(
             return result
     finally:
         shutil.rmtree(store_root, ignore_errors=True)
+        keystore.dispose()
 
 
 # --- output ----------------------------------------------------------------------------------

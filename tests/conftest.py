@@ -53,9 +53,8 @@ def _admin_engine(url: str) -> Engine:
     return create_engine(normalise_url(url), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this worker, migrated to the newest schema."""
+def _temporary_database(prefix: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this worker, dropped afterwards."""
     base = os.environ.get("WHISTLE_TEST_DATABASE_URL", DEFAULT_PG)
     admin = _admin_engine(base)
     try:
@@ -70,17 +69,30 @@ def postgres_url() -> Iterator[str]:
             pytest.fail(f"{reason} (required: CI or WHISTLE_REQUIRE_POSTGRES)", pytrace=False)
         pytest.skip(reason)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"whistle_t_{re.sub(r'[^a-z0-9]', '', worker)}_{secrets.token_hex(4)}"
+    name = f"{prefix}_{re.sub(r'[^a-z0-9]', '', worker)}_{secrets.token_hex(4)}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
+    yield make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this worker, migrated to the newest schema."""
+    for url in _temporary_database("whistle_t"):
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_keystore_url() -> Iterator[str]:
+    """A PostgreSQL database of its own for this worker's key-store backend tests (never the
+    application's: the key store refuses that). Empty: the key store makes its tables."""
+    yield from _temporary_database("whistle_k")
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +141,8 @@ def counsel_pin_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def instance_path(tmp_path: Path) -> Path:
+    """A fresh instance folder; its key store (``keystore.db``, the default ``keystore_url``)
+    is made there on first use, so every test has its own on both database runs."""
     path = tmp_path / "instance"
     init_instance(path)
     return path
@@ -156,6 +170,7 @@ def app(app_config: dict[str, Any], instance_path: Path, clock: FixedClock) -> I
     from whistle.runtime import runtime
 
     runtime(application).engine.dispose()
+    runtime(application).keystore.dispose()
 
 
 @pytest.fixture

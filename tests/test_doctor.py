@@ -158,6 +158,7 @@ def test_a_healthy_store_reports_clean(
             kind="file",
             item_id=first.id,
             reason="Fake reason: irrelevant.",
+            keystore=runtime(app).keystore,
         )
     counsel_export(app, session, clock, unit, case)
     for name in store_of(app).names():  # old files are checked like any other
@@ -167,7 +168,7 @@ def test_a_healthy_store_reports_clean(
     assert result.exit_code == 0, result.output
     assert line(result, "file store:") == "file store: 2 files"  # reply's file and the bundle
     assert "orphan files (no row refers to them): 0" in result.output
-    assert "the database and the file store are consistent" in result.output
+    assert "the database, the file store and the key store are consistent" in result.output
     repaired = doctor(app, "--repair", "--all")
     assert repaired.exit_code == 0, repaired.output
     assert "store.repaired" not in actions(session)
@@ -214,7 +215,7 @@ def test_a_recent_orphan_may_be_an_upload_in_flight_and_is_left_alone(app: Flask
     assert result.exit_code == 0, result.output
     assert "left alone, younger than 1 h" in result.output
     assert "1 files, 0 .partial files" in result.output
-    assert "apart from the recent files left alone" in result.output
+    assert "apart from the recent files and keys left alone" in result.output
     assert store.exists(young)
 
     everything = doctor(app, "--repair", "--all")

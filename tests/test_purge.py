@@ -247,10 +247,12 @@ def test_a_report_file_and_a_note_are_purged_through_the_domain(
         file_reason = purge_item(
             session, clock, store, case, keys, hanne.user.id,
             kind="file", item_id=file_id, reason="  Fake reason: someone else's payslip.  ",
+            keystore=runtime(app).keystore,
         )  # fmt: skip
         note_reason = purge_item(
             session, clock, store, case, keys, hanne.user.id,
             kind="note", item_id=note_id, reason="Fake reason: written in the wrong case.",
+            keystore=runtime(app).keystore,
         )  # fmt: skip
 
     session.expire_all()
@@ -313,7 +315,7 @@ def test_the_record_of_the_handling_cannot_be_purged(
         with app.app_context(), pytest.raises(ActionRefused) as caught:
             purge_item(
                 session, clock, store, case, keys, hanne.user.id,
-                kind=kind, item_id=item_id, reason=REASON,
+                kind=kind, item_id=item_id, reason=REASON, keystore=runtime(app).keystore,
             )  # fmt: skip
         session.rollback()
         assert message in str(caught.value.message)

@@ -154,7 +154,7 @@ def world(app: Flask, session: Session, clock: FixedClock, unit: Unit) -> World:
     clock.advance(timedelta(days=12))  # 2026-04-01
     assert clock.now().date() == TODAY
     with app.app_context():
-        report = retention.run(session, clock, store)
+        report = retention.run(session, clock, store, keystore=runtime(app).keystore)
     assert (report.deleted, report.held) == (1, 1)
     session.expire_all()
     return World(

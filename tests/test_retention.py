@@ -130,7 +130,9 @@ def reported_with_file(app: Flask, session: Session, unit: Unit, what: str) -> t
 
 def run(app: Flask, session: Session, clock: FixedClock, **kwargs: object) -> retention.RunReport:
     with app.app_context():
-        return retention.run(session, clock, store_of(app), **kwargs)  # type: ignore[arg-type]
+        return retention.run(  # type: ignore[arg-type]
+            session, clock, store_of(app), keystore=runtime(app).keystore, **kwargs
+        )
 
 
 # --- presets ------------------------------------------------------------------------------------
@@ -550,7 +552,10 @@ def test_the_run_command(app: Flask, session: Session, unit: Unit, clock: FixedC
     clock.advance(timedelta(days=62))
     result = app.test_cli_runner().invoke(cli, ["retention", "run"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "deleted 1 cases and 0 files; 0 due cases kept on legal hold"
+    assert (
+        result.output.strip()
+        == "deleted 1 cases, 0 files and 0 keys; 0 due cases kept on legal hold"
+    )
     assert session.scalar(select(func.count()).select_from(CaseTombstone)) == 1
 
 

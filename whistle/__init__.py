@@ -13,6 +13,7 @@ from flask import Flask
 
 from whistle.clock import Clock, SystemClock
 from whistle.db import make_engine, make_sessionmaker
+from whistle.keystore import KeyStore
 from whistle.runtime import EXTENSION_KEY, Runtime, close_db
 from whistle.settings import Settings, load_settings
 
@@ -55,6 +56,7 @@ def create_app(
         engine=engine,
         sessions=make_sessionmaker(engine),
         clock=clock or SystemClock(),
+        keystore=KeyStore(settings.keystore_url),
     )
     app.teardown_appcontext(close_db)
 

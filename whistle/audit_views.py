@@ -63,6 +63,7 @@ ACTION_NAMES = {
     "case.recovered": _l("Access restored with the recovery key"),
     "case.removed_incomplete": _l("Half-stored case removed by the consistency check"),
     "store.repaired": _l("File store repaired by the consistency check"),
+    "keystore.repaired": _l("Key store repaired by the consistency check"),
     "identity.revealed": _l("Reporter's identity revealed"),
     "identity.disclosure_requested": _l("Disclosure of the reporter's identity started"),
     "identity.disclosure_approved": _l("Disclosure without notice approved"),

@@ -17,6 +17,8 @@ from whistle.audit import audit_cli
 from whistle.doctor import doctor_command
 from whistle.export_cli import export_cli
 from whistle.instance import init_instance
+from whistle.keystore import KeyStoreError
+from whistle.keystore_cli import keystore_cli
 from whistle.notify import notify_cli
 from whistle.onboarding import SetupUnavailable, issue_token, setup_complete
 from whistle.receipt_cli import receipt_cli
@@ -45,7 +47,8 @@ def cli() -> None:
 
 @cli.command("init", with_appcontext=False)
 def init_command() -> None:
-    """Create the instance folder, its secrets and the database schema (safe to run again)."""
+    """Create the instance folder, its secrets, the database schema and the key store (safe to
+    run again)."""
     path = default_instance_path()
     os.umask(0o077)  # the SQLite database and anything else created here: owner only
     report = init_instance(path)
@@ -56,6 +59,12 @@ def init_command() -> None:
     app = create_app(instance_path=path)
     upgrade(runtime(app).engine)
     click.echo(f"database schema is up to date ({runtime(app).settings.database_url_safe})")
+    try:
+        runtime(app).keystore.ensure()
+    except KeyStoreError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"key store is ready ({runtime(app).settings.keystore_url_safe})")
 
 
 @cli.command("setup-link")
@@ -95,6 +104,7 @@ cli.add_command(audit_cli)
 cli.add_command(recovery_cli)
 cli.add_command(notify_cli)
 cli.add_command(retention_cli)
+cli.add_command(keystore_cli)
 cli.add_command(export_cli)
 cli.add_command(receipt_cli)
 cli.add_command(doctor_command)

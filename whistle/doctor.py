@@ -1,5 +1,5 @@
-"""``whistle doctor``: check, and with ``--repair`` restore, the consistency of the database and
-the file store.
+"""``whistle doctor``: check, and with ``--repair`` restore, the consistency of the database,
+the file store and the key store.
 
 Writes are ordered so that a crash, a killed worker, a full disk or a lost database connection
 never leaves a readable half of anything (whistle/storage.py, whistle/intake.py,
@@ -23,10 +23,28 @@ the repair does about it:
   Not repairable here (the content is gone from this machine): restore the file store from
   a backup. They keep the exit code non-zero.
 
+The key store (whistle/keystore.py, whistle/shredding.py):
+
+- **ownerless keys**: keys named after a case, message, note or file whose row is gone (or
+  purged), and not listed for destruction: a report whose transaction failed after its key
+  was made, or damage. Destroyed (the data they opened is gone already).
+- **pending key destructions**: keys that a deletion or purge listed, where the destruction
+  did not happen yet (a crash after the commit, a key store that could not be reached).
+  Destroyed, as the next retention run would. A listed key whose owner row still exists is
+  never destroyed: the listing is dropped.
+- **keys of an unknown kind** are counted and never touched.
+- **setup**: a PostgreSQL key store on the same server (cluster) as the application's
+  database is a problem (every backup and WAL archive of that server holds both, so a
+  database backup would open deleted cases); a key store whose server archives its WAL is
+  named (the archive must expire like key-store backups, docs/operations.md).
+
 Files younger than an hour (``MIN_AGE``) that no row refers to yet may be uploads in flight and
-are left alone unless ``--all`` is given (only safe while the app is stopped). The output names
-kinds and counts, never content, case codes or file names; the repair is recorded in the audit
-log as ``store.repaired`` (counts) and ``case.removed_incomplete`` (one per removed case).
+are left alone unless ``--all`` is given (only safe while the app is stopped); keys likewise
+(the key store keeps no creation times: "younger than an hour" means created after the newest
+doctor run that is at least an hour old, whistle/keystore.py). The output names
+kinds and counts, never content, case codes, file or key names, never key bytes; the repair is
+recorded in the audit log as ``store.repaired`` and ``keystore.repaired`` (counts) and
+``case.removed_incomplete`` (one per removed case).
 """
 
 from __future__ import annotations
@@ -35,15 +53,16 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.orm import Session
 
-from whistle import audit, retention
+from whistle import audit, retention, shredding
 from whistle.clock import Clock
+from whistle.keystore import KeyStore, KeyStoreError, ScrubIncomplete
 from whistle.models import (
     Attachment,
     Case,
@@ -53,6 +72,7 @@ from whistle.models import (
     Message,
     OutboxMail,
     PendingFileDeletion,
+    PendingKeyDestruction,
 )
 from whistle.runtime import runtime
 from whistle.storage import NAME_RE, PARTIAL_SUFFIX, FileStore
@@ -270,6 +290,10 @@ def repair(session: Session, clock: Clock, store: FileStore, findings: Findings)
             session.scalars(select(Attachment.storage_name).where(Attachment.case_id == case.id))
         )
         retention.queue_file_deletions(session, case.org_id, names, clock.now().date())
+        # Destroyed by repair_keys (or the next retention run) once the rows are gone.
+        shredding.queue_destruction(
+            session, case.org_id, shredding.case_key_names(session, [case.id])[case.id]
+        )
         audit.record(
             session,
             clock,
@@ -362,6 +386,173 @@ def describe(findings: Findings, min_age: timedelta) -> list[str]:
     return lines
 
 
+# --- The key store ----------------------------------------------------------------------------
+
+
+@dataclass
+class KeyFindings:
+    """The outcome of :func:`check_keys`: counts, and the names the repair needs."""
+
+    keys: int = 0
+    orphans: list[str] = field(default_factory=list)  # owner gone, not listed
+    recent_orphans: int = 0  # owner not (yet) there, but the key may be in flight
+    unknown: int = 0  # of a kind no owner is known for: never touched
+    pending: list[str] = field(default_factory=list)
+    pending_in_use: list[str] = field(default_factory=list)
+    unreachable: str = ""  # why the key store could not be checked
+    setup: list[str] = field(default_factory=list)  # configuration problems
+    notes: list[str] = field(default_factory=list)  # worth knowing, not problems
+
+    @property
+    def repairable(self) -> int:
+        return len(self.orphans) + len(self.pending) + len(self.pending_in_use)
+
+    @property
+    def unrepairable(self) -> int:
+        return len(self.setup) + (1 if self.unreachable else 0)
+
+    @property
+    def problems(self) -> int:
+        return self.repairable + self.unrepairable
+
+
+@dataclass
+class KeyRepairs:
+    """What :func:`repair_keys` did (counts only)."""
+
+    orphans: int = 0
+    pending: int = 0
+    pending_dropped: int = 0
+    incomplete: bool = False
+
+
+def _server_identity(session: Session) -> str | None:
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    found = session.scalar(text("SELECT system_identifier FROM pg_control_system()"))
+    session.rollback()
+    return str(found)
+
+
+SHARED_SERVER = (
+    "the key store is on the same PostgreSQL server (cluster) as the application database: "
+    "every backup and WAL archive of that server holds both, so a database backup would still "
+    "open deleted cases; move the key store to a server of its own (docs/operations.md)"
+)
+ARCHIVING = (
+    "the key store's PostgreSQL server archives its write-ahead log: the archive holds every "
+    "key ever made, so keep it no longer than key-store backups (docs/operations.md)"
+)
+
+
+def check_keys(
+    session: Session, keystore: KeyStore, *, now: datetime, min_age: timedelta = MIN_AGE
+) -> KeyFindings:
+    """Compare the key store with the database; change nothing but the key store's marks.
+
+    The key store is listed before the database is read, so a key whose row commits in
+    between is found with its owner, never taken for an orphan.
+    """
+    findings = KeyFindings()
+    try:
+        server = keystore.server()
+        settled, recent = keystore.settled_names(now=now, min_age=min_age)
+    except KeyStoreError as exc:
+        findings.unreachable = str(exc)
+        return findings
+    if server is not None:
+        identifier, archiving = server
+        if identifier == _server_identity(session):
+            findings.setup.append(SHARED_SERVER)
+        if archiving:
+            findings.notes.append(ARCHIVING)
+    findings.keys = len(settled) + len(recent)
+    pending = set(session.scalars(select(PendingKeyDestruction.name)))
+    listed_alive = shredding.live_names(session, pending)
+    findings.pending = sorted(pending - listed_alive)
+    findings.pending_in_use = sorted(pending & listed_alive)
+
+    known = [n for n in settled + recent if shredding.kind_of(n) in shredding.OWNERS]
+    findings.unknown = findings.keys - len(known)
+    alive = shredding.live_names(session, known)
+    session.rollback()
+    recent_names = set(recent)
+    for name in known:
+        if name in alive or name in pending:
+            continue
+        if name in recent_names:
+            findings.recent_orphans += 1
+        else:
+            findings.orphans.append(name)
+    return findings
+
+
+def repair_keys(
+    session: Session, clock: Clock, keystore: KeyStore, findings: KeyFindings
+) -> KeyRepairs:
+    """Destroy what :func:`check_keys` found destroyable and finish the pending destructions.
+    Commits. Owners are looked up again just before: a key whose row appeared meanwhile is
+    kept. :class:`~whistle.keystore.KeyStoreError` if the key store cannot be reached."""
+    done = KeyRepairs()
+    if findings.pending_in_use:
+        still = shredding.live_names(session, findings.pending_in_use)
+        session.execute(
+            delete(PendingKeyDestruction).where(PendingKeyDestruction.name.in_(sorted(still)))
+        )
+        session.commit()
+        done.pending_dropped = len(still)
+    finished = shredding.finish_destructions(session, keystore)
+    done.pending = finished.listed
+    done.incomplete = finished.incomplete
+    if findings.orphans:
+        alive = shredding.live_names(session, findings.orphans)
+        session.rollback()
+        doomed = [n for n in findings.orphans if n not in alive]
+        try:
+            keystore.destroy(doomed)
+        except ScrubIncomplete:
+            done.incomplete = True
+        done.orphans = len(doomed)
+    if done.orphans or done.pending or done.pending_dropped:
+        audit.record(
+            session,
+            clock,
+            action="keystore.repaired",
+            org_id=None,  # the key store is the deployment's, not one organisation's
+            detail={
+                "orphans": done.orphans,
+                "pending": done.pending,
+                "pending_dropped": done.pending_dropped,
+            },
+        )
+        session.commit()
+    return done
+
+
+def describe_keys(findings: KeyFindings, min_age: timedelta) -> list[str]:
+    """The key store's findings as lines for a person (kinds and counts only)."""
+    if findings.unreachable:
+        return [f"key store: not checked: {findings.unreachable}"]
+    hours = min_age.total_seconds() / 3600
+    lines = [f"key store: {findings.keys} keys"]
+    rows = [
+        ("keys whose case, message, note or file is gone", len(findings.orphans)),
+        ("keys listed for destruction, not yet destroyed", len(findings.pending)),
+        ("keys listed for destruction but still in use", len(findings.pending_in_use)),
+    ]
+    lines += [f"{label}: {count}" for label, count in rows]
+    if findings.recent_orphans:
+        lines.append(
+            f"left alone, younger than {hours:g} h (reports may be in flight; --all to "
+            f"include): {findings.recent_orphans} keys"
+        )
+    if findings.unknown:
+        lines.append(f"keys of an unknown kind, not touched: {findings.unknown}")
+    lines += [f"problem: {problem}" for problem in findings.setup]
+    lines += [f"note: {note}" for note in findings.notes]
+    return lines
+
+
 @click.command("doctor")
 @click.option("--repair", is_flag=True, help="Remove what can be removed (default: report only).")
 @click.option(
@@ -372,7 +563,8 @@ def describe(findings: Findings, min_age: timedelta) -> list[str]:
 )
 @with_appcontext
 def doctor_command(repair: bool, include_recent: bool) -> None:
-    """Check the database and the file store against each other, and with --repair fix them."""
+    """Check the database, the file store and the key store against each other, and with
+    --repair fix them."""
     rt = runtime()
     store = FileStore(rt.settings.file_store)
     min_age = timedelta(0) if include_recent else MIN_AGE
@@ -380,34 +572,54 @@ def doctor_command(repair: bool, include_recent: bool) -> None:
         click.echo(f"the file store {store.root} does not exist (yet)")
     with rt.sessions() as session:
         findings = check(session, store, min_age=min_age)
-        for line in describe(findings, min_age):
+        keys = check_keys(session, rt.keystore, now=rt.clock.now(), min_age=min_age)
+        for line in describe(findings, min_age) + describe_keys(keys, min_age):
             click.echo(line)
-        remaining = findings.problems
-        if repair and findings.repairable:
-            done = repair_store(session, rt.clock, store, findings)
-            click.echo(
-                f"repaired: removed {done.orphans} orphan files, {done.partials} .partial "
-                f"files, {done.pending} listed files and {done.cases} half-stored cases "
-                f"(with {done.case_files} files); dropped {done.pending_dropped} listings of "
-                "files in use"
-            )
+        remaining = findings.problems + keys.problems
+        if repair and (findings.repairable or keys.repairable):
+            if findings.repairable:
+                done = repair_store(session, rt.clock, store, findings)
+                click.echo(
+                    f"repaired: removed {done.orphans} orphan files, {done.partials} .partial "
+                    f"files, {done.pending} listed files and {done.cases} half-stored cases "
+                    f"(with {done.case_files} files); dropped {done.pending_dropped} listings "
+                    "of files in use"
+                )
+            # After the files: a half-stored case removed there lists its keys.
+            try:
+                fixed = repair_keys(session, rt.clock, rt.keystore, keys)
+            except KeyStoreError as exc:
+                click.echo(f"key store not repaired: {exc}", err=True)
+            else:
+                click.echo(
+                    f"repaired: destroyed {fixed.orphans} ownerless keys and {fixed.pending} "
+                    f"listed keys; dropped {fixed.pending_dropped} listings of keys in use"
+                )
+                if fixed.incomplete:
+                    click.echo(
+                        "the key store could not be scrubbed (busy): run the repair again",
+                        err=True,
+                    )
             after = check(session, store, min_age=min_age)
-            remaining = after.problems
-        elif findings.repairable:
+            after_keys = check_keys(session, rt.keystore, now=rt.clock.now(), min_age=min_age)
+            remaining = after.problems + after_keys.problems
+        elif findings.repairable or keys.repairable:
             click.echo("run `whistle doctor --repair` to remove what can be removed")
     if findings.unrepairable:
         click.echo(
             "missing files and damaged cases cannot be repaired here: restore them from a backup",
             err=True,
         )
+    if keys.unrepairable:
+        click.echo("the key store's problems cannot be repaired here (see above)", err=True)
     if remaining:
         verdict = "remain after the repair" if repair else "found"
         click.echo(f"{remaining} problems {verdict}", err=True)
         sys.exit(1)
-    if findings.recent_orphans or findings.recent_partials:
-        click.echo("no problems found, apart from the recent files left alone")
+    if findings.recent_orphans or findings.recent_partials or keys.recent_orphans:
+        click.echo("no problems found, apart from the recent files and keys left alone")
     else:
-        click.echo("the database and the file store are consistent")
+        click.echo("the database, the file store and the key store are consistent")
 
 
 repair_store = repair  # inside the command, its ``--repair`` flag shadows the name

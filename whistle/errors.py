@@ -10,6 +10,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from whistle.keystore import KeyStoreUnavailable
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -91,6 +93,11 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_down(_exc: OperationalError) -> tuple[str, int]:
         log.error("database unavailable")
+        return render_error(503)
+
+    @app.errorhandler(KeyStoreUnavailable)
+    def keystore_down(_exc: KeyStoreUnavailable) -> tuple[str, int]:
+        log.error("key store unavailable")
         return render_error(503)
 
     @app.errorhandler(InternalServerError)

@@ -1,4 +1,5 @@
-"""``/healthz`` for load balancers and monitoring: 200 with the database reachable, else 503."""
+"""``/healthz`` for load balancers and monitoring: 200 with the database and the key store
+reachable, else 503."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from whistle.access import public
+from whistle.keystore import KeyStoreError
 from whistle.runtime import runtime
 
 bp = Blueprint("health", __name__)
@@ -24,4 +26,9 @@ def healthz() -> Response:
     except SQLAlchemyError:
         log.warning("health check: database unreachable")
         return Response("database unreachable\n", status=503, mimetype="text/plain")
+    try:
+        runtime().keystore.ping()
+    except KeyStoreError:
+        log.warning("health check: key store unreachable")
+        return Response("key store unreachable\n", status=503, mimetype="text/plain")
     return Response("ok\n", status=200, mimetype="text/plain")

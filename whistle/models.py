@@ -695,6 +695,21 @@ class PendingFileDeletion(Base):
     queued_on: Mapped[date] = mapped_column(Date)
 
 
+class PendingKeyDestruction(Base):
+    """A key in the key store whose rows are gone, to be destroyed (whistle/shredding.py).
+
+    Like :class:`PendingFileDeletion`: deletion removes the rows and lists the keys here in
+    one transaction, then destroys the keys and these rows. A crash in between leaves the key
+    alive only until the next retention run or ``whistle doctor --repair``. No date: the
+    listing says nothing about when anything happened.
+    """
+
+    __tablename__ = "pending_key_destructions"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+
+
 class RightsRequest(Base):
     """A data-subject request (GDPR art. 15-21; REQUIREMENTS.md S1-S5) and its handling.
 

@@ -8,6 +8,9 @@ reason. The content goes for good; what stays is that something was removed, whe
 - a file's encrypted name goes too (its size becomes 0) and the stored file is listed in
   ``pending_file_deletions`` in the same transaction, then removed from the file store after
   the commit (a crash in between leaves only a file that the next retention run removes);
+- the item's keys in the key store (its own, and its files'; whistle/shredding.py) are listed
+  in ``pending_key_destructions`` in the same transaction and destroyed after the commit (a
+  crash in between leaves them to the next retention run);
 - a message takes its files with it;
 - the reason is an internal note of kind ``purge`` (encrypted under the notes key), and the
   audit entry ``case.item_purged`` names the item and the note, never the content.
@@ -38,9 +41,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from whistle import audit, retention
+from whistle import audit, retention, shredding
 from whistle.clock import Clock
 from whistle.handling import ActionRefused, NoAccess, OpenedKeys, required_text, write_note
+from whistle.keystore import KeyStore, KeyStoreError
 from whistle.models import Attachment, Case, CaseNote, Message
 from whistle.storage import FileStore
 
@@ -65,6 +69,7 @@ def purge_item(
     kind: str,
     item_id: int,
     reason: str,
+    keystore: KeyStore,
 ) -> CaseNote:
     """Remove item ``item_id`` of ``kind`` ("message", "file", "note") from ``case`` for the
     reason given; return the reason's note. Commits, then removes the stored files.
@@ -140,6 +145,12 @@ def purge_item(
         row.size = 0
         row.purged_on = today
     retention.queue_file_deletions(session, case.org_id, [f.storage_name for f in files], today)
+    key_names = [shredding.file_key_name(f.storage_name) for f in files]
+    if isinstance(item, Message):
+        key_names.append(shredding.message_key_name(item.uid))
+    elif isinstance(item, CaseNote):
+        key_names.append(shredding.note_key_name(item.uid))
+    shredding.queue_destruction(session, case.org_id, key_names)
     note = write_note(session, clock, case, keys, user_id, "purge", text)
     detail: dict[str, str | int] = {"item": kind, "id": item.id, "note": note.id}
     if kind == "message":
@@ -154,9 +165,22 @@ def purge_item(
         detail=detail,
     )
     session.commit()
+    _destroy_keys(session, keystore)
     _remove_files(session, store)
     _checkpoint(session)
     return note
+
+
+def _destroy_keys(session: Session, keystore: KeyStore) -> None:
+    """Destroy the listed keys now; if the key store refuses, the next retention run does."""
+    try:
+        shredding.finish_destructions(session, keystore)
+    except KeyStoreError as exc:
+        session.rollback()
+        log.warning(
+            "purged item's key not destroyed yet (%s); the retention run destroys it",
+            type(exc).__name__,
+        )
 
 
 def _remove_files(session: Session, store: FileStore) -> None:

@@ -12,10 +12,12 @@
   come and that is not held loses its keys, ciphertext, files, messages, notes, meetings,
   sessions and mails, and leaves a content-free :class:`~whistle.models.CaseTombstone` and a
   ``case.deleted`` entry in the audit log. A batch of cases goes in one transaction that also
-  lists their files in ``pending_file_deletions``; the files are removed after the commit, and
-  a run first finishes whatever an interrupted run left there. So a crash at any point leaves
-  either the whole case or only unreadable files (their keys are gone) that the next run
-  removes; the app never shows a half-deleted case.
+  lists their files in ``pending_file_deletions`` and the names of their keys in the key store
+  (the case's and its items', whistle/shredding.py) in ``pending_key_destructions``; the keys
+  are destroyed and the files removed after the commit, and a run first finishes whatever an
+  interrupted run left there. So a crash at any point leaves either the whole case or only
+  unreadable files and ownerless keys that the next run removes; the app never shows a
+  half-deleted case.
 - **SQLite**: deleted content is overwritten (``secure_delete``, set on every connection), the
   freed pages are returned to the file system (incremental vacuum: its cost follows what was
   deleted, not the size of the database) and the write-ahead log is truncated.
@@ -36,9 +38,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from whistle import audit
+from whistle import audit, shredding
 from whistle.clock import Clock
 from whistle.deadlines import add_months
+from whistle.keystore import KeyStore, KeyStoreError
 from whistle.models import (
     Attachment,
     Case,
@@ -324,6 +327,8 @@ class RunReport:
 
     deleted: int = 0
     files: int = 0
+    keys: int = 0  # keys destroyed in the key store
+    keys_unfinished: bool = False  # the key store could not be scrubbed: the next run does it
     held: int = 0  # due but on legal hold: kept
 
 
@@ -366,7 +371,8 @@ def _tombstone(case: Case, today: date) -> dict[str, object]:
 def delete_cases(session: Session, clock: Clock, cases: Sequence[Case]) -> list[str]:
     """Delete ``cases`` whole, in the caller's transaction, leaving tombstones and audit
     entries; return the names of their stored files (listed for removal, not yet removed).
-    Flushes, never commits."""
+    Their keys in the key store are listed for destruction
+    (:func:`whistle.shredding.finish_destructions` after the commit). Flushes, never commits."""
     if not cases:
         return []
     today = clock.now().date()
@@ -380,9 +386,11 @@ def delete_cases(session: Session, clock: Clock, cases: Sequence[Case]) -> list[
             select(CaseExport.case_id, CaseExport.storage_name).where(CaseExport.case_id.in_(ids))
         )
     ).all()
+    keys = shredding.case_key_names(session, ids)
     for case in cases:
         names = [name for case_id, name in files if case_id == case.id]
         queue_file_deletions(session, case.org_id, names, today)
+        shredding.queue_destruction(session, case.org_id, keys[case.id])
         audit.record(
             session,
             clock,
@@ -436,20 +444,31 @@ def delete_cases(session: Session, clock: Clock, cases: Sequence[Case]) -> list[
 Step = Callable[[str], None]
 
 
+def _finish_keys(session: Session, keystore: KeyStore, report: RunReport) -> None:
+    done = shredding.finish_destructions(session, keystore)
+    report.keys += done.destroyed
+    report.keys_unfinished = report.keys_unfinished or done.incomplete
+
+
 def run(
     session: Session,
     clock: Clock,
     store: FileStore,
     *,
+    keystore: KeyStore,
     batch: int = BATCH,
     after_step: Step | None = None,
 ) -> RunReport:
     """Delete every case that is due and not held (see the module's docs). Commits.
 
-    ``after_step(name)`` is called after each step ("rows", "committed", "files") and lets the
-    tests simulate a crash there by raising.
+    ``after_step(name)`` is called after each step ("rows", "committed", "keys", "files") and
+    lets the tests simulate a crash there by raising. :class:`~whistle.keystore.KeyStoreError`
+    when the key store cannot be reached (the deletions committed so far stand; their keys are
+    destroyed by the next run).
     """
     report = RunReport()
+    # What an interrupted run (or purge) left: keys first, they are what makes data unreadable.
+    _finish_keys(session, keystore, report)
     report.files += remove_pending_files(session, store)
     today = clock.now().date()
     while True:
@@ -471,6 +490,9 @@ def run(
         report.deleted += len(cases)
         if after_step is not None:
             after_step("committed")
+        _finish_keys(session, keystore, report)
+        if after_step is not None:
+            after_step("keys")
         report.files += remove_pending_files(session, store)
         if after_step is not None:
             after_step("files")
@@ -533,11 +555,22 @@ def run_command() -> None:
     """Delete every closed case whose retention date has passed and that is not on hold."""
     rt = runtime()
     with rt.sessions() as session:
-        report = run(session, rt.clock, FileStore(rt.settings.file_store))
+        try:
+            report = run(session, rt.clock, FileStore(rt.settings.file_store), keystore=rt.keystore)
+        except KeyStoreError as exc:
+            click.echo(f"{exc}; the next run destroys the keys of what was deleted", err=True)
+            sys.exit(1)
     click.echo(
-        f"deleted {report.deleted} cases and {report.files} files; "
+        f"deleted {report.deleted} cases, {report.files} files and {report.keys} keys; "
         f"{report.held} due cases kept on legal hold"
     )
+    if report.keys_unfinished:
+        click.echo(
+            "the key store could not be scrubbed (busy): destroyed keys may remain in its "
+            "files until the next run",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @retention_cli.command("presets")

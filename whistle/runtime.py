@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import Argon2Params
 from whistle.clock import Clock
+from whistle.keystore import KeyStore
 from whistle.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
+    # Key-encryption keys, outside the database (whistle/keystore.py); opened on first use.
+    keystore: KeyStore
 
     @property
     def argon2(self) -> Argon2Params:

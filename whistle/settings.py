@@ -26,6 +26,8 @@ INSTANCE_KEY_FILE = "instance_key"
 # Optional: the SMTP password for outgoing notifications (plain text, mode 0600).
 SMTP_PASSWORD_FILE = "smtp_password"  # noqa: S105 - a file name, not a secret  # nosec B105
 CONFIG_FILE = "config.toml"
+# The default key store: key-encryption keys, outside the database (whistle/keystore.py).
+KEYSTORE_FILE = "keystore.db"
 
 LOCALES = ("da", "en")
 SMTP_SECURITY = ("starttls", "tls", "none")
@@ -53,6 +55,8 @@ class Settings:
     database_url: str
     file_store: Path
     base_url: str
+    # The key store (whistle/keystore.py): a database of its own, never the application's.
+    keystore_url: str
     default_locale: str = "da"
     max_request_mb: int = 210
     session_idle_minutes: int = 15
@@ -85,6 +89,16 @@ class Settings:
         return f"Settings(instance_path={self.instance_path!s}, database={self.database_url_safe})"
 
     @property
+    def keystore_url_safe(self) -> str:
+        """The key store URL with any password masked, for messages and logs."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.keystore_url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - a malformed URL is reported elsewhere
+            return "<unparseable key store URL>"
+
+    @property
     def database_url_safe(self) -> str:
         """The database URL with any password masked, for messages and logs."""
         from sqlalchemy.engine import make_url
@@ -98,6 +112,7 @@ class Settings:
 # (name in config.toml and WHISTLE_<NAME>, python type)
 _TUNABLES: dict[str, type] = {
     "database_url": str,
+    "keystore_url": str,
     "file_store": Path,
     "base_url": str,
     "default_locale": str,
@@ -188,6 +203,7 @@ def load_settings(
     problems: list[str] = []
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{instance / 'whistle.db'}",
+        "keystore_url": f"sqlite:///{instance / KEYSTORE_FILE}",
         "file_store": instance / "files",
         "base_url": "http://127.0.0.1:5000",
     }
@@ -251,6 +267,7 @@ def _validate(values: dict[str, Any], problems: list[str]) -> None:
     url = values.get("database_url")
     if isinstance(url, str) and not url.startswith(("sqlite://", "postgresql")):
         problems.append("database_url must be a sqlite:// or postgresql:// URL")
+    _validate_keystore(values, problems)
     base = values.get("base_url")
     if isinstance(base, str) and not base.startswith(("http://", "https://")):
         problems.append("base_url must start with http:// or https://")
@@ -273,6 +290,46 @@ def _validate(values: dict[str, Any], problems: list[str]) -> None:
     if values.get("log_level", "INFO") not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append("log_level must be one of DEBUG, INFO, WARNING, ERROR")
     _validate_smtp(values, problems)
+
+
+def _database_identity(url: str) -> tuple[str, ...] | None:
+    """What makes two URLs the same database: the resolved file of SQLite; the host, port
+    and database name of PostgreSQL (user and password aside)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - reported as a malformed URL elsewhere
+        return None
+    if parsed.drivername.startswith("sqlite"):
+        database = parsed.database or ""
+        if database in ("", ":memory:"):
+            return None
+        return ("sqlite", str(Path(database).resolve()))
+    return (
+        "postgresql",
+        (parsed.host or "localhost").lower(),
+        str(parsed.port or 5432),
+        parsed.database or "",
+    )
+
+
+def _validate_keystore(values: dict[str, Any], problems: list[str]) -> None:
+    url = values.get("keystore_url")
+    if not isinstance(url, str):
+        return
+    if not url.startswith(("sqlite:///", "postgresql")):
+        problems.append("keystore_url must be a sqlite:/// (a file) or postgresql:// URL")
+        return
+    database = values.get("database_url")
+    if isinstance(database, str):
+        own = _database_identity(url)
+        if own is not None and own == _database_identity(database):
+            problems.append(
+                "keystore_url must not be the application database: deleting a case destroys "
+                "its key there, which only works if no database backup holds it "
+                "(docs/operations.md, Backups)"
+            )
 
 
 def _validate_smtp(values: dict[str, Any], problems: list[str]) -> None:

@@ -380,7 +380,12 @@ def test_the_life_of_a_case_in_a_browser(
     assert case.delete_on is not None
     clock.set(datetime.combine(case.delete_on + timedelta(days=1), time(6, 0), tzinfo=UTC))
     with app.app_context():
-        run = retention.run(session, clock, FileStore(runtime(app).settings.file_store))
+        run = retention.run(
+            session,
+            clock,
+            FileStore(runtime(app).settings.file_store),
+            keystore=runtime(app).keystore,
+        )
     assert (run.deleted, run.files) == (1, 1)
 
     # Months later the handler's session has ended; signed in again, the inbox is empty.

@@ -594,6 +594,7 @@ def purge_item(slug: str, reference: str, kind: str, item_id: int) -> Response |
             kind=kind,
             item_id=item_id,
             reason=form.reason.data or "",
+            keystore=runtime().keystore,
         )
 
     return _act(slug, reference, purge_prefix(kind, item_id), PurgeForm, run, "purged")
