@@ -22,7 +22,7 @@ from crypto.case_codes import (
 )
 from crypto.case_keys import CaseId, CaseKeys, KeyKind, open_case_key, seal_case_key
 from crypto.errors import InvalidCaseCode, InvalidRecoveryKey, OpenError
-from crypto.fields import decrypt_field, encrypt_field
+from crypto.fields import decrypt_field, derive_record_key, encrypt_field
 from crypto.instance_secrets import generate_pepper, generate_symmetric_key
 from crypto.kdf import Argon2Params
 from crypto.keypairs import (
@@ -68,6 +68,7 @@ __all__ = [
     "decrypt_field",
     "decrypt_stream",
     "decrypt_stream_to",
+    "derive_record_key",
     "encrypt_field",
     "encrypt_stream",
     "export_recovery_key",

@@ -18,7 +18,9 @@ import secrets
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto._wire import (
     AEAD_AES256GCM,
@@ -33,7 +35,7 @@ from crypto._wire import (
 )
 from crypto.errors import OpenError
 
-__all__ = ["decrypt_field", "encrypt_field"]
+__all__ = ["decrypt_field", "derive_record_key", "encrypt_field"]
 
 _HEADER: Final = header(KIND_FIELD, bytes((AEAD_AES256GCM,)))
 _MIN_PADDED: Final = 32
@@ -101,3 +103,24 @@ def decrypt_field(key: bytes, blob: bytes, *, context: Context) -> bytes:
     except InvalidTag:
         raise OpenError() from None
     return unpad(padded)
+
+
+_RECORD_KEY_INFO: Final = b"WHS record key v1\x00"
+
+
+def derive_record_key(case_key: bytes, item_key: bytes, *, context: Context) -> bytes:
+    """The key of one record, from its case key and a key of its own (SECRET).
+
+    HKDF-SHA256 over ``case_key || item_key`` with ``info`` = "WHS record key v1" || 00 ||
+    encode(``context``), 32 bytes. Opening the record needs both: the case key (held by the
+    case's readers) and the item key (kept apart, so that destroying it alone makes this one
+    record unreadable everywhere, also in copies of the database made before).
+    """
+    check_key(case_key, "case key")
+    check_key(item_key, "item key")
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=None,
+        info=_RECORD_KEY_INFO + encode_context(context),
+    ).derive(bytes(case_key) + bytes(item_key))

@@ -22,7 +22,14 @@ from werkzeug.test import TestResponse
 from crypto import KeyKind, PrivateKey, decrypt_field, open_case_key
 from tests.factories import Staff
 from tests.pages import csrf_token
-from whistle.case_access import KeyRing, open_keys, open_reporter_keys
+from whistle.case_access import (
+    KeyRing,
+    case_kek,
+    open_keys,
+    open_reporter_keys,
+    unwrap_reporter_key,
+    unwrap_sealed,
+)
 from whistle.contexts import identity_context, report_context
 from whistle.intake import Submission
 from whistle.models import Case, CaseKey, Category, Organisation
@@ -187,6 +194,21 @@ def reporter_ring(session: Session, submission: Submission) -> KeyRing:
     )
 
 
+def stored_sealed(session: Session, case: Case, stored: bytes) -> bytes:
+    """A sealed key as its row stores it, unwrapped from the case's key-encryption key (which
+    the key store, outside the database, holds)."""
+    sealed = unwrap_sealed(case_kek(session, case.uid), case.uid, stored)
+    assert sealed is not None, "the case's key-encryption key is gone"
+    return sealed
+
+
+def reporter_blob(session: Session, case: Case) -> bytes:
+    """The reporter's R blob, unwrapped from the case's key-encryption key."""
+    blob = unwrap_reporter_key(session, case)
+    assert blob is not None
+    return blob
+
+
 def read_as_handler(session: Session, case: Case, handler: Staff) -> HandlerView:
     assert handler.private_key is not None
 
@@ -200,7 +222,9 @@ def read_as_handler(session: Session, case: Case, handler: Staff) -> HandlerView
             )
         ).one()
         assert handler.private_key is not None
-        return open_case_key(handler.private_key, sealed, case_id=case.uid, kind=kind)
+        return open_case_key(
+            handler.private_key, stored_sealed(session, case, sealed), case_id=case.uid, kind=kind
+        )
 
     content_key = key(KeyKind.CONTENT)
     report = json.loads(decrypt_field(content_key, case.report, context=report_context(case.uid)))

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from crypto import KeyKind, decrypt_field, open_case_key
 from tests.factories import Unit
-from tests.reporter_steps import ReportAnswers, Reporter, Upload, read_as_handler
+from tests.reporter_steps import ReportAnswers, Reporter, Upload, read_as_handler, stored_sealed
 from tests.staff_steps import CaseWorker
 from whistle import uploads
 from whistle.clock import FixedClock
@@ -189,13 +189,17 @@ def test_no_marker_rests_anywhere_and_a_handler_reads_every_one(
     assert handler.private_key is not None
     notes_key = open_case_key(
         handler.private_key,
-        session.scalars(
-            select(CaseKey.sealed).where(
-                CaseKey.case_id == case.id,
-                CaseKey.user_id == handler.user.id,
-                CaseKey.kind == KeyKind.NOTES.value,
-            )
-        ).one(),
+        stored_sealed(
+            session,
+            case,
+            session.scalars(
+                select(CaseKey.sealed).where(
+                    CaseKey.case_id == case.id,
+                    CaseKey.user_id == handler.user.id,
+                    CaseKey.kind == KeyKind.NOTES.value,
+                )
+            ).one(),
+        ),
         case_id=case.uid,
         kind=KeyKind.NOTES,
     )

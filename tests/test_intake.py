@@ -24,14 +24,15 @@ from crypto import (
     open_reporter_seed,
 )
 from tests.factories import Unit, add_staff, make_unit
-from tests.reporter_steps import reporter_ring
-from whistle import intake
+from tests.reporter_steps import reporter_blob, reporter_ring, stored_sealed
+from whistle import intake, records
 from whistle.clock import FixedClock
 from whistle.contexts import attachment_context, identity_context, report_context
 from whistle.conversation import PreparedFile
 from whistle.intake import IntakeError, ReportInput, submit_report
 from whistle.models import Attachment, AuditEntry, Case, CaseKey, Category, Role
 from whistle.runtime import runtime
+from whistle.shredding import file_key_name
 from whistle.storage import FileStore, StorageError
 
 CANARY = "CANARY-7f3a9 the warehouse manager sells pallets privately"
@@ -112,12 +113,16 @@ def test_report_is_sealed_to_entitled_handlers_and_recovery_only(
     assert unit.admin.user.id not in {r.user_id for r in rows}
 
     def sealed(user_id: int | None, kind: KeyKind, recipient: str = "user") -> bytes:
-        return next(
-            r.sealed
-            for r in rows
-            if r.user_id == user_id
-            and r.kind == kind.value
-            and r.recipient == (recipient if user_id is None else "user")
+        return stored_sealed(
+            session,
+            case,
+            next(
+                r.sealed
+                for r in rows
+                if r.user_id == user_id
+                and r.kind == kind.value
+                and r.recipient == (recipient if user_id is None else "user")
+            ),
         )
 
     assert hanne.private_key is not None and henrik.private_key is not None
@@ -166,7 +171,7 @@ def test_report_is_sealed_to_entitled_handlers_and_recovery_only(
     )
     # The code opens the seed of the reporter's key pair, and only the code; the content key
     # is sealed to that pair.
-    seed = open_reporter_seed(case.reporter_key, submission.code, case_id=case.uid)
+    seed = open_reporter_seed(reporter_blob(session, case), submission.code, case_id=case.uid)
     reporter = PrivateKey.from_seed(seed)
     assert case.reporter_public_key == reporter.public_key().to_bytes()
     assert (
@@ -179,7 +184,9 @@ def test_report_is_sealed_to_entitled_handlers_and_recovery_only(
         == content_key
     )
     with pytest.raises(OpenError):
-        open_reporter_seed(case.reporter_key, "AAAA-AAAA-AAAA-AAAA-AAAA", case_id=case.uid)
+        open_reporter_seed(
+            reporter_blob(session, case), "AAAA-AAAA-AAAA-AAAA-AAAA", case_id=case.uid
+        )
 
 
 def test_a_new_case_is_sealed_only_to_active_handlers_and_leads_of_its_organisation(
@@ -317,15 +324,16 @@ def test_attachments_are_encrypted_in_the_store(
     assert attachment.size == len(FILE_CANARY)
     content = reporter_ring(session, submission)
     assert attachment.format == 2 and attachment.key_epoch == 0
+    own = records.item_keys(session, [file_key_name(attachment.storage_name)])
+    assert own, "the file has a key of its own in the key store"
+    key = records.file_key(content, case.uid, attachment, own)
+    context = attachment_context(case.uid, attachment.storage_name, 2, "reporter", "report")
     with store.open(attachment.storage_name) as handle:
-        plain = b"".join(
-            decrypt_stream(
-                handle,
-                content.at(0),
-                attachment_context(case.uid, attachment.storage_name, 2, "reporter", "report"),
-            )
-        )
+        plain = b"".join(decrypt_stream(handle, key, context))
     assert plain == FILE_CANARY
+    # The content key alone opens nothing of it: the file's own key is needed too.
+    with store.open(attachment.storage_name) as handle, pytest.raises(OpenError):
+        b"".join(decrypt_stream(handle, content.at(0), context))
 
 
 def test_nothing_readable_reaches_the_database(

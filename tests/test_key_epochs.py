@@ -21,6 +21,7 @@ from crypto import (
     OpenError,
     case_code_lookup_tag,
     decrypt_field,
+    derive_record_key,
     encrypt_field,
     import_recovery_key,
     open_case_key,
@@ -28,7 +29,7 @@ from crypto import (
 )
 from tests.factories import Staff, Unit, add_staff
 from tests.pages import csrf_token
-from tests.reporter_steps import ReportAnswers, Reporter
+from tests.reporter_steps import ReportAnswers, Reporter, stored_sealed
 from tests.staff_steps import CaseWorker
 from whistle import case_access, case_sharing, handling, records, rights
 from whistle.admin.people import change_roles, end_access
@@ -37,6 +38,7 @@ from whistle.contexts import message_context, note_context
 from whistle.conversation import conversation
 from whistle.models import Case, CaseKey, CaseNote, Message, RightsRequestKey, Role
 from whistle.runtime import runtime
+from whistle.shredding import message_key_name, note_key_name
 
 REPORT = "Fake report EPOCHCANARY: forklifts are rented out at weekends."
 AFTER = "Fake reply EPOCHAFTERCANARY written after someone left."
@@ -50,9 +52,11 @@ class OldCopy:
 
     @classmethod
     def take(cls, session: Session, case: Case, staff: Staff) -> OldCopy:
+        # The strongest departed person: they kept the database *and* the key store's copy of
+        # the case's key-encryption key (the case still exists, so it is not destroyed).
         return cls(
             [
-                (r.epoch, r.kind, r.sealed)
+                (r.epoch, r.kind, stored_sealed(session, case, r.sealed))
                 for r in session.scalars(
                     select(CaseKey).where(
                         CaseKey.case_id == case.id, CaseKey.user_id == staff.user.id
@@ -77,11 +81,20 @@ class OldCopy:
 
 
 def opens_with_any(
-    keys: list[tuple[int, str, bytes]], blob: bytes, context: tuple[str, ...]
+    session: Session,
+    keys: list[tuple[int, str, bytes]],
+    blob: bytes,
+    context: tuple[str, ...],
+    item: str | None = None,
 ) -> bool:
+    """Whether any of ``keys`` opens ``blob``: directly, or (a record with a key of its own)
+    through the key derived from it and the record's own key, taken from the key store as
+    the strongest departed person would have it."""
+    own = records.item_keys(session, [item])[item] if item else None
     for _epoch, _kind, key in keys:
         try:
-            decrypt_field(key, blob, context=context)
+            opening = derive_record_key(key, own, context=context) if own else key
+            decrypt_field(opening, blob, context=context)
         except OpenError:
             continue
         return True
@@ -123,8 +136,10 @@ def test_a_handler_who_steps_aside_reads_nothing_written_after_from_an_old_copy(
 ) -> None:
     rikke = new_handler(app, session, clock, unit, "Rikke Recuser")
     reporter, case = report(app, session, unit)
+    assert reporter.reply("Fake reply EPOCHBEFORECANARY, before she left.").status_code == 303
     old = OldCopy.take(session, case, rikke)
     assert {e for e, _k, _s in old.keys(case, rikke)} == {0}  # she held the case
+    [before] = message_rows(session, case)
 
     worker = CaseWorker(app, clock, rikke, slug=unit.org.slug)
     worker.sign_in()
@@ -146,9 +161,23 @@ def test_a_handler_who_steps_aside_reads_nothing_written_after_from_an_old_copy(
     assert len(written_after) == 2
     keys = old.keys(case, rikke)
     for message in written_after:
-        assert not opens_with_any(keys, message.body, message_context(case.uid, message))
-    # What was written before she left, she had read; the old copy still opens it.
-    assert opens_with_any(keys, case.report, ("report", case.uid))
+        assert not opens_with_any(
+            session,
+            keys,
+            message.body,
+            message_context(case.uid, message),
+            message_key_name(message.uid),
+        )
+    # What was written before she left, she had read; the old copy still opens it (so the
+    # check above would see a message she could open).
+    assert opens_with_any(session, keys, case.report, ("report", case.uid))
+    assert opens_with_any(
+        session,
+        keys,
+        before.body,
+        message_context(case.uid, before),
+        message_key_name(before.uid),
+    )
     # Those who remain read everything, old and new.
     page = hanne.open_case(case.reference).get_data(as_text=True)
     assert "EPOCHCANARY" in page and "EPOCHAFTERCANARY" in page
@@ -191,8 +220,16 @@ def test_leaving_the_organisation_renews_every_case_and_request_they_held(
         handling.add_note(session, clock, first, keys, hanne.user.id, "Fake note EPOCHNOTE.")
     note = session.scalars(select(CaseNote).where(CaseNote.case_id == first.id)).one()
     assert note.key_epoch == 1
-    assert not opens_with_any(old.keys(first, henrik), note.body, note_context(first.uid, note))
-    assert records.open_note(keys.notes, first.uid, note) == "Fake note EPOCHNOTE."  # type: ignore[arg-type]
+    assert not opens_with_any(
+        session,
+        old.keys(first, henrik),
+        note.body,
+        note_context(first.uid, note),
+        note_key_name(note.uid),
+    )
+    assert keys.notes is not None
+    own = records.item_keys(session, [note_key_name(note.uid)])
+    assert records.open_note(keys.notes, first.uid, note, own) == "Fake note EPOCHNOTE."
 
 
 def test_losing_every_case_role_renews_the_cases_too(
@@ -279,7 +316,11 @@ def test_the_reporter_keeps_a_handler_out_of_the_case_from_the_mailbox(
     assert reporter.reply(AFTER).status_code == 303
     after = [m for m in message_rows(session, case) if m.key_epoch == 1]
     assert after and not opens_with_any(
-        old.keys(case, henrik), after[0].body, message_context(case.uid, after[0])
+        session,
+        old.keys(case, henrik),
+        after[0].body,
+        message_context(case.uid, after[0]),
+        message_key_name(after[0].uid),
     )
     # Nobody can give him the case again, by the page or the recovery procedure.
     with app.app_context():
@@ -380,7 +421,13 @@ def test_an_older_case_gets_its_reporter_key_pair_at_the_next_sign_in(
     assert later.reply(AFTER).status_code == 303
     after = message_rows(session, case)[-1]
     assert after.key_epoch == 2
-    assert not opens_with_any(old.keys(case, henrik), after.body, message_context(case.uid, after))
+    assert not opens_with_any(
+        session,
+        old.keys(case, henrik),
+        after.body,
+        message_context(case.uid, after),
+        message_key_name(after.uid),
+    )
     # The old code keeps working, now through the key pair.
     again = Reporter(app, unit.org.slug, address="192.0.2.78")
     assert again.open_case(LEGACY_CODE).status_code == 303

@@ -454,11 +454,13 @@ def test_a_destroy_held_back_by_an_older_reader_is_finished_by_the_next(
 
 
 def keys_for(app: Flask, session: Session, case: Case) -> dict[str, bytes]:
-    """A key for the case and for each of its messages, notes and files, as the case-key
-    wiring makes them (whistle/shredding.py names them)."""
+    """The keys of the case and of each of its messages, notes and files: the app made every
+    one of them when it wrote the case (whistle/case_access.py, whistle/records.py)."""
     session.expire_all()
     names = shredding.case_key_names(session, [case.id])[case.id]
-    return runtime(app).keystore.create(names)
+    found = runtime(app).keystore.get_many(names)
+    assert set(found) == set(names), "a case or one of its records has no key of its own"
+    return found
 
 
 def listed(session: Session) -> set[str]:

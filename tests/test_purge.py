@@ -21,12 +21,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from crypto import decrypt_field, derive_record_key, import_recovery_key
 from tests.factories import Staff, Unit
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker
-from whistle import audit, handling, records
+from whistle import audit, case_access, handling, records
 from whistle.clock import FixedClock
+from whistle.contexts import message_context
 from whistle.handling import ActionRefused, OpenedKeys
 from whistle.models import (
     Attachment,
@@ -38,6 +40,7 @@ from whistle.models import (
 )
 from whistle.purge import purge_item
 from whistle.runtime import runtime
+from whistle.shredding import message_key_name, note_key_name
 from whistle.storage import FileStore
 
 TODAY = "2026-03-02"  # the test clock's day (tests/conftest.py START)
@@ -127,7 +130,8 @@ def purge_entries(session: Session, case_id: int) -> list[dict[str, object]]:
 def reason_of(session: Session, case: Case, keys: OpenedKeys, note_id: int) -> str:
     note = session.get(CaseNote, note_id)
     assert note is not None and note.kind == "purge" and keys.notes is not None
-    return records.open_note(keys.notes, case.uid, note)
+    own = records.item_keys(session, [note_key_name(note.uid)])
+    return records.open_note(keys.notes, case.uid, note, own)
 
 
 def field_errors(page: TestResponse, field_id: str) -> list[str]:
@@ -408,3 +412,43 @@ def test_a_handler_without_a_key_to_the_case_cannot_purge(
     )
     assert denied.status_code == 403
     assert content_state(session, app, case.id) == before
+
+
+def test_a_purged_message_does_not_open_from_a_dump_taken_before(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    """Purging one item destroys a key that only that item used: a database copy taken before
+    the purge still holds the message's ciphertext and the case keys still open, but the
+    message does not, with anyone's keys, the recovery key included."""
+    reporter = Reporter(app, unit.org.slug)
+    reporter.report(ReportAnswers())
+    text = marker("purged-message")
+    assert reporter.reply(f"Fake irrelevant message {text}").status_code == 303
+    case = the_case(session)
+    hanne = unit.handlers[0]
+    keys = keys_of(session, case, hanne)
+    message = session.scalars(select(Message).where(Message.case_id == case.id)).one()
+    dumped = (message.uid, bytes(message.body), message_context(case.uid, message))
+    name = message_key_name(message.uid)
+    recovered = case_access.open_recovery_keys(
+        session, case, import_recovery_key(unit.recovery_key_text)
+    )
+
+    def opens() -> bool:
+        own = records.item_keys(session, [name]).get(name)
+        if own is None:
+            return False
+        key = derive_record_key(recovered.content.at(0), own, context=dumped[2])
+        return text.encode() in decrypt_field(key, dumped[1], context=dumped[2])
+
+    assert opens()  # before the purge the copy opens: the check can see it
+    with app.app_context():
+        purge_item(
+            session, clock, store_of(app), case, keys, hanne.user.id,
+            kind="message", item_id=message.id, reason="Fake reason: irrelevant.",
+            keystore=runtime(app).keystore,
+        )  # fmt: skip
+    assert runtime(app).keystore.get(name) is None
+    assert not opens()
+    # The case itself still opens: only the message's own key went.
+    assert handling.read_report(case, keys_of(session, case, hanne))["what"]

@@ -7,6 +7,7 @@ where the page is the point, through the case page); case codes stay in variable
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crypto import KeyKind, OpenError, PrivateKey, decrypt_field, import_recovery_key, open_case_key
 from tests.factories import Unit, add_staff
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
@@ -30,7 +32,7 @@ from tests.test_cases import (
     submit,
     the_case,
 )
-from whistle import audit, export, handling, retention
+from whistle import audit, case_access, export, handling, retention
 from whistle.cli import cli
 from whistle.clock import FixedClock
 from whistle.deadlines import add_months
@@ -53,6 +55,7 @@ from whistle.reminders import queue_deadline_reminders
 from whistle.retention import Preset, RetentionRefused, retention_for
 from whistle.retention import Unit as KeepUnit
 from whistle.runtime import runtime
+from whistle.shredding import case_key_name
 from whistle.storage import FileStore
 
 EVIDENCE = Upload("fake-evidence.txt", b"Fake evidence of the pallets, line by line.\n" * 400)
@@ -713,3 +716,65 @@ def test_a_run_removes_the_servers_copy_of_counsel_case_files(
     assert not store_of(app).exists(bundle)
     assert session.scalar(select(func.count()).select_from(CaseExport)) == 0
     assert session.scalar(select(func.count()).select_from(PendingFileDeletion)) == 0
+
+
+# --- deletion that survives backups (issue 14) ---------------------------------------------
+
+
+def dump_of(session: Session, case_id: int) -> dict[str, list[dict[str, object]]]:
+    """What a database dump holds of a case: its row, its sealed keys and its messages."""
+    out: dict[str, list[dict[str, object]]] = {}
+    for table, column in (("cases", "id"), ("case_keys", "case_id"), ("messages", "case_id")):
+        found = Base.metadata.tables[table]
+        rows = session.execute(select(found).where(found.c[column] == case_id)).mappings()
+        out[table] = [dict(r) for r in rows]
+    return out
+
+
+def opens_from_dump(
+    session: Session, dump: dict[str, list[dict[str, object]]], recovery: PrivateKey
+) -> list[str]:
+    """Everything the organisation's recovery key opens of a dumped case, with the key store as
+    it is now: the report through the recovery copy of the content key."""
+    [case_row] = dump["cases"]
+    uid = str(case_row["uid"])
+    opened = []
+    kek = case_access.case_kek(session, uid)
+    for row in dump["case_keys"]:
+        if row["recipient"] != "recovery" or row["kind"] != "content":
+            continue
+        for sealed in (case_access.unwrap_sealed(kek, uid, bytes(row["sealed"])), row["sealed"]):
+            if sealed is None:
+                continue
+            try:
+                key = open_case_key(
+                    recovery, bytes(sealed), case_id=uid, kind=KeyKind.CONTENT, epoch=0
+                )
+            except OpenError:
+                continue
+            report = decrypt_field(key, bytes(case_row["report"]), context=("report", uid))
+            opened.append(json.loads(report)["what"])
+    return opened
+
+
+def test_a_dump_taken_before_deletion_opens_nothing_after_it(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    """Deleted means unrecoverable: a database backup taken while the case existed, and the
+    paper recovery key that opens every case of the organisation, open nothing of it once it
+    is deleted, because deletion destroyed its key-encryption key in the key store."""
+    case, _code = reported_with_file(app, session, unit, "Fake report DUMPCANARY to be deleted.")
+    close(app, session, clock, unit, case)
+    recovery = import_recovery_key(unit.recovery_key_text)
+    dump = dump_of(session, case.id)
+    assert dump["case_keys"] and dump["messages"]
+    # Before the deletion the dump and the recovery key do open it: the check can see it.
+    assert opens_from_dump(session, dump, recovery) == ["Fake report DUMPCANARY to be deleted."]
+    uid = case.uid
+    clock.advance(timedelta(days=70))
+    assert run(app, session, clock).deleted == 1
+    assert runtime(app).keystore.get(case_key_name(uid)) is None
+    assert opens_from_dump(session, dump, recovery) == []
+    # The reporter's code, too, met only the wrapped seed in the dump.
+    [row] = dump["cases"]
+    assert bytes(row["reporter_key"])[:4] != b"WHSR"

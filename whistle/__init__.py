@@ -51,12 +51,13 @@ def create_app(
     app.request_class = WhistleRequest
 
     engine = make_engine(settings.database_url)
+    keystore = KeyStore(settings.keystore_url)
     app.extensions[EXTENSION_KEY] = Runtime(
         settings=settings,
         engine=engine,
-        sessions=make_sessionmaker(engine),
+        sessions=make_sessionmaker(engine, keystore=keystore),
         clock=clock or SystemClock(),
-        keystore=KeyStore(settings.keystore_url),
+        keystore=keystore,
     )
     app.teardown_appcontext(close_db)
 

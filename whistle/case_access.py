@@ -29,6 +29,14 @@ next sign-in (whistle/followup.py), before they can write anything.
 
 Invariant the holder checks rely on: every holder holds the content key of epoch 0 (a grant
 or a recovery seals every epoch the giver holds), so "holds the case" is one index lookup.
+
+Deletion that survives backups. Every sealed key row, and the reporter's wrapped seed, is
+stored wrapped once more under the case's key-encryption key, which lives in the key store
+outside the database (``case:<uid>``; whistle/keystore.py). Deleting the case destroys that
+key (whistle/shredding.py), so a copy of the database taken before the deletion opens
+nothing afterwards, not even with the organisation's recovery key. Rows from before the key
+store (a bare sealed key, recognisable by its header) are read as they are until the upgrade
+wraps them (whistle/keys_upgrade.py).
 """
 
 from __future__ import annotations
@@ -41,17 +49,32 @@ from typing import cast
 from sqlalchemy import ColumnElement, Table, delete, insert, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from crypto import CaseKeys, KeyKind, OpenError, PrivateKey, PublicKey, open_case_key, seal_case_key
+from crypto import (
+    CaseKeys,
+    KeyKind,
+    OpenError,
+    PrivateKey,
+    PublicKey,
+    decrypt_field,
+    encrypt_field,
+    open_case_key,
+    seal_case_key,
+)
 from whistle import audit
 from whistle.clock import Clock
+from whistle.keystore import KeyExists, of_session
 from whistle.models import Case, CaseKey, Membership, Role, User
 from whistle.org_keys import recovery_public_key
+from whistle.shredding import case_key_name
 
 HANDLING_ROLES = (Role.HANDLER, Role.LEAD)
 # The epoch whose content key every holder of a case holds (see the module's docstring).
 HOLDER_EPOCH = 0
 
 KEYS = cast(Table, CaseKey.__table__)
+# A sealed key (W) or the reporter's wrapped seed (R) stored bare, before the key store.
+_BARE_SEALED = b"WHSW"
+_BARE_REPORTER = b"WHSR"
 
 
 class NoAccess(Exception):
@@ -198,6 +221,67 @@ def unit_members(session: Session, org_id: int) -> list[User]:
     )
 
 
+# --- The case's key-encryption key (outside the database) -----------------------------------
+
+
+def case_kek(session: Session, case_uid: str, *, create: bool = False) -> bytes | None:
+    """The case's key-encryption key from the key store; made when ``create`` and missing
+    (None when missing: the case was deleted, or damage)."""
+    store = of_session(session)
+    name = case_key_name(case_uid)
+    key = store.get(name)
+    if key is None and create:
+        try:
+            key = store.create([name])[name]
+        except KeyExists:  # made by a concurrent request for the same case
+            key = store.get(name)
+    return key
+
+
+def _row_context(case_uid: str) -> tuple[str, str]:
+    return ("case-key-row", case_uid)
+
+
+def _reporter_context(case_uid: str) -> tuple[str, str]:
+    return ("reporter-key-row", case_uid)
+
+
+def wrap_sealed(kek: bytes, case_uid: str, sealed: bytes) -> bytes:
+    """A sealed case key as stored: wrapped under the case's key-encryption key."""
+    return encrypt_field(kek, sealed, context=_row_context(case_uid))
+
+
+def unwrap_sealed(kek: bytes | None, case_uid: str, stored: bytes) -> bytes | None:
+    """The sealed key in a stored row; None when its key-encryption key is gone."""
+    if stored[:4] == _BARE_SEALED:
+        return stored
+    if kek is None:
+        return None
+    try:
+        return decrypt_field(kek, stored, context=_row_context(case_uid))
+    except OpenError:
+        return None
+
+
+def wrap_reporter_key(kek: bytes, case_uid: str, wrapped: bytes) -> bytes:
+    """The reporter's wrapped seed (R) as stored: wrapped under the case's key-encryption key."""
+    return encrypt_field(kek, wrapped, context=_reporter_context(case_uid))
+
+
+def unwrap_reporter_key(session: Session, case: Case) -> bytes | None:
+    """The reporter's R blob of ``case``; None when the case's key-encryption key is gone."""
+    stored = case.reporter_key
+    if stored[:4] == _BARE_REPORTER:
+        return stored
+    kek = case_kek(session, case.uid)
+    if kek is None:
+        return None
+    try:
+        return decrypt_field(kek, stored, context=_reporter_context(case.uid))
+    except OpenError:
+        return None
+
+
 # --- Opening ---------------------------------------------------------------------------------
 
 
@@ -214,13 +298,18 @@ def _rings(opened: dict[str, dict[int, bytes]]) -> OpenedKeys:
 
 
 def _open_rows(
-    rows: Iterable[CaseKey], private_key: PrivateKey, case_uid: str
+    session: Session, rows: Iterable[CaseKey], private_key: PrivateKey, case_uid: str
 ) -> dict[str, dict[int, bytes]]:
     opened: dict[str, dict[int, bytes]] = {}
+    rows = list(rows)
+    kek = case_kek(session, case_uid) if rows else None
     for row in rows:
+        sealed = unwrap_sealed(kek, case_uid, row.sealed)
+        if sealed is None:
+            continue
         try:
             key = open_case_key(
-                private_key, row.sealed, case_id=case_uid, kind=KeyKind(row.kind), epoch=row.epoch
+                private_key, sealed, case_id=case_uid, kind=KeyKind(row.kind), epoch=row.epoch
             )
         except (OpenError, ValueError):
             continue
@@ -240,7 +329,7 @@ def open_keys(
             CaseKey.case_id == case.id, CaseKey.user_id == user_id, CaseKey.recipient == "user"
         )
     ).all()
-    return _rings(_open_rows(rows, private_key, case.uid))
+    return _rings(_open_rows(session, rows, private_key, case.uid))
 
 
 def open_recovery_keys(session: Session, case: Case, recovery_key: PrivateKey) -> OpenedKeys:
@@ -249,7 +338,7 @@ def open_recovery_keys(session: Session, case: Case, recovery_key: PrivateKey) -
     rows = session.scalars(
         select(CaseKey).where(CaseKey.case_id == case.id, CaseKey.recipient == "recovery")
     ).all()
-    return _rings(_open_rows(rows, recovery_key, case.uid))
+    return _rings(_open_rows(session, rows, recovery_key, case.uid))
 
 
 def open_reporter_keys(session: Session, case: Case, reporter_key: PrivateKey) -> KeyRing:
@@ -258,7 +347,7 @@ def open_reporter_keys(session: Session, case: Case, reporter_key: PrivateKey) -
     rows = session.scalars(
         select(CaseKey).where(CaseKey.case_id == case.id, CaseKey.recipient == "reporter")
     ).all()
-    opened = _open_rows(rows, reporter_key, case.uid).get(KeyKind.CONTENT.value)
+    opened = _open_rows(session, rows, reporter_key, case.uid).get(KeyKind.CONTENT.value)
     if not opened:
         raise NoAccess
     return KeyRing(opened)
@@ -327,10 +416,16 @@ def seal_for_recipients(
 
 
 def add_sealed_keys(
-    session: Session, *, org_id: int, case_id: int, sealed: Iterable[SealedKey]
+    session: Session, *, org_id: int, case_id: int, case_uid: str, sealed: Iterable[SealedKey]
 ) -> None:
     """Store sealed keys for ``case_id`` now, in the caller's transaction (one bulk INSERT;
-    a dozen ORM objects per report cost more than the statement)."""
+    a dozen ORM objects per report cost more than the statement), each wrapped under the
+    case's key-encryption key (made in the key store if the case has none yet)."""
+    sealed = list(sealed)
+    if not sealed:
+        return
+    kek = case_kek(session, case_uid, create=True)
+    assert kek is not None
     rows = [
         {
             "org_id": org_id,
@@ -339,7 +434,7 @@ def add_sealed_keys(
             "kind": key.kind,
             "recipient": key.recipient,
             "user_id": key.user_id,
-            "sealed": key.sealed,
+            "sealed": wrap_sealed(kek, case_uid, key.sealed),
         }
         for key in sealed
     ]
@@ -358,6 +453,7 @@ def seal_every_epoch(
         session,
         org_id=case.org_id,
         case_id=case.id,
+        case_uid=case.uid,
         sealed=[
             _seal(recipient, key, case.uid, kind, "user", user_id, epoch)
             for kind, ring in keys.rings().items()
@@ -375,6 +471,7 @@ def seal_content_to_reporter(
         session,
         org_id=case.org_id,
         case_id=case.id,
+        case_uid=case.uid,
         sealed=[
             _seal(reporter, key, case.uid, KeyKind.CONTENT, "reporter", None, epoch)
             for epoch, key in sorted(content.keys.items())
@@ -459,7 +556,7 @@ def renew_keys(
         session.execute(
             delete(CaseKey).where(CaseKey.case_id == case.id, CaseKey.user_id.in_(leaving))
         )
-    add_sealed_keys(session, org_id=case.org_id, case_id=case.id, sealed=sealed)
+    add_sealed_keys(session, org_id=case.org_id, case_id=case.id, case_uid=case.uid, sealed=sealed)
     case.key_epoch = epoch
     if not renew_content:
         case.content_rotation_pending = True

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import BinaryIO
@@ -34,6 +34,7 @@ from whistle.case_access import KeyRing
 from whistle.clock import Clock
 from whistle.models import Attachment, Author, Case, Message
 from whistle.notify import queue_case_event
+from whistle.shredding import file_key_name
 from whistle.storage import FileStore
 
 MESSAGE_KINDS = (
@@ -112,6 +113,7 @@ class StoredFile:
 
 
 def write_files(
+    session: Session,
     store: FileStore,
     case_uid: str,
     content: KeyRing,
@@ -121,7 +123,8 @@ def write_files(
     author: str,
     owner: str = records.REPORT_OWNER,
 ) -> list[StoredFile]:
-    """Encrypt ``files`` into the store under the newest content key (no database work).
+    """Encrypt ``files`` into the store under the newest content key and a key of each file's
+    own, made in the key store (no database work).
 
     ``author`` and ``owner`` (the uid of the message the files come with, or "report") are
     bound into each file (format 2, whistle/records.py). Appends each name to ``stored`` as
@@ -129,20 +132,20 @@ def write_files(
     (this or its transaction) fails.
     """
     written = []
-    for prepared in files:
-        name = store.new_name()
+    names = [store.new_name() for _ in files]
+    own = records.new_item_keys(session, [file_key_name(n) for n in names])
+    for prepared, name in zip(files, names, strict=True):
         stream_context, name_context = records.file_contexts(
             case_uid, name, fmt=records.CURRENT_FORMAT, author=author, owner=owner
         )
+        key = records.new_file_key(content, case_uid, name, own[file_key_name(name)])
         with store.writer(name) as out:
-            size = encrypt_stream(prepared.data, out, content.current, stream_context)
+            size = encrypt_stream(prepared.data, out, key, stream_context)
         stored.append(name)
         written.append(
             StoredFile(
                 storage_name=name,
-                encrypted_name=encrypt_field(
-                    content.current, prepared.name.encode(), context=name_context
-                ),
+                encrypted_name=encrypt_field(key, prepared.name.encode(), context=name_context),
                 size=size,
                 metadata_outcome=prepared.metadata_outcome,
                 author=author,
@@ -210,13 +213,20 @@ def post_message(
         kind=kind,
         sent_on=today,
     )
-    records.seal_message(content, case.uid, message, body)
+    records.seal_message(session, content, case.uid, message, body)
     stored: list[str] = []
     try:
         session.add(message)
         session.flush()
         written = write_files(
-            store, case.uid, content, files, stored=stored, author=author.value, owner=message_uid
+            session,
+            store,
+            case.uid,
+            content,
+            files,
+            stored=stored,
+            author=author.value,
+            owner=message_uid,
         )
         add_file_rows(session, case, written, added_on=today, message_id=message.id)
         if with_message is not None:
@@ -244,10 +254,12 @@ def post_message(
     return message
 
 
-def _file_view(case: Case, content: KeyRing, row: Attachment, owner: str) -> FileView:
+def _file_view(
+    case: Case, content: KeyRing, row: Attachment, owner: str, items: Mapping[str, bytes]
+) -> FileView:
     if row.purged_on is not None:
         return FileView(row.storage_name, "", 0, "", row.author, row.id, row.purged_on)
-    name = records.open_file_name(content, case.uid, row, owner)
+    name = records.open_file_name(content, case.uid, row, owner, items)
     return FileView(row.storage_name, name, row.size, row.metadata_outcome, row.author, row.id)
 
 
@@ -257,18 +269,26 @@ def conversation(session: Session, case: Case, content: KeyRing) -> list[Message
         session.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id))
     )
     owners = {m.id: m.uid for m in messages}
+    rows = list(
+        session.scalars(
+            select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
+        )
+    )
+    items = records.item_keys(
+        session,
+        [n for m in messages if m.purged_on is None and (n := records.message_item(m))]
+        + [n for r in rows if r.purged_on is None and (n := records.file_item(r))],
+    )
     files: dict[int | None, list[FileView]] = {}
-    for row in session.scalars(
-        select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
-    ):
+    for row in rows:
         owner = owners[row.message_id] if row.message_id is not None else records.REPORT_OWNER
-        files.setdefault(row.message_id, []).append(_file_view(case, content, row, owner))
+        files.setdefault(row.message_id, []).append(_file_view(case, content, row, owner, items))
     views = []
     for message in messages:
         body = (
             ""
             if message.purged_on is not None
-            else records.open_message(content, case.uid, message)
+            else records.open_message(content, case.uid, message, items)
         )
         views.append(
             MessageView(
@@ -289,14 +309,17 @@ def conversation(session: Session, case: Case, content: KeyRing) -> list[Message
 
 def report_files(session: Session, case: Case, content: KeyRing) -> list[FileView]:
     """The files sent with the report itself (not with a later message)."""
-    return [
-        _file_view(case, content, row, records.REPORT_OWNER)
-        for row in session.scalars(
+    rows = list(
+        session.scalars(
             select(Attachment)
             .where(Attachment.case_id == case.id, Attachment.message_id.is_(None))
             .order_by(Attachment.id)
         )
-    ]
+    )
+    items = records.item_keys(
+        session, [n for r in rows if r.purged_on is None and (n := records.file_item(r))]
+    )
+    return [_file_view(case, content, row, records.REPORT_OWNER, items) for row in rows]
 
 
 def open_file(
@@ -320,9 +343,14 @@ def open_file(
     if row.purged_on is not None:
         raise FileGone(row.purged_on)
     owner = records.file_owner(session, row)
-    view = _file_view(case, content, row, owner)
+    name = records.file_item(row)
+    items = records.item_keys(session, [name] if name else [])
+    try:
+        view = _file_view(case, content, row, owner, items)
+        key = records.file_key(content, case.uid, row, items)
+    except OpenError:
+        raise FileDamaged(row.id) from None
     stream_context = records.stored_file_contexts(case.uid, row, owner)[0]
-    key = records.file_key(content, row)
     handle: BinaryIO = store.open(storage_name)
     try:
         size = stream_plaintext_size(

@@ -28,7 +28,14 @@ from crypto import (
     wrap_reporter_seed,
 )
 from whistle import audit
-from whistle.case_access import KeyRing, renew_keys, seal_content_to_reporter
+from whistle.case_access import (
+    KeyRing,
+    case_kek,
+    renew_keys,
+    seal_content_to_reporter,
+    unwrap_reporter_key,
+    wrap_reporter_key,
+)
 from whistle.clock import Clock
 from whistle.models import Author, Case, Message
 
@@ -55,11 +62,14 @@ def open_with_code(
     case = session.scalar(select(Case).where(Case.reporter_tag == tag, Case.org_id == org_id))
     if case is None:
         raise UnknownCode
+    wrapped = unwrap_reporter_key(session, case)
+    if wrapped is None:
+        raise UnknownCode
     try:
         if case.reporter_public_key is not None:
-            return case, open_reporter_seed(case.reporter_key, code, case_id=case.uid)
+            return case, open_reporter_seed(wrapped, code, case_id=case.uid)
         content_key = open_case_key_for_reporter(
-            case.reporter_key, code, case_id=case.uid, kind=KeyKind.CONTENT
+            wrapped, code, case_id=case.uid, kind=KeyKind.CONTENT
         )
     except (OpenError, InvalidCaseCode):
         raise UnknownCode from None
@@ -85,7 +95,11 @@ def give_key_pair(
     """
     seed = generate_symmetric_key()
     public = PrivateKey.from_seed(seed).public_key()
-    case.reporter_key = wrap_reporter_seed(seed, code, case_id=case.uid, params=argon2)
+    kek = case_kek(session, case.uid, create=True)
+    assert kek is not None
+    case.reporter_key = wrap_reporter_key(
+        kek, case.uid, wrap_reporter_seed(seed, code, case_id=case.uid, params=argon2)
+    )
     case.reporter_public_key = public.to_bytes()
     seal_content_to_reporter(session, case, public, KeyRing({0: content_key}))
     if case.content_rotation_pending:

@@ -109,7 +109,7 @@ def write_note(
         kind=kind,
         created_on=clock.now().date(),
     )
-    records.seal_note(keys.notes, case.uid, note, body)
+    records.seal_note(session, keys.notes, case.uid, note, body)
     session.add(note)
     session.flush()
     return note
@@ -133,13 +133,18 @@ def notes(session: Session, case: Case, keys: OpenedKeys) -> list[NoteView]:
         select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)
     ).all()
     names = user_names(session, {r.author_user_id for r in rows if r.author_user_id})
+    items = records.item_keys(
+        session, [n for r in rows if r.purged_on is None and (n := records.note_item(r))]
+    )
     return [
         NoteView(
             row.id,
             row.kind,
             names.get(row.author_user_id or 0, "?"),
             row.created_on,
-            "" if row.purged_on is not None else records.open_note(keys.notes, case.uid, row),
+            ""
+            if row.purged_on is not None
+            else records.open_note(keys.notes, case.uid, row, items),
             row.purged_on,
         )
         for row in rows

@@ -15,6 +15,7 @@ meeting was requested, the day of receipt and the deadlines.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -34,17 +35,26 @@ from crypto import (
     wrap_reporter_seed,
 )
 from whistle import audit
-from whistle.case_access import add_sealed_keys, seal_for_recipients, single_epoch, unit_members
+from whistle.case_access import (
+    add_sealed_keys,
+    case_kek,
+    seal_for_recipients,
+    single_epoch,
+    unit_members,
+    wrap_reporter_key,
+)
 from whistle.clock import Clock
 from whistle.contexts import identity_context, nudge_context, report_context
 from whistle.conversation import PreparedFile, add_file_rows, write_files
 from whistle.db import upsert_insert
 from whistle.deadlines import acknowledge_due, feedback_due
+from whistle.keystore import KeyStoreError, of_session
 from whistle.meetings import open_meeting_task
 from whistle.models import Case, CaseStatus, Category, Organisation, ReferenceCounter, User
 from whistle.notify import queue_case_event
 from whistle.receipts import SALT_FIELD, new_salt
 from whistle.records import REPORT_OWNER
+from whistle.shredding import case_key_name, file_key_name
 from whistle.storage import FileStore
 
 RELATIONS = (
@@ -226,7 +236,13 @@ def submit_report(
     # reporter's key, the HPKE seals and the file encryption. The reference number is taken
     # last, with a row lock held only for the few inserts before the commit, so concurrent
     # reports neither wait on each other's key derivation nor race for a number.
-    reporter_key = wrap_reporter_seed(reporter_seed, code, case_id=case_uid, params=argon2)
+    # The case's key-encryption key, in the key store outside the database: every sealed key
+    # and the reporter's wrapped seed are stored under it, and deleting the case destroys it.
+    kek = case_kek(session, case_uid, create=True)
+    assert kek is not None
+    reporter_key = wrap_reporter_key(
+        kek, case_uid, wrap_reporter_seed(reporter_seed, code, case_id=case_uid, params=argon2)
+    )
     sealed = seal_for_recipients(
         session,
         org_id=org.id,
@@ -241,6 +257,7 @@ def submit_report(
     stored: list[str] = []
     try:
         written = write_files(
+            session,
             store,
             case_uid,
             single_epoch(keys).content,
@@ -273,7 +290,7 @@ def submit_report(
         )
         session.add(case)
         session.flush()
-        add_sealed_keys(session, org_id=org.id, case_id=case.id, sealed=sealed)
+        add_sealed_keys(session, org_id=org.id, case_id=case.id, case_uid=case_uid, sealed=sealed)
         add_file_rows(session, case, written, added_on=received)
         if report.meeting_requested:
             # Directive art. 9(2): the request becomes a task for the unit, with a due date.
@@ -295,6 +312,12 @@ def submit_report(
         session.rollback()
         for name in stored:
             store.delete(name)
+        # The keys made for the case and its files own nothing now (``whistle doctor`` would
+        # destroy them later; done now when the key store answers).
+        with contextlib.suppress(KeyStoreError):
+            of_session(session).destroy(
+                [case_key_name(case_uid), *(file_key_name(n) for n in stored)]
+            )
         raise
     try:
         session.commit()

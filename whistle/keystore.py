@@ -70,6 +70,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
 KEY_BYTES = 32
@@ -613,3 +614,12 @@ class KeyStore:
     def dispose(self) -> None:
         """Close the pooled connections (tests, and before copying the file)."""
         self.engine.dispose()
+
+
+def of_session(session: Session) -> KeyStore:
+    """The key store that ``session``'s sessionmaker carries (whistle/db.py
+    ``make_sessionmaker``): every session of a running Whistle has it."""
+    found = session.info.get("keystore")
+    if not isinstance(found, KeyStore):
+        raise KeyStoreError("this database session carries no key store")
+    return found

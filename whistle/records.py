@@ -1,23 +1,30 @@
-"""A case's records encrypted and opened under the right key of the right epoch, in one place.
+"""A case's records encrypted and opened under the right keys, in one place.
 
 Each record names the key epoch it was written in (``key_epoch``; whistle/case_access.py) and,
-for messages, internal notes and files, its format:
+for messages, internal notes and files (the items that can be purged one by one, REQUIREMENTS
+R3), its format:
 
-- format 1 (before issue 14): bound to the case and the record's own id only;
-- format 2: also bound to the clear columns a reader trusts, so that someone who can write the
-  database cannot relabel a record: a message's author, kind and day (a reporter's message
-  cannot be turned into the handler's final outcome), a note's kind, author and day, a file's
-  author and the message (or report) it came with.
+- format 1 (before issue 14): under the case key, bound to the case and the record's own id;
+- format 2: under a key derived from the case key *and a key of the record's own* kept in the
+  key store outside the database (``msg:<uid>``, ``note:<uid>``, ``file:<storage name>``;
+  whistle/keystore.py, whistle/shredding.py), so that purging the record destroys a key only
+  it used and even an older copy of the database no longer opens it; and bound to the clear
+  columns a reader trusts, so that someone who can write the database cannot relabel a
+  record: a message's author, kind and day (a reporter's message cannot be turned into the
+  handler's final outcome), a note's kind, author and day, a file's author and the message
+  (or report) it came with.
 
 The contexts themselves are built in whistle/contexts.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto import decrypt_field, encrypt_field
+from crypto import OpenError, decrypt_field, derive_record_key, encrypt_field
 from whistle.case_access import KeyRing
 from whistle.contexts import (
     attachment_context,
@@ -25,42 +32,104 @@ from whistle.contexts import (
     message_context,
     note_context,
 )
+from whistle.keystore import of_session
 from whistle.models import Attachment, CaseNote, Message
+from whistle.shredding import file_key_name, message_key_name, note_key_name
 
 CURRENT_FORMAT = 2
 # What a file's context names when it came with the report rather than with a message.
 REPORT_OWNER = "report"
 
 
-def seal_message(ring: KeyRing, case_uid: str, message: Message, body: str) -> None:
-    """Encrypt ``body`` into ``message`` under the newest content key (its clear columns,
-    author, kind and day, must be set already: they are bound in)."""
+def new_item_keys(session: Session, names: Collection[str]) -> dict[str, bytes]:
+    """Fresh keys of their own for records about to be written, in the key store (durable
+    before this returns; a record whose transaction then fails leaves an ownerless key that
+    ``whistle doctor`` destroys)."""
+    return of_session(session).create(names) if names else {}
+
+
+def item_keys(session: Session, names: Collection[str]) -> dict[str, bytes]:
+    """The keys of records about to be read (absent: destroyed with a purge, or damage)."""
+    return of_session(session).get_many(names) if names else {}
+
+
+def _record_key(
+    ring: KeyRing, epoch: int, item_key: bytes | None, context: tuple[str, ...]
+) -> bytes:
+    if item_key is None:
+        raise OpenError("the record's own key is gone")
+    return derive_record_key(ring.at(epoch), item_key, context=context)
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def message_item(message: Message) -> str | None:
+    """The key-store name of a message's own key (None for format 1)."""
+    return message_key_name(message.uid) if message.format >= CURRENT_FORMAT else None
+
+
+def seal_message(
+    session: Session, ring: KeyRing, case_uid: str, message: Message, body: str
+) -> None:
+    """Encrypt ``body`` into ``message`` under the newest content key and a new key of its own
+    (its clear columns, author, kind and day, must be set already: they are bound in)."""
     message.key_epoch = ring.epoch
     message.format = CURRENT_FORMAT
-    message.body = encrypt_field(
-        ring.current, body.encode(), context=message_context(case_uid, message)
+    name = message_key_name(message.uid)
+    context = message_context(case_uid, message)
+    key = _record_key(ring, ring.epoch, new_item_keys(session, [name])[name], context)
+    message.body = encrypt_field(key, body.encode(), context=context)
+
+
+def open_message(ring: KeyRing, case_uid: str, message: Message, items: Mapping[str, bytes]) -> str:
+    """The text of ``message``; OpenError if a bound column was changed or its own key is
+    gone, NoAccess if the ring lacks its epoch. ``items``: :func:`item_keys` of the
+    messages being read."""
+    context = message_context(case_uid, message)
+    name = message_item(message)
+    key = (
+        ring.at(message.key_epoch)
+        if name is None
+        else _record_key(ring, message.key_epoch, items.get(name), context)
     )
+    return decrypt_field(key, message.body, context=context).decode()
 
 
-def open_message(ring: KeyRing, case_uid: str, message: Message) -> str:
-    """The text of ``message``; OpenError if any bound column was changed, NoAccess if the
-    ring lacks its epoch."""
-    return decrypt_field(
-        ring.at(message.key_epoch), message.body, context=message_context(case_uid, message)
-    ).decode()
+# --- notes ------------------------------------------------------------------------------------
 
 
-def seal_note(ring: KeyRing, case_uid: str, note: CaseNote, body: str) -> None:
-    """Encrypt ``body`` into ``note`` under the newest notes key (kind, author and day set)."""
+def note_item(note: CaseNote) -> str | None:
+    return note_key_name(note.uid) if note.format >= CURRENT_FORMAT else None
+
+
+def seal_note(session: Session, ring: KeyRing, case_uid: str, note: CaseNote, body: str) -> None:
+    """Encrypt ``body`` into ``note`` under the newest notes key and a key of its own (kind,
+    author and day set)."""
     note.key_epoch = ring.epoch
     note.format = CURRENT_FORMAT
-    note.body = encrypt_field(ring.current, body.encode(), context=note_context(case_uid, note))
+    name = note_key_name(note.uid)
+    context = note_context(case_uid, note)
+    key = _record_key(ring, ring.epoch, new_item_keys(session, [name])[name], context)
+    note.body = encrypt_field(key, body.encode(), context=context)
 
 
-def open_note(ring: KeyRing, case_uid: str, note: CaseNote) -> str:
-    return decrypt_field(
-        ring.at(note.key_epoch), note.body, context=note_context(case_uid, note)
-    ).decode()
+def open_note(ring: KeyRing, case_uid: str, note: CaseNote, items: Mapping[str, bytes]) -> str:
+    context = note_context(case_uid, note)
+    name = note_item(note)
+    key = (
+        ring.at(note.key_epoch)
+        if name is None
+        else _record_key(ring, note.key_epoch, items.get(name), context)
+    )
+    return decrypt_field(key, note.body, context=context).decode()
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+def file_item(row: Attachment) -> str | None:
+    return file_key_name(row.storage_name) if row.format >= CURRENT_FORMAT else None
 
 
 def file_owner(session: Session, row: Attachment) -> str:
@@ -70,11 +139,6 @@ def file_owner(session: Session, row: Attachment) -> str:
         return REPORT_OWNER
     uid = session.scalar(select(Message.uid).where(Message.id == row.message_id))
     return str(uid)
-
-
-def file_key(ring: KeyRing, row: Attachment) -> bytes:
-    """The content key a stored file (and its name) is encrypted under."""
-    return ring.at(row.key_epoch)
 
 
 def file_contexts(
@@ -94,7 +158,27 @@ def stored_file_contexts(
     return file_contexts(case_uid, row.storage_name, fmt=row.format, author=row.author, owner=owner)
 
 
-def open_file_name(ring: KeyRing, case_uid: str, row: Attachment, owner: str) -> str:
+def new_file_key(content: KeyRing, case_uid: str, storage_name: str, item_key: bytes) -> bytes:
+    """The key a new file (stream and name) is encrypted under: the newest content key and
+    the file's own key."""
+    return _record_key(content, content.epoch, item_key, ("file", case_uid, storage_name))
+
+
+def file_key(content: KeyRing, case_uid: str, row: Attachment, items: Mapping[str, bytes]) -> bytes:
+    """The key a stored file (and its name) is encrypted under."""
+    name = file_item(row)
+    if name is None:
+        return content.at(row.key_epoch)
+    return _record_key(
+        content, row.key_epoch, items.get(name), ("file", case_uid, row.storage_name)
+    )
+
+
+def open_file_name(
+    content: KeyRing, case_uid: str, row: Attachment, owner: str, items: Mapping[str, bytes]
+) -> str:
     return decrypt_field(
-        file_key(ring, row), row.name, context=stored_file_contexts(case_uid, row, owner)[1]
+        file_key(content, case_uid, row, items),
+        row.name,
+        context=stored_file_contexts(case_uid, row, owner)[1],
     ).decode()

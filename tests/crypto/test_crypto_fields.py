@@ -130,3 +130,24 @@ def test_context_must_be_a_non_empty_tuple_of_parts(context: object, error: type
 def test_keys_must_be_256_bits(key: bytes) -> None:
     with pytest.raises(ValueError):
         crypto.encrypt_field(key, b"x", context=CONTEXT)
+
+
+def test_a_record_key_needs_both_keys_and_its_context() -> None:
+    """A record of format 2 opens with a key derived from its case key and its own item key:
+    another case key, another item key or another record's context gives another key."""
+    case_key, item_key = bytes(range(32)), bytes(range(32, 64))
+    key = crypto.derive_record_key(case_key, item_key, context=("message", "c", "m"))
+    assert len(key) == 32 and key not in (case_key, item_key)
+    assert key == crypto.derive_record_key(case_key, item_key, context=("message", "c", "m"))
+    others = {
+        crypto.derive_record_key(bytes(32), item_key, context=("message", "c", "m")),
+        crypto.derive_record_key(case_key, bytes(32), context=("message", "c", "m")),
+        crypto.derive_record_key(case_key, item_key, context=("message", "c", "n")),
+        crypto.derive_record_key(item_key, case_key, context=("message", "c", "m")),
+    }
+    assert key not in others and len(others) == 4
+    blob = crypto.encrypt_field(key, b"Fake record", context=("message", "c", "m"))
+    with pytest.raises(crypto.OpenError):
+        crypto.decrypt_field(case_key, blob, context=("message", "c", "m"))
+    with pytest.raises(ValueError):
+        crypto.derive_record_key(case_key, bytes(31), context=("x",))
