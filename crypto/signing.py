@@ -48,6 +48,8 @@ class SignaturePurpose(enum.Enum):
 
     RECEIPT = "submission-receipt"
     EXPORT_MANIFEST = "export-manifest"
+    # A unit lead vouches that a staff member's public key is theirs (whistle/certification.py).
+    KEY_CERTIFICATION = "key-certification"
 
 
 class VerifyKey:

@@ -1,8 +1,9 @@
 """Who holds a case's keys, decided in one place.
 
-Recipients of a new case: every active handler and unit lead of the organisation who has a
-key pair, minus the handlers the reporter excluded (conflict of interest, REQUIREMENTS.md K3),
-plus the organisation's recovery key. Each gets the content, notes and identity keys sealed to
+Recipients of a new case: every active handler and unit lead of the organisation whose key a
+unit lead has certified (:func:`certified_members`), minus the handlers the reporter excluded
+(conflict of interest, REQUIREMENTS.md K3), plus the organisation's recovery key if it
+matches its pin in the instance folder. Each gets the content, notes and identity keys sealed to
 their public key; someone left out here can never read the case, whatever a view allows.
 """
 
@@ -16,8 +17,8 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from crypto import CaseKeys, KeyKind, PublicKey, seal_case_key
+from whistle.certification import certified_user_ids, trusted_recovery_key
 from whistle.models import CaseKey, Membership, Role, User
-from whistle.org_keys import recovery_public_key
 
 HANDLING_ROLES = (Role.HANDLER, Role.LEAD)
 
@@ -40,6 +41,36 @@ def unit_members(session: Session, org_id: int) -> list[User]:
     )
 
 
+def certified_members(
+    session: Session, org_id: int, *, roles: tuple[Role, ...] = HANDLING_ROLES
+) -> list[User]:
+    """The active members of ``org_id`` holding one of ``roles``, with a key pair that a unit
+    lead has certified for such a role (whistle/certification.py), by name.
+
+    The one filter every sealing path uses (intake, grants, recovery, rights requests with
+    ``HANDLING_ROLES``; counsel exports with ``(Role.COUNSEL,)``): a key someone swapped in the
+    database, or a role an admin gave without a lead's certification, is never sealed to.
+    Raises :class:`~whistle.certification.KeysNotTrusted` when the organisation's
+    certification key does not match its pin.
+    """
+    candidates = list(
+        session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.org_id == org_id,
+                Membership.role.in_([r.value for r in roles]),
+                User.is_active.is_(True),
+                User.public_key.is_not(None),
+            )
+            .distinct()
+            .order_by(User.display_name, User.id)
+        )
+    )
+    certified = certified_user_ids(session, org_id, candidates, roles)
+    return [u for u in candidates if u.id in certified]
+
+
 @dataclass(frozen=True)
 class SealedKey:
     """One case key sealed to one recipient, not yet stored."""
@@ -58,7 +89,7 @@ def seal_for_recipients(
     Done before the case row exists, so that the costly part of intake holds no lock.
     """
     recipients: list[tuple[str, int | None, PublicKey]] = [
-        ("recovery", None, recovery_public_key(session, org_id))
+        ("recovery", None, trusted_recovery_key(session, org_id))
     ]
     for user in users:
         assert user.public_key is not None

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crypto import KeyKind, PrivateKey, PublicKey, open_case_key, seal_case_key
 from whistle import audit
-from whistle.case_access import SealedKey, add_sealed_keys, unit_members
+from whistle.case_access import SealedKey, add_sealed_keys, certified_members
 from whistle.clock import Clock
 from whistle.handling import ActionRefused, NoAccess, OpenedKeys, read_report
 from whistle.models import Case, CaseKey, User
@@ -35,11 +35,13 @@ def holders(session: Session, case_id: int) -> list[User]:
 
 def entitled_colleagues(session: Session, case: Case, keys: OpenedKeys) -> list[User]:
     """Handlers and leads of the organisation who could be given the case: active, with a key
-    pair, not holding it already, and not excluded by the reporter (K3)."""
+    a unit lead certified, not holding it already, and not excluded by the reporter (K3)."""
     excluded = set(read_report(case, keys).get("excluded_handlers", []))
     have = {u.id for u in holders(session, case.id)}
     return [
-        u for u in unit_members(session, case.org_id) if u.id not in have and u.id not in excluded
+        u
+        for u in certified_members(session, case.org_id)
+        if u.id not in have and u.id not in excluded
     ]
 
 

@@ -17,6 +17,7 @@ from whistle.audit import audit_cli
 from whistle.doctor import doctor_command
 from whistle.export_cli import export_cli
 from whistle.instance import init_instance
+from whistle.keys_cli import keys_cli, upgrade_trust_command_output
 from whistle.notify import notify_cli
 from whistle.onboarding import SetupUnavailable, issue_token, setup_complete
 from whistle.recovery_cli import recovery_cli
@@ -54,6 +55,8 @@ def init_command() -> None:
     app = create_app(instance_path=path)
     upgrade(runtime(app).engine)
     click.echo(f"database schema is up to date ({runtime(app).settings.database_url_safe})")
+    with app.app_context():
+        _upgrade_trust()
 
 
 @cli.command("setup-link")
@@ -87,6 +90,13 @@ def db_upgrade_command() -> None:
     """Apply every pending migration."""
     upgrade(runtime().engine)
     click.echo("database schema is up to date")
+    _upgrade_trust()
+
+
+def _upgrade_trust() -> None:
+    # After the migrations, from Python: it needs the instance folder (the key pins).
+    for line in upgrade_trust_command_output():
+        click.echo(line)
 
 
 cli.add_command(audit_cli)
@@ -95,6 +105,7 @@ cli.add_command(notify_cli)
 cli.add_command(retention_cli)
 cli.add_command(export_cli)
 cli.add_command(doctor_command)
+cli.add_command(keys_cli)
 
 
 def main() -> None:

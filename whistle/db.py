@@ -56,8 +56,12 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_sessionmaker(
+    engine: Engine, info: dict[str, object] | None = None
+) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``info`` is every session's ``Session.info`` (the key pins,
+    whistle/key_pins.py)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info=dict(info or {}))
 
 
 def upsert_insert(session: Session) -> Any:

@@ -51,7 +51,8 @@ from crypto import (
     seal_case_key,
 )
 from whistle import audit, handling
-from whistle.case_access import unit_members
+from whistle.case_access import certified_members
+from whistle.certification import trusted_recovery_key
 from whistle.clock import Clock
 from whistle.conversation import MessageView, conversation
 from whistle.deadlines import add_months
@@ -67,7 +68,6 @@ from whistle.models import (
     RightsRequestCase,
     RightsRequestKey,
 )
-from whistle.org_keys import recovery_public_key
 
 ANSWER_MONTHS = 1
 MAX_EXTENSION_MONTHS = 2
@@ -175,10 +175,10 @@ def register(
             "request_id": request.id,
             "recipient": "recovery",
             "user_id": None,
-            "sealed": _seal(recovery_public_key(session, org_id), key, uid),
+            "sealed": _seal(trusted_recovery_key(session, org_id), key, uid),
         }
     ]
-    for member in unit_members(session, org_id):
+    for member in certified_members(session, org_id):
         assert member.public_key is not None
         rows.append(
             {
