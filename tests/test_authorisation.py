@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
-from tests.factories import Staff, Unit, add_staff, make_unit
+from tests.factories import Staff, Unit, add_staff, certify, make_unit
 from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
@@ -34,6 +34,7 @@ from tests.test_access import EXPECTED_PUBLIC
 from whistle import export, handling, rights
 from whistle.clock import FixedClock
 from whistle.invitations import invite
+from whistle.key_warnings import WarningKind, warn_leads
 from whistle.meetings import open_meeting_task
 from whistle.models import Attachment, Base, Case, Role
 from whistle.org_keys import signing_key
@@ -64,6 +65,11 @@ EXPECTED: dict[str, frozenset[str]] = {
     "staff.home": SIGNED_IN,
     "staff.password": SIGNED_IN,
     "staff.confidentiality": SIGNED_IN,
+    "staff.keys": SIGNED_IN,
+    # The unit lead's Keys page: certifying keys, key warnings.
+    "keys.index": frozenset({LEAD}),
+    "keys.certify": frozenset({LEAD}),
+    "keys.dismiss": frozenset({LEAD}),
     # The admin console: the organisation's administrators, nobody else.
     "admin.index": frozenset({ADMIN}),
     "admin.users": frozenset({ADMIN}),
@@ -204,6 +210,10 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
             invited_by=unit.admin.user.id,
         )
         session.commit()
+        certify(session, clock, unit, counsel)
+        # A key warning for the lead's page to show and dismiss.
+        warning = warn_leads(session, clock, unit.org.id, WarningKind.PINS_MISMATCH)
+        session.commit()
     excluded = unit.handlers[1]
     Reporter(app, unit.org.slug).report(
         ReportAnswers(
@@ -288,6 +298,7 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         "meeting_id": meeting.id,
         "request_id": request.id,
         "export_id": bundle.id,
+        "warning_id": warning.id,
         # A purge sent with the token alone has no reason: refused (400), nothing removed.
         "kind": "file",
         "item_id": attachment.id,
