@@ -763,3 +763,18 @@ def test_intake_seals_only_to_members_the_form_offered(
             unit=offered,
         ).case
     assert sealed_to(session, case) == {hanne(unit).user.id, lise(unit).user.id}
+
+
+def test_a_key_swapped_during_a_session_shows_on_the_leads_page(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    """The owner's page shows the fingerprint of the key they really hold (from their own
+    private key), so comparing it with the lead's page reveals a swap."""
+    handler = signed_in(app, clock, hanne(unit), unit)
+    assert hanne(unit).private_key is not None
+    real = hanne(unit).private_key.public_key().fingerprint()
+    swap_public_key(session, hanne(unit).user.id)
+    assert real in text_of(handler.get("/staff/account/keys"))
+    lead_page = text_of(signed_in(app, clock, lise(unit), unit).get(f"/staff/{unit.org.slug}/keys"))
+    assert real not in lead_page
+    assert "This person's key has changed since it was certified" in lead_page

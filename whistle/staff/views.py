@@ -275,7 +275,13 @@ def keys() -> str:
     return render_template(
         "staff/keys.html",
         user=staff.user,
-        fingerprint=certification.fingerprint_of(staff.user),
+        # From the private key this session unlocked, not from the stored public key: what a
+        # lead compares must be the key the person really holds.
+        fingerprint=(
+            staff.private_key.public_key().fingerprint()
+            if staff.private_key is not None
+            else certification.fingerprint_of(staff.user)
+        ),
         own=certification.own_keys(db(), staff.user),
         role_labels={r.value: label for r, label in ROLE_LABELS.items()},
     )
