@@ -11,6 +11,7 @@ the instance folder, and that sign-in notices a swapped key.
 from __future__ import annotations
 
 import re
+from email.message import EmailMessage
 
 import pytest
 from flask import Flask
@@ -33,7 +34,7 @@ from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import CaseWorker, StaffMember, form_token
 from tests.test_admin_console import admin_of
 from tests.test_cases import keys_of, submit
-from whistle import case_sharing, certification, export, handling, rights
+from whistle import case_sharing, certification, export, handling, notify, rights
 from whistle.case_access import certified_members
 from whistle.certification import CertificationRefused, KeysNotTrusted, key_digest, statement
 from whistle.cli import cli
@@ -235,6 +236,27 @@ def test_a_swapped_key_refuses_sign_in_audits_and_warns_the_leads(
     mails = session.scalars(select(OutboxMail).where(OutboxMail.kind == "key_warning")).all()
     assert {m.user_id for m in mails} == {lise(unit).user.id}
     assert all(m.case_reference is None for m in mails)
+    # Sent, it names only the organisation: not who, not which key.
+    sent: list[EmailMessage] = []
+
+    class Outbox:
+        def send(self, message: EmailMessage) -> None:
+            sent.append(message)
+
+    rt = runtime(app)
+    with app.app_context():
+        notify.send_pending(
+            session,
+            clock,
+            Outbox(),
+            base_url="http://localhost",
+            instance_key=rt.settings.instance_key,
+        )
+    assert [m["To"] for m in sent] == [lise(unit).user.email]
+    # In the organisation's language (Danish here).
+    assert "Nøgleadvarsel hos Testfirma testfirma ApS" in str(sent[0]["Subject"])
+    body = sent[0].get_content()
+    assert "Hanne" not in body and hanne(unit).user.email not in body
 
     # The lead sees the warning in the app, and dismisses it once looked into.
     lead = signed_in(app, clock, lise(unit), unit)
