@@ -223,6 +223,7 @@ class OrgKeyFingerprint:
 
     @property
     def matches(self) -> bool:
+        """Whether the database's key is the pinned one."""
         return self.fingerprint is not None and self.fingerprint == self.pinned
 
 
@@ -638,10 +639,12 @@ class KeyStatus:
 
     @property
     def pending(self) -> frozenset[str]:
+        """Key roles held whose certification is missing (or no longer verifies)."""
         return self.roles - self.certified
 
     @property
     def holds_cases(self) -> bool:
+        """Whether new cases are sealed to this key (certified as handler or lead)."""
         return bool(self.certified & {Role.HANDLER.value, Role.LEAD.value})
 
 

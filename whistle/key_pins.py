@@ -64,6 +64,7 @@ class PinStore:
         self._lock_path = instance_path / (PINS_FILE + ".lock")
 
     def exists(self) -> bool:
+        """Whether the pin file has been written (the installation was ever pinned)."""
         return self.path.exists()
 
     def _read(self) -> dict[str, dict[str, object]]:
@@ -101,14 +102,6 @@ class PinStore:
             )
         except KeyError as exc:
             raise PinsUnavailable(f"{self.path.name} is damaged") from exc
-
-    def all(self) -> dict[int, OrgPins]:
-        found: dict[int, OrgPins] = {}
-        for key in self._read():
-            pins = self.get(int(key))
-            if pins is not None:
-                found[int(key)] = pins
-        return found
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

@@ -87,6 +87,7 @@ def certification_copy_context(org_id: int, org_key_id: int) -> str:
 
 
 def certification_bootstrap_context(org_id: int, org_key_id: int) -> tuple[str, int, int]:
+    """What the bootstrap copy (under the instance key) of the wrapping key is bound to."""
     return ("org-certification-bootstrap", org_id, org_key_id)
 
 
