@@ -120,7 +120,7 @@ def make_bench_organisation(instance: Path, slug: str) -> Handlers:
     bench can open every stored report as a handler would. Passwords are random and thrown
     away: nobody signs in."""
     from crypto import Argon2Params, PrivateKey, wrap_private_key
-    from whistle import create_app
+    from whistle import certification, create_app
     from whistle.clock import SystemClock
     from whistle.models import Membership, Role, User
     from whistle.org_keys import create_org_keys
@@ -133,6 +133,7 @@ def make_bench_organisation(instance: Path, slug: str) -> Handlers:
     clock = SystemClock()
     params = Argon2Params.for_tests()  # only the staff's own password wrap
     keys: dict[int, Any] = {}
+    users: list[Any] = []
     try:
         with app.app_context(), rt.sessions() as session:
             org = create_organisation(session, clock, name="Benchfirma ApS", slug=slug)
@@ -167,7 +168,19 @@ def make_bench_organisation(instance: Path, slug: str) -> Handlers:
                             org_id=org.id, user_id=user.id, role=role, created_at=clock.now()
                         )
                     )
+                users.append(user)
             session.commit()
+            # As a real organisation: keys pinned, the lead trusted on first use, and the
+            # handlers' keys certified by her (whistle/certification.py).
+            certification.pin_organisation(session, org)
+            lead = users[2]
+            certification.trust_first_lead(
+                session, clock, lead, keys[lead.id], instance_key=rt.settings.instance_key
+            )
+            for handler in users[:2]:
+                certification.certify(
+                    session, clock, org.id, lead, keys[lead.id], handler.id, compared=True
+                )
     finally:
         rt.engine.dispose()
     return Handlers(keys)

@@ -99,10 +99,11 @@ from crypto import (
     unwrap_private_key,
     wrap_private_key,
 )
-from whistle import bundle_reader, export, handling, org_keys
+from whistle import bundle_reader, certification, export, handling, org_keys
 from whistle.clock import FixedClock, SystemClock
 from whistle.contexts import attachment_context
 from whistle.db import make_engine
+from whistle.key_pins import session_info
 from whistle.models import Attachment, Case, Category, Membership, Organisation, Role, User
 from whistle.storage import FileStore
 
@@ -180,7 +181,7 @@ class Setup:
 
 def child_setup(job: dict[str, Any], engine: Engine) -> Setup:
     password = job["password"]
-    session = Session(engine, expire_on_commit=False)
+    session = Session(engine, expire_on_commit=False, info=session_info(Path(job["instance"])))
     org = session.get(Organisation, job["org_id"])
     case = session.get(Case, job["case_id"])
     handler = session.get(User, job["handler_id"])
@@ -401,7 +402,13 @@ class Prepared:
 
 
 def add_person(
-    session: Session, org: Organisation, name: str, role: Role, password: str, now: datetime
+    session: Session,
+    org: Organisation,
+    name: str,
+    role: Role,
+    password: str,
+    now: datetime,
+    keys: dict[int, PrivateKey] | None = None,
 ) -> User:
     """A key-holding staff member, as tests/factories.add_staff makes one (cheap Argon2id)."""
     from whistle.passwords import hash_password
@@ -423,10 +430,13 @@ def add_person(
     session.flush()
     session.add(Membership(org_id=org.id, user_id=user.id, role=role, created_at=now))
     session.flush()
+    if keys is not None:
+        keys[user.id] = private
     return user
 
 
 def prepare(
+    instance: Path,
     engine: Engine,
     store: FileStore,
     inputs_dir: Path,
@@ -449,12 +459,27 @@ def prepare(
     app = Flask("whistle", root_path=str(ROOT / "whistle"))
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = "translations"
     Babel(app)
-    with app.app_context(), Session(engine, expire_on_commit=False) as session:
+    with (
+        app.app_context(),
+        Session(engine, expire_on_commit=False, info=session_info(instance)) as session,
+    ):
         org = create_organisation(session, clock, name="Benchfirma ApS", slug="benchfirma")
         org_keys.create_org_keys(session, clock, org, instance_key)
+        keys: dict[int, PrivateKey] = {}
         handler = add_person(session, org, "Hanne Handler", Role.HANDLER, password, now)
         counsel = add_person(session, org, "Conny Counsel", Role.COUNSEL, password, now)
+        lead = add_person(session, org, "Lise Lead", Role.LEAD, password, now, keys)
         session.commit()
+        # As a real organisation: pinned keys, the lead trusted on first use, and the
+        # handler's and counsel's keys certified by her (whistle/certification.py).
+        certification.pin_organisation(session, org)
+        certification.trust_first_lead(
+            session, clock, lead, keys[lead.id], instance_key=instance_key
+        )
+        for person in (handler, counsel):
+            certification.certify(
+                session, clock, org.id, lead, keys[lead.id], person.id, compared=True
+            )
         category = session.scalars(
             select(Category.id).where(Category.org_id == org.id).order_by(Category.id).limit(1)
         ).one()
@@ -699,7 +724,9 @@ def run_all(
     engine = make_engine(database_url)
     try:
         upgrade(engine)
-        prepared = prepare(engine, store, workdir / "inputs", password, instance_key, args)
+        prepared = prepare(
+            workdir / "instance", engine, store, workdir / "inputs", password, instance_key, args
+        )
     finally:
         engine.dispose()
     os.sync()  # the intake's writes out of the way before anything is timed

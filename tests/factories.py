@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from crypto import Argon2Params, PrivateKey, wrap_private_key
-from whistle import totp
+from whistle import certification, totp
 from whistle.clock import Clock
 from whistle.models import Membership, Organisation, Role, User
 from whistle.org_keys import create_org_keys
@@ -73,9 +73,17 @@ def add_staff(
 
 
 def make_unit(
-    session: Session, clock: Clock, instance_key: bytes, *, slug: str = "testfirma"
+    session: Session,
+    clock: Clock,
+    instance_key: bytes,
+    *,
+    slug: str = "testfirma",
+    certified: bool = True,
 ) -> Unit:
-    """An organisation with two handlers, a lead and an admin (who holds no key)."""
+    """An organisation with two handlers, a lead and an admin (who holds no key).
+
+    Its keys are pinned; unless ``certified`` is False (tests of the audit log itself, which
+    need it empty), the lead is trusted on first use and certifies the handlers' keys."""
     org = create_organisation(session, clock, name=f"Testfirma {slug} ApS", slug=slug)
     recovery = create_org_keys(session, clock, org, instance_key)
     handlers = [
@@ -87,4 +95,25 @@ def make_unit(
     ]
     admin = add_staff(session, clock, org, "Adam Admin", [Role.ADMIN], instance_key=instance_key)
     session.commit()
-    return Unit(org=org, recovery_key_text=recovery, handlers=handlers, admin=admin)
+    # As in a real organisation: its keys are pinned in the instance folder, its first unit
+    # lead is trusted on first use, and the lead certifies the handlers' keys.
+    certification.pin_organisation(session, org)
+    unit = Unit(org=org, recovery_key_text=recovery, handlers=handlers, admin=admin)
+    if not certified:
+        return unit
+    lead = handlers[2]
+    assert certification.trust_first_lead(
+        session, clock, lead.user, lead.private_key, instance_key=instance_key
+    ) == [org.id]
+    for handler in handlers[:2]:
+        certify(session, clock, unit, handler)
+    return unit
+
+
+def certify(session: Session, clock: Clock, unit: Unit, staff: Staff) -> None:
+    """The unit's lead (Lise) certifies ``staff``'s key for the key roles they hold, having
+    compared fingerprints."""
+    lead = unit.handlers[2]
+    certification.certify(
+        session, clock, unit.org.id, lead.user, lead.private_key, staff.user.id, compared=True
+    )

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from tests.factories import TEST_PASSWORD, Staff, Unit, add_staff, make_unit
+from tests.factories import TEST_PASSWORD, Staff, Unit, add_staff, certify, make_unit
 from tests.pages import csrf_token, text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.smtp_stub import SmtpReceiver
@@ -465,11 +465,16 @@ def test_a_deactivated_handler_loses_the_cases_and_gets_none_back_when_reactivat
     assert self_off.status_code == 409
     assert "You cannot deactivate your own account." in text_of(self_off)
 
-    # Reactivated, she signs in again but holds no case until a colleague gives it to her.
+    # Reactivated, she signs in again but holds no case until a lead vouches for her key
+    # again and a colleague gives the case to her.
     back = admin.send("/users", f"/users/{hanne_id}/reactivate", {})
     assert back.status_code == 303
     assert hanne.sign_in().status_code == 303
     assert hanne.open_case(case.reference).status_code == 403
+    session.expire_all()
+    with app.app_context():
+        certify(session, clock, unit, unit.handlers[0])
+        session.commit()
     lise = CaseWorker(app, clock, unit.handlers[2], slug=unit.org.slug)
     lise.sign_in()
     given = lise.case_action(case.reference, "grant", {"grant-grantee": str(hanne_id)})

@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from crypto import OpenError, decrypt_field, unwrap_private_key
-from tests.factories import Unit, add_staff
+from tests.factories import Unit, add_staff, certify
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
@@ -328,6 +328,8 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
         counsel = add_staff(
             session, clock, unit.org, "Conny Counsel", [Role.COUNSEL], instance_key=instance_key
         )
+        session.commit()
+        certify(session, clock, unit, counsel)  # a lead checked her key
         holder = unit.handlers[0]
         bundle = export.export_case(
             session,

@@ -60,6 +60,14 @@ def open_case(session: Session, clock: FixedClock, org: Organisation, reference:
 
 
 @pytest.fixture
+def unit(app: Flask, session: Session, clock: FixedClock) -> Unit:
+    """The fake organisation, its keys not yet certified: the log starts empty here, as these
+    tests count its entries from the first."""
+    with app.app_context():
+        return make_unit(session, clock, runtime(app).settings.instance_key, certified=False)
+
+
+@pytest.fixture
 def case(session: Session, clock: FixedClock, unit: Unit) -> Case:
     return open_case(session, clock, unit.org, "2026-0001")
 
@@ -451,7 +459,9 @@ def test_auditor_pages_through_an_organisations_entries_newest_first(
     app: Flask, session: Session, clock: FixedClock, unit: Unit, case: Case
 ) -> None:
     with app.app_context():
-        other = make_unit(session, clock, runtime(app).settings.instance_key, slug="andetfirma")
+        other = make_unit(
+            session, clock, runtime(app).settings.instance_key, slug="andetfirma", certified=False
+        )
     other_case = open_case(session, clock, other.org, "2026-0001")
     second = open_case(session, clock, unit.org, "2026-0002")
     handling_story(session, clock, unit, case)  # seq 1-5
@@ -529,7 +539,9 @@ def test_cli_show_prints_an_organisations_latest_entries_without_content(
     app: Flask, session: Session, clock: FixedClock, unit: Unit, case: Case
 ) -> None:
     with app.app_context():
-        other = make_unit(session, clock, runtime(app).settings.instance_key, slug="andetfirma")
+        other = make_unit(
+            session, clock, runtime(app).settings.instance_key, slug="andetfirma", certified=False
+        )
     handling_story(session, clock, unit, case)
     record(session, clock, action="case.opened", org_id=other.org.id)
     session.commit()

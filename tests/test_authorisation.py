@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
-from tests.factories import Staff, Unit, add_staff, make_unit
+from tests.factories import Staff, Unit, add_staff, certify, make_unit
 from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
@@ -43,6 +43,7 @@ from whistle.admin.people import end_access
 from whistle.clock import FixedClock
 from whistle.inbox import InboxFilters, inbox
 from whistle.invitations import invite
+from whistle.key_warnings import WarningKind, warn_leads
 from whistle.meetings import open_meeting_task
 from whistle.models import (
     Attachment,
@@ -107,6 +108,11 @@ EXPECTED: dict[str, frozenset[str]] = {
     "staff.home": SIGNED_IN,
     "staff.password": SIGNED_IN,
     "staff.confidentiality": SIGNED_IN,
+    "staff.keys": SIGNED_IN,
+    # The unit lead's Keys page: certifying keys, key warnings.
+    "keys.index": frozenset({LEAD}),
+    "keys.certify": frozenset({LEAD}),
+    "keys.dismiss": frozenset({LEAD}),
     # The admin console: the organisation's administrators, nobody else.
     "admin.index": frozenset({ADMIN}),
     "admin.users": frozenset({ADMIN}),
@@ -266,6 +272,13 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
             invited_by=unit.admin.user.id,
         )
         session.commit()
+        certify(session, clock, unit, counsel)
+        # Both held the case when it came in: a lead vouched for their keys.
+        certify(session, clock, unit, recused)
+        certify(session, clock, unit, removed)
+        # A key warning for the lead's page to show and dismiss.
+        warning = warn_leads(session, clock, unit.org.id, WarningKind.PINS_MISMATCH)
+        session.commit()
     excluded = unit.handlers[1]
     Reporter(app, unit.org.slug).report(
         ReportAnswers(
@@ -300,6 +313,8 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         handling.add_note(session, clock, case, case_keys, handler.user.id, NOTE)
         # Two handlers lose the case after it came in: one steps aside, one is removed from
         # the organisation by its administrator.
+        assert case_access.holds(session, case.id, recused.user.id)
+        assert case_access.holds(session, case.id, removed.user.id)
         case_sharing.recuse(session, clock, case, recused.user.id)
         assert end_access(session, clock, unit.org.id, unit.admin.user.id, removed.user.id) == (
             "removed"
@@ -366,6 +381,7 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         "meeting_id": meeting.id,
         "request_id": request.id,
         "export_id": bundle.id,
+        "warning_id": warning.id,
         # A purge sent with the token alone has no reason: refused (400), nothing removed.
         "kind": "file",
         "item_id": attachment.id,

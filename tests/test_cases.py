@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from tests.factories import Staff, Unit, add_staff
+from tests.factories import Staff, Unit, add_staff, certify
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker, form_token
@@ -894,6 +894,7 @@ def test_a_handler_gives_the_case_to_a_new_colleague(
             instance_key=runtime(app).settings.instance_key,
         )
         session.commit()
+        certify(session, clock, unit, newcomer)  # a lead checked her key
     colleague = signed_in(CaseWorker(app, clock, newcomer, slug=unit.org.slug))
     assert colleague.open_case(ref).status_code == 403  # joined after the report came in
     assert ref not in inbox_rows(colleague.inbox())

@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from tests.factories import Staff, Unit, add_staff
+from tests.factories import Staff, Unit, add_staff, certify
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from whistle import audit, export, handling
 from whistle.cli import cli
@@ -112,6 +112,7 @@ def counsel_export(
             instance_key=runtime(app).settings.instance_key,
         )
         session.commit()
+        certify(session, clock, unit, to)  # a lead checked her key
         staff = unit.handlers[0]
         case = session.get(Case, case.id)
         assert case is not None

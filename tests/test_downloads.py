@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from tests.factories import Unit, add_staff
+from tests.factories import Unit, add_staff, certify
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker
@@ -105,6 +105,8 @@ def test_counsels_case_file_downloads_at_its_stored_length(
             instance_key=runtime(app).settings.instance_key,
         )
         session.commit()
+        certify(session, clock, unit, conny)
+        session.commit()
     worker = signed_in(hanne(app, clock, unit))
     sent = worker.case_action(
         newest_case(session).reference, "export", {"export-counsel": str(conny.user.id)}
@@ -190,6 +192,8 @@ def test_no_case_file_is_made_with_a_damaged_file(
             [Role.COUNSEL],
             instance_key=runtime(app).settings.instance_key,
         )
+        session.commit()
+        certify(session, clock, unit, conny)
         session.commit()
     damage_the_header(stored_path(app, session), 30)
     store = FileStore(runtime(app).settings.file_store)

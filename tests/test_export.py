@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.factories import Staff, Unit, add_staff
+from tests.factories import Staff, Unit, add_staff, certify
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.test_cases import keys_of
 from whistle import bundle_reader, export, handling
@@ -42,6 +42,7 @@ def counsel(app: Flask, session: Session, clock: FixedClock, unit: Unit, name: s
             instance_key=runtime(app).settings.instance_key,
         )
         session.commit()
+        certify(session, clock, unit, made)  # the lead compared fingerprints with them
     return made
 
 

@@ -27,7 +27,7 @@ from crypto import (
     open_case_key,
     wrap_case_key_for_reporter,
 )
-from tests.factories import Staff, Unit, add_staff
+from tests.factories import Staff, Unit, add_staff, certify
 from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, stored_sealed
 from tests.staff_steps import CaseWorker
@@ -111,6 +111,8 @@ def new_handler(app: Flask, session: Session, clock: FixedClock, unit: Unit, nam
             [Role.HANDLER],
             instance_key=runtime(app).settings.instance_key,
         )
+        session.commit()
+        certify(session, clock, unit, staff)
         session.commit()
     return staff
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crypto import KeyKind, OpenError, PrivateKey, decrypt_field, import_recovery_key, open_case_key
-from tests.factories import Unit, add_staff
+from tests.factories import Unit, add_staff, certify
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.test_cases import (
@@ -557,7 +557,8 @@ def test_the_run_command(app: Flask, session: Session, unit: Unit, clock: FixedC
     assert result.exit_code == 0, result.output
     assert (
         result.output.strip()
-        == "deleted 1 cases, 0 files and 0 keys; 0 due cases kept on legal hold"
+        # The keys: the case's own and those of its two messages and its closing note.
+        == "deleted 1 cases, 0 files and 4 keys; 0 due cases kept on legal hold"
     )
     assert session.scalar(select(func.count()).select_from(CaseTombstone)) == 1
 
@@ -695,6 +696,8 @@ def test_a_run_removes_the_servers_copy_of_counsel_case_files(
         counsel = add_staff(
             session, clock, unit.org, "Conny Counsel", [Role.COUNSEL], instance_key=instance_key
         )
+        session.commit()
+        certify(session, clock, unit, counsel)
         made = export.export_case(
             session,
             clock,

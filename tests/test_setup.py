@@ -13,6 +13,7 @@ from sqlalchemy import select
 from crypto import SignaturePurpose, import_recovery_key, sign, verify
 from tests.pages import csrf_token, text_of
 from whistle.clock import FixedClock
+from whistle.key_pins import pins_of
 from whistle.models import Category, Membership, Organisation, OrgKey, User
 from whistle.onboarding import issue_token, setup_complete
 from whistle.org_keys import recovery_public_key, signing_key, verify_key
@@ -77,11 +78,17 @@ def test_setup_creates_organisation_and_admin_then_disappears(
         recovered = import_recovery_key(unescape(recovery_text.group(1)))
         assert recovered.public_key() == recovery_public_key(session, org.id)
         keys = session.scalars(select(OrgKey).where(OrgKey.org_id == org.id)).all()
-        assert {k.purpose for k in keys} == {"signing", "recovery"}
+        assert {k.purpose for k in keys} == {"signing", "recovery", "certification"}
         assert all(k.sealed_private_key is None for k in keys if k.purpose == "recovery")
         signer = signing_key(session, org.id, runtime(app).settings.instance_key)
         signature = sign(signer, b"receipt", purpose=SignaturePurpose.RECEIPT)
         verify(verify_key(session, org.id), b"receipt", signature, purpose=SignaturePurpose.RECEIPT)
+        # The organisation's keys are pinned in the instance folder, its first lead still
+        # to come (whistle/certification.py).
+        pins = pins_of(session).get(org.id)
+        assert pins is not None and not pins.first_lead_trusted
+        assert pins.recovery == recovered.public_key().fingerprint()
+        assert pins.signing == verify_key(session, org.id).fingerprint()
 
     assert client.get(f"/setup/{token}").status_code == 404
     assert client.post(f"/setup/{token}", data=FORM).status_code in (400, 404)

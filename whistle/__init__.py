@@ -13,6 +13,7 @@ from flask import Flask
 
 from whistle.clock import Clock, SystemClock
 from whistle.db import make_engine, make_sessionmaker
+from whistle.key_pins import session_info
 from whistle.keystore import KeyStore
 from whistle.runtime import EXTENSION_KEY, Runtime, close_db
 from whistle.settings import Settings, load_settings
@@ -55,7 +56,9 @@ def create_app(
     app.extensions[EXTENSION_KEY] = Runtime(
         settings=settings,
         engine=engine,
-        sessions=make_sessionmaker(engine, keystore=keystore),
+        sessions=make_sessionmaker(
+            engine, info={**session_info(settings.instance_path), "keystore": keystore}
+        ),
         clock=clock or SystemClock(),
         keystore=keystore,
     )
@@ -63,6 +66,7 @@ def create_app(
 
     from whistle import (
         audit_views,
+        certification_views,
         counsel_views,
         disclosure_views,
         health,
@@ -112,4 +116,5 @@ def create_app(
     app.register_blueprint(notices_views.bp)
     app.register_blueprint(counsel_views.bp)
     app.register_blueprint(disclosure_views.bp)
+    app.register_blueprint(certification_views.bp)
     return app

@@ -106,6 +106,13 @@ ACTION_NAMES = {
     "settings.mail_changed": _l("Mail server changed"),
     "settings.mail_reset": _l("Mail server set back to the config file"),
     "settings.mail_tested": _l("Test mail sent"),
+    "key.certified": _l("Key certified by a unit lead"),
+    "key.first_lead_trusted": _l("First unit lead's key trusted on first use"),
+    "key.certified_at_upgrade": _l("Existing keys certified at the upgrade (trust on first use)"),
+    "key.key_mismatch": _l("Sign-in refused: the key did not match the stored public key"),
+    "key.pins_mismatch": _l("Organisation keys do not match the pins: report refused"),
+    "key.warning_dismissed": _l("Key warning dismissed by a unit lead"),
+    "key.certified_with_recovery": _l("Key certified with the recovery key (offline)"),
 }
 
 

@@ -9,7 +9,10 @@ comes from those rows:
 - :func:`holds` and :func:`holds_clause` ask the case whether someone holds it, for the flows
   that act on something derived from a case without decrypting it (rights requests, notices,
   meetings, reminders, the inbox): those ask here, never decide for themselves;
-- :func:`seal_for_recipients` decides who a new case is sealed to (intake);
+- :func:`seal_for_recipients` decides who a new case is sealed to (intake): every active
+  handler and unit lead whose key a unit lead has certified (:func:`certified_members`), minus
+  the handlers the reporter excluded (K3), plus the organisation's recovery key if it matches
+  its pin in the instance folder;
 - :func:`renew_keys` moves a case to a new **key epoch** when someone leaves it.
 
 Key epochs. A case starts at epoch 0 with three random keys (content, notes, identity). When a
@@ -61,10 +64,10 @@ from crypto import (
     seal_case_key,
 )
 from whistle import audit
+from whistle.certification import certified_user_ids, trusted_recovery_key
 from whistle.clock import Clock
 from whistle.keystore import KeyExists, of_session
 from whistle.models import Case, CaseKey, Membership, Role, User
-from whistle.org_keys import recovery_public_key
 from whistle.shredding import case_key_name
 
 HANDLING_ROLES = (Role.HANDLER, Role.LEAD)
@@ -73,8 +76,8 @@ HOLDER_EPOCH = 0
 
 KEYS = cast(Table, CaseKey.__table__)
 # A sealed key (W) or the reporter's wrapped seed (R) stored bare, before the key store.
-_BARE_SEALED = b"WHSW"
-_BARE_REPORTER = b"WHSR"
+BARE_SEALED = b"WHSW"
+BARE_REPORTER = b"WHSR"
 
 
 class NoAccess(Exception):
@@ -221,6 +224,36 @@ def unit_members(session: Session, org_id: int) -> list[User]:
     )
 
 
+def certified_members(
+    session: Session, org_id: int, *, roles: tuple[Role, ...] = HANDLING_ROLES
+) -> list[User]:
+    """The active members of ``org_id`` holding one of ``roles``, with a key pair that a unit
+    lead has certified for such a role (whistle/certification.py), by name.
+
+    The one filter every sealing path uses (intake, grants, recovery, rights requests with
+    ``HANDLING_ROLES``; counsel exports with ``(Role.COUNSEL,)``): a key someone swapped in the
+    database, or a role an admin gave without a lead's certification, is never sealed to.
+    Raises :class:`~whistle.certification.KeysNotTrusted` when the organisation's
+    certification key does not match its pin.
+    """
+    candidates = list(
+        session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.org_id == org_id,
+                Membership.role.in_([r.value for r in roles]),
+                User.is_active.is_(True),
+                User.public_key.is_not(None),
+            )
+            .distinct()
+            .order_by(User.display_name, User.id)
+        )
+    )
+    certified = certified_user_ids(session, org_id, candidates, roles)
+    return [u for u in candidates if u.id in certified]
+
+
 # --- The case's key-encryption key (outside the database) -----------------------------------
 
 
@@ -253,7 +286,7 @@ def wrap_sealed(kek: bytes, case_uid: str, sealed: bytes) -> bytes:
 
 def unwrap_sealed(kek: bytes | None, case_uid: str, stored: bytes) -> bytes | None:
     """The sealed key in a stored row; None when its key-encryption key is gone."""
-    if stored[:4] == _BARE_SEALED:
+    if stored[:4] == BARE_SEALED:
         return stored
     if kek is None:
         return None
@@ -271,7 +304,7 @@ def wrap_reporter_key(kek: bytes, case_uid: str, wrapped: bytes) -> bytes:
 def unwrap_reporter_key(session: Session, case: Case) -> bytes | None:
     """The reporter's R blob of ``case``; None when the case's key-encryption key is gone."""
     stored = case.reporter_key
-    if stored[:4] == _BARE_REPORTER:
+    if stored[:4] == BARE_REPORTER:
         return stored
     kek = case_kek(session, case.uid)
     if kek is None:
@@ -400,7 +433,7 @@ def seal_for_recipients(
     Done before the case row exists, so that the costly part of intake holds no lock.
     """
     recipients: list[tuple[str, int | None, PublicKey]] = [
-        ("recovery", None, recovery_public_key(session, org_id))
+        ("recovery", None, trusted_recovery_key(session, org_id))
     ]
     for user in users:
         assert user.public_key is not None
@@ -521,16 +554,18 @@ def renew_keys(
     fresh = {kind: secrets.token_bytes(32) for kind in kinds}
     epoch = case.key_epoch + 1
     remaining = [u for u in held if u not in leaving]
-    users = {
-        u.id: u
+    candidates = [
+        u
         for u in session.scalars(select(User).where(User.id.in_(remaining or [-1])))
         if u.public_key is not None
-    }
+    ]
+    # Only to keys a lead still vouches for: a holder whose key was swapped in the database
+    # gets no key of the new epoch (whistle/certification.py).
+    vouched = certified_user_ids(session, case.org_id, candidates, HANDLING_ROLES)
+    users = {u.id: u for u in candidates if u.id in vouched}
+    recovery = trusted_recovery_key(session, case.org_id)
     sealed = [
-        _seal(
-            recovery_public_key(session, case.org_id), key, case.uid, kind, "recovery", None, epoch
-        )
-        for kind, key in fresh.items()
+        _seal(recovery, key, case.uid, kind, "recovery", None, epoch) for kind, key in fresh.items()
     ]
     if renew_content:
         assert case.reporter_public_key is not None

@@ -28,6 +28,7 @@ from whistle.case_access import (
     KeyRing,
     NoAccess,
     OpenedKeys,
+    certified_members,
     holder_ids,
     open_recovery_keys,
     renew_keys,
@@ -83,11 +84,13 @@ def excluded_ids(session: Session, case: Case, content: KeyRing) -> set[int]:
 
 def entitled_colleagues(session: Session, case: Case, keys: OpenedKeys) -> list[User]:
     """Handlers and leads of the organisation who could be given the case: active, with a key
-    pair, not holding it already, and not excluded (K3)."""
+    a unit lead certified, not holding it already, and not excluded (K3)."""
     excluded = excluded_ids(session, case, keys.content)
     have = holder_ids(session, case.id)
     return [
-        u for u in unit_members(session, case.org_id) if u.id not in have and u.id not in excluded
+        u
+        for u in certified_members(session, case.org_id)
+        if u.id not in have and u.id not in excluded
     ]
 
 

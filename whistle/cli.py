@@ -17,6 +17,7 @@ from whistle.audit import audit_cli
 from whistle.doctor import doctor_command
 from whistle.export_cli import export_cli
 from whistle.instance import init_instance
+from whistle.keys_cli import keys_cli, upgrade_trust_command_output
 from whistle.keystore import KeyStoreError
 from whistle.keystore_cli import keystore_cli
 from whistle.notify import notify_cli
@@ -65,6 +66,8 @@ def init_command() -> None:
         click.echo(str(exc), err=True)
         sys.exit(1)
     click.echo(f"key store is ready ({runtime(app).settings.keystore_url_safe})")
+    with app.app_context():
+        _upgrade_trust()
 
 
 @cli.command("setup-link")
@@ -98,6 +101,13 @@ def db_upgrade_command() -> None:
     """Apply every pending migration."""
     upgrade(runtime().engine)
     click.echo("database schema is up to date")
+    _upgrade_trust()
+
+
+def _upgrade_trust() -> None:
+    # After the migrations, from Python: it needs the instance folder (the key pins).
+    for line in upgrade_trust_command_output():
+        click.echo(line)
 
 
 cli.add_command(audit_cli)
@@ -109,6 +119,7 @@ cli.add_command(export_cli)
 cli.add_command(receipt_cli)
 cli.add_command(doctor_command)
 cli.add_command(sessions_cli)
+cli.add_command(keys_cli)
 
 
 def main() -> None:

@@ -56,12 +56,12 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def make_sessionmaker(engine: Engine, *, keystore: object | None = None) -> sessionmaker[Session]:
-    """Sessions of ``engine``; each carries the deployment's key store in ``session.info``
-    (whistle/keystore.py ``of_session``): the keys outside the database travel with the
-    database session, as the case keys they wrap are read through it."""
-    info = {"keystore": keystore} if keystore is not None else {}
-    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
+def make_sessionmaker(
+    engine: Engine, info: dict[str, object] | None = None
+) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``info`` is every session's ``Session.info`` (the key pins,
+    whistle/key_pins.py)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info=dict(info or {}))
 
 
 def upsert_insert(session: Session) -> Any:

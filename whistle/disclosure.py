@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle import audit, handling
+from whistle.case_access import certified_members
 from whistle.clock import Clock
 from whistle.conversation import post_message
 from whistle.handling import MAX_TEXT, ActionRefused, NoAccess, OpenedKeys
@@ -36,7 +37,6 @@ from whistle.models import (
     Author,
     Case,
     IdentityDisclosure,
-    Membership,
     Message,
     Role,
     User,
@@ -56,22 +56,9 @@ class UnknownDisclosure(LookupError):
 
 
 def counsel_of(session: Session, org_id: int) -> list[User]:
-    """Active counsel users of the organisation who have a key pair, by name: the people a
-    case file, and so an identity, can be disclosed to."""
-    return list(
-        session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(
-                Membership.org_id == org_id,
-                Membership.role == Role.COUNSEL.value,
-                User.is_active.is_(True),
-                User.public_key.is_not(None),
-            )
-            .distinct()
-            .order_by(User.display_name, User.id)
-        )
-    )
+    """Active counsel users of the organisation whose key a unit lead certified, by name: the
+    people a case file, and so an identity, can be disclosed to (whistle/certification.py)."""
+    return certified_members(session, org_id, roles=(Role.COUNSEL,))
 
 
 def _recipient(session: Session, case: Case, counsel_id: int) -> User:

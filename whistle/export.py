@@ -73,9 +73,9 @@ from whistle.bundle_format import (
     key_context,
     manifest_bytes,
 )
+from whistle.case_access import certified_members
 from whistle.clock import Clock
 from whistle.conversation import conversation, open_file, report_files
-from whistle.disclosure import counsel_of
 from whistle.handling import ActionRefused, OpenedKeys
 from whistle.models import (
     Case,
@@ -84,6 +84,7 @@ from whistle.models import (
     Disclosure,
     IdentityDisclosure,
     Organisation,
+    Role,
 )
 from whistle.storage import FileStore
 
@@ -429,7 +430,9 @@ def export_case(
 
     With ``include_identity`` the reporter's identity goes in, which needs a disclosure to
     this counsel that is ready (whistle/disclosure.py); the export uses it up."""
-    counsel = next((u for u in counsel_of(session, org.id) if u.id == counsel_id), None)
+    # Only counsel whose key a unit lead certified (whistle/certification.py).
+    certified = certified_members(session, org.id, roles=(Role.COUNSEL,))
+    counsel = next((u for u in certified if u.id == counsel_id), None)
     if counsel is None or counsel.public_key is None:
         raise ActionRefused("counsel", _l("Choose counsel from the list."))
     if include_notes and keys.notes is None:

@@ -38,9 +38,9 @@ from whistle import audit
 from whistle.case_access import (
     add_sealed_keys,
     case_kek,
+    certified_members,
     seal_for_recipients,
     single_epoch,
-    unit_members,
     wrap_reporter_key,
 )
 from whistle.clock import Clock
@@ -186,11 +186,13 @@ def submit_report(
 ) -> Submission:
     """Encrypt and store a new report; return the case and its code. Commits.
 
-    ``unit`` is the organisation's :func:`~whistle.case_access.unit_members` when the caller
-    has just read them in this transaction (the form offers them for exclusion), so they are
-    not read twice. ``before_commit(case, reporter_seed, code)`` runs inside the transaction
-    just before the commit (the web form signs the reporter in there), so what it writes is
-    stored with the report or not at all.
+    ``unit`` is the members the report form offered for exclusion
+    (:func:`~whistle.case_access.certified_members`); the report is sealed only to those of
+    them still certified now. Raises :class:`~whistle.certification.KeysNotTrusted`, having
+    written nothing, when the organisation's recovery or certification key does not match
+    its pin in the instance folder. ``before_commit(case, reporter_seed, code)`` runs inside
+    the transaction just before the commit (the web form signs the reporter in there), so what
+    it writes is stored with the report or not at all.
 
     Attachment files are written before the database commit and removed again if anything
     before the commit fails, so a report is either stored whole or not at all (a crash, or a
@@ -205,8 +207,14 @@ def submit_report(
     reporter_public = PrivateKey.from_seed(reporter_seed).public_key()
     received = clock.now().date()
     excluded = set(report.excluded_handler_ids)
-    members = unit if unit is not None else unit_members(session, org.id)
-    recipients = [u for u in members if u.id not in excluded]
+    # Sealed only to members whose keys are certified now and, when the form listed the unit
+    # for exclusion, whom it offered: the reporter saw exactly who could read the report.
+    offered = None if unit is None else {u.id for u in unit}
+    recipients = [
+        u
+        for u in certified_members(session, org.id)
+        if u.id not in excluded and (offered is None or u.id in offered)
+    ]
 
     content = {
         "v": 1,

@@ -76,6 +76,9 @@ class Role(enum.StrEnum):
 class KeyPurpose(enum.StrEnum):
     SIGNING = "signing"
     RECOVERY = "recovery"
+    # Signs key certifications; its private half is sealed only to certified leads and to the
+    # recovery key (whistle/certification.py).
+    CERTIFICATION = "certification"
 
 
 class Organisation(Base):
@@ -209,6 +212,76 @@ class OrgKey(Base):
     sealed_private_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CertificationKeyCopy(Base):
+    """The organisation's certification signing key, opened through one holder's copy.
+
+    The signing key itself is encrypted (``OrgKey.sealed_private_key``) under a random
+    wrapping key; each row here holds that wrapping key sealed (HPKE) to a certified unit
+    lead's public key or to the recovery key, or, for ``recipient == "bootstrap"`` and only
+    until the organisation's first lead is trusted on first use, encrypted under the instance
+    key. The server alone, without a lead's password, opens none of the others.
+    """
+
+    __tablename__ = "certification_key_copies"
+    __table_args__ = (
+        UniqueConstraint("org_key_id", "recipient", "user_id", name="certification_copy"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    org_key_id: Mapped[int] = mapped_column(
+        ForeignKey("org_keys.id", ondelete="CASCADE"), index=True
+    )
+    recipient: Mapped[str] = mapped_column(String(16))  # "user", "recovery" or "bootstrap"
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class KeyCertification(Base):
+    """A unit lead's signed statement that ``user_id``'s public key (by SHA-256) is theirs, for
+    one key role in the organisation. Checked against the organisation's pinned certification
+    key whenever something is sealed to the key; a changed key no longer matches."""
+
+    __tablename__ = "key_certifications"
+    __table_args__ = (UniqueConstraint("org_id", "user_id", "role", name="key_certification"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    key_sha256: Mapped[bytes] = mapped_column(LargeBinary)
+    statement: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    # The lead who certified; NULL when trusted on first use (first lead, or the upgrade).
+    certified_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KeyWarning(Base):
+    """Something about the organisation's keys that its unit leads must look into: a staff
+    key that did not match at sign-in, or organisation keys that no longer match the pins in
+    the instance folder. Shown to the leads until one of them dismisses it."""
+
+    __tablename__ = "key_warnings"
+    __table_args__ = (Index("ix_key_warnings_open", "org_id", "dismissed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    dismissed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
 
 
 class SetupToken(Base):

@@ -85,6 +85,7 @@ class MailKind(enum.StrEnum):
     NOTICE_REVIEW = "notice_review"
     DISCLOSURE_APPROVAL = "disclosure_approval"
     NUDGE = "nudge"
+    KEY_WARNING = "key_warning"
 
 
 # The Core table: inserts through it report their row counts on every driver (ORM inserts do not).
@@ -248,6 +249,48 @@ def queue_disclosure_approval(
     return len(rows)
 
 
+def queue_key_warning(
+    session: Session, clock: Clock, org_id: int, warning_id: int, lead_ids: Sequence[int]
+) -> int:
+    """Tell the unit leads that something about the organisation's keys needs them
+    (whistle/key_warnings.py). The mail names only the organisation. Flushes, never commits."""
+    rows = [
+        {
+            "org_id": org_id,
+            "kind": MailKind.KEY_WARNING.value,
+            "user_id": user_id,
+            "case_reference": None,
+            "dedup_key": f"key-warning:{warning_id}:{user_id}",
+            "created_at": clock.now(),
+            "attempts": 0,
+        }
+        for user_id in lead_ids
+    ]
+    if rows:
+        session.execute(insert(OUTBOX), rows)
+    return len(rows)
+
+
+def _compose_key_warning(
+    session: Session, row: OutboxMail, org: Organisation, *, base_url: str
+) -> _Composed | None:
+    user = session.get(User, row.user_id) if row.user_id is not None else None
+    if user is None or not user.is_active:
+        return None
+    still_lead = session.scalar(
+        select(
+            exists().where(
+                Membership.org_id == org.id,
+                Membership.user_id == user.id,
+                Membership.role == Role.LEAD.value,
+            )
+        )
+    )
+    if not still_lead:
+        return None
+    return _Composed(to=user.email, mail=render_mail(MailKind.KEY_WARNING, org, base_url=base_url))
+
+
 def outbox_address_context(org_id: int) -> tuple[str, str]:
     """What a sealed nudge address is bound to: the outbox's purpose and the organisation."""
     return ("outbox-nudge-address", str(org_id))
@@ -331,6 +374,8 @@ def _subject(kind: MailKind, organisation: str, reference: str | None) -> str:
         text = _("Approval needed: case %(reference)s at %(organisation)s", **values)
     elif kind is MailKind.NOTICE_REVIEW:
         text = _("Deferred notice to review: case %(reference)s at %(organisation)s", **values)
+    elif kind is MailKind.KEY_WARNING:
+        text = _("Key warning at %(organisation)s: a unit lead must look into it", **values)
     else:
         text = _("News from %(organisation)s", organisation=organisation)
     return str(text)
@@ -502,6 +547,8 @@ def send_pending(
         if org is not None:
             if row.kind == MailKind.NUDGE:
                 composed = _compose_nudge(row, org, base_url=base_url, instance_key=instance_key)
+            elif row.kind == MailKind.KEY_WARNING:
+                composed = _compose_key_warning(session, row, org, base_url=base_url)
             else:
                 composed = _compose_staff(session, row, org, base_url=base_url, today=now.date())
         if composed is None:

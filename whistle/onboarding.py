@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from crypto import Argon2Params
+from whistle.certification import pin_organisation
 from whistle.clock import Clock
 from whistle.models import Membership, Organisation, Role, SetupToken, User
 from whistle.org_keys import create_org_keys
@@ -131,4 +132,8 @@ def complete_setup(
     recovery_text = create_org_keys(session, clock, org, instance_key)
     row.used_at = clock.now()
     session.commit()
+    # Pinned once the keys are stored: the trust anchors outside the database
+    # (whistle/key_pins.py). Until pinned the organisation takes no report; `whistle keys pin`
+    # pins it if writing the file failed here.
+    pin_organisation(session, org)
     return SetupResult(organisation=org, admin=admin, recovery_key_text=recovery_text)

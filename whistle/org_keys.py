@@ -6,6 +6,11 @@
 - Recovery (HPKE, like a handler's key): every case key is also sealed to it, so a handler who
   leaves or forgets a password takes no case with them. Its private half is never stored: it
   is shown once, as text to print and keep offline (docs/crypto.md, "Recovery").
+- Certification (Ed25519): signs unit leads' certifications of staff keys
+  (whistle/certification.py). Its private half is encrypted under a random wrapping key that
+  is sealed only to certified leads and to the recovery key, and, until the first lead is
+  trusted on first use, to the instance key: the server cannot certify a key without a
+  lead's password.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto import (
+    KeyKind,
     PrivateKey,
     PublicKey,
     SigningKey,
@@ -21,9 +27,11 @@ from crypto import (
     decrypt_field,
     encrypt_field,
     export_recovery_key,
+    generate_symmetric_key,
+    seal_case_key,
 )
 from whistle.clock import Clock
-from whistle.models import KeyPurpose, Organisation, OrgKey
+from whistle.models import CertificationKeyCopy, KeyPurpose, Organisation, OrgKey
 
 
 def _signing_context(org_id: int) -> tuple[str, int]:
@@ -61,7 +69,101 @@ def create_org_keys(session: Session, clock: Clock, org: Organisation, instance_
         )
     )
     session.flush()
+    create_certification_key(
+        session, clock, org.id, recovery.public_key(), bootstrap_key=instance_key
+    )
     return export_recovery_key(recovery)
+
+
+def certification_signing_context(org_id: int, org_key_id: int) -> tuple[str, int, int]:
+    """What the certification signing key's encryption is bound to."""
+    return ("org-certification-key", org_id, org_key_id)
+
+
+def certification_copy_context(org_id: int, org_key_id: int) -> str:
+    """The HPKE context of a sealed copy of the certification wrapping key (never a case's:
+    case ids are UUIDs)."""
+    return f"certification-key/{org_id}/{org_key_id}"
+
+
+def certification_bootstrap_context(org_id: int, org_key_id: int) -> tuple[str, int, int]:
+    """What the bootstrap copy (under the instance key) of the wrapping key is bound to."""
+    return ("org-certification-bootstrap", org_id, org_key_id)
+
+
+def seal_certification_copy(public: PublicKey, wrapping_key: bytes, row: OrgKey) -> bytes:
+    """The certification key's wrapping key, sealed to ``public`` (a lead's or recovery)."""
+    return seal_case_key(
+        public,
+        wrapping_key,
+        case_id=certification_copy_context(row.org_id, row.id),
+        kind=KeyKind.CONTENT,
+    )
+
+
+def create_certification_key(
+    session: Session,
+    clock: Clock,
+    org_id: int,
+    recovery: PublicKey,
+    *,
+    bootstrap_key: bytes | None,
+) -> tuple[OrgKey, SigningKey, bytes]:
+    """A new certification key for ``org_id``: the row, the signing key and its wrapping key
+    (both SECRET, for the caller to use at once and forget). Flushes.
+
+    The wrapping key is sealed to ``recovery``, and encrypted under ``bootstrap_key`` (the
+    instance key) when given, so the organisation's first unit lead can be trusted on first
+    use; that copy is deleted when they are.
+    """
+    signing = SigningKey.generate()
+    wrapping = generate_symmetric_key()
+    row = OrgKey(
+        org_id=org_id,
+        purpose=KeyPurpose.CERTIFICATION,
+        public_key=signing.verify_key().to_bytes(),
+        sealed_private_key=None,
+        created_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    row.sealed_private_key = encrypt_field(
+        wrapping, signing.to_bytes(), context=certification_signing_context(org_id, row.id)
+    )
+    session.add(
+        CertificationKeyCopy(
+            org_id=org_id,
+            org_key_id=row.id,
+            recipient="recovery",
+            user_id=None,
+            sealed=seal_certification_copy(recovery, wrapping, row),
+        )
+    )
+    if bootstrap_key is not None:
+        session.add(
+            CertificationKeyCopy(
+                org_id=org_id,
+                org_key_id=row.id,
+                recipient="bootstrap",
+                user_id=None,
+                sealed=encrypt_field(
+                    bootstrap_key,
+                    wrapping,
+                    context=certification_bootstrap_context(org_id, row.id),
+                ),
+            )
+        )
+    session.flush()
+    return row, signing, wrapping
+
+
+def current_key(session: Session, org_id: int, purpose: KeyPurpose) -> OrgKey | None:
+    """The organisation's current key row for ``purpose``, or None."""
+    return session.scalar(
+        select(OrgKey)
+        .where(OrgKey.org_id == org_id, OrgKey.purpose == purpose, OrgKey.retired_at.is_(None))
+        .order_by(OrgKey.id.desc())
+    )
 
 
 def _current(session: Session, org_id: int, purpose: KeyPurpose) -> OrgKey:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from crypto import InvalidRecoveryKey, OpenError, import_recovery_key
 from whistle.case_sharing import restore_with_recovery
+from whistle.certification import KeysNotTrusted
 from whistle.handling import ActionRefused, NoAccess
 from whistle.models import Case, User
 from whistle.org_keys import recovery_public_key
@@ -64,4 +65,8 @@ def grant_command(slug: str, reference: str, email: str) -> None:
             raise click.ClickException("the case has no recovery copy of its keys") from None
         except ActionRefused as exc:
             raise click.ClickException(str(exc.message)) from None
+        except KeysNotTrusted:
+            raise click.ClickException(
+                "the organisation's keys do not match the pins; see `whistle keys show`"
+            ) from None
     click.echo(f"case {reference} can now be opened by user {grantee.id}")

@@ -57,7 +57,8 @@ from crypto import (
     seal_case_key,
 )
 from whistle import audit, handling
-from whistle.case_access import KeyRing, holds, holds_clause, unit_members
+from whistle.case_access import KeyRing, certified_members, holds, holds_clause
+from whistle.certification import trusted_recovery_key
 from whistle.clock import Clock
 from whistle.conversation import MessageView, conversation
 from whistle.deadlines import add_months
@@ -73,7 +74,6 @@ from whistle.models import (
     RightsRequestKey,
     User,
 )
-from whistle.org_keys import recovery_public_key
 
 ANSWER_MONTHS = 1
 MAX_EXTENSION_MONTHS = 2
@@ -176,7 +176,7 @@ def register(
     )
     session.add(request)
     session.flush()
-    _seal_rows(session, request, key, 0, unit_members(session, org_id))
+    _seal_rows(session, request, key, 0, certified_members(session, org_id))
     _audit(session, clock, request, user_id, "rights.registered", kind=chosen.value)
     session.commit()
     return request
@@ -203,7 +203,7 @@ def _seal_rows(
             "epoch": epoch,
             "recipient": "recovery",
             "user_id": None,
-            "sealed": _seal(recovery_public_key(session, request.org_id), key, request.uid, epoch),
+            "sealed": _seal(trusted_recovery_key(session, request.org_id), key, request.uid, epoch),
         }
     ]
     for member in users:

@@ -31,6 +31,7 @@ from crypto import (
     Argon2Params,
     OpenError,
     PrivateKey,
+    PublicKey,
     needs_rewrap,
     rewrap_private_key,
     unwrap_private_key,
@@ -38,6 +39,7 @@ from crypto import (
 )
 from whistle import audit, totp
 from whistle.clock import Clock
+from whistle.key_warnings import warn_key_mismatch
 from whistle.models import Membership, Role, User, WebSession
 from whistle.passwords import (
     PasswordMatch,
@@ -67,10 +69,13 @@ def dummy_hash(params: Argon2Params) -> str:
 
 
 class SignInRefused(Exception):
-    """Wrong address, password or code; ``blocked`` when the account is cooling down."""
+    """Wrong address, password or code; ``blocked`` when the account is cooling down;
+    ``key_mismatch`` when the password was right but the private key it unlocked is not the
+    one whose public half is stored (see :func:`check_password`)."""
 
-    def __init__(self, *, blocked: bool = False) -> None:
+    def __init__(self, *, blocked: bool = False, key_mismatch: bool = False) -> None:
         self.blocked = blocked
+        self.key_mismatch = key_mismatch
         super().__init__("sign-in refused")
 
 
@@ -165,6 +170,12 @@ def check_password(
             # tampering or a bug can cause. Refuse rather than sign in without the key.
             count_failure(session, clock, user, "password")
             raise SignInRefused from None
+        if not _matches(private_key, user.public_key):
+            # The stored public key is not this private key's: someone replaced it (every new
+            # case would be sealed to their key) or the row was damaged. Refuse, audit and warn
+            # the unit leads. Only said after a right password, so it is no guessing oracle.
+            warn_key_mismatch(session, clock, user)
+            raise SignInRefused(key_mismatch=True)
         if needs_rewrap(user.wrapped_private_key, argon2):
             user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
     elif roles_of(session, user.id) & KEY_ROLES:
@@ -173,6 +184,15 @@ def check_password(
         user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
     session.commit()
     return PasswordChecked(user=user, private_key=private_key)
+
+
+def _matches(private_key: PrivateKey, stored: bytes | None) -> bool:
+    if stored is None:
+        return False
+    try:
+        return private_key.public_key() == PublicKey.from_bytes(stored)
+    except OpenError:
+        return False
 
 
 def is_enrolled(user: User) -> bool:

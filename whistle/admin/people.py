@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from whistle import audit, case_sharing
+from whistle import audit, case_sharing, certification
 from whistle.case_access import HANDLING_ROLES
 from whistle.clock import Clock
 from whistle.models import Invitation, Membership, Organisation, Role, User, WebSession
@@ -214,6 +214,8 @@ def change_roles(
                 Membership.role.in_([r.value for r in removed]),
             )
         )
+        # A lead's certification goes with the role: given back, it needs a lead again.
+        certification.forget(session, org_id, user_id, removed)
     audit.record(
         session,
         clock,
@@ -255,6 +257,8 @@ def end_access(session: Session, clock: Clock, org_id: int, actor_id: int, user_
         if not user.is_active:
             return "deactivated"
         user.is_active = False
+        for affected_org in affected:
+            certification.forget(session, affected_org, user_id)
         ended = _end_sessions(session, user_id)
         case_sharing.leave_organisation(
             session, clock, user_id, org_id=None, actor_user_id=actor_id, reason="deactivated"
@@ -272,6 +276,7 @@ def end_access(session: Session, clock: Clock, org_id: int, actor_id: int, user_
     session.execute(
         delete(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
     )
+    certification.forget(session, org_id, user_id)
     case_sharing.leave_organisation(
         session, clock, user_id, org_id=org_id, actor_user_id=actor_id, reason="removed"
     )

@@ -17,7 +17,7 @@ from flask import abort, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from whistle import mail
+from whistle import certification, mail
 from whistle.admin import people
 from whistle.admin.console import admin, bp, done, page
 from whistle.admin.forms import (
@@ -80,6 +80,10 @@ def _users_page(
         mail_state=mail_state,
         role_labels={r.value: label for r, label in ROLE_LABELS.items()},
         Role=Role,
+        # Whose key no lead has certified yet: they receive nothing of that role.
+        awaiting_keys={
+            k.user_id for k in certification.unit_keys(session, ctx.org.id) if k.pending
+        },
     )
 
 

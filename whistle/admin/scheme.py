@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 
 from whistle import audit, mail, retention, texts
 from whistle.admin.people import AdminRefused
-from whistle.case_access import HANDLING_ROLES
+from whistle.case_access import certified_members
+from whistle.certification import KeysNotTrusted
 from whistle.clock import Clock
 from whistle.models import (
     Case,
@@ -103,10 +104,19 @@ class Overview:
     mail_ready: bool
 
 
+def _receiving(session: Session, org_id: int) -> int:
+    """Who receives reports: the members whose keys a unit lead certified (none while the
+    organisation's keys differ from the pins)."""
+    try:
+        return len(certified_members(session, org_id))
+    except KeysNotTrusted:
+        return 0
+
+
 def overview(session: Session, org_id: int, settings: Settings) -> Overview:
     saved = mail.stored(session)
     return Overview(
-        handlers=active_members(session, org_id, HANDLING_ROLES),
+        handlers=_receiving(session, org_id),
         own_texts=int(
             session.scalar(
                 select(func.count()).select_from(OrgText).where(OrgText.org_id == org_id)

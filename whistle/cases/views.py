@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from whistle import (
     audit,
     case_sharing,
+    certification,
     disclosure,
     export,
     handling,
@@ -113,6 +114,9 @@ def inbox(slug: str) -> str:
         meeting_tasks=tasks,
         deletions=retention.deletions_soon(session, ctx.org.id, ctx.staff.user.id, today),
         reviews=notices.reviews_due(session, ctx.org.id, ctx.staff.user.id, today),
+        awaiting_certification=certification.awaiting_certification(
+            session, ctx.org.id, ctx.staff.user
+        ),
         ctx=ctx,
         organisation=ctx.org,
         page=page,

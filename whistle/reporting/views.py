@@ -20,8 +20,10 @@ from wtforms.fields.choices import SelectChoice
 
 from whistle.access import public
 from whistle.admin.scheme import has_logo, reporter_group_labels
-from whistle.case_access import unit_members
+from whistle.case_access import certified_members
+from whistle.certification import KeysNotTrusted, check_organisation_keys
 from whistle.intake import IntakeError, ReportInput, submit_report
+from whistle.key_warnings import warn_pins_mismatch
 from whistle.models import Category, Organisation, User
 from whistle.onboarding import setup_complete
 from whistle.organisations import active_organisations, find_by_slug
@@ -83,8 +85,16 @@ class _Choices:
     members: list[User]
 
 
-def _fill_choices(form: ReportForm, org: Organisation) -> _Choices:
-    """Fill the form's choices."""
+def _trusted_members(org: Organisation) -> list[User]:
+    """Exactly the people a report would be sealed to now: the unit's certified members.
+    Raises :class:`KeysNotTrusted` when the organisation's keys differ from the pins, so the
+    reporter is turned away before typing a word."""
+    check_organisation_keys(db(), org.id)
+    return certified_members(db(), org.id)
+
+
+def _fill_choices(form: ReportForm, org: Organisation, members: list[User]) -> _Choices:
+    """Fill the form's choices (``members`` are offered for exclusion)."""
     session = db()
     danish = locale() == "da"
     categories = session.scalars(
@@ -100,7 +110,6 @@ def _fill_choices(form: ReportForm, org: Organisation) -> _Choices:
         SelectChoice("", _l("Prefer not to say")),
         *[SelectChoice(value, label) for value, label in RELATION_LABELS],
     ]
-    members = unit_members(session, org.id)
     form.exclude.choices = [SelectChoice(str(u.id), u.display_name) for u in members]
     if not org.accepts_anonymous:
         form.identity.choices = [SelectChoice("named", _l("Yes, I give my name"))]
@@ -147,9 +156,18 @@ def _report_input(form: ReportForm) -> ReportInput:
 def report(slug: str) -> Response | str | tuple[str, int]:
     org = organisation_or_404(slug)
     form = ReportForm()
-    offered = _fill_choices(form, org)
+    members: list[User] | None
+    try:
+        members = _trusted_members(org)
+    except KeysNotTrusted:
+        if request.method != "POST":
+            return _keys_not_trusted(org)
+        members = None  # sent while the keys changed: the form comes back as it was typed
+    offered = _fill_choices(form, org, members or [])
     context: dict[str, Any] = {"organisation": org, "form": form, "batch": None}
     context["limits"] = limits = upload_limits(db(), org.id)
+    if members is None:
+        return _keys_refused(org, context, chosen_files(request, "attachments"))
     if request.method == "GET" or not form.validate_on_submit():
         if request.method == "POST":
             context["reattach"] = names_to_reattach(chosen_files(request, "attachments"))
@@ -183,6 +201,8 @@ def report(slug: str) -> Response | str | tuple[str, int]:
             unit=offered.members,
             before_commit=reporter_session.begin,
         )
+    except KeysNotTrusted:
+        return _keys_refused(org, context, files)
     except IntakeError as exc:
         field = getattr(form, exc.field, form.what)
         field.errors = [*field.errors, exc.message]
@@ -199,6 +219,26 @@ def report(slug: str) -> Response | str | tuple[str, int]:
             ),
         ), 503
     return redirect(url_for("reporting.code", slug=org.slug), code=303)
+
+
+def _keys_not_trusted(org: Organisation) -> tuple[str, int]:
+    """The organisation's keys no longer match the pins in the instance folder: no report
+    is taken (it could be sealed to a stranger's key). Audited, and the leads are warned."""
+    db().rollback()
+    warn_pins_mismatch(db(), runtime().clock, org.id)
+    return render_template("reporting/not_accepting.html", organisation=org), 503
+
+
+def _keys_refused(
+    org: Organisation, context: dict[str, Any], files: list[FileStorage]
+) -> tuple[str, int]:
+    """The keys changed between showing the form and sending it: nothing is stored. The form
+    comes back with everything typed (files must be chosen again), and the reason."""
+    db().rollback()
+    warn_pins_mismatch(db(), runtime().clock, org.id)
+    context["keys_refused"] = True
+    context["reattach"] = names_to_reattach(files)
+    return render_template("reporting/report.html", **context), 503
 
 
 def too_many_context() -> dict[str, Any]:

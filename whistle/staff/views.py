@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle import audit
+from whistle import audit, certification, key_warnings
 from whistle.access import is_public_endpoint, public
 from whistle.invitations import (
     InvitationUnavailable,
@@ -51,6 +51,11 @@ from whistle.totp import provisioning_uri, secret_text
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 WRONG_PASSWORD = _l("The e-mail address or the password is wrong.")
+KEY_MISMATCH = _l(
+    "Your password is right, but your key does not match the key stored for you, so you "
+    "cannot sign in: someone may have changed it. Your unit leads have been warned. Contact "
+    "your unit lead, and do not use this account until they have looked into it."
+)
 WRONG_CODE = _l("The code is wrong or has expired. Enter the code your app shows now.")
 BLOCKED = PAUSED
 
@@ -97,7 +102,7 @@ def sign_in() -> Response | str:
                 db(), rt.clock, form.email.data or "", form.password.data or "", argon2=rt.argon2
             )
         except SignInRefused as exc:
-            form.password.errors = [BLOCKED if exc.blocked else WRONG_PASSWORD]
+            form.password.errors = [_refusal(exc)]
         else:
             staff_session.start_pending(checked.user, checked.private_key)
             step = "staff.code" if is_enrolled(checked.user) else "staff.enrol"
@@ -111,6 +116,12 @@ def sign_in() -> Response | str:
     )
 
 
+def _refusal(exc: SignInRefused) -> object:
+    if exc.key_mismatch:
+        return KEY_MISMATCH
+    return BLOCKED if exc.blocked else WRONG_PASSWORD
+
+
 def _pending_or_restart() -> staff_session.StaffSession:
     half = staff_session.pending()
     if half is None:
@@ -122,6 +133,12 @@ def _finish(next_page: str | None) -> Response:
     staff = staff_session.promote()
     if staff is None:
         return redirect(url_for("staff.sign_in", ended=1), code=303)
+    # The first unit lead of a new organisation is trusted on first use, once signed in in
+    # full (whistle/certification.py).
+    rt = runtime()
+    certification.trust_first_lead(
+        db(), rt.clock, staff.user, staff.private_key, instance_key=rt.settings.instance_key
+    )
     return redirect(next_page or url_for("staff.home"), code=303)
 
 
@@ -221,8 +238,53 @@ def confidentiality() -> Response | str:
 def home() -> Response | str:
     staff = signed_in()
     organisations = organisations_of(staff.user.id)
+    session = db()
+    awaiting = {
+        org.id
+        for org, _roles in organisations
+        if certification.awaiting_certification(session, org.id, staff.user)
+    }
     return render_template(
-        "staff/home.html", organisations=organisations, user=staff.user, Role=Role
+        "staff/home.html",
+        organisations=organisations,
+        user=staff.user,
+        Role=Role,
+        awaiting=awaiting,
+        lead_notices=certification_lead_notices(organisations),
+    )
+
+
+def certification_lead_notices(
+    organisations: list[tuple[Organisation, frozenset[Role]]],
+) -> dict[int, tuple[int, int]]:
+    """For each organisation the user leads: (open key warnings, keys awaiting
+    certification), shown on the start page."""
+    session = db()
+    found = {}
+    for org, roles in organisations:
+        if Role.LEAD in roles:
+            waiting = sum(1 for k in certification.unit_keys(session, org.id) if k.pending)
+            found[org.id] = (len(key_warnings.open_warnings(session, org.id)), waiting)
+    return found
+
+
+@bp.get("/account/keys")
+def keys() -> str:
+    """The person's own key: its fingerprint, to compare with what a unit lead sees, and
+    whether it is certified in each organisation; the organisation keys' fingerprints."""
+    staff = signed_in()
+    return render_template(
+        "staff/keys.html",
+        user=staff.user,
+        # From the private key this session unlocked, not from the stored public key: what a
+        # lead compares must be the key the person really holds.
+        fingerprint=(
+            staff.private_key.public_key().fingerprint()
+            if staff.private_key is not None
+            else certification.fingerprint_of(staff.user)
+        ),
+        own=certification.own_keys(db(), staff.user),
+        role_labels={r.value: label for r, label in ROLE_LABELS.items()},
     )
 
 
@@ -283,7 +345,7 @@ def accept(token: str) -> Response | str:
                 abort(404)
             except SignInRefused as exc:
                 # The roles were added; only signing in failed (a paused account, say).
-                form.password.errors = [BLOCKED if exc.blocked else WRONG_PASSWORD]
+                form.password.errors = [_refusal(exc)]
             else:
                 staff_session.start_pending(checked.user, checked.private_key)
                 step = "staff.code" if is_enrolled(checked.user) else "staff.enrol"
