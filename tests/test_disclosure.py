@@ -952,3 +952,31 @@ def test_deleting_the_case_leaves_no_disclosure_behind(
     assert run(app, session, clock).deleted == 1
     session.expire_all()
     assert set(everything_of(session, case_id).values()) == {0}
+
+
+def test_a_document_that_cannot_be_drawn_hands_nothing_over(
+    app: Flask,
+    session: Session,
+    clock: FixedClock,
+    unit: Unit,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from whistle import disclosure_document
+    from whistle.export import ExportFailed
+
+    def broken(_letter: object) -> bytes:
+        raise ExportFailed("TimeoutExpired")
+
+    _reporter, _code, case = named_report(app, session, unit)
+    hanne = worker(app, clock, unit, 0)
+    ask_authority(hanne, unit, case, "authority")
+    ready = the_disclosure(session, case)
+    monkeypatch.setattr(disclosure_document, "letter_pdf", broken)
+    _asking, answer = hand_over(hanne, unit, case, ready.id)
+    assert answer.status_code == 400
+    page = unescape(answer.get_data(as_text=True))
+    assert "could not be drawn, so nothing was handed over" in page
+    assert "DISCLOSEDNAME" not in page
+    assert the_disclosure(session, case).status == "ready"
+    assert session.scalar(select(Disclosure.id)) is None
+    assert actions(session, case) == ["identity.disclosure_requested"]

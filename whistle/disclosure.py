@@ -573,8 +573,9 @@ def hand_over(
     Commits. Used once: the disclosure is then "used", and the register records which
     authority, when, by whom and on what ground; the audit entry holds ids only.
 
-    ``prepare`` gets the handover, identity included, before the commit (the page draws its
-    document there): if it fails, nothing is recorded."""
+    ``prepare`` gets the handover, identity included, before anything is written (the page
+    draws its document there, which takes a moment: not while the audit log's head is
+    locked): if it fails, nothing is recorded."""
     found, view = _handover(session, case, keys, disclosure_id)
     today = clock.now().date()
     handed = replace(
@@ -583,6 +584,8 @@ def hand_over(
         handed_over_by=handling.user_names(session, {user_id}).get(user_id, "?"),
         identity=handling.read_identity(case, keys),
     )
+    if prepare is not None:
+        prepare(handed)
     try:
         # Claimed with a conditional update: of two handovers racing, only one is recorded.
         claimed = session.execute(
@@ -613,8 +616,6 @@ def hand_over(
             case=case,
             detail={"disclosure": found.id, "register": entry.id, "ground": found.ground},
         )
-        if prepare is not None:
-            prepare(handed)
         session.commit()
     except BaseException:
         session.rollback()
