@@ -135,6 +135,7 @@ def add_visitors(app: Flask, session: Session, clock: FixedClock, world: World) 
         f"{case_path}/disclosure/",
         f"{case_path}/disclosure/request",
         {
+            "request-recipient": "counsel",
             "request-counsel": str(counsel_id),
             "request-ground": "consent",
             "request-reasons": "Fake reasons: counsel needs the reporter as a witness.",
@@ -142,8 +143,8 @@ def add_visitors(app: Flask, session: Session, clock: FixedClock, world: World) 
     )
     # More of the unit's work on it, so that every form of the case pages is on show:
     # feedback (after the acknowledgement), lifting a hold, a person concerned to notify, a
-    # disclosure waiting for a unit lead (on the world's case: one per counsel and case), and
-    # an open data-subject request.
+    # disclosure to a public authority waiting for a unit lead (on the world's case), and an
+    # open data-subject request.
     submit(handler, case_path, f"{case_path}/acknowledge", {"ack-body": "Fake receipt."})
     submit(handler, case_path, f"{case_path}/hold", {"hold-reason": "Fake hold: a lawsuit."})
     submit(
@@ -158,9 +159,10 @@ def add_visitors(app: Flask, session: Session, clock: FixedClock, world: World) 
         f"{world_case}/disclosure/",
         f"{world_case}/disclosure/request",
         {
-            "request-counsel": str(counsel_id),
+            "request-recipient": "authority",
+            "request-authority": "Fake Anklagemyndighed",
             "request-ground": "authority",
-            "request-reasons": "Fake reasons: the police asked.",
+            "request-reasons": "Fake reasons: the prosecution service asked.",
             "request-withhold_notice": "y",
             "request-withhold_reason": "Fake: telling would warn the suspect.",
         },

@@ -37,7 +37,7 @@ from tests.factories import Unit, add_staff, certify
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
-from whistle import export, handling, rights
+from whistle import disclosure, export, handling, rights
 from whistle.clock import FixedClock
 from whistle.contexts import identity_context, report_context
 from whistle.invitations import invite
@@ -343,6 +343,19 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
             include_notes=True,
             signing_key=signing_key(session, unit.org.id, instance_key),
         )
+        # A disclosure to a public authority, ready to be handed over (its name is content).
+        to_authority = disclosure.request(
+            session,
+            clock,
+            FileStore(runtime(app).settings.file_store),
+            case,
+            handling.open_keys(session, case, holder.user.id, holder.private_key),
+            holder.user.id,
+            recipient="authority",
+            authority=f"Fake Politi {marker}",
+            ground="authority",
+            reasons=f"Fake reasons {marker}",
+        )
     values = {
         "slug": [unit.org.slug],
         "reference": [case.reference],
@@ -350,6 +363,7 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
         "invitation_id": [str(invitation.invitation.id)],
         "request_id": [str(request.id)],
         "export_id": [str(bundle.id)],
+        "disclosure_id": [str(to_authority.id)],
         "uid": ["00000000-0000-4000-8000-000000000000"],
         "token": ["not-a-real-token"],
         "code": ["en"],

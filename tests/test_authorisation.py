@@ -38,7 +38,16 @@ from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
 from tests.test_access import EXPECTED_PUBLIC
-from whistle import case_access, case_sharing, export, handling, meetings, notices, rights
+from whistle import (
+    case_access,
+    case_sharing,
+    disclosure,
+    export,
+    handling,
+    meetings,
+    notices,
+    rights,
+)
 from whistle.admin.people import end_access
 from whistle.clock import FixedClock
 from whistle.inbox import InboxFilters, inbox
@@ -170,6 +179,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "disclosure.approve": HOLDERS,
     "disclosure.refuse": HOLDERS,
     "disclosure.withdraw": HOLDERS,
+    "disclosure.handover": HOLDERS,
+    "disclosure.hand_over": HOLDERS,
     "meetings.index": HOLDERS,
     "meetings.open_task": HOLDERS,
     "meetings.held": HOLDERS,
@@ -334,6 +345,20 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
             include_notes=False,
             signing_key=signing_key(session, unit.org.id, instance_key),
         )
+        # A disclosure to a public authority, ready to be handed over: its page has something
+        # to show; a post with the token alone names no disclosure and hands nothing over.
+        to_authority = disclosure.request(
+            session,
+            clock,
+            FileStore(runtime(app).settings.file_store),
+            case,
+            case_keys,
+            handler.user.id,
+            recipient="authority",
+            authority="Fake Politi",
+            ground="authority",
+            reasons="Fake reasons: the police asked.",
+        )
         assert handler.private_key is not None
         key = rights.open_key(session, request, handler.user.id, handler.private_key)
         # The holder marks the reporter's name for redaction: what the excluded handler once
@@ -382,6 +407,7 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         "request_id": request.id,
         "export_id": bundle.id,
         "warning_id": warning.id,
+        "disclosure_id": to_authority.id,
         # A purge sent with the token alone has no reason: refused (400), nothing removed.
         "kind": "file",
         "item_id": attachment.id,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import Staff, Unit, add_staff, certify
@@ -143,6 +143,67 @@ def test_no_identity_and_no_notes_unless_chosen(
     assert document["identity"] is None and document["notes"] is None
 
 
+@pytest.mark.parametrize(
+    ("ground", "carried"), [("consent", True), ("authority", False), ("defence", False)]
+)
+def test_only_the_reporters_consent_lets_a_case_file_carry_the_identity(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit, ground: str, carried: bool
+) -> None:
+    """Act § 26: without consent the identity goes only to a public authority. A ready
+    disclosure to counsel on a legal ground (made before migration 0018, or forged in the
+    database) never lets it into a case file."""
+    from datetime import date
+
+    from whistle.handling import ActionRefused
+    from whistle.models import IdentityDisclosure
+
+    conny = counsel(app, session, clock, unit, "Conny Counsel")
+    case, _first = exported_case(app, session, clock, unit, conny, notes=False)
+    session.add(
+        IdentityDisclosure(
+            uid="00000000-0000-4000-8000-000000000026",
+            org_id=case.org_id,
+            case_id=case.id,
+            recipient="counsel",
+            recipient_user_id=conny.user.id,
+            ground=ground,
+            notice="consent" if ground == "consent" else "sent",
+            status="ready",
+            requested_on=date(2026, 3, 1),
+        )
+    )
+    session.commit()
+    staff, rt = unit.handlers[0], runtime(app)
+
+    def export_with_identity() -> CaseExport:
+        with app.app_context():
+            return export.export_case(
+                session,
+                clock,
+                FileStore(rt.settings.file_store),
+                unit.org,
+                case,
+                keys_of(session, case, staff),
+                staff.user.id,
+                counsel_id=conny.user.id,
+                include_notes=False,
+                include_identity=True,
+                signing_key=signing_key(session, unit.org.id, rt.settings.instance_key),
+            )
+
+    if carried:
+        made = export_with_identity()
+        document = json.loads(opened(app, made, conny).read("case.json"))
+        assert document["identity"]["name"] == NAME
+        assert document["identity"]["disclosure"]["ground"] == "consent"
+    else:
+        with pytest.raises(ActionRefused) as refused:
+            export_with_identity()
+        assert refused.value.field == "include_identity"
+        assert session.scalar(select(func.count()).select_from(CaseExport)) == 1
+        assert session.scalars(select(IdentityDisclosure.status)).one() == "ready"
+
+
 def test_another_counsel_cannot_open_it(
     app: Flask, session: Session, clock: FixedClock, unit: Unit
 ) -> None:
@@ -226,7 +287,8 @@ def test_counsel_reads_only_their_bundles_and_opens_one_offline(
     worker = signed_in(hanne(app, clock, unit))
     page = text_of(worker.open_case(case.reference))
     assert (
-        "case file to Conny Counsel · with internal notes · without the reporter's identity" in page
+        "case file to Conny Counsel · with internal notes Hanne Handler without the reporter's "
+        "identity" in page
     )
 
     reader = CaseWorker(app, clock, conny, slug=unit.org.slug)

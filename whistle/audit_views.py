@@ -72,6 +72,10 @@ ACTION_NAMES = {
     "identity.consent_given": _l("Reporter consented to the disclosure"),
     "identity.consent_refused": _l("Reporter did not consent to the disclosure"),
     "identity.disclosed": _l("Reporter's identity disclosed to counsel"),
+    "identity.handed_over": _l("Reporter's identity handed over to a public authority"),
+    "identity.disclosure_withdrawn_old_rule": _l(
+        "Disclosure to counsel on a legal ground withdrawn: no longer allowed"
+    ),
     "meeting.opened": _l("Meeting opened"),
     "meeting.held": _l("Meeting recorded as held"),
     "meeting.cancelled": _l("Meeting cancelled"),

@@ -17,10 +17,11 @@ writer and the bundle's encryption into the new file, a segment at a time, so a 
 500 MB of files needs a few MB of memory (bench/export_bench.py). Nothing is written in clear
 anywhere on the server.
 
-The reporter's identity is in a bundle only when the handler includes it and a disclosure to
-that counsel is ready (whistle/disclosure.py: consent given, or a legal ground with the notice
-sent or its withholding approved); the disclosure is then used up. Never in a bundle: the
-nudge address, restricted or purged items, and internal notes unless the handler chooses
+The reporter's identity is in a bundle only when the handler includes it and the reporter's
+consent to its disclosure to that counsel is given and unused (whistle/disclosure.py); the
+disclosure is then used up. A legal ground never puts it in a bundle: without consent the Act
+lets it go only to a public authority, handed over on the disclosure page. Never in a bundle:
+the nudge address, restricted or purged items, and internal notes unless the handler chooses
 them. Every export goes into the audit log and the case's disclosure register.
 
 Counsel reads a case file in the browser from the case document and PDF kept beside the bundle
@@ -245,7 +246,7 @@ def case_document(
 def _identity_for(
     session: Session, case: Case, keys: OpenedKeys, counsel_id: int
 ) -> tuple[IdentityDisclosure, dict[str, Any]]:
-    """The ready disclosure to ``counsel_id`` and the identity section it allows."""
+    """The ready consent disclosure to ``counsel_id`` and the identity section it allows."""
     if case.identity is None:
         raise ActionRefused(
             "include_identity", _l("The reporter is anonymous: there is no identity to include.")
@@ -253,13 +254,15 @@ def _identity_for(
     if keys.identity is None:
         raise handling.NoAccess
     ready = disclosure.ready_for(session, case.id, counsel_id)
-    if ready is None:
+    # Act § 26: without the reporter's consent only a public authority may receive the
+    # identity, never counsel (who may be the employer's own lawyer).
+    if ready is None or ready.ground != "consent":
         raise ActionRefused(
             "include_identity",
             _l(
-                "The identity can be included only once a disclosure to this counsel is "
-                "ready: the reporter's consent given, or the notice sent or its withholding "
-                'approved. Start one under "Disclose the reporter\'s identity".'
+                "The identity can be included only once the reporter has consented to its "
+                "disclosure to this counsel. Without consent it may go only to a public "
+                'authority. Start a disclosure under "Disclose the reporter\'s identity".'
             ),
         )
     identity = handling.read_identity(case, keys)
@@ -428,8 +431,8 @@ def export_case(
 ) -> CaseExport:
     """Export ``case`` to counsel ``counsel_id`` as one encrypted, signed bundle. Commits.
 
-    With ``include_identity`` the reporter's identity goes in, which needs a disclosure to
-    this counsel that is ready (whistle/disclosure.py); the export uses it up."""
+    With ``include_identity`` the reporter's identity goes in, which needs the reporter's
+    consent to its disclosure to this counsel (whistle/disclosure.py); the export uses it up."""
     # Only counsel whose key a unit lead certified (whistle/certification.py).
     certified = certified_members(session, org.id, roles=(Role.COUNSEL,))
     counsel = next((u for u in certified if u.id == counsel_id), None)
@@ -563,7 +566,7 @@ def export_case(
     return export
 
 
-# --- Counsel's pages and the disclosure register -------------------------------------------------
+# --- Counsel's pages ---------------------------------------------------------------------------
 
 
 def bundle_key(export: CaseExport, private_key: PrivateKey) -> bytes:
@@ -582,38 +585,6 @@ def preview(export: CaseExport, key: bytes) -> dict[str, Any]:
 
 def preview_pdf(export: CaseExport, key: bytes) -> bytes:
     return decrypt_field(key, export.pdf, context=_preview_context(export.uid, "case.pdf"))
-
-
-@dataclass(frozen=True)
-class DisclosureView:
-    disclosed_on: date
-    kind: str
-    recipient: str
-    includes_notes: bool
-    includes_identity: bool
-
-
-def disclosures(session: Session, case_id: int) -> list[DisclosureView]:
-    """The case's disclosure register, oldest first (K2)."""
-    rows = session.execute(
-        select(Disclosure, CaseExport.includes_notes)
-        .outerjoin(CaseExport, CaseExport.id == Disclosure.export_id)
-        .where(Disclosure.case_id == case_id)
-        .order_by(Disclosure.id)
-    ).all()
-    names = handling.user_names(
-        session, {d.recipient_user_id for d, _notes in rows if d.recipient_user_id}
-    )
-    return [
-        DisclosureView(
-            d.disclosed_on,
-            d.kind,
-            names.get(d.recipient_user_id or 0, "?"),
-            bool(notes),
-            d.includes_identity,
-        )
-        for d, notes in rows
-    ]
 
 
 def exports_for(session: Session, counsel_id: int, org_id: int) -> list[CaseExport]:

@@ -56,6 +56,7 @@ NOTE_KINDS = (
     "purge",
     "disclosure_reasons",
     "disclosure_withheld",
+    "disclosure_authority",
 )
 SCOPES = ("in_scope", "outside_scope")
 HEARINGS = ("held", "not_needed")

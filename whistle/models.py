@@ -946,14 +946,18 @@ class CaseExport(Base):
 
 class Disclosure(Base):
     """The case's disclosure register (REQUIREMENTS.md K2): what left the unit, to whom,
-    when, and whether the reporter's identity was part of it."""
+    when, and whether the reporter's identity was part of it.
+
+    ``kind`` "export" is a case file to counsel ``recipient_user_id``; "authority" is the
+    reporter's identity handed to the public authority named (encrypted) by the identity
+    disclosure ``identity_disclosure_id``."""
 
     __tablename__ = "disclosures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "export"
+    kind: Mapped[str] = mapped_column(String(16))  # "export", "authority"
     recipient_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
@@ -965,6 +969,9 @@ class Disclosure(Base):
     by_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
+    identity_disclosure_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identity_disclosures.id", ondelete="SET NULL"), nullable=True
+    )
 
 
 class IdentityDisclosure(Base):
@@ -974,8 +981,13 @@ class IdentityDisclosure(Base):
     violations; to secure the rights of defence). ``notice`` says how the reporter was told
     beforehand: asked for consent, sent a written notice with the reasons, or not told because
     telling would jeopardise the investigation, which a second person (a unit lead) approves.
-    A disclosure that is ``ready`` lets one export to ``recipient_user_id`` carry the identity;
-    it is then ``used``. The reasons are case notes (under the notes key), never clear text.
+    ``recipient`` is "authority" (a public authority, named in the case note
+    ``authority_note_id``; handed over by ``handed_over_by`` on ``handed_over_on``) or
+    "counsel" (``recipient_user_id``, only with consent: one export carries the identity).
+    A disclosure that is ``ready`` may be used once; it is then ``used``. Status
+    "withdrawn_old_rule" marks a disclosure to counsel on a legal ground, withdrawn by
+    migration 0018. The reasons and the authority's name are case notes (under the notes
+    key), never clear text.
     """
 
     __tablename__ = "identity_disclosures"
@@ -1010,3 +1022,13 @@ class IdentityDisclosure(Base):
     export_id: Mapped[int | None] = mapped_column(
         ForeignKey("case_exports.id", ondelete="SET NULL"), nullable=True
     )
+    recipient: Mapped[str] = mapped_column(
+        String(16), default="counsel", server_default="counsel"
+    )  # counsel, authority
+    authority_note_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_notes.id", ondelete="SET NULL"), nullable=True
+    )
+    handed_over_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    handed_over_on: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -1,4 +1,6 @@
-"""The readable PDF of a case file for counsel, drawn from its case.json (whistle/export.py).
+"""The readable PDF of a case file for counsel, drawn from its case.json (whistle/export.py),
+and the letter that hands a reporter's identity to a public authority
+(whistle/disclosure_document.py).
 
 Run as a script in a short-lived process of its own (``python whistle/pdf_render.py``, the
 document on standard input, the PDF on standard output): fpdf2 and the embedded font take
@@ -97,9 +99,60 @@ def render(document: dict[str, Any], labels: dict[str, str]) -> bytes:
     return bytes(pdf.output())
 
 
+def render_letter(letter: dict[str, Any]) -> bytes:
+    """A one-page letter: ``title``, ``head`` rows (to, from, date, reference), paragraphs
+    ``before``, ``sections`` (a heading and label/value rows), paragraphs ``after``. Every
+    word comes translated and every date formatted from the app (the reader's locale)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=20)
+    pdf.set_creator("Whistle")
+    pdf.set_title(str(letter["title"]))
+    unicode_font = PDF_FONT.exists()
+    if unicode_font:
+        pdf.add_font("DejaVu", "", str(PDF_FONT))
+        family = "DejaVu"
+    else:
+        family = "Helvetica"
+
+    def text(value: object) -> str:
+        s = str(value)
+        return s if unicode_font else s.encode("latin-1", "replace").decode("latin-1")
+
+    def rows(pairs: list[list[str]]) -> None:
+        pdf.set_font(family, size=11)
+        for label, value in pairs:
+            pdf.multi_cell(0, 6, text(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+
+    def paragraphs(items: list[str]) -> None:
+        pdf.set_font(family, size=11)
+        for item in items:
+            pdf.multi_cell(0, 6, text(item), new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+
+    pdf.set_margins(20, 20, 20)
+    pdf.add_page()
+    pdf.set_font(family, size=16)
+    pdf.multi_cell(0, 9, text(letter["title"]), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    rows(letter["head"])
+    paragraphs(letter["before"])
+    for heading, pairs in letter["sections"]:
+        pdf.set_font(family, size=13)
+        pdf.multi_cell(0, 8, text(heading), new_x="LMARGIN", new_y="NEXT")
+        rows(pairs)
+    paragraphs(letter["after"])
+    return bytes(pdf.output())
+
+
 def main() -> None:
     given = json.loads(sys.stdin.buffer.read())
-    sys.stdout.buffer.write(render(given["document"], given["labels"]))
+    if "letter" in given:
+        sys.stdout.buffer.write(render_letter(given["letter"]))
+    else:
+        sys.stdout.buffer.write(render(given["document"], given["labels"]))
 
 
 if __name__ == "__main__":

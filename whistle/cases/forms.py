@@ -181,7 +181,7 @@ class ExportForm(FlaskForm):
     include_notes = BooleanField(_l("Include the internal notes"))
     include_identity = BooleanField(
         _l("Include the reporter's identity"),
-        description=_l("Only with a disclosure to this counsel that is ready."),
+        description=_l("Only with the reporter's consent to its disclosure to this counsel."),
     )
 
 

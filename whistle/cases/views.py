@@ -333,7 +333,7 @@ def _render(
         deadline=(state, deadline_kind, deadline_day),
         outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
         presets=retention.presets(session, case.org_id),
-        disclosures=export.disclosures(session, case.id),
+        disclosures=disclosure.register(session, case, keys),
         identity_pending=sum(
             1 for s in disclosure.steps(session, case, None) if s.status in disclosure.OPEN
         ),

@@ -1,0 +1,195 @@
+"""Migration 0018 (REQUIREMENTS.md K2): disclosures to counsel on a legal ground that were not
+used yet are withdrawn, each with an audit entry that extends the chain; used ones stay as
+history and are marked as made under the old rule. On SQLite and PostgreSQL, from a database
+at the revision before it, filled as the old code left it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from tests.conftest import DEFAULT_PG, _admin_engine, postgres_required
+from whistle import audit, disclosure
+from whistle.db import make_engine, normalise_url
+from whistle.models import AuditEntry, Case, IdentityDisclosure
+from whistle.schema import alembic_config, upgrade
+
+REVISION = "0018"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (the shared test databases are already at the head)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    base = os.environ.get("WHISTLE_TEST_DATABASE_URL", DEFAULT_PG)
+    admin = _admin_engine(base)
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+        admin.dispose()
+        if postgres_required():
+            pytest.fail(f"PostgreSQL not reachable: {type(exc).__name__}", pytrace=False)
+        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
+    name = f"whistle_mig_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _filler(column: sa.Column[Any], n: int) -> object:
+    """A value for a required column the old code filled and this test does not care about."""
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return False
+    if isinstance(kind, sa.DateTime):
+        return datetime(2026, 1, 5, 9, 0)
+    if isinstance(kind, sa.Date):
+        return date(2026, 1, 5)
+    if isinstance(kind, sa.Integer | sa.Numeric):
+        return 0
+    if isinstance(kind, sa.LargeBinary):
+        return b"fake"
+    return f"fake-{column.name}-{n}"[: getattr(kind, "length", None) or 64]
+
+
+def insert(connection: sa.Connection, table: str, **values: object) -> int:
+    """Insert a row as the old schema has it: columns not given get a plain value."""
+    found = sa.Table(table, sa.MetaData(), autoload_with=connection)
+    row = dict(values)
+    for column in found.columns:
+        needed = not column.nullable and column.server_default is None
+        if needed and column.name not in row and not column.primary_key:
+            row[column.name] = _filler(column, secrets.randbelow(10**9))
+    inserted = connection.execute(sa.insert(found).values(row).returning(found.c.id))
+    return int(inserted.scalar_one())
+
+
+def test_unused_disclosures_to_counsel_on_a_legal_ground_are_withdrawn(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    previous = ScriptDirectory.from_config(alembic_config(engine)).get_revision(REVISION)
+    assert previous is not None
+    upgrade(engine, str(previous.down_revision))
+    at = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        org = insert(connection, "organisations", slug="gammelfirma", name="Gammelfirma ApS")
+        conny = insert(connection, "users", email="conny@example.org", display_name="Conny Old")
+        hanne = insert(connection, "users", email="hanne@example.org", display_name="Hanne Old")
+        case = insert(connection, "cases", org_id=org, reference="2026-0007")
+        rows = {}
+        for label, ground, status in (
+            ("ready_authority", "authority", "ready"),
+            ("waiting_defence", "defence", "awaiting_approval"),
+            ("used_authority", "authority", "used"),
+            ("ready_consent", "consent", "ready"),
+            ("withdrawn_defence", "defence", "withdrawn"),
+        ):
+            rows[label] = insert(
+                connection,
+                "identity_disclosures",
+                uid=f"00000000-0000-4000-8000-{len(rows):012d}",
+                org_id=org,
+                case_id=case,
+                recipient_user_id=conny,
+                ground=ground,
+                notice="sent",
+                status=status,
+                requested_by=hanne,
+                requested_on=date(2026, 1, 20),
+            )
+        # One entry in the audit log already, as the old code wrote it.
+        detail = json.dumps({}, separators=(",", ":"))
+        first = audit.entry_hash(
+            prev_hash=audit.GENESIS,
+            seq=1,
+            at=at,
+            org_id=org,
+            actor_user_id=hanne,
+            action="case.opened",
+            case_id=case,
+            case_reference="2026-0007",
+            detail=detail,
+        )
+        connection.execute(
+            sa.insert(AuditEntry.__table__).values(  # type: ignore[arg-type]
+                seq=1,
+                at=at,
+                org_id=org,
+                actor_user_id=hanne,
+                action="case.opened",
+                case_id=case,
+                case_reference="2026-0007",
+                detail=detail,
+                prev_hash=audit.GENESIS,
+                entry_hash=first,
+            )
+        )
+        connection.execute(
+            sa.text("INSERT INTO audit_head (id, seq, entry_hash) VALUES (1, 1, :h)"), {"h": first}
+        )
+
+    upgrade(engine)
+
+    with Session(engine) as session:
+        found = {
+            r.id: (r.recipient, r.status)
+            for r in session.scalars(sa.select(IdentityDisclosure).order_by(IdentityDisclosure.id))
+        }
+        assert found == {
+            rows["ready_authority"]: ("counsel", "withdrawn_old_rule"),
+            rows["waiting_defence"]: ("counsel", "withdrawn_old_rule"),
+            rows["used_authority"]: ("counsel", "used"),
+            rows["ready_consent"]: ("counsel", "ready"),
+            rows["withdrawn_defence"]: ("counsel", "withdrawn"),
+        }
+        entries = session.scalars(sa.select(AuditEntry).order_by(AuditEntry.seq)).all()
+        assert [(e.seq, e.action) for e in entries] == [
+            (1, "case.opened"),
+            (2, "identity.disclosure_withdrawn_old_rule"),
+            (3, "identity.disclosure_withdrawn_old_rule"),
+        ]
+        assert [json.loads(e.detail) for e in entries[1:]] == [
+            {"disclosure": rows["ready_authority"]},
+            {"disclosure": rows["waiting_defence"]},
+        ]
+        assert {(e.org_id, e.case_id, e.case_reference, e.actor_user_id) for e in entries[1:]} == {
+            (org, case, "2026-0007", None)
+        }
+        assert audit.verify(session).ok, audit.verify(session).problems
+        # The old rows keep reading: the used one is marked as made under the old rule.
+        old_case = session.get(Case, case)
+        assert old_case is not None
+        steps = {s.id: s for s in disclosure.steps(session, old_case, None)}
+        assert steps[rows["used_authority"]].old_rule
+        assert steps[rows["used_authority"]].recipient == "Conny Old"
+        assert not steps[rows["ready_consent"]].old_rule
+        # The app's own sweep finds nothing left to do after the migration.
+        assert disclosure.retire_old_rule(session, _NoClock(), old_case) == 0
+    # Running the migrations again changes nothing (the head is reached).
+    upgrade(engine)
+    with Session(engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 3
+    engine.dispose()
+
+
+class _NoClock:
+    """The sweep must not need the time when there is nothing to do."""
+
+    def now(self) -> datetime:
+        raise AssertionError("nothing should have been recorded")
