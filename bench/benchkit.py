@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from whistle.db import make_engine, normalise_url
@@ -195,49 +195,57 @@ class OpenedCase:
     reporter_messages: list[str]
 
 
-def open_as_handler(session: Any, store_root: Path, case: Any, handlers: Handlers) -> OpenedCase:
-    """Open ``case`` with the first handler holding its content key: the report, every file
-    (its authenticated plaintext) and the reporter's messages. Raises when any part does not
-    open (a missing key, a missing or damaged file)."""
-    import io
-    import json
+def app_session_info(instance: Path) -> dict[str, object]:
+    """The ``Session.info`` the app gives its sessions for the deployment in ``instance``: the
+    key pins and the key store (for a bench that makes its own ``Session(engine, info=...)``)."""
+    from whistle.key_pins import session_info
+    from whistle.keystore import KeyStore
+    from whistle.settings import load_settings
 
-    from crypto import KeyKind, decrypt_field, decrypt_stream, open_case_key
-    from whistle.contexts import attachment_context, message_context, report_context
-    from whistle.models import Attachment, CaseKey, Message
+    settings = load_settings(instance_path=instance)
+    return {**session_info(instance), "keystore": KeyStore(settings.keystore_url)}
+
+
+def app_session(instance: Path) -> Any:
+    """A database session of the deployment in ``instance`` as the app makes them: with the
+    key pins and the key store (whistle/db.py ``make_sessionmaker``). Close it when done."""
+    from whistle import create_app
+    from whistle.runtime import runtime
+
+    return runtime(create_app(instance_path=instance)).sessions()
+
+
+def open_as_handler(session: Any, store_root: Path, case: Any, handlers: Handlers) -> OpenedCase:
+    """Open ``case`` with the first handler holding it, through the app's own readers: the
+    report, every file (its authenticated plaintext) and the reporter's messages. Raises when
+    any part does not open (a missing key, a missing or damaged file). ``session`` must be an
+    app session (:func:`app_session`): the case keys are wrapped under keys in the key store."""
+    from whistle import case_access, handling
+    from whistle.conversation import conversation, open_file, report_files
     from whistle.storage import FileStore
 
-    sealed = session.execute(
-        select(CaseKey.user_id, CaseKey.sealed).where(
-            CaseKey.case_id == case.id, CaseKey.kind == KeyKind.CONTENT.value
-        )
-    ).all()
-    holder = next(((uid, blob) for uid, blob in sealed if uid in handlers.keys), None)
-    if holder is None:
-        raise LookupError("no bench handler holds the case's content key")
-    key = open_case_key(handlers.keys[holder[0]], holder[1], case_id=case.uid, kind=KeyKind.CONTENT)
-    report = json.loads(decrypt_field(key, case.report, context=report_context(case.uid)))
+    keys = None
+    for user_id, private in handlers.keys.items():
+        try:
+            keys = case_access.open_keys(session, case, user_id, private)
+            break
+        except case_access.NoAccess:
+            continue
+    if keys is None:
+        raise LookupError("no bench handler holds the case")
+    report = handling.read_report(case, keys)
     store = FileStore(store_root)
+    messages = conversation(session, case, keys.content)
+    views = [*report_files(session, case, keys.content), *(f for m in messages for f in m.files)]
     files = []
-    for name in session.scalars(
-        select(Attachment.storage_name)
-        .where(Attachment.case_id == case.id, Attachment.purged_on.is_(None))
-        .order_by(Attachment.id)
-    ):
-        out = io.BytesIO()
-        with store.open(name) as handle:
-            for chunk in decrypt_stream(handle, key, attachment_context(case.uid, name)):
-                out.write(chunk)
-        files.append(out.getvalue())
-    messages = [
-        decrypt_field(key, m.body, context=message_context(case.uid, m.uid)).decode()
-        for m in session.scalars(
-            select(Message)
-            .where(Message.case_id == case.id, Message.author == "reporter")
-            .order_by(Message.id)
-        )
-    ]
-    return OpenedCase(report=report, files=files, reporter_messages=messages)
+    for view in views:
+        if view.purged_on is not None:
+            continue
+        found = open_file(session, store, case, keys.content, view.storage_name)
+        assert found is not None
+        files.append(b"".join(found[1]))
+    reporter_messages = [m.body for m in messages if m.author == "reporter"]
+    return OpenedCase(report=report, files=files, reporter_messages=reporter_messages)
 
 
 def gunicorn_workers(master: int) -> list[int]:

@@ -84,7 +84,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from benchkit import cpu_model, memory_gib, shielded
+from benchkit import app_session_info, cpu_model, memory_gib, shielded
 from benchkit import postgresql_url as postgresql
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
@@ -95,15 +95,13 @@ from crypto import (
     SigningKey,
     StreamEncryptor,
     VerifyKey,
-    decrypt_stream,
     unwrap_private_key,
     wrap_private_key,
 )
 from whistle import bundle_reader, certification, export, handling, org_keys
 from whistle.clock import FixedClock, SystemClock
-from whistle.contexts import attachment_context
+from whistle.conversation import open_file
 from whistle.db import make_engine
-from whistle.key_pins import session_info
 from whistle.models import Attachment, Case, Category, Membership, Organisation, Role, User
 from whistle.storage import FileStore
 
@@ -181,7 +179,7 @@ class Setup:
 
 def child_setup(job: dict[str, Any], engine: Engine) -> Setup:
     password = job["password"]
-    session = Session(engine, expire_on_commit=False, info=session_info(Path(job["instance"])))
+    session = Session(engine, expire_on_commit=False, info=app_session_info(Path(job["instance"])))
     org = session.get(Organisation, job["org_id"])
     case = session.get(Case, job["case_id"])
     handler = session.get(User, job["handler_id"])
@@ -224,11 +222,10 @@ def op_baseline(s: Setup, job: dict[str, Any]) -> Callable[[], dict[str, Any]]:
         name = s.store.new_name()
         with s.store.writer(name) as out:
             for storage_name in names:
-                with s.store.open(storage_name) as src:
-                    for chunk in decrypt_stream(
-                        src, s.keys.content, attachment_context(case_uid, storage_name)
-                    ):
-                        out.write(encryptor.update(chunk))
+                found = open_file(s.session, s.store, s.case, s.keys.content, storage_name)
+                assert found is not None
+                for chunk in found[1]:
+                    out.write(encryptor.update(chunk))
             out.write(encryptor.finalize())
         return {
             "plaintext": encryptor.plaintext_size,
@@ -461,7 +458,7 @@ def prepare(
     Babel(app)
     with (
         app.app_context(),
-        Session(engine, expire_on_commit=False, info=session_info(instance)) as session,
+        Session(engine, expire_on_commit=False, info=app_session_info(instance)) as session,
     ):
         org = create_organisation(session, clock, name="Benchfirma ApS", slug="benchfirma")
         org_keys.create_org_keys(session, clock, org, instance_key)

@@ -94,7 +94,6 @@ from submit_bench import (
 )
 
 from crypto import Argon2Params
-from whistle.clock import SystemClock
 from whistle.db import make_engine
 from whistle.instance import init_instance
 from whistle.models import Attachment, Case, Message
@@ -857,15 +856,15 @@ def check_codes(setup: Setup, engine: Engine, ledger: Ledger) -> list[str]:
     from whistle.runtime import runtime
 
     app = create_app(instance_path=setup.instance)
-    pepper = runtime(app).settings.pepper
-    runtime(app).engine.dispose()
+    rt = runtime(app)
     problems = []
-    with Session(engine) as session:
+    # An app session: the case keys are wrapped under keys in the key store it carries.
+    with rt.sessions() as session:
         org_id = session.scalars(select(Organisation.id).where(Organisation.slug == SLUG)).one()
         for code in ledger.codes:
             try:
                 case, _seed = open_with_code(
-                    session, SystemClock(), org_id, code, pepper, argon2=Argon2Params()
+                    session, rt.clock, org_id, code, rt.settings.pepper, argon2=rt.argon2
                 )
             except UnknownCode:
                 problems.append("a code shown to a reporter opens no case")
@@ -878,6 +877,7 @@ def check_codes(setup: Setup, engine: Engine, ledger: Ledger) -> list[str]:
             if opened.report.get("what") != REPORT_TEXT:
                 problems.append("a shown case's report differs from what was sent")
         cases = int(session.scalar(select(func.count()).select_from(Case)) or 0)
+    rt.engine.dispose()
     if cases != len(ledger.codes):
         problems.append(
             f"{cases} cases stored for {len(ledger.codes)} codes shown (a report stored "

@@ -46,10 +46,16 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlencode, urlsplit
 
-from benchkit import Handlers, cpu_model, make_bench_organisation, memory_gib, open_as_handler
+from benchkit import (
+    Handlers,
+    app_session,
+    cpu_model,
+    make_bench_organisation,
+    memory_gib,
+    open_as_handler,
+)
 from benchkit import postgresql_url as postgresql
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from submit_bench import (
     ATTACHMENT,
     REPORT_TEXT,
@@ -265,35 +271,33 @@ def print_phase(phase: Phase, reporters: int, cores: int) -> None:
         print(f"  error: {count} x {problem}")
 
 
-def verify(db_url: str, store_root: Path, handlers: Handlers, confirmed: list[Confirmed]) -> bool:
+def verify(
+    instance: Path, store_root: Path, handlers: Handlers, confirmed: list[Confirmed]
+) -> bool:
     """Every confirmed report is stored, whole, and opens for a handler; nothing else is."""
-    engine = make_engine(db_url)
     problems: Counter[str] = Counter()
-    try:
-        with Session(engine) as session:
-            cases = int(session.scalar(select(func.count()).select_from(Case)) or 0)
-            files = int(session.scalar(select(func.count()).select_from(Attachment)) or 0)
-            messages = int(session.scalar(select(func.count()).select_from(Message)) or 0)
-            for report in confirmed:
-                case = session.scalar(select(Case).where(Case.reference == report.reference))
-                if case is None:
-                    problems["confirmed report not in the database"] += 1
-                    continue
-                try:
-                    opened = open_as_handler(session, store_root, case, handlers)
-                except Exception as exc:  # noqa: BLE001 - any failure is a finding
-                    problems[f"does not open for a handler: {type(exc).__name__}"] += 1
-                    continue
-                if opened.report.get("what") != REPORT_TEXT:
-                    problems["report text differs from what was sent"] += 1
-                if opened.files != [ATTACHMENT]:
-                    problems["attachment differs from what was sent"] += 1
-                wanted = [REPLY_TEXT] if report.replied else []
-                if opened.reporter_messages != wanted:
-                    problems["reply differs from what was sent"] += 1
-            findings = check(session, FileStore(store_root), min_age=timedelta(0))
-    finally:
-        engine.dispose()
+    with app_session(instance) as session:
+        cases = int(session.scalar(select(func.count()).select_from(Case)) or 0)
+        files = int(session.scalar(select(func.count()).select_from(Attachment)) or 0)
+        messages = int(session.scalar(select(func.count()).select_from(Message)) or 0)
+        for report in confirmed:
+            case = session.scalar(select(Case).where(Case.reference == report.reference))
+            if case is None:
+                problems["confirmed report not in the database"] += 1
+                continue
+            try:
+                opened = open_as_handler(session, store_root, case, handlers)
+            except Exception as exc:  # noqa: BLE001 - any failure is a finding
+                problems[f"does not open for a handler: {type(exc).__name__}"] += 1
+                continue
+            if opened.report.get("what") != REPORT_TEXT:
+                problems["report text differs from what was sent"] += 1
+            if opened.files != [ATTACHMENT]:
+                problems["attachment differs from what was sent"] += 1
+            wanted = [REPLY_TEXT] if report.replied else []
+            if opened.reporter_messages != wanted:
+                problems["reply differs from what was sent"] += 1
+        findings = check(session, FileStore(store_root), min_age=timedelta(0))
     replied = sum(1 for r in confirmed if r.replied)
     rows = [
         ("cases in the database = confirmed reports", cases, len(confirmed)),
@@ -385,7 +389,7 @@ def run(
         print(f"  {count:5d} x {where}")
     if args.server_log:
         shutil.copyfile(server.log, args.server_log)
-    stored = verify(db_url, instance / "files", handlers, confirmed)
+    stored = verify(instance, instance / "files", handlers, confirmed)
     errors = sum(submitted.errors.values()) + sum(followed.errors.values())
     print(
         f"\nerrors: {errors} (submissions {sum(submitted.errors.values())}, "

@@ -184,3 +184,29 @@ def test_the_crypto_librarys_own_suite_imports_nothing_of_whistle() -> None:
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not [n for n in names if n.split(".")[0] == "whistle"], path
+
+
+def test_every_context_a_case_ciphertext_is_bound_to_is_unchanged() -> None:
+    """The contexts of reports, identities, messages and notes (format 1 and 2), files, persons
+    concerned, exclusions and the stored key rows: a change would make every stored ciphertext
+    fail to open, so it must come as a new format, never as an edit."""
+    data = load("contexts")
+    made = generator.context_vectors()
+    assert [c["name"] for c in made["contexts"]] == [c["name"] for c in data["contexts"]]
+    for stored, now in zip(data["contexts"], made["contexts"], strict=True):
+        assert now["parts"] == stored["parts"], stored["name"]
+        assert now["encoded"] == stored["encoded"], stored["name"]
+    assert made["record_keys"] == data["record_keys"]
+
+
+def test_a_record_key_is_derived_as_the_vector_says() -> None:
+    """Record keys of format 2 (a case key and an item key) match the committed vectors, so a
+    record written today opens with tomorrow's code."""
+    from crypto import derive_record_key
+
+    data = load("contexts")["record_keys"]
+    case_key = generator.seed(data["case_key_label"], 32)
+    item_key = generator.seed(data["item_key_label"], 32)
+    for vector in data["derived"]:
+        key = derive_record_key(case_key, item_key, context=tuple(vector["context"]))
+        assert key.hex() == vector["record_key"]

@@ -3,8 +3,9 @@
     python tests/app_vectors/make_app_vectors.py     # from the checkout's root
 
 The formats: receipt statements (format 1 and 2: canonical bytes, commitment input and
-commitment, signature, proof file), the case-file header (format 1 and 2) and manifest, and
-counsel's key file (version 1 and 2). Keys come from the labelled seeds of
+commitment, signature, proof file), the case-file header (format 1 and 2) and manifest,
+counsel's key file (version 1 and 2), and the contexts every ciphertext of a case is bound to
+with the record keys derived for records of format 2. Keys come from the labelled seeds of
 tests/crypto/make_vectors.py (no private key is committed); the wrapped counsel key is the
 committed vector of tests/crypto/vectors/keypairs.json. Everything here is deterministic, so a
 re-run rewrites the files identically unless a format changed: then add new vectors next to
@@ -22,6 +23,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -29,7 +31,7 @@ ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from crypto import SignaturePurpose, sign  # noqa: E402
+from crypto import SignaturePurpose, derive_record_key, sign  # noqa: E402
 from whistle import bundle_format, receipts  # noqa: E402
 
 
@@ -192,11 +194,84 @@ def key_file_vectors() -> dict[str, Any]:
     }
 
 
+def _record(uid: str, **columns: Any) -> Any:
+    """The clear columns of a record that its context binds (a stand-in for the model row)."""
+    defaults: dict[str, Any] = {
+        "author": "",
+        "kind": "",
+        "sent_on": date(2026, 3, 2),
+        "created_on": date(2026, 3, 2),
+        "author_user_id": None,
+        "format": 1,
+    }
+    return SimpleNamespace(uid=uid, **(defaults | columns))
+
+
+CASE_UID = "3f0c9a1e-5b7d-4c2a-9e8f-0a1b2c3d4e5f"
+ITEM_UID = "0b7e2a55-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
+
+
+def context_vectors() -> dict[str, Any]:
+    """Every context a case's ciphertexts are bound to (whistle/contexts.py and the stored
+    rows of whistle/case_access.py), encoded as the library authenticates them, and the record
+    key derived from a case key and an item key (crypto.derive_record_key)."""
+    from crypto._wire import encode_context
+    from whistle import case_access, contexts
+
+    message_v1 = _record(ITEM_UID, author="reporter", kind="message", format=1)
+    message_v2 = _record(ITEM_UID, author="handler", kind="final_outcome", format=2)
+    note_v1 = _record(ITEM_UID, kind="note", author_user_id=7, format=1)
+    note_v2 = _record(ITEM_UID, kind="closure", author_user_id=7, format=2)
+    named = {
+        "report": contexts.report_context(CASE_UID),
+        "identity": contexts.identity_context(CASE_UID),
+        "nudge": contexts.nudge_context(CASE_UID),
+        "message format 1": contexts.message_context(CASE_UID, message_v1),
+        "message format 2": contexts.message_context(CASE_UID, message_v2),
+        "note format 1": contexts.note_context(CASE_UID, note_v1),
+        "note format 2": contexts.note_context(CASE_UID, note_v2),
+        "file format 1": contexts.attachment_context(CASE_UID, "ab" * 16),
+        "file name format 1": contexts.attachment_name_context(CASE_UID, "ab" * 16),
+        "file format 2": contexts.attachment_context(CASE_UID, "ab" * 16, 2, "reporter", "report"),
+        "file name format 2": contexts.attachment_name_context(
+            CASE_UID, "ab" * 16, 2, "handler", ITEM_UID
+        ),
+        "person concerned": contexts.person_context(CASE_UID, ITEM_UID),
+        "exclusion": contexts.exclusion_context(CASE_UID, ITEM_UID),
+        "sealed key row": case_access._row_context(CASE_UID),
+        "reporter key row": case_access._reporter_context(CASE_UID),
+    }
+    case_key, item_key = seed("app/record/case-key", 32), seed("app/record/item-key", 32)
+    derived = [
+        {
+            "context": list(context),
+            "record_key": derive_record_key(case_key, item_key, context=context).hex(),
+        }
+        for context in (
+            named["message format 2"],
+            named["note format 2"],
+            ("file", CASE_UID, "ab" * 16),
+        )
+    ]
+    return {
+        "contexts": [
+            {"name": name, "parts": list(parts), "encoded": encode_context(parts).hex()}
+            for name, parts in named.items()
+        ],
+        "record_keys": {
+            "case_key_label": "app/record/case-key",
+            "item_key_label": "app/record/item-key",
+            "derived": derived,
+        },
+    }
+
+
 def main() -> None:
     for name, data in (
         ("receipts", receipt_vectors()),
         ("bundle", bundle_vectors()),
         ("key_files", key_file_vectors()),
+        ("contexts", context_vectors()),
     ):
         path = HERE / f"{name}.json"
         path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
