@@ -55,7 +55,7 @@ OUTCOME_DONE = "Fake outcome: a key cabinet with a log has been put up."
 OUTCOME_WHY = "Fake reasons: nobody took a forklift without leave; the keys are now locked."
 CLOSING_REASON = "Fake closing reason: no misuse found."
 
-CODE_FORMAT = re.compile(r"[A-Z0-9]{4}(?:-[A-Z0-9]{4}){3}")
+CODE_FORMAT = re.compile(r"[A-Z0-9]{4}(?:-[A-Z0-9]{4}){4}")  # a lookup group, then 80 bits
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,10 @@ class Words:
     case_closed: str
     not_substantiated: str
     no_cases: str
+    keep_out: str
+    keep_out_button: str
+    kept_out: str
+    back_to_case: str
 
 
 WORDS = {
@@ -146,6 +150,10 @@ WORDS = {
         case_closed="Sagen er afsluttet.",
         not_substantiated="Ikke bekræftet",
         no_cases="Ingen sager passer til filteret.",
+        keep_out="Hold en person ude af din sag",
+        keep_out_button="Hold denne person ude",
+        kept_out="Gjort. Den person kan ikke længere læse noget i din sag.",
+        back_to_case="Tilbage til din sag",
     ),
     "en": Words(
         browser_locale="en-GB",
@@ -188,6 +196,10 @@ WORDS = {
         case_closed="The case is closed.",
         not_substantiated="Not substantiated",
         no_cases="No cases match.",
+        keep_out="Keep someone out of your case",
+        keep_out_button="Keep this person out",
+        kept_out="Done. That person can no longer read anything of your case.",
+        back_to_case="Back to your case",
     ),
 }
 OTHER = {"da": "en", "en": "da"}
@@ -343,6 +355,18 @@ def test_the_life_of_a_case_in_a_browser(
     assert notice(r) == words.message_sent
     shows(r, [ANSWER], "the answer just sent")
     ev.record(reporter, "answer-sent")
+
+    # The reporter keeps a handler who turned out to be involved out of the case (issue 14):
+    # the case gets new keys without him; the handler who stays reads on.
+    click_link(r, words.keep_out, within="main")
+    assert heading(r) == words.keep_out
+    ev.record(reporter, "keep-out")
+    r.get_by_label("Henrik Handler").check()
+    click_button(r, words.keep_out_button)
+    assert notice(r) == words.kept_out
+    shows(r, ["Henrik Handler"], "the person kept out")
+    ev.record(reporter, "kept-out")
+    click_link(r, words.back_to_case, within="main")
     click_button(r, words.leave)
 
     # --- the handler reads the answer, gives the final outcome and closes --------------------
