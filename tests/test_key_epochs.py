@@ -36,7 +36,15 @@ from whistle.admin.people import change_roles, end_access
 from whistle.clock import FixedClock
 from whistle.contexts import message_context, note_context
 from whistle.conversation import conversation
-from whistle.models import Case, CaseKey, CaseNote, Message, RightsRequestKey, Role
+from whistle.models import (
+    Case,
+    CaseExclusion,
+    CaseKey,
+    CaseNote,
+    Message,
+    RightsRequestKey,
+    Role,
+)
 from whistle.runtime import runtime
 from whistle.shredding import message_key_name, note_key_name
 
@@ -343,6 +351,7 @@ def test_a_lead_takes_the_case_away_from_a_handler(
 ) -> None:
     henrik, lise = unit.handlers[1], unit.handlers[2]
     _reporter, case = report(app, session, unit)
+    old = OldCopy.take(session, case, henrik)
     lead = CaseWorker(app, clock, lise, slug=unit.org.slug)
     lead.sign_in()
     missing_reason = lead.case_action(
@@ -360,6 +369,21 @@ def test_a_lead_takes_the_case_away_from_a_handler(
     assert case.key_epoch == 1 and not case_access.holds(session, case.id, henrik.user.id)
     page = lead.open_case(case.reference).get_data(as_text=True)
     assert "Fake: he is the manager named." in page  # the reason, as an internal note
+    # Written under the new epoch: he never reads why, not even from a later copy.
+    session.expire_all()
+    reason = session.scalars(
+        select(CaseNote).where(CaseNote.case_id == case.id, CaseNote.kind == "access")
+    ).one()
+    assert reason.key_epoch == 1
+    assert not opens_with_any(
+        session,
+        old.keys(case, henrik),
+        reason.body,
+        note_context(case.uid, reason),
+        note_key_name(reason.uid),
+    )
+    exclusion = session.scalars(select(CaseExclusion).where(CaseExclusion.case_id == case.id)).one()
+    assert exclusion.key_epoch == 1
     # A handler (not a lead) cannot take a case away from anyone.
     hanne = CaseWorker(app, clock, unit.handlers[0], slug=unit.org.slug)
     hanne.sign_in()

@@ -139,6 +139,32 @@ class OpenedKeys:
         return "OpenedKeys(<secret>)"
 
 
+@dataclass(frozen=True, repr=False)
+class NewEpoch:
+    """A key epoch just made by :func:`renew_keys`: its number and its fresh keys. SECRET."""
+
+    epoch: int
+    keys: Mapping[KeyKind, bytes]
+
+    def joined(self, held: OpenedKeys) -> OpenedKeys:
+        """``held`` (a holder who stays) with this epoch's keys of the kinds they hold."""
+
+        def ring(kind: KeyKind, old: KeyRing | None) -> KeyRing | None:
+            if old is None:
+                return None
+            fresh = self.keys.get(kind)
+            return KeyRing({**old.keys, self.epoch: fresh}) if fresh is not None else old
+
+        content = ring(KeyKind.CONTENT, held.content)
+        assert content is not None
+        return OpenedKeys(
+            content, ring(KeyKind.NOTES, held.notes), ring(KeyKind.IDENTITY, held.identity)
+        )
+
+    def __repr__(self) -> str:
+        return f"NewEpoch({self.epoch})"
+
+
 def single_epoch(keys: CaseKeys) -> OpenedKeys:
     """A new case's keys, before any epoch change (intake, tests)."""
     return OpenedKeys(
@@ -206,15 +232,18 @@ def held_case_ids(session: Session, user_id: int, org_id: int | None = None) -> 
     return [int(c) for c in session.scalars(query.order_by(CaseKey.case_id))]
 
 
-def unit_members(session: Session, org_id: int) -> list[User]:
-    """Active handlers and leads of ``org_id`` who have a key pair, by name."""
+def unit_members(
+    session: Session, org_id: int, *, roles: tuple[Role, ...] = HANDLING_ROLES
+) -> list[User]:
+    """Active members of ``org_id`` holding one of ``roles`` (handlers and leads by default)
+    who have a key pair, by name; certified or not (see :func:`certified_members`)."""
     return list(
         session.scalars(
             select(User)
             .join(Membership, Membership.user_id == User.id)
             .where(
                 Membership.org_id == org_id,
-                Membership.role.in_([r.value for r in HANDLING_ROLES]),
+                Membership.role.in_([r.value for r in roles]),
                 User.is_active.is_(True),
                 User.public_key.is_not(None),
             )
@@ -236,20 +265,7 @@ def certified_members(
     Raises :class:`~whistle.certification.KeysNotTrusted` when the organisation's
     certification key does not match its pin.
     """
-    candidates = list(
-        session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(
-                Membership.org_id == org_id,
-                Membership.role.in_([r.value for r in roles]),
-                User.is_active.is_(True),
-                User.public_key.is_not(None),
-            )
-            .distinct()
-            .order_by(User.display_name, User.id)
-        )
-    )
+    candidates = unit_members(session, org_id, roles=roles)
     certified = certified_user_ids(session, org_id, candidates, roles)
     return [u for u in candidates if u.id in certified]
 
@@ -535,9 +551,10 @@ def renew_keys(
     departing: Collection[int] = (),
     actor_user_id: int | None,
     reason: str,
-) -> int | None:
-    """Move ``case`` to a new key epoch without ``departing``; return the new epoch, or None
-    when none of them held the case (nothing to renew). Flushes, never commits.
+) -> NewEpoch | None:
+    """Move ``case`` to a new key epoch without ``departing``; return it (the epoch and its
+    fresh keys, SECRET, for a holder who stays to write under at once), or None when none of
+    them held the case (nothing to renew). Flushes, never commits.
 
     Fresh keys of each kind are sealed to every holder who remains (the kinds they held), to
     the organisation's recovery key and, for the content key, to the reporter's key pair; every
@@ -607,4 +624,4 @@ def renew_keys(
         detail={"epoch": epoch, "reason": reason, "departed": len(leaving)},
     )
     session.flush()
-    return epoch
+    return NewEpoch(epoch, fresh)

@@ -22,10 +22,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto import PrivateKey, PublicKey, decrypt_field, encrypt_field
+from crypto import KeyKind, PrivateKey, PublicKey, decrypt_field, encrypt_field
 from whistle import audit, rights
 from whistle.case_access import (
     KeyRing,
+    NewEpoch,
     NoAccess,
     OpenedKeys,
     certified_members,
@@ -130,10 +131,11 @@ def depart(
     *,
     actor_user_id: int | None,
     reason: str,
-) -> None:
+) -> NewEpoch | None:
     """``departing`` leave ``case``: a new key epoch without them, their key rows gone, the
-    case's rights requests renewed the same way, and no longer its assignee. Flushes."""
-    renew_keys(
+    case's rights requests renewed the same way, and no longer its assignee. Returns the new
+    epoch (None if none of them held the case). Flushes."""
+    renewed = renew_keys(
         session, clock, case, departing=departing, actor_user_id=actor_user_id, reason=reason
     )
     rights.leave_case_requests(
@@ -142,6 +144,7 @@ def depart(
     if case.assigned_user_id in departing:
         case.assigned_user_id = None
     session.flush()
+    return renewed
 
 
 def recuse(session: Session, clock: Clock, case: Case, user_id: int) -> None:
@@ -166,13 +169,20 @@ def exclude(
     *,
     by: str,
     actor_user_id: int | None,
-) -> None:
+) -> NewEpoch | None:
     """Keep ``excluded_id`` out of the case from now on (K3), at the reporter's wish or a unit
-    lead's: the exclusion is recorded under the content key (the reporter reads their own),
-    and if they hold the case it moves to a new key epoch without them. Flushes; the caller
-    commits (with the lead's reason note, or the reporter's page)."""
+    lead's: if they hold the case it moves to a new key epoch without them, and the exclusion
+    is recorded under the newest content key (the reporter reads their own; the person kept
+    out never holds it). Returns the new epoch, if one was made. Flushes; the caller commits
+    (with the lead's reason note, or the reporter's page)."""
     if excluded_id in excluded_ids(session, case, content):
-        return
+        return None
+    renewed = depart(
+        session, clock, case, {excluded_id}, actor_user_id=actor_user_id, reason="excluded"
+    )
+    ring = content
+    if renewed is not None and KeyKind.CONTENT in renewed.keys:
+        ring = KeyRing({**content.keys, renewed.epoch: renewed.keys[KeyKind.CONTENT]})
     uid = str(uuid.uuid4())
     body = json.dumps({"v": 1, "user": excluded_id, "by": by}).encode()
     session.add(
@@ -181,11 +191,10 @@ def exclude(
             org_id=case.org_id,
             case_id=case.id,
             created_on=clock.now().date(),
-            body=encrypt_field(content.current, body, context=exclusion_context(case.uid, uid)),
-            key_epoch=content.epoch,
+            body=encrypt_field(ring.current, body, context=exclusion_context(case.uid, uid)),
+            key_epoch=ring.epoch,
         )
     )
-    depart(session, clock, case, {excluded_id}, actor_user_id=actor_user_id, reason="excluded")
     audit.record(
         session,
         clock,
@@ -197,6 +206,7 @@ def exclude(
         detail={"by": by},
     )
     session.flush()
+    return renewed
 
 
 def excludable(session: Session, case: Case, content: KeyRing) -> list[User]:
@@ -232,8 +242,20 @@ def remove_from_case(
     if removed_id not in holder_ids(session, case.id):
         raise ActionRefused("handler", _l("Choose a colleague who holds the case."))
     text = required_text(reason, "reason", _l("Give the reason for taking the case away."))
-    write_note(session, clock, case, keys, lead_user_id, "access", text)
-    exclude(session, clock, case, keys.content, removed_id, by=BY_LEAD, actor_user_id=lead_user_id)
+    renewed = exclude(
+        session, clock, case, keys.content, removed_id, by=BY_LEAD, actor_user_id=lead_user_id
+    )
+    # The reason is written under the new epoch's notes key: the handler taken off the case
+    # never reads why, not even from a later copy of the database.
+    write_note(
+        session,
+        clock,
+        case,
+        renewed.joined(keys) if renewed else keys,
+        lead_user_id,
+        "access",
+        text,
+    )
     session.commit()
 
 

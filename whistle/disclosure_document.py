@@ -12,9 +12,6 @@ The letter holds the identity: it is built in memory for one answer and never st
 
 from __future__ import annotations
 
-import json
-import subprocess  # nosec B404 # one fixed script, as whistle/export.py case_pdf
-import sys
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,7 +19,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 
 from whistle.disclosure import Handover
-from whistle.export import PDF_RENDERER, PDF_TIMEOUT, ExportFailed
+from whistle.export import render_pdf
 
 
 @dataclass(frozen=True, repr=False)
@@ -167,17 +164,4 @@ def letter_pdf(document: Letter) -> bytes:
             "after": document.after,
         }
     }
-    try:
-        done = subprocess.run(  # noqa: S603 - a fixed interpreter and script, no shell  # nosec B603
-            [sys.executable, "-I", str(PDF_RENDERER)],
-            input=json.dumps(payload).encode(),
-            capture_output=True,
-            timeout=PDF_TIMEOUT,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        # Never the child's output: it could quote the identity.
-        raise ExportFailed(type(exc).__name__) from None
-    if not done.stdout.startswith(b"%PDF"):
-        raise ExportFailed("no PDF")
-    return done.stdout
+    return render_pdf(payload)

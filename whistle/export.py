@@ -354,23 +354,29 @@ def pdf_labels(locale: str) -> dict[str, str]:
         return {key: str(value) for key, value in words.items()}
 
 
-def case_pdf(document: dict[str, Any], labels: dict[str, str]) -> bytes:
-    """A readable PDF of the case document, drawn in a short-lived process of its own
-    (whistle/pdf_render.py), so that the PDF library never weighs on the web worker."""
+def render_pdf(payload: dict[str, Any]) -> bytes:
+    """A PDF drawn from ``payload`` in a short-lived process of its own (whistle/pdf_render.py),
+    so that the PDF library never weighs on the web worker; :class:`ExportFailed`, naming only
+    an exception type, if it cannot be drawn."""
     try:
         done = subprocess.run(  # noqa: S603 - a fixed interpreter and script, no shell  # nosec B603
             [sys.executable, "-I", str(PDF_RENDERER)],
-            input=json.dumps({"document": document, "labels": labels}).encode(),
+            input=json.dumps(payload).encode(),
             capture_output=True,
             timeout=PDF_TIMEOUT,
             check=True,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        # Never the child's output: it could quote the case.
+        # Never the child's output: it could quote the case or the reporter's identity.
         raise ExportFailed(type(exc).__name__) from None
     if not done.stdout.startswith(b"%PDF"):
         raise ExportFailed("no PDF")
     return done.stdout
+
+
+def case_pdf(document: dict[str, Any], labels: dict[str, str]) -> bytes:
+    """A readable PDF of the case document (:func:`render_pdf`)."""
+    return render_pdf({"document": document, "labels": labels})
 
 
 # --- Writing the bundle --------------------------------------------------------------------------

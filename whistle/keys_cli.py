@@ -3,18 +3,16 @@ with the recovery key when no certified lead is left (whistle/certification.py).
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto import InvalidRecoveryKey, OpenError, import_recovery_key
 from whistle import certification, keys_upgrade
 from whistle.certification import CertificationRefused, KeysNotTrusted
 from whistle.key_pins import PinsUnavailable, pins_of
 from whistle.models import Organisation, User
+from whistle.recovery_cli import read_recovery_key
 from whistle.runtime import runtime
 
 keys_cli = AppGroup("keys", help="Organisation key fingerprints, pins and certification.")
@@ -78,20 +76,7 @@ def certify_command(slug: str, email: str) -> None:
         if user is None:
             raise click.ClickException("no user with that e-mail address")
         click.echo(f"fingerprint of the key: {certification.fingerprint_of(user) or '-'}", err=True)
-        if sys.stdin.isatty():
-            click.echo("Type or paste the recovery key, then an empty line:", err=True)
-            lines = []
-            for line in sys.stdin:
-                if not line.strip():
-                    break
-                lines.append(line)
-            text = "".join(lines)
-        else:
-            text = sys.stdin.read()
-        try:
-            key = import_recovery_key(text)
-        except (InvalidRecoveryKey, OpenError) as exc:
-            raise click.ClickException(f"the recovery key could not be read: {exc}") from None
+        key = read_recovery_key()
         try:
             roles = certification.certify_with_recovery(session, rt.clock, org.id, key, user)
         except CertificationRefused as exc:

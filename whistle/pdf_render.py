@@ -13,10 +13,34 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 PDF_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def _new_pdf(title: str, *, margin: int) -> tuple[Any, str, Callable[[object], str]]:
+    """An empty A4 document titled ``title``, the font family to write in (DejaVu Sans where
+    installed, for every script; else Helvetica) and how to make a value writable in it."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=margin)
+    pdf.set_creator("Whistle")
+    pdf.set_title(title)
+    unicode_font = PDF_FONT.exists()
+    if unicode_font:
+        pdf.add_font("DejaVu", "", str(PDF_FONT))
+        family = "DejaVu"
+    else:
+        family = "Helvetica"
+
+    def text(value: object) -> str:
+        s = str(value)
+        return s if unicode_font else s.encode("latin-1", "replace").decode("latin-1")
+
+    return pdf, family, text
 
 
 def render(document: dict[str, Any], labels: dict[str, str]) -> bytes:
@@ -29,22 +53,7 @@ def render(document: dict[str, Any], labels: dict[str, str]) -> bytes:
     def say(key: str) -> str:
         return labels.get(key, key.replace("_", " "))
 
-    from fpdf import FPDF
-
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.set_creator("Whistle")
-    pdf.set_title(f"{say('case')} {document['case']['reference']}")
-    unicode_font = PDF_FONT.exists()
-    if unicode_font:
-        pdf.add_font("DejaVu", "", str(PDF_FONT))
-        family = "DejaVu"
-    else:
-        family = "Helvetica"
-
-    def text(value: object) -> str:
-        s = str(value)
-        return s if unicode_font else s.encode("latin-1", "replace").decode("latin-1")
+    pdf, family, text = _new_pdf(f"{say('case')} {document['case']['reference']}", margin=15)
 
     pdf.add_page()
 
@@ -103,22 +112,7 @@ def render_letter(letter: dict[str, Any]) -> bytes:
     """A one-page letter: ``title``, ``head`` rows (to, from, date, reference), paragraphs
     ``before``, ``sections`` (a heading and label/value rows), paragraphs ``after``. Every
     word comes translated and every date formatted from the app (the reader's locale)."""
-    from fpdf import FPDF
-
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=20)
-    pdf.set_creator("Whistle")
-    pdf.set_title(str(letter["title"]))
-    unicode_font = PDF_FONT.exists()
-    if unicode_font:
-        pdf.add_font("DejaVu", "", str(PDF_FONT))
-        family = "DejaVu"
-    else:
-        family = "Helvetica"
-
-    def text(value: object) -> str:
-        s = str(value)
-        return s if unicode_font else s.encode("latin-1", "replace").decode("latin-1")
+    pdf, family, text = _new_pdf(str(letter["title"]), margin=20)
 
     def rows(pairs: list[list[str]]) -> None:
         pdf.set_font(family, size=11)

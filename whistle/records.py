@@ -61,6 +61,20 @@ def _record_key(
     return derive_record_key(ring.at(epoch), item_key, context=context)
 
 
+def _open(
+    ring: KeyRing,
+    epoch: int,
+    name: str | None,
+    items: Mapping[str, bytes],
+    blob: bytes,
+    context: tuple[str, ...],
+) -> str:
+    """The text of a record of ``epoch``: under the ring's key alone (format 1, ``name`` None)
+    or under the key derived with its own key ``items[name]`` (format 2)."""
+    key = ring.at(epoch) if name is None else _record_key(ring, epoch, items.get(name), context)
+    return decrypt_field(key, blob, context=context).decode()
+
+
 # --- messages ---------------------------------------------------------------------------------
 
 
@@ -86,14 +100,14 @@ def open_message(ring: KeyRing, case_uid: str, message: Message, items: Mapping[
     """The text of ``message``; OpenError if a bound column was changed or its own key is
     gone, NoAccess if the ring lacks its epoch. ``items``: :func:`item_keys` of the
     messages being read."""
-    context = message_context(case_uid, message)
-    name = message_item(message)
-    key = (
-        ring.at(message.key_epoch)
-        if name is None
-        else _record_key(ring, message.key_epoch, items.get(name), context)
+    return _open(
+        ring,
+        message.key_epoch,
+        message_item(message),
+        items,
+        message.body,
+        message_context(case_uid, message),
     )
-    return decrypt_field(key, message.body, context=context).decode()
 
 
 # --- notes ------------------------------------------------------------------------------------
@@ -115,14 +129,9 @@ def seal_note(session: Session, ring: KeyRing, case_uid: str, note: CaseNote, bo
 
 
 def open_note(ring: KeyRing, case_uid: str, note: CaseNote, items: Mapping[str, bytes]) -> str:
-    context = note_context(case_uid, note)
-    name = note_item(note)
-    key = (
-        ring.at(note.key_epoch)
-        if name is None
-        else _record_key(ring, note.key_epoch, items.get(name), context)
+    return _open(
+        ring, note.key_epoch, note_item(note), items, note.body, note_context(case_uid, note)
     )
-    return decrypt_field(key, note.body, context=context).decode()
 
 
 # --- files --------------------------------------------------------------------------------------

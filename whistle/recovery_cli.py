@@ -12,7 +12,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from crypto import InvalidRecoveryKey, OpenError, import_recovery_key
+from crypto import InvalidRecoveryKey, OpenError, PrivateKey, import_recovery_key
 from whistle.case_sharing import restore_with_recovery
 from whistle.certification import KeysNotTrusted
 from whistle.handling import ActionRefused, NoAccess
@@ -43,20 +43,7 @@ def grant_command(slug: str, reference: str, email: str) -> None:
         grantee = session.scalar(select(User).where(User.email == email.strip().lower()))
         if grantee is None:
             raise click.ClickException("no user with that e-mail address")
-        if sys.stdin.isatty():
-            click.echo("Type or paste the recovery key, then an empty line:", err=True)
-            lines = []
-            for line in sys.stdin:
-                if not line.strip():
-                    break
-                lines.append(line)
-            text = "".join(lines)
-        else:
-            text = sys.stdin.read()
-        try:
-            key = import_recovery_key(text)
-        except (InvalidRecoveryKey, OpenError) as exc:
-            raise click.ClickException(f"the recovery key could not be read: {exc}") from None
+        key = read_recovery_key()
         if key.public_key() != recovery_public_key(session, org.id):
             raise click.ClickException("this is not the recovery key of this organisation")
         try:
@@ -70,3 +57,22 @@ def grant_command(slug: str, reference: str, email: str) -> None:
                 "the organisation's keys do not match the pins; see `whistle keys show`"
             ) from None
     click.echo(f"case {reference} can now be opened by user {grantee.id}")
+
+
+def read_recovery_key() -> PrivateKey:
+    """The organisation's recovery key, typed or pasted on standard input (never an argument,
+    a file the command keeps, or a log line); a clear error for a typo."""
+    if sys.stdin.isatty():
+        click.echo("Type or paste the recovery key, then an empty line:", err=True)
+        lines = []
+        for line in sys.stdin:
+            if not line.strip():
+                break
+            lines.append(line)
+        text = "".join(lines)
+    else:
+        text = sys.stdin.read()
+    try:
+        return import_recovery_key(text)
+    except (InvalidRecoveryKey, OpenError) as exc:
+        raise click.ClickException(f"the recovery key could not be read: {exc}") from None
