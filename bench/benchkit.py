@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from whistle.db import make_engine, normalise_url
+from whistle.core.db import make_engine, normalise_url
 
 
 def cpu_model() -> str:
@@ -120,13 +120,14 @@ def make_bench_organisation(instance: Path, slug: str) -> Handlers:
     bench can open every stored report as a handler would. Passwords are random and thrown
     away: nobody signs in."""
     from crypto import Argon2Params, PrivateKey, wrap_private_key
-    from whistle import certification, create_app
-    from whistle.clock import SystemClock
-    from whistle.models import Membership, Role, User
-    from whistle.org_keys import create_org_keys
-    from whistle.organisations import create_organisation
-    from whistle.passwords import hash_password
-    from whistle.runtime import runtime
+    from whistle import create_app
+    from whistle.core.clock import SystemClock
+    from whistle.core.models import Membership, Role, User
+    from whistle.core.org_keys import create_org_keys
+    from whistle.core.organisations import create_organisation
+    from whistle.core.runtime import runtime
+    from whistle.keys import certification
+    from whistle.staff.passwords import hash_password
 
     app = create_app(instance_path=instance)
     rt = runtime(app)
@@ -171,7 +172,7 @@ def make_bench_organisation(instance: Path, slug: str) -> Handlers:
                 users.append(user)
             session.commit()
             # As a real organisation: keys pinned, the lead trusted on first use, and the
-            # handlers' keys certified by her (whistle/certification.py).
+            # handlers' keys certified by her (whistle/keys/certification.py).
             certification.pin_organisation(session, org)
             lead = users[2]
             certification.trust_first_lead(
@@ -198,9 +199,9 @@ class OpenedCase:
 def app_session_info(instance: Path) -> dict[str, object]:
     """The ``Session.info`` the app gives its sessions for the deployment in ``instance``: the
     key pins and the key store (for a bench that makes its own ``Session(engine, info=...)``)."""
-    from whistle.key_pins import session_info
-    from whistle.keystore import KeyStore
-    from whistle.settings import load_settings
+    from whistle.core.key_pins import session_info
+    from whistle.core.keystore import KeyStore
+    from whistle.core.settings import load_settings
 
     settings = load_settings(instance_path=instance)
     return {**session_info(instance), "keystore": KeyStore(settings.keystore_url)}
@@ -208,9 +209,9 @@ def app_session_info(instance: Path) -> dict[str, object]:
 
 def app_session(instance: Path) -> Any:
     """A database session of the deployment in ``instance`` as the app makes them: with the
-    key pins and the key store (whistle/db.py ``make_sessionmaker``). Close it when done."""
+    key pins and the key store (whistle/core/db.py ``make_sessionmaker``). Close it when done."""
     from whistle import create_app
-    from whistle.runtime import runtime
+    from whistle.core.runtime import runtime
 
     return runtime(create_app(instance_path=instance)).sessions()
 
@@ -220,9 +221,10 @@ def open_as_handler(session: Any, store_root: Path, case: Any, handlers: Handler
     report, every file (its authenticated plaintext) and the reporter's messages. Raises when
     any part does not open (a missing key, a missing or damaged file). ``session`` must be an
     app session (:func:`app_session`): the case keys are wrapped under keys in the key store."""
-    from whistle import case_access, handling
-    from whistle.conversation import conversation, open_file, report_files
-    from whistle.storage import FileStore
+    from whistle.casefile import access as case_access
+    from whistle.casefile.conversation import conversation, open_file, report_files
+    from whistle.cases import handling
+    from whistle.core.storage import FileStore
 
     keys = None
     for user_id, private in handlers.keys.items():

@@ -1,4 +1,4 @@
-"""Benchmark of the export for counsel (whistle/export.py, issue 7): a case with 500 MB of
+"""Benchmark of the export for counsel (whistle/counsel/export.py, issue 7): a case with 500 MB of
 attachments, time and peak memory, against copying the same bytes with the stream cipher alone.
 
 Run from the repository root: ``.venv/bin/python bench/export_bench.py`` (options: ``--mb``,
@@ -16,12 +16,12 @@ What it does, all on this machine:
 
 1. creates a temporary folder with a file store and a fresh database (SQLite in that folder by
    default; ``--only postgresql`` makes a PostgreSQL database with a random name instead,
-   dropped at the end, also on error or Ctrl-C), migrates it with ``whistle.schema.upgrade``
+   dropped at the end, also on error or Ctrl-C), migrates it with ``whistle.core.schema.upgrade``
    and adds an organisation with its keys, a handler and a counsel user with key pairs, as
    tests/factories.py does (Argon2id at the test settings: it is not what is measured);
 2. writes ``--files`` files of random bytes, ``--mb`` MB in all, to disk in 1 MiB blocks
    (never more than that in memory), files them with one report through
-   ``whistle.intake.submit_report`` (which encrypts them into the store with
+   ``whistle.reporting.intake.submit_report`` (which encrypts them into the store with
    ``encrypt_stream``), and removes the plaintext inputs at once;
 3. runs each operation in a fresh child process of its own (``python export_bench.py
    --child OP``, secrets passed on its stdin, never on the command line), so that its peak
@@ -31,7 +31,7 @@ What it does, all on this machine:
    the parent's or with ``vfork`` the parent's own, into it, so every child would show the
    parent's peak.) Every child does the same setup (imports what the export needs, opens the
    database, unwraps the handler's and counsel's private keys, opens the handler's case keys
-   with ``whistle.handling.open_keys``, unseals the organisation's signing key):
+   with ``whistle.cases.handling.open_keys``, unseals the organisation's signing key):
 
    - idle web worker: ``create_app`` (every view, as a gunicorn worker holds it) and the
      setup, for comparison: the export runs inside such a worker;
@@ -98,12 +98,15 @@ from crypto import (
     unwrap_private_key,
     wrap_private_key,
 )
-from whistle import bundle_reader, certification, export, handling, org_keys
-from whistle.clock import FixedClock, SystemClock
-from whistle.conversation import open_file
-from whistle.db import make_engine
-from whistle.models import Attachment, Case, Category, Membership, Organisation, Role, User
-from whistle.storage import FileStore
+from whistle.casefile.conversation import open_file
+from whistle.cases import handling
+from whistle.core import org_keys
+from whistle.core.clock import FixedClock, SystemClock
+from whistle.core.db import make_engine
+from whistle.core.models import Attachment, Case, Category, Membership, Organisation, Role, User
+from whistle.core.storage import FileStore
+from whistle.counsel import bundle_reader, export
+from whistle.keys import certification
 
 # Only what the measured operations need is imported at the top: every child imports this
 # module, and its idle memory should be what an export starts from. What the parent alone needs
@@ -328,7 +331,7 @@ def child_main(operation: str) -> int:
     finally:
         engine.dispose()
         if app is not None:
-            from whistle.runtime import runtime
+            from whistle.core.runtime import runtime
 
             runtime(app).engine.dispose()
     result = {
@@ -408,7 +411,7 @@ def add_person(
     keys: dict[int, PrivateKey] | None = None,
 ) -> User:
     """A key-holding staff member, as tests/factories.add_staff makes one (cheap Argon2id)."""
-    from whistle.passwords import hash_password
+    from whistle.staff.passwords import hash_password
 
     params = Argon2Params.for_tests()
     private = PrivateKey.generate()
@@ -445,10 +448,10 @@ def prepare(
     from flask import Flask
     from flask_babel import Babel
 
-    from whistle.conversation import PreparedFile
-    from whistle.intake import ReportInput, submit_report
-    from whistle.metadata import StripOutcome
-    from whistle.organisations import create_organisation
+    from whistle.casefile.conversation import PreparedFile
+    from whistle.core.organisations import create_organisation
+    from whistle.reporting.intake import ReportInput, submit_report
+    from whistle.reporting.metadata import StripOutcome
 
     now = datetime.now(UTC)
     clock = FixedClock(now)
@@ -468,7 +471,7 @@ def prepare(
         lead = add_person(session, org, "Lise Lead", Role.LEAD, password, now, keys)
         session.commit()
         # As a real organisation: pinned keys, the lead trusted on first use, and the
-        # handler's and counsel's keys certified by her (whistle/certification.py).
+        # handler's and counsel's keys certified by her (whistle/keys/certification.py).
         certification.pin_organisation(session, org)
         certification.trust_first_lead(
             session, clock, lead, keys[lead.id], instance_key=instance_key
@@ -714,8 +717,8 @@ def run_all(
     store = FileStore(workdir / "files")
     password = secrets.token_urlsafe(16)  # SECRET: only on the children's stdin
     instance_key = secrets.token_bytes(32)  # SECRET: likewise
-    from whistle.instance import init_instance
-    from whistle.schema import upgrade
+    from whistle.core.instance import init_instance
+    from whistle.core.schema import upgrade
 
     init_instance(workdir / "instance")  # only for the idle web worker's create_app
     engine = make_engine(database_url)

@@ -94,11 +94,11 @@ from submit_bench import (
 )
 
 from crypto import Argon2Params
-from whistle.db import make_engine
-from whistle.instance import init_instance
-from whistle.models import Attachment, Case, Message
-from whistle.schema import upgrade
-from whistle.storage import PARTIAL_SUFFIX
+from whistle.core.db import make_engine
+from whistle.core.instance import init_instance
+from whistle.core.models import Attachment, Case, Message
+from whistle.core.schema import upgrade
+from whistle.core.storage import PARTIAL_SUFFIX
 
 SMALL_FILE = b"Fake fault-bench attachment: invented filler, nothing real.\n" * 60  # ~3.6 KB
 REPLY_TEXT = "Fake reply from the fault bench: an invented detail."
@@ -851,9 +851,9 @@ def _inodes_used(disk: Path) -> int:
 def check_codes(setup: Setup, engine: Engine, ledger: Ledger) -> list[str]:
     """Every code shown opens its case (with the code, and as a handler), report whole."""
     from whistle import create_app
-    from whistle.followup import UnknownCode, open_with_code
-    from whistle.models import Organisation
-    from whistle.runtime import runtime
+    from whistle.core.models import Organisation
+    from whistle.core.runtime import runtime
+    from whistle.reporting.followup import UnknownCode, open_with_code
 
     app = create_app(instance_path=setup.instance)
     rt = runtime(app)

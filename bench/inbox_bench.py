@@ -1,4 +1,4 @@
-"""Benchmark of the handlers' inbox (whistle/inbox.py) with 100,000 cases, on PostgreSQL and
+"""Benchmark of the handlers' inbox (whistle/cases/inbox.py) with 100,000 cases, on PostgreSQL and
 SQLite.
 
 Run from the repository root: ``.venv/bin/python bench/inbox_bench.py`` (options: ``--cases``,
@@ -11,7 +11,7 @@ What it does, all on this machine:
 
 1. creates a fresh PostgreSQL database (random name, dropped at the end, also on error or
    Ctrl-C) and a SQLite file in a temporary folder (removed at the end), and migrates both
-   with ``whistle.schema.upgrade``;
+   with ``whistle.core.schema.upgrade``;
 2. seeds each, from the same random seed, with one organisation and its default categories,
    a handler (A) and a unit lead (B), and ``--cases`` cases received over three years, with
    statuses, acknowledgement, feedback and closing dates, deadlines, scope, outcome and
@@ -64,11 +64,11 @@ from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from crypto import Argon2Params, KeyKind
-from whistle.clock import FixedClock
-from whistle.db import make_engine, make_sessionmaker
-from whistle.deadlines import acknowledge_due, feedback_due
-from whistle.inbox import InboxFilters, inbox
-from whistle.models import (
+from whistle.cases.inbox import InboxFilters, inbox
+from whistle.core.clock import FixedClock
+from whistle.core.db import make_engine, make_sessionmaker
+from whistle.core.deadlines import acknowledge_due, feedback_due
+from whistle.core.models import (
     Case,
     CaseKey,
     CaseOutcome,
@@ -79,9 +79,9 @@ from whistle.models import (
     Role,
     User,
 )
-from whistle.organisations import create_organisation
-from whistle.passwords import hash_password
-from whistle.schema import upgrade
+from whistle.core.organisations import create_organisation
+from whistle.core.schema import upgrade
+from whistle.staff.passwords import hash_password
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent

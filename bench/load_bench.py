@@ -80,12 +80,12 @@ from submit_bench import (
 )
 
 from crypto import Argon2Params
-from whistle.db import make_engine
-from whistle.doctor import check
-from whistle.instance import init_instance
-from whistle.models import Attachment, Case, Message
-from whistle.schema import upgrade
-from whistle.storage import FileStore
+from whistle.core.db import make_engine
+from whistle.core.instance import init_instance
+from whistle.core.models import Attachment, Case, Message
+from whistle.core.schema import upgrade
+from whistle.core.storage import FileStore
+from whistle.maintenance.doctor import check
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REPLY_TEXT = "Fake follow-up from a load-test reporter: one more invented detail, nothing real."

@@ -1,4 +1,5 @@
-"""Benchmark of the retention run (whistle/retention.py): deleting 1,000 cases out of 100,000
+"""Benchmark of the retention run (whistle/retention/retention.py): deleting 1,000 cases out of
+100,000
 against 1,000 out of 2,000, on PostgreSQL and SQLite.
 
 Run from the repository root: ``.venv/bin/python bench/retention_bench.py`` (options:
@@ -17,7 +18,7 @@ What it does, all on this machine, for each database and each number of cases:
    Ctrl-C; SQLite: a file in a temporary folder) and a file store in a temporary folder (in
    /dev/shm when there is one: creating 100,000 files on a virtual disk can take minutes, and
    the run only removes the due cases' files), and migrates the database with
-   ``whistle.schema.upgrade``. The SQLite file is created in incremental auto-vacuum mode,
+   ``whistle.core.schema.upgrade``. The SQLite file is created in incremental auto-vacuum mode,
    the mode ``retention.compact`` leaves every database in after its first run
    (``--first-vacuum`` leaves SQLite's default instead, so the timed run includes the
    one-time full ``VACUUM`` that switches the mode);
@@ -94,12 +95,12 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import ClauseElement
 
 from crypto import Argon2Params, KeyKind
-from whistle import audit, retention
-from whistle.clock import FixedClock
-from whistle.db import make_engine, make_sessionmaker
-from whistle.deadlines import acknowledge_due, add_months, feedback_due
-from whistle.keystore import KeyStore
-from whistle.models import (
+from whistle.core import audit
+from whistle.core.clock import FixedClock
+from whistle.core.db import make_engine, make_sessionmaker
+from whistle.core.deadlines import acknowledge_due, add_months, feedback_due
+from whistle.core.keystore import KeyStore
+from whistle.core.models import (
     Attachment,
     AuditEntry,
     AuditHead,
@@ -121,12 +122,13 @@ from whistle.models import (
     User,
     WebSession,
 )
-from whistle.notify import MailKind
-from whistle.organisations import create_organisation
-from whistle.passwords import hash_password
-from whistle.reminders import reminder_dedup_key
-from whistle.schema import upgrade
-from whistle.storage import FileStore
+from whistle.core.organisations import create_organisation
+from whistle.core.schema import upgrade
+from whistle.core.storage import FileStore
+from whistle.notify.notify import MailKind
+from whistle.notify.reminders import reminder_dedup_key
+from whistle.retention import retention
+from whistle.staff.passwords import hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

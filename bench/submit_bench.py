@@ -65,10 +65,10 @@ from sqlalchemy.engine import make_url
 
 from crypto import Argon2Params
 from crypto.kdf import derive_key
-from whistle.db import make_engine, normalise_url
-from whistle.instance import init_instance
-from whistle.models import Attachment, Case
-from whistle.schema import upgrade
+from whistle.core.db import make_engine, normalise_url
+from whistle.core.instance import init_instance
+from whistle.core.models import Attachment, Case
+from whistle.core.schema import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -516,7 +516,7 @@ def stop_gunicorn(server: Server) -> None:
 
 def server_errors(log: Path) -> Counter[str]:
     """Unhandled errors in the server log, as the app logs them (type, endpoint and the
-    innermost frame in whistle/ or crypto/; whistle/logs.py never logs a message text), plus
+    innermost frame in whistle/ or crypto/; whistle/core/logs.py never logs a message text), plus
     gunicorn worker timeouts."""
     ours = {
         path.name for package in ("whistle", "crypto") for path in (ROOT / package).rglob("*.py")

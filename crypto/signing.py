@@ -52,7 +52,8 @@ class SignaturePurpose(enum.Enum):
     # sealed bundle key and signer. Its own purpose, so a header signature can never be
     # passed off as a manifest's (both are made over bytes the exporting server chooses).
     EXPORT_HEADER = "export-header"
-    # A unit lead vouches that a staff member's public key is theirs (whistle/certification.py).
+    # A unit lead vouches that a staff member's public key is theirs
+    # (whistle/keys/certification.py).
     KEY_CERTIFICATION = "key-certification"
 
 

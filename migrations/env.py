@@ -1,10 +1,10 @@
-"""Alembic environment: the engine comes from Whistle (see whistle/schema.py)."""
+"""Alembic environment: the engine comes from Whistle (see whistle/core/schema.py)."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from whistle.models import Base
+from whistle.core.models import Base
 
 config = context.config
 engine = config.attributes["engine"]

@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Unit, make_unit
 from whistle import create_app
-from whistle.clock import FixedClock
-from whistle.db import make_engine, normalise_url
-from whistle.instance import init_instance
-from whistle.models import Base
-from whistle.runtime import runtime
-from whistle.schema import upgrade
+from whistle.core.clock import FixedClock
+from whistle.core.db import make_engine, normalise_url
+from whistle.core.instance import init_instance
+from whistle.core.models import Base
+from whistle.core.runtime import runtime
+from whistle.core.schema import upgrade
 
 # In CI the property-based tests draw the same examples every run, so a landing never turns on
 # luck; on a developer's machine they explore anew each run (a failure found there is saved
@@ -133,7 +133,7 @@ def database_url(
 @pytest.fixture(autouse=True)
 def counsel_pin_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`whistle export` pins organisation keys in counsel's own configuration: in tests, a
-    file of the test's own, never the account's ~/.config (whistle/bundle_trust.py)."""
+    file of the test's own, never the account's ~/.config (whistle/counsel/bundle_trust.py)."""
     path = tmp_path / "counsel-config" / "pins.json"
     monkeypatch.setenv("WHISTLE_PINS", str(path))
     return path
@@ -167,7 +167,7 @@ def app(app_config: dict[str, Any], instance_path: Path, clock: FixedClock) -> I
     application = create_app(app_config, instance_path=instance_path, clock=clock)
     application.config["TESTING"] = True
     yield application
-    from whistle.runtime import runtime
+    from whistle.core.runtime import runtime
 
     runtime(application).engine.dispose()
     runtime(application).keystore.dispose()

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from crypto import Argon2Params, PrivateKey, wrap_private_key
-from whistle import certification, totp
-from whistle.clock import Clock
-from whistle.models import Membership, Organisation, Role, User
-from whistle.org_keys import create_org_keys
-from whistle.organisations import create_organisation
-from whistle.passwords import hash_password
+from whistle.core.clock import Clock
+from whistle.core.models import Membership, Organisation, Role, User
+from whistle.core.org_keys import create_org_keys
+from whistle.core.organisations import create_organisation
+from whistle.keys import certification
+from whistle.staff import totp
+from whistle.staff.passwords import hash_password
 
 TEST_PASSWORD = "test-password-not-secret"
 

@@ -22,7 +22,7 @@ from werkzeug.test import TestResponse
 from crypto import KeyKind, PrivateKey, decrypt_field, open_case_key
 from tests.factories import Staff
 from tests.pages import csrf_token
-from whistle.case_access import (
+from whistle.casefile.access import (
     KeyRing,
     case_kek,
     open_keys,
@@ -30,10 +30,10 @@ from whistle.case_access import (
     unwrap_reporter_key,
     unwrap_sealed,
 )
-from whistle.contexts import identity_context, report_context
-from whistle.intake import Submission
-from whistle.models import Case, CaseKey, Category, Organisation
-from whistle.runtime import runtime
+from whistle.core.contexts import identity_context, report_context
+from whistle.core.models import Case, CaseKey, Category, Organisation
+from whistle.core.runtime import runtime
+from whistle.reporting.intake import Submission
 
 CODE_RE = re.compile(r'<p class="code" lang="en">([A-Z0-9-]+)</p>')
 

@@ -35,10 +35,10 @@ from tests.pages import csrf_token, text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import StaffMember
 from tests.test_authorisation import HANDLER, Browser, World
-from whistle.clock import FixedClock
-from whistle.invitations import invite
-from whistle.models import Case, Meeting, Organisation, RightsRequest, Role, User
-from whistle.runtime import runtime
+from whistle.core.clock import FixedClock
+from whistle.core.models import Case, Meeting, Organisation, RightsRequest, Role, User
+from whistle.core.runtime import runtime
+from whistle.staff.invitations import invite
 
 REPORTER = "reporter in the mailbox"
 CODE_SHOWN = "reporter looking at the new code"
@@ -541,7 +541,7 @@ def query_targets(app: Flask, visitors: Visitors) -> list[QueryTarget]:
     """Every GET page of the URL map whose view reads its query, with the keys it reads
     (watched while each page is opened once by a visitor who may open it) and the values the
     pages' own links and filter forms use."""
-    from whistle.uploads import WhistleRequest
+    from whistle.web.uploads import WhistleRequest
 
     adapter = app.url_map.bind("localhost")
     reads: set[tuple[str, str]] = set()

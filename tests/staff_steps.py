@@ -13,8 +13,8 @@ from werkzeug.test import TestResponse
 
 from tests.factories import TEST_PASSWORD, Staff
 from tests.pages import csrf_token
-from whistle import totp
-from whistle.clock import FixedClock
+from whistle.core.clock import FixedClock
+from whistle.staff import totp
 
 
 class StaffMember:

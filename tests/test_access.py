@@ -6,7 +6,7 @@ from flask import Flask
 
 from tests.pages import csrf_token
 from tests.test_i18n import _TextCollector
-from whistle.access import PUBLIC_ATTR
+from whistle.web.access import PUBLIC_ATTR
 
 # Every view that may be reached without signing in, by endpoint. A new public view must be
 # added here on purpose, so that opening one is a reviewed decision.
@@ -27,7 +27,8 @@ EXPECTED_PUBLIC = {
     "mailbox.receipt_proof",
     "mailbox.sign_out",
     "mailbox.keep_out",
-    # Approving or correcting meeting minutes: the reporter's session too (whistle/meetings.py).
+    # Approving or correcting meeting minutes: the reporter's session too
+    # (whistle/meetings/meetings.py).
     "mailbox.minutes_approve",
     "mailbox.minutes_correct",
     "mailbox.consent",

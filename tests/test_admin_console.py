@@ -30,10 +30,9 @@ from tests.smtp_stub import SmtpReceiver
 from tests.staff_steps import CaseWorker, StaffMember, form_token
 from tests.test_authorisation import EXPECTED, snapshot
 from tests.test_staff_auth import secret_shown
-from whistle import mail, retention, totp
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.models import (
+from whistle.core.clock import FixedClock
+from whistle.core.models import (
     AuditEntry,
     Case,
     CaseKey,
@@ -47,9 +46,12 @@ from whistle.models import (
     User,
     WebSession,
 )
-from whistle.onboarding import issue_token
+from whistle.core.runtime import runtime
+from whistle.notify import mail
 from whistle.reporting.limits import MB, upload_limits
-from whistle.runtime import runtime
+from whistle.retention import retention
+from whistle.setup.onboarding import issue_token
+from whistle.staff import totp
 
 
 class Admin(StaffMember):
@@ -205,8 +207,8 @@ OPENERS = (
     "rewrap_private_key",
     "import_recovery_key",
 )
-# What an admin's request may open: its own browser session (whistle/vault.py), an uploaded
-# file's spool (whistle/uploads.py) and the mail server's password (whistle/mail.py).
+# What an admin's request may open: its own browser session (whistle/core/vault.py), an uploaded
+# file's spool (whistle/web/uploads.py) and the mail server's password (whistle/notify/mail.py).
 HARMLESS = {"web-session", "upload-spool", "smtp-password"}
 
 
@@ -1205,7 +1207,7 @@ def test_the_audit_log_names_every_console_action(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
     """Each change leaves an entry with ids and codes only, readable by name."""
-    from whistle.audit_views import ACTION_NAMES
+    from whistle.audit.views import ACTION_NAMES
 
     admin = admin_of(app, clock, unit)
     henrik = unit.handlers[1].user.id

@@ -37,14 +37,17 @@ from tests.factories import Unit, add_staff, certify
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
-from whistle import disclosure, export, handling, rights
-from whistle.clock import FixedClock
-from whistle.contexts import identity_context, report_context
-from whistle.invitations import invite
-from whistle.models import Attachment, Base, Case, KeyPurpose, OrgKey, Role, User
-from whistle.org_keys import signing_key
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.cases import handling
+from whistle.core.clock import FixedClock
+from whistle.core.contexts import identity_context, report_context
+from whistle.core.models import Attachment, Base, Case, KeyPurpose, OrgKey, Role, User
+from whistle.core.org_keys import signing_key
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.counsel import export
+from whistle.disclosure import disclosure
+from whistle.rights import rights
+from whistle.staff.invitations import invite
 
 TYPED = (
     "what",

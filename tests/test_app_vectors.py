@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from crypto import SignaturePurpose, VerifyKey, unwrap_private_key, verify
-from whistle import bundle_format, bundle_reader, receipts
+from whistle.counsel import bundle_format, bundle_reader
+from whistle.reporting import receipts
 
 HERE = Path(__file__).resolve().parent
 VECTORS = HERE / "app_vectors"

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Unit, make_unit
 from whistle import create_app
-from whistle.audit import (
+from whistle.cli import cli
+from whistle.core.audit import (
     GAP,
     GENESIS,
     HASH_MISMATCH,
@@ -32,11 +33,10 @@ from whistle.audit import (
     record,
     verify,
 )
-from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.deadlines import acknowledge_due, feedback_due
-from whistle.models import AuditEntry, AuditHead, Case, Organisation
-from whistle.runtime import runtime
+from whistle.core.clock import FixedClock
+from whistle.core.deadlines import acknowledge_due, feedback_due
+from whistle.core.models import AuditEntry, AuditHead, Case, Organisation
+from whistle.core.runtime import runtime
 
 
 def open_case(session: Session, clock: FixedClock, org: Organisation, reference: str) -> Case:
@@ -445,7 +445,7 @@ def test_concurrent_writers_build_one_unbroken_chain(app: Flask, unit: Unit) -> 
 def test_verify_walks_past_one_batch(
     session: Session, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("whistle.audit.BATCH", 3)
+    monkeypatch.setattr("whistle.core.audit.BATCH", 3)
     for _ in range(8):
         record(session, clock, action="user.signed_in", org_id=None)
     session.commit()
@@ -572,7 +572,7 @@ def test_every_action_the_code_records_has_a_name_people_read() -> None:
     import re
     from pathlib import Path
 
-    from whistle.audit_views import ACTION_NAMES
+    from whistle.audit.views import ACTION_NAMES
 
     source = "\n".join(
         path.read_text()

@@ -38,23 +38,13 @@ from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
 from tests.test_access import EXPECTED_PUBLIC
-from whistle import (
-    case_access,
-    case_sharing,
-    disclosure,
-    export,
-    handling,
-    meetings,
-    notices,
-    rights,
-)
 from whistle.admin.people import end_access
-from whistle.clock import FixedClock
-from whistle.inbox import InboxFilters, inbox
-from whistle.invitations import invite
-from whistle.key_warnings import WarningKind, warn_leads
-from whistle.meetings import open_meeting_task
-from whistle.models import (
+from whistle.casefile import access as case_access
+from whistle.casefile import sharing as case_sharing
+from whistle.cases import handling
+from whistle.cases.inbox import InboxFilters, inbox
+from whistle.core.clock import FixedClock
+from whistle.core.models import (
     Attachment,
     Base,
     Case,
@@ -64,9 +54,17 @@ from whistle.models import (
     RightsRequestKey,
     Role,
 )
-from whistle.org_keys import signing_key
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.core.org_keys import signing_key
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.counsel import export
+from whistle.disclosure import disclosure
+from whistle.keys.warnings import WarningKind, warn_leads
+from whistle.meetings import meetings
+from whistle.meetings.meetings import open_meeting_task
+from whistle.notices import notices
+from whistle.rights import rights
+from whistle.staff.invitations import invite
 
 REPORT_TEXT = "Fake report AUTHZCANARY: pallets leave the warehouse at night."
 REPORTER_NAME = "Testa AUTHZNAMECANARY"
@@ -546,7 +544,7 @@ def test_the_case_and_its_file_really_open_for_a_holder(app: Flask, world: World
 def test_no_flow_derived_from_a_case_opens_for_those_without_it(
     app: Flask, session: Session, world: World
 ) -> None:
-    """The domain asks the case, in one place (whistle/case_access.py): a handler excluded by
+    """The domain asks the case, in one place (whistle/casefile/access.py): a handler excluded by
     the reporter, one who stepped aside and one removed from the organisation get nothing of
     the case or of what derives from it, whichever function they call; a holder gets it all
     (so the checks below can fail)."""

@@ -28,13 +28,13 @@ from crypto import KeyKind, decrypt_field, open_case_key
 from tests.factories import Unit
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, read_as_handler, stored_sealed
 from tests.staff_steps import CaseWorker
-from whistle import uploads
-from whistle.clock import FixedClock
-from whistle.contexts import nudge_context
-from whistle.conversation import conversation, open_file
-from whistle.models import Base, Case, CaseKey
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.casefile.conversation import conversation, open_file
+from whistle.core.clock import FixedClock
+from whistle.core.contexts import nudge_context
+from whistle.core.models import Base, Case, CaseKey
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.web import uploads
 
 FIELDS = ("what", "when_where", "who", "how_known", "name", "contact", "nudge", "reply")
 FILE_MARKERS = ("file_content", "file_name", "reply_file_content", "reply_file_name")

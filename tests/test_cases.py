@@ -21,13 +21,14 @@ from tests.factories import Staff, Unit, add_staff, certify
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker, form_token
-from whistle import case_sharing, handling
-from whistle.clock import FixedClock
-from whistle.handling import NoAccess
-from whistle.intake import ReportInput, submit_report
-from whistle.models import AuditEntry, Case, CaseKey, CaseNote, Category, Message, Role
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.casefile import sharing as case_sharing
+from whistle.cases import handling
+from whistle.cases.handling import NoAccess
+from whistle.core.clock import FixedClock
+from whistle.core.models import AuditEntry, Case, CaseKey, CaseNote, Category, Message, Role
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.reporting.intake import ReportInput, submit_report
 
 REPORT_TEXT = "Fake test report: pallets are sold privately from the warehouse."
 QUESTION = "Fake question: on which days did you see the pallets leave?"
@@ -728,7 +729,7 @@ def test_a_long_inbox_counts_only_up_to_a_cap_and_still_pages(
 ) -> None:
     """Counting stops at the cap (so a page costs the same with 100 or 100,000 cases); the
     list still pages to its end, and a page past the end is empty with a way back."""
-    monkeypatch.setattr("whistle.inbox.COUNT_CAP", 20)
+    monkeypatch.setattr("whistle.cases.inbox.COUNT_CAP", 20)
     made = [submit(app, session, unit).reference for _ in range(53)]
     worker = signed_in(hanne(app, clock, unit))
     first = worker.inbox(sort="received_asc")

@@ -34,13 +34,13 @@ from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import CaseWorker, StaffMember, form_token
 from tests.test_admin_console import admin_of
 from tests.test_cases import keys_of, submit
-from whistle import case_sharing, certification, export, handling, notify, rights
-from whistle.case_access import certified_members
-from whistle.certification import CertificationRefused, KeysNotTrusted, key_digest, statement
+from whistle.casefile import sharing as case_sharing
+from whistle.casefile.access import certified_members
+from whistle.cases import handling
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.key_pins import PINS_FILE, pins_of
-from whistle.models import (
+from whistle.core.clock import FixedClock
+from whistle.core.key_pins import PINS_FILE, pins_of
+from whistle.core.models import (
     AuditEntry,
     Case,
     CaseKey,
@@ -56,10 +56,15 @@ from whistle.models import (
     Role,
     User,
 )
-from whistle.org_keys import create_org_keys, signing_key
-from whistle.organisations import create_organisation
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.core.org_keys import create_org_keys, signing_key
+from whistle.core.organisations import create_organisation
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.counsel import export
+from whistle.keys import certification
+from whistle.keys.certification import CertificationRefused, KeysNotTrusted, key_digest, statement
+from whistle.notify import notify
+from whistle.rights import rights
 
 EXCLUDE_RE = re.compile(r'<input[^>]*name="exclude"[^>]*value="(\d+)"')
 
@@ -765,8 +770,8 @@ def test_intake_seals_only_to_members_the_form_offered(
     """A member certified after the form was shown is not sealed to: the reporter was not
     offered them for exclusion."""
     from crypto import Argon2Params
-    from whistle.intake import ReportInput, submit_report
-    from whistle.models import Category
+    from whistle.core.models import Category
+    from whistle.reporting.intake import ReportInput, submit_report
 
     offered = [u for u in certified_members(session, unit.org.id) if u.id != henrik(unit).user.id]
     category = session.scalars(select(Category.id).where(Category.org_id == unit.org.id)).first()

@@ -1,4 +1,5 @@
-"""The server-side SVG charts (whistle/charts.py): well-formed, one bar per value, bars to
+"""The server-side SVG charts (whistle/statistics/charts.py): well-formed, one bar per value, bars
+to
 scale, every text escaped, accessible, self-contained and deterministic."""
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from collections.abc import Callable
 import pytest
 from markupsafe import Markup
 
-from whistle import charts
-from whistle.charts import Bar
+from whistle.statistics import charts
+from whistle.statistics.charts import Bar
 
 Draw = Callable[..., Markup]
 

@@ -12,7 +12,7 @@ The page's shape, which the checks rely on:
 - tests as pytest node ids in backticks: ``tests/test_x.py::test_name`` or
   ``tests/test_x.py::TestClass::test_name`` (no parametrisation brackets);
 - code as list items starting with a path and the names defined there:
-  ``- `whistle/deadlines.py` `acknowledge_due`, `feedback_due`: what they do``.
+  ``- `whistle/core/deadlines.py` `acknowledge_due`, `feedback_due`: what they do``.
 """
 
 from __future__ import annotations
@@ -199,7 +199,8 @@ def test_the_checks_name_a_renamed_test_and_a_renamed_function() -> None:
     """The checker must fail on the mistakes it is there to catch, each named."""
     page = (
         "### D1. A real item\n"
-        "- `whistle/deadlines.py` `acknowledge_due`, `acknowledge_within`: one real, one not.\n"
+        "- `whistle/core/deadlines.py` `acknowledge_due`, `acknowledge_within`: one real, one "
+        "not.\n"
         "- `tests/test_deadlines.py::test_acknowledgement_is_due_seven_days_after_receipt`\n"
         "- `tests/test_deadlines.py::test_acknowledgement_is_due_eight_days_after_receipt`\n"
         "- `tests/test_no_such_file.py::test_anything`\n"
@@ -218,7 +219,7 @@ def test_the_checks_name_a_renamed_test_and_a_renamed_function() -> None:
         "_across_month_ends[case0]"
     ]
     assert missing_code(page) == [
-        "whistle/deadlines.py acknowledge_within (not defined there)",
+        "whistle/core/deadlines.py acknowledge_within (not defined there)",
         "whistle/no_such_module.py (no such file)",
     ]
     assert [(s.id, bool(listed_tests(s.body))) for s in sections(page)] == [

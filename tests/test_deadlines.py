@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from whistle.deadlines import acknowledge_due, add_months, feedback_due
+from whistle.core.deadlines import acknowledge_due, add_months, feedback_due
 
 
 def test_acknowledgement_is_due_seven_days_after_receipt() -> None:

@@ -1,4 +1,5 @@
-"""Disclosing a named reporter's identity (REQUIREMENTS.md K2; Act § 26; whistle/disclosure.py).
+"""Disclosing a named reporter's identity (REQUIREMENTS.md K2; Act § 26;
+whistle/disclosure/disclosure.py).
 
 Without the reporter's consent the identity goes only to a named public authority: the notice
 with reasons in the mailbox, or no notice with a second person's approval, and then a handover
@@ -27,10 +28,10 @@ from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import CaseWorker, form_token
 from tests.test_cases import field_errors, keys_of, messages_of, newest_case, signed_in
 from tests.test_export import counsel, opened
-from whistle import disclosure, export, handling
-from whistle.clock import FixedClock
-from whistle.handling import ActionRefused
-from whistle.models import (
+from whistle.cases import handling
+from whistle.cases.handling import ActionRefused
+from whistle.core.clock import FixedClock
+from whistle.core.models import (
     AuditEntry,
     Base,
     Case,
@@ -40,8 +41,10 @@ from whistle.models import (
     IdentityDisclosure,
     OutboxMail,
 )
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.counsel import export
+from whistle.disclosure import disclosure
 
 NAME = "Rikke DISCLOSEDNAME Testesen"
 CONTACT = "rikke.disclosed@example.org"
@@ -895,7 +898,7 @@ def test_one_disclosure_at_a_time_per_counsel_and_none_for_an_anonymous_case(
 
 
 def _signing_key(app: Flask, session: Session, unit: Unit):  # type: ignore[no-untyped-def]
-    from whistle.org_keys import signing_key
+    from whistle.core.org_keys import signing_key
 
     return signing_key(session, unit.org.id, runtime(app).settings.instance_key)
 
@@ -961,8 +964,8 @@ def test_a_document_that_cannot_be_drawn_hands_nothing_over(
     unit: Unit,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from whistle import disclosure_document
-    from whistle.export import ExportFailed
+    from whistle.counsel.export import ExportFailed
+    from whistle.disclosure import document as disclosure_document
 
     def broken(_letter: object) -> bytes:
         raise ExportFailed("TimeoutExpired")

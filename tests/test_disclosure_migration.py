@@ -20,10 +20,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tests.conftest import DEFAULT_PG, _admin_engine, postgres_required
-from whistle import audit, disclosure
-from whistle.db import make_engine, normalise_url
-from whistle.models import AuditEntry, Case, IdentityDisclosure
-from whistle.schema import alembic_config, upgrade
+from whistle.core import audit
+from whistle.core.db import make_engine, normalise_url
+from whistle.core.models import AuditEntry, Case, IdentityDisclosure
+from whistle.core.schema import alembic_config, upgrade
+from whistle.disclosure import disclosure
 
 REVISION = "0018"
 

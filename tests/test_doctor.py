@@ -1,6 +1,6 @@
 """`whistle doctor`: each kind of inconsistency a crash, a killed worker or damage can leave
 between the database and the file store is found, named by kind and count only, and repaired
-where it can be; a healthy store reports clean (whistle/doctor.py)."""
+where it can be; a healthy store reports clean (whistle/maintenance/doctor.py)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Staff, Unit, add_staff, certify
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
-from whistle import audit, export, handling
+from whistle.casefile.conversation import PreparedFile
+from whistle.cases import handling
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.conversation import PreparedFile
-from whistle.intake import ReportInput, submit_report
-from whistle.models import (
+from whistle.core import audit
+from whistle.core.clock import FixedClock
+from whistle.core.models import (
     Attachment,
     AuditEntry,
     Case,
@@ -33,10 +33,12 @@ from whistle.models import (
     PendingFileDeletion,
     Role,
 )
-from whistle.org_keys import signing_key
-from whistle.purge import purge_item
-from whistle.runtime import runtime
-from whistle.storage import PARTIAL_SUFFIX, FileStore
+from whistle.core.org_keys import signing_key
+from whistle.core.runtime import runtime
+from whistle.core.storage import PARTIAL_SUFFIX, FileStore
+from whistle.counsel import export
+from whistle.reporting.intake import ReportInput, submit_report
+from whistle.retention.purge import purge_item
 
 REPORT = "Fake report DOCTORMARKER: forklifts are driven without training."
 EVIDENCE = Upload("fake-evidence.txt", b"Fake evidence, nothing real.\n" * 200)

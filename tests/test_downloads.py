@@ -16,10 +16,10 @@ from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker
 from tests.test_cases import hanne, newest_case, signed_in, staff_file_links
-from whistle.clock import FixedClock
-from whistle.models import Attachment, CaseExport, Role
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.core.clock import FixedClock
+from whistle.core.models import Attachment, CaseExport, Role
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
 
 # Three 64 KiB segments and a bit: a cut anywhere would show.
 EVIDENCE = Upload("kvittering.txt", b"Fake receipt line, nothing real.\n" * 6000)

@@ -1,5 +1,5 @@
 """Case files for counsel: the bundle round trip, tampering, the wrong counsel, and what a
-bundle never holds (issue 7; whistle/export.py, docs/export-format.md)."""
+bundle never holds (issue 7; whistle/counsel/export.py, docs/export-format.md)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 from tests.factories import Staff, Unit, add_staff, certify
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.test_cases import keys_of
-from whistle import bundle_reader, export, handling
-from whistle.bundle_format import MAGIC
-from whistle.clock import FixedClock
-from whistle.models import AuditEntry, Case, CaseExport, Disclosure, Role
-from whistle.org_keys import signing_key, verify_key
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.cases import handling
+from whistle.core.clock import FixedClock
+from whistle.core.models import AuditEntry, Case, CaseExport, Disclosure, Role
+from whistle.core.org_keys import signing_key, verify_key
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.counsel import bundle_reader, export
+from whistle.counsel.bundle_format import MAGIC
 
 REPORT = "Fake report EXPORTMARKER: pallets leave the warehouse at night."
 NAME = "Rikke IDENTITYMARKER"
@@ -154,8 +155,8 @@ def test_only_the_reporters_consent_lets_a_case_file_carry_the_identity(
     database) never lets it into a case file."""
     from datetime import date
 
-    from whistle.handling import ActionRefused
-    from whistle.models import IdentityDisclosure
+    from whistle.cases.handling import ActionRefused
+    from whistle.core.models import IdentityDisclosure
 
     conny = counsel(app, session, clock, unit, "Conny Counsel")
     case, _first = exported_case(app, session, clock, unit, conny, notes=False)
@@ -277,7 +278,7 @@ def test_counsel_reads_only_their_bundles_and_opens_one_offline(
     from tests.pages import text_of
     from tests.staff_steps import CaseWorker
     from tests.test_cases import hanne, signed_in
-    from whistle.export_cli import export_cli
+    from whistle.counsel.cli import export_cli
 
     conny = counsel(app, session, clock, unit, "Conny Counsel")
     other = counsel(app, session, clock, unit, "Otto Other")

@@ -1,5 +1,6 @@
-"""Whose signature counts on a case file for counsel (issue 14 item 5; whistle/bundle_trust.py,
-whistle/bundle_format.py, docs/export-format.md "Whose signature counts").
+"""Whose signature counts on a case file for counsel (issue 14 item 5;
+whistle/counsel/bundle_trust.py,
+whistle/counsel/bundle_format.py, docs/export-format.md "Whose signature counts").
 
 The attack: anyone can make a signing key, seal a case file to counsel's public key and sign
 it; before issue 14 such a file opened and verified, as the manifest carries the key that
@@ -28,14 +29,14 @@ from tests.pages import text_of
 from tests.staff_steps import CaseWorker
 from tests.test_cases import keys_of
 from tests.test_export import REPORT, counsel, exported_case
-from whistle import bundle_reader, export
-from whistle.bundle_format import MAGIC, MAGIC_V1, field, header, parse_key_file
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.models import Case, CaseExport
-from whistle.org_keys import signing_key, verify_key
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.core.clock import FixedClock
+from whistle.core.models import Case, CaseExport
+from whistle.core.org_keys import signing_key, verify_key
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.counsel import bundle_reader, export
+from whistle.counsel.bundle_format import MAGIC, MAGIC_V1, field, header, parse_key_file
 
 
 class Counsel(CaseWorker):
@@ -387,7 +388,7 @@ def test_a_case_file_of_another_organisation_needs_that_organisations_key_file(
     elsewhere = desk / "elsewhere.key"
     wrapped = conny.user.wrapped_private_key
     assert wrapped is not None
-    from whistle.bundle_format import key_file_text
+    from whistle.counsel.bundle_format import key_file_text
 
     elsewhere.write_text(key_file_text(wrapped, "andetfirma", SigningKey.generate().verify_key()))
     refused(reader.open(bundle, elsewhere, "out"), "your key file is from 'andetfirma'")

@@ -30,9 +30,9 @@ from tests.factories import Unit
 from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from whistle.cli import cli
-from whistle.models import Attachment, Case, Message
-from whistle.runtime import runtime
-from whistle.storage import FileStore, StorageError
+from whistle.core.models import Attachment, Case, Message
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore, StorageError
 
 EVIDENCE = Upload("fake-evidence.txt", b"Fake evidence, nothing real.\n" * 50)
 
@@ -118,7 +118,7 @@ def test_a_commit_whose_answer_is_lost_keeps_the_files_of_the_stored_report(
 def test_a_reply_whose_commit_answer_is_lost_keeps_its_file(
     app: Flask, session: Session, unit: Unit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The same for a reply in the mailbox (whistle/conversation.py post_message)."""
+    """The same for a reply in the mailbox (whistle/casefile/conversation.py post_message)."""
     real_commit = Session.commit
     lost = {"done": False}
 

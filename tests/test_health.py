@@ -7,7 +7,7 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 from whistle import create_app
-from whistle.runtime import runtime
+from whistle.core.runtime import runtime
 
 
 def test_healthy_with_database(client: FlaskClient) -> None:

@@ -25,15 +25,16 @@ from crypto import (
 )
 from tests.factories import Unit, add_staff, make_unit
 from tests.reporter_steps import reporter_blob, reporter_ring, stored_sealed
-from whistle import intake, records
-from whistle.clock import FixedClock
-from whistle.contexts import attachment_context, identity_context, report_context
-from whistle.conversation import PreparedFile
-from whistle.intake import IntakeError, ReportInput, submit_report
-from whistle.models import Attachment, AuditEntry, Case, CaseKey, Category, Role
-from whistle.runtime import runtime
-from whistle.shredding import file_key_name
-from whistle.storage import FileStore, StorageError
+from whistle.casefile import records
+from whistle.casefile.conversation import PreparedFile
+from whistle.core.clock import FixedClock
+from whistle.core.contexts import attachment_context, identity_context, report_context
+from whistle.core.models import Attachment, AuditEntry, Case, CaseKey, Category, Role
+from whistle.core.runtime import runtime
+from whistle.core.shredding import file_key_name
+from whistle.core.storage import FileStore, StorageError
+from whistle.reporting import intake
+from whistle.reporting.intake import IntakeError, ReportInput, submit_report
 
 CANARY = "CANARY-7f3a9 the warehouse manager sells pallets privately"
 NAME_CANARY = "Testa CANARY-Navnesen"

@@ -15,8 +15,8 @@ from tests.pages import text_of
 from tests.smtp_stub import SmtpReceiver
 from tests.staff_steps import StaffMember
 from whistle import create_app
-from whistle.clock import FixedClock
-from whistle.runtime import runtime
+from whistle.core.clock import FixedClock
+from whistle.core.runtime import runtime
 
 
 @pytest.fixture

@@ -31,12 +31,15 @@ from tests.factories import Staff, Unit, add_staff, certify
 from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, stored_sealed
 from tests.staff_steps import CaseWorker
-from whistle import case_access, case_sharing, handling, records, rights
 from whistle.admin.people import change_roles, end_access
-from whistle.clock import FixedClock
-from whistle.contexts import message_context, note_context
-from whistle.conversation import conversation
-from whistle.models import (
+from whistle.casefile import access as case_access
+from whistle.casefile import records
+from whistle.casefile import sharing as case_sharing
+from whistle.casefile.conversation import conversation
+from whistle.cases import handling
+from whistle.core.clock import FixedClock
+from whistle.core.contexts import message_context, note_context
+from whistle.core.models import (
     Case,
     CaseExclusion,
     CaseKey,
@@ -45,8 +48,9 @@ from whistle.models import (
     RightsRequestKey,
     Role,
 )
-from whistle.runtime import runtime
-from whistle.shredding import message_key_name, note_key_name
+from whistle.core.runtime import runtime
+from whistle.core.shredding import message_key_name, note_key_name
+from whistle.rights import rights
 
 REPORT = "Fake report EPOCHCANARY: forklifts are rented out at weekends."
 AFTER = "Fake reply EPOCHAFTERCANARY written after someone left."

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 from tests.factories import Unit
 from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import CaseWorker
-from whistle import case_access
+from whistle.casefile import access as case_access
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.models import Case, CaseKey
-from whistle.runtime import runtime
-from whistle.shredding import case_key_name
+from whistle.core.clock import FixedClock
+from whistle.core.models import Case, CaseKey
+from whistle.core.runtime import runtime
+from whistle.core.shredding import case_key_name
 
 
 def make_bare(session: Session, case: Case) -> None:

@@ -1,4 +1,5 @@
-"""The key store (whistle/keystore.py) and crypto-shredding (whistle/shredding.py): keys outside
+"""The key store (whistle/core/keystore.py) and crypto-shredding (whistle/core/shredding.py): keys
+outside
 the database, destroyed for good when their case or item is deleted, also after a crash, with
 `whistle doctor` finding what a failure left.
 
@@ -6,7 +7,7 @@ The store's own tests run on both backends: SQLite (the default, a file in the i
 folder) and PostgreSQL (a database of its own). The app's tests run on both application
 databases, each test with its own key store in its instance folder (tests/conftest.py). The
 keys the lead's wiring will make for cases and items are made here by hand, under the names
-whistle/shredding.py gives them.
+whistle/core/shredding.py gives them.
 """
 
 from __future__ import annotations
@@ -30,16 +31,18 @@ from tests.conftest import postgres_required
 from tests.factories import Unit
 from tests.test_cases import keys_of
 from tests.test_retention import close, reported_with_file, run
-from whistle import audit, create_app, handling, keystore, shredding
+from whistle import create_app
+from whistle.cases import handling
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.db import normalise_url
-from whistle.keystore import KeyExists, KeyStore, KeyStoreError, ScrubIncomplete
-from whistle.models import Attachment, AuditEntry, Case, PendingKeyDestruction
-from whistle.purge import purge_item
-from whistle.runtime import runtime
-from whistle.settings import SettingsError, load_settings
-from whistle.storage import FileStore
+from whistle.core import audit, keystore, shredding
+from whistle.core.clock import FixedClock
+from whistle.core.db import normalise_url
+from whistle.core.keystore import KeyExists, KeyStore, KeyStoreError, ScrubIncomplete
+from whistle.core.models import Attachment, AuditEntry, Case, PendingKeyDestruction
+from whistle.core.runtime import runtime
+from whistle.core.settings import SettingsError, load_settings
+from whistle.core.storage import FileStore
+from whistle.retention.purge import purge_item
 
 # --- the store on both backends ---------------------------------------------------------------
 
@@ -455,7 +458,7 @@ def test_a_destroy_held_back_by_an_older_reader_is_finished_by_the_next(
 
 def keys_for(app: Flask, session: Session, case: Case) -> dict[str, bytes]:
     """The keys of the case and of each of its messages, notes and files: the app made every
-    one of them when it wrote the case (whistle/case_access.py, whistle/records.py)."""
+    one of them when it wrote the case (whistle/casefile/access.py, whistle/casefile/records.py)."""
     session.expire_all()
     names = shredding.case_key_names(session, [case.id])[case.id]
     found = runtime(app).keystore.get_many(names)

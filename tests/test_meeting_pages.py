@@ -12,9 +12,9 @@ from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import StaffMember
 from tests.test_meetings import press
-from whistle.clock import FixedClock
-from whistle.models import AuditEntry, Case, Meeting
-from whistle.runtime import runtime
+from whistle.core.clock import FixedClock
+from whistle.core.models import AuditEntry, Case, Meeting
+from whistle.core.runtime import runtime
 
 MINUTES = "We met on Thursday. Testa Testesen described the pallets again."
 

@@ -24,11 +24,12 @@ from crypto import OpenError, PrivateKey, decrypt_field
 from tests.factories import Unit, make_unit
 from tests.pages import csrf_token, text_of
 from tests.reporter_steps import ReportAnswers, Reporter, read_as_handler, reporter_ring
-from whistle.case_access import open_reporter_keys
-from whistle.clock import FixedClock
-from whistle.followup import open_with_code
-from whistle.intake import ReportInput, Submission, submit_report
-from whistle.meetings import (
+from whistle.casefile.access import open_reporter_keys
+from whistle.core.clock import FixedClock
+from whistle.core.models import Base, Case, Category, Meeting, MinutesVersion, OrgSetting
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.meetings.meetings import (
     MAX_MINUTES_LENGTH,
     MeetingError,
     StaleMinutes,
@@ -43,9 +44,8 @@ from whistle.meetings import (
     set_meeting_due_days,
     write_minutes,
 )
-from whistle.models import Base, Case, Category, Meeting, MinutesVersion, OrgSetting
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.reporting.followup import open_with_code
+from whistle.reporting.intake import ReportInput, Submission, submit_report
 
 FIRST_MINUTES = "Fake minutes v1: Testa Testesen met the unit on 2 March and described the pallets."
 CORRECTED = "Fake minutes v2: Testa Testesen met the unit on 2 March and described the pallets."

@@ -1,4 +1,4 @@
-"""Metadata stripping (whistle/metadata.py): pure unit tests on files built in memory.
+"""Metadata stripping (whistle/reporting/metadata.py): pure unit tests on files built in memory.
 
 Every sample carries planted markers (fake people, a fake camera serial, a fake company).
 A file that is rewritten must come out without any of them; a file that is not rewritten
@@ -28,8 +28,8 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import IndirectObject, NameObject, StreamObject
 from werkzeug.datastructures import FileStorage
 
-from whistle import metadata, uploads
-from whistle.metadata import (
+from whistle.reporting import metadata
+from whistle.reporting.metadata import (
     REWRITTEN_KINDS,
     StripOutcome,
     StripResult,
@@ -37,6 +37,7 @@ from whistle.metadata import (
     sniff_kind,
     strip_metadata,
 )
+from whistle.web import uploads
 
 # Planted markers: every planted string contains one of these.
 AUTHOR = "Fake Author Testperson"
@@ -969,13 +970,13 @@ def test_damaged_files_are_kept_whole_and_marked_failed(
 ) -> None:
     make, kind = DAMAGED[filename]
     data = make()
-    with caplog.at_level("WARNING", logger="whistle.metadata"):
+    with caplog.at_level("WARNING", logger="whistle.reporting.metadata"):
         result, kept = _strip(data, filename)
 
     assert result == StripResult(StripOutcome.FAILED, kind)
     assert kept == data
     # The warning names the kind and the exception type only, never the file's content.
-    records = [r for r in caplog.records if r.name == "whistle.metadata"]
+    records = [r for r in caplog.records if r.name == "whistle.reporting.metadata"]
     assert len(records) == 1
     assert kind in records[0].getMessage()
     assert _markers_in(records[0].getMessage().encode()) == []
@@ -1196,7 +1197,7 @@ def test_every_sample_is_stripped_of_every_marker(sample: str) -> None:
     assert _markers_in(cleaned) == []
 
 
-# --- Through the upload path (whistle/uploads.py), which needs no app or database ------------
+# --- Through the upload path (whistle/web/uploads.py), which needs no app or database ------------
 
 
 def _spooled(data: bytes, filename: str) -> FileStorage:

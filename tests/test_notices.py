@@ -1,4 +1,4 @@
-"""Persons concerned and their art. 14 notice (REQUIREMENTS.md S4; whistle/notices.py)."""
+"""Persons concerned and their art. 14 notice (REQUIREMENTS.md S4; whistle/notices/notices.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import CaseWorker, form_token
 from tests.test_cases import field_errors, hanne, henrik, signed_in
-from whistle.clock import FixedClock
-from whistle.models import AuditEntry, Case, CaseNote, OutboxMail, PersonConcerned
-from whistle.reminders import queue_notice_reviews
+from whistle.core.clock import FixedClock
+from whistle.core.models import AuditEntry, Case, CaseNote, OutboxMail, PersonConcerned
+from whistle.notify.reminders import queue_notice_reviews
 
 REPORTER = "Rikke NOTICEREPORTERMARKER"
 PERSON = "Per Påstand, lagerchef"

@@ -42,13 +42,11 @@ from tests.factories import Staff, Unit, add_staff, make_unit
 from tests.reporter_steps import reporter_ring
 from tests.smtp_stub import SmtpReceiver
 from whistle import create_app
+from whistle.casefile.conversation import post_message
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.conversation import post_message
-from whistle.deadlines import feedback_due
-from whistle.intake import ReportInput, Submission, submit_report
-from whistle.mail import SmtpConfig, SmtpTransport
-from whistle.models import (
+from whistle.core.clock import FixedClock
+from whistle.core.deadlines import feedback_due
+from whistle.core.models import (
     Author,
     Case,
     CaseKey,
@@ -58,7 +56,11 @@ from whistle.models import (
     OutboxMail,
     Role,
 )
-from whistle.notify import (
+from whistle.core.runtime import runtime
+from whistle.core.settings import SettingsError, load_settings
+from whistle.core.storage import FileStore
+from whistle.notify.mail import SmtpConfig, SmtpTransport
+from whistle.notify.notify import (
     MAX_ATTEMPTS,
     AddressRejected,
     SendReport,
@@ -66,10 +68,8 @@ from whistle.notify import (
     queue_nudge,
     send_pending,
 )
-from whistle.reminders import queue_deadline_reminders
-from whistle.runtime import runtime
-from whistle.settings import SettingsError, load_settings
-from whistle.storage import FileStore
+from whistle.notify.reminders import queue_deadline_reminders
+from whistle.reporting.intake import ReportInput, Submission, submit_report
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "http://localhost"

@@ -8,10 +8,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.pages import text_of
-from whistle.clock import FixedClock
-from whistle.models import Category
-from whistle.organisations import OrganisationError, create_organisation, suggest_slug
-from whistle.runtime import runtime
+from whistle.core.clock import FixedClock
+from whistle.core.models import Category
+from whistle.core.organisations import OrganisationError, create_organisation, suggest_slug
+from whistle.core.runtime import runtime
 
 
 @pytest.mark.parametrize(

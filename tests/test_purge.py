@@ -26,11 +26,14 @@ from tests.factories import Staff, Unit
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker
-from whistle import audit, case_access, handling, records
-from whistle.clock import FixedClock
-from whistle.contexts import message_context
-from whistle.handling import ActionRefused, OpenedKeys
-from whistle.models import (
+from whistle.casefile import access as case_access
+from whistle.casefile import records
+from whistle.cases import handling
+from whistle.cases.handling import ActionRefused, OpenedKeys
+from whistle.core import audit
+from whistle.core.clock import FixedClock
+from whistle.core.contexts import message_context
+from whistle.core.models import (
     Attachment,
     AuditEntry,
     Case,
@@ -38,10 +41,10 @@ from whistle.models import (
     Message,
     PendingFileDeletion,
 )
-from whistle.purge import purge_item
-from whistle.runtime import runtime
-from whistle.shredding import message_key_name, note_key_name
-from whistle.storage import FileStore
+from whistle.core.runtime import runtime
+from whistle.core.shredding import message_key_name, note_key_name
+from whistle.core.storage import FileStore
+from whistle.retention.purge import purge_item
 
 TODAY = "2026-03-02"  # the test clock's day (tests/conftest.py START)
 REASON = "Fake reason: holiday photos of a colleague, nothing to do with the report."
@@ -277,7 +280,7 @@ def test_a_report_file_and_a_note_are_purged_through_the_domain(
         assert not any(c in after for c in ciphertexts)
 
     # Readers skip what is gone instead of trying to decrypt it.
-    from whistle.conversation import report_files
+    from whistle.casefile.conversation import report_files
 
     (shown,) = report_files(session, case, keys.content)
     assert (shown.name, str(shown.purged_on)) == ("", TODAY)

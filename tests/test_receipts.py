@@ -1,4 +1,4 @@
-"""Verifiable receipts (issue 14 item 5; whistle/receipts.py, docs/receipts.md).
+"""Verifiable receipts (issue 14 item 5; whistle/reporting/receipts.py, docs/receipts.md).
 
 A reporter gets a signed receipt that commits to a salted hash of what they reported, and a
 proof file (the report and the salt) to keep. Anyone checks a receipt, with or without the
@@ -27,10 +27,11 @@ from tests.factories import Unit, make_unit
 from tests.pages import csrf_token, text_of
 from tests.reporter_steps import ReportAnswers, Reporter, read_as_handler
 from whistle.cli import cli
-from whistle.contexts import report_context
-from whistle.models import Base, Case
-from whistle.org_keys import signing_key, verify_key
-from whistle.receipts import (
+from whistle.core.contexts import report_context
+from whistle.core.models import Base, Case
+from whistle.core.org_keys import signing_key, verify_key
+from whistle.core.runtime import runtime
+from whistle.reporting.receipts import (
     SALT_FIELD,
     InvalidReceipt,
     ReceiptStatement,
@@ -39,7 +40,6 @@ from whistle.receipts import (
     sign_receipt,
     verify_receipt,
 )
-from whistle.runtime import runtime
 
 WHAT = "Fake report RECEIPTMARKER: the forklift logs are edited every Friday."
 ANSWERS = ReportAnswers(

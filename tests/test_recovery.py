@@ -9,11 +9,11 @@ from sqlalchemy import delete, select
 from crypto import import_recovery_key, unwrap_private_key
 from tests.factories import TEST_PASSWORD, make_unit
 from tests.reporter_steps import ReportAnswers, Reporter
+from whistle.cases.handling import NoAccess, open_keys
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.handling import NoAccess, open_keys
-from whistle.models import AuditEntry, Case, CaseKey, User
-from whistle.runtime import runtime
+from whistle.core.clock import FixedClock
+from whistle.core.models import AuditEntry, Case, CaseKey, User
+from whistle.core.runtime import runtime
 
 
 def _orphaned_case(app: Flask, clock: FixedClock) -> tuple[str, str, str, int, str]:

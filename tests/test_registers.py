@@ -30,12 +30,14 @@ from werkzeug.test import TestResponse
 from tests.factories import Staff, Unit, add_staff, make_unit
 from tests.staff_steps import StaffMember
 from tests.test_cases import keys_of, submit, the_case
-from whistle import handling, registers, retention
-from whistle.clock import FixedClock
-from whistle.models import Case, CaseStatus, CaseTombstone, Category, Role
-from whistle.registers import LegalHold, PendingDeletion, ReportRow
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.cases import handling
+from whistle.core.clock import FixedClock
+from whistle.core.models import Case, CaseStatus, CaseTombstone, Category, Role
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.registers import registers
+from whistle.registers.registers import LegalHold, PendingDeletion, ReportRow
+from whistle.retention import retention
 
 MARKER = "REGISTERCANARY"
 NAME_MARKER = "REGNAMECANARY"
@@ -518,7 +520,7 @@ def test_the_record_is_shown_a_hundred_reports_a_page(
     world: World,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("whistle.registers_views.PAGE", 3)
+    monkeypatch.setattr("whistle.registers.views.PAGE", 3)
     auditor = signed_in(app, clock, world.auditor)
     first = auditor.get(f"{base(world)}/reports").get_data(as_text=True)
     second = auditor.get(f"{base(world)}/reports?page=2").get_data(as_text=True)

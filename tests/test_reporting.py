@@ -22,15 +22,15 @@ from tests.reporter_steps import (
     read_as_handler,
 )
 from whistle import create_app
-from whistle.clock import FixedClock
-from whistle.conversation import PreparedFile, post_message
-from whistle.models import Author, Case, CaseKey, Message, Organisation, OrgSetting
-from whistle.org_keys import verify_key
-from whistle.receipts import InvalidReceipt, verify_receipt
-from whistle.runtime import runtime
-from whistle.storage import FileStore
-from whistle.texts import set_org_text
-from whistle.uploads import safe_display_name
+from whistle.admin.texts import set_org_text
+from whistle.casefile.conversation import PreparedFile, post_message
+from whistle.core.clock import FixedClock
+from whistle.core.models import Author, Case, CaseKey, Message, Organisation, OrgSetting
+from whistle.core.org_keys import verify_key
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+from whistle.reporting.receipts import InvalidReceipt, verify_receipt
+from whistle.web.uploads import safe_display_name
 
 EVIDENCE = b"Fake evidence file for tests. " * 2000  # 60 KB: spooled to disk by Werkzeug
 UNKNOWN = "No case could be opened with this code."

@@ -1,5 +1,5 @@
 """Retention: presets, legal holds, the deletion run, its crash safety and its warnings
-(REQUIREMENTS.md R1-R4; whistle/retention.py).
+(REQUIREMENTS.md R1-R4; whistle/retention/retention.py).
 
 Time moves with the injected clock. Cases are closed through the real handling functions (and,
 where the page is the point, through the case page); case codes stay in variables.
@@ -32,11 +32,13 @@ from tests.test_cases import (
     submit,
     the_case,
 )
-from whistle import audit, case_access, export, handling, retention
+from whistle.casefile import access as case_access
+from whistle.cases import handling
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.deadlines import add_months
-from whistle.models import (
+from whistle.core import audit
+from whistle.core.clock import FixedClock
+from whistle.core.deadlines import add_months
+from whistle.core.models import (
     Attachment,
     AuditEntry,
     Base,
@@ -50,13 +52,15 @@ from whistle.models import (
     PendingFileDeletion,
     Role,
 )
-from whistle.org_keys import signing_key
-from whistle.reminders import queue_deadline_reminders
-from whistle.retention import Preset, RetentionRefused, retention_for
-from whistle.retention import Unit as KeepUnit
-from whistle.runtime import runtime
-from whistle.shredding import case_key_name
-from whistle.storage import FileStore
+from whistle.core.org_keys import signing_key
+from whistle.core.runtime import runtime
+from whistle.core.shredding import case_key_name
+from whistle.core.storage import FileStore
+from whistle.counsel import export
+from whistle.notify.reminders import queue_deadline_reminders
+from whistle.retention import retention
+from whistle.retention.retention import Preset, RetentionRefused, retention_for
+from whistle.retention.retention import Unit as KeepUnit
 
 EVIDENCE = Upload("fake-evidence.txt", b"Fake evidence of the pallets, line by line.\n" * 400)
 
@@ -652,7 +656,7 @@ def test_handlers_are_warned_a_week_ahead_in_the_inbox_and_by_mail(
 
 
 def test_the_deletion_warning_mail_says_when_and_nothing_else(app: Flask, unit: Unit) -> None:
-    from whistle.notify import MailKind, render_mail
+    from whistle.notify.notify import MailKind, render_mail
 
     with app.app_context():
         mail = render_mail(
@@ -671,8 +675,8 @@ def test_the_deletion_warning_mail_says_when_and_nothing_else(app: Flask, unit: 
 def test_no_mail_goes_for_a_case_held_after_the_warning_was_queued(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
-    from whistle.notify import MailKind
-    from whistle.reminders import REMINDERS
+    from whistle.notify.notify import MailKind
+    from whistle.notify.reminders import REMINDERS
 
     case = close(app, session, clock, unit, submit(app, session, unit))
     assert case.delete_on is not None

@@ -1,5 +1,5 @@
 """Data-subject requests: deadlines, search, the access export, decisions and what they do
-(REQUIREMENTS.md S1-S5; whistle/rights.py).
+(REQUIREMENTS.md S1-S5; whistle/rights/rights.py).
 
 People are fake. The reporter's name and the texts marked for redaction are unique markers, so
 "never in the export" is a search for bytes that must fail.
@@ -23,9 +23,10 @@ from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import CaseWorker, form_token
 from tests.test_cases import field_errors, hanne, keys_of, signed_in, submit, the_case
 from tests.test_retention import close, run
-from whistle import audit, handling, rights
-from whistle.clock import FixedClock
-from whistle.models import (
+from whistle.cases import handling
+from whistle.core import audit
+from whistle.core.clock import FixedClock
+from whistle.core.models import (
     AuditEntry,
     Case,
     CaseNote,
@@ -34,6 +35,7 @@ from whistle.models import (
     RightsRequest,
     RightsRequestKey,
 )
+from whistle.rights import rights
 
 PERSON = "Preben Påstand"  # the person concerned who asks
 REPORTER = "Rikke REPORTERNAMEMARKER"
@@ -333,10 +335,10 @@ def test_restricted_items_stay_out_of_the_export(
 ) -> None:
     case = named_report(app, session, unit)
     staff = unit.handlers[0]
-    from whistle.conversation import post_message
-    from whistle.models import Author
-    from whistle.runtime import runtime
-    from whistle.storage import FileStore
+    from whistle.casefile.conversation import post_message
+    from whistle.core.models import Author
+    from whistle.core.runtime import runtime
+    from whistle.core.storage import FileStore
 
     with app.app_context():
         keys = keys_of(session, case, staff)
@@ -507,8 +509,8 @@ def test_the_auditor_sees_open_requests_and_their_deadlines_never_who(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
     from tests.factories import add_staff
-    from whistle.models import Role
-    from whistle.runtime import runtime
+    from whistle.core.models import Role
+    from whistle.core.runtime import runtime
 
     first = register(app, session, clock, unit, kind="erasure")
     clock.advance(timedelta(days=40))

@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from whistle.db import make_engine
-from whistle.models import Base
-from whistle.schema import pending, upgrade
+from whistle.core.db import make_engine
+from whistle.core.models import Base
+from whistle.core.schema import pending, upgrade
 
 
 def test_migrations_produce_exactly_the_models(database_url: str) -> None:

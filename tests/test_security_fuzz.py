@@ -51,13 +51,13 @@ from tests.security_world import (
     query_targets,
 )
 from tests.test_authorisation import Browser
-from whistle import totp
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.forms import parse_id
-from whistle.receipts import ReceiptStatement, ReportProof, parse_receipt, sign_receipt
+from whistle.core.clock import FixedClock
 from whistle.reporting.limits import ReporterThrottles
-from whistle.throttle import SlidingWindowLimiter
+from whistle.reporting.receipts import ReceiptStatement, ReportProof, parse_receipt, sign_receipt
+from whistle.staff import totp
+from whistle.web.forms import parse_id
+from whistle.web.throttle import SlidingWindowLimiter
 
 world = authorisation.world  # the fixture: every staff role signed in, a real case and more
 

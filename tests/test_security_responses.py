@@ -7,7 +7,7 @@ check.
   code, a staff member half-way through signing in, one enrolling); POST-only routes are asked
   with GET too (405 pages count). So are the answers of whole sign-in and reporting sessions.
   Every response, whatever its status, must carry the Content-Security-Policy, HSTS and the
-  other headers of whistle/web_security.py, ``Cache-Control: no-store`` unless it is a static
+  other headers of whistle/web/security.py, ``Cache-Control: no-store`` unless it is a static
   file, and every ``Set-Cookie`` must be ``Secure; HttpOnly; SameSite=Strict``.
 - CSRF: every POST route of the URL map is sent, by a visitor allowed to use it and with the
   fields its page asks for, without a token, with a forged one and with the token of another
@@ -43,9 +43,9 @@ from tests.security_world import (
 )
 from tests.staff_steps import CaseWorker
 from tests.test_authorisation import ANONYMOUS, snapshot
-from whistle.clock import FixedClock
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.core.clock import FixedClock
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
 
 world = authorisation.world  # the fixture: every staff role signed in, a real case and more
 

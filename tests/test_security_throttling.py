@@ -17,10 +17,10 @@ from tests.factories import TEST_PASSWORD, Unit
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import StaffMember
-from whistle import staff_auth
-from whistle.clock import FixedClock
+from whistle.core.clock import FixedClock
 from whistle.reporting.limits import ReporterThrottles, throttles
-from whistle.throttle import SlidingWindowLimiter
+from whistle.staff import auth as staff_auth
+from whistle.web.throttle import SlidingWindowLimiter
 
 WRONG = "AAAA-BBBB-CCCC-DDDD-EEEE"
 PAUSED = "Sign-in to this account is paused for 15 minutes."

@@ -25,10 +25,10 @@ from tests.factories import Unit
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker, form_token
-from whistle.clock import FixedClock
-from whistle.models import Attachment, Case, Message, OrgSetting
-from whistle.runtime import runtime
-from whistle.storage import FileStore
+from whistle.core.clock import FixedClock
+from whistle.core.models import Attachment, Case, Message, OrgSetting
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
 
 
 def png_declaring(width: int, height: int) -> bytes:

@@ -25,13 +25,13 @@ from tests.factories import Staff, Unit
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import StaffMember
-from whistle import vault
 from whistle.cli import cli
-from whistle.clock import FixedClock
-from whistle.db import make_engine, normalise_url
-from whistle.models import WebSession
-from whistle.runtime import runtime
-from whistle.schema import alembic_config, upgrade
+from whistle.core import vault
+from whistle.core.clock import FixedClock
+from whistle.core.db import make_engine, normalise_url
+from whistle.core.models import WebSession
+from whistle.core.runtime import runtime
+from whistle.core.schema import alembic_config, upgrade
 
 STAFF_ENDED = "Your session has ended"
 REPORTER_ENDED = "Enter your case code again to continue."

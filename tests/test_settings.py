@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from whistle import create_app
-from whistle.instance import init_instance
-from whistle.settings import SettingsError, load_settings
+from whistle.core.instance import init_instance
+from whistle.core.settings import SettingsError, load_settings
 
 
 def test_defaults_come_from_the_instance_folder(tmp_path: Path) -> None:

@@ -12,13 +12,13 @@ from sqlalchemy import select
 
 from crypto import SignaturePurpose, import_recovery_key, sign, verify
 from tests.pages import csrf_token, text_of
-from whistle.clock import FixedClock
-from whistle.key_pins import pins_of
-from whistle.models import Category, Membership, Organisation, OrgKey, User
-from whistle.onboarding import issue_token, setup_complete
-from whistle.org_keys import recovery_public_key, signing_key, verify_key
-from whistle.passwords import verify_password
-from whistle.runtime import runtime
+from whistle.core.clock import FixedClock
+from whistle.core.key_pins import pins_of
+from whistle.core.models import Category, Membership, Organisation, OrgKey, User
+from whistle.core.org_keys import recovery_public_key, signing_key, verify_key
+from whistle.core.runtime import runtime
+from whistle.setup.onboarding import issue_token, setup_complete
+from whistle.staff.passwords import verify_password
 
 FORM = {
     "org_name": "Nordisk Fjer A/S",
@@ -84,7 +84,7 @@ def test_setup_creates_organisation_and_admin_then_disappears(
         signature = sign(signer, b"receipt", purpose=SignaturePurpose.RECEIPT)
         verify(verify_key(session, org.id), b"receipt", signature, purpose=SignaturePurpose.RECEIPT)
         # The organisation's keys are pinned in the instance folder, its first lead still
-        # to come (whistle/certification.py).
+        # to come (whistle/keys/certification.py).
         pins = pins_of(session).get(org.id)
         assert pins is not None and not pins.first_lead_trusted
         assert pins.recovery == recovered.public_key().fingerprint()

@@ -29,9 +29,9 @@ from tests.test_staff_auth import (
     user,
 )
 from whistle import create_app
-from whistle.clock import FixedClock
-from whistle.models import User
-from whistle.runtime import runtime
+from whistle.core.clock import FixedClock
+from whistle.core.models import User
+from whistle.core.runtime import runtime
 
 # Stronger than the test profile (t=1, 64 KiB), and still cheap.
 STRONGER = Argon2Params(time_cost=2, memory_kib=128, parallelism=1)

@@ -21,12 +21,13 @@ from crypto import Argon2Params, OpenError, unwrap_private_key
 from tests.factories import TEST_PASSWORD, Staff, Unit, add_staff, make_unit
 from tests.pages import csrf_token, text_of
 from tests.staff_steps import StaffMember
-from whistle import totp, vault
-from whistle.clock import FixedClock
-from whistle.models import Invitation, Membership, Role, User, WebSession
-from whistle.onboarding import issue_token
-from whistle.runtime import runtime
-from whistle.staff_auth import SignInRefused, check_code, check_password
+from whistle.core import vault
+from whistle.core.clock import FixedClock
+from whistle.core.models import Invitation, Membership, Role, User, WebSession
+from whistle.core.runtime import runtime
+from whistle.setup.onboarding import issue_token
+from whistle.staff import totp
+from whistle.staff.auth import SignInRefused, check_code, check_password
 
 WRONG_PASSWORD = "The e-mail address or the password is wrong."
 WRONG_CODE = "The code is wrong or has expired."

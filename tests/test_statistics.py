@@ -43,11 +43,11 @@ from werkzeug.test import TestResponse
 from tests.factories import Staff, Unit, add_staff, make_unit
 from tests.staff_steps import StaffMember
 from tests.test_cases import submit
-from whistle import statistics
-from whistle.clock import FixedClock
-from whistle.models import Case, CaseStatus, CaseTombstone, Category, Role
-from whistle.runtime import runtime
-from whistle.statistics import (
+from whistle.core.clock import FixedClock
+from whistle.core.models import Case, CaseStatus, CaseTombstone, Category, Role
+from whistle.core.runtime import runtime
+from whistle.statistics import statistics
+from whistle.statistics.statistics import (
     CategoryCount,
     DeadlineCounts,
     Durations,

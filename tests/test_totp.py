@@ -6,7 +6,7 @@ import base64
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from whistle import totp
+from whistle.staff import totp
 
 RFC_SECRET = b"12345678901234567890"  # RFC 6238 appendix B, the SHA-1 seed
 # Fixed, so that every run checks the same codes (no one-in-a-million collisions).

@@ -7,9 +7,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.pages import csrf_token
-from whistle.clock import FixedClock
-from whistle.onboarding import issue_token
-from whistle.runtime import runtime
+from whistle.core.clock import FixedClock
+from whistle.core.runtime import runtime
+from whistle.setup.onboarding import issue_token
 
 
 def assert_baseline_headers(headers: object) -> None:

@@ -11,12 +11,12 @@ from typing import Any
 
 from flask import Flask
 
-from whistle.clock import Clock, SystemClock
-from whistle.db import make_engine, make_sessionmaker
-from whistle.key_pins import session_info
-from whistle.keystore import KeyStore
-from whistle.runtime import EXTENSION_KEY, Runtime, close_db
-from whistle.settings import Settings, load_settings
+from whistle.core.clock import Clock, SystemClock
+from whistle.core.db import make_engine, make_sessionmaker
+from whistle.core.key_pins import session_info
+from whistle.core.keystore import KeyStore
+from whistle.core.runtime import EXTENSION_KEY, Runtime, close_db
+from whistle.core.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def create_app(
 
     ``config`` is either a ready :class:`Settings` or a mapping of overrides applied on top of
     the instance folder and the ``WHISTLE_*`` environment. Bad settings raise
-    :class:`whistle.settings.SettingsError` with every problem listed.
+    :class:`whistle.core.settings.SettingsError` with every problem listed.
     """
     if isinstance(config, Settings):
         settings = config
@@ -47,7 +47,7 @@ def create_app(
         static_folder="static",
     )
     app.config["SECRET_KEY"] = settings.secret_key
-    from whistle.uploads import WhistleRequest
+    from whistle.web.uploads import WhistleRequest
 
     app.request_class = WhistleRequest
 
@@ -64,32 +64,29 @@ def create_app(
     )
     app.teardown_appcontext(close_db)
 
-    from whistle import (
-        audit_views,
-        certification_views,
-        counsel_views,
-        disclosure_views,
-        health,
-        i18n,
-        logs,
-        notices_views,
-        registers_views,
-        rights_views,
-        statistics_views,
-        web_security,
-    )
-    from whistle.access import enforce_login
     from whistle.admin import views as admin_views
-    from whistle.auth_session import init_login
-    from whistle.cases import meeting_views
+    from whistle.audit import views as audit_views
     from whistle.cases import views as cases
-    from whistle.errors import init_errors
+    from whistle.core import logs
+    from whistle.counsel import views as counsel_views
+    from whistle.disclosure import views as disclosure_views
+    from whistle.keys import views as certification_views
+    from whistle.meetings import views as meeting_views
+    from whistle.notices import views as notices_views
+    from whistle.registers import views as registers_views
     from whistle.reporting import mailbox, receipt_check
     from whistle.reporting import views as reporting
     from whistle.reporting.limits import init_throttles
+    from whistle.rights import views as rights_views
     from whistle.setup import views as setup
     from whistle.staff import views as staff
-    from whistle.templating import init_templating
+    from whistle.staff.login import init_login
+    from whistle.statistics import views as statistics_views
+    from whistle.web import health, i18n
+    from whistle.web import security as web_security
+    from whistle.web.access import enforce_login
+    from whistle.web.errors import init_errors
+    from whistle.web.templating import init_templating
 
     logs.init_logging(app, settings.log_level)
     web_security.init_security(app, settings)

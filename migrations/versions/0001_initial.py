@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import whistle.models
+import whistle.core.models
 
 revision = "0001"
 down_revision = None
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("default_locale", sa.String(length=5), nullable=False),
         sa.Column("accepts_anonymous", sa.Boolean(), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", whistle.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", whistle.core.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
         sa.UniqueConstraint("slug", name=op.f("uq_organisations_slug")),
     )
@@ -36,8 +36,8 @@ def upgrade() -> None:
         "setup_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", whistle.models.UTCDateTime(), nullable=False),
-        sa.Column("used_at", whistle.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", whistle.core.models.UTCDateTime(), nullable=False),
+        sa.Column("used_at", whistle.core.models.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_setup_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_setup_tokens_token_hash")),
     )
@@ -51,8 +51,8 @@ def upgrade() -> None:
         sa.Column("wrapped_private_key", sa.LargeBinary(), nullable=True),
         sa.Column("totp_secret", sa.LargeBinary(), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", whistle.models.UTCDateTime(), nullable=False),
-        sa.Column("confidentiality_ack_at", whistle.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", whistle.core.models.UTCDateTime(), nullable=False),
+        sa.Column("confidentiality_ack_at", whistle.core.models.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
@@ -80,7 +80,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
-        sa.Column("created_at", whistle.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", whistle.core.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organisations.id"],
@@ -100,8 +100,8 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=16), nullable=False),
         sa.Column("public_key", sa.LargeBinary(), nullable=False),
         sa.Column("sealed_private_key", sa.LargeBinary(), nullable=True),
-        sa.Column("created_at", whistle.models.UTCDateTime(), nullable=False),
-        sa.Column("retired_at", whistle.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", whistle.core.models.UTCDateTime(), nullable=False),
+        sa.Column("retired_at", whistle.core.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organisations.id"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import whistle.models
+import whistle.core.models
 
 revision = "0002"
 down_revision = "0001"
@@ -130,7 +130,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.Integer(), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
-        sa.Column("last_seen_at", whistle.models.UTCDateTime(), nullable=False),
+        sa.Column("last_seen_at", whistle.core.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],

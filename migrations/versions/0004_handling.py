@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import whistle.models
+import whistle.core.models
 
 revision = "0004"
 down_revision = "0003"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "audit_entries",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("at", whistle.models.UTCDateTime(), nullable=False),
+        sa.Column("at", whistle.core.models.UTCDateTime(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=True),
         sa.Column("actor_user_id", sa.Integer(), nullable=True),
         sa.Column("action", sa.String(length=64), nullable=False),
@@ -55,9 +55,9 @@ def upgrade() -> None:
         sa.Column("roles", sa.String(length=100), nullable=False),
         sa.Column("token_hash", sa.LargeBinary(), nullable=False),
         sa.Column("invited_by", sa.Integer(), nullable=True),
-        sa.Column("created_at", whistle.models.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", whistle.models.UTCDateTime(), nullable=False),
-        sa.Column("used_at", whistle.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", whistle.core.models.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", whistle.core.models.UTCDateTime(), nullable=False),
+        sa.Column("used_at", whistle.core.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["invited_by"],
             ["users.id"],
@@ -82,10 +82,10 @@ def upgrade() -> None:
         sa.Column("sealed_address", sa.LargeBinary(), nullable=True),
         sa.Column("case_reference", sa.String(length=32), nullable=True),
         sa.Column("dedup_key", sa.String(length=128), nullable=True),
-        sa.Column("created_at", whistle.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", whistle.core.models.UTCDateTime(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.String(length=200), nullable=True),
-        sa.Column("sent_at", whistle.models.UTCDateTime(), nullable=True),
+        sa.Column("sent_at", whistle.core.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organisations.id"],
@@ -213,17 +213,17 @@ def upgrade() -> None:
 
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("totp_confirmed_at", whistle.models.UTCDateTime(), nullable=True)
+            sa.Column("totp_confirmed_at", whistle.core.models.UTCDateTime(), nullable=True)
         )
         batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
         batch_op.add_column(
-            sa.Column("password_changed_at", whistle.models.UTCDateTime(), nullable=True)
+            sa.Column("password_changed_at", whistle.core.models.UTCDateTime(), nullable=True)
         )
         batch_op.add_column(
             sa.Column("failed_sign_ins", sa.Integer(), nullable=False, server_default="0")
         )
         batch_op.add_column(
-            sa.Column("sign_in_blocked_until", whistle.models.UTCDateTime(), nullable=True)
+            sa.Column("sign_in_blocked_until", whistle.core.models.UTCDateTime(), nullable=True)
         )
 
     # ### end Alembic commands ###

@@ -7,7 +7,7 @@ Create Date: 2026-12-07
 
 Existing rows are epoch 0 and record format 1 (their ciphertexts keep their old contexts);
 existing cases have no reporter key pair until their reporter next signs in
-(whistle/followup.py).
+(whistle/reporting/followup.py).
 """
 
 from __future__ import annotations

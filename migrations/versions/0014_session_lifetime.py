@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import whistle.models
+import whistle.core.models
 
 revision = "0014"
 down_revision = "0012"
@@ -24,11 +24,13 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("created_at", whistle.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(
+            sa.Column("created_at", whistle.core.models.UTCDateTime(), nullable=True)
+        )
     op.execute("UPDATE web_sessions SET created_at = last_seen_at")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.alter_column(
-            "created_at", existing_type=whistle.models.UTCDateTime(), nullable=False
+            "created_at", existing_type=whistle.core.models.UTCDateTime(), nullable=False
         )
         batch_op.create_index("ix_web_sessions_kind_last_seen", ["kind", "last_seen_at"])
         batch_op.create_index("ix_web_sessions_kind_created", ["kind", "created_at"])

@@ -6,7 +6,7 @@ Create Date: 2026-12-07
 
 The tables only. Existing keys are certified, and the organisation keys pinned in the
 instance folder, by the upgrade step that ``whistle init`` and ``whistle db upgrade`` run
-after the migrations (whistle/certification.py ``upgrade_trust``): it needs the instance
+after the migrations (whistle/keys/certification.py ``upgrade_trust``): it needs the instance
 folder, which a migration does not see.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from whistle.models import UTCDateTime
+from whistle.core.models import UTCDateTime
 
 revision = "0017"
 down_revision = "0016"

@@ -11,8 +11,8 @@ now the legal grounds ("authority", "defence") released it to a counsel user. Th
   "withdrawn_old_rule", one audit entry each (``identity.disclosure_withdrawn_old_rule``,
   ids only). This needs no key: the status and the ground are clear columns, and the audit
   chain is SHA-256 over clear fields (docs/audit.md), extended here exactly as
-  ``whistle.audit.record`` does. Used ones stay as history; the register marks them as made
-  under the old rule (whistle/disclosure.py ``register``).
+  ``whistle.core.audit.record`` does. Used ones stay as history; the register marks them as made
+  under the old rule (whistle/disclosure/disclosure.py ``register``).
 
 Revision ID: 0018
 Revises: 0017
@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import whistle.models
-from whistle.audit import GENESIS, HEAD_ID, entry_hash
+import whistle.core.models
+from whistle.core.audit import GENESIS, HEAD_ID, entry_hash
 
 revision = "0018"
 down_revision = "0017"
@@ -106,7 +106,7 @@ def _withdraw_old_rule(connection: sa.Connection) -> None:
     entries = sa.table(
         "audit_entries",
         sa.column("seq", sa.BigInteger),
-        sa.column("at", whistle.models.UTCDateTime()),
+        sa.column("at", whistle.core.models.UTCDateTime()),
         sa.column("org_id", sa.Integer),
         sa.column("actor_user_id", sa.Integer),
         sa.column("action", sa.String),
@@ -123,7 +123,7 @@ def _withdraw_old_rule(connection: sa.Connection) -> None:
         sa.column("entry_hash", sa.LargeBinary),
     )
     # The migration runs alone in its transaction; the head row is read and moved on as
-    # whistle.audit.record does, so `whistle audit verify` finds an unbroken chain.
+    # whistle.core.audit.record does, so `whistle audit verify` finds an unbroken chain.
     found = connection.execute(
         sa.select(head.c.seq, head.c.entry_hash).where(head.c.id == HEAD_ID)
     ).first()

@@ -32,7 +32,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from crypto import SignaturePurpose, derive_record_key, sign  # noqa: E402
-from whistle import bundle_format, receipts  # noqa: E402
+from whistle.counsel import bundle_format  # noqa: E402
+from whistle.reporting import receipts  # noqa: E402
 
 
 def _crypto_generator() -> Any:
@@ -212,11 +213,12 @@ ITEM_UID = "0b7e2a55-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
 
 
 def context_vectors() -> dict[str, Any]:
-    """Every context a case's ciphertexts are bound to (whistle/contexts.py and the stored
-    rows of whistle/case_access.py), encoded as the library authenticates them, and the record
+    """Every context a case's ciphertexts are bound to (whistle/core/contexts.py and the stored
+    rows of whistle/casefile/access.py), encoded as the library authenticates them, and the record
     key derived from a case key and an item key (crypto.derive_record_key)."""
     from crypto._wire import encode_context
-    from whistle import case_access, contexts
+    from whistle.casefile import access as case_access
+    from whistle.core import contexts
 
     message_v1 = _record(ITEM_UID, author="reporter", kind="message", format=1)
     message_v2 = _record(ITEM_UID, author="handler", kind="final_outcome", format=2)

@@ -25,7 +25,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 
 from tests.browser.availability import ROOT
-from whistle.web_security import CSP
+from whistle.web.security import CSP
 
 OUTPUT = ROOT / "test-output" / "browser"
 

@@ -38,11 +38,12 @@ from tests.browser.evidence import (  # noqa: E402
     type_into,
 )
 from tests.factories import TEST_PASSWORD, Staff, Unit  # noqa: E402
-from whistle import retention, totp  # noqa: E402
-from whistle.clock import FixedClock  # noqa: E402
-from whistle.models import Case  # noqa: E402
-from whistle.runtime import runtime  # noqa: E402
-from whistle.storage import FileStore  # noqa: E402
+from whistle.core.clock import FixedClock  # noqa: E402
+from whistle.core.models import Case  # noqa: E402
+from whistle.core.runtime import runtime  # noqa: E402
+from whistle.core.storage import FileStore  # noqa: E402
+from whistle.retention import retention  # noqa: E402
+from whistle.staff import totp  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,7 @@ channel, retention, mail, and the record of processing (GDPR art. 30).
 
 An administrator manages people and settings and never reads a case: nothing here opens a
 case key, a message or an identity. Every change is written to the audit log with
-identifiers only (whistle/audit.py).
+identifiers only (whistle/core/audit.py).
 
 - :mod:`whistle.admin.people`: roles, deactivation, resetting two-step sign-in.
 - :mod:`whistle.admin.scheme`: profile, logo, texts, categories, reporting channel, uploads,

@@ -15,10 +15,10 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from whistle.admin.people import AdminRefused
-from whistle.forms import attach_error
-from whistle.models import Role
-from whistle.runtime import db
+from whistle.core.models import Role
+from whistle.core.runtime import db
 from whistle.staff.guard import StaffContext, require
+from whistle.web.forms import attach_error
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/<slug>/admin")
 

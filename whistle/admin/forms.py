@@ -23,10 +23,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from whistle.admin.scheme import MAX_TEXT, REPORTER_GROUPS, TEXT_KEYS
-from whistle.forms import valid_email
-from whistle.models import CaseOutcome
-from whistle.settings import LOCALES
+from whistle.core.models import CaseOutcome
+from whistle.core.settings import LOCALES
 from whistle.staff.forms import ROLE_LABELS
+from whistle.web.forms import valid_email
 
 REQUIRED = _l("This field is required.")
 WHOLE_NUMBER = _l("Give a whole number.")

@@ -10,7 +10,7 @@ from this organisation and leaves the account to the others.
 Access to cases goes with keys, and leaving takes them away: a handler who loses every case
 role (handler, lead) in an organisation, is removed from it, or whose account is deactivated,
 leaves every case they held there (every one, for a deactivated account). Each such case moves
-to a new key epoch without them and their key rows are deleted (whistle/case_sharing.py
+to a new key epoch without them and their key rows are deleted (whistle/casefile/sharing.py
 ``leave_organisation``), so what is written afterwards is sealed to keys they never had, even
 for someone who kept a copy of the database. Given the role back, or reactivated, they hold
 no case until a colleague gives them one.
@@ -27,10 +27,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from whistle import audit, case_sharing, certification
-from whistle.case_access import HANDLING_ROLES
-from whistle.clock import Clock
-from whistle.models import Invitation, Membership, Organisation, Role, User, WebSession
+from whistle.casefile import sharing as case_sharing
+from whistle.casefile.access import HANDLING_ROLES
+from whistle.core import audit
+from whistle.core.clock import Clock
+from whistle.core.models import Invitation, Membership, Organisation, Role, User, WebSession
+from whistle.keys import certification
 
 SELF_DEACTIVATE = _l("You cannot deactivate your own account. Ask another administrator.")
 SELF_RESET = _l("You cannot reset your own two-step sign-in. Ask another administrator.")
@@ -185,7 +187,7 @@ def change_roles(
 
     At least one role is needed (ending someone's access is :func:`end_access`), and the
     organisation keeps at least one active administrator. A key pair for a new handler role is
-    made from the password at the person's next sign-in (whistle/staff_auth.py).
+    made from the password at the person's next sign-in (whistle/staff/auth.py).
     """
     user = member(session, org_id, user_id)
     wanted = {Role(r) for r in roles}
@@ -318,7 +320,7 @@ def reset_two_step(
     session: Session, clock: Clock, org_id: int, actor_id: int, user_id: int
 ) -> None:
     """Forget ``user_id``'s authenticator: at their next sign-in, after the password, they set
-    up a new one (whistle/staff_auth.py, enrolment). Every session of theirs ends, in case the
+    up a new one (whistle/staff/auth.py, enrolment). Every session of theirs ends, in case the
     lost phone was not the only thing lost. Flushes, never commits."""
     user = member(session, org_id, user_id)
     if user_id == actor_id:

@@ -17,7 +17,6 @@ from flask import abort, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from whistle import certification, mail
 from whistle.admin import people
 from whistle.admin.console import admin, bp, done, page
 from whistle.admin.forms import (
@@ -29,14 +28,16 @@ from whistle.admin.forms import (
     WithdrawForm,
 )
 from whistle.admin.people import AdminRefused, NotAMember
-from whistle.forms import MAX_ID, attach_error
-from whistle.invitations import invite
-from whistle.models import Role
-from whistle.notify import AddressRejected, send_invitation
-from whistle.runtime import db, runtime
+from whistle.core.models import Role
+from whistle.core.runtime import db, runtime
+from whistle.keys import certification
+from whistle.notify import mail
+from whistle.notify.notify import AddressRejected, send_invitation
+from whistle.staff.auth import AccountError
 from whistle.staff.forms import ROLE_LABELS
 from whistle.staff.guard import StaffContext
-from whistle.staff_auth import AccountError
+from whistle.staff.invitations import invite
+from whistle.web.forms import MAX_ID, attach_error
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,14 @@ from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from whistle import mail, retention
 from whistle.admin.scheme import active_members, reporter_group_labels
-from whistle.case_access import HANDLING_ROLES
+from whistle.casefile.access import HANDLING_ROLES
 from whistle.cases.forms import OUTCOME_LABELS
-from whistle.models import Category, Organisation, Role
+from whistle.core.models import Category, Organisation, Role
+from whistle.core.settings import Settings
+from whistle.notify import mail
 from whistle.reporting.limits import UploadLimits, upload_limits
-from whistle.settings import Settings
+from whistle.retention import retention
 
 
 @dataclass(frozen=True)

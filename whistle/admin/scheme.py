@@ -29,12 +29,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from whistle import audit, mail, retention, texts
+from whistle.admin import texts
 from whistle.admin.people import AdminRefused
-from whistle.case_access import certified_members
-from whistle.certification import KeysNotTrusted
-from whistle.clock import Clock
-from whistle.models import (
+from whistle.casefile.access import certified_members
+from whistle.core import audit
+from whistle.core.clock import Clock
+from whistle.core.models import (
     Case,
     CaseOutcome,
     CaseTombstone,
@@ -46,10 +46,13 @@ from whistle.models import (
     Role,
     User,
 )
-from whistle.organisations import suggest_slug
+from whistle.core.organisations import suggest_slug
+from whistle.core.settings import LOCALES, SMTP_SECURITY, Settings
+from whistle.keys.certification import KeysNotTrusted
+from whistle.notify import mail
 from whistle.reporting.forms import RELATION_LABELS
 from whistle.reporting.limits import upload_limits
-from whistle.settings import LOCALES, SMTP_SECURITY, Settings
+from whistle.retention import retention
 
 NOT_SURE = "not-sure"
 MAX_TEXT = 20_000

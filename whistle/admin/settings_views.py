@@ -21,8 +21,6 @@ from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from whistle import mail, retention
-from whistle.access import public
 from whistle.admin import people, record, scheme
 from whistle.admin.console import admin, bp, done, page, refused
 from whistle.admin.forms import (
@@ -44,12 +42,15 @@ from whistle.admin.forms import (
 )
 from whistle.admin.people import AdminRefused
 from whistle.cases.forms import OUTCOME_LABELS
-from whistle.forms import attach_error
-from whistle.organisations import find_by_slug
+from whistle.core.organisations import find_by_slug
+from whistle.core.runtime import db, runtime
+from whistle.core.settings import LOCALES
+from whistle.notify import mail
 from whistle.reporting.limits import upload_limits
-from whistle.runtime import db, runtime
-from whistle.settings import LOCALES
+from whistle.retention import retention
 from whistle.staff.guard import StaffContext
+from whistle.web.access import public
+from whistle.web.forms import attach_error
 
 logo_bp = Blueprint("org_logo", __name__)
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def show(slug: str) -> Response:
     found = scheme.logo(session, org.id) if org is not None else None
     if found is None:
         abort(404)
-    # Not cached (whistle/web_security.py sets no-store on every dynamic response): a logo in
+    # Not cached (whistle/web/security.py sets no-store on every dynamic response): a logo in
     # a browser's cache would tell whoever seizes the computer which scheme was visited.
     response = Response(found.png, mimetype="image/png")
     response.set_etag(found.etag)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from whistle.admin import people_views, scheme, settings_views
 from whistle.admin.console import admin, bp, page
 from whistle.admin.settings_views import logo_bp
-from whistle.runtime import db, runtime
+from whistle.core.runtime import db, runtime
 
 __all__ = ["bp", "logo_bp", "people_views", "settings_views"]
 

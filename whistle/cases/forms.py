@@ -15,8 +15,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from whistle.handling import MAX_TEXT
-from whistle.models import CaseOutcome
+from whistle.cases.handling import MAX_TEXT
+from whistle.core.models import CaseOutcome
 
 TEXT = [Length(max=MAX_TEXT)]
 
@@ -125,7 +125,7 @@ class HoldForm(FlaskForm):
 
 
 class PurgeForm(FlaskForm):
-    """Remove one message, file or note as manifestly irrelevant (whistle/purge.py); each
+    """Remove one message, file or note as manifestly irrelevant (whistle/retention/purge.py); each
     item's form has its own prefix, ``purge-<kind>-<id>``."""
 
     reason = TextAreaField(
@@ -151,7 +151,7 @@ class RevealForm(FlaskForm):
 
 
 # The choices depend on the case and are filled when the page is drawn; what is posted is
-# checked by the domain (whistle/case_sharing.py), which knows who may be chosen.
+# checked by the domain (whistle/casefile/sharing.py), which knows who may be chosen.
 class GrantForm(FlaskForm):
     grantee = SelectField(_l("Colleague"), coerce=str, validate_choice=False)
 
@@ -176,7 +176,7 @@ class RemoveForm(FlaskForm):
 
 class ExportForm(FlaskForm):
     # The choices are the organisation's counsel, filled when the page is drawn; the domain
-    # (whistle/export.py) checks what is posted.
+    # (whistle/counsel/export.py) checks what is posted.
     counsel = SelectField(_l("Legal counsel"), coerce=str, validate_choice=False)
     include_notes = BooleanField(_l("Include the internal notes"))
     include_identity = BooleanField(

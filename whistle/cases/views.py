@@ -2,7 +2,7 @@
 
 Views stay thin: they check the role (whistle/staff/guard.py), open the handler's own keys
 (a handler without a key gets a 403, however they came to the URL), call a function of
-whistle/handling.py and render. Admins and auditors have no route here that shows content.
+whistle/cases/handling.py and render. Admins and auditors have no route here that shows content.
 """
 
 from __future__ import annotations
@@ -18,18 +18,17 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle import (
-    audit,
-    case_sharing,
-    certification,
-    disclosure,
-    export,
-    handling,
-    meetings,
-    notices,
-    purge,
-    retention,
+from whistle.casefile import sharing as case_sharing
+from whistle.casefile.conversation import (
+    FileDamaged,
+    FileGone,
+    FileView,
+    MessageView,
+    conversation,
+    open_file,
+    report_files,
 )
+from whistle.cases import handling
 from whistle.cases.forms import (
     HEARING_LABELS,
     OUTCOME_LABELS,
@@ -51,28 +50,26 @@ from whistle.cases.forms import (
     ScopeForm,
     purge_prefix,
 )
-from whistle.conversation import (
-    FileDamaged,
-    FileGone,
-    FileView,
-    MessageView,
-    conversation,
-    open_file,
-    report_files,
-)
-from whistle.deadlines import feedback_due
-from whistle.downloads import damaged_page, download_response, gone_page, log_damage
-from whistle.forms import parse_id, run_action
-from whistle.handling import ActionRefused, NoAccess, OpenedKeys
-from whistle.inbox import DEADLINE_STATES, SORTS, InboxFilters
-from whistle.inbox import inbox as inbox_page
-from whistle.models import Case, CaseStatus, Category, Role, User
-from whistle.org_keys import signing_key
+from whistle.cases.handling import ActionRefused, NoAccess, OpenedKeys
+from whistle.cases.inbox import DEADLINE_STATES, SORTS, InboxFilters
+from whistle.cases.inbox import inbox as inbox_page
+from whistle.core import audit
+from whistle.core.deadlines import feedback_due
+from whistle.core.models import Case, CaseStatus, Category, Role, User
+from whistle.core.org_keys import signing_key
+from whistle.core.runtime import db, runtime
+from whistle.core.storage import FileStore, StorageError
+from whistle.counsel import export
+from whistle.disclosure import disclosure
+from whistle.keys import certification
+from whistle.meetings import meetings
+from whistle.notices import notices
 from whistle.reporting.limits import upload_limits
-from whistle.runtime import db, runtime
+from whistle.retention import purge, retention
 from whistle.staff.guard import StaffContext, require
-from whistle.storage import FileStore, StorageError
-from whistle.uploads import chosen_files, prepare_uploads
+from whistle.web.downloads import damaged_page, download_response, gone_page, log_damage
+from whistle.web.forms import parse_id, run_action
+from whistle.web.uploads import chosen_files, prepare_uploads
 
 bp = Blueprint("cases", __name__, url_prefix="/staff/<slug>")
 
@@ -243,7 +240,8 @@ def _shown(
 def _purge_forms(
     messages: list[MessageView], files: list[FileView], notes: list[handling.NoteView]
 ) -> dict[str, FlaskForm]:
-    """A "remove as irrelevant" form for every item that may be purged (whistle/purge.py)."""
+    """A "remove as irrelevant" form for every item that may be purged
+    (whistle/retention/purge.py)."""
     items = [
         ("message", m.id) for m in messages if m.purged_on is None and m.kind in purge.MESSAGE_KINDS
     ]
@@ -309,7 +307,7 @@ def _render(
     ]
     category = session.get(Category, case.category_id) if case.category_id else None
     assigned = session.get(User, case.assigned_user_id) if case.assigned_user_id else None
-    from whistle.inbox import deadline_state
+    from whistle.cases.inbox import deadline_state
 
     trail = audit.case_trail(session, case.id)
     state, deadline_kind, deadline_day = deadline_state(case, runtime().clock.now().date())

@@ -18,8 +18,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from whistle.forms import valid_email
-from whistle.meetings import MAX_MINUTES_LENGTH
+from whistle.meetings.meetings import MAX_MINUTES_LENGTH
+from whistle.web.forms import valid_email
 
 REQUIRED = _l("This field is required.")
 LONG_TEXT = 20_000

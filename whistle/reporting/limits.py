@@ -9,8 +9,8 @@ from flask import Flask, current_app, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from whistle.models import OrgSetting
-from whistle.throttle import SlidingWindowLimiter
+from whistle.core.models import OrgSetting
+from whistle.web.throttle import SlidingWindowLimiter
 
 MB = 1024 * 1024
 _THROTTLES_KEY = "whistle.reporter_throttles"

@@ -2,7 +2,7 @@
 
 Status, acknowledgement and feedback, the conversation, replies with files, files from the
 handlers, the signed receipt, and meetings with their minutes to approve or correct
-(whistle/meetings.py). Sessions end on request and after the idle time.
+(whistle/meetings/meetings.py). Sessions end on request and after the idle time.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle import case_sharing, disclosure
-from whistle.access import public
-from whistle.conversation import (
+from whistle.casefile import sharing as case_sharing
+from whistle.casefile.conversation import (
     FileDamaged,
     FileGone,
     conversation,
@@ -26,11 +25,12 @@ from whistle.conversation import (
     post_message,
     report_files,
 )
-from whistle.downloads import damaged_page, download_response, gone_page
-from whistle.errors import render_error
-from whistle.followup import UnknownCode, mark_read_by_reporter, open_with_code
-from whistle.handling import ActionRefused
-from whistle.meetings import (
+from whistle.cases.handling import ActionRefused
+from whistle.core.models import Author, Meeting, Organisation, User
+from whistle.core.runtime import db, runtime
+from whistle.core.storage import FileStore, StorageError
+from whistle.disclosure import disclosure
+from whistle.meetings.meetings import (
     MeetingError,
     StaleMinutes,
     approve_minutes,
@@ -38,9 +38,8 @@ from whistle.meetings import (
     find_version,
     minutes_history,
 )
-from whistle.models import Author, Meeting, Organisation, User
-from whistle.receipts import IssuedReceipt, issue_receipt
 from whistle.reporting import reporter_session
+from whistle.reporting.followup import UnknownCode, mark_read_by_reporter, open_with_code
 from whistle.reporting.forms import (
     FollowUpForm,
     KeepOutForm,
@@ -49,15 +48,17 @@ from whistle.reporting.forms import (
     minutes_form_prefix,
 )
 from whistle.reporting.limits import UploadLimits, code_attempt_refused, upload_limits
+from whistle.reporting.receipts import IssuedReceipt, issue_receipt
 from whistle.reporting.views import (
     names_to_reattach,
     organisation_or_404,
     too_many_context,
     upload_batch,
 )
-from whistle.runtime import db, runtime
-from whistle.storage import FileStore, StorageError
-from whistle.uploads import UploadBatch
+from whistle.web.access import public
+from whistle.web.downloads import damaged_page, download_response, gone_page
+from whistle.web.errors import render_error
+from whistle.web.uploads import UploadBatch
 
 bp = Blueprint("mailbox", __name__, url_prefix="/o/<slug>/case")
 

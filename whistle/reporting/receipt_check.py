@@ -3,7 +3,8 @@
 Anyone (a reporter, an authority, a court) can paste or upload a receipt, optionally with the
 proof file from the reporter's case, and learn whether the organisation signed it, for which
 case and day, and whether the proof holds exactly what the receipt commits to
-(whistle/receipts.py, docs/receipts.md). Nothing is stored or logged about the visitor or what
+(whistle/reporting/receipts.py, docs/receipts.md). Nothing is stored or logged about the visitor or
+what
 they sent: the check reads the form, verifies, and renders. It works without JavaScript.
 """
 
@@ -20,12 +21,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import FileField, TextAreaField
 from wtforms.validators import Length
 
-from whistle.access import public
-from whistle.errors import render_error
-from whistle.models import Organisation
-from whistle.org_keys import all_verify_keys
-from whistle.organisations import find_by_slug
-from whistle.receipts import (
+from whistle.core.models import Organisation
+from whistle.core.org_keys import all_verify_keys
+from whistle.core.organisations import find_by_slug
+from whistle.core.runtime import db
+from whistle.reporting.forms import RELATION_LABELS
+from whistle.reporting.receipts import (
     MAX_PROOF_BYTES,
     MAX_RECEIPT_BYTES,
     InvalidReceipt,
@@ -33,9 +34,9 @@ from whistle.receipts import (
     check_receipt,
     receipt_text,
 )
-from whistle.reporting.forms import RELATION_LABELS
 from whistle.reporting.views import organisation_or_404
-from whistle.runtime import db
+from whistle.web.access import public
+from whistle.web.errors import render_error
 
 bp = Blueprint("receipt_check", __name__, url_prefix="/o/<slug>/receipt-check")
 

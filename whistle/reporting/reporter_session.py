@@ -1,14 +1,14 @@
 """The reporter's browser session: the seed of the reporter's key pair held in the vault
-(whistle/vault.py).
+(whistle/core/vault.py).
 
 The Flask session cookie carries only the vault token. Each request derives the key pair from
-the seed and opens the content keys sealed to it, every key epoch (whistle/case_access.py), so
+the seed and opens the content keys sealed to it, every key epoch (whistle/casefile/access.py), so
 a key renewed while the reporter is signed in reaches them on their next page. Right after
 submission the case code is held in the vault too, so the code page survives a reload
 (post/redirect/get) until the reporter confirms they have written it down; then it is erased.
 
 A session ends after the idle time and at the latest an hour (by default) after the code was
-entered, however active (whistle/vault.py); every code entry sweeps the sessions that have
+entered, however active (whistle/core/vault.py); every code entry sweeps the sessions that have
 ended, anyone's.
 """
 
@@ -20,10 +20,10 @@ from flask import g
 from flask import session as cookie
 
 from crypto import PrivateKey
-from whistle import vault
-from whistle.case_access import KeyRing, NoAccess, open_reporter_keys
-from whistle.models import Case
-from whistle.runtime import db, runtime
+from whistle.casefile.access import KeyRing, NoAccess, open_reporter_keys
+from whistle.core import vault
+from whistle.core.models import Case
+from whistle.core.runtime import db, runtime
 
 COOKIE_KEY = "reporter"
 KEY_SIZE = 32

@@ -1,7 +1,7 @@
 """The reporter's side: start page, report form and the one-time case code page.
 
 Nothing here stores or logs a client address or user agent; throttles keep hashed client
-keys in memory only (whistle/throttle.py).
+keys in memory only (whistle/web/throttle.py).
 """
 
 from __future__ import annotations
@@ -18,22 +18,22 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from whistle.access import public
 from whistle.admin.scheme import has_logo, reporter_group_labels
-from whistle.case_access import certified_members
-from whistle.certification import KeysNotTrusted, check_organisation_keys
-from whistle.intake import IntakeError, ReportInput, submit_report
-from whistle.key_warnings import warn_pins_mismatch
-from whistle.models import Category, Organisation, User
-from whistle.onboarding import setup_complete
-from whistle.organisations import active_organisations, find_by_slug
+from whistle.admin.texts import DEFAULTS, org_text
+from whistle.casefile.access import certified_members
+from whistle.core.models import Category, Organisation, User
+from whistle.core.organisations import active_organisations, find_by_slug
+from whistle.core.runtime import db, runtime
+from whistle.core.storage import FileStore, StorageError
+from whistle.keys.certification import KeysNotTrusted, check_organisation_keys
+from whistle.keys.warnings import warn_pins_mismatch
 from whistle.reporting import reporter_session
 from whistle.reporting.forms import RELATION_LABELS, CodeConfirmForm, ReportForm
+from whistle.reporting.intake import IntakeError, ReportInput, submit_report
 from whistle.reporting.limits import UploadLimits, submission_refused, upload_limits
-from whistle.runtime import db, runtime
-from whistle.storage import FileStore, StorageError
-from whistle.texts import DEFAULTS, org_text
-from whistle.uploads import UploadBatch, chosen_files, prepare_uploads, safe_display_name
+from whistle.setup.onboarding import setup_complete
+from whistle.web.access import public
+from whistle.web.uploads import UploadBatch, chosen_files, prepare_uploads, safe_display_name
 
 bp = Blueprint("reporting", __name__)
 

@@ -13,17 +13,17 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from whistle.access import public
-from whistle.forms import valid_email
-from whistle.onboarding import (
+from whistle.core.organisations import OrganisationError, suggest_slug
+from whistle.core.runtime import db, runtime
+from whistle.setup.onboarding import (
     SetupError,
     SetupRequest,
     SetupUnavailable,
     check_token,
     complete_setup,
 )
-from whistle.organisations import OrganisationError, suggest_slug
-from whistle.runtime import db, runtime
+from whistle.web.access import public
+from whistle.web.forms import valid_email
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 

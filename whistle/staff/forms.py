@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from whistle.models import Role
+from whistle.core.models import Role
 
 REQUIRED = _l("This field is required.")
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from flask import abort
 from sqlalchemy import select
 
-from whistle.models import Membership, Organisation, Role
-from whistle.organisations import find_by_slug
-from whistle.runtime import db
+from whistle.core.models import Membership, Organisation, Role
+from whistle.core.organisations import find_by_slug
+from whistle.core.runtime import db
 from whistle.staff.session import StaffSession, current
 
 

@@ -1,6 +1,6 @@
 """The signed-in staff member's browser session, holding their private key in the vault.
 
-The Flask session cookie carries only a vault token (whistle/vault.py): the unwrapped HPKE
+The Flask session cookie carries only a vault token (whistle/core/vault.py): the unwrapped HPKE
 private key rests server-side, encrypted under a key only that cookie has. Two kinds:
 
 - ``staff-pending``: the password was right; the TOTP code (or enrolment) is still due. It
@@ -9,7 +9,7 @@ private key rests server-side, encrypted under a key only that cookie has. Two k
   at the latest after the absolute lifetime (a working day by default), and when the
   password changes elsewhere.
 
-Every sign-in also sweeps the sessions that have ended, of anyone (whistle/vault.py).
+Every sign-in also sweeps the sessions that have ended, of anyone (whistle/core/vault.py).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from flask import g
 from flask import session as cookie
 
 from crypto import PrivateKey
-from whistle import vault
-from whistle.models import User
-from whistle.runtime import db, runtime
+from whistle.core import vault
+from whistle.core.models import User
+from whistle.core.runtime import db, runtime
 
 COOKIE_KEY = "staff"
 PENDING_KEY = "staff_pending"

@@ -14,27 +14,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle import audit, certification, key_warnings
-from whistle.access import is_public_endpoint, public
-from whistle.invitations import (
-    InvitationUnavailable,
-    accept_invitation,
-    find_invitation,
-    invitation_roles,
-)
-from whistle.models import Organisation, Role, User
-from whistle.runtime import db, runtime
+from whistle.core import audit
+from whistle.core.models import Organisation, Role, User
+from whistle.core.runtime import db, runtime
+from whistle.keys import certification
+from whistle.keys import warnings as key_warnings
 from whistle.staff import session as staff_session
-from whistle.staff.forms import (
-    ROLE_LABELS,
-    AcceptInvitationForm,
-    CodeForm,
-    ConfidentialityForm,
-    PasswordChangeForm,
-    SignInForm,
-)
-from whistle.staff.guard import organisations_of, signed_in
-from whistle.staff_auth import (
+from whistle.staff.auth import (
     PAUSED,
     AccountError,
     SignInRefused,
@@ -46,7 +32,23 @@ from whistle.staff_auth import (
     pending_secret,
     start_enrolment,
 )
-from whistle.totp import provisioning_uri, secret_text
+from whistle.staff.forms import (
+    ROLE_LABELS,
+    AcceptInvitationForm,
+    CodeForm,
+    ConfidentialityForm,
+    PasswordChangeForm,
+    SignInForm,
+)
+from whistle.staff.guard import organisations_of, signed_in
+from whistle.staff.invitations import (
+    InvitationUnavailable,
+    accept_invitation,
+    find_invitation,
+    invitation_roles,
+)
+from whistle.staff.totp import provisioning_uri, secret_text
+from whistle.web.access import is_public_endpoint, public
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -134,7 +136,7 @@ def _finish(next_page: str | None) -> Response:
     if staff is None:
         return redirect(url_for("staff.sign_in", ended=1), code=303)
     # The first unit lead of a new organisation is trusted on first use, once signed in in
-    # full (whistle/certification.py).
+    # full (whistle/keys/certification.py).
     rt = runtime()
     certification.trust_first_lead(
         db(), rt.clock, staff.user, staff.private_key, instance_key=rt.settings.instance_key

@@ -1,0 +1,597 @@
+"""Handling a case: the unit's actions, each one a domain function (REQUIREMENTS.md D1-D5, K1-K3,
+S6).
+
+Reading anything needs the handler's private key: :func:`open_keys` opens the handler's own
+sealed copies of the case keys, and a handler without a copy simply cannot read, whatever a
+view allows. Every action here writes its audit entry in the same transaction
+(whistle/core/audit.py)
+and commits, so an action and its record stand or fall together.
+
+What the reporter sees goes into the conversation (content key); what only the unit sees is an
+internal note (notes key); the reporter's identity is behind the identity key and comes out only
+through :func:`reveal_identity`, which needs a reason and is logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto import decrypt_field
+from whistle.casefile import records
+from whistle.casefile.access import KeyRing, NoAccess, OpenedKeys, open_keys
+from whistle.casefile.conversation import PreparedFile, post_message
+from whistle.core import audit
+from whistle.core.clock import Clock
+from whistle.core.contexts import identity_context, nudge_context, report_context
+from whistle.core.deadlines import feedback_due
+from whistle.core.models import (
+    Author,
+    Case,
+    CaseNote,
+    CaseOutcome,
+    CaseStatus,
+    Message,
+    User,
+)
+from whistle.core.storage import FileStore
+from whistle.notify.notify import AddressRejected, queue_nudge
+from whistle.retention import retention
+
+NOTE_KINDS = (
+    "note",
+    "scope",
+    "hearing",
+    "identity_reveal",
+    "closure",
+    "access",
+    "legal_hold",
+    "hold_lifted",
+    "purge",
+    "disclosure_reasons",
+    "disclosure_withheld",
+    "disclosure_authority",
+)
+SCOPES = ("in_scope", "outside_scope")
+HEARINGS = ("held", "not_needed")
+MAX_TEXT = 20_000
+
+
+__all__ = ["KeyRing", "NoAccess", "OpenedKeys", "open_keys"]  # re-exported for the views
+
+
+class ActionRefused(ValueError):
+    """An action was refused; ``field`` names the form field, ``message`` is shown."""
+
+    def __init__(self, field: str, message: object) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"refused: {field}")
+
+
+def read_report(case: Case, keys: OpenedKeys) -> dict[str, Any]:
+    """The report as the reporter wrote it (epoch 0: it is written at intake)."""
+    return report_of(case, keys.content)
+
+
+def report_of(case: Case, content: KeyRing) -> dict[str, Any]:
+    """The report, opened with a content key ring (a handler's or the reporter's)."""
+    data: dict[str, Any] = json.loads(
+        decrypt_field(content.at(0), case.report, context=report_context(case.uid))
+    )
+    return data
+
+
+def required_text(value: str, field: str, message: object) -> str:
+    text = value.strip()
+    if not text:
+        raise ActionRefused(field, message)
+    if len(text) > MAX_TEXT:
+        raise ActionRefused(field, _l("Use at most %(n)d characters.", n=MAX_TEXT))
+    return text
+
+
+def write_note(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, kind: str, body: str
+) -> CaseNote:
+    if keys.notes is None:
+        raise NoAccess
+    note = CaseNote(
+        uid=str(uuid.uuid4()),
+        org_id=case.org_id,
+        case_id=case.id,
+        author_user_id=user_id,
+        kind=kind,
+        created_on=clock.now().date(),
+    )
+    records.seal_note(session, keys.notes, case.uid, note, body)
+    session.add(note)
+    session.flush()
+    return note
+
+
+@dataclass(frozen=True, repr=False)
+class NoteView:
+    id: int
+    kind: str
+    author: str
+    created_on: date
+    body: str  # "" once purged
+    purged_on: date | None = None  # purged as manifestly irrelevant (whistle/retention/purge.py)
+
+
+def notes(session: Session, case: Case, keys: OpenedKeys) -> list[NoteView]:
+    """The internal notes of the case, oldest first, decrypted in memory."""
+    if keys.notes is None:
+        return []
+    rows = session.scalars(
+        select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)
+    ).all()
+    names = user_names(session, {r.author_user_id for r in rows if r.author_user_id})
+    items = records.item_keys(
+        session, [n for r in rows if r.purged_on is None and (n := records.note_item(r))]
+    )
+    return [
+        NoteView(
+            row.id,
+            row.kind,
+            names.get(row.author_user_id or 0, "?"),
+            row.created_on,
+            ""
+            if row.purged_on is not None
+            else records.open_note(keys.notes, case.uid, row, items),
+            row.purged_on,
+        )
+        for row in rows
+    ]
+
+
+def user_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Display names of the given users (for notes and the case history)."""
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return {int(user_id): str(name) for user_id, name in rows.all()}
+
+
+def add_note(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, body: str
+) -> CaseNote:
+    """An internal note: the unit's own record, never shown to the reporter. Commits."""
+    text = required_text(body, "body", _l("Write the note."))
+    note = write_note(session, clock, case, keys, user_id, "note", text)
+    audit.record(
+        session,
+        clock,
+        action="case.note_added",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"note": note.id},
+    )
+    session.commit()
+    return note
+
+
+def _message(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    kind: str,
+    body: str,
+    files: Sequence[PreparedFile] = (),
+    action: str,
+    nudge_key: bytes | None = None,
+) -> None:
+    if case.status == CaseStatus.CLOSED:
+        raise ActionRefused("body", _l("The case is closed."))
+    if nudge_key is not None:
+        _queue_nudge(session, clock, case, keys, nudge_key)
+    # The audit entry is flushed first, so the message's own commit carries both.
+    audit.record(
+        session,
+        clock,
+        action=action,
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"kind": kind, "files": len(files)},
+    )
+    post_message(
+        session,
+        clock,
+        store,
+        case,
+        keys.content,
+        author=Author.HANDLER,
+        body=body,
+        files=files,
+        user_id=user_id,
+        kind=kind,
+    )
+
+
+def _queue_nudge(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, instance_key: bytes
+) -> None:
+    """The reporter's optional "there is news" mail, sent because a handler acted (never by
+    the server alone): the address opens only with the notes key the handler holds."""
+    if case.nudge_address is None or keys.notes is None:
+        return
+    address = decrypt_field(
+        keys.notes.at(0), case.nudge_address, context=nudge_context(case.uid)
+    ).decode()
+    with contextlib.suppress(AddressRejected):
+        queue_nudge(session, clock, case, address, instance_key=instance_key)
+
+
+def acknowledge(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    body: str,
+    *,
+    nudge_key: bytes | None = None,
+) -> None:
+    """Acknowledge receipt to the reporter (D1); starts the 3-month feedback period. Commits."""
+    text = required_text(body, "body", _l("Write the acknowledgement."))
+    if case.acknowledged_on is not None:
+        raise ActionRefused("body", _l("Receipt has already been acknowledged."))
+    today = clock.now().date()
+    case.acknowledged_on = today
+    case.feedback_due = feedback_due(case.received_on, today)
+    if case.status == CaseStatus.NEW:
+        case.status = CaseStatus.OPEN
+    _message(
+        session,
+        clock,
+        store,
+        case,
+        keys,
+        user_id,
+        kind="acknowledgement",
+        body=text,
+        action="case.acknowledged",
+        nudge_key=nudge_key,
+    )
+
+
+def send_message(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    body: str,
+    *,
+    question: bool = False,
+    files: Sequence[PreparedFile] = (),
+    nudge_key: bytes | None = None,
+) -> None:
+    """A message (or a question) to the reporter, with files. Commits."""
+    text = body.strip()
+    if not text and not files:
+        raise ActionRefused("body", _l("Write a message or add a file."))
+    if len(text) > MAX_TEXT:
+        raise ActionRefused("body", _l("Use at most %(n)d characters.", n=MAX_TEXT))
+    _message(
+        session,
+        clock,
+        store,
+        case,
+        keys,
+        user_id,
+        kind="question" if question else "message",
+        body=text,
+        files=files,
+        action="case.message_sent",
+        nudge_key=nudge_key,
+    )
+
+
+def feedback_text(done: str, why: str) -> str:
+    """The reporter's feedback: what was done or will be done, and why (D3)."""
+    return f"{done}\n\n{why}"
+
+
+def give_feedback(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    done: str,
+    why: str,
+    final: bool,
+    nudge_key: bytes | None = None,
+) -> None:
+    """Interim feedback or the final outcome (D2, D3): both parts are required. Commits.
+
+    The first feedback meets the 3-month deadline; there is no "postpone".
+    """
+    what = required_text(done, "done", _l("Say what has been done or will be done."))
+    reason = required_text(why, "why", _l("Say why."))
+    if case.status == CaseStatus.NEW:
+        raise ActionRefused("done", _l("Acknowledge receipt before giving feedback."))
+    if case.feedback_on is None:
+        case.feedback_on = clock.now().date()
+    _message(
+        session,
+        clock,
+        store,
+        case,
+        keys,
+        user_id,
+        kind="final_outcome" if final else "interim_feedback",
+        body=feedback_text(what, reason),
+        action="case.final_outcome" if final else "case.interim_feedback",
+        nudge_key=nudge_key,
+    )
+
+
+def assess_scope(
+    session: Session,
+    clock: Clock,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    scope: str,
+    reason: str,
+) -> None:
+    """Record whether the report falls within the Act (§ 12(3)), with the reason. Commits."""
+    if scope not in SCOPES:
+        raise ActionRefused("scope", _l("Choose an assessment."))
+    text = required_text(reason, "reason", _l("Give the reason for the assessment."))
+    note = write_note(session, clock, case, keys, user_id, "scope", text)
+    case.scope = scope
+    audit.record(
+        session,
+        clock,
+        action="case.scope_assessed",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"scope": scope, "note": note.id},
+    )
+    session.commit()
+
+
+def record_hearing(
+    session: Session,
+    clock: Clock,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    hearing: str,
+    account: str,
+) -> None:
+    """The person concerned was heard, or why no hearing is needed (S6). Commits."""
+    if hearing not in HEARINGS:
+        raise ActionRefused("hearing", _l("Choose whether the person concerned was heard."))
+    text = required_text(account, "account", _l("Describe the hearing, or why none is needed."))
+    note = write_note(session, clock, case, keys, user_id, "hearing", text)
+    case.hearing = hearing
+    audit.record(
+        session,
+        clock,
+        action="case.hearing_recorded",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"hearing": hearing, "note": note.id},
+    )
+    session.commit()
+
+
+def close_case(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    *,
+    outcome: str,
+    reason: str,
+    referral: str = "",
+    keep_until: date | None = None,
+    nudge_key: bytes | None = None,
+) -> None:
+    """Close the case with its outcome and its retention date. Commits.
+
+    - Substantiated needs the hearing step first (S6).
+    - Outside the scope (§ 12(3), D4) needs a referral text, which goes to the reporter as the
+      final outcome with the other channels they can use.
+    - Otherwise the reporter must have had the final outcome already (D2, D3).
+    - The retention date comes from the organisation's preset for the outcome
+      (whistle/retention/retention.py); ``keep_until`` is the handler's date where the preset asks
+      for
+      one, or a later date than the preset gives.
+    """
+    if case.status == CaseStatus.CLOSED:
+        raise ActionRefused("outcome", _l("The case is already closed."))
+    try:
+        chosen = CaseOutcome(outcome)
+    except ValueError:
+        raise ActionRefused("outcome", _l("Choose an outcome.")) from None
+    text = required_text(reason, "reason", _l("Give the reason for the outcome."))
+    if chosen is CaseOutcome.SUBSTANTIATED and case.hearing is None:
+        raise ActionRefused(
+            "outcome",
+            _l("Record the hearing of the person concerned (or why none is needed) first."),
+        )
+    today = clock.now().date()
+    try:
+        kept = retention.retention_for(
+            retention.presets(session, case.org_id)[chosen],
+            chosen,
+            closed_on=today,
+            told_on=today if chosen is CaseOutcome.OUTSIDE_SCOPE else _told_on(session, case),
+            keep_until=keep_until,
+        )
+    except retention.RetentionRefused as refused:
+        raise ActionRefused(refused.field, refused.message) from None
+    if chosen is CaseOutcome.OUTSIDE_SCOPE:
+        referral_text = required_text(
+            referral, "referral", _l("Tell the reporter where else they can turn.")
+        )
+        case.scope = "outside_scope"
+        if case.status == CaseStatus.NEW:
+            case.acknowledged_on = case.acknowledged_on or clock.now().date()
+            case.status = CaseStatus.OPEN
+        _message(
+            session,
+            clock,
+            store,
+            case,
+            keys,
+            user_id,
+            kind="final_outcome",
+            body=referral_text,
+            action="case.final_outcome",
+            nudge_key=nudge_key,
+        )
+        if case.feedback_on is None:
+            case.feedback_on = clock.now().date()
+    elif not _final_outcome_sent(session, case):
+        raise ActionRefused(
+            "outcome", _l("Send the final outcome to the reporter before closing the case.")
+        )
+    note = write_note(session, clock, case, keys, user_id, "closure", text)
+    case.outcome = chosen.value
+    case.status = CaseStatus.CLOSED
+    case.closed_on = today
+    case.delete_on = kept.delete_on
+    case.retention_rule = kept.rule
+    audit.record(
+        session,
+        clock,
+        action="case.closed",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={
+            "outcome": chosen.value,
+            "note": note.id,
+            "rule": kept.rule,
+            "delete_on": kept.delete_on.isoformat(),
+        },
+    )
+    session.commit()
+
+
+def place_legal_hold(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, reason: str
+) -> None:
+    """Stop the case from being deleted until the hold is lifted (R2). Commits."""
+    if case.hold_since is not None:
+        raise ActionRefused("reason", _l("The case is already on legal hold."))
+    text = required_text(reason, "reason", _l("Give the reason for the legal hold."))
+    note = write_note(session, clock, case, keys, user_id, "legal_hold", text)
+    retention.place_hold(session, clock, case, note.id, user_id)
+    session.commit()
+
+
+def lift_legal_hold(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, reason: str
+) -> None:
+    """Lift the legal hold: the case is deleted on its retention date again. Commits."""
+    if case.hold_since is None:
+        raise ActionRefused("reason", _l("The case is not on legal hold."))
+    text = required_text(reason, "reason", _l("Give the reason for lifting the hold."))
+    note = write_note(session, clock, case, keys, user_id, "hold_lifted", text)
+    retention.lift_hold(session, clock, case, note.id, user_id)
+    session.commit()
+
+
+def _final_outcome_sent(session: Session, case: Case) -> bool:
+    return _told_on(session, case) is not None
+
+
+def _told_on(session: Session, case: Case) -> date | None:
+    """The day the reporter was sent the final outcome, if they were."""
+    return session.scalar(
+        select(Message.sent_on)
+        .where(Message.case_id == case.id, Message.kind == "final_outcome")
+        .order_by(Message.sent_on)
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class Identity:
+    name: str
+    contact: str
+
+    def __repr__(self) -> str:
+        return "Identity(<secret>)"
+
+
+def reveal_identity(
+    session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, reason: str
+) -> Identity:
+    """The named reporter's identity, for a stated reason; the reveal is logged (K1). Commits."""
+    if case.identity is None:
+        raise ActionRefused("reason", _l("The reporter is anonymous."))
+    if keys.identity is None:
+        raise NoAccess
+    text = required_text(reason, "reason", _l("Say why you need to see the identity."))
+    identity = read_identity(case, keys)
+    note = write_note(session, clock, case, keys, user_id, "identity_reveal", text)
+    audit.record(
+        session,
+        clock,
+        action="identity.revealed",
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"note": note.id},
+    )
+    session.commit()
+    return identity
+
+
+def read_identity(case: Case, keys: OpenedKeys) -> Identity:
+    """The named reporter's identity, decrypted with the identity key (callers log why)."""
+    if case.identity is None or keys.identity is None:
+        raise NoAccess
+    data = json.loads(
+        decrypt_field(keys.identity.at(0), case.identity, context=identity_context(case.uid))
+    )
+    return Identity(str(data.get("name", "")), str(data.get("contact", "")))
+
+
+def mark_read_by_handlers(session: Session, case: Case) -> None:
+    """A handler has seen the reporter's latest messages. Commits."""
+    if case.unread_for_handlers:
+        case.unread_for_handlers = False
+        session.commit()
+
+
+def record_opened(session: Session, clock: Clock, case: Case, user_id: int) -> None:
+    """Opening a case is logged (who read what, when). Commits."""
+    audit.record(
+        session, clock, action="case.opened", org_id=case.org_id, actor_user_id=user_id, case=case
+    )
+    session.commit()

@@ -1,0 +1,112 @@
+"""Organisations: creation with sensible defaults, lookup by public address."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from whistle.core.clock import Clock
+from whistle.core.models import Category, Organisation
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+RESERVED_SLUGS = frozenset({"admin", "api", "static", "setup", "staff", "healthz", "lang", "o"})
+
+# The Directive's areas (art. 2), the Act's "other serious matters" and harassment, and the
+# always-available "not sure" (REQUIREMENTS.md C6). Admins may rename, reorder or add.
+DEFAULT_CATEGORIES = (
+    ("public-procurement", _l("Public procurement")),
+    ("financial-services", _l("Financial services, products and markets; money laundering")),
+    ("product-safety", _l("Product safety and compliance")),
+    ("transport-safety", _l("Transport safety")),
+    ("environment", _l("Protection of the environment")),
+    ("nuclear-safety", _l("Radiation protection and nuclear safety")),
+    ("food-safety", _l("Food and feed safety, animal health and welfare")),
+    ("public-health", _l("Public health")),
+    ("consumer-protection", _l("Consumer protection")),
+    ("privacy-security", _l("Privacy, personal data and network security")),
+    ("eu-financial-interests", _l("Fraud against the EU's financial interests")),
+    ("internal-market", _l("Internal market, competition and state aid, corporate tax")),
+    ("harassment", _l("Sexual harassment or other serious harassment")),
+    ("serious-matter", _l("Other serious breaches of law or serious matters")),
+    ("not-sure", _l("Not sure")),
+)
+
+
+class OrganisationError(ValueError):
+    """An organisation could not be created; ``message`` is shown to the person."""
+
+    def __init__(self, field: str, message: object) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"organisation rejected: {field}")
+
+
+def suggest_slug(name: str) -> str:
+    """A public address from a name: ``Nordisk Fjer A/S`` becomes ``nordisk-fjer-a-s``."""
+    text = name.lower().replace("æ", "ae").replace("ø", "oe").replace("å", "aa")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    return text[:64].strip("-") or "organisation"
+
+
+def create_organisation(
+    session: Session, clock: Clock, *, name: str, slug: str, default_locale: str = "da"
+) -> Organisation:
+    """Create an organisation with the default categories. Flushes, does not commit."""
+    name = name.strip()
+    if not 2 <= len(name) <= 200:
+        raise OrganisationError("name", _l("Give a name of 2 to 200 characters."))
+    if not SLUG_RE.match(slug) or slug in RESERVED_SLUGS:
+        raise OrganisationError(
+            "slug",
+            _l("Use 1 to 64 lower-case letters, digits and dashes, not starting with a dash."),
+        )
+    taken = session.scalar(select(func.count()).where(Organisation.slug == slug))
+    if taken:
+        raise OrganisationError("slug", _l("This address is already in use."))
+    org = Organisation(
+        slug=slug,
+        name=name,
+        default_locale=default_locale,
+        accepts_anonymous=True,
+        is_active=True,
+        created_at=clock.now(),
+    )
+    session.add(org)
+    session.flush()
+    for position, (code, label) in enumerate(DEFAULT_CATEGORIES):
+        with force_locale("da"):
+            label_da = str(label)
+        with force_locale("en"):
+            label_en = str(label)
+        session.add(
+            Category(
+                org_id=org.id,
+                code=code,
+                label_da=label_da,
+                label_en=label_en,
+                position=position,
+                is_active=True,
+            )
+        )
+    session.flush()
+    return org
+
+
+def find_by_slug(session: Session, slug: str) -> Organisation | None:
+    return session.scalar(
+        select(Organisation).where(Organisation.slug == slug, Organisation.is_active.is_(True))
+    )
+
+
+def active_organisations(session: Session) -> list[Organisation]:
+    return list(
+        session.scalars(
+            select(Organisation).where(Organisation.is_active.is_(True)).order_by(Organisation.name)
+        )
+    )

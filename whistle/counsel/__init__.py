@@ -1,0 +1,1 @@
+"""Case files for legal counsel: the signed, encrypted bundle, its reader and tools."""

@@ -1,0 +1,100 @@
+"""``whistle keys``: the organisation keys' fingerprints and pins, and certifying a unit lead
+with the recovery key when no certified lead is left (whistle/keys/certification.py)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from whistle.core.key_pins import PinsUnavailable, pins_of
+from whistle.core.models import Organisation, User
+from whistle.core.runtime import runtime
+from whistle.keys import certification
+from whistle.keys import upgrade as keys_upgrade
+from whistle.keys.certification import CertificationRefused, KeysNotTrusted
+from whistle.keys.recovery_cli import read_recovery_key
+
+keys_cli = AppGroup("keys", help="Organisation key fingerprints, pins and certification.")
+
+
+def _organisation(session: Session, slug: str) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if org is None:
+        raise click.ClickException(f"no organisation {slug!r}")
+    return org
+
+
+@keys_cli.command("show")
+def show_command() -> None:
+    """Print each organisation's key fingerprints and whether they match the pins."""
+    rt = runtime()
+    with rt.sessions() as session:
+        for org in session.scalars(select(Organisation).order_by(Organisation.id)):
+            click.echo(org.slug)
+            for key in certification.organisation_fingerprints(session, org.id):
+                state = "matches the pin" if key.matches else f"PIN {key.pinned or 'missing'}"
+                click.echo(f"  {key.purpose.value:<14} {key.fingerprint or '-'}  {state}")
+
+
+@keys_cli.command("pin")
+@click.argument("slug")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace an existing pin (only after checking the fingerprints against the paper).",
+)
+def pin_command(slug: str, replace: bool) -> None:
+    """Pin an organisation's keys as the database has them now."""
+    rt = runtime()
+    with rt.sessions() as session:
+        org = _organisation(session, slug)
+        try:
+            pins = certification.current_pins(session, org)
+            written = certification.pin_organisation(session, org, replace=replace)
+        except (LookupError, PinsUnavailable) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"recovery      {pins.recovery}")
+    click.echo(f"signing       {pins.signing}")
+    click.echo(f"certification {pins.certification}")
+    if written:
+        click.echo(f"pinned {slug}")
+    else:
+        click.echo(f"{slug} is already pinned; use --replace to change the pin")
+
+
+@keys_cli.command("certify")
+@click.option("--org", "slug", required=True, help="The organisation's public address (slug).")
+@click.option("--user", "email", required=True, help="E-mail address of the person.")
+def certify_command(slug: str, email: str) -> None:
+    """Certify a person's key with the recovery key (standard input), when no certified unit
+    lead is left to do it. Compare the fingerprint printed here with the person first."""
+    rt = runtime()
+    with rt.sessions() as session:
+        org = _organisation(session, slug)
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise click.ClickException("no user with that e-mail address")
+        click.echo(f"fingerprint of the key: {certification.fingerprint_of(user) or '-'}", err=True)
+        key = read_recovery_key()
+        try:
+            roles = certification.certify_with_recovery(session, rt.clock, org.id, key, user)
+        except CertificationRefused as exc:
+            raise click.ClickException(str(exc.message)) from None
+        except KeysNotTrusted:
+            raise click.ClickException(
+                "the organisation's keys do not match the pins; see `whistle keys show`"
+            ) from None
+    click.echo(f"certified user {user.id} for {', '.join(roles)}")
+
+
+def upgrade_trust_command_output() -> list[str]:
+    """Run the upgrade steps for the current app: certify existing keys and pin
+    (whistle/keys/certification.py), then wrap existing case keys under keys in the key store
+    (whistle/keys/upgrade.py)."""
+    rt = runtime()
+    with rt.sessions() as session:
+        pins_of(session)
+        said = certification.upgrade_trust(session, rt.clock, instance_key=rt.settings.instance_key)
+        return said + keys_upgrade.upgrade_output(session)

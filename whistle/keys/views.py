@@ -1,0 +1,152 @@
+"""The unit lead's Keys page: the unit's keys and fingerprints, certifying keys that await it,
+and key warnings (whistle/keys/certification.py, whistle/keys/warnings.py)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import format_date
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import BooleanField
+
+from whistle.cases.handling import user_names
+from whistle.core.models import Role
+from whistle.core.runtime import db, runtime
+from whistle.keys import certification
+from whistle.keys import warnings as key_warnings
+from whistle.keys.certification import CertificationRefused, KeysNotTrusted
+from whistle.staff.forms import ROLE_LABELS
+from whistle.staff.guard import StaffContext, require
+from whistle.web.forms import MAX_ID
+
+bp = Blueprint("keys", __name__, url_prefix="/staff/<slug>/keys")
+
+
+class CertifyForm(FlaskForm):
+    compared = BooleanField(
+        _l(
+            "I compared this fingerprint with the one the person reads to me from their own "
+            "\u201cYour key\u201d page, in person or by phone, and they are the same."
+        )
+    )
+
+
+class DismissForm(FlaskForm):
+    pass
+
+
+def _page(
+    ctx: StaffContext,
+    *,
+    status: int = 200,
+    failed: int | None = None,
+    form: CertifyForm | None = None,
+    refusal: object = None,
+) -> tuple[str, int]:
+    session = db()
+    keys = certification.unit_keys(session, ctx.org.id)
+    forms = {}
+    for k in keys:
+        forms[k.user_id] = (
+            form
+            if form is not None and failed == k.user_id
+            else CertifyForm(prefix=f"certify-{k.user_id}", formdata=None)
+        )
+    own = next((k for k in keys if k.user_id == ctx.staff.user.id), None)
+    warnings = key_warnings.open_warnings(session, ctx.org.id)
+    names = user_names(session, {w.user_id for w in warnings if w.user_id is not None})
+    unknown = _l("a staff member")
+    texts = {
+        w.id: format_date(w.created_at.date(), format="long")
+        + ": "
+        + str(key_warnings.LABELS[key_warnings.WarningKind(w.kind)])
+        % {"name": names.get(w.user_id or 0) or str(unknown)}
+        for w in warnings
+    }
+    return render_template(
+        "staff/unit_keys.html",
+        ctx=ctx,
+        organisation=ctx.org,
+        keys=keys,
+        own=own,
+        forms=forms,
+        failed=failed,
+        refusal=refusal,
+        warnings=warnings,
+        warning_texts=texts,
+        dismiss_form=DismissForm(formdata=None),
+        item=certification.OwnKey(
+            org=ctx.org,
+            status=own,
+            organisation_keys=certification.organisation_fingerprints(session, ctx.org.id),
+        ),
+        role_labels={r.value: label for r, label in ROLE_LABELS.items()},
+        done=request.args.get("done"),
+    ), status
+
+
+@bp.get("")
+def index(slug: str) -> tuple[str, int]:
+    """Who holds a key in the unit, whose key awaits certification, and the warnings."""
+    return _page(require(slug, Role.LEAD))
+
+
+def _untrusted(ctx: StaffContext) -> tuple[str, int]:
+    key_warnings.warn_pins_mismatch(db(), runtime().clock, ctx.org.id)
+    return _page(
+        ctx,
+        status=409,
+        refusal=_l(
+            "The organisation's keys in the database do not match the fingerprints pinned on "
+            "the server, so no key can be certified. Ask the operator to look into it."
+        ),
+    )
+
+
+@bp.post("/<int:user_id>/certify")
+def certify(slug: str, user_id: int) -> Response | tuple[str, int]:
+    """Certify a person's key (the lead's private key opens the certification key)."""
+    ctx = require(slug, Role.LEAD)
+    if not 0 < user_id <= MAX_ID:
+        abort(404)
+    form = CertifyForm(prefix=f"certify-{user_id}")
+    if not form.validate_on_submit():
+        return _page(ctx, status=400, failed=user_id, form=form)
+    session = db()
+    try:
+        certification.certify(
+            session,
+            runtime().clock,
+            ctx.org.id,
+            ctx.staff.user,
+            ctx.staff.private_key,
+            user_id,
+            compared=bool(form.compared.data),
+        )
+    except CertificationRefused as exc:
+        session.rollback()
+        if exc.field == "compared":
+            form.compared.errors = [exc.message]
+            return _page(ctx, status=400, failed=user_id, form=form)
+        return _page(ctx, status=409, failed=user_id, form=form, refusal=exc.message)
+    except KeysNotTrusted:
+        session.rollback()
+        return _untrusted(ctx)
+    return redirect(
+        url_for("keys.index", slug=ctx.org.slug, done="certified", _anchor=f"key-{user_id}"),
+        code=303,
+    )
+
+
+@bp.post("/warnings/<int:warning_id>/dismiss")
+def dismiss(slug: str, warning_id: int) -> Response:
+    """A lead has looked into a key warning."""
+    ctx = require(slug, Role.LEAD)
+    if not 0 < warning_id <= MAX_ID:  # (CSRF is checked before every view)
+        abort(404)
+    try:
+        key_warnings.dismiss(db(), runtime().clock, ctx.org.id, ctx.staff.user.id, warning_id)
+    except LookupError:
+        abort(404)
+    return redirect(url_for("keys.index", slug=ctx.org.slug, done="dismissed"), code=303)

@@ -1,0 +1,2 @@
+"""Commands for the operator: the consistency doctor, session sweeps, key-store
+backups."""

@@ -1,0 +1,627 @@
+"""``whistle doctor``: check, and with ``--repair`` restore, the consistency of the database,
+the file store and the key store.
+
+Writes are ordered so that a crash, a killed worker, a full disk or a lost database connection
+never leaves a readable half of anything (whistle/core/storage.py, whistle/reporting/intake.py,
+whistle/casefile/conversation.py, whistle/retention/retention.py); what they can leave is listed
+here, with what
+the repair does about it:
+
+- **orphan files**: complete files in the store that no row refers to. An upload is written
+  before the transaction that adds its row, so a worker killed (or a database lost) in between
+  leaves the file alone; its key was never stored, so nobody can read it. Removed.
+- **unfinished files** (``.partial``): a worker killed while writing a file (the writer's
+  own cleanup never ran). Removed.
+- **pending file deletions**: files that retention or a purge listed for removal, where the
+  removal did not happen yet (a crash, a store that refused). Removed, as the next retention
+  run would. A listed file that a live row still uses is never removed: the listing is dropped.
+- **half-stored cases**: a case row without its report or the keys to open it (no content key
+  sealed to anyone), still new and untouched (no message, no legal hold). Intake writes a case
+  in one transaction, so these only come from damage. Removed whole, with their files, and
+  audited. A case with the same damage that was worked on (a message, a status, a hold) is
+  only reported: something in it may still be readable, so restore it from a backup.
+- **missing files**: a live attachment or a counsel bundle whose file is not in the store.
+  Not repairable here (the content is gone from this machine): restore the file store from
+  a backup. They keep the exit code non-zero.
+
+The key store (whistle/core/keystore.py, whistle/core/shredding.py):
+
+- **ownerless keys**: keys named after a case, message, note or file whose row is gone (or
+  purged), and not listed for destruction: a report whose transaction failed after its key
+  was made, or damage. Destroyed (the data they opened is gone already).
+- **pending key destructions**: keys that a deletion or purge listed, where the destruction
+  did not happen yet (a crash after the commit, a key store that could not be reached).
+  Destroyed, as the next retention run would. A listed key whose owner row still exists is
+  never destroyed: the listing is dropped.
+- **keys of an unknown kind** are counted and never touched.
+- **setup**: a PostgreSQL key store on the same server (cluster) as the application's
+  database is a problem (every backup and WAL archive of that server holds both, so a
+  database backup would open deleted cases); a key store whose server archives its WAL is
+  named (the archive must expire like key-store backups, docs/operations.md).
+
+Files younger than an hour (``MIN_AGE``) that no row refers to yet may be uploads in flight and
+are left alone unless ``--all`` is given (only safe while the app is stopped); keys likewise
+(the key store keeps no creation times: "younger than an hour" means created after the newest
+doctor run that is at least an hour old, whistle/core/keystore.py). The output names
+kinds and counts, never content, case codes, file or key names, never key bytes; the repair is
+recorded in the audit log as ``store.repaired`` and ``keystore.repaired`` (counts) and
+``case.removed_incomplete`` (one per removed case).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import delete, exists, func, select, text
+from sqlalchemy.orm import Session
+
+from whistle.core import audit, shredding
+from whistle.core.clock import Clock
+from whistle.core.keystore import KeyStore, KeyStoreError, ScrubIncomplete
+from whistle.core.models import (
+    Attachment,
+    Case,
+    CaseExport,
+    CaseKey,
+    CaseStatus,
+    Message,
+    OutboxMail,
+    PendingFileDeletion,
+    PendingKeyDestruction,
+)
+from whistle.core.runtime import runtime
+from whistle.core.storage import NAME_RE, PARTIAL_SUFFIX, FileStore
+from whistle.retention import retention
+
+MIN_AGE = timedelta(hours=1)
+BATCH = 500  # names per IN (...) query
+
+
+@dataclass
+class StoreScan:
+    """What is in the file store, by kind (names are random ids, never content)."""
+
+    files: dict[str, float] = field(default_factory=dict)  # name -> modification time
+    partials: dict[str, float] = field(default_factory=dict)  # file name -> modification time
+    foreign: int = 0  # anything else under the store's root: reported, never touched
+
+
+@dataclass
+class Findings:
+    """The outcome of :func:`check`: counts, and the names the repair needs."""
+
+    stored_files: int = 0
+    orphans: list[str] = field(default_factory=list)
+    recent_orphans: int = 0
+    partials: list[str] = field(default_factory=list)  # ".partial" file names
+    recent_partials: int = 0
+    foreign: int = 0
+    pending: list[str] = field(default_factory=list)
+    pending_in_use: list[str] = field(default_factory=list)
+    missing_attachments: int = 0
+    missing_exports: int = 0
+    cases_without_keys: list[int] = field(default_factory=list)
+    cases_without_report: list[int] = field(default_factory=list)
+    # Of those, the ones intake could have left (new, no message, no hold): removable. The
+    # others were worked on and are only reported (restore them from a backup).
+    half_stored: list[int] = field(default_factory=list)
+    damaged: list[int] = field(default_factory=list)
+
+    @property
+    def repairable(self) -> int:
+        return (
+            len(self.orphans)
+            + len(self.partials)
+            + len(self.pending)
+            + len(self.pending_in_use)
+            + len(self.half_stored)
+        )
+
+    @property
+    def unrepairable(self) -> int:
+        return self.missing_attachments + self.missing_exports + len(self.damaged)
+
+    @property
+    def problems(self) -> int:
+        return self.repairable + self.unrepairable
+
+
+@dataclass
+class Repairs:
+    """What :func:`repair` removed (counts only)."""
+
+    orphans: int = 0
+    partials: int = 0
+    pending: int = 0
+    pending_dropped: int = 0
+    cases: int = 0
+    case_files: int = 0
+
+
+def scan_store(store: FileStore) -> StoreScan:
+    """Every entry of the store with its modification time; no database work."""
+    scan = StoreScan()
+    if not store.root.exists():
+        return scan
+    for folder in store.root.iterdir():
+        if not folder.is_dir() or len(folder.name) != 2:
+            scan.foreign += 1
+            continue
+        for child in folder.iterdir():
+            try:
+                mtime = child.stat().st_mtime
+            except FileNotFoundError:  # removed while we looked (a finished or failed upload)
+                continue
+            name = child.name
+            if NAME_RE.match(name) and name[:2] == folder.name:
+                scan.files[name] = mtime
+            elif (
+                name.endswith(PARTIAL_SUFFIX)
+                and NAME_RE.match(name.removesuffix(PARTIAL_SUFFIX))
+                and name[:2] == folder.name
+            ):
+                scan.partials[name] = mtime
+            else:
+                scan.foreign += 1
+    return scan
+
+
+def _batches(names: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(names), BATCH):
+        yield names[start : start + BATCH]
+
+
+def _live_names(session: Session, names: list[str]) -> set[str]:
+    """Those of ``names`` that a live row uses: an attachment not purged, or a bundle."""
+    found: set[str] = set()
+    for chunk in _batches(names):
+        found.update(
+            session.scalars(
+                select(Attachment.storage_name).where(
+                    Attachment.storage_name.in_(chunk), Attachment.purged_on.is_(None)
+                )
+            )
+        )
+        found.update(
+            session.scalars(
+                select(CaseExport.storage_name).where(CaseExport.storage_name.in_(chunk))
+            )
+        )
+    return found
+
+
+def check(
+    session: Session, store: FileStore, *, min_age: timedelta = MIN_AGE, now: float | None = None
+) -> Findings:
+    """Compare the store with the database; change nothing.
+
+    The store is listed before the database is read, so a file whose row commits in between
+    is young and left alone, never taken for an orphan.
+    """
+    scan = scan_store(store)
+    cutoff = (time.time() if now is None else now) - min_age.total_seconds()
+    findings = Findings(stored_files=len(scan.files), foreign=scan.foreign)
+
+    attachments = set(
+        session.scalars(select(Attachment.storage_name).where(Attachment.purged_on.is_(None)))
+    )
+    bundles = set(session.scalars(select(CaseExport.storage_name)))
+    live = attachments | bundles
+    purged = set(
+        session.scalars(select(Attachment.storage_name).where(Attachment.purged_on.is_not(None)))
+    )
+    pending = set(session.scalars(select(PendingFileDeletion.storage_name)))
+
+    for name, mtime in sorted(scan.files.items()):
+        if name in live or name in pending:
+            continue
+        # A purged file left in the store without its listing is as dead as an orphan (its
+        # row says it is gone), whatever its age.
+        if mtime <= cutoff or name in purged:
+            findings.orphans.append(name)
+        else:
+            findings.recent_orphans += 1
+    for name, mtime in sorted(scan.partials.items()):
+        if mtime <= cutoff:
+            findings.partials.append(name)
+        else:
+            findings.recent_partials += 1
+    findings.pending_in_use = sorted(pending & live)
+    findings.pending = sorted(pending - live)
+
+    # Looked at again: a file written and taken up after the listing is not missing.
+    findings.missing_attachments = sum(
+        1 for name in attachments - scan.files.keys() if not store.exists(name)
+    )
+    findings.missing_exports = sum(
+        1 for name in bundles - scan.files.keys() if not store.exists(name)
+    )
+
+    content_key = exists().where(CaseKey.case_id == Case.id, CaseKey.kind == "content")
+    findings.cases_without_keys = list(
+        session.scalars(select(Case.id).where(~content_key).order_by(Case.id))
+    )
+    findings.cases_without_report = list(
+        session.scalars(
+            select(Case.id)
+            .where(
+                (func.length(Case.report) == 0)
+                | (func.length(Case.reporter_key) == 0)
+                | (func.length(Case.reporter_tag) == 0)
+            )
+            .order_by(Case.id)
+        )
+    )
+    incomplete = sorted(set(findings.cases_without_keys) | set(findings.cases_without_report))
+    if incomplete:
+        untouched = set(
+            session.scalars(
+                select(Case.id).where(
+                    Case.id.in_(incomplete),
+                    Case.status == CaseStatus.NEW.value,
+                    Case.hold_since.is_(None),
+                    ~exists().where(Message.case_id == Case.id),
+                )
+            )
+        )
+        findings.half_stored = [i for i in incomplete if i in untouched]
+        findings.damaged = [i for i in incomplete if i not in untouched]
+    return findings
+
+
+def repair(session: Session, clock: Clock, store: FileStore, findings: Findings) -> Repairs:
+    """Remove what :func:`check` found removable (see the module's docs). Commits.
+
+    Names are checked against the database again just before removal: a file that a row took
+    up meanwhile is kept.
+    """
+    done = Repairs()
+
+    # Half-stored cases first: their files become pending deletions like a retention run's.
+    for case_id in findings.half_stored:
+        case = session.get(Case, case_id)
+        if case is None:
+            continue
+        names = list(
+            session.scalars(select(Attachment.storage_name).where(Attachment.case_id == case.id))
+        )
+        retention.queue_file_deletions(session, case.org_id, names, clock.now().date())
+        # Destroyed by repair_keys (or the next retention run) once the rows are gone.
+        shredding.queue_destruction(
+            session, case.org_id, shredding.case_key_names(session, [case.id])[case.id]
+        )
+        audit.record(
+            session,
+            clock,
+            action="case.removed_incomplete",
+            org_id=case.org_id,
+            case=case,
+            detail={
+                "files": len(names),
+                "keys": case_id not in findings.cases_without_keys,
+                "report": case_id not in findings.cases_without_report,
+            },
+        )
+        session.execute(
+            delete(OutboxMail).where(
+                OutboxMail.org_id == case.org_id, OutboxMail.case_reference == case.reference
+            )
+        )
+        # Every row that belongs to the case goes with it (ON DELETE CASCADE); a bundle
+        # already given to counsel stays theirs (SET NULL).
+        session.execute(
+            delete(Case).where(Case.id == case.id).execution_options(synchronize_session=False)
+        )
+        session.expunge(case)
+        done.cases += 1
+        done.case_files += len(names)
+
+    if findings.pending_in_use:
+        still = _live_names(session, findings.pending_in_use)
+        session.execute(
+            delete(PendingFileDeletion).where(PendingFileDeletion.storage_name.in_(sorted(still)))
+        )
+        done.pending_dropped = len(still)
+    session.commit()
+    removed_pending = retention.remove_pending_files(session, store)
+    done.pending = removed_pending - done.case_files
+
+    live = _live_names(session, findings.orphans)
+    for name in findings.orphans:
+        if name not in live:
+            store.delete(name)
+            done.orphans += 1
+    for partial in findings.partials:
+        path = store.path(partial.removesuffix(PARTIAL_SUFFIX)).with_name(partial)
+        path.unlink(missing_ok=True)
+        done.partials += 1
+
+    if done.orphans or done.partials or done.pending or done.pending_dropped or done.cases:
+        audit.record(
+            session,
+            clock,
+            action="store.repaired",
+            org_id=None,  # the store is the deployment's, not one organisation's
+            detail={
+                "orphans": done.orphans,
+                "partials": done.partials,
+                "pending": done.pending,
+                "pending_dropped": done.pending_dropped,
+                "cases": done.cases,
+            },
+        )
+        session.commit()
+    return done
+
+
+def describe(findings: Findings, min_age: timedelta) -> list[str]:
+    """The findings as lines for a person (kinds and counts only)."""
+    hours = min_age.total_seconds() / 3600
+    lines = [f"file store: {findings.stored_files} files"]
+    rows = [
+        ("orphan files (no row refers to them)", len(findings.orphans)),
+        ("unfinished uploads (.partial files)", len(findings.partials)),
+        ("files listed for deletion, not yet removed", len(findings.pending)),
+        ("files listed for deletion but still in use", len(findings.pending_in_use)),
+        ("cases without a key to open them", len(findings.cases_without_keys)),
+        ("cases without their report or reporter key", len(findings.cases_without_report)),
+        ("  of these, half-stored (new, untouched): removable", len(findings.half_stored)),
+        ("  of these, worked on: not removed", len(findings.damaged)),
+        ("attachments whose file is missing", findings.missing_attachments),
+        ("counsel bundles whose file is missing", findings.missing_exports),
+    ]
+    lines += [f"{label}: {count}" for label, count in rows]
+    if findings.recent_orphans or findings.recent_partials:
+        lines.append(
+            f"left alone, younger than {hours:g} h (uploads may be in flight; --all to "
+            f"include): {findings.recent_orphans} files, {findings.recent_partials} "
+            ".partial files"
+        )
+    if findings.foreign:
+        lines.append(f"other entries in the store, not touched: {findings.foreign}")
+    return lines
+
+
+# --- The key store ----------------------------------------------------------------------------
+
+
+@dataclass
+class KeyFindings:
+    """The outcome of :func:`check_keys`: counts, and the names the repair needs."""
+
+    keys: int = 0
+    orphans: list[str] = field(default_factory=list)  # owner gone, not listed
+    recent_orphans: int = 0  # owner not (yet) there, but the key may be in flight
+    unknown: int = 0  # of a kind no owner is known for: never touched
+    pending: list[str] = field(default_factory=list)
+    pending_in_use: list[str] = field(default_factory=list)
+    unreachable: str = ""  # why the key store could not be checked
+    setup: list[str] = field(default_factory=list)  # configuration problems
+    notes: list[str] = field(default_factory=list)  # worth knowing, not problems
+
+    @property
+    def repairable(self) -> int:
+        return len(self.orphans) + len(self.pending) + len(self.pending_in_use)
+
+    @property
+    def unrepairable(self) -> int:
+        return len(self.setup) + (1 if self.unreachable else 0)
+
+    @property
+    def problems(self) -> int:
+        return self.repairable + self.unrepairable
+
+
+@dataclass
+class KeyRepairs:
+    """What :func:`repair_keys` did (counts only)."""
+
+    orphans: int = 0
+    pending: int = 0
+    pending_dropped: int = 0
+    incomplete: bool = False
+
+
+def _server_identity(session: Session) -> str | None:
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    found = session.scalar(text("SELECT system_identifier FROM pg_control_system()"))
+    session.rollback()
+    return str(found)
+
+
+SHARED_SERVER = (
+    "the key store is on the same PostgreSQL server (cluster) as the application database: "
+    "every backup and WAL archive of that server holds both, so a database backup would still "
+    "open deleted cases; move the key store to a server of its own (docs/operations.md)"
+)
+ARCHIVING = (
+    "the key store's PostgreSQL server archives its write-ahead log: the archive holds every "
+    "key ever made, so keep it no longer than key-store backups (docs/operations.md)"
+)
+
+
+def check_keys(
+    session: Session, keystore: KeyStore, *, now: datetime, min_age: timedelta = MIN_AGE
+) -> KeyFindings:
+    """Compare the key store with the database; change nothing but the key store's marks.
+
+    The key store is listed before the database is read, so a key whose row commits in
+    between is found with its owner, never taken for an orphan.
+    """
+    findings = KeyFindings()
+    try:
+        server = keystore.server()
+        settled, recent = keystore.settled_names(now=now, min_age=min_age)
+    except KeyStoreError as exc:
+        findings.unreachable = str(exc)
+        return findings
+    if server is not None:
+        identifier, archiving = server
+        if identifier == _server_identity(session):
+            findings.setup.append(SHARED_SERVER)
+        if archiving:
+            findings.notes.append(ARCHIVING)
+    findings.keys = len(settled) + len(recent)
+    pending = set(session.scalars(select(PendingKeyDestruction.name)))
+    listed_alive = shredding.live_names(session, pending)
+    findings.pending = sorted(pending - listed_alive)
+    findings.pending_in_use = sorted(pending & listed_alive)
+
+    known = [n for n in settled + recent if shredding.kind_of(n) in shredding.OWNERS]
+    findings.unknown = findings.keys - len(known)
+    alive = shredding.live_names(session, known)
+    session.rollback()
+    recent_names = set(recent)
+    for name in known:
+        if name in alive or name in pending:
+            continue
+        if name in recent_names:
+            findings.recent_orphans += 1
+        else:
+            findings.orphans.append(name)
+    return findings
+
+
+def repair_keys(
+    session: Session, clock: Clock, keystore: KeyStore, findings: KeyFindings
+) -> KeyRepairs:
+    """Destroy what :func:`check_keys` found destroyable and finish the pending destructions.
+    Commits. Owners are looked up again just before: a key whose row appeared meanwhile is
+    kept. :class:`~whistle.core.keystore.KeyStoreError` if the key store cannot be reached."""
+    done = KeyRepairs()
+    if findings.pending_in_use:
+        still = shredding.live_names(session, findings.pending_in_use)
+        session.execute(
+            delete(PendingKeyDestruction).where(PendingKeyDestruction.name.in_(sorted(still)))
+        )
+        session.commit()
+        done.pending_dropped = len(still)
+    finished = shredding.finish_destructions(session, keystore)
+    done.pending = finished.listed
+    done.incomplete = finished.incomplete
+    if findings.orphans:
+        alive = shredding.live_names(session, findings.orphans)
+        session.rollback()
+        doomed = [n for n in findings.orphans if n not in alive]
+        try:
+            keystore.destroy(doomed)
+        except ScrubIncomplete:
+            done.incomplete = True
+        done.orphans = len(doomed)
+    if done.orphans or done.pending or done.pending_dropped:
+        audit.record(
+            session,
+            clock,
+            action="keystore.repaired",
+            org_id=None,  # the key store is the deployment's, not one organisation's
+            detail={
+                "orphans": done.orphans,
+                "pending": done.pending,
+                "pending_dropped": done.pending_dropped,
+            },
+        )
+        session.commit()
+    return done
+
+
+def describe_keys(findings: KeyFindings, min_age: timedelta) -> list[str]:
+    """The key store's findings as lines for a person (kinds and counts only)."""
+    if findings.unreachable:
+        return [f"key store: not checked: {findings.unreachable}"]
+    hours = min_age.total_seconds() / 3600
+    lines = [f"key store: {findings.keys} keys"]
+    rows = [
+        ("keys whose case, message, note or file is gone", len(findings.orphans)),
+        ("keys listed for destruction, not yet destroyed", len(findings.pending)),
+        ("keys listed for destruction but still in use", len(findings.pending_in_use)),
+    ]
+    lines += [f"{label}: {count}" for label, count in rows]
+    if findings.recent_orphans:
+        lines.append(
+            f"left alone, younger than {hours:g} h (reports may be in flight; --all to "
+            f"include): {findings.recent_orphans} keys"
+        )
+    if findings.unknown:
+        lines.append(f"keys of an unknown kind, not touched: {findings.unknown}")
+    lines += [f"problem: {problem}" for problem in findings.setup]
+    lines += [f"note: {note}" for note in findings.notes]
+    return lines
+
+
+@click.command("doctor")
+@click.option("--repair", is_flag=True, help="Remove what can be removed (default: report only).")
+@click.option(
+    "--all",
+    "include_recent",
+    is_flag=True,
+    help="Include files younger than an hour (only while the app is stopped).",
+)
+@with_appcontext
+def doctor_command(repair: bool, include_recent: bool) -> None:
+    """Check the database, the file store and the key store against each other, and with
+    --repair fix them."""
+    rt = runtime()
+    store = FileStore(rt.settings.file_store)
+    min_age = timedelta(0) if include_recent else MIN_AGE
+    if not store.root.exists():
+        click.echo(f"the file store {store.root} does not exist (yet)")
+    with rt.sessions() as session:
+        findings = check(session, store, min_age=min_age)
+        keys = check_keys(session, rt.keystore, now=rt.clock.now(), min_age=min_age)
+        for line in describe(findings, min_age) + describe_keys(keys, min_age):
+            click.echo(line)
+        remaining = findings.problems + keys.problems
+        if repair and (findings.repairable or keys.repairable):
+            if findings.repairable:
+                done = repair_store(session, rt.clock, store, findings)
+                click.echo(
+                    f"repaired: removed {done.orphans} orphan files, {done.partials} .partial "
+                    f"files, {done.pending} listed files and {done.cases} half-stored cases "
+                    f"(with {done.case_files} files); dropped {done.pending_dropped} listings "
+                    "of files in use"
+                )
+            # After the files: a half-stored case removed there lists its keys.
+            try:
+                fixed = repair_keys(session, rt.clock, rt.keystore, keys)
+            except KeyStoreError as exc:
+                click.echo(f"key store not repaired: {exc}", err=True)
+            else:
+                click.echo(
+                    f"repaired: destroyed {fixed.orphans} ownerless keys and {fixed.pending} "
+                    f"listed keys; dropped {fixed.pending_dropped} listings of keys in use"
+                )
+                if fixed.incomplete:
+                    click.echo(
+                        "the key store could not be scrubbed (busy): run the repair again",
+                        err=True,
+                    )
+            after = check(session, store, min_age=min_age)
+            after_keys = check_keys(session, rt.keystore, now=rt.clock.now(), min_age=min_age)
+            remaining = after.problems + after_keys.problems
+        elif findings.repairable or keys.repairable:
+            click.echo("run `whistle doctor --repair` to remove what can be removed")
+    if findings.unrepairable:
+        click.echo(
+            "missing files and damaged cases cannot be repaired here: restore them from a backup",
+            err=True,
+        )
+    if keys.unrepairable:
+        click.echo("the key store's problems cannot be repaired here (see above)", err=True)
+    if remaining:
+        verdict = "remain after the repair" if repair else "found"
+        click.echo(f"{remaining} problems {verdict}", err=True)
+        sys.exit(1)
+    if findings.recent_orphans or findings.recent_partials or keys.recent_orphans:
+        click.echo("no problems found, apart from the recent files and keys left alone")
+    else:
+        click.echo("the database, the file store and the key store are consistent")
+
+
+repair_store = repair  # inside the command, its ``--repair`` flag shadows the name

@@ -1,0 +1,204 @@
+"""The handler's side of meetings and oral reports (C1, C2): the task, and the minutes.
+
+A meeting the reporter asked for is a task with a due date (whistle/meetings/meetings.py). The
+handler
+records it as held (or opens one for an oral report), writes the minutes, and sees every
+version, the reporter's corrections and approval included. Everything is under the case
+content key, so only handlers holding the case read it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import DateField, TextAreaField
+from wtforms.validators import Optional
+
+from whistle.cases.views import _case
+from whistle.core import audit
+from whistle.core.models import Meeting
+from whistle.core.runtime import db, runtime
+from whistle.meetings import meetings
+
+bp = Blueprint("meetings", __name__, url_prefix="/staff/<slug>/cases/<reference>/meetings")
+
+
+class HeldForm(FlaskForm):
+    held_on = DateField(_l("Held on"), validators=[Optional()])
+
+
+class MinutesForm(FlaskForm):
+    body = TextAreaField(
+        _l("Minutes"),
+        description=_l(
+            "What was said, as exactly as you can. The reporter reads, corrects and approves "
+            "the minutes; every version is kept."
+        ),
+    )
+
+
+class OpenForm(FlaskForm):
+    """Opens a meeting task for an oral report or a meeting the handler offers."""
+
+
+def _meeting(case_id: int, meeting_id: int) -> Meeting:
+    meeting = db().get(Meeting, meeting_id)
+    if meeting is None or meeting.case_id != case_id:
+        abort(404)
+    return meeting
+
+
+def _page(
+    slug: str,
+    reference: str,
+    *,
+    forms: dict[int, dict[str, FlaskForm]] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    ctx, case, keys = _case(slug, reference)
+    history = meetings.minutes_history(db(), case, keys.content)
+    forms = forms or {}
+    for view in history:
+        forms.setdefault(view.id, {})
+        forms[view.id].setdefault("held", HeldForm(prefix=f"held{view.id}", formdata=None))
+        if "minutes" not in forms[view.id]:
+            minutes = MinutesForm(prefix=f"min{view.id}", formdata=None)
+            if view.latest is not None:
+                minutes.body.data = view.latest.body
+            forms[view.id]["minutes"] = minutes
+    page = render_template(
+        "cases/meetings.html",
+        ctx=ctx,
+        organisation=ctx.org,
+        case=case,
+        history=history,
+        forms=forms,
+        open_form=OpenForm(prefix="open", formdata=None),
+        notice=request.args.get("done"),
+    )
+    return page, status
+
+
+@bp.get("/")
+def index(slug: str, reference: str) -> tuple[str, int]:
+    return _page(slug, reference)
+
+
+def _back(slug: str, reference: str, done: str) -> Response:
+    return redirect(url_for("meetings.index", slug=slug, reference=reference, done=done), 303)
+
+
+@bp.post("/open")
+def open_task(slug: str, reference: str) -> Response:
+    ctx, case, _keys = _case(slug, reference)
+    if not OpenForm(prefix="open").validate_on_submit():
+        abort(400)
+    session, clock = db(), runtime().clock
+    meeting = meetings.open_meeting_task(session, clock, case)
+    audit.record(
+        session,
+        clock,
+        action="meeting.opened",
+        org_id=case.org_id,
+        actor_user_id=ctx.staff.user.id,
+        case=case,
+        detail={"meeting": meeting.id},
+    )
+    session.commit()
+    return _back(slug, reference, "opened")
+
+
+@bp.post("/<int:meeting_id>/held")
+def held(slug: str, reference: str, meeting_id: int) -> Response | tuple[str, int]:
+    ctx, case, _keys = _case(slug, reference)
+    meeting = _meeting(case.id, meeting_id)
+    form = HeldForm(prefix=f"held{meeting.id}")
+    if form.validate_on_submit():
+        session, clock = db(), runtime().clock
+        day: date = form.held_on.data or clock.now().date()
+        try:
+            meetings.mark_held(session, clock, meeting, day)
+        except meetings.MeetingError as exc:
+            session.rollback()
+            form.held_on.errors = [exc.message]
+        else:
+            audit.record(
+                session,
+                clock,
+                action="meeting.held",
+                org_id=case.org_id,
+                actor_user_id=ctx.staff.user.id,
+                case=case,
+                detail={"meeting": meeting.id},
+            )
+            session.commit()
+            return _back(slug, reference, "held")
+    return _page(slug, reference, forms={meeting.id: {"held": form}}, status=400)
+
+
+@bp.post("/<int:meeting_id>/cancel")
+def cancel(slug: str, reference: str, meeting_id: int) -> Response | tuple[str, int]:
+    ctx, case, _keys = _case(slug, reference)
+    meeting = _meeting(case.id, meeting_id)
+    if not OpenForm(prefix="open").validate_on_submit():
+        abort(400)
+    session, clock = db(), runtime().clock
+    try:
+        meetings.cancel(session, clock, meeting)
+    except meetings.MeetingError:
+        session.rollback()
+        abort(409)
+    audit.record(
+        session,
+        clock,
+        action="meeting.cancelled",
+        org_id=case.org_id,
+        actor_user_id=ctx.staff.user.id,
+        case=case,
+        detail={"meeting": meeting.id},
+    )
+    session.commit()
+    return _back(slug, reference, "cancelled")
+
+
+@bp.post("/<int:meeting_id>/minutes")
+def minutes(slug: str, reference: str, meeting_id: int) -> Response | tuple[str, int]:
+    ctx, case, keys = _case(slug, reference)
+    meeting = _meeting(case.id, meeting_id)
+    form = MinutesForm(prefix=f"min{meeting.id}")
+    if form.validate_on_submit():
+        session, clock = db(), runtime().clock
+        audit.record(
+            session,
+            clock,
+            action="meeting.minutes_written",
+            org_id=case.org_id,
+            actor_user_id=ctx.staff.user.id,
+            case=case,
+            detail={"meeting": meeting.id},
+        )
+        try:
+            meetings.write_minutes(
+                session,
+                clock,
+                case,
+                keys.content,
+                meeting,
+                form.body.data or "",
+                user_id=ctx.staff.user.id,
+            )
+        except meetings.MeetingError as exc:
+            session.rollback()
+            form.body.errors = [exc.message]
+        else:
+            return _back(slug, reference, "minutes")
+    return _page(slug, reference, forms={meeting.id: {"minutes": form}}, status=400)
+
+
+def pending_tasks(org_id: int, user_id: int) -> list[meetings.MeetingTask]:
+    """Open meeting tasks of the cases this user holds, for the inbox."""
+    return meetings.meetings_due(db(), org_id, runtime().clock.now().date(), user_id=user_id)

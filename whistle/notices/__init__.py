@@ -1,0 +1,1 @@
+"""Persons concerned and the art. 14 notices they are owed."""

@@ -1,0 +1,1 @@
+"""Notifications: the outbox, reminders, and outgoing mail."""

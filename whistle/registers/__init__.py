@@ -1,0 +1,1 @@
+"""Registers for the auditor and the lead (record of reports, deletions, holds)."""

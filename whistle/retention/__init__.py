@@ -1,0 +1,1 @@
+"""Retention, legal holds, deletion and the purge of single items (R2-R4)."""

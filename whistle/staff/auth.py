@@ -1,0 +1,306 @@
+"""Staff sign-in: password, then a TOTP code; key pairs; password change.
+
+Who may do what is decided by memberships (whistle/core/models.py ``Role``); this module only
+establishes who someone is and unlocks their private key:
+
+- The password is checked against an Argon2id hash, and the same password unwraps the
+  user's HPKE private key (a separate Argon2id derivation, crypto/keypairs.py). The unwrapped
+  key leaves this module only to be put in the server-side vault (whistle/core/vault.py).
+- Every user must pass a TOTP code. Until their authenticator is enrolled, a correct
+  password leads only to enrolment, never into the application.
+- Failures count per account, in the database so every app process sees them: after
+  ``MAX_FAILURES`` in a row the account refuses sign-in for ``BLOCK_MINUTES``, whatever the
+  password. Unknown addresses cost the same Argon2id work as known ones and get the same
+  answer, so the form does not tell which addresses have accounts.
+- Handlers, unit leads and counsel hold a key pair. It is created from the password when the
+  invitee sets it (whistle/staff/invitations.py), or at the first sign-in after such a role was
+  added to an existing user.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from crypto import (
+    Argon2Params,
+    OpenError,
+    PrivateKey,
+    PublicKey,
+    needs_rewrap,
+    rewrap_private_key,
+    unwrap_private_key,
+    wrap_private_key,
+)
+from whistle.core import audit
+from whistle.core.clock import Clock
+from whistle.core.models import Membership, Role, User, WebSession
+from whistle.keys.warnings import warn_key_mismatch
+from whistle.staff import totp
+from whistle.staff.passwords import (
+    PasswordMatch,
+    PasswordRejected,
+    check_password_hash,
+    check_policy,
+    hash_password,
+    nfc,
+    rehash_password,
+    verify_password,
+)
+
+MAX_FAILURES = 5
+BLOCK_MINUTES = 15
+KEY_ROLES = frozenset({Role.HANDLER, Role.LEAD, Role.COUNSEL})
+
+PAUSED = _l(
+    "Too many failed attempts. Sign-in to this account is paused for %(n)d minutes.",
+    n=BLOCK_MINUTES,
+)
+
+
+@functools.cache
+def dummy_hash(params: Argon2Params) -> str:
+    """Verified when the address is unknown, so that both answers take the same time."""
+    return hash_password("not a password of anyone", params)
+
+
+class SignInRefused(Exception):
+    """Wrong address, password or code; ``blocked`` when the account is cooling down;
+    ``key_mismatch`` when the password was right but the private key it unlocked is not the
+    one whose public half is stored (see :func:`check_password`)."""
+
+    def __init__(self, *, blocked: bool = False, key_mismatch: bool = False) -> None:
+        self.blocked = blocked
+        self.key_mismatch = key_mismatch
+        super().__init__("sign-in refused")
+
+
+class AccountError(ValueError):
+    """A form value was refused; ``field`` names the field, ``message`` is shown."""
+
+    def __init__(self, field: str, message: object) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"refused: {field}")
+
+
+@dataclass(frozen=True, repr=False)
+class PasswordChecked:
+    """The first factor passed: the user, and their private key if they hold one."""
+
+    user: User
+    private_key: PrivateKey | None  # SECRET
+
+    def __repr__(self) -> str:
+        return f"PasswordChecked(user_id={self.user.id})"
+
+
+def roles_of(session: Session, user_id: int) -> set[Role]:
+    """Every role the user holds, in any organisation."""
+    return {
+        Role(r)
+        for r in session.scalars(select(Membership.role).where(Membership.user_id == user_id))
+    }
+
+
+def is_paused(user: User, now: datetime) -> bool:
+    """Whether the account refuses sign-in now (too many failures in a row)."""
+    return user.sign_in_blocked_until is not None and user.sign_in_blocked_until > now
+
+
+def count_failure(session: Session, clock: Clock, user: User, step: str) -> None:
+    """Count a failed password or code for ``user``, pausing the account at the limit.
+    Commits."""
+    # Counted in SQL, not from the loaded row: attempts in parallel requests (other app
+    # processes, a user row loaded before another request failed) must all count.
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_sign_ins=func.coalesce(User.failed_sign_ins, 0) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(user, attribute_names=["failed_sign_ins"])
+    paused = user.failed_sign_ins >= MAX_FAILURES
+    if paused:
+        user.sign_in_blocked_until = clock.now() + timedelta(minutes=BLOCK_MINUTES)
+        user.failed_sign_ins = 0
+    audit.record(
+        session,
+        clock,
+        action="user.sign_in_failed",
+        org_id=None,
+        actor_user_id=user.id,
+        detail={"step": step, "paused": paused},
+    )
+    session.commit()
+
+
+def check_password(
+    session: Session, clock: Clock, email: str, password: str, *, argon2: Argon2Params
+) -> PasswordChecked:
+    """First factor. Unwraps (or, for a new key role, creates) the private key. Commits.
+
+    Raises :class:`SignInRefused` for an unknown address, a wrong password, an inactive or
+    blocked account, always after the same work.
+    """
+    now = clock.now()
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        verify_password(dummy_hash(argon2), password)
+        raise SignInRefused
+    if is_paused(user, now):
+        verify_password(dummy_hash(argon2), password)
+        raise SignInRefused(blocked=True)
+    match = check_password_hash(user.password_hash, password)
+    if match is PasswordMatch.WRONG or not user.is_active:
+        count_failure(session, clock, user, "password")
+        raise SignInRefused(blocked=is_paused(user, now))
+    if match is PasswordMatch.RIGHT_REHASH:
+        user.password_hash = rehash_password(user.password_hash, password, argon2)
+    private_key = None
+    if user.wrapped_private_key is not None:
+        try:
+            private_key = unwrap_private_key(user.wrapped_private_key, password)
+        except OpenError:
+            # The hash matched but the key did not open: the two are out of step, which only
+            # tampering or a bug can cause. Refuse rather than sign in without the key.
+            count_failure(session, clock, user, "password")
+            raise SignInRefused from None
+        if not _matches(private_key, user.public_key):
+            # The stored public key is not this private key's: someone replaced it (every new
+            # case would be sealed to their key) or the row was damaged. Refuse, audit and warn
+            # the unit leads. Only said after a right password, so it is no guessing oracle.
+            warn_key_mismatch(session, clock, user)
+            raise SignInRefused(key_mismatch=True)
+        if needs_rewrap(user.wrapped_private_key, argon2):
+            user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
+    elif roles_of(session, user.id) & KEY_ROLES:
+        private_key = PrivateKey.generate()
+        user.public_key = private_key.public_key().to_bytes()
+        user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
+    session.commit()
+    return PasswordChecked(user=user, private_key=private_key)
+
+
+def _matches(private_key: PrivateKey, stored: bytes | None) -> bool:
+    if stored is None:
+        return False
+    try:
+        return private_key.public_key() == PublicKey.from_bytes(stored)
+    except OpenError:
+        return False
+
+
+def is_enrolled(user: User) -> bool:
+    return user.totp_secret is not None and user.totp_confirmed_at is not None
+
+
+def start_enrolment(session: Session, user: User, *, instance_key: bytes) -> bytes:
+    """A fresh pending TOTP secret for ``user`` (replacing any pending one). Commits."""
+    if is_enrolled(user):
+        raise ValueError("already enrolled")
+    secret = totp.new_secret()
+    user.totp_secret = totp.seal_secret(secret, instance_key, user.id)
+    user.totp_last_step = None
+    session.commit()
+    return secret
+
+
+def pending_secret(user: User, *, instance_key: bytes) -> bytes | None:
+    """The secret being enrolled (shown as a QR code), or None."""
+    if user.totp_secret is None or user.totp_confirmed_at is not None:
+        return None
+    return totp.open_secret(user.totp_secret, instance_key, user.id)
+
+
+def check_code(
+    session: Session, clock: Clock, user: User, code: str, *, instance_key: bytes
+) -> None:
+    """Second factor (also confirms a pending enrolment). Commits.
+
+    Raises :class:`SignInRefused` for a wrong, reused or expired code, counting the failure.
+    """
+    now = clock.now()
+    if is_paused(user, now) or user.totp_secret is None or not user.is_active:
+        raise SignInRefused(blocked=is_paused(user, now))
+    secret = totp.open_secret(user.totp_secret, instance_key, user.id)
+    accepted = totp.check_code(secret, code, now, last_step=user.totp_last_step) if secret else None
+    if accepted is None:
+        count_failure(session, clock, user, "code")
+        raise SignInRefused(blocked=is_paused(user, now))
+    user.totp_last_step = accepted.step
+    if user.totp_confirmed_at is None:
+        user.totp_confirmed_at = now
+        audit.record(
+            session, clock, action="user.two_step_enrolled", org_id=None, actor_user_id=user.id
+        )
+    user.failed_sign_ins = 0
+    user.sign_in_blocked_until = None
+    audit.record(session, clock, action="user.signed_in", org_id=None, actor_user_id=user.id)
+    session.commit()
+
+
+def acknowledge_confidentiality(session: Session, clock: Clock, user: User) -> None:
+    """Record the confidentiality undertaking (REQUIREMENTS.md K4). Commits."""
+    if user.confidentiality_ack_at is None:
+        user.confidentiality_ack_at = clock.now()
+        audit.record(
+            session,
+            clock,
+            action="user.confidentiality_accepted",
+            org_id=None,
+            actor_user_id=user.id,
+        )
+    session.commit()
+
+
+def change_password(
+    session: Session,
+    clock: Clock,
+    user: User,
+    current: str,
+    new: str,
+    *,
+    argon2: Argon2Params,
+    keep_session_id: int | None = None,
+) -> None:
+    """Replace the password; the private key is rewrapped, no case is re-encrypted. Commits.
+
+    Every other session of the user ends: whoever knew the old password is signed out.
+    """
+    now = clock.now()
+    # Someone at an unattended, signed-in computer must not get unlimited guesses at the
+    # password here either: failures count, and a paused account changes nothing.
+    if is_paused(user, now):
+        raise AccountError("current", PAUSED)
+    if not verify_password(user.password_hash, current):
+        count_failure(session, clock, user, "password_change")
+        if is_paused(user, now):
+            raise AccountError("current", PAUSED)
+        raise AccountError("current", _l("This is not your current password."))
+    if nfc(new) == nfc(current):
+        raise AccountError("new", _l("Choose a password different from the current one."))
+    try:
+        check_policy(new, email=user.email, name=user.display_name)
+    except PasswordRejected as exc:
+        raise AccountError("new", exc.message) from None
+    if user.wrapped_private_key is not None:
+        try:
+            user.wrapped_private_key = rewrap_private_key(
+                user.wrapped_private_key, current, new, argon2
+            )
+        except OpenError:
+            raise AccountError("current", _l("This is not your current password.")) from None
+    user.password_hash = rehash_password(user.password_hash, new, argon2)
+    user.password_changed_at = now
+    others = delete(WebSession).where(WebSession.user_id == user.id)
+    if keep_session_id is not None:
+        others = others.where(WebSession.id != keep_session_id)
+    session.execute(others)
+    audit.record(session, clock, action="user.password_changed", org_id=None, actor_user_id=user.id)
+    session.commit()

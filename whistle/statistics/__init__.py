@@ -1,0 +1,1 @@
+"""Statistics of reports, with server-side charts."""

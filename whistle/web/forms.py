@@ -1,0 +1,66 @@
+"""Form pieces shared by every audience: validators whose messages are translated."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from wtforms import Field, Form
+from wtforms.validators import ValidationError
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def valid_email(_form: Form, field: Field) -> None:
+    """A plausible e-mail address (delivery is what proves it)."""
+    value: Any = field.data or ""
+    if len(value) > 254 or not EMAIL_RE.match(value.strip()):
+        raise ValidationError(_l("Enter an e-mail address such as name@example.org."))
+
+
+MAX_ID = 2**31 - 1  # the largest value of an INTEGER column in PostgreSQL
+
+
+def parse_id(raw: str | None) -> int | None:
+    """A number sent as text (an id, a page, a year): ASCII digits up to :data:`MAX_ID`, else
+    None. ``str.isdigit()`` alone also accepts "²" and a thousand digits, which ``int()`` or
+    the database then refuse with a server error."""
+    text = raw or ""
+    if 0 < len(text) <= 10 and text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
+def attach_error(form: Form, field_name: str, message: object) -> None:
+    """Show ``message`` under the form's field ``field_name`` (the first field if it has none
+    of that name: a refusal is never lost)."""
+    field = getattr(form, field_name, None) or next(iter(form))
+    field.errors = [*field.errors, message]
+
+
+def run_action(form: Any, action: Callable[[], None]) -> bool:
+    """Validate ``form`` and run ``action``; True when it was done.
+
+    A refusal (:class:`whistle.cases.handling.ActionRefused`) rolls the transaction back and is
+    shown
+    under the field it names; a user without the keys it needs gets 403.
+    """
+    from flask import abort
+
+    from whistle.cases.handling import ActionRefused, NoAccess
+    from whistle.core.runtime import db
+
+    if not form.validate_on_submit():
+        return False
+    try:
+        action()
+    except ActionRefused as exc:
+        db().rollback()
+        attach_error(form, exc.field, exc.message)
+        return False
+    except NoAccess:
+        db().rollback()
+        abort(403)
+    return True

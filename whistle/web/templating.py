@@ -1,0 +1,37 @@
+"""What every template can use: the active language and the language-switch links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import get_locale
+
+from whistle.core.settings import LOCALES
+
+LANGUAGE_NAMES = {"da": "Dansk", "en": "English"}
+
+
+def _template_context() -> dict[str, Any]:
+    current = str(get_locale() or "da")
+    here = request.full_path if request.query_string else request.path
+    return {
+        "current_locale": current,
+        "other_languages": [
+            {"code": code, "name": LANGUAGE_NAMES[code], "next": here}
+            for code in LOCALES
+            if code != current
+        ],
+    }
+
+
+def _autoescape(template_name: str | None) -> bool:
+    """Escape every template except plain-text ones (``.txt``), which are served as
+    ``text/plain`` with ``nosniff``: escaping there would corrupt them (a signed receipt's
+    JSON would no longer verify)."""
+    return not (template_name or "").endswith(".txt")
+
+
+def init_templating(app: Flask) -> None:
+    app.context_processor(_template_context)
+    app.jinja_env.autoescape = _autoescape
