@@ -1,5 +1,5 @@
 """WSGI entry point for production: ``gunicorn wsgi:app``."""
 
-from whistle import create_app
+from whistle.app import create_app
 
 app = create_app()

@@ -120,7 +120,7 @@ def make_bench_organisation(instance: Path, slug: str) -> Handlers:
     bench can open every stored report as a handler would. Passwords are random and thrown
     away: nobody signs in."""
     from crypto import Argon2Params, PrivateKey, wrap_private_key
-    from whistle import create_app
+    from whistle.app import create_app
     from whistle.core.clock import SystemClock
     from whistle.core.models import Membership, Role, User
     from whistle.core.org_keys import create_org_keys
@@ -210,7 +210,7 @@ def app_session_info(instance: Path) -> dict[str, object]:
 def app_session(instance: Path) -> Any:
     """A database session of the deployment in ``instance`` as the app makes them: with the
     key pins and the key store (whistle/core/db.py ``make_sessionmaker``). Close it when done."""
-    from whistle import create_app
+    from whistle.app import create_app
     from whistle.core.runtime import runtime
 
     return runtime(create_app(instance_path=instance)).sessions()

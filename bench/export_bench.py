@@ -305,7 +305,7 @@ def child_main(operation: str) -> int:
     app = None
     if operation.startswith("worker"):
         # What a gunicorn worker holds before its first request: the whole app, every view.
-        from whistle import create_app
+        from whistle.app import create_app
 
         app = create_app(
             {

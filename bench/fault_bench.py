@@ -850,7 +850,7 @@ def _inodes_used(disk: Path) -> int:
 
 def check_codes(setup: Setup, engine: Engine, ledger: Ledger) -> list[str]:
     """Every code shown opens its case (with the code, and as a handler), report whole."""
-    from whistle import create_app
+    from whistle.app import create_app
     from whistle.core.models import Organisation
     from whistle.core.runtime import runtime
     from whistle.reporting.followup import UnknownCode, open_with_code

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tests.factories import Unit, make_unit
-from whistle import create_app
+from whistle.app import create_app
 from whistle.core.clock import FixedClock
 from whistle.core.db import make_engine, normalise_url
 from whistle.core.instance import init_instance

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tests.factories import Unit, make_unit
-from whistle import create_app
+from whistle.app import create_app
 from whistle.cli import cli
 from whistle.core.audit import (
     GAP,

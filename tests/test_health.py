@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask.testing import FlaskClient
 
-from whistle import create_app
+from whistle.app import create_app
 from whistle.core.runtime import runtime
 
 

@@ -14,7 +14,7 @@ from tests.factories import make_unit
 from tests.pages import text_of
 from tests.smtp_stub import SmtpReceiver
 from tests.staff_steps import StaffMember
-from whistle import create_app
+from whistle.app import create_app
 from whistle.core.clock import FixedClock
 from whistle.core.runtime import runtime
 

@@ -31,7 +31,7 @@ from tests.conftest import postgres_required
 from tests.factories import Unit
 from tests.test_cases import keys_of
 from tests.test_retention import close, reported_with_file, run
-from whistle import create_app
+from whistle.app import create_app
 from whistle.cases import handling
 from whistle.cli import cli
 from whistle.core import audit, keystore, shredding

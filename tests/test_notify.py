@@ -41,7 +41,7 @@ from crypto import KeyKind
 from tests.factories import Staff, Unit, add_staff, make_unit
 from tests.reporter_steps import reporter_ring
 from tests.smtp_stub import SmtpReceiver
-from whistle import create_app
+from whistle.app import create_app
 from whistle.casefile.conversation import post_message
 from whistle.cli import cli
 from whistle.core.clock import FixedClock

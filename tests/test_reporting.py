@@ -21,7 +21,7 @@ from tests.reporter_steps import (
     file_links,
     read_as_handler,
 )
-from whistle import create_app
+from whistle.app import create_app
 from whistle.admin.texts import set_org_text
 from whistle.casefile.conversation import PreparedFile, post_message
 from whistle.core.clock import FixedClock

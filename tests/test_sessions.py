@@ -126,7 +126,7 @@ def test_a_staff_session_ends_after_a_working_day_however_active(
 def test_the_staff_lifetime_is_a_setting(
     app_config: dict[str, Any], instance_path: Path, clock: FixedClock, unit: Unit
 ) -> None:
-    from whistle import create_app
+    from whistle.app import create_app
 
     shorter = create_app(
         {**app_config, "staff_session_max_minutes": 90}, instance_path=instance_path, clock=clock

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from whistle import create_app
+from whistle.app import create_app
 from whistle.core.instance import init_instance
 from whistle.core.settings import SettingsError, load_settings
 

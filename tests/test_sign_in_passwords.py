@@ -28,7 +28,7 @@ from tests.test_staff_auth import (
     signed_in_admin,
     user,
 )
-from whistle import create_app
+from whistle.app import create_app
 from whistle.core.clock import FixedClock
 from whistle.core.models import User
 from whistle.core.runtime import runtime

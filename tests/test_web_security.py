@@ -40,7 +40,7 @@ def test_static_files_are_cacheable_but_still_protected(client: FlaskClient) -> 
 def test_hsts_and_secure_cookies_over_https(
     app_config: dict[str, object], instance_path: object, clock: FixedClock
 ) -> None:
-    from whistle import create_app
+    from whistle.app import create_app
 
     app = create_app(
         {**app_config, "base_url": "https://whistle.example.org"},

@@ -12,7 +12,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, NoAppException
 
-from whistle import create_app
+from whistle.app import create_app
 from whistle.core.audit import audit_cli
 from whistle.core.instance import init_instance
 from whistle.core.keystore import KeyStoreError

@@ -75,7 +75,7 @@ def _load_app() -> Flask:
     info = click.get_current_context().find_object(ScriptInfo)
     if info is not None:
         return info.load_app()
-    from whistle import create_app
+    from whistle.app import create_app
 
     return create_app()
 
