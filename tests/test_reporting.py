@@ -21,8 +21,8 @@ from tests.reporter_steps import (
     file_links,
     read_as_handler,
 )
-from whistle.app import create_app
 from whistle.admin.texts import set_org_text
+from whistle.app import create_app
 from whistle.casefile.conversation import PreparedFile, post_message
 from whistle.core.clock import FixedClock
 from whistle.core.models import Author, Case, CaseKey, Message, Organisation, OrgSetting
