@@ -451,7 +451,7 @@ def prepare(
     from whistle.casefile.conversation import PreparedFile
     from whistle.core.organisations import create_organisation
     from whistle.reporting.intake import ReportInput, submit_report
-    from whistle.reporting.metadata import StripOutcome
+    from whistle.casefile.metadata import StripOutcome
 
     now = datetime.now(UTC)
     clock = FixedClock(now)

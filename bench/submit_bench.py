@@ -516,7 +516,7 @@ def stop_gunicorn(server: Server) -> None:
 
 def server_errors(log: Path) -> Counter[str]:
     """Unhandled errors in the server log, as the app logs them (type, endpoint and the
-    innermost frame in whistle/ or crypto/; whistle/core/logs.py never logs a message text), plus
+    innermost frame in whistle/ or crypto/; whistle/web/logs.py never logs a message text), plus
     gunicorn worker timeouts."""
     ours = {
         path.name for package in ("whistle", "crypto") for path in (ROOT / package).rglob("*.py")

@@ -48,7 +48,7 @@ from whistle.core.models import (
 )
 from whistle.core.runtime import runtime
 from whistle.notify import mail
-from whistle.reporting.limits import MB, upload_limits
+from whistle.casefile.limits import MB, upload_limits
 from whistle.retention import retention
 from whistle.setup.onboarding import issue_token
 from whistle.staff import totp

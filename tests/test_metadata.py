@@ -1,4 +1,4 @@
-"""Metadata stripping (whistle/reporting/metadata.py): pure unit tests on files built in memory.
+"""Metadata stripping (whistle/casefile/metadata.py): pure unit tests on files built in memory.
 
 Every sample carries planted markers (fake people, a fake camera serial, a fake company).
 A file that is rewritten must come out without any of them; a file that is not rewritten
@@ -28,8 +28,8 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import IndirectObject, NameObject, StreamObject
 from werkzeug.datastructures import FileStorage
 
-from whistle.reporting import metadata
-from whistle.reporting.metadata import (
+from whistle.casefile import metadata
+from whistle.casefile.metadata import (
     REWRITTEN_KINDS,
     StripOutcome,
     StripResult,
@@ -970,13 +970,13 @@ def test_damaged_files_are_kept_whole_and_marked_failed(
 ) -> None:
     make, kind = DAMAGED[filename]
     data = make()
-    with caplog.at_level("WARNING", logger="whistle.reporting.metadata"):
+    with caplog.at_level("WARNING", logger="whistle.casefile.metadata"):
         result, kept = _strip(data, filename)
 
     assert result == StripResult(StripOutcome.FAILED, kind)
     assert kept == data
     # The warning names the kind and the exception type only, never the file's content.
-    records = [r for r in caplog.records if r.name == "whistle.reporting.metadata"]
+    records = [r for r in caplog.records if r.name == "whistle.casefile.metadata"]
     assert len(records) == 1
     assert kind in records[0].getMessage()
     assert _markers_in(records[0].getMessage().encode()) == []

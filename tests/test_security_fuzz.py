@@ -53,7 +53,7 @@ from tests.security_world import (
 from tests.test_authorisation import Browser
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
-from whistle.reporting.limits import ReporterThrottles
+from whistle.reporting.views.throttles import ReporterThrottles
 from whistle.reporting.receipts import ReceiptStatement, ReportProof, parse_receipt, sign_receipt
 from whistle.staff import totp
 from whistle.web.forms import parse_id

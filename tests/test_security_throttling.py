@@ -18,7 +18,7 @@ from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import StaffMember
 from whistle.core.clock import FixedClock
-from whistle.reporting.limits import ReporterThrottles, throttles
+from whistle.reporting.views.throttles import ReporterThrottles, throttles
 from whistle.staff import auth as staff_auth
 from whistle.web.throttle import SlidingWindowLimiter
 

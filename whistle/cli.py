@@ -27,7 +27,7 @@ from whistle.maintenance.keystore_cli import keystore_cli
 from whistle.maintenance.sessions_cli import sessions_cli
 from whistle.notify.notify import notify_cli
 from whistle.notify.reminders import deadlines_command  # noqa: F401  (registers "notify deadlines")
-from whistle.reporting.receipt_cli import receipt_cli
+from whistle.reporting.cli import receipt_cli
 from whistle.retention.retention import retention_cli
 from whistle.setup.onboarding import SetupUnavailable, issue_token, setup_complete
 

@@ -10,7 +10,7 @@ identifiers only (whistle/core/audit.py).
   retention, mail.
 - :mod:`whistle.admin.record`: the record of processing, generated from the settings.
 - :mod:`whistle.admin.views`: the pages (blueprint ``admin``, ``/staff/<slug>/admin``), made
-  of :mod:`whistle.admin.people_views` (the People page) and
-  :mod:`whistle.admin.settings_views` (the settings pages and the art. 30 record), with
-  :mod:`whistle.admin.console` holding the blueprint and the page frame they share.
+  of :mod:`whistle.admin.views.people` (the People page) and
+  :mod:`whistle.admin.views.settings` (the settings pages and the art. 30 record), with
+  :mod:`whistle.admin.views.console` holding the blueprint and the page frame they share.
 """

@@ -23,7 +23,7 @@ from whistle.cases.forms import OUTCOME_LABELS
 from whistle.core.models import Category, Organisation, Role
 from whistle.core.settings import Settings
 from whistle.notify import mail
-from whistle.reporting.limits import UploadLimits, upload_limits
+from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.retention import retention
 
 

@@ -51,7 +51,7 @@ from whistle.core.settings import LOCALES, SMTP_SECURITY, Settings
 from whistle.keys.certification import KeysNotTrusted
 from whistle.notify import mail
 from whistle.reporting.forms import RELATION_LABELS
-from whistle.reporting.limits import upload_limits
+from whistle.casefile.limits import upload_limits
 from whistle.retention import retention
 
 NOT_SURE = "not-sure"

@@ -13,7 +13,7 @@ from whistle.cases.handling import user_names
 from whistle.core import audit
 from whistle.core.models import Role
 from whistle.core.runtime import db
-from whistle.staff.guard import require
+from whistle.web.guard import require
 from whistle.web.forms import parse_id
 
 bp = Blueprint("audit_log", __name__, url_prefix="/staff/<slug>/audit")

@@ -1,6 +1,6 @@
 """The case workspace: inbox, case view, and one POST endpoint per handling action.
 
-Views stay thin: they check the role (whistle/staff/guard.py), open the handler's own keys
+Views stay thin: they check the role (whistle/web/guard.py), open the handler's own keys
 (a handler without a key gets a 403, however they came to the URL), call a function of
 whistle/cases/handling.py and render. Admins and auditors have no route here that shows content.
 """
@@ -64,9 +64,9 @@ from whistle.disclosure import disclosure
 from whistle.keys import certification
 from whistle.meetings import meetings
 from whistle.notices import notices
-from whistle.reporting.limits import upload_limits
+from whistle.casefile.limits import upload_limits
 from whistle.retention import purge, retention
-from whistle.staff.guard import StaffContext, require
+from whistle.web.guard import StaffContext, require
 from whistle.web.downloads import damaged_page, download_response, gone_page, log_damage
 from whistle.web.forms import parse_id, run_action
 from whistle.web.uploads import chosen_files, prepare_uploads

@@ -29,7 +29,7 @@ from whistle.core.runtime import db, runtime
 from whistle.counsel.export import ExportFailed
 from whistle.disclosure import disclosure
 from whistle.disclosure import document as disclosure_document
-from whistle.staff.guard import StaffContext
+from whistle.web.guard import StaffContext
 from whistle.web.forms import attach_error, parse_id
 
 bp = Blueprint("disclosure", __name__, url_prefix="/staff/<slug>/cases/<reference>/disclosure")

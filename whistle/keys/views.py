@@ -17,7 +17,7 @@ from whistle.keys import certification
 from whistle.keys import warnings as key_warnings
 from whistle.keys.certification import CertificationRefused, KeysNotTrusted
 from whistle.staff.forms import ROLE_LABELS
-from whistle.staff.guard import StaffContext, require
+from whistle.web.guard import StaffContext, require
 from whistle.web.forms import MAX_ID
 
 bp = Blueprint("keys", __name__, url_prefix="/staff/<slug>/keys")

@@ -19,7 +19,7 @@ from whistle.core.models import Role
 from whistle.core.runtime import db, runtime
 from whistle.registers import registers
 from whistle.rights.views import BASIS_LABELS, DECISION_LABELS, KIND_LABELS
-from whistle.staff.guard import StaffContext, require
+from whistle.web.guard import StaffContext, require
 from whistle.web.downloads import attachment_disposition
 from whistle.web.errors import render_error
 from whistle.web.forms import parse_id

@@ -24,7 +24,7 @@ from whistle.cases.handling import MAX_TEXT, ActionRefused, NoAccess, open_keys
 from whistle.core.models import Case, Message, RightsRequest
 from whistle.core.runtime import db, runtime
 from whistle.rights import rights
-from whistle.staff.guard import StaffContext, require
+from whistle.web.guard import StaffContext, require
 from whistle.web.downloads import attachment_disposition
 from whistle.web.forms import attach_error, parse_id, run_action
 

@@ -19,7 +19,7 @@ from whistle.core.models import Organisation, Role, User
 from whistle.core.runtime import db, runtime
 from whistle.keys import certification
 from whistle.keys import warnings as key_warnings
-from whistle.staff import session as staff_session
+from whistle.web import staff_session
 from whistle.staff.auth import (
     PAUSED,
     AccountError,
@@ -40,7 +40,7 @@ from whistle.staff.forms import (
     PasswordChangeForm,
     SignInForm,
 )
-from whistle.staff.guard import organisations_of, signed_in
+from whistle.web.guard import organisations_of, signed_in
 from whistle.staff.invitations import (
     InvitationUnavailable,
     accept_invitation,

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 from whistle.cases.forms import OUTCOME_LABELS
 from whistle.core.models import CaseOutcome, Role
 from whistle.core.runtime import db, runtime
-from whistle.staff.guard import StaffContext, require
+from whistle.web.guard import StaffContext, require
 from whistle.statistics import charts, statistics
 from whistle.statistics.charts import Bar
 from whistle.statistics.statistics import Period, PeriodError, Statistics

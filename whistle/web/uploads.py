@@ -5,7 +5,7 @@ spooled through :class:`EncryptedSpool` instead: it encrypts as it writes, under
 that lives only in this process's memory, so the temporary file holds ciphertext that is
 useless after the request, and a crash leaves nothing readable in /tmp.
 
-Metadata stripping (:mod:`whistle.reporting.metadata`) needs the whole file for the types it
+Metadata stripping (:mod:`whistle.casefile.metadata`) needs the whole file for the types it
 rewrites
 (images, PDF, Office), so those are decrypted into memory for the rewrite, bounded by the
 per-file limit; every other type streams straight from the spool into the case's encrypted
@@ -28,7 +28,7 @@ from werkzeug.formparser import FormDataParser
 
 from crypto import StreamEncryptor, decrypt_stream
 from whistle.casefile.conversation import PreparedFile
-from whistle.reporting import metadata
+from whistle.casefile import metadata
 
 _SPOOL_CONTEXT = ("upload-spool",)
 
@@ -291,7 +291,7 @@ def safe_display_name(filename: str) -> str:
 
 def prepare(spool: BinaryIO, filename: str) -> PreparedFile:
     """Strip metadata where we can; keep the original where we cannot (the reporter is
-    warned). Raises :class:`whistle.reporting.metadata.UnsafeFile` for a file too dangerous to
+    warned). Raises :class:`whistle.casefile.metadata.UnsafeFile` for a file too dangerous to
     process."""
     head = spool.read(64)
     rest: BinaryIO = _Prefixed(head, spool)  # type: ignore[assignment]

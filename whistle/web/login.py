@@ -1,4 +1,4 @@
-"""Staff identity for Flask-Login, read from the vault session (whistle/staff/session.py).
+"""Staff identity for Flask-Login, read from the vault session (whistle/web/staff_session.py).
 
 Reporters never get a login session: they hold a case code. Flask-Login's own cookie-based
 user id is not used: a staff member is signed in exactly while their vault session is open,
@@ -26,7 +26,7 @@ class StaffUser(UserMixin):
 
 
 def load_from_vault(_request: Request) -> StaffUser | None:
-    from whistle.staff import session as staff_session
+    from whistle.web import staff_session
 
     opened = staff_session.current()
     return StaffUser(opened.user) if opened is not None else None

@@ -27,10 +27,11 @@ from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore, StorageError
 from whistle.keys.certification import KeysNotTrusted, check_organisation_keys
 from whistle.keys.warnings import warn_pins_mismatch
-from whistle.reporting import reporter_session
+from whistle.reporting.views import session as reporter_session
 from whistle.reporting.forms import RELATION_LABELS, CodeConfirmForm, ReportForm
 from whistle.reporting.intake import IntakeError, ReportInput, submit_report
-from whistle.reporting.limits import UploadLimits, submission_refused, upload_limits
+from whistle.reporting.views.throttles import submission_refused
+from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.setup.onboarding import setup_complete
 from whistle.web.access import public
 from whistle.web.uploads import UploadBatch, chosen_files, prepare_uploads, safe_display_name

@@ -1,7 +1,7 @@
 """The admin console's blueprint (``admin``, ``/staff/<slug>/admin``) and the frame every
 console page shares: the admin check, the page with its notice, the redirect after a change.
 
-The views are in :mod:`whistle.admin.people_views` and :mod:`whistle.admin.settings_views`;
+The views are in :mod:`whistle.admin.views.people` and :mod:`whistle.admin.views.settings`;
 :mod:`whistle.admin.views` puts them together for the app.
 """
 
@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from whistle.admin.people import AdminRefused
 from whistle.core.models import Role
 from whistle.core.runtime import db
-from whistle.staff.guard import StaffContext, require
+from whistle.web.guard import StaffContext, require
 from whistle.web.forms import attach_error
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/<slug>/admin")

@@ -34,7 +34,7 @@ from whistle.reporting.receipts import (
     check_receipt,
     receipt_text,
 )
-from whistle.reporting.views import organisation_or_404
+from whistle.reporting.views.report import organisation_or_404
 from whistle.web.access import public
 from whistle.web.errors import render_error
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from whistle.core.models import Membership, Organisation, Role
 from whistle.core.organisations import find_by_slug
 from whistle.core.runtime import db
-from whistle.staff.session import StaffSession, current
+from whistle.web.staff_session import StaffSession, current
 
 
 @dataclass(frozen=True, repr=False)

@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from whistle.admin import people
-from whistle.admin.console import admin, bp, done, page
+from whistle.admin.views.console import admin, bp, done, page
 from whistle.admin.forms import (
     DeactivateForm,
     EmptyForm,
@@ -35,7 +35,7 @@ from whistle.notify import mail
 from whistle.notify.notify import AddressRejected, send_invitation
 from whistle.staff.auth import AccountError
 from whistle.staff.forms import ROLE_LABELS
-from whistle.staff.guard import StaffContext
+from whistle.web.guard import StaffContext
 from whistle.staff.invitations import invite
 from whistle.web.forms import MAX_ID, attach_error
 

@@ -22,7 +22,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from whistle.admin import people, record, scheme
-from whistle.admin.console import admin, bp, done, page, refused
+from whistle.admin.views.console import admin, bp, done, page, refused
 from whistle.admin.forms import (
     LANGUAGE_NAMES,
     TEXT_TITLES,
@@ -46,9 +46,9 @@ from whistle.core.organisations import find_by_slug
 from whistle.core.runtime import db, runtime
 from whistle.core.settings import LOCALES
 from whistle.notify import mail
-from whistle.reporting.limits import upload_limits
+from whistle.casefile.limits import upload_limits
 from whistle.retention import retention
-from whistle.staff.guard import StaffContext
+from whistle.web.guard import StaffContext
 from whistle.web.access import public
 from whistle.web.forms import attach_error
 

@@ -38,7 +38,7 @@ from whistle.meetings.meetings import (
     find_version,
     minutes_history,
 )
-from whistle.reporting import reporter_session
+from whistle.reporting.views import session as reporter_session
 from whistle.reporting.followup import UnknownCode, mark_read_by_reporter, open_with_code
 from whistle.reporting.forms import (
     FollowUpForm,
@@ -47,9 +47,10 @@ from whistle.reporting.forms import (
     ReplyForm,
     minutes_form_prefix,
 )
-from whistle.reporting.limits import UploadLimits, code_attempt_refused, upload_limits
+from whistle.reporting.views.throttles import code_attempt_refused
+from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.reporting.receipts import IssuedReceipt, issue_receipt
-from whistle.reporting.views import (
+from whistle.reporting.views.report import (
     names_to_reattach,
     organisation_or_404,
     too_many_context,
