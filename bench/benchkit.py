@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from whistle.core import trust
 from whistle.core.db import make_engine, normalise_url
 
 
@@ -173,7 +174,7 @@ def make_bench_organisation(instance: Path, slug: str) -> Handlers:
             session.commit()
             # As a real organisation: keys pinned, the lead trusted on first use, and the
             # handlers' keys certified by her (whistle/keys/certification.py).
-            certification.pin_organisation(session, org)
+            trust.pin_organisation(session, org)
             lead = users[2]
             certification.trust_first_lead(
                 session, clock, lead, keys[lead.id], instance_key=rt.settings.instance_key

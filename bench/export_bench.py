@@ -100,7 +100,7 @@ from crypto import (
 )
 from whistle.casefile.conversation import open_file
 from whistle.cases import handling
-from whistle.core import org_keys
+from whistle.core import org_keys, trust
 from whistle.core.clock import FixedClock, SystemClock
 from whistle.core.db import make_engine
 from whistle.core.models import Attachment, Case, Category, Membership, Organisation, Role, User
@@ -449,9 +449,9 @@ def prepare(
     from flask_babel import Babel
 
     from whistle.casefile.conversation import PreparedFile
+    from whistle.casefile.metadata import StripOutcome
     from whistle.core.organisations import create_organisation
     from whistle.reporting.intake import ReportInput, submit_report
-    from whistle.casefile.metadata import StripOutcome
 
     now = datetime.now(UTC)
     clock = FixedClock(now)
@@ -472,7 +472,7 @@ def prepare(
         session.commit()
         # As a real organisation: pinned keys, the lead trusted on first use, and the
         # handler's and counsel's keys certified by her (whistle/keys/certification.py).
-        certification.pin_organisation(session, org)
+        trust.pin_organisation(session, org)
         certification.trust_first_lead(
             session, clock, lead, keys[lead.id], instance_key=instance_key
         )

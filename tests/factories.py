@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from crypto import Argon2Params, PrivateKey, wrap_private_key
+from whistle.core import trust
 from whistle.core.clock import Clock
 from whistle.core.models import Membership, Organisation, Role, User
 from whistle.core.org_keys import create_org_keys
@@ -98,7 +99,7 @@ def make_unit(
     session.commit()
     # As in a real organisation: its keys are pinned in the instance folder, its first unit
     # lead is trusted on first use, and the lead certifies the handlers' keys.
-    certification.pin_organisation(session, org)
+    trust.pin_organisation(session, org)
     unit = Unit(org=org, recovery_key_text=recovery, handlers=handlers, admin=admin)
     if not certified:
         return unit

@@ -30,6 +30,7 @@ from tests.smtp_stub import SmtpReceiver
 from tests.staff_steps import CaseWorker, StaffMember, form_token
 from tests.test_authorisation import EXPECTED, snapshot
 from tests.test_staff_auth import secret_shown
+from whistle.casefile.limits import MB, upload_limits
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
 from whistle.core.models import (
@@ -48,7 +49,6 @@ from whistle.core.models import (
 )
 from whistle.core.runtime import runtime
 from whistle.notify import mail
-from whistle.casefile.limits import MB, upload_limits
 from whistle.retention import retention
 from whistle.setup.onboarding import issue_token
 from whistle.staff import totp
@@ -1207,7 +1207,7 @@ def test_the_audit_log_names_every_console_action(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
     """Each change leaves an entry with ids and codes only, readable by name."""
-    from whistle.audit.views import ACTION_NAMES
+    from whistle.audit.labels import ACTION_NAMES
 
     admin = admin_of(app, clock, unit)
     henrik = unit.handlers[1].user.id

@@ -572,7 +572,7 @@ def test_every_action_the_code_records_has_a_name_people_read() -> None:
     import re
     from pathlib import Path
 
-    from whistle.audit.views import ACTION_NAMES
+    from whistle.audit.labels import ACTION_NAMES
 
     source = "\n".join(
         path.read_text()

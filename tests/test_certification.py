@@ -36,8 +36,8 @@ from tests.test_admin_console import admin_of
 from tests.test_cases import keys_of, submit
 from whistle.casefile import sharing as case_sharing
 from whistle.casefile.access import certified_members
-from whistle.cases import handling
 from whistle.cli import cli
+from whistle.core import trust
 from whistle.core.clock import FixedClock
 from whistle.core.key_pins import PINS_FILE, pins_of
 from whistle.core.models import (
@@ -58,11 +58,12 @@ from whistle.core.models import (
 )
 from whistle.core.org_keys import create_org_keys, signing_key
 from whistle.core.organisations import create_organisation
+from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
+from whistle.core.trust import KeysNotTrusted, key_digest, statement
 from whistle.counsel import export
 from whistle.keys import certification
-from whistle.keys.certification import CertificationRefused, KeysNotTrusted, key_digest, statement
 from whistle.notify import notify
 from whistle.rights import rights
 
@@ -150,7 +151,7 @@ def test_a_swapped_handler_key_gets_no_case_grant_or_rights_request(
     assert hanne(unit).user.id not in offered_for_exclusion(app, unit)
 
     # A colleague cannot give her an existing case either.
-    with app.app_context(), pytest.raises(handling.ActionRefused):
+    with app.app_context(), pytest.raises(Refused):
         case_sharing.grant_access(
             session,
             clock,
@@ -207,7 +208,7 @@ def test_a_swapped_counsel_key_gets_no_case_file(
     case = submit(app, session, unit)
     swap_public_key(session, conny.user.id)
     rt = runtime(app)
-    with app.app_context(), pytest.raises(handling.ActionRefused):
+    with app.app_context(), pytest.raises(Refused):
         export.export_case(
             session,
             clock,
@@ -543,7 +544,7 @@ def test_a_lead_the_admin_appointed_cannot_certify_anyone(
     session.expire_all()
     adam_user = session.get(User, adam_id)
     assert adam_user is not None
-    with app.app_context(), pytest.raises(CertificationRefused):
+    with app.app_context(), pytest.raises(Refused):
         certification.certify(
             session,
             clock,
@@ -616,7 +617,7 @@ def test_the_first_lead_is_trusted_on_first_use_and_nobody_after(
         org = create_organisation(session, clock, name="Nyfirma ApS", slug="nyfirma")
         create_org_keys(session, clock, org, instance_key)
         session.commit()
-        certification.pin_organisation(session, org)
+        trust.pin_organisation(session, org)
         first = add_staff(session, clock, org, "Lone Lead", [Role.LEAD], instance_key=instance_key)
         second = add_staff(session, clock, org, "Lars Lead", [Role.LEAD], instance_key=instance_key)
         session.commit()

@@ -29,7 +29,6 @@ from tests.staff_steps import CaseWorker, form_token
 from tests.test_cases import field_errors, keys_of, messages_of, newest_case, signed_in
 from tests.test_export import counsel, opened
 from whistle.cases import handling
-from whistle.cases.handling import ActionRefused
 from whistle.core.clock import FixedClock
 from whistle.core.models import (
     AuditEntry,
@@ -41,6 +40,7 @@ from whistle.core.models import (
     IdentityDisclosure,
     OutboxMail,
 )
+from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 from whistle.counsel import export
@@ -615,7 +615,7 @@ def test_a_legal_ground_never_goes_to_counsel(
     assert session.scalar(select(IdentityDisclosure.id)) is None
     assert messages_of(session, case) == kinds_before
     # Nor in the domain, past the form.
-    with app.app_context(), pytest.raises(ActionRefused) as stopped:
+    with app.app_context(), pytest.raises(Refused) as stopped:
         disclosure.request(
             session,
             clock,
@@ -864,7 +864,7 @@ def test_one_disclosure_at_a_time_per_counsel_and_none_for_an_anonymous_case(
     staff = unit.handlers[0]
     with app.app_context():
         keys = keys_of(session, anonymous, staff)
-        with pytest.raises(ActionRefused) as refused:
+        with pytest.raises(Refused) as refused:
             disclosure.request(
                 session,
                 clock,
@@ -878,7 +878,7 @@ def test_one_disclosure_at_a_time_per_counsel_and_none_for_an_anonymous_case(
                 reasons=REASONS,
             )
         assert refused.value.field == "ground"
-        with pytest.raises(ActionRefused):
+        with pytest.raises(Refused):
             export.export_case(
                 session,
                 clock,

@@ -155,8 +155,8 @@ def test_only_the_reporters_consent_lets_a_case_file_carry_the_identity(
     database) never lets it into a case file."""
     from datetime import date
 
-    from whistle.cases.handling import ActionRefused
     from whistle.core.models import IdentityDisclosure
+    from whistle.core.refusals import Refused
 
     conny = counsel(app, session, clock, unit, "Conny Counsel")
     case, _first = exported_case(app, session, clock, unit, conny, notes=False)
@@ -198,7 +198,7 @@ def test_only_the_reporters_consent_lets_a_case_file_carry_the_identity(
         assert document["identity"]["name"] == NAME
         assert document["identity"]["disclosure"]["ground"] == "consent"
     else:
-        with pytest.raises(ActionRefused) as refused:
+        with pytest.raises(Refused) as refused:
             export_with_identity()
         assert refused.value.field == "include_identity"
         assert session.scalar(select(func.count()).select_from(CaseExport)) == 1

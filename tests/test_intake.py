@@ -30,11 +30,12 @@ from whistle.casefile.conversation import PreparedFile
 from whistle.core.clock import FixedClock
 from whistle.core.contexts import attachment_context, identity_context, report_context
 from whistle.core.models import Attachment, AuditEntry, Case, CaseKey, Category, Role
+from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.shredding import file_key_name
 from whistle.core.storage import FileStore, StorageError
 from whistle.reporting import intake
-from whistle.reporting.intake import IntakeError, ReportInput, submit_report
+from whistle.reporting.intake import ReportInput, submit_report
 
 CANARY = "CANARY-7f3a9 the warehouse manager sells pallets privately"
 NAME_CANARY = "Testa CANARY-Navnesen"
@@ -382,7 +383,7 @@ def test_invalid_reports_are_refused_with_the_field(
     changes: dict[str, object],
     field: str,
 ) -> None:
-    with pytest.raises(IntakeError) as caught:
+    with pytest.raises(Refused) as caught:
         submit(app, session, unit, store, **changes)
     assert caught.value.field == field
     assert session.scalars(select(Case)).first() is None
@@ -393,7 +394,7 @@ def test_anonymity_follows_the_organisation_setting(
 ) -> None:
     unit.org.accepts_anonymous = False
     session.commit()
-    with pytest.raises(IntakeError) as caught:
+    with pytest.raises(Refused) as caught:
         submit(app, session, unit, store)
     assert caught.value.field == "anonymous"
     assert submit(app, session, unit, store, anonymous=False, name="Testa Testesen").case.id

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from tests.pages import text_of
 from whistle.core.clock import FixedClock
 from whistle.core.models import Category
-from whistle.core.organisations import OrganisationError, create_organisation, suggest_slug
+from whistle.core.organisations import create_organisation, suggest_slug
+from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 
 
@@ -41,7 +42,7 @@ def test_each_organisation_has_its_own_page_and_categories(
         ).one()
         assert tuple(labels) == ("Ved ikke", "Not sure")
         assert first.id != second.id
-        with pytest.raises(OrganisationError):
+        with pytest.raises(Refused):
             create_organisation(session, clock, name="Igen", slug="et")
 
     chooser = client.get("/", headers={"Accept-Language": "en"})

@@ -29,7 +29,7 @@ from tests.staff_steps import CaseWorker
 from whistle.casefile import access as case_access
 from whistle.casefile import records
 from whistle.cases import handling
-from whistle.cases.handling import ActionRefused, OpenedKeys
+from whistle.cases.handling import OpenedKeys
 from whistle.core import audit
 from whistle.core.clock import FixedClock
 from whistle.core.contexts import message_context
@@ -41,6 +41,7 @@ from whistle.core.models import (
     Message,
     PendingFileDeletion,
 )
+from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.shredding import message_key_name, note_key_name
 from whistle.core.storage import FileStore
@@ -319,7 +320,7 @@ def test_the_record_of_the_handling_cannot_be_purged(
     }
     before = content_state(session, app, case.id)
     for kind, (item_id, message) in refused.items():
-        with app.app_context(), pytest.raises(ActionRefused) as caught:
+        with app.app_context(), pytest.raises(Refused) as caught:
             purge_item(
                 session, clock, store, case, keys, hanne.user.id,
                 kind=kind, item_id=item_id, reason=REASON, keystore=runtime(app).keystore,

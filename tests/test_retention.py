@@ -53,13 +53,14 @@ from whistle.core.models import (
     Role,
 )
 from whistle.core.org_keys import signing_key
+from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.shredding import case_key_name
 from whistle.core.storage import FileStore
 from whistle.counsel import export
 from whistle.notify.reminders import queue_deadline_reminders
 from whistle.retention import retention
-from whistle.retention.retention import Preset, RetentionRefused, retention_for
+from whistle.retention.retention import Preset, retention_for
 from whistle.retention.retention import Unit as KeepUnit
 
 EVIDENCE = Upload("fake-evidence.txt", b"Fake evidence of the pallets, line by line.\n" * 400)
@@ -173,13 +174,13 @@ def test_presets_give_the_deletion_day(
 def test_a_date_preset_needs_a_date_and_a_chosen_date_must_be_sensible() -> None:
     closed = date(2026, 4, 1)
     for_date = Preset(KeepUnit.DATE)
-    with pytest.raises(RetentionRefused) as missing:
+    with pytest.raises(Refused) as missing:
         retention_for(
             for_date, CaseOutcome.REFERRED, closed_on=closed, told_on=None, keep_until=None
         )
     assert missing.value.field == "keep_until"
     for bad in (closed, closed - timedelta(days=1), add_months(closed, 121)):
-        with pytest.raises(RetentionRefused):
+        with pytest.raises(Refused):
             retention_for(
                 for_date, CaseOutcome.REFERRED, closed_on=closed, told_on=None, keep_until=bad
             )
@@ -202,7 +203,7 @@ def test_a_date_preset_needs_a_date_and_a_chosen_date_must_be_sensible() -> None
         keep_until=date(2026, 12, 1),
     )
     assert (longer.delete_on, longer.rule) == (date(2026, 12, 1), "not_substantiated:date")
-    with pytest.raises(RetentionRefused) as shorter:
+    with pytest.raises(Refused) as shorter:
         retention_for(
             two_months,
             CaseOutcome.NOT_SUBSTANTIATED,
@@ -342,11 +343,11 @@ def test_holds_are_refused_twice_or_when_absent(
     staff = unit.handlers[0]
     with app.app_context():
         keys = keys_of(session, case, staff)
-        with pytest.raises(handling.ActionRefused):
+        with pytest.raises(Refused):
             handling.lift_legal_hold(session, clock, case, keys, staff.user.id, "Fake reason.")
         session.rollback()
         handling.place_legal_hold(session, clock, case, keys, staff.user.id, "Fake reason.")
-        with pytest.raises(handling.ActionRefused):
+        with pytest.raises(Refused):
             handling.place_legal_hold(session, clock, case, keys, staff.user.id, "Fake again.")
         session.rollback()
     assert the_case(session, case.reference).hold_since == clock.now().date()

@@ -35,6 +35,7 @@ from whistle.core.models import (
     RightsRequest,
     RightsRequestKey,
 )
+from whistle.core.refusals import Refused
 from whistle.rights import rights
 
 PERSON = "Preben Påstand"  # the person concerned who asks
@@ -169,26 +170,26 @@ def test_the_deadline_extends_by_two_months_at_most_within_the_first(
             )
 
     for too_far in (request.due_on, date(2026, 6, 3)):
-        with pytest.raises(handling.ActionRefused):
+        with pytest.raises(Refused):
             extend(too_far, today)
         session.rollback()
-    with pytest.raises(handling.ActionRefused):
+    with pytest.raises(Refused):
         extend(date(2026, 6, 2), today, reason="")
     session.rollback()
-    with pytest.raises(handling.ActionRefused):
+    with pytest.raises(Refused):
         extend(date(2026, 6, 2), None)
     session.rollback()
     extend(date(2026, 6, 2), today)  # 2 March + 1 month = 2 April, + 2 months = 2 June
     found = request_of(session, request.id)
     assert (found.extended_to, found.extension_notice_on) == (date(2026, 6, 2), today)
     assert rights.answer_due(found) == date(2026, 6, 2)
-    with pytest.raises(handling.ActionRefused):
+    with pytest.raises(Refused):
         extend(date(2026, 5, 1), today)  # only once
     session.rollback()
 
     late = register(app, session, clock, unit)
     clock.advance(timedelta(days=32))
-    with app.app_context(), pytest.raises(handling.ActionRefused) as refused:
+    with app.app_context(), pytest.raises(Refused) as refused:
         rights.extend(
             session,
             clock,
@@ -357,7 +358,7 @@ def test_restricted_items_stay_out_of_the_export(
     with app.app_context():
         for request in (restriction, access):
             rights.link_case(session, clock, request, case, staff.user.id)
-        with pytest.raises(handling.ActionRefused):
+        with pytest.raises(Refused):
             rights.restrict(
                 session, clock, access, case, staff.user.id, item_kind="report", item_id=0
             )
@@ -393,7 +394,7 @@ def test_rectification_adds_the_statement_and_keeps_the_report(
     with app.app_context():
         rights.link_case(session, clock, request, case, staff.user.id)
         key = key_for(session, request, staff)
-        with pytest.raises(handling.ActionRefused):
+        with pytest.raises(Refused):
             rights.decide(
                 session,
                 clock,
@@ -440,7 +441,7 @@ def test_granted_erasure_feeds_the_retention_run(
         key = key_for(session, request, staff)
         rights.link_case(session, clock, request, open_case, staff.user.id)
         rights.link_case(session, clock, request, closed_case, staff.user.id)
-        with pytest.raises(handling.ActionRefused) as refused:
+        with pytest.raises(Refused) as refused:
             rights.decide(
                 session,
                 clock,

@@ -53,8 +53,8 @@ from tests.security_world import (
 from tests.test_authorisation import Browser
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
-from whistle.reporting.views.throttles import ReporterThrottles
 from whistle.reporting.receipts import ReceiptStatement, ReportProof, parse_receipt, sign_receipt
+from whistle.reporting.views.throttles import ReporterThrottles
 from whistle.staff import totp
 from whistle.web.forms import parse_id
 from whistle.web.throttle import SlidingWindowLimiter

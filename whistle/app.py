@@ -66,26 +66,24 @@ def create_app(
     from whistle.admin import views as admin_views
     from whistle.audit import views as audit_views
     from whistle.cases import views as cases
-    from whistle.web import logs
     from whistle.counsel import views as counsel_views
     from whistle.disclosure import views as disclosure_views
     from whistle.keys import views as certification_views
     from whistle.meetings import views as meeting_views
     from whistle.notices import views as notices_views
     from whistle.registers import views as registers_views
-    from whistle.reporting.views import mailbox
-    from whistle.reporting.views import receipt_check
+    from whistle.reporting.views import mailbox, receipt_check
     from whistle.reporting.views import report as reporting
     from whistle.reporting.views.throttles import init_throttles
     from whistle.rights import views as rights_views
     from whistle.setup import views as setup
     from whistle.staff import views as staff
-    from whistle.web.login import init_login
     from whistle.statistics import views as statistics_views
-    from whistle.web import health, i18n
+    from whistle.web import health, i18n, logs
     from whistle.web import security as web_security
     from whistle.web.access import enforce_login
     from whistle.web.errors import init_errors
+    from whistle.web.login import init_login
     from whistle.web.templating import init_templating
 
     logs.init_logging(app, settings.log_level)

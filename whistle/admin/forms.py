@@ -25,7 +25,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from whistle.admin.scheme import MAX_TEXT, REPORTER_GROUPS, TEXT_KEYS
 from whistle.core.models import CaseOutcome
 from whistle.core.settings import LOCALES
-from whistle.staff.forms import ROLE_LABELS
+from whistle.staff.labels import ROLE_LABELS
 from whistle.web.forms import valid_email
 
 REQUIRED = _l("This field is required.")

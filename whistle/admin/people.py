@@ -32,6 +32,7 @@ from whistle.casefile.access import HANDLING_ROLES
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import Invitation, Membership, Organisation, Role, User, WebSession
+from whistle.core.refusals import Refused
 from whistle.keys import certification
 
 SELF_DEACTIVATE = _l("You cannot deactivate your own account. Ask another administrator.")
@@ -44,15 +45,6 @@ NOT_GOVERNED = _l(
     "This person also works for another organisation on this installation. Only someone who "
     "administers all of their organisations can change their account."
 )
-
-
-class AdminRefused(ValueError):
-    """An admin action was refused; ``field`` names the form field, ``message`` is shown."""
-
-    def __init__(self, field: str, message: object) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"refused: {field}")
 
 
 class NotAMember(LookupError):
@@ -192,7 +184,7 @@ def change_roles(
     user = member(session, org_id, user_id)
     wanted = {Role(r) for r in roles}
     if not wanted:
-        raise AdminRefused(
+        raise Refused(
             "roles", _l("Choose at least one role. To end someone's access, deactivate them.")
         )
     held = _roles_by_org(session, user_id).get(org_id, set())
@@ -204,7 +196,7 @@ def change_roles(
         and user.is_active
         and not _other_active_admins(session, org_id, user_id)
     ):
-        raise AdminRefused("roles", LAST_ADMIN)
+        raise Refused("roles", LAST_ADMIN)
     now = clock.now()
     for role in sorted(added):
         session.add(Membership(org_id=org_id, user_id=user_id, role=role.value, created_at=now))
@@ -244,7 +236,7 @@ def end_access(session: Session, clock: Clock, org_id: int, actor_id: int, user_
     """
     user = member(session, org_id, user_id)
     if user_id == actor_id:
-        raise AdminRefused("confirm", SELF_DEACTIVATE)
+        raise Refused("confirm", SELF_DEACTIVATE)
     roles = _roles_by_org(session, user_id)
     whole_account = governs(session, actor_id, user_id)
     affected = roles if whole_account else {org_id: roles.get(org_id, set())}
@@ -254,7 +246,7 @@ def end_access(session: Session, clock: Clock, org_id: int, actor_id: int, user_
             and user.is_active
             and not _other_active_admins(session, affected_org, user_id)
         ):
-            raise AdminRefused("confirm", LAST_ADMIN)
+            raise Refused("confirm", LAST_ADMIN)
     if whole_account:
         if not user.is_active:
             return "deactivated"
@@ -300,7 +292,7 @@ def reactivate(session: Session, clock: Clock, org_id: int, actor_id: int, user_
     if user.is_active:
         return False
     if not governs(session, actor_id, user_id):
-        raise AdminRefused("user", NOT_GOVERNED)
+        raise Refused("user", NOT_GOVERNED)
     user.is_active = True
     user.failed_sign_ins = 0
     user.sign_in_blocked_until = None
@@ -324,9 +316,9 @@ def reset_two_step(
     lost phone was not the only thing lost. Flushes, never commits."""
     user = member(session, org_id, user_id)
     if user_id == actor_id:
-        raise AdminRefused("confirm", SELF_RESET)
+        raise Refused("confirm", SELF_RESET)
     if not governs(session, actor_id, user_id):
-        raise AdminRefused("confirm", NOT_GOVERNED)
+        raise Refused("confirm", NOT_GOVERNED)
     user.totp_secret = None
     user.totp_confirmed_at = None
     user.totp_last_step = None

@@ -4,7 +4,7 @@ Profile and logo, the texts reporters read, categories, the reporting channel (a
 reports, who may report), upload limits, retention presets and the deployment's mail server.
 Each function checks what it is given, changes the rows, writes one audit entry per change
 (ids, numbers and short codes only) and flushes; the caller commits. A refusal is a
-:class:`~whistle.admin.people.AdminRefused` naming the form field and the message to show.
+:class:`~whistle.admin.Refused` naming the form field and the message to show.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from whistle.admin import texts
-from whistle.admin.people import AdminRefused
 from whistle.casefile.access import certified_members
+from whistle.casefile.limits import upload_limits
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import (
@@ -47,11 +47,11 @@ from whistle.core.models import (
     User,
 )
 from whistle.core.organisations import suggest_slug
+from whistle.core.refusals import Refused
 from whistle.core.settings import LOCALES, SMTP_SECURITY, Settings
-from whistle.keys.certification import KeysNotTrusted
+from whistle.core.trust import KeysNotTrusted
 from whistle.notify import mail
-from whistle.reporting.forms import RELATION_LABELS
-from whistle.casefile.limits import upload_limits
+from whistle.reporting.labels import RELATION_LABELS
 from whistle.retention import retention
 
 NOT_SURE = "not-sure"
@@ -139,9 +139,9 @@ def change_profile(
     """Rename the organisation and set the language of its mails; True when changed."""
     name = " ".join(name.split())
     if not 2 <= len(name) <= 200:
-        raise AdminRefused("name", _l("Give a name of 2 to 200 characters."))
+        raise Refused("name", _l("Give a name of 2 to 200 characters."))
     if locale not in LOCALES:
-        raise AdminRefused("locale", _l("Choose Danish or English."))
+        raise Refused("locale", _l("Choose Danish or English."))
     renamed = name != org.name
     if not renamed and locale == org.default_locale:
         return False
@@ -198,10 +198,8 @@ def _reencode(data: bytes) -> tuple[bytes, int, int]:
     """The image drawn again as a plain PNG: nothing of the upload but its pixels survives
     (no EXIF, XMP, comments, text chunks or colour profile that could name a person or a
     device), scaled to fit :data:`LOGO_BOX`."""
-    unreadable = AdminRefused("logo", _l("This file is not a PNG or JPEG image that can be read."))
-    too_many_pixels = AdminRefused(
-        "logo", _l("The image has too many pixels. Choose a smaller one.")
-    )
+    unreadable = Refused("logo", _l("This file is not a PNG or JPEG image that can be read."))
+    too_many_pixels = Refused("logo", _l("The image has too many pixels. Choose a smaller one."))
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
@@ -211,7 +209,7 @@ def _reencode(data: bytes) -> tuple[bytes, int, int]:
         raise unreadable from None
     with image:
         if image.format not in ("PNG", "JPEG"):
-            raise AdminRefused("logo", _l("Choose a PNG or JPEG image."))
+            raise Refused("logo", _l("Choose a PNG or JPEG image."))
         if image.width * image.height > LOGO_MAX_PIXELS:
             raise too_many_pixels
         try:
@@ -233,9 +231,9 @@ def _reencode(data: bytes) -> tuple[bytes, int, int]:
 def set_logo(session: Session, clock: Clock, org_id: int, actor_id: int, data: bytes) -> None:
     """Store ``data`` (PNG or JPEG, at most 1 MB) as the logo, re-encoded. Flushes."""
     if not data:
-        raise AdminRefused("logo", _l("Choose an image file."))
+        raise Refused("logo", _l("Choose an image file."))
     if len(data) > LOGO_MAX_BYTES:
-        raise AdminRefused("logo", _l("The image is larger than 1 MB. Choose a smaller one."))
+        raise Refused("logo", _l("The image is larger than 1 MB. Choose a smaller one."))
     png, width, height = _reencode(data)
     _set(session, org_id, LOGO_KEY, base64.b64encode(png).decode("ascii"))
     audit.record(
@@ -305,7 +303,7 @@ def save_texts(
         if key not in texts.DEFAULTS or locale not in LOCALES:
             raise KeyError(key)
         if len(body) > MAX_TEXT:
-            raise AdminRefused(
+            raise Refused(
                 f"{key}_{locale}",
                 _l("A text may be at most %(n)d characters long.", n=MAX_TEXT),
             )
@@ -374,9 +372,9 @@ def _labels(label_da: str, label_en: str) -> tuple[str, str]:
     da, en = " ".join(label_da.split()), " ".join(label_en.split())
     message = _l("Give a name of 2 to 200 characters.")
     if not 2 <= len(da) <= 200:
-        raise AdminRefused("label_da", message)
+        raise Refused("label_da", message)
     if not 2 <= len(en) <= 200:
-        raise AdminRefused("label_en", message)
+        raise Refused("label_en", message)
     return da, en
 
 
@@ -467,7 +465,7 @@ def set_category_active(
     always offered. True when changed. Flushes."""
     found = category(session, org_id, category_id)
     if found.code == NOT_SURE and not active:
-        raise AdminRefused("active", _l("“Not sure” is always offered to reporters."))
+        raise Refused("active", _l("“Not sure” is always offered to reporters."))
     if found.is_active == active:
         return False
     found.is_active = active
@@ -492,9 +490,9 @@ def delete_category(
     if row is None:
         raise LookupError(category_id)
     if row.always_on:
-        raise AdminRefused("category", _l("“Not sure” is always offered to reporters."))
+        raise Refused("category", _l("“Not sure” is always offered to reporters."))
     if row.used:
-        raise AdminRefused(
+        raise Refused(
             "category",
             _l("Reports have this category, so it cannot be deleted. Deactivate it instead."),
         )
@@ -545,7 +543,7 @@ def change_channel(
     """Whether anonymous reports are accepted, and who may report; return changes. Flushes."""
     chosen = [code for code in _GROUP_CODES if code in set(groups)]
     if not chosen or len(chosen) != len(set(groups)):
-        raise AdminRefused("groups", _l("Choose at least one group."))
+        raise Refused("groups", _l("Choose at least one group."))
     changed = 0
     if org.accepts_anonymous != accepts_anonymous:
         org.accepts_anonymous = accepts_anonymous
@@ -594,15 +592,11 @@ def change_upload_limits(
     room for the form itself. True when changed. Flushes."""
     ceiling = max(1, request_mb - 10)
     if not 1 <= file_mb <= ceiling:
-        raise AdminRefused(
-            "file_mb", _l("Choose from %(low)d to %(high)d MB.", low=1, high=ceiling)
-        )
+        raise Refused("file_mb", _l("Choose from %(low)d to %(high)d MB.", low=1, high=ceiling))
     if not 1 <= files <= MAX_FILES:
-        raise AdminRefused(
-            "files", _l("Choose from %(low)d to %(high)d files.", low=1, high=MAX_FILES)
-        )
+        raise Refused("files", _l("Choose from %(low)d to %(high)d files.", low=1, high=MAX_FILES))
     if not file_mb <= total_mb <= ceiling:
-        raise AdminRefused(
+        raise Refused(
             "total_mb",
             _l(
                 "Choose from %(low)d MB (one file) to %(high)d MB (what this installation "
@@ -646,7 +640,7 @@ def change_presets(
         try:
             parsed[outcome] = retention.Preset.parse(value)
         except ValueError:
-            raise AdminRefused(
+            raise Refused(
                 outcome.value,
                 _l(
                     "Give a number of days or months up to %(years)d years, or choose a date "
@@ -700,20 +694,20 @@ def change_mail(
         session.flush()
         return
     if not HOST_RE.fullmatch(settings.host):
-        raise AdminRefused("host", _l("Give the server's name, such as smtp.example.org."))
+        raise Refused("host", _l("Give the server's name, such as smtp.example.org."))
     if not 1 <= settings.port <= 65535:
-        raise AdminRefused("port", _l("Give a port from 1 to 65535, usually 587 or 465."))
+        raise Refused("port", _l("Give a port from 1 to 65535, usually 587 or 465."))
     if settings.security not in SMTP_SECURITY:
-        raise AdminRefused("security", _l("Choose how the connection is protected."))
+        raise Refused("security", _l("Choose how the connection is protected."))
     if not SENDER_RE.fullmatch(settings.sender):
-        raise AdminRefused("sender", _l("Enter an e-mail address such as name@example.org."))
+        raise Refused("sender", _l("Enter an e-mail address such as name@example.org."))
     if len(settings.username) > 254 or any(c in settings.username for c in "\r\n"):
-        raise AdminRefused("username", _l("Give the user name of at most 254 characters."))
+        raise Refused("username", _l("Give the user name of at most 254 characters."))
     if len(password) > 1000 or any(c in password for c in "\r\n"):
-        raise AdminRefused("password", _l("The password is too long or contains a line break."))
+        raise Refused("password", _l("The password is too long or contains a line break."))
     previous = mail.stored(session)
     if settings.username and not password and not (previous and previous.has_password):
-        raise AdminRefused("password", _l("Give the password that goes with the user name."))
+        raise Refused("password", _l("Give the password that goes with the user name."))
     mail.save_stored(session, settings, password or None, instance_key=instance_key)
     audit.record(
         session,

@@ -68,7 +68,7 @@ from whistle.core.clock import Clock
 from whistle.core.keystore import KeyExists, of_session
 from whistle.core.models import Case, CaseKey, Membership, Role, User
 from whistle.core.shredding import case_key_name
-from whistle.keys.certification import certified_user_ids, trusted_recovery_key
+from whistle.core.trust import certified_user_ids, trusted_recovery_key
 
 HANDLING_ROLES = (Role.HANDLER, Role.LEAD)
 # The epoch whose content key every holder of a case holds (see the module's docstring).

@@ -35,11 +35,12 @@ from whistle.casefile.access import (
     seal_every_epoch,
     unit_members,
 )
-from whistle.cases.handling import ActionRefused, report_of, required_text, write_note
+from whistle.cases.handling import report_of, required_text, write_note
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import exclusion_context
 from whistle.core.models import Case, CaseExclusion, User
+from whistle.core.refusals import Refused
 from whistle.rights import rights
 
 BY_REPORTER = "reporter"
@@ -108,7 +109,7 @@ def grant_access(
         (u for u in entitled_colleagues(session, case, keys) if u.id == grantee_id), None
     )
     if grantee is None or grantee.public_key is None:
-        raise ActionRefused("grantee", _l("Choose a colleague who may handle this case."))
+        raise Refused("grantee", _l("Choose a colleague who may handle this case."))
     seal_every_epoch(
         session, case, keys, PublicKey.from_bytes(grantee.public_key), user_id=grantee.id
     )
@@ -222,7 +223,7 @@ def exclude_by_reporter(
 ) -> None:
     """The reporter keeps a handler out of their case, from the mailbox. Commits."""
     if excluded_id not in {u.id for u in excludable(session, case, content)}:
-        raise ActionRefused("handler", _l("Choose a person from the list."))
+        raise Refused("handler", _l("Choose a person from the list."))
     exclude(session, clock, case, content, excluded_id, by=BY_REPORTER, actor_user_id=None)
     session.commit()
 
@@ -239,9 +240,9 @@ def remove_from_case(
     """A unit lead takes the case away from a handler (a conflict of interest found later):
     the reason is an internal note, and the handler is kept out from now on. Commits."""
     if removed_id == lead_user_id:
-        raise ActionRefused("handler", _l("To leave the case yourself, step aside."))
+        raise Refused("handler", _l("To leave the case yourself, step aside."))
     if removed_id not in holder_ids(session, case.id):
-        raise ActionRefused("handler", _l("Choose a colleague who holds the case."))
+        raise Refused("handler", _l("Choose a colleague who holds the case."))
     text = required_text(reason, "reason", _l("Give the reason for taking the case away."))
     renewed = exclude(
         session, clock, case, keys.content, removed_id, by=BY_LEAD, actor_user_id=lead_user_id
@@ -291,7 +292,7 @@ def assign(
 ) -> None:
     """The unit lead assigns the case to a handler who holds it (or clears it). Commits."""
     if assignee_id is not None and assignee_id not in holder_ids(session, case.id):
-        raise ActionRefused(
+        raise Refused(
             "assignee", _l("Give the case to this colleague first: they hold no key to it.")
         )
     case.assigned_user_id = assignee_id
@@ -319,7 +320,7 @@ def restore_with_recovery(
     """
     keys = open_recovery_keys(session, case, recovery_key)
     if grantee.id not in {u.id for u in entitled_colleagues(session, case, keys)}:
-        raise ActionRefused(
+        raise Refused(
             "grantee",
             _l(
                 "This person cannot be given the case: not an active handler, "

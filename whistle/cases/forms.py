@@ -16,25 +16,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from whistle.cases.handling import MAX_TEXT
-from whistle.core.models import CaseOutcome
+from whistle.cases.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 
 TEXT = [Length(max=MAX_TEXT)]
-
-OUTCOME_LABELS = {
-    CaseOutcome.SUBSTANTIATED: _l("Substantiated"),
-    CaseOutcome.NOT_SUBSTANTIATED: _l("Not substantiated"),
-    CaseOutcome.OUTSIDE_SCOPE: _l("Outside the scope of the scheme (§ 12(3))"),
-    CaseOutcome.KNOWINGLY_FALSE: _l("Knowingly false report"),
-    CaseOutcome.REFERRED: _l("Referred to a public authority"),
-}
-SCOPE_LABELS = {
-    "in_scope": _l("Within the scope of the scheme"),
-    "outside_scope": _l("Outside the scope of the scheme"),
-}
-HEARING_LABELS = {
-    "held": _l("The person concerned has been heard"),
-    "not_needed": _l("No hearing is needed"),
-}
 
 
 class AcknowledgeForm(FlaskForm):

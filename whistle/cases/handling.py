@@ -43,6 +43,7 @@ from whistle.core.models import (
     Message,
     User,
 )
+from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
 from whistle.notify.notify import AddressRejected, queue_nudge
 from whistle.retention import retention
@@ -69,15 +70,6 @@ MAX_TEXT = 20_000
 __all__ = ["KeyRing", "NoAccess", "OpenedKeys", "open_keys"]  # re-exported for the views
 
 
-class ActionRefused(ValueError):
-    """An action was refused; ``field`` names the form field, ``message`` is shown."""
-
-    def __init__(self, field: str, message: object) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"refused: {field}")
-
-
 def read_report(case: Case, keys: OpenedKeys) -> dict[str, Any]:
     """The report as the reporter wrote it (epoch 0: it is written at intake)."""
     return report_of(case, keys.content)
@@ -94,9 +86,9 @@ def report_of(case: Case, content: KeyRing) -> dict[str, Any]:
 def required_text(value: str, field: str, message: object) -> str:
     text = value.strip()
     if not text:
-        raise ActionRefused(field, message)
+        raise Refused(field, message)
     if len(text) > MAX_TEXT:
-        raise ActionRefused(field, _l("Use at most %(n)d characters.", n=MAX_TEXT))
+        raise Refused(field, _l("Use at most %(n)d characters.", n=MAX_TEXT))
     return text
 
 
@@ -197,7 +189,7 @@ def _message(
     nudge_key: bytes | None = None,
 ) -> None:
     if case.status == CaseStatus.CLOSED:
-        raise ActionRefused("body", _l("The case is closed."))
+        raise Refused("body", _l("The case is closed."))
     if nudge_key is not None:
         _queue_nudge(session, clock, case, keys, nudge_key)
     # The audit entry is flushed first, so the message's own commit carries both.
@@ -252,7 +244,7 @@ def acknowledge(
     """Acknowledge receipt to the reporter (D1); starts the 3-month feedback period. Commits."""
     text = required_text(body, "body", _l("Write the acknowledgement."))
     if case.acknowledged_on is not None:
-        raise ActionRefused("body", _l("Receipt has already been acknowledged."))
+        raise Refused("body", _l("Receipt has already been acknowledged."))
     today = clock.now().date()
     case.acknowledged_on = today
     case.feedback_due = feedback_due(case.received_on, today)
@@ -288,9 +280,9 @@ def send_message(
     """A message (or a question) to the reporter, with files. Commits."""
     text = body.strip()
     if not text and not files:
-        raise ActionRefused("body", _l("Write a message or add a file."))
+        raise Refused("body", _l("Write a message or add a file."))
     if len(text) > MAX_TEXT:
-        raise ActionRefused("body", _l("Use at most %(n)d characters.", n=MAX_TEXT))
+        raise Refused("body", _l("Use at most %(n)d characters.", n=MAX_TEXT))
     _message(
         session,
         clock,
@@ -331,7 +323,7 @@ def give_feedback(
     what = required_text(done, "done", _l("Say what has been done or will be done."))
     reason = required_text(why, "why", _l("Say why."))
     if case.status == CaseStatus.NEW:
-        raise ActionRefused("done", _l("Acknowledge receipt before giving feedback."))
+        raise Refused("done", _l("Acknowledge receipt before giving feedback."))
     if case.feedback_on is None:
         case.feedback_on = clock.now().date()
     _message(
@@ -360,7 +352,7 @@ def assess_scope(
 ) -> None:
     """Record whether the report falls within the Act (§ 12(3)), with the reason. Commits."""
     if scope not in SCOPES:
-        raise ActionRefused("scope", _l("Choose an assessment."))
+        raise Refused("scope", _l("Choose an assessment."))
     text = required_text(reason, "reason", _l("Give the reason for the assessment."))
     note = write_note(session, clock, case, keys, user_id, "scope", text)
     case.scope = scope
@@ -388,7 +380,7 @@ def record_hearing(
 ) -> None:
     """The person concerned was heard, or why no hearing is needed (S6). Commits."""
     if hearing not in HEARINGS:
-        raise ActionRefused("hearing", _l("Choose whether the person concerned was heard."))
+        raise Refused("hearing", _l("Choose whether the person concerned was heard."))
     text = required_text(account, "account", _l("Describe the hearing, or why none is needed."))
     note = write_note(session, clock, case, keys, user_id, "hearing", text)
     case.hearing = hearing
@@ -430,28 +422,25 @@ def close_case(
       one, or a later date than the preset gives.
     """
     if case.status == CaseStatus.CLOSED:
-        raise ActionRefused("outcome", _l("The case is already closed."))
+        raise Refused("outcome", _l("The case is already closed."))
     try:
         chosen = CaseOutcome(outcome)
     except ValueError:
-        raise ActionRefused("outcome", _l("Choose an outcome.")) from None
+        raise Refused("outcome", _l("Choose an outcome.")) from None
     text = required_text(reason, "reason", _l("Give the reason for the outcome."))
     if chosen is CaseOutcome.SUBSTANTIATED and case.hearing is None:
-        raise ActionRefused(
+        raise Refused(
             "outcome",
             _l("Record the hearing of the person concerned (or why none is needed) first."),
         )
     today = clock.now().date()
-    try:
-        kept = retention.retention_for(
-            retention.presets(session, case.org_id)[chosen],
-            chosen,
-            closed_on=today,
-            told_on=today if chosen is CaseOutcome.OUTSIDE_SCOPE else _told_on(session, case),
-            keep_until=keep_until,
-        )
-    except retention.RetentionRefused as refused:
-        raise ActionRefused(refused.field, refused.message) from None
+    kept = retention.retention_for(
+        retention.presets(session, case.org_id)[chosen],
+        chosen,
+        closed_on=today,
+        told_on=today if chosen is CaseOutcome.OUTSIDE_SCOPE else _told_on(session, case),
+        keep_until=keep_until,
+    )
     if chosen is CaseOutcome.OUTSIDE_SCOPE:
         referral_text = required_text(
             referral, "referral", _l("Tell the reporter where else they can turn.")
@@ -475,7 +464,7 @@ def close_case(
         if case.feedback_on is None:
             case.feedback_on = clock.now().date()
     elif not _final_outcome_sent(session, case):
-        raise ActionRefused(
+        raise Refused(
             "outcome", _l("Send the final outcome to the reporter before closing the case.")
         )
     note = write_note(session, clock, case, keys, user_id, "closure", text)
@@ -506,7 +495,7 @@ def place_legal_hold(
 ) -> None:
     """Stop the case from being deleted until the hold is lifted (R2). Commits."""
     if case.hold_since is not None:
-        raise ActionRefused("reason", _l("The case is already on legal hold."))
+        raise Refused("reason", _l("The case is already on legal hold."))
     text = required_text(reason, "reason", _l("Give the reason for the legal hold."))
     note = write_note(session, clock, case, keys, user_id, "legal_hold", text)
     retention.place_hold(session, clock, case, note.id, user_id)
@@ -518,7 +507,7 @@ def lift_legal_hold(
 ) -> None:
     """Lift the legal hold: the case is deleted on its retention date again. Commits."""
     if case.hold_since is None:
-        raise ActionRefused("reason", _l("The case is not on legal hold."))
+        raise Refused("reason", _l("The case is not on legal hold."))
     text = required_text(reason, "reason", _l("Give the reason for lifting the hold."))
     note = write_note(session, clock, case, keys, user_id, "hold_lifted", text)
     retention.lift_hold(session, clock, case, note.id, user_id)
@@ -553,7 +542,7 @@ def reveal_identity(
 ) -> Identity:
     """The named reporter's identity, for a stated reason; the reveal is logged (K1). Commits."""
     if case.identity is None:
-        raise ActionRefused("reason", _l("The reporter is anonymous."))
+        raise Refused("reason", _l("The reporter is anonymous."))
     if keys.identity is None:
         raise NoAccess
     text = required_text(reason, "reason", _l("Say why you need to see the identity."))

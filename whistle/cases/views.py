@@ -28,11 +28,9 @@ from whistle.casefile.conversation import (
     open_file,
     report_files,
 )
+from whistle.casefile.limits import upload_limits
 from whistle.cases import handling
 from whistle.cases.forms import (
-    HEARING_LABELS,
-    OUTCOME_LABELS,
-    SCOPE_LABELS,
     AcknowledgeForm,
     AssignForm,
     CloseForm,
@@ -50,13 +48,15 @@ from whistle.cases.forms import (
     ScopeForm,
     purge_prefix,
 )
-from whistle.cases.handling import ActionRefused, NoAccess, OpenedKeys
+from whistle.cases.handling import NoAccess, OpenedKeys
 from whistle.cases.inbox import DEADLINE_STATES, SORTS, InboxFilters
 from whistle.cases.inbox import inbox as inbox_page
+from whistle.cases.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 from whistle.core import audit
 from whistle.core.deadlines import feedback_due
 from whistle.core.models import Case, CaseStatus, Category, Role, User
 from whistle.core.org_keys import signing_key
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore, StorageError
 from whistle.counsel import export
@@ -64,11 +64,10 @@ from whistle.disclosure import disclosure
 from whistle.keys import certification
 from whistle.meetings import meetings
 from whistle.notices import notices
-from whistle.casefile.limits import upload_limits
 from whistle.retention import purge, retention
-from whistle.web.guard import StaffContext, require
 from whistle.web.downloads import damaged_page, download_response, gone_page, log_damage
-from whistle.web.forms import parse_id, run_action
+from whistle.web.forms import parse_id, run_action, show_refusal
+from whistle.web.guard import StaffContext, require
 from whistle.web.uploads import chosen_files, prepare_uploads
 
 bp = Blueprint("cases", __name__, url_prefix="/staff/<slug>")
@@ -380,7 +379,7 @@ def _act(
         try:
             action(ctx, found, keys, form)
         except StorageError:
-            raise ActionRefused(
+            raise Refused(
                 "body", _("The files could not be stored, so nothing was sent. Try again.")
             ) from None
 
@@ -422,11 +421,11 @@ def message(slug: str, reference: str) -> Response | tuple[str, int]:
             max_files=limits.max_files,
         )
         if batch.too_many or batch.too_large_together:
-            raise ActionRefused(
+            raise Refused(
                 "attachments", _("Too many files, or too large together. Send fewer at a time.")
             )
         if batch.problems:
-            raise ActionRefused(
+            raise Refused(
                 "attachments",
                 _(
                     "These files cannot be sent (empty, too large or unsafe): %(names)s. "
@@ -552,7 +551,7 @@ def export_case(slug: str, reference: str) -> Response | tuple[str, int]:
             )
         except FileDamaged as damaged:
             log_damage(damaged)
-            raise ActionRefused(
+            raise Refused(
                 "counsel",
                 _(
                     "A file of this case is damaged and cannot be opened, so no case file was "
@@ -611,9 +610,8 @@ def reveal(slug: str, reference: str) -> tuple[str, int]:
             identity = handling.reveal_identity(
                 db(), runtime().clock, found, keys, ctx.staff.user.id, form.reason.data or ""
             )
-        except ActionRefused as exc:
-            db().rollback()
-            form.reason.errors = [exc.message]
+        except Refused as exc:
+            show_refusal(form, exc)
         except NoAccess:
             db().rollback()
             abort(403)
@@ -628,7 +626,7 @@ def grant(slug: str, reference: str) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
         grantee = _int(form.grantee.data)
         if grantee is None:
-            raise ActionRefused("grantee", _("Choose a colleague who may handle this case."))
+            raise Refused("grantee", _("Choose a colleague who may handle this case."))
         case_sharing.grant_access(db(), runtime().clock, case, keys, ctx.staff.user.id, grantee)
 
     return _act(slug, reference, "grant", GrantForm, run, "granted")
@@ -656,7 +654,7 @@ def remove(slug: str, reference: str) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
         removed = _int(form.handler.data)
         if removed is None:
-            raise ActionRefused("handler", _("Choose a colleague who holds the case."))
+            raise Refused("handler", _("Choose a colleague who holds the case."))
         case_sharing.remove_from_case(
             db(), runtime().clock, case, keys, ctx.staff.user.id, removed, form.reason.data or ""
         )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from whistle.core.clock import Clock
 from whistle.core.models import Category, Organisation
+from whistle.core.refusals import Refused
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 RESERVED_SLUGS = frozenset({"admin", "api", "static", "setup", "staff", "healthz", "lang", "o"})
@@ -37,15 +38,6 @@ DEFAULT_CATEGORIES = (
 )
 
 
-class OrganisationError(ValueError):
-    """An organisation could not be created; ``message`` is shown to the person."""
-
-    def __init__(self, field: str, message: object) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"organisation rejected: {field}")
-
-
 def suggest_slug(name: str) -> str:
     """A public address from a name: ``Nordisk Fjer A/S`` becomes ``nordisk-fjer-a-s``."""
     text = name.lower().replace("æ", "ae").replace("ø", "oe").replace("å", "aa")
@@ -60,15 +52,15 @@ def create_organisation(
     """Create an organisation with the default categories. Flushes, does not commit."""
     name = name.strip()
     if not 2 <= len(name) <= 200:
-        raise OrganisationError("name", _l("Give a name of 2 to 200 characters."))
+        raise Refused("name", _l("Give a name of 2 to 200 characters."))
     if not SLUG_RE.match(slug) or slug in RESERVED_SLUGS:
-        raise OrganisationError(
+        raise Refused(
             "slug",
             _l("Use 1 to 64 lower-case letters, digits and dashes, not starting with a dash."),
         )
     taken = session.scalar(select(func.count()).where(Organisation.slug == slug))
     if taken:
-        raise OrganisationError("slug", _l("This address is already in use."))
+        raise Refused("slug", _l("This address is already in use."))
     org = Organisation(
         slug=slug,
         name=name,

@@ -69,7 +69,7 @@ from crypto import (
 from whistle.casefile.access import certified_members
 from whistle.casefile.conversation import conversation, open_file, report_files
 from whistle.cases import handling
-from whistle.cases.handling import ActionRefused, OpenedKeys
+from whistle.cases.handling import OpenedKeys
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import (
@@ -81,6 +81,7 @@ from whistle.core.models import (
     Organisation,
     Role,
 )
+from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
 from whistle.counsel.bundle_format import (
     FORMAT,
@@ -252,7 +253,7 @@ def _identity_for(
 ) -> tuple[IdentityDisclosure, dict[str, Any]]:
     """The ready consent disclosure to ``counsel_id`` and the identity section it allows."""
     if case.identity is None:
-        raise ActionRefused(
+        raise Refused(
             "include_identity", _l("The reporter is anonymous: there is no identity to include.")
         )
     if keys.identity is None:
@@ -261,7 +262,7 @@ def _identity_for(
     # Act § 26: without the reporter's consent only a public authority may receive the
     # identity, never counsel (who may be the employer's own lawyer).
     if ready is None or ready.ground != "consent":
-        raise ActionRefused(
+        raise Refused(
             "include_identity",
             _l(
                 "The identity can be included only once the reporter has consented to its "
@@ -294,8 +295,8 @@ def _day(day: date | None) -> str | None:
 
 def pdf_labels(locale: str) -> dict[str, str]:
     """The words of the PDF in ``locale`` (the organisation's language), for the renderer."""
-    from whistle.audit.views import ACTION_NAMES
-    from whistle.cases.forms import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
+    from whistle.audit.labels import ACTION_NAMES
+    from whistle.cases.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 
     with force_locale(locale):
         words: dict[str, object] = {
@@ -449,7 +450,7 @@ def export_case(
     certified = certified_members(session, org.id, roles=(Role.COUNSEL,))
     counsel = next((u for u in certified if u.id == counsel_id), None)
     if counsel is None or counsel.public_key is None:
-        raise ActionRefused("counsel", _l("Choose counsel from the list."))
+        raise Refused("counsel", _l("Choose counsel from the list."))
     if include_notes and keys.notes is None:
         raise handling.NoAccess
     today = clock.now().date()
@@ -553,7 +554,7 @@ def export_case(
                 .execution_options(synchronize_session=False)
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                raise ActionRefused("include_identity", _l("This disclosure has just been used."))
+                raise Refused("include_identity", _l("This disclosure has just been used."))
             audit.record(
                 session,
                 clock,

@@ -20,8 +20,8 @@ from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore
 from whistle.counsel import export
 from whistle.counsel.bundle_format import key_file_text
-from whistle.web.guard import StaffContext, require
 from whistle.web.downloads import attachment_disposition
+from whistle.web.guard import StaffContext, require
 
 bp = Blueprint("counsel", __name__, url_prefix="/staff/<slug>/counsel")
 

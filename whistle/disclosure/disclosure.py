@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from whistle.casefile.access import certified_members
 from whistle.casefile.conversation import post_message
 from whistle.cases import handling
-from whistle.cases.handling import MAX_TEXT, ActionRefused, NoAccess, OpenedKeys
+from whistle.cases.handling import MAX_TEXT, NoAccess, OpenedKeys
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import (
@@ -54,6 +54,7 @@ from whistle.core.models import (
     Role,
     User,
 )
+from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
 
 GROUNDS = ("consent", "authority", "defence")
@@ -92,14 +93,14 @@ def counsel_of(session: Session, org_id: int) -> list[User]:
 def _recipient(session: Session, case: Case, counsel_id: int) -> User:
     found = next((u for u in counsel_of(session, case.org_id) if u.id == counsel_id), None)
     if found is None:
-        raise ActionRefused("counsel", _l("Choose counsel from the list."))
+        raise Refused("counsel", _l("Choose counsel from the list."))
     return found
 
 
 def _text(value: str, field: str, missing: object) -> str:
     text = handling.required_text(value, field, missing)
     if len(text) > MAX_TEXT:
-        raise ActionRefused(field, _l("Use at most %(n)d characters.", n=MAX_TEXT))
+        raise Refused(field, _l("Use at most %(n)d characters.", n=MAX_TEXT))
     return text
 
 
@@ -108,11 +109,11 @@ def _authority_name(value: str) -> str:
     # become one space.
     name = " ".join(value.split())
     if not name:
-        raise ActionRefused(
+        raise Refused(
             "authority", _l("Name the public authority, for example the police or a court.")
         )
     if len(name) > MAX_AUTHORITY:
-        raise ActionRefused("authority", _l("Use at most %(n)d characters.", n=MAX_AUTHORITY))
+        raise Refused("authority", _l("Use at most %(n)d characters.", n=MAX_AUTHORITY))
     return name
 
 
@@ -153,20 +154,18 @@ def request(
     ``ground`` is consent.
     """
     if case.identity is None:
-        raise ActionRefused(
-            "ground", _l("The reporter is anonymous: there is no identity to disclose.")
-        )
+        raise Refused("ground", _l("The reporter is anonymous: there is no identity to disclose."))
     if keys.identity is None or keys.notes is None:
         raise NoAccess
     if recipient not in RECIPIENTS:
-        raise ActionRefused("recipient", _l("Choose to whom the identity is disclosed."))
+        raise Refused("recipient", _l("Choose to whom the identity is disclosed."))
     if ground not in GROUNDS:
-        raise ActionRefused("ground", _l("Choose the ground for the disclosure."))
+        raise Refused("ground", _l("Choose the ground for the disclosure."))
     counsel: User | None = None
     authority_name = ""
     if recipient == "counsel":
         if ground != "consent":
-            raise ActionRefused(
+            raise Refused(
                 "ground",
                 _l(
                     "Without the reporter's consent the identity may be disclosed only to a "
@@ -181,7 +180,7 @@ def request(
     withheld_text = ""
     if withhold_notice:
         if ground == "consent":
-            raise ActionRefused(
+            raise Refused(
                 "withhold_notice",
                 _l("Consent is asked of the reporter, so the reporter is always told."),
             )
@@ -195,7 +194,7 @@ def request(
     )
     if counsel is not None:
         if session.scalar(under_way.where(IdentityDisclosure.recipient_user_id == counsel.id)):
-            raise ActionRefused(
+            raise Refused(
                 "counsel",
                 _l(
                     "A disclosure to this counsel is already under way: finish or withdraw it "
@@ -209,7 +208,7 @@ def request(
             for d in session.scalars(under_way.where(IdentityDisclosure.recipient == "authority"))
         }
         if any(named.get(n or 0, "").casefold() == authority_name.casefold() for n in open_notes):
-            raise ActionRefused(
+            raise Refused(
                 "authority",
                 _l(
                     "A disclosure to this authority is already under way: finish or withdraw "
@@ -296,7 +295,7 @@ def request(
 def _find(session: Session, case: Case, disclosure_id: int) -> IdentityDisclosure:
     found = session.get(IdentityDisclosure, disclosure_id)
     if found is None or found.case_id != case.id:
-        raise ActionRefused("disclosure", _l("There is no such disclosure in this case."))
+        raise Refused("disclosure", _l("There is no such disclosure in this case."))
     return found
 
 
@@ -316,9 +315,9 @@ def decide(
     reasons (the case's notes key)."""
     disclosure = _find(session, case, disclosure_id)
     if disclosure.status != "awaiting_approval":
-        raise ActionRefused("disclosure", _l("This disclosure is not waiting for approval."))
+        raise Refused("disclosure", _l("This disclosure is not waiting for approval."))
     if disclosure.requested_by == user_id:
-        raise ActionRefused(
+        raise Refused(
             "disclosure",
             _l("A second person must decide: you asked for this disclosure yourself."),
         )
@@ -343,7 +342,7 @@ def withdraw(session: Session, clock: Clock, case: Case, user_id: int, disclosur
     """The unit drops a disclosure that has not been used. Commits."""
     disclosure = _find(session, case, disclosure_id)
     if disclosure.status not in OPEN:
-        raise ActionRefused("disclosure", _l("This disclosure can no longer be withdrawn."))
+        raise Refused("disclosure", _l("This disclosure can no longer be withdrawn."))
     disclosure.status = "withdrawn"
     audit.record(
         session,
@@ -508,16 +507,16 @@ def _handover(
 ) -> tuple[IdentityDisclosure, Handover]:
     found = _find(session, case, disclosure_id)
     if found.recipient != "authority":
-        raise ActionRefused(
+        raise Refused(
             "disclosure",
             _l("This disclosure is to counsel: it goes out in a case file, not handed over."),
         )
     if found.status == "used":
-        raise ActionRefused("disclosure", _l("This disclosure has already been handed over."))
+        raise Refused("disclosure", _l("This disclosure has already been handed over."))
     if found.status != "ready":
-        raise ActionRefused("disclosure", _l("This disclosure is not ready to be handed over."))
+        raise Refused("disclosure", _l("This disclosure is not ready to be handed over."))
     if keys.identity is None or keys.notes is None:
-        raise ActionRefused(
+        raise Refused(
             "disclosure",
             _l(
                 "You do not hold the keys to the reporter's identity and the internal notes of "
@@ -543,7 +542,7 @@ def _handover(
 
 def handover_for(session: Session, case: Case, keys: OpenedKeys, disclosure_id: int) -> Handover:
     """The disclosure to an authority that ``keys`` may hand over now, without the identity
-    (the page that asks for the go-ahead). ActionRefused when it may not be handed over."""
+    (the page that asks for the go-ahead). Refused when it may not be handed over."""
     return _handover(session, case, keys, disclosure_id)[1]
 
 
@@ -583,7 +582,7 @@ def hand_over(
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ActionRefused("disclosure", _l("This disclosure has already been handed over."))
+            raise Refused("disclosure", _l("This disclosure has already been handed over."))
         entry = Disclosure(
             org_id=case.org_id,
             case_id=case.id,

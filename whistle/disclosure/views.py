@@ -22,15 +22,16 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
-from whistle.cases.handling import MAX_TEXT, ActionRefused, NoAccess, OpenedKeys
+from whistle.cases.handling import MAX_TEXT, NoAccess, OpenedKeys
 from whistle.cases.views import CaseAction, _case, _store, subpage_action
 from whistle.core.models import Case, Role
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.counsel.export import ExportFailed
 from whistle.disclosure import disclosure
 from whistle.disclosure import document as disclosure_document
+from whistle.web.forms import parse_id, show_refusal
 from whistle.web.guard import StaffContext
-from whistle.web.forms import attach_error, parse_id
 
 bp = Blueprint("disclosure", __name__, url_prefix="/staff/<slug>/cases/<reference>/disclosure")
 
@@ -218,7 +219,7 @@ def ask(slug: str, reference: str) -> Response | tuple[str, int]:
 def _decide(slug: str, reference: str, name: str, approve: bool) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
         if not ctx.has(Role.LEAD):
-            raise ActionRefused("disclosure", _l("Only a unit lead can approve a disclosure."))
+            raise Refused("disclosure", _l("Only a unit lead can approve a disclosure."))
         disclosure.decide(
             db(),
             runtime().clock,
@@ -253,8 +254,8 @@ def withdraw(slug: str, reference: str) -> Response | tuple[str, int]:
 # --- Handing the identity over to a public authority ------------------------------------------
 
 
-def _refused(slug: str, reference: str, form: FlaskForm, exc: ActionRefused) -> tuple[str, int]:
-    attach_error(form, exc.field, exc.message)
+def _refused(slug: str, reference: str, form: FlaskForm, exc: Refused) -> tuple[str, int]:
+    show_refusal(form, exc)
     return _page(slug, reference, forms={"handover": form}, status=400)
 
 
@@ -265,7 +266,7 @@ def handover(slug: str, reference: str, disclosure_id: int) -> tuple[str, int]:
     form = DecisionForm(prefix="handover", formdata=None)
     try:
         pending = disclosure.handover_for(db(), case, keys, disclosure_id)
-    except ActionRefused as exc:
+    except Refused as exc:
         return _refused(slug, reference, form, exc)
     form.disclosure.data = str(disclosure_id)
     page = render_template(
@@ -296,7 +297,7 @@ def hand_over(slug: str, reference: str) -> tuple[str, int]:
         try:
             pdf = disclosure_document.letter_pdf(letter)
         except ExportFailed:
-            raise ActionRefused(
+            raise Refused(
                 "disclosure",
                 _l("The document could not be drawn, so nothing was handed over. Try again."),
             ) from None
@@ -312,7 +313,7 @@ def hand_over(slug: str, reference: str) -> tuple[str, int]:
             _chosen(form),
             prepare=prepare,
         )
-    except ActionRefused as exc:
+    except Refused as exc:
         return _refused(slug, reference, form, exc)
     except NoAccess:
         abort(403)

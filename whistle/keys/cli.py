@@ -8,12 +8,14 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from whistle.core import trust
 from whistle.core.key_pins import PinsUnavailable, pins_of
 from whistle.core.models import Organisation, User
+from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
+from whistle.core.trust import KeysNotTrusted
 from whistle.keys import certification
 from whistle.keys import upgrade as keys_upgrade
-from whistle.keys.certification import CertificationRefused, KeysNotTrusted
 from whistle.keys.recovery_cli import read_recovery_key
 
 keys_cli = AppGroup("keys", help="Organisation key fingerprints, pins and certification.")
@@ -33,7 +35,7 @@ def show_command() -> None:
     with rt.sessions() as session:
         for org in session.scalars(select(Organisation).order_by(Organisation.id)):
             click.echo(org.slug)
-            for key in certification.organisation_fingerprints(session, org.id):
+            for key in trust.organisation_fingerprints(session, org.id):
                 state = "matches the pin" if key.matches else f"PIN {key.pinned or 'missing'}"
                 click.echo(f"  {key.purpose.value:<14} {key.fingerprint or '-'}  {state}")
 
@@ -51,8 +53,8 @@ def pin_command(slug: str, replace: bool) -> None:
     with rt.sessions() as session:
         org = _organisation(session, slug)
         try:
-            pins = certification.current_pins(session, org)
-            written = certification.pin_organisation(session, org, replace=replace)
+            pins = trust.current_pins(session, org)
+            written = trust.pin_organisation(session, org, replace=replace)
         except (LookupError, PinsUnavailable) as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"recovery      {pins.recovery}")
@@ -80,7 +82,7 @@ def certify_command(slug: str, email: str) -> None:
         key = read_recovery_key()
         try:
             roles = certification.certify_with_recovery(session, rt.clock, org.id, key, user)
-        except CertificationRefused as exc:
+        except Refused as exc:
             raise click.ClickException(str(exc.message)) from None
         except KeysNotTrusted:
             raise click.ClickException(

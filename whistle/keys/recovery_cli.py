@@ -14,12 +14,13 @@ from sqlalchemy import select
 
 from crypto import InvalidRecoveryKey, OpenError, PrivateKey, import_recovery_key
 from whistle.casefile.sharing import restore_with_recovery
-from whistle.cases.handling import ActionRefused, NoAccess
+from whistle.cases.handling import NoAccess
 from whistle.core.models import Case, User
 from whistle.core.org_keys import recovery_public_key
 from whistle.core.organisations import find_by_slug
+from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
-from whistle.keys.certification import KeysNotTrusted
+from whistle.core.trust import KeysNotTrusted
 
 recovery_cli = AppGroup("recovery", help="The organisation recovery key (offline procedure).")
 
@@ -50,7 +51,7 @@ def grant_command(slug: str, reference: str, email: str) -> None:
             restore_with_recovery(session, rt.clock, case, key, grantee)
         except NoAccess:
             raise click.ClickException("the case has no recovery copy of its keys") from None
-        except ActionRefused as exc:
+        except Refused as exc:
             raise click.ClickException(str(exc.message)) from None
         except KeysNotTrusted:
             raise click.ClickException(

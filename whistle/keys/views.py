@@ -11,14 +11,16 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField
 
 from whistle.cases.handling import user_names
+from whistle.core import trust
 from whistle.core.models import Role
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
+from whistle.core.trust import KeysNotTrusted
 from whistle.keys import certification
 from whistle.keys import warnings as key_warnings
-from whistle.keys.certification import CertificationRefused, KeysNotTrusted
-from whistle.staff.forms import ROLE_LABELS
+from whistle.staff.labels import ROLE_LABELS
+from whistle.web.forms import MAX_ID, show_refusal
 from whistle.web.guard import StaffContext, require
-from whistle.web.forms import MAX_ID
 
 bp = Blueprint("keys", __name__, url_prefix="/staff/<slug>/keys")
 
@@ -79,7 +81,7 @@ def _page(
         item=certification.OwnKey(
             org=ctx.org,
             status=own,
-            organisation_keys=certification.organisation_fingerprints(session, ctx.org.id),
+            organisation_keys=trust.organisation_fingerprints(session, ctx.org.id),
         ),
         role_labels={r.value: label for r, label in ROLE_LABELS.items()},
         done=request.args.get("done"),
@@ -124,11 +126,11 @@ def certify(slug: str, user_id: int) -> Response | tuple[str, int]:
             user_id,
             compared=bool(form.compared.data),
         )
-    except CertificationRefused as exc:
-        session.rollback()
+    except Refused as exc:
         if exc.field == "compared":
-            form.compared.errors = [exc.message]
+            show_refusal(form, exc)
             return _page(ctx, status=400, failed=user_id, form=form)
+        session.rollback()
         return _page(ctx, status=409, failed=user_id, form=form, refusal=exc.message)
     except KeysNotTrusted:
         session.rollback()

@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 from crypto import decrypt_field, encrypt_field
 from whistle.casefile.access import KeyRing, holds_clause
 from whistle.cases import handling
-from whistle.cases.handling import ActionRefused, NoAccess, OpenedKeys
+from whistle.cases.handling import NoAccess, OpenedKeys
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import person_context
 from whistle.core.deadlines import add_months
 from whistle.core.models import Case, PersonConcerned
+from whistle.core.refusals import Refused
 
 DEFERRAL_BASES = (
     "gdpr_14_5_b",  # notice would seriously impair the investigation (art. 14(5)(b))
@@ -65,7 +66,7 @@ def add_person(
     """Record a person the report is about (name, role). Commits."""
     text = handling.required_text(label, "label", _l("Say who the person concerned is."))
     if len(text) > 500:
-        raise ActionRefused("label", _l("Use at most %(n)d characters.", n=500))
+        raise Refused("label", _l("Use at most %(n)d characters.", n=500))
     uid = str(uuid.uuid4())
     ring = _notes_key(keys)
     person = PersonConcerned(
@@ -118,7 +119,7 @@ def persons(session: Session, case: Case, keys: OpenedKeys) -> list[PersonView]:
 def _person(session: Session, case: Case, person_id: int) -> PersonConcerned:
     person = session.get(PersonConcerned, person_id)
     if person is None or person.case_id != case.id:
-        raise ActionRefused("person", _l("Choose a person of this case."))
+        raise Refused("person", _l("Choose a person of this case."))
     return person
 
 
@@ -134,7 +135,7 @@ def mark_notified(
     person = _person(session, case, person_id)
     today = clock.now().date()
     if notified_on is None or not case.received_on <= notified_on <= today:
-        raise ActionRefused(
+        raise Refused(
             "notified_on",
             _l("Give the day the notice was given: not before the report, not in the future."),
         )
@@ -169,13 +170,13 @@ def defer(
     """Defer the notice, with its basis, a reason (internal note) and a review date. Commits."""
     person = _person(session, case, person_id)
     if person.notice_status == "notified":
-        raise ActionRefused("basis", _l("The person has already been given the notice."))
+        raise Refused("basis", _l("The person has already been given the notice."))
     if basis not in DEFERRAL_BASES:
-        raise ActionRefused("basis", _l("Choose the basis for deferring the notice."))
+        raise Refused("basis", _l("Choose the basis for deferring the notice."))
     today = clock.now().date()
     latest = add_months(today, MAX_DEFERRAL_MONTHS)
     if review_on is None or not today < review_on <= latest:
-        raise ActionRefused(
+        raise Refused(
             "review_on",
             _l(
                 "Choose a review date after today and no later than %(latest)s.",

@@ -18,8 +18,8 @@ from whistle.cases.views import CaseAction, _case, subpage_action
 from whistle.core.models import Case
 from whistle.core.runtime import db, runtime
 from whistle.notices import notices
-from whistle.web.guard import StaffContext
 from whistle.web.forms import parse_id
+from whistle.web.guard import StaffContext
 
 bp = Blueprint("persons", __name__, url_prefix="/staff/<slug>/cases/<reference>/persons")
 

@@ -14,15 +14,15 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from whistle.cases.forms import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
+from whistle.cases.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 from whistle.core.models import Role
 from whistle.core.runtime import db, runtime
 from whistle.registers import registers
-from whistle.rights.views import BASIS_LABELS, DECISION_LABELS, KIND_LABELS
-from whistle.web.guard import StaffContext, require
+from whistle.rights.labels import BASIS_LABELS, DECISION_LABELS, KIND_LABELS
 from whistle.web.downloads import attachment_disposition
 from whistle.web.errors import render_error
 from whistle.web.forms import parse_id
+from whistle.web.guard import StaffContext, require
 
 bp = Blueprint("registers", __name__, url_prefix="/staff/<slug>/registers")
 

@@ -24,17 +24,6 @@ from whistle.web.forms import valid_email
 REQUIRED = _l("This field is required.")
 LONG_TEXT = 20_000
 
-RELATION_LABELS = (
-    ("employee", _l("Employee")),
-    ("former-employee", _l("Former employee")),
-    ("applicant", _l("Job applicant")),
-    ("self-employed", _l("Self-employed, consultant or freelancer")),
-    ("shareholder-board", _l("Shareholder, board or management member")),
-    ("volunteer-trainee", _l("Volunteer or trainee")),
-    ("contractor-supplier", _l("Working for a contractor or supplier")),
-    ("other", _l("Other")),
-)
-
 
 def optional_email(form: FlaskForm, field: EmailField) -> None:
     if field.data:

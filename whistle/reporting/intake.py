@@ -51,6 +51,7 @@ from whistle.core.db import upsert_insert
 from whistle.core.deadlines import acknowledge_due, feedback_due
 from whistle.core.keystore import KeyStoreError, of_session
 from whistle.core.models import Case, CaseStatus, Category, Organisation, ReferenceCounter, User
+from whistle.core.refusals import Refused
 from whistle.core.shredding import case_key_name, file_key_name
 from whistle.core.storage import FileStore
 from whistle.meetings.meetings import open_meeting_task
@@ -67,15 +68,6 @@ RELATIONS = (
     "contractor-supplier",
     "other",
 )
-
-
-class IntakeError(ValueError):
-    """The report cannot be accepted as it is; ``field`` names the form field."""
-
-    def __init__(self, field: str, message: object) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"report rejected: {field}")
 
 
 @dataclass(frozen=True, repr=False)
@@ -145,15 +137,15 @@ def _validate(session: Session, org: Organisation, report: ReportInput) -> None:
 
     category = session.get(Category, report.category_id)
     if category is None or category.org_id != org.id or not category.is_active:
-        raise IntakeError("category", _l("Choose a category from the list."))
+        raise Refused("category", _l("Choose a category from the list."))
     if not report.what.strip():
-        raise IntakeError("what", _l("Describe what happened."))
+        raise Refused("what", _l("Describe what happened."))
     if report.relation is not None and report.relation not in RELATIONS:
-        raise IntakeError("relation", _l("Choose your relation from the list."))
+        raise Refused("relation", _l("Choose your relation from the list."))
     if report.anonymous and not org.accepts_anonymous:
-        raise IntakeError("anonymous", _l("This organisation does not accept anonymous reports."))
+        raise Refused("anonymous", _l("This organisation does not accept anonymous reports."))
     if not report.anonymous and not report.name.strip():
-        raise IntakeError("name", _l("Give your name, or choose to report anonymously."))
+        raise Refused("name", _l("Give your name, or choose to report anonymously."))
 
 
 def new_case_code(session: Session, org_id: int, pepper: bytes) -> tuple[str, bytes]:

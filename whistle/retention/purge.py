@@ -41,11 +41,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from whistle.cases.handling import ActionRefused, NoAccess, OpenedKeys, required_text, write_note
+from whistle.cases.handling import NoAccess, OpenedKeys, required_text, write_note
 from whistle.core import audit, shredding
 from whistle.core.clock import Clock
 from whistle.core.keystore import KeyStore, KeyStoreError
 from whistle.core.models import Attachment, Case, CaseNote, Message
+from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
 from whistle.retention import retention
 
@@ -75,7 +76,7 @@ def purge_item(
     """Remove item ``item_id`` of ``kind`` ("message", "file", "note") from ``case`` for the
     reason given; return the reason's note. Commits, then removes the stored files.
 
-    :class:`ActionRefused` (field ``reason``) for an item that is not in the case, is already
+    :class:`Refused` (field ``reason``) for an item that is not in the case, is already
     purged or may not be purged, and for an empty reason; :class:`NoAccess` without the
     notes key (the reason could not be kept).
     """
@@ -93,7 +94,7 @@ def purge_item(
             .with_for_update()
         )
         if item is not None and item.purged_on is None and item.kind not in MESSAGE_KINDS:
-            raise ActionRefused(
+            raise Refused(
                 "reason",
                 _l(
                     "The acknowledgement, feedback and final outcome are the record of the "
@@ -113,16 +114,16 @@ def purge_item(
             .with_for_update()
         )
         if item is not None and item.purged_on is None and item.kind not in NOTE_KINDS:
-            raise ActionRefused(
+            raise Refused(
                 "reason",
                 _l("Only ordinary notes can be removed: the reasons for decisions stay."),
             )
     else:
-        raise ActionRefused("reason", NO_SUCH_ITEM)
+        raise Refused("reason", NO_SUCH_ITEM)
     if item is None:
-        raise ActionRefused("reason", NO_SUCH_ITEM)
+        raise Refused("reason", NO_SUCH_ITEM)
     if item.purged_on is not None:
-        raise ActionRefused("reason", ALREADY_PURGED)
+        raise Refused("reason", ALREADY_PURGED)
     text = required_text(
         reason, "reason", _l("Give the reason why the item is manifestly irrelevant.")
     )

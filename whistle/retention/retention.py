@@ -65,6 +65,7 @@ from whistle.core.models import (
     RightsRequestCase,
     WebSession,
 )
+from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 
@@ -115,15 +116,6 @@ DEFAULT_PRESETS: dict[CaseOutcome, Preset] = {
 }
 
 
-class RetentionRefused(ValueError):
-    """A retention choice was refused; ``field`` names the form field, ``message`` is shown."""
-
-    def __init__(self, field: str, message: object) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"refused: {field}")
-
-
 def presets(session: Session, org_id: int) -> dict[CaseOutcome, Preset]:
     """The organisation's preset for every outcome (its settings over the defaults)."""
     found = dict(DEFAULT_PRESETS)
@@ -166,7 +158,7 @@ def retention_for(
     told_on: date | None,
     keep_until: date | None,
 ) -> Retention:
-    """The deletion day a closure gets under ``preset`` (RetentionRefused for a bad date).
+    """The deletion day a closure gets under ``preset`` (Refused for a bad date).
 
     ``told_on`` is the day the reporter was sent the final outcome (for presets in days);
     ``keep_until`` the date a handler chose, needed when the preset says so and allowed to
@@ -176,7 +168,7 @@ def retention_for(
     rule = f"{outcome.value}:{preset}"
     latest = add_months(closed_on, 12 * MAX_KEEP_YEARS)
     if keep_until is not None and not closed_on < keep_until <= latest:
-        raise RetentionRefused(
+        raise Refused(
             "keep_until",
             _l(
                 "Choose a date after today and at most %(years)d years ahead; "
@@ -186,7 +178,7 @@ def retention_for(
         )
     if preset.unit is Unit.DATE:
         if keep_until is None:
-            raise RetentionRefused(
+            raise Refused(
                 "keep_until",
                 _l(
                     "Choose the date until which the case is kept (for example, the end of "
@@ -201,7 +193,7 @@ def retention_for(
     if keep_until is None or keep_until == computed:
         return Retention(computed, rule)
     if keep_until < computed:
-        raise RetentionRefused(
+        raise Refused(
             "keep_until",
             _l(
                 "For this outcome the case is kept until %(day)s; choose a later date or "

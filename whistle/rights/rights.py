@@ -59,7 +59,7 @@ from crypto import (
 from whistle.casefile.access import KeyRing, certified_members, holds, holds_clause
 from whistle.casefile.conversation import MessageView, conversation
 from whistle.cases import handling
-from whistle.cases.handling import ActionRefused, NoAccess, OpenedKeys
+from whistle.cases.handling import NoAccess, OpenedKeys
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.deadlines import add_months
@@ -74,7 +74,8 @@ from whistle.core.models import (
     RightsRequestKey,
     User,
 )
-from whistle.keys.certification import trusted_recovery_key
+from whistle.core.refusals import Refused
+from whistle.core.trust import trusted_recovery_key
 
 ANSWER_MONTHS = 1
 MAX_EXTENSION_MONTHS = 2
@@ -156,13 +157,13 @@ def register(
     try:
         chosen = Kind(kind)
     except ValueError:
-        raise ActionRefused("kind", _l("Choose what the person asks for.")) from None
+        raise Refused("kind", _l("Choose what the person asks for.")) from None
     who = handling.required_text(subject, "subject", _l("Say who made the request."))
     today = clock.now().date()
     if received_on is None:
-        raise ActionRefused("received_on", _l("Give the day the request was received."))
+        raise Refused("received_on", _l("Give the day the request was received."))
     if received_on > today:
-        raise ActionRefused("received_on", _l("The day of receipt cannot be in the future."))
+        raise Refused("received_on", _l("The day of receipt cannot be in the future."))
     key = _new_key()
     uid = str(uuid.uuid4())
     request = RightsRequest(
@@ -445,7 +446,7 @@ def _audit(
 
 def _open(request: RightsRequest) -> None:
     if request.status != "open":
-        raise ActionRefused("decision", _l("The request has been decided."))
+        raise Refused("decision", _l("The request has been decided."))
 
 
 # --- Extension ---------------------------------------------------------------------------------
@@ -470,14 +471,14 @@ def extend(
     _open(request)
     today = clock.now().date()
     if request.extended_to is not None:
-        raise ActionRefused("until", _l("The deadline has already been extended."))
+        raise Refused("until", _l("The deadline has already been extended."))
     if today > request.due_on:
-        raise ActionRefused(
+        raise Refused(
             "until", _l("The month has passed: a deadline can only be extended within it.")
         )
     latest = add_months(request.due_on, MAX_EXTENSION_MONTHS)
     if until is None or not request.due_on < until <= latest:
-        raise ActionRefused(
+        raise Refused(
             "until",
             _l(
                 "Choose a new deadline after %(due)s and no later than %(latest)s.",
@@ -487,7 +488,7 @@ def extend(
         )
     text = handling.required_text(reason, "reason", _l("Give the reasons for the extension."))
     if notice_on is None or not request.received_on <= notice_on <= min(today, request.due_on):
-        raise ActionRefused(
+        raise Refused(
             "notice_on",
             _l(
                 "Give the day the requester was told of the extension and its reasons; it "
@@ -547,9 +548,7 @@ def search_cases(
     (case and spacing ignored). Decrypts in memory; stores nothing."""
     needle = _fold(term)
     if len(needle) < MIN_SEARCH:
-        raise ActionRefused(
-            "term", _l("Search for at least %(n)d characters of the name.", n=MIN_SEARCH)
-        )
+        raise Refused("term", _l("Search for at least %(n)d characters of the name.", n=MIN_SEARCH))
     matches = []
     for case, keys in _readable_cases(session, org_id, user_id, private_key):
         places = []
@@ -639,17 +638,17 @@ def restrict(
     """Flag an item of a linked case as restricted (art. 18): left out of every export and
     disclosure while it stands. Commits."""
     if request.kind != Kind.RESTRICTION:
-        raise ActionRefused("item", _l("Only a request for restriction restricts items."))
+        raise Refused("item", _l("Only a request for restriction restricts items."))
     if session.get(RightsRequestCase, (request.id, case.id)) is None:
-        raise ActionRefused("item", _l("Link the case to the request first."))
+        raise Refused("item", _l("Link the case to the request first."))
     if item_kind == "report":
         item_id = 0
     elif item_kind == "message":
         owner = session.scalar(select(Message.case_id).where(Message.id == item_id))
         if owner != case.id:
-            raise ActionRefused("item", _l("Choose an item of this case."))
+            raise Refused("item", _l("Choose an item of this case."))
     else:
-        raise ActionRefused("item", _l("Choose an item of this case."))
+        raise Refused("item", _l("Choose an item of this case."))
     if (item_kind, item_id) not in restricted_items(session, case.id):
         session.add(
             ItemRestriction(
@@ -722,7 +721,7 @@ def set_redactions(
     _open(request)
     terms = sorted({line.strip() for line in text.splitlines() if line.strip()}, key=str.casefold)
     if len(text) > MAX_TEXT:
-        raise ActionRefused("terms", _l("Use at most %(n)d characters.", n=MAX_TEXT))
+        raise Refused("terms", _l("Use at most %(n)d characters.", n=MAX_TEXT))
     note = _write_note(
         session, clock, request, key, user_id, "redactions", json.dumps(terms, ensure_ascii=False)
     )
@@ -811,9 +810,9 @@ def decide(
     try:
         chosen = Decision(decision)
     except ValueError:
-        raise ActionRefused("decision", _l("Choose the decision.")) from None
+        raise Refused("decision", _l("Choose the decision.")) from None
     if legal_basis not in LEGAL_BASES:
-        raise ActionRefused("legal_basis", _l("Choose the legal basis of the decision."))
+        raise Refused("legal_basis", _l("Choose the legal basis of the decision."))
     text = handling.required_text(
         assessment, "assessment", _l("Write down the assessment behind the decision.")
     )
@@ -822,9 +821,9 @@ def decide(
     today = clock.now().date()
     if granted and request.kind in (Kind.ERASURE, Kind.OBJECTION):
         if not cases:
-            raise ActionRefused("decision", _l("Link the cases the request concerns first."))
+            raise Refused("decision", _l("Link the cases the request concerns first."))
         if any(c.status != CaseStatus.CLOSED for c in cases):
-            raise ActionRefused(
+            raise Refused(
                 "decision",
                 _l("Close the cases first: a case still being handled cannot be deleted."),
             )
@@ -837,7 +836,7 @@ def decide(
             statement, "statement", _l("Give the person's statement to add to the cases.")
         )
         if not cases:
-            raise ActionRefused("decision", _l("Link the cases the request concerns first."))
+            raise Refused("decision", _l("Link the cases the request concerns first."))
         for case in cases:
             keys = handling.open_keys(session, case, user_id, private_key)
             added = handling.write_note(
@@ -875,9 +874,7 @@ def decide(
 def record_answer(session: Session, clock: Clock, request: RightsRequest, user_id: int) -> None:
     """The answer (the export, or the refusal with the right to complain) went out. Commits."""
     if request.status != "decided":
-        raise ActionRefused(
-            "answer", _l("Record the assessment and the decision before answering.")
-        )
+        raise Refused("answer", _l("Record the assessment and the decision before answering."))
     if request.answered_on is None:
         request.answered_on = clock.now().date()
         _audit(
@@ -894,7 +891,7 @@ def record_answer(session: Session, clock: Clock, request: RightsRequest, user_i
 def record_release(session: Session, clock: Clock, request: RightsRequest, user_id: int) -> None:
     """The access export was downloaded for the requester (audited each time). Commits."""
     if request.decision not in (Decision.GRANTED, Decision.PARTLY_GRANTED):
-        raise ActionRefused("answer", _l("Access has not been granted."))
+        raise Refused("answer", _l("Access has not been granted."))
     _audit(session, clock, request, user_id, "rights.export_released")
     session.commit()
 

@@ -20,58 +20,26 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from whistle.casefile.access import HANDLING_ROLES, KeyRing
-from whistle.cases.handling import MAX_TEXT, ActionRefused, NoAccess, open_keys
+from whistle.cases.handling import MAX_TEXT, NoAccess, open_keys
 from whistle.core.models import Case, Message, RightsRequest
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.rights import rights
-from whistle.web.guard import StaffContext, require
+from whistle.rights.labels import (
+    BASIS_LABELS,
+    DECISION_LABELS,
+    ITEM_LABELS,
+    KIND_LABELS,
+    NOTE_LABELS,
+    PLACE_LABELS,
+)
 from whistle.web.downloads import attachment_disposition
-from whistle.web.forms import attach_error, parse_id, run_action
+from whistle.web.forms import parse_id, run_action, show_refusal
+from whistle.web.guard import StaffContext, require
 
 bp = Blueprint("rights", __name__, url_prefix="/staff/<slug>/rights")
 
 TEXT = [Length(max=MAX_TEXT)]
-
-KIND_LABELS = {
-    rights.Kind.ACCESS: _l("Access (see the data, art. 15)"),
-    rights.Kind.RECTIFICATION: _l("Rectification (art. 16)"),
-    rights.Kind.ERASURE: _l("Erasure (art. 17)"),
-    rights.Kind.RESTRICTION: _l("Restriction of processing (art. 18)"),
-    rights.Kind.OBJECTION: _l("Objection (art. 21)"),
-}
-DECISION_LABELS = {
-    rights.Decision.GRANTED: _l("Granted"),
-    rights.Decision.PARTLY_GRANTED: _l("Partly granted"),
-    rights.Decision.REFUSED: _l("Refused"),
-}
-BASIS_LABELS = {
-    "gdpr_15": _l("GDPR art. 15: access given"),
-    "gdpr_16": _l("GDPR art. 16: rectification by the person's statement"),
-    "gdpr_17": _l("GDPR art. 17(1): erasure"),
-    "gdpr_17_3": _l("GDPR art. 17(3): needed for legal claims or a legal obligation"),
-    "gdpr_18": _l("GDPR art. 18: restriction"),
-    "gdpr_21": _l("GDPR art. 21: objection weighed against compelling legitimate grounds"),
-    "gdpr_12_5": _l("GDPR art. 12(5): manifestly unfounded or excessive"),
-    "dpa_22": _l("Data Protection Act § 22: limited to protect the reporter or the investigation"),
-    "act_22": _l("Whistleblower Act § 22: needed to handle the report"),
-}
-PLACE_LABELS = {
-    "report": _l("the report"),
-    "message": _l("the conversation"),
-    "note": _l("internal notes"),
-}
-NOTE_LABELS = {
-    "assessment": _l("Assessment"),
-    "extension": _l("Extension, reasons"),
-    "redactions": _l("Texts to blank out"),
-    "statement": _l("The person's statement"),
-}
-ITEM_LABELS = {
-    "what": _l("What happened"),
-    "when_where": _l("When and where"),
-    "who": _l("Who is involved"),
-    "how_known": _l("How the reporter knows"),
-}
 
 
 class RegisterForm(FlaskForm):
@@ -299,7 +267,7 @@ def _case_of(ctx: StaffContext, raw: str | None) -> Case:
     case_id = parse_id(raw)
     case = db().get(Case, case_id) if case_id is not None else None
     if case is None or case.org_id != ctx.org.id:
-        raise ActionRefused("case_id", _l("Choose a case from the list."))
+        raise Refused("case_id", _l("Choose a case from the list."))
     return case
 
 
@@ -353,8 +321,8 @@ def search(slug: str, request_id: int) -> tuple[str, int]:
             matches = rights.search_cases(
                 db(), ctx.org.id, ctx.staff.user.id, _private(ctx), form.term.data or ""
             )
-        except ActionRefused as exc:
-            attach_error(form, exc.field, exc.message)
+        except Refused as exc:
+            show_refusal(form, exc)
         except NoAccess:
             abort(403)
     status = 400 if form.errors else 200

@@ -21,17 +21,9 @@ from whistle.core.clock import Clock
 from whistle.core.models import Membership, Organisation, Role, SetupToken, User
 from whistle.core.org_keys import create_org_keys
 from whistle.core.organisations import create_organisation
-from whistle.keys.certification import pin_organisation
+from whistle.core.refusals import Refused
+from whistle.core.trust import pin_organisation
 from whistle.staff.passwords import PasswordRejected, check_policy, hash_password
-
-
-class SetupError(ValueError):
-    """Setup was refused; ``field`` names the form field, ``message`` is shown."""
-
-    def __init__(self, field: str, message: object) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"setup rejected: {field}")
 
 
 class SetupUnavailable(Exception):
@@ -108,15 +100,23 @@ def complete_setup(
     email = request.admin_email.strip().lower()
     name = request.admin_name.strip()
     if not 1 <= len(name) <= 200:
-        raise SetupError("admin_name", _l("Give your name."))
+        raise Refused("admin_name", _l("Give your name."))
     try:
         check_policy(request.password, email=email, name=name)
     except PasswordRejected as exc:
-        raise SetupError("password", exc.message) from None
+        raise Refused("password", exc.message) from None
 
-    org = create_organisation(
-        session, clock, name=request.org_name, slug=request.org_slug, default_locale=request.locale
-    )
+    try:
+        org = create_organisation(
+            session,
+            clock,
+            name=request.org_name,
+            slug=request.org_slug,
+            default_locale=request.locale,
+        )
+    except Refused as exc:
+        # The organisation's fields are the setup form's org_name and org_slug.
+        raise Refused(f"org_{exc.field}", exc.message) from None
     admin = User(
         email=email,
         display_name=name,

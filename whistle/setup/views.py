@@ -13,17 +13,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from whistle.core.organisations import OrganisationError, suggest_slug
+from whistle.core.organisations import suggest_slug
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.setup.onboarding import (
-    SetupError,
-    SetupRequest,
-    SetupUnavailable,
-    check_token,
-    complete_setup,
-)
+from whistle.setup.onboarding import SetupRequest, SetupUnavailable, check_token, complete_setup
 from whistle.web.access import public
-from whistle.web.forms import valid_email
+from whistle.web.forms import show_refusal, valid_email
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 
@@ -89,12 +84,8 @@ def setup(token: str) -> str:
                 instance_key=runtime().settings.instance_key,
                 argon2=runtime().argon2,
             )
-        except (SetupError, OrganisationError) as exc:
-            session.rollback()
-            field = getattr(
-                form, f"org_{exc.field}" if isinstance(exc, OrganisationError) else exc.field
-            )
-            field.errors = [*field.errors, exc.message]
+        except Refused as exc:
+            show_refusal(form, exc)
         else:
             return render_template(
                 "setup/done.html",

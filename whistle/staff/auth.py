@@ -40,6 +40,7 @@ from crypto import (
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import Membership, Role, User, WebSession
+from whistle.core.refusals import Refused
 from whistle.keys.warnings import warn_key_mismatch
 from whistle.staff import totp
 from whistle.staff.passwords import (
@@ -78,15 +79,6 @@ class SignInRefused(Exception):
         self.blocked = blocked
         self.key_mismatch = key_mismatch
         super().__init__("sign-in refused")
-
-
-class AccountError(ValueError):
-    """A form value was refused; ``field`` names the field, ``message`` is shown."""
-
-    def __init__(self, field: str, message: object) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"refused: {field}")
 
 
 @dataclass(frozen=True, repr=False)
@@ -277,25 +269,25 @@ def change_password(
     # Someone at an unattended, signed-in computer must not get unlimited guesses at the
     # password here either: failures count, and a paused account changes nothing.
     if is_paused(user, now):
-        raise AccountError("current", PAUSED)
+        raise Refused("current", PAUSED)
     if not verify_password(user.password_hash, current):
         count_failure(session, clock, user, "password_change")
         if is_paused(user, now):
-            raise AccountError("current", PAUSED)
-        raise AccountError("current", _l("This is not your current password."))
+            raise Refused("current", PAUSED)
+        raise Refused("current", _l("This is not your current password."))
     if nfc(new) == nfc(current):
-        raise AccountError("new", _l("Choose a password different from the current one."))
+        raise Refused("new", _l("Choose a password different from the current one."))
     try:
         check_policy(new, email=user.email, name=user.display_name)
     except PasswordRejected as exc:
-        raise AccountError("new", exc.message) from None
+        raise Refused("new", exc.message) from None
     if user.wrapped_private_key is not None:
         try:
             user.wrapped_private_key = rewrap_private_key(
                 user.wrapped_private_key, current, new, argon2
             )
         except OpenError:
-            raise AccountError("current", _l("This is not your current password.")) from None
+            raise Refused("current", _l("This is not your current password.")) from None
     user.password_hash = rehash_password(user.password_hash, new, argon2)
     user.password_changed_at = now
     others = delete(WebSession).where(WebSession.user_id == user.id)

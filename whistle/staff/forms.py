@@ -7,17 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from whistle.core.models import Role
-
 REQUIRED = _l("This field is required.")
-
-ROLE_LABELS = {
-    Role.HANDLER: _l("Case handler"),
-    Role.LEAD: _l("Unit lead"),
-    Role.COUNSEL: _l("Legal counsel"),
-    Role.AUDITOR: _l("Auditor"),
-    Role.ADMIN: _l("Administrator"),
-}
 
 
 class SignInForm(FlaskForm):

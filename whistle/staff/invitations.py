@@ -24,10 +24,10 @@ from crypto import Argon2Params, PrivateKey, wrap_private_key
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import Invitation, Membership, Organisation, Role, User
+from whistle.core.refusals import Refused
 from whistle.staff.auth import (
     KEY_ROLES,
     PAUSED,
-    AccountError,
     PasswordChecked,
     check_password,
     count_failure,
@@ -79,7 +79,7 @@ def invite(
     """
     wanted = sorted({Role(r) for r in roles})
     if not wanted:
-        raise AccountError("roles", _l("Choose at least one role."))
+        raise Refused("roles", _l("Choose at least one role."))
     address = email.strip().lower()
     existing_roles = set(
         session.scalars(
@@ -89,7 +89,7 @@ def invite(
         )
     )
     if existing_roles and set(wanted) <= {Role(r) for r in existing_roles}:
-        raise AccountError("email", _l("This person already has these roles here."))
+        raise Refused("email", _l("This person already has these roles here."))
     now = clock.now()
     session.execute(
         delete(Invitation).where(
@@ -160,11 +160,11 @@ def accept_invitation(
     if user is None:
         name = display_name.strip()
         if not 1 <= len(name) <= 200:
-            raise AccountError("display_name", _l("Give your name."))
+            raise Refused("display_name", _l("Give your name."))
         try:
             check_policy(password, email=invitation.email, name=name)
         except PasswordRejected as exc:
-            raise AccountError("password", exc.message) from None
+            raise Refused("password", exc.message) from None
         private_key = PrivateKey.generate() if set(roles) & KEY_ROLES else None
         user = User(
             email=invitation.email,
@@ -187,15 +187,15 @@ def accept_invitation(
         # honours the pause exactly like the sign-in page: it must not become a way round it.
         if is_paused(user, now):
             verify_password(dummy_hash(argon2), password)
-            raise AccountError("password", PAUSED)
+            raise Refused("password", PAUSED)
         match = check_password_hash(user.password_hash, password)
         if match is PasswordMatch.RIGHT_REHASH:
             user.password_hash = rehash_password(user.password_hash, password, argon2)
         if match is PasswordMatch.WRONG:
             count_failure(session, clock, user, "invitation")
             if is_paused(user, now):
-                raise AccountError("password", PAUSED)
-            raise AccountError("password", _l("This is not the password of your account."))
+                raise Refused("password", PAUSED)
+            raise Refused("password", _l("This is not the password of your account."))
     held = set(
         session.scalars(
             select(Membership.role).where(

@@ -16,13 +16,12 @@ from werkzeug.wrappers import Response
 
 from whistle.core import audit
 from whistle.core.models import Organisation, Role, User
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.keys import certification
 from whistle.keys import warnings as key_warnings
-from whistle.web import staff_session
 from whistle.staff.auth import (
     PAUSED,
-    AccountError,
     SignInRefused,
     acknowledge_confidentiality,
     change_password,
@@ -33,22 +32,24 @@ from whistle.staff.auth import (
     start_enrolment,
 )
 from whistle.staff.forms import (
-    ROLE_LABELS,
     AcceptInvitationForm,
     CodeForm,
     ConfidentialityForm,
     PasswordChangeForm,
     SignInForm,
 )
-from whistle.web.guard import organisations_of, signed_in
 from whistle.staff.invitations import (
     InvitationUnavailable,
     accept_invitation,
     find_invitation,
     invitation_roles,
 )
+from whistle.staff.labels import ROLE_LABELS
 from whistle.staff.totp import provisioning_uri, secret_text
+from whistle.web import staff_session
 from whistle.web.access import is_public_endpoint, public
+from whistle.web.forms import show_refusal
+from whistle.web.guard import organisations_of, signed_in
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -306,9 +307,8 @@ def password() -> Response | str:
                 argon2=rt.argon2,
                 keep_session_id=staff.session_id,
             )
-        except AccountError as exc:
-            db().rollback()
-            getattr(form, exc.field).errors = [exc.message]
+        except Refused as exc:
+            show_refusal(form, exc)
         else:
             return redirect(url_for("staff.password", changed=1), code=303)
     return render_template(
@@ -340,9 +340,8 @@ def accept(token: str) -> Response | str:
                     password=form.password.data or "",
                     argon2=rt.argon2,
                 )
-            except AccountError as exc:
-                session.rollback()
-                getattr(form, exc.field).errors = [exc.message]
+            except Refused as exc:
+                show_refusal(form, exc)
             except InvitationUnavailable:
                 abort(404)
             except SignInRefused as exc:

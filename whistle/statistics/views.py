@@ -21,16 +21,16 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from whistle.cases.forms import OUTCOME_LABELS
+from whistle.cases.labels import OUTCOME_LABELS
 from whistle.core.models import CaseOutcome, Role
 from whistle.core.runtime import db, runtime
-from whistle.web.guard import StaffContext, require
 from whistle.statistics import charts, statistics
 from whistle.statistics.charts import Bar
 from whistle.statistics.statistics import Period, PeriodError, Statistics
 from whistle.web.downloads import attachment_disposition
 from whistle.web.errors import render_error
 from whistle.web.forms import parse_id
+from whistle.web.guard import StaffContext, require
 
 bp = Blueprint("statistics", __name__, url_prefix="/staff/<slug>/statistics")
 

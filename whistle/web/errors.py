@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from whistle.core.keystore import KeyStoreUnavailable
-from whistle.keys.certification import KeysNotTrusted
+from whistle.core.trust import KeysNotTrusted
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from flask import abort
 from flask_babel import lazy_gettext as _l
 from wtforms import Field, Form
 from wtforms.validators import ValidationError
+
+from whistle.casefile.access import NoAccess
+from whistle.core.refusals import Refused
+from whistle.core.runtime import db
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
@@ -40,25 +45,25 @@ def attach_error(form: Form, field_name: str, message: object) -> None:
     field.errors = [*field.errors, message]
 
 
+def show_refusal(form: Form, refused: Refused) -> None:
+    """The one mapping of a refusal (:class:`whistle.core.refusals.Refused`): undo the
+    transaction, show the message under the field it names; the form keeps what was typed."""
+    db().rollback()
+    attach_error(form, refused.field, refused.message)
+
+
 def run_action(form: Any, action: Callable[[], None]) -> bool:
     """Validate ``form`` and run ``action``; True when it was done.
 
-    A refusal (:class:`whistle.cases.handling.ActionRefused`) rolls the transaction back and is
-    shown
-    under the field it names; a user without the keys it needs gets 403.
+    A refusal is shown under the field it names (:func:`show_refusal`); a user without the
+    keys it needs gets 403.
     """
-    from flask import abort
-
-    from whistle.cases.handling import ActionRefused, NoAccess
-    from whistle.core.runtime import db
-
     if not form.validate_on_submit():
         return False
     try:
         action()
-    except ActionRefused as exc:
-        db().rollback()
-        attach_error(form, exc.field, exc.message)
+    except Refused as exc:
+        show_refusal(form, exc)
         return False
     except NoAccess:
         db().rollback()

@@ -27,8 +27,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.formparser import FormDataParser
 
 from crypto import StreamEncryptor, decrypt_stream
-from whistle.casefile.conversation import PreparedFile
 from whistle.casefile import metadata
+from whistle.casefile.conversation import PreparedFile
 
 _SPOOL_CONTEXT = ("upload-spool",)
 

@@ -11,14 +11,10 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from whistle.admin.people import AdminRefused
 from whistle.core.models import Role
-from whistle.core.runtime import db
 from whistle.web.guard import StaffContext, require
-from whistle.web.forms import attach_error
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/<slug>/admin")
 
@@ -62,9 +58,3 @@ def page(template: str, ctx: StaffContext, status: int = 200, **values: Any) -> 
         ),
         status,
     )
-
-
-def refused(form: FlaskForm, exc: AdminRefused) -> None:
-    """Undo the refused change and show why next to the field it concerns."""
-    db().rollback()
-    attach_error(form, exc.field, exc.message)

@@ -18,7 +18,6 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from whistle.admin import people
-from whistle.admin.views.console import admin, bp, done, page
 from whistle.admin.forms import (
     DeactivateForm,
     EmptyForm,
@@ -27,17 +26,18 @@ from whistle.admin.forms import (
     RolesForm,
     WithdrawForm,
 )
-from whistle.admin.people import AdminRefused, NotAMember
+from whistle.admin.people import NotAMember
+from whistle.admin.views.console import admin, bp, done, page
 from whistle.core.models import Role
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.keys import certification
 from whistle.notify import mail
 from whistle.notify.notify import AddressRejected, send_invitation
-from whistle.staff.auth import AccountError
-from whistle.staff.forms import ROLE_LABELS
-from whistle.web.guard import StaffContext
 from whistle.staff.invitations import invite
-from whistle.web.forms import MAX_ID, attach_error
+from whistle.staff.labels import ROLE_LABELS
+from whistle.web.forms import MAX_ID, show_refusal
+from whistle.web.guard import StaffContext
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +122,8 @@ def users(slug: str) -> tuple[str, int]:
             roles=[Role(r) for r in form.roles.data or []],
             invited_by=ctx.staff.user.id,
         )
-    except AccountError as exc:
-        session.rollback()
-        attach_error(form, exc.field, exc.message)
+    except Refused as exc:
+        show_refusal(form, exc)
         return _users_page(ctx, invite_form=form, status=400)
     session.commit()
     link = url_for("staff.accept", token=issued.token, _external=True)
@@ -173,7 +172,7 @@ def _person_action(
         return _users_page(ctx, override=override, failed=user_id, status=400)
     try:
         code = action(ctx)
-    except AdminRefused as exc:
+    except Refused as exc:
         # Shown at the top of the person's section: the form refused may not be on the page
         # (your own account offers no deactivation).
         db().rollback()

@@ -22,7 +22,6 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from whistle.admin import people, record, scheme
-from whistle.admin.views.console import admin, bp, done, page, refused
 from whistle.admin.forms import (
     LANGUAGE_NAMES,
     TEXT_TITLES,
@@ -40,17 +39,18 @@ from whistle.admin.forms import (
     text_fields,
     texts_form,
 )
-from whistle.admin.people import AdminRefused
-from whistle.cases.forms import OUTCOME_LABELS
+from whistle.admin.views.console import admin, bp, done, page
+from whistle.casefile.limits import upload_limits
+from whistle.cases.labels import OUTCOME_LABELS
 from whistle.core.organisations import find_by_slug
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.settings import LOCALES
 from whistle.notify import mail
-from whistle.casefile.limits import upload_limits
 from whistle.retention import retention
-from whistle.web.guard import StaffContext
 from whistle.web.access import public
-from whistle.web.forms import attach_error
+from whistle.web.forms import show_refusal
+from whistle.web.guard import StaffContext
 
 logo_bp = Blueprint("org_logo", __name__)
 log = logging.getLogger(__name__)
@@ -97,8 +97,8 @@ def profile(slug: str) -> Response | tuple[str, int]:
             name=form.name.data or "",
             locale=form.locale.data or "",
         )
-    except AdminRefused as exc:
-        refused(form, exc)
+    except Refused as exc:
+        show_refusal(form, exc)
         return _profile_page(ctx, form=form, status=400)
     db().commit()
     return done("admin.profile", ctx.org.slug, "saved" if changed else "unchanged")
@@ -127,8 +127,8 @@ def logo_upload(slug: str) -> Response | tuple[str, int]:
     data = _read_capped(upload.stream, scheme.LOGO_MAX_BYTES + 1) if upload is not None else b""
     try:
         scheme.set_logo(db(), runtime().clock, ctx.org.id, ctx.staff.user.id, data)
-    except AdminRefused as exc:
-        refused(form, exc)
+    except Refused as exc:
+        show_refusal(form, exc)
         return _profile_page(ctx, logo_form=form, status=400)
     db().commit()
     return done("admin.profile", ctx.org.slug, "saved")
@@ -176,8 +176,8 @@ def texts(slug: str) -> Response | tuple[str, int]:
                 changed = scheme.save_texts(
                     session, runtime().clock, ctx.org.id, ctx.staff.user.id, text_fields(form)
                 )
-            except AdminRefused as exc:
-                refused(form, exc)
+            except Refused as exc:
+                show_refusal(form, exc)
             else:
                 session.commit()
                 return done("admin.texts", ctx.org.slug, "saved" if changed else "unchanged")
@@ -252,8 +252,8 @@ def categories(slug: str) -> Response | tuple[str, int]:
             form.label_da.data or "",
             form.label_en.data or "",
         )
-    except AdminRefused as exc:
-        refused(form, exc)
+    except Refused as exc:
+        show_refusal(form, exc)
         return _categories_page(ctx, add_form=form, status=400)
     db().commit()
     return done("admin.categories", ctx.org.slug, "saved", anchor=f"category-{added.id}")
@@ -274,10 +274,9 @@ def _category_action(
         return _categories_page(ctx, failed=category_id, failed_form=form, status=400)
     try:
         changed = action(ctx)
-    except AdminRefused as exc:
-        db().rollback()
+    except Refused as exc:
+        show_refusal(form, exc)
         if exc.field in form:
-            attach_error(form, exc.field, exc.message)
             return _categories_page(ctx, failed=category_id, failed_form=form, status=409)
         return _categories_page(
             ctx, failed=category_id, failed_form=form, refusal=exc.message, status=409
@@ -411,8 +410,8 @@ def reporting(slug: str) -> Response | tuple[str, int]:
             accepts_anonymous=form.anonymous.data == "yes",
             groups=list(form.groups.data or []),
         )
-    except AdminRefused as exc:
-        refused(form, exc)
+    except Refused as exc:
+        show_refusal(form, exc)
         return _reporting_page(ctx, channel_form=form, status=400)
     db().commit()
     return done("admin.reporting", ctx.org.slug, "saved" if changed else "unchanged")
@@ -435,8 +434,8 @@ def uploads(slug: str) -> Response | tuple[str, int]:
             total_mb=form.total_mb.data or 0,
             request_mb=runtime().settings.max_request_mb,
         )
-    except AdminRefused as exc:
-        refused(form, exc)
+    except Refused as exc:
+        show_refusal(form, exc)
         return _reporting_page(ctx, uploads_form=form, status=400)
     db().commit()
     return done("admin.reporting", ctx.org.slug, "saved" if changed else "unchanged")
@@ -459,8 +458,8 @@ def retention_presets(slug: str) -> Response | tuple[str, int]:
                 changed = scheme.change_presets(
                     session, runtime().clock, ctx.org.id, ctx.staff.user.id, chosen_presets(form)
                 )
-            except AdminRefused as exc:
-                refused(form, AdminRefused(f"{exc.field}_amount", exc.message))
+            except Refused as exc:
+                show_refusal(form, Refused(f"{exc.field}_amount", exc.message))
             else:
                 session.commit()
                 return done(
@@ -544,8 +543,8 @@ def mail_settings(slug: str) -> Response | tuple[str, int]:
             form.password.data or "",
             instance_key=rt.settings.instance_key,
         )
-    except AdminRefused as exc:
-        refused(form, exc)
+    except Refused as exc:
+        show_refusal(form, exc)
         return _mail_page(ctx, form=form, status=400)
     session.commit()
     return done("admin.mail_settings", ctx.org.slug, "saved")

@@ -25,8 +25,9 @@ from whistle.casefile.conversation import (
     post_message,
     report_files,
 )
-from whistle.cases.handling import ActionRefused
+from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.models import Author, Meeting, Organisation, User
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore, StorageError
 from whistle.disclosure import disclosure
@@ -38,7 +39,6 @@ from whistle.meetings.meetings import (
     find_version,
     minutes_history,
 )
-from whistle.reporting.views import session as reporter_session
 from whistle.reporting.followup import UnknownCode, mark_read_by_reporter, open_with_code
 from whistle.reporting.forms import (
     FollowUpForm,
@@ -47,18 +47,19 @@ from whistle.reporting.forms import (
     ReplyForm,
     minutes_form_prefix,
 )
-from whistle.reporting.views.throttles import code_attempt_refused
-from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.reporting.receipts import IssuedReceipt, issue_receipt
+from whistle.reporting.views import session as reporter_session
 from whistle.reporting.views.report import (
     names_to_reattach,
     organisation_or_404,
     too_many_context,
     upload_batch,
 )
+from whistle.reporting.views.throttles import code_attempt_refused
 from whistle.web.access import public
 from whistle.web.downloads import damaged_page, download_response, gone_page
 from whistle.web.errors import render_error
+from whistle.web.forms import show_refusal
 from whistle.web.uploads import UploadBatch
 
 bp = Blueprint("mailbox", __name__, url_prefix="/o/<slug>/case")
@@ -376,8 +377,8 @@ def keep_out(slug: str) -> Response | tuple[str, int]:
             case_sharing.exclude_by_reporter(
                 session, runtime().clock, reporter.case, reporter.content, form.handler.data or 0
             )
-        except ActionRefused as refused:
-            form.handler.errors = [refused.message]
+        except Refused as refused:
+            show_refusal(form, refused)
         else:
             return redirect(url_for("mailbox.keep_out", slug=org.slug, done=1), code=303)
     if form.errors:

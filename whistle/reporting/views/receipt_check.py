@@ -25,7 +25,7 @@ from whistle.core.models import Organisation
 from whistle.core.org_keys import all_verify_keys
 from whistle.core.organisations import find_by_slug
 from whistle.core.runtime import db
-from whistle.reporting.forms import RELATION_LABELS
+from whistle.reporting.labels import RELATION_LABELS
 from whistle.reporting.receipts import (
     MAX_PROOF_BYTES,
     MAX_RECEIPT_BYTES,

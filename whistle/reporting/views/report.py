@@ -21,19 +21,22 @@ from wtforms.fields.choices import SelectChoice
 from whistle.admin.scheme import has_logo, reporter_group_labels
 from whistle.admin.texts import DEFAULTS, org_text
 from whistle.casefile.access import certified_members
+from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.models import Category, Organisation, User
 from whistle.core.organisations import active_organisations, find_by_slug
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore, StorageError
-from whistle.keys.certification import KeysNotTrusted, check_organisation_keys
+from whistle.core.trust import KeysNotTrusted, check_organisation_keys
 from whistle.keys.warnings import warn_pins_mismatch
+from whistle.reporting.forms import CodeConfirmForm, ReportForm
+from whistle.reporting.intake import ReportInput, submit_report
+from whistle.reporting.labels import RELATION_LABELS
 from whistle.reporting.views import session as reporter_session
-from whistle.reporting.forms import RELATION_LABELS, CodeConfirmForm, ReportForm
-from whistle.reporting.intake import IntakeError, ReportInput, submit_report
 from whistle.reporting.views.throttles import submission_refused
-from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.setup.onboarding import setup_complete
 from whistle.web.access import public
+from whistle.web.forms import show_refusal
 from whistle.web.uploads import UploadBatch, chosen_files, prepare_uploads, safe_display_name
 
 bp = Blueprint("reporting", __name__)
@@ -204,9 +207,8 @@ def report(slug: str) -> Response | str | tuple[str, int]:
         )
     except KeysNotTrusted:
         return _keys_refused(org, context, files)
-    except IntakeError as exc:
-        field = getattr(form, exc.field, form.what)
-        field.errors = [*field.errors, exc.message]
+    except Refused as exc:
+        show_refusal(form, exc)
         context["reattach"] = names_to_reattach(files)
         return render_template("reporting/report.html", **context)
     except StorageError:
