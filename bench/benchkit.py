@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from whistle.casefile import content
 from whistle.core import trust
 from whistle.core.db import make_engine, normalise_url
 
@@ -224,7 +225,6 @@ def open_as_handler(session: Any, store_root: Path, case: Any, handlers: Handler
     app session (:func:`app_session`): the case keys are wrapped under keys in the key store."""
     from whistle.casefile import access as case_access
     from whistle.casefile.conversation import conversation, open_file, report_files
-    from whistle.cases import handling
     from whistle.core.storage import FileStore
 
     keys = None
@@ -236,7 +236,7 @@ def open_as_handler(session: Any, store_root: Path, case: Any, handlers: Handler
             continue
     if keys is None:
         raise LookupError("no bench handler holds the case")
-    report = handling.read_report(case, keys)
+    report = content.read_report(case, keys)
     store = FileStore(store_root)
     messages = conversation(session, case, keys.content)
     views = [*report_files(session, case, keys.content), *(f for m in messages for f in m.files)]

@@ -40,6 +40,7 @@ from tests.staff_steps import CaseWorker
 from tests.test_access import EXPECTED_PUBLIC
 from whistle.admin.people import end_access
 from whistle.casefile import access as case_access
+from whistle.casefile import request_keys
 from whistle.casefile import sharing as case_sharing
 from whistle.cases import handling
 from whistle.cases.inbox import InboxFilters, inbox
@@ -358,7 +359,7 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
             reasons="Fake reasons: the police asked.",
         )
         assert handler.private_key is not None
-        key = rights.open_key(session, request, handler.user.id, handler.private_key)
+        key = request_keys.open_key(session, request, handler.user.id, handler.private_key)
         # The holder marks the reporter's name for redaction: what the excluded handler once
         # read from this form (issue 14).
         rights.set_redactions(session, clock, request, key, handler.user.id, REPORTER_NAME)
@@ -565,7 +566,7 @@ def test_no_flow_derived_from_a_case_opens_for_those_without_it(
             assert (keys is not None) == holder, role
             assert case_access.holds(session, case.id, user_id) == holder, role
             try:
-                rights.open_key(session, request, user_id, private)
+                request_keys.open_key(session, request, user_id, private)
                 opened = True
             except case_access.NoAccess:
                 opened = False

@@ -22,8 +22,8 @@ from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker, form_token
 from whistle.casefile import sharing as case_sharing
+from whistle.casefile.access import NoAccess
 from whistle.cases import handling
-from whistle.cases.handling import NoAccess
 from whistle.core.clock import FixedClock
 from whistle.core.models import AuditEntry, Case, CaseKey, CaseNote, Category, Message, Role
 from whistle.core.refusals import Refused

@@ -28,7 +28,7 @@ from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import CaseWorker, form_token
 from tests.test_cases import field_errors, keys_of, messages_of, newest_case, signed_in
 from tests.test_export import counsel, opened
-from whistle.cases import handling
+from whistle.casefile import content
 from whistle.core.clock import FixedClock
 from whistle.core.models import (
     AuditEntry,
@@ -801,7 +801,7 @@ def test_old_rule_disclosures_are_withdrawn_when_next_touched_and_used_ones_stay
             "jeopardise",
         ),
         (
-            {"request-ground": "authority", "request-reasons": "x" * (handling.MAX_TEXT + 1)},
+            {"request-ground": "authority", "request-reasons": "x" * (content.MAX_TEXT + 1)},
             "request-reasons",
             "longer than",
         ),

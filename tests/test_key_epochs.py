@@ -33,7 +33,7 @@ from tests.reporter_steps import ReportAnswers, Reporter, stored_sealed
 from tests.staff_steps import CaseWorker
 from whistle.admin.people import change_roles, end_access
 from whistle.casefile import access as case_access
-from whistle.casefile import records
+from whistle.casefile import content, records
 from whistle.casefile import sharing as case_sharing
 from whistle.casefile.conversation import conversation
 from whistle.cases import handling
@@ -278,7 +278,7 @@ def test_a_colleague_given_the_case_after_a_renewal_reads_all_of_it(
     assert sorted(given.content.keys) == [0, 1]
     bodies = [m.body for m in conversation(session, case, given.content)]
     assert AFTER in bodies
-    assert handling.read_report(case, given)["what"] == REPORT
+    assert content.read_report(case, given)["what"] == REPORT
 
 
 def test_the_recovery_key_restores_every_epoch(
@@ -520,7 +520,7 @@ def test_a_relabelled_message_or_note_no_longer_opens(
     session.execute(update(CaseNote).where(CaseNote.case_id == case.id).values(kind="closure"))
     session.commit()
     with pytest.raises(OpenError):
-        handling.notes(session, case, keys)
+        content.notes(session, case, keys)
 
 
 def test_records_of_format_1_still_open(

@@ -42,12 +42,10 @@ from tests.factories import Staff, Unit, add_staff, make_unit
 from tests.reporter_steps import reporter_ring
 from tests.smtp_stub import SmtpReceiver
 from whistle.app import create_app
-from whistle.casefile.conversation import post_message
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
 from whistle.core.deadlines import feedback_due
 from whistle.core.models import (
-    Author,
     Case,
     CaseKey,
     CaseStatus,
@@ -69,6 +67,7 @@ from whistle.notify.notify import (
     send_pending,
 )
 from whistle.notify.reminders import queue_deadline_reminders
+from whistle.reporting import followup
 from whistle.reporting.intake import ReportInput, Submission, submit_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,13 +171,12 @@ def test_intake_and_the_reporters_messages_queue_their_own_notifications(
     send(app, session, RecordingTransport())
     # Sent case events leave nothing behind: their times would say when the reporter acted.
     assert session.scalar(select(func.count()).select_from(OutboxMail)) == 0
-    post_message(
+    followup.reply(
         session,
         clock,
         store,
         submission.case,
         reporter_ring(session, submission),
-        author=Author.REPORTER,
         body=REPLY_CANARY,
     )
     assert queued(session) == sorted(("reporter_message", s.user.id) for s in (hanne, lise))
@@ -304,15 +302,14 @@ def test_new_report_and_reporter_message_reach_exactly_the_entitled_handlers(
     assert {m["To"] for m in transport.sent} == {hanne.user.email, lise.user.email}
 
     # The reporter writes twice before anything is sent: each handler gets one mail.
-    for reply in (REPLY_CANARY, "and once more"):
-        post_message(
+    for body in (REPLY_CANARY, "and once more"):
+        followup.reply(
             session,
             clock,
             store,
             case,
             reporter_ring(session, submission),
-            author=Author.REPORTER,
-            body=reply,
+            body=body,
         )
         queue_case_event(session, clock, case, "reporter_message")
         session.commit()
@@ -373,13 +370,12 @@ def test_no_mail_carries_report_text_category_or_identity(
     )
     case = submission.case
     queue_case_event(session, clock, case, "new_report")
-    post_message(
+    followup.reply(
         session,
         clock,
         store,
         case,
         reporter_ring(session, submission),
-        author=Author.REPORTER,
         body=REPLY_CANARY,
     )
     queue_case_event(session, clock, case, "reporter_message")

@@ -27,9 +27,9 @@ from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker
 from whistle.casefile import access as case_access
-from whistle.casefile import records
+from whistle.casefile import content, records
+from whistle.casefile.access import OpenedKeys
 from whistle.cases import handling
-from whistle.cases.handling import OpenedKeys
 from whistle.core import audit
 from whistle.core.clock import FixedClock
 from whistle.core.contexts import message_context
@@ -285,7 +285,7 @@ def test_a_report_file_and_a_note_are_purged_through_the_domain(
 
     (shown,) = report_files(session, case, keys.content)
     assert (shown.name, str(shown.purged_on)) == ("", TODAY)
-    listed = {n.id: n for n in handling.notes(session, case, keys)}
+    listed = {n.id: n for n in content.notes(session, case, keys)}
     assert listed[note_id].body == "" and listed[note_id].purged_on == note_row.purged_on
     assert listed[file_reason.id].kind == "purge"
     session.rollback()
@@ -455,4 +455,4 @@ def test_a_purged_message_does_not_open_from_a_dump_taken_before(
     assert runtime(app).keystore.get(name) is None
     assert not opens()
     # The case itself still opens: only the message's own key went.
-    assert handling.read_report(case, keys_of(session, case, hanne))["what"]
+    assert content.read_report(case, keys_of(session, case, hanne))["what"]

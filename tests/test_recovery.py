@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from crypto import import_recovery_key, unwrap_private_key
 from tests.factories import TEST_PASSWORD, make_unit
 from tests.reporter_steps import ReportAnswers, Reporter
-from whistle.cases.handling import NoAccess, open_keys
+from whistle.casefile.access import NoAccess, open_keys
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
 from whistle.core.models import AuditEntry, Case, CaseKey, User

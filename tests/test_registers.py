@@ -30,6 +30,7 @@ from werkzeug.test import TestResponse
 from tests.factories import Staff, Unit, add_staff, make_unit
 from tests.staff_steps import StaffMember
 from tests.test_cases import keys_of, submit, the_case
+from whistle.casefile import content
 from whistle.cases import handling
 from whistle.core.clock import FixedClock
 from whistle.core.models import Case, CaseStatus, CaseTombstone, Category, Role
@@ -577,7 +578,7 @@ def test_no_register_shows_what_anyone_wrote(
     hanne = world.unit.handlers[0]
     case = the_case(session, "2026-0002")
     with app.app_context():
-        assert MARKER in handling.read_report(case, keys_of(session, case, hanne))["what"]
+        assert MARKER in content.read_report(case, keys_of(session, case, hanne))["what"]
     seen = 0
     for path in PAGES + DOWNLOADS + ("/reports?page=1", "/deletions.csv", "/holds.csv"):
         response = auditor.get(base(world) + path)

@@ -23,6 +23,7 @@ from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import CaseWorker, form_token
 from tests.test_cases import field_errors, hanne, keys_of, signed_in, submit, the_case
 from tests.test_retention import close, run
+from whistle.casefile import request_keys
 from whistle.cases import handling
 from whistle.core import audit
 from whistle.core.clock import FixedClock
@@ -56,7 +57,7 @@ def request_of(session: Session, request_id: int) -> RightsRequest:
 
 def key_for(session: Session, request: RightsRequest, staff: Staff) -> bytes:
     assert staff.private_key is not None
-    return rights.open_key(session, request, staff.user.id, staff.private_key)
+    return request_keys.open_key(session, request, staff.user.id, staff.private_key)
 
 
 def register(
@@ -503,7 +504,7 @@ def test_a_refusal_names_the_right_to_complain_and_a_handler_outside_gets_nothin
     assert admin.sign_in().status_code == 303
     assert admin.get(rights_path(admin, request.id)).status_code == 403
     with pytest.raises(handling.NoAccess):
-        rights.open_key(session, request, unit.admin.user.id, None)
+        request_keys.open_key(session, request, unit.admin.user.id, None)
 
 
 def test_the_auditor_sees_open_requests_and_their_deadlines_never_who(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from whistle.audit.labels import ACTION_NAMES
-from whistle.cases.handling import user_names
+from whistle.casefile.content import user_names
 from whistle.core import audit
 from whistle.core.models import Role
 from whistle.core.runtime import db

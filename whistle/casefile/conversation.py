@@ -35,7 +35,6 @@ from whistle.core.clock import Clock
 from whistle.core.models import Attachment, Author, Case, Message
 from whistle.core.shredding import file_key_name
 from whistle.core.storage import FileStore
-from whistle.notify.notify import queue_case_event
 
 MESSAGE_KINDS = (
     "message",
@@ -234,8 +233,6 @@ def post_message(
             with_message(message)
         if author is Author.REPORTER:
             case.unread_for_handlers = True
-            # K5: the entitled handlers hear that something happened, never what.
-            queue_case_event(session, clock, case, "reporter_message")
         else:
             case.unread_for_reporter = True
         session.flush()

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto import KeyKind, PrivateKey, PublicKey, decrypt_field, encrypt_field
+from whistle.casefile import request_keys
 from whistle.casefile.access import (
     KeyRing,
     NewEpoch,
@@ -35,13 +36,12 @@ from whistle.casefile.access import (
     seal_every_epoch,
     unit_members,
 )
-from whistle.cases.handling import report_of, required_text, write_note
+from whistle.casefile.content import report_of, required_text, write_note
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import exclusion_context
 from whistle.core.models import Case, CaseExclusion, User
 from whistle.core.refusals import Refused
-from whistle.rights import rights
 
 BY_REPORTER = "reporter"
 BY_LEAD = "lead"
@@ -140,7 +140,7 @@ def depart(
     renewed = renew_keys(
         session, clock, case, departing=departing, actor_user_id=actor_user_id, reason=reason
     )
-    rights.leave_case_requests(
+    request_keys.leave_case_requests(
         session, clock, case.id, departing, actor_user_id=actor_user_id, reason=reason
     )
     if case.assigned_user_id in departing:
@@ -281,7 +281,7 @@ def leave_organisation(
         if case is not None:
             depart(session, clock, case, {user_id}, actor_user_id=actor_user_id, reason=reason)
             count += 1
-    rights.leave_requests(
+    request_keys.leave_requests(
         session, clock, user_id, org_id=org_id, actor_user_id=actor_user_id, reason=reason
     )
     return count

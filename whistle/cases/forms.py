@@ -15,7 +15,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from whistle.cases.handling import MAX_TEXT
+from whistle.casefile.content import MAX_TEXT
 from whistle.cases.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 
 TEXT = [Length(max=MAX_TEXT)]

@@ -18,7 +18,9 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from whistle.casefile import content
 from whistle.casefile import sharing as case_sharing
+from whistle.casefile.access import NoAccess, OpenedKeys, open_keys
 from whistle.casefile.conversation import (
     FileDamaged,
     FileGone,
@@ -48,7 +50,6 @@ from whistle.cases.forms import (
     ScopeForm,
     purge_prefix,
 )
-from whistle.cases.handling import NoAccess, OpenedKeys
 from whistle.cases.inbox import DEADLINE_STATES, SORTS, InboxFilters
 from whistle.cases.inbox import inbox as inbox_page
 from whistle.cases.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
@@ -134,7 +135,7 @@ def _case(slug: str, reference: str) -> tuple[StaffContext, Case, OpenedKeys]:
     if case is None:
         abort(404)
     try:
-        keys = handling.open_keys(session, case, ctx.staff.user.id, ctx.staff.private_key)
+        keys = open_keys(session, case, ctx.staff.user.id, ctx.staff.private_key)
     except NoAccess:
         abort(403)
     return ctx, case, keys
@@ -210,7 +211,7 @@ def _forms(case: Case) -> dict[str, FlaskForm]:
 def _shown(
     case: Case,
     keys: OpenedKeys,
-    identity: handling.Identity | None,
+    identity: content.Identity | None,
     forms: dict[str, FlaskForm],
     is_lead: bool,
 ) -> dict[str, bool]:
@@ -237,7 +238,7 @@ def _shown(
 
 
 def _purge_forms(
-    messages: list[MessageView], files: list[FileView], notes: list[handling.NoteView]
+    messages: list[MessageView], files: list[FileView], notes: list[content.NoteView]
 ) -> dict[str, FlaskForm]:
     """A "remove as irrelevant" form for every item that may be purged
     (whistle/retention/purge.py)."""
@@ -262,14 +263,14 @@ def _render(
     keys: OpenedKeys,
     *,
     override: dict[str, FlaskForm] | None = None,
-    identity: handling.Identity | None = None,
+    identity: content.Identity | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     session = db()
     forms = _forms(case)
     messages = conversation(session, case, keys.content)
     sent_with_report = report_files(session, case, keys.content)
-    case_notes = handling.notes(session, case, keys)
+    case_notes = content.notes(session, case, keys)
     purge_forms = _purge_forms(messages, sent_with_report, case_notes)
     stray: list[FlaskForm] = []  # a purge form whose item is no longer offered
     for name, form in (override or {}).items():
@@ -315,7 +316,7 @@ def _render(
         ctx=ctx,
         organisation=ctx.org,
         case=case,
-        report=handling.read_report(case, keys),
+        report=content.read_report(case, keys),
         report_files=sent_with_report,
         messages=messages,
         notes=case_notes,
@@ -340,9 +341,7 @@ def _render(
         hearing_labels=HEARING_LABELS,
         notice=request.args.get("done"),
         trail=trail,
-        user_names=handling.user_names(
-            session, {e.actor_user_id for e in trail if e.actor_user_id}
-        ),
+        user_names=content.user_names(session, {e.actor_user_id for e in trail if e.actor_user_id}),
     )
     return page, status
 

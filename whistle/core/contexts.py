@@ -94,3 +94,16 @@ def person_context(case_uid: str, person_uid: str) -> tuple[str, str, str]:
 def exclusion_context(case_uid: str, exclusion_uid: str) -> tuple[str, str, str]:
     """An exclusion after intake (under the content key: the reporter reads their own)."""
     return ("exclusion", case_uid, exclusion_uid)
+
+
+def rights_request_context(uid: str) -> str:
+    """What the request key, sealed to a person, is bound to (with its epoch)."""
+    return f"rights-request:{uid}"
+
+
+def rights_subject_context(uid: str) -> tuple[str, str]:
+    return ("rights-subject", uid)
+
+
+def rights_note_context(uid: str, note_uid: str) -> tuple[str, str, str]:
+    return ("rights-note", uid, note_uid)

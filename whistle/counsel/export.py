@@ -66,10 +66,9 @@ from crypto import (
     seal_case_key,
     sign,
 )
-from whistle.casefile.access import certified_members
+from whistle.casefile import content
+from whistle.casefile.access import NoAccess, OpenedKeys, certified_members
 from whistle.casefile.conversation import conversation, open_file, report_files
-from whistle.cases import handling
-from whistle.cases.handling import OpenedKeys
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import (
@@ -134,7 +133,7 @@ def case_document(
     """The case as the JSON document of the bundle, and the files to add (docs/export-format.md)."""
     restricted = rights.restricted_items(session, case.id)
     category = session.get(Category, case.category_id) if case.category_id else None
-    report = handling.read_report(case, keys)
+    report = content.read_report(case, keys)
     parts: list[_Part] = []
     left_out = {"restricted": 0, "purged": 0}
 
@@ -183,7 +182,7 @@ def case_document(
             }
         )
     trail = audit.case_trail(session, case.id)
-    names = handling.user_names(session, {e.actor_user_id for e in trail if e.actor_user_id})
+    names = content.user_names(session, {e.actor_user_id for e in trail if e.actor_user_id})
     document: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -228,7 +227,7 @@ def case_document(
                     "created_on": n.created_on.isoformat(),
                     "body": n.body,
                 }
-                for n in handling.notes(session, case, keys)
+                for n in content.notes(session, case, keys)
                 if n.purged_on is None
             ]
             if include_notes
@@ -257,7 +256,7 @@ def _identity_for(
             "include_identity", _l("The reporter is anonymous: there is no identity to include.")
         )
     if keys.identity is None:
-        raise handling.NoAccess
+        raise NoAccess
     ready = disclosure.ready_for(session, case.id, counsel_id)
     # Act § 26: without the reporter's consent only a public authority may receive the
     # identity, never counsel (who may be the employer's own lawyer).
@@ -270,8 +269,8 @@ def _identity_for(
                 'authority. Start a disclosure under "Disclose the reporter\'s identity".'
             ),
         )
-    identity = handling.read_identity(case, keys)
-    approver = handling.user_names(session, {ready.decided_by} if ready.decided_by else set())
+    identity = content.read_identity(case, keys)
+    approver = content.user_names(session, {ready.decided_by} if ready.decided_by else set())
     section = {
         "name": identity.name,
         "contact": identity.contact,
@@ -452,7 +451,7 @@ def export_case(
     if counsel is None or counsel.public_key is None:
         raise Refused("counsel", _l("Choose counsel from the list."))
     if include_notes and keys.notes is None:
-        raise handling.NoAccess
+        raise NoAccess
     today = clock.now().date()
     uid = str(uuid.uuid4())
     released: IdentityDisclosure | None = None

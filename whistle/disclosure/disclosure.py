@@ -38,10 +38,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
-from whistle.casefile.access import certified_members
+from whistle.casefile import content
+from whistle.casefile.access import NoAccess, OpenedKeys, certified_members
+from whistle.casefile.content import MAX_TEXT
 from whistle.casefile.conversation import post_message
-from whistle.cases import handling
-from whistle.cases.handling import MAX_TEXT, NoAccess, OpenedKeys
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import (
@@ -98,7 +98,7 @@ def _recipient(session: Session, case: Case, counsel_id: int) -> User:
 
 
 def _text(value: str, field: str, missing: object) -> str:
-    text = handling.required_text(value, field, missing)
+    text = content.required_text(value, field, missing)
     if len(text) > MAX_TEXT:
         raise Refused(field, _l("Use at most %(n)d characters.", n=MAX_TEXT))
     return text
@@ -123,7 +123,7 @@ def _authorities(session: Session, case: Case, keys: OpenedKeys) -> dict[int, st
         return {}
     return {
         n.id: n.body
-        for n in handling.notes(session, case, keys)
+        for n in content.notes(session, case, keys)
         if n.kind == AUTHORITY_NOTE and n.purged_on is None
     }
 
@@ -234,14 +234,14 @@ def request(
     )
     try:
         if authority_name:
-            disclosure.authority_note_id = handling.write_note(
+            disclosure.authority_note_id = content.write_note(
                 session, clock, case, keys, user_id, AUTHORITY_NOTE, authority_name
             ).id
-        disclosure.reasons_note_id = handling.write_note(
+        disclosure.reasons_note_id = content.write_note(
             session, clock, case, keys, user_id, REASONS_NOTE, text
         ).id
         if withhold_notice:
-            disclosure.withheld_note_id = handling.write_note(
+            disclosure.withheld_note_id = content.write_note(
                 session, clock, case, keys, user_id, WITHHELD_NOTE, withheld_text
             ).id
         session.add(disclosure)
@@ -407,7 +407,7 @@ def for_reporter(session: Session, case: Case) -> dict[int, ConsentRequest]:
             IdentityDisclosure.case_id == case.id, IdentityDisclosure.message_id.is_not(None)
         )
     ).all()
-    names = handling.user_names(session, {r.recipient_user_id for r in rows if r.recipient_user_id})
+    names = content.user_names(session, {r.recipient_user_id for r in rows if r.recipient_user_id})
     return {
         int(r.message_id or 0): ConsentRequest(
             r.uid,
@@ -496,7 +496,7 @@ class Handover:
     decided_on: date | None
     handed_over_on: date | None = None
     handed_over_by: str = ""
-    identity: handling.Identity | None = None
+    identity: content.Identity | None = None
 
     def __repr__(self) -> str:
         return f"Handover(disclosure={self.disclosure_id})"
@@ -523,7 +523,7 @@ def _handover(
                 "this case: a colleague who does must hand it over."
             ),
         )
-    names = handling.user_names(
+    names = content.user_names(
         session, {p for p in (found.requested_by, found.decided_by) if p is not None}
     )
     view = Handover(
@@ -568,8 +568,8 @@ def hand_over(
     handed = replace(
         view,
         handed_over_on=today,
-        handed_over_by=handling.user_names(session, {user_id}).get(user_id, "?"),
-        identity=handling.read_identity(case, keys),
+        handed_over_by=content.user_names(session, {user_id}).get(user_id, "?"),
+        identity=content.read_identity(case, keys),
     )
     if prepare is not None:
         prepare(handed)
@@ -646,7 +646,7 @@ def steps(session: Session, case: Case, keys: OpenedKeys | None) -> list[Disclos
     ).all()
     people = {r.recipient_user_id for r in rows} | {r.requested_by for r in rows}
     people |= {r.decided_by for r in rows} | {r.handed_over_by for r in rows}
-    names = handling.user_names(session, {p for p in people if p})
+    names = content.user_names(session, {p for p in people if p})
     texts: dict[int, str] = {}
     if keys is not None and keys.notes is not None:
         wanted = {
@@ -657,7 +657,7 @@ def steps(session: Session, case: Case, keys: OpenedKeys | None) -> list[Disclos
         }
         texts = {
             n.id: n.body
-            for n in handling.notes(session, case, keys)
+            for n in content.notes(session, case, keys)
             if n.id in wanted and n.purged_on is None
         }
     return [
@@ -714,7 +714,7 @@ def register(session: Session, case: Case, keys: OpenedKeys | None) -> list[Regi
     ).all()
     identity = {s.id: s for s in steps(session, case, keys)}
     by_export = {s.export_id: s for s in identity.values() if s.export_id is not None}
-    names = handling.user_names(
+    names = content.user_names(
         session,
         {p for d, _notes in rows for p in (d.recipient_user_id, d.by_user_id) if p is not None},
     )

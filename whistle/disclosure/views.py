@@ -22,7 +22,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
-from whistle.cases.handling import MAX_TEXT, NoAccess, OpenedKeys
+from whistle.casefile.access import NoAccess, OpenedKeys
+from whistle.casefile.content import MAX_TEXT
 from whistle.cases.views import CaseAction, _case, _store, subpage_action
 from whistle.core.models import Case, Role
 from whistle.core.refusals import Refused

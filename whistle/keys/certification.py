@@ -11,8 +11,7 @@ So a key is sealed to only when:
   is sealed to each certified lead's public key and to the recovery key
   (whistle/core/org_keys.py): to certify, a lead opens it with their own private key, which
   only their password unlocks. A key that changes no longer matches its certification; a role
-  that goes takes its certification along
-  (:func:`forget`).
+  that goes takes its certification along (:func:`forget`).
 - **the organisation's keys** match the fingerprints pinned in the instance folder
   (whistle/core/key_pins.py): the recovery key (sealed to at every intake) and the certification
   verify key (which every certification is checked against). A mismatch refuses intake.

@@ -13,8 +13,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from crypto import InvalidRecoveryKey, OpenError, PrivateKey, import_recovery_key
+from whistle.casefile.access import NoAccess
 from whistle.casefile.sharing import restore_with_recovery
-from whistle.cases.handling import NoAccess
 from whistle.core.models import Case, User
 from whistle.core.org_keys import recovery_public_key
 from whistle.core.organisations import find_by_slug

@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import BooleanField
 
-from whistle.cases.handling import user_names
+from whistle.casefile.content import user_names
 from whistle.core import trust
 from whistle.core.models import Role
 from whistle.core.refusals import Refused
@@ -19,10 +19,30 @@ from whistle.core.trust import KeysNotTrusted
 from whistle.keys import certification
 from whistle.keys import warnings as key_warnings
 from whistle.staff.labels import ROLE_LABELS
+from whistle.web.errors import render_error
 from whistle.web.forms import MAX_ID, show_refusal
 from whistle.web.guard import StaffContext, require
 
 bp = Blueprint("keys", __name__, url_prefix="/staff/<slug>/keys")
+
+KEYS_MESSAGE = (
+    _l("The organisation's keys cannot be trusted right now"),
+    _l(
+        "The organisation's keys in the database no longer match the fingerprints pinned on "
+        "the server, so nothing was encrypted to them and nothing was changed. The unit leads "
+        "have been warned; ask the operator to look into it."
+    ),
+)
+
+
+@bp.app_errorhandler(KeysNotTrusted)
+def keys_not_trusted(exc: KeysNotTrusted) -> tuple[str, int]:
+    """On any page: something was about to be sealed to organisation keys that no longer match
+    the pins in the instance folder (whistle/core/trust.py). Nothing was; the leads are warned
+    and the person is told why."""
+    db().rollback()
+    key_warnings.warn_pins_mismatch(db(), runtime().clock, exc.org_id)
+    return render_error(503, *KEYS_MESSAGE)
 
 
 class CertifyForm(FlaskForm):

@@ -22,9 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto import decrypt_field, encrypt_field
-from whistle.casefile.access import KeyRing, holds_clause
-from whistle.cases import handling
-from whistle.cases.handling import NoAccess, OpenedKeys
+from whistle.casefile import content
+from whistle.casefile.access import KeyRing, NoAccess, OpenedKeys, holds_clause
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import person_context
@@ -64,7 +63,7 @@ def add_person(
     session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, label: str
 ) -> PersonConcerned:
     """Record a person the report is about (name, role). Commits."""
-    text = handling.required_text(label, "label", _l("Say who the person concerned is."))
+    text = content.required_text(label, "label", _l("Say who the person concerned is."))
     if len(text) > 500:
         raise Refused("label", _l("Use at most %(n)d characters.", n=500))
     uid = str(uuid.uuid4())
@@ -183,8 +182,8 @@ def defer(
                 latest=latest.isoformat(),
             ),
         )
-    text = handling.required_text(reason, "reason", _l("Give the reason for deferring."))
-    note = handling.write_note(session, clock, case, keys, user_id, "notice_deferral", text)
+    text = content.required_text(reason, "reason", _l("Give the reason for deferring."))
+    note = content.write_note(session, clock, case, keys, user_id, "notice_deferral", text)
     person.notice_status = "deferred"
     person.deferral_basis = basis
     person.review_on = review_on

@@ -13,7 +13,8 @@ from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from whistle.cases.handling import MAX_TEXT, OpenedKeys
+from whistle.casefile.access import OpenedKeys
+from whistle.casefile.content import MAX_TEXT
 from whistle.cases.views import CaseAction, _case, subpage_action
 from whistle.core.models import Case
 from whistle.core.runtime import db, runtime

@@ -12,6 +12,8 @@ case in the meantime its content key is renewed then, before the reporter can wr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -35,9 +37,12 @@ from whistle.casefile.access import (
     unwrap_reporter_key,
     wrap_reporter_key,
 )
+from whistle.casefile.conversation import PreparedFile, post_message
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import Author, Case, Message
+from whistle.core.storage import FileStore
+from whistle.notify.notify import queue_case_event
 
 
 class UnknownCode(Exception):
@@ -129,3 +134,34 @@ def mark_read_by_reporter(session: Session, clock: Clock, case: Case) -> None:
     )
     case.unread_for_reporter = False
     session.commit()
+
+
+def reply(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    content: KeyRing,
+    *,
+    body: str,
+    files: Sequence[PreparedFile] = (),
+) -> Message:
+    """The reporter writes to the unit (with files). Commits; on failure nothing stays.
+
+    K5: the entitled handlers hear, in the same transaction, that something happened, never
+    what (whistle/notify/outbox.py)."""
+    return post_message(
+        session,
+        clock,
+        store,
+        case,
+        content,
+        author=Author.REPORTER,
+        body=body,
+        files=files,
+        with_message=lambda _message: _tell_handlers(session, clock, case),
+    )
+
+
+def _tell_handlers(session: Session, clock: Clock, case: Case) -> None:
+    queue_case_event(session, clock, case, "reporter_message")

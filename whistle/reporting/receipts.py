@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from crypto import OpenError, SignaturePurpose, SigningKey, VerifyKey, sign, verify
 from whistle.casefile.access import KeyRing
-from whistle.cases.handling import report_of
+from whistle.casefile.content import report_of
 from whistle.core.models import Case, Organisation
 from whistle.core.org_keys import signing_key
 

@@ -41,7 +41,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from whistle.cases.handling import NoAccess, OpenedKeys, required_text, write_note
+from whistle.casefile.access import NoAccess, OpenedKeys
+from whistle.casefile.content import required_text, write_note
 from whistle.core import audit, shredding
 from whistle.core.clock import Clock
 from whistle.core.keystore import KeyStore, KeyStoreError

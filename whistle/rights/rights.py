@@ -35,33 +35,43 @@ from __future__ import annotations
 import enum
 import json
 import re
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from crypto import (
-    KeyKind,
-    OpenError,
     PrivateKey,
-    PublicKey,
     decrypt_field,
     encrypt_field,
-    open_case_key,
-    seal_case_key,
 )
-from whistle.casefile.access import KeyRing, certified_members, holds, holds_clause
+from whistle.casefile import content
+from whistle.casefile.access import (
+    KeyRing,
+    NoAccess,
+    OpenedKeys,
+    certified_members,
+    holds,
+    holds_clause,
+    open_keys,
+)
 from whistle.casefile.conversation import MessageView, conversation
-from whistle.cases import handling
-from whistle.cases.handling import NoAccess, OpenedKeys
+from whistle.casefile.request_keys import (
+    new_request_key,
+    renew_request_key,
+    request_holder_ids,
+    seal_request_key,
+)
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.contexts import (
+    rights_note_context,
+    rights_subject_context,
+)
 from whistle.core.deadlines import add_months
 from whistle.core.models import (
     Case,
@@ -72,19 +82,16 @@ from whistle.core.models import (
     RightsRequest,
     RightsRequestCase,
     RightsRequestKey,
-    User,
 )
 from whistle.core.refusals import Refused
-from whistle.core.trust import trusted_recovery_key
 
 ANSWER_MONTHS = 1
 MAX_EXTENSION_MONTHS = 2
 MIN_SEARCH = 3
-MAX_TEXT = handling.MAX_TEXT
+MAX_TEXT = content.MAX_TEXT
 # The report fields a person concerned may see; never "excluded_handlers" or the identity.
 REPORT_FIELDS = ("what", "when_where", "who", "how_known")
 REDACTED = "[…]"
-REQUEST_KEY_SIZE = 32
 
 
 class Kind(enum.StrEnum):
@@ -115,22 +122,6 @@ LEGAL_BASES = (
 )
 
 
-def _request_context(uid: str) -> str:
-    """What the request key, sealed to a person, is bound to (with its epoch)."""
-    return f"rights-request:{uid}"
-
-
-def _subject_context(uid: str) -> tuple[str, str]:
-    return ("rights-subject", uid)
-
-
-def _note_context(uid: str, note_uid: str) -> tuple[str, str, str]:
-    return ("rights-note", uid, note_uid)
-
-
-KEYS = cast(Table, RightsRequestKey.__table__)
-
-
 # --- Registering and opening -----------------------------------------------------------------
 
 
@@ -158,13 +149,13 @@ def register(
         chosen = Kind(kind)
     except ValueError:
         raise Refused("kind", _l("Choose what the person asks for.")) from None
-    who = handling.required_text(subject, "subject", _l("Say who made the request."))
+    who = content.required_text(subject, "subject", _l("Say who made the request."))
     today = clock.now().date()
     if received_on is None:
         raise Refused("received_on", _l("Give the day the request was received."))
     if received_on > today:
         raise Refused("received_on", _l("The day of receipt cannot be in the future."))
-    key = _new_key()
+    key = new_request_key()
     uid = str(uuid.uuid4())
     request = RightsRequest(
         uid=uid,
@@ -174,203 +165,20 @@ def register(
         due_on=due_on(received_on),
         status="open",
         created_by=user_id,
-        subject=encrypt_field(key, who.encode(), context=_subject_context(uid)),
+        subject=encrypt_field(key, who.encode(), context=rights_subject_context(uid)),
     )
     session.add(request)
     session.flush()
-    _seal_rows(session, request, key, 0, certified_members(session, org_id))
+    seal_request_key(session, request, key, 0, certified_members(session, org_id))
     _audit(session, clock, request, user_id, "rights.registered", kind=chosen.value)
     session.commit()
     return request
 
 
-def _new_key() -> bytes:
-    return secrets.token_bytes(REQUEST_KEY_SIZE)  # 256 bits, as a case key
-
-
-def _seal(public: PublicKey, key: bytes, uid: str, epoch: int) -> bytes:
-    return seal_case_key(
-        public, key, case_id=_request_context(uid), kind=KeyKind.CONTENT, epoch=epoch
-    )
-
-
-def _seal_rows(
-    session: Session, request: RightsRequest, key: bytes, epoch: int, users: Sequence[User]
-) -> None:
-    """Seal the request key of ``epoch`` to the recovery key and to ``users``. Flushes."""
-    rows: list[dict[str, object]] = [
-        {
-            "org_id": request.org_id,
-            "request_id": request.id,
-            "epoch": epoch,
-            "recipient": "recovery",
-            "user_id": None,
-            "sealed": _seal(trusted_recovery_key(session, request.org_id), key, request.uid, epoch),
-        }
-    ]
-    for member in users:
-        assert member.public_key is not None
-        rows.append(
-            {
-                "org_id": request.org_id,
-                "request_id": request.id,
-                "epoch": epoch,
-                "recipient": "user",
-                "user_id": member.id,
-                "sealed": _seal(PublicKey.from_bytes(member.public_key), key, request.uid, epoch),
-            }
-        )
-    session.execute(insert(KEYS), rows)
-
-
-def request_holder_ids(session: Session, request_id: int) -> set[int]:
-    """Everyone holding the request's key (any epoch)."""
-    return {
-        int(u)
-        for u in session.scalars(
-            select(RightsRequestKey.user_id)
-            .where(RightsRequestKey.request_id == request_id, RightsRequestKey.recipient == "user")
-            .distinct()
-        )
-        if u is not None
-    }
-
-
-def may_open(session: Session, request: RightsRequest, user_id: int) -> bool:
-    """Whether ``user_id`` may read and act on the request: they hold every case it is linked
-    to (asked of each case, whistle/casefile/access.py). Their key is checked by
-    :func:`open_key`."""
-    return all(holds(session, case_id, user_id) for case_id in _linked_ids(session, request.id))
-
-
-def _linked_ids(session: Session, request_id: int) -> list[int]:
-    return [
-        int(c)
-        for c in session.scalars(
-            select(RightsRequestCase.case_id).where(RightsRequestCase.request_id == request_id)
-        )
-    ]
-
-
-def open_key(
-    session: Session, request: RightsRequest, user_id: int, private_key: PrivateKey | None
-) -> KeyRing:
-    """The request's keys, every epoch, opened with the user's own sealed copies;
-    :class:`NoAccess` without the newest one, or for someone who does not hold every linked
-    case."""
-    if private_key is None or not may_open(session, request, user_id):
-        raise NoAccess
-    opened: dict[int, bytes] = {}
-    for epoch, sealed in session.execute(
-        select(RightsRequestKey.epoch, RightsRequestKey.sealed).where(
-            RightsRequestKey.request_id == request.id,
-            RightsRequestKey.user_id == user_id,
-            RightsRequestKey.recipient == "user",
-        )
-    ):
-        try:
-            opened[int(epoch)] = open_case_key(
-                private_key,
-                sealed,
-                case_id=_request_context(request.uid),
-                kind=KeyKind.CONTENT,
-                epoch=int(epoch),
-            )
-        except OpenError:
-            continue
-    if request.key_epoch not in opened:
-        raise NoAccess
-    return KeyRing(opened)
-
-
 def subject_of(request: RightsRequest, key: KeyRing) -> str:
-    return decrypt_field(key.at(0), request.subject, context=_subject_context(request.uid)).decode()
-
-
-def _renew(
-    session: Session,
-    clock: Clock,
-    request: RightsRequest,
-    departing: set[int],
-    *,
-    actor_user_id: int | None,
-    reason: str,
-) -> bool:
-    """A new epoch of the request's key without ``departing`` (those among them who hold it):
-    sealed to the holders who remain and the recovery key; every key row of those leaving is
-    deleted. True when something changed. Flushes."""
-    held = request_holder_ids(session, request.id)
-    leaving = held & departing
-    if not leaving:
-        return False
-    epoch = request.key_epoch + 1
-    remaining = sorted(held - leaving)
-    users = list(
-        session.scalars(
-            select(User).where(User.id.in_(remaining or [-1]), User.public_key.is_not(None))
-        )
-    )
-    session.execute(
-        delete(RightsRequestKey).where(
-            RightsRequestKey.request_id == request.id, RightsRequestKey.user_id.in_(leaving)
-        )
-    )
-    _seal_rows(session, request, _new_key(), epoch, users)
-    request.key_epoch = epoch
-    _audit(
-        session,
-        clock,
-        request,
-        actor_user_id,
-        "rights.keys_renewed",
-        epoch=epoch,
-        reason=reason,
-        departed=len(leaving),
-    )
-    session.flush()
-    return True
-
-
-def leave_case_requests(
-    session: Session,
-    clock: Clock,
-    case_id: int,
-    departing: set[int],
-    *,
-    actor_user_id: int | None,
-    reason: str,
-) -> None:
-    """``departing`` left case ``case_id``: every request linked to it renews its key without
-    them. Flushes."""
-    for request in session.scalars(
-        select(RightsRequest)
-        .join(RightsRequestCase, RightsRequestCase.request_id == RightsRequest.id)
-        .where(RightsRequestCase.case_id == case_id)
-    ):
-        _renew(session, clock, request, departing, actor_user_id=actor_user_id, reason=reason)
-
-
-def leave_requests(
-    session: Session,
-    clock: Clock,
-    user_id: int,
-    *,
-    org_id: int | None,
-    actor_user_id: int | None,
-    reason: str,
-) -> None:
-    """``user_id`` left the organisation (or every one): every request they hold renews its
-    key without them. Flushes."""
-    query = (
-        select(RightsRequest)
-        .join(RightsRequestKey, RightsRequestKey.request_id == RightsRequest.id)
-        .where(RightsRequestKey.user_id == user_id)
-        .distinct()
-    )
-    if org_id is not None:
-        query = query.where(RightsRequest.org_id == org_id)
-    for request in list(session.scalars(query)):
-        _renew(session, clock, request, {user_id}, actor_user_id=actor_user_id, reason=reason)
+    return decrypt_field(
+        key.at(0), request.subject, context=rights_subject_context(request.uid)
+    ).decode()
 
 
 @dataclass(frozen=True, repr=False)
@@ -394,7 +202,7 @@ def notes(session: Session, request: RightsRequest, key: KeyRing) -> list[NoteVi
             row.created_on,
             row.author_user_id,
             decrypt_field(
-                key.at(row.key_epoch), row.body, context=_note_context(request.uid, row.uid)
+                key.at(row.key_epoch), row.body, context=rights_note_context(request.uid, row.uid)
             ).decode(),
         )
         for row in rows
@@ -418,7 +226,9 @@ def _write_note(
         kind=kind,
         author_user_id=user_id,
         created_on=clock.now().date(),
-        body=encrypt_field(key.current, body.encode(), context=_note_context(request.uid, uid)),
+        body=encrypt_field(
+            key.current, body.encode(), context=rights_note_context(request.uid, uid)
+        ),
         key_epoch=key.epoch,
     )
     session.add(note)
@@ -486,7 +296,7 @@ def extend(
                 latest=latest.isoformat(),
             ),
         )
-    text = handling.required_text(reason, "reason", _l("Give the reasons for the extension."))
+    text = content.required_text(reason, "reason", _l("Give the reasons for the extension."))
     if notice_on is None or not request.received_on <= notice_on <= min(today, request.due_on):
         raise Refused(
             "notice_on",
@@ -531,7 +341,7 @@ def _readable_cases(
     found = []
     for case in cases:
         try:
-            found.append((case, handling.open_keys(session, case, user_id, private_key)))
+            found.append((case, open_keys(session, case, user_id, private_key)))
         except NoAccess:
             continue
     return found
@@ -552,12 +362,12 @@ def search_cases(
     matches = []
     for case, keys in _readable_cases(session, org_id, user_id, private_key):
         places = []
-        report = handling.read_report(case, keys)
+        report = content.read_report(case, keys)
         if any(needle in _fold(str(report.get(f) or "")) for f in REPORT_FIELDS):
             places.append("report")
         if any(needle in _fold(m.body) for m in _messages(session, case, keys.content)):
             places.append("message")
-        if any(needle in _fold(n.body) for n in handling.notes(session, case, keys)):
+        if any(needle in _fold(n.body) for n in content.notes(session, case, keys)):
             places.append("note")
         if places:
             matches.append(Match(case.id, case.reference, tuple(places)))
@@ -581,7 +391,9 @@ def link_case(
         outside = {
             u for u in request_holder_ids(session, request.id) if not holds(session, case.id, u)
         }
-        _renew(session, clock, request, outside, actor_user_id=user_id, reason="case_linked")
+        renew_request_key(
+            session, clock, request, outside, actor_user_id=user_id, reason="case_linked"
+        )
         _audit(session, clock, request, user_id, "rights.case_linked", case=case.id)
     session.commit()
 
@@ -759,7 +571,7 @@ def access_export(
     sections = []
     for case in linked_cases(session, request):
         try:
-            keys = handling.open_keys(session, case, user_id, private_key)
+            keys = open_keys(session, case, user_id, private_key)
         except NoAccess:
             continue
         restricted = restricted_items(session, case.id)
@@ -768,7 +580,7 @@ def access_export(
         if ("report", 0) in restricted:
             left_out += 1
         else:
-            report = handling.read_report(case, keys)
+            report = content.read_report(case, keys)
             for name in REPORT_FIELDS:
                 value = str(report.get(name) or "").strip()
                 if value:
@@ -813,7 +625,7 @@ def decide(
         raise Refused("decision", _l("Choose the decision.")) from None
     if legal_basis not in LEGAL_BASES:
         raise Refused("legal_basis", _l("Choose the legal basis of the decision."))
-    text = handling.required_text(
+    text = content.required_text(
         assessment, "assessment", _l("Write down the assessment behind the decision.")
     )
     cases = linked_cases(session, request)
@@ -832,14 +644,14 @@ def decide(
             case.retention_rule = f"{request.kind}_request"
     written = ""
     if granted and request.kind == Kind.RECTIFICATION:
-        written = handling.required_text(
+        written = content.required_text(
             statement, "statement", _l("Give the person's statement to add to the cases.")
         )
         if not cases:
             raise Refused("decision", _l("Link the cases the request concerns first."))
         for case in cases:
-            keys = handling.open_keys(session, case, user_id, private_key)
-            added = handling.write_note(
+            keys = open_keys(session, case, user_id, private_key)
+            added = content.write_note(
                 session, clock, case, keys, user_id, "rectification_statement", written
             )
             audit.record(

@@ -19,8 +19,9 @@ from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from whistle.casefile.access import HANDLING_ROLES, KeyRing
-from whistle.cases.handling import MAX_TEXT, NoAccess, open_keys
+from whistle.casefile import request_keys
+from whistle.casefile.access import HANDLING_ROLES, KeyRing, NoAccess, open_keys
+from whistle.casefile.content import MAX_TEXT
 from whistle.core.models import Case, Message, RightsRequest
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
@@ -147,7 +148,7 @@ def _request(ctx: StaffContext, request_id: int) -> tuple[RightsRequest, KeyRing
     if found is None or found.org_id != ctx.org.id:
         abort(404)
     try:
-        key = rights.open_key(db(), found, ctx.staff.user.id, ctx.staff.private_key)
+        key = request_keys.open_key(db(), found, ctx.staff.user.id, ctx.staff.private_key)
     except NoAccess:
         abort(403)
     return found, key

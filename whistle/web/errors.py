@@ -11,7 +11,6 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from whistle.core.keystore import KeyStoreUnavailable
-from whistle.core.trust import KeysNotTrusted
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +64,6 @@ CSRF_MESSAGE = (
 )
 
 
-KEYS_MESSAGE = (
-    _l("The organisation's keys cannot be trusted right now"),
-    _l(
-        "The organisation's keys in the database no longer match the fingerprints pinned on "
-        "the server, so nothing was encrypted to them and nothing was changed. The unit leads "
-        "have been warned; ask the operator to look into it."
-    ),
-)
-
-
 def render_error(code: int, title: object = None, message: object = None) -> tuple[str, int]:
     default_title, default_message = MESSAGES.get(code, MESSAGES[500])
     return (
@@ -100,18 +89,6 @@ def init_errors(app: Flask) -> None:
             return exc
         response = render_error(code if code in MESSAGES else 500)
         return response[0], code
-
-    @app.errorhandler(KeysNotTrusted)
-    def keys_not_trusted(exc: KeysNotTrusted) -> tuple[str, int]:
-        # Something was about to be sealed to organisation keys that no longer match the
-        # pins in the instance folder (whistle/keys/certification.py): nothing was, the leads are
-        # warned, and the person is told why.
-        from whistle.core.runtime import db, runtime
-        from whistle.keys.warnings import warn_pins_mismatch
-
-        db().rollback()
-        warn_pins_mismatch(db(), runtime().clock, exc.org_id)
-        return render_error(503, *KEYS_MESSAGE)
 
     @app.errorhandler(OperationalError)
     def database_down(_exc: OperationalError) -> tuple[str, int]:

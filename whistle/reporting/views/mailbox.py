@@ -22,11 +22,10 @@ from whistle.casefile.conversation import (
     FileGone,
     conversation,
     open_file,
-    post_message,
     report_files,
 )
 from whistle.casefile.limits import UploadLimits, upload_limits
-from whistle.core.models import Author, Meeting, Organisation, User
+from whistle.core.models import Meeting, Organisation, User
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore, StorageError
@@ -39,6 +38,7 @@ from whistle.meetings.meetings import (
     find_version,
     minutes_history,
 )
+from whistle.reporting import followup
 from whistle.reporting.followup import UnknownCode, mark_read_by_reporter, open_with_code
 from whistle.reporting.forms import (
     FollowUpForm,
@@ -143,13 +143,12 @@ def case(slug: str) -> Response | str:
             form.body.errors = [_l("Write a message or add a file.")]
         else:
             try:
-                post_message(
+                followup.reply(
                     session,
                     runtime().clock,
                     FileStore(runtime().settings.file_store),
                     reporter.case,
                     reporter.content,
-                    author=Author.REPORTER,
                     body=body,
                     files=batch.prepared,
                 )
