@@ -98,8 +98,8 @@ from crypto import (
     unwrap_private_key,
     wrap_private_key,
 )
+from whistle.casefile.access import OpenedKeys, open_keys
 from whistle.casefile.conversation import open_file
-from whistle.cases import handling
 from whistle.core import org_keys, trust
 from whistle.core.clock import FixedClock, SystemClock
 from whistle.core.db import make_engine
@@ -174,7 +174,7 @@ class Setup:
     case: Case
     handler_id: int
     counsel_id: int
-    keys: handling.OpenedKeys
+    keys: OpenedKeys
     signing_key: SigningKey
     counsel_key: PrivateKey
     verify_key: VerifyKey
@@ -190,7 +190,7 @@ def child_setup(job: dict[str, Any], engine: Engine) -> Setup:
     assert org and case and handler and counsel
     assert handler.wrapped_private_key and counsel.wrapped_private_key
     handler_key = unwrap_private_key(handler.wrapped_private_key, password)
-    keys = handling.open_keys(session, case, handler.id, handler_key)
+    keys = open_keys(session, case, handler.id, handler_key)
     instance_key = bytes.fromhex(job["instance_key"])
     setup = Setup(
         session=session,

@@ -125,7 +125,7 @@ from whistle.core.models import (
 from whistle.core.organisations import create_organisation
 from whistle.core.schema import upgrade
 from whistle.core.storage import FileStore
-from whistle.notify.notify import MailKind
+from whistle.notify.outbox import MailKind
 from whistle.notify.reminders import reminder_dedup_key
 from whistle.retention import retention
 from whistle.staff.passwords import hash_password

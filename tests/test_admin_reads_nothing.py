@@ -37,7 +37,7 @@ from tests.factories import Unit, add_staff, certify
 from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
 from tests.staff_steps import CaseWorker
-from whistle.cases import handling
+from whistle.casefile.access import open_keys
 from whistle.core.clock import FixedClock
 from whistle.core.contexts import identity_context, report_context
 from whistle.core.models import Attachment, Base, Case, KeyPurpose, OrgKey, Role, User
@@ -340,7 +340,7 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
             FileStore(runtime(app).settings.file_store),
             unit.org,
             case,
-            handling.open_keys(session, case, holder.user.id, holder.private_key),
+            open_keys(session, case, holder.user.id, holder.private_key),
             holder.user.id,
             counsel_id=counsel.user.id,
             include_notes=True,
@@ -352,7 +352,7 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
             clock,
             FileStore(runtime(app).settings.file_store),
             case,
-            handling.open_keys(session, case, holder.user.id, holder.private_key),
+            open_keys(session, case, holder.user.id, holder.private_key),
             holder.user.id,
             recipient="authority",
             authority=f"Fake Politi {marker}",

@@ -42,6 +42,7 @@ from whistle.admin.people import end_access
 from whistle.casefile import access as case_access
 from whistle.casefile import request_keys
 from whistle.casefile import sharing as case_sharing
+from whistle.casefile.access import open_keys
 from whistle.cases import handling
 from whistle.cases.inbox import InboxFilters, inbox
 from whistle.core.clock import FixedClock
@@ -318,7 +319,7 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
             subject=SUBJECT,
             received_on=clock.now().date(),
         )
-        case_keys = handling.open_keys(session, case, handler.user.id, handler.private_key)
+        case_keys = open_keys(session, case, handler.user.id, handler.private_key)
         notices.add_person(session, clock, case, case_keys, handler.user.id, PERSON)
         handling.add_note(session, clock, case, case_keys, handler.user.id, NOTE)
         # Two handlers lose the case after it came in: one steps aside, one is removed from
@@ -331,7 +332,7 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         )
         session.commit()
         rights.link_case(session, clock, request, case, handler.user.id)
-        case_keys = handling.open_keys(session, case, handler.user.id, handler.private_key)
+        case_keys = open_keys(session, case, handler.user.id, handler.private_key)
         bundle = export.export_case(
             session,
             clock,

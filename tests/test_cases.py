@@ -22,7 +22,7 @@ from tests.pages import text_of
 from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker, form_token
 from whistle.casefile import sharing as case_sharing
-from whistle.casefile.access import NoAccess
+from whistle.casefile.access import NoAccess, OpenedKeys, open_keys
 from whistle.cases import handling
 from whistle.core.clock import FixedClock
 from whistle.core.models import AuditEntry, Case, CaseKey, CaseNote, Category, Message, Role
@@ -173,8 +173,8 @@ def submit(
         ).case
 
 
-def keys_of(session: Session, case: Case, staff: Staff) -> handling.OpenedKeys:
-    return handling.open_keys(session, case, staff.user.id, staff.private_key)
+def keys_of(session: Session, case: Case, staff: Staff) -> OpenedKeys:
+    return open_keys(session, case, staff.user.id, staff.private_key)
 
 
 # --- the journey -----------------------------------------------------------------------------

@@ -64,7 +64,7 @@ from whistle.core.storage import FileStore
 from whistle.core.trust import KeysNotTrusted, key_digest, statement
 from whistle.counsel import export
 from whistle.keys import certification
-from whistle.notify import notify
+from whistle.notify import sending
 from whistle.rights import rights
 
 EXCLUDE_RE = re.compile(r'<input[^>]*name="exclude"[^>]*value="(\d+)"')
@@ -251,7 +251,7 @@ def test_a_swapped_key_refuses_sign_in_audits_and_warns_the_leads(
 
     rt = runtime(app)
     with app.app_context():
-        notify.send_pending(
+        sending.send_pending(
             session,
             clock,
             Outbox(),

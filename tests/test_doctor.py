@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Staff, Unit, add_staff, certify
 from tests.reporter_steps import ReportAnswers, Reporter, Upload
+from whistle.casefile.access import open_keys
 from whistle.casefile.conversation import PreparedFile
-from whistle.cases import handling
 from whistle.cli import cli
 from whistle.core import audit
 from whistle.core.clock import FixedClock
@@ -118,7 +118,7 @@ def counsel_export(
         staff = unit.handlers[0]
         case = session.get(Case, case.id)
         assert case is not None
-        keys = handling.open_keys(session, case, staff.user.id, staff.private_key)
+        keys = open_keys(session, case, staff.user.id, staff.private_key)
         return export.export_case(
             session,
             clock,
@@ -146,7 +146,7 @@ def test_a_healthy_store_reports_clean(
     case = session.get(Case, case.id)
     assert case is not None
     with app.app_context():
-        keys = handling.open_keys(session, case, staff.user.id, staff.private_key)
+        keys = open_keys(session, case, staff.user.id, staff.private_key)
         first = session.scalars(
             select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
         ).first()

@@ -35,6 +35,7 @@ from whistle.admin.people import change_roles, end_access
 from whistle.casefile import access as case_access
 from whistle.casefile import content, records
 from whistle.casefile import sharing as case_sharing
+from whistle.casefile.access import open_keys
 from whistle.casefile.conversation import conversation
 from whistle.cases import handling
 from whistle.core.clock import FixedClock
@@ -231,7 +232,7 @@ def test_leaving_the_organisation_renews_every_case_and_request_they_held(
         select(RightsRequestKey).where(RightsRequestKey.user_id == henrik.user.id)
     ).all()
     with app.app_context():
-        keys = handling.open_keys(session, first, hanne.user.id, hanne.private_key)
+        keys = open_keys(session, first, hanne.user.id, hanne.private_key)
         handling.add_note(session, clock, first, keys, hanne.user.id, "Fake note EPOCHNOTE.")
     note = session.scalars(select(CaseNote).where(CaseNote.case_id == first.id)).one()
     assert note.key_epoch == 1
@@ -271,10 +272,10 @@ def test_a_colleague_given_the_case_after_a_renewal_reads_all_of_it(
         case_sharing.recuse(session, clock, case, henrik.user.id)
     assert reporter.reply(AFTER).status_code == 303
     with app.app_context():
-        keys = handling.open_keys(session, case, hanne.user.id, hanne.private_key)
+        keys = open_keys(session, case, hanne.user.id, hanne.private_key)
         assert sorted(keys.content.keys) == [0, 1]
         case_sharing.grant_access(session, clock, case, keys, hanne.user.id, rikke.user.id)
-        given = handling.open_keys(session, case, rikke.user.id, rikke.private_key)
+        given = open_keys(session, case, rikke.user.id, rikke.private_key)
     assert sorted(given.content.keys) == [0, 1]
     bodies = [m.body for m in conversation(session, case, given.content)]
     assert AFTER in bodies
@@ -296,7 +297,7 @@ def test_the_recovery_key_restores_every_epoch(
         case_sharing.restore_with_recovery(
             session, clock, case, import_recovery_key(unit.recovery_key_text), rikke.user
         )
-        keys = handling.open_keys(session, case, rikke.user.id, rikke.private_key)
+        keys = open_keys(session, case, rikke.user.id, rikke.private_key)
     assert sorted(keys.content.keys) == [0, 1, 2, 3]
     assert AFTER in [m.body for m in conversation(session, case, keys.content)]
 
@@ -339,7 +340,7 @@ def test_the_reporter_keeps_a_handler_out_of_the_case_from_the_mailbox(
     )
     # Nobody can give him the case again, by the page or the recovery procedure.
     with app.app_context():
-        keys = handling.open_keys(session, case, hanne.user.id, hanne.private_key)
+        keys = open_keys(session, case, hanne.user.id, hanne.private_key)
         assert henrik.user.id not in {
             u.id for u in case_sharing.entitled_colleagues(session, case, keys)
         }
@@ -425,7 +426,7 @@ def test_an_older_case_gets_its_reporter_key_pair_at_the_next_sign_in(
     hanne, henrik = unit.handlers[0], unit.handlers[1]
     _reporter, case = report(app, session, unit)
     with app.app_context():
-        keys = handling.open_keys(session, case, hanne.user.id, hanne.private_key)
+        keys = open_keys(session, case, hanne.user.id, hanne.private_key)
         make_legacy(session, case, LEGACY_CODE, keys.content.at(0), runtime(app).settings.pepper)
         old = OldCopy.take(session, case, henrik)
         case_sharing.recuse(session, clock, case, henrik.user.id)
@@ -491,7 +492,7 @@ def test_a_key_row_copied_into_a_newer_epoch_is_ignored(
     )
     session.commit()
     with app.app_context():
-        keys = handling.open_keys(session, case, hanne.user.id, hanne.private_key)
+        keys = open_keys(session, case, hanne.user.id, hanne.private_key)
     assert sorted(keys.content.keys) == [0]
 
 
@@ -504,7 +505,7 @@ def test_a_relabelled_message_or_note_no_longer_opens(
     reporter, case = report(app, session, unit)
     assert reporter.reply("Fake reply from the reporter.").status_code == 303
     with app.app_context():
-        keys = handling.open_keys(session, case, hanne.user.id, hanne.private_key)
+        keys = open_keys(session, case, hanne.user.id, hanne.private_key)
         handling.add_note(session, clock, case, keys, hanne.user.id, "Fake note.")
     message = message_rows(session, case)[-1]
     assert message.format == 2 and message.author == "reporter"
@@ -530,7 +531,7 @@ def test_records_of_format_1_still_open(
     hanne = unit.handlers[0]
     _reporter, case = report(app, session, unit)
     with app.app_context():
-        keys = handling.open_keys(session, case, hanne.user.id, hanne.private_key)
+        keys = open_keys(session, case, hanne.user.id, hanne.private_key)
     uid = "00000000-0000-4000-8000-00000000abcd"
     session.execute(
         insert(Message).values(

@@ -58,15 +58,9 @@ from whistle.core.runtime import runtime
 from whistle.core.settings import SettingsError, load_settings
 from whistle.core.storage import FileStore
 from whistle.notify.mail import SmtpConfig, SmtpTransport
-from whistle.notify.notify import (
-    MAX_ATTEMPTS,
-    AddressRejected,
-    SendReport,
-    queue_case_event,
-    queue_nudge,
-    send_pending,
-)
+from whistle.notify.outbox import AddressRejected, queue_case_event, queue_nudge
 from whistle.notify.reminders import queue_deadline_reminders
+from whistle.notify.sending import MAX_ATTEMPTS, SendReport, send_pending
 from whistle.reporting import followup
 from whistle.reporting.intake import ReportInput, Submission, submit_report
 

@@ -28,7 +28,7 @@ from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
 from tests.staff_steps import CaseWorker
 from whistle.casefile import access as case_access
 from whistle.casefile import content, records
-from whistle.casefile.access import OpenedKeys
+from whistle.casefile.access import OpenedKeys, open_keys
 from whistle.cases import handling
 from whistle.core import audit
 from whistle.core.clock import FixedClock
@@ -68,7 +68,7 @@ def the_case(session: Session) -> Case:
 
 
 def keys_of(session: Session, case: Case, staff: Staff) -> OpenedKeys:
-    return handling.open_keys(session, case, staff.user.id, staff.private_key)
+    return open_keys(session, case, staff.user.id, staff.private_key)
 
 
 def store_of(app: Flask) -> FileStore:

@@ -657,7 +657,8 @@ def test_handlers_are_warned_a_week_ahead_in_the_inbox_and_by_mail(
 
 
 def test_the_deletion_warning_mail_says_when_and_nothing_else(app: Flask, unit: Unit) -> None:
-    from whistle.notify.notify import MailKind, render_mail
+    from whistle.notify.outbox import MailKind
+    from whistle.notify.sending import render_mail
 
     with app.app_context():
         mail = render_mail(
@@ -676,7 +677,7 @@ def test_the_deletion_warning_mail_says_when_and_nothing_else(app: Flask, unit: 
 def test_no_mail_goes_for_a_case_held_after_the_warning_was_queued(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
-    from whistle.notify.notify import MailKind
+    from whistle.notify.outbox import MailKind
     from whistle.notify.reminders import REMINDERS
 
     case = close(app, session, clock, unit, submit(app, session, unit))

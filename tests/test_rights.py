@@ -24,7 +24,7 @@ from tests.staff_steps import CaseWorker, form_token
 from tests.test_cases import field_errors, hanne, keys_of, signed_in, submit, the_case
 from tests.test_retention import close, run
 from whistle.casefile import request_keys
-from whistle.cases import handling
+from whistle.casefile.access import NoAccess
 from whistle.core import audit
 from whistle.core.clock import FixedClock
 from whistle.core.models import (
@@ -503,7 +503,7 @@ def test_a_refusal_names_the_right_to_complain_and_a_handler_outside_gets_nothin
     admin = CaseWorker(app, clock, unit.admin, slug=unit.org.slug)
     assert admin.sign_in().status_code == 303
     assert admin.get(rights_path(admin, request.id)).status_code == 403
-    with pytest.raises(handling.NoAccess):
+    with pytest.raises(NoAccess):
         request_keys.open_key(session, request, unit.admin.user.id, None)
 
 

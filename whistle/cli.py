@@ -13,22 +13,18 @@ from flask import Flask
 from flask.cli import FlaskGroup, NoAppException
 
 from whistle.app import create_app
-from whistle.core.audit import audit_cli
+from whistle.audit.cli import audit_cli
 from whistle.core.instance import init_instance
 from whistle.core.keystore import KeyStoreError
 from whistle.core.runtime import runtime
 from whistle.core.schema import upgrade
 from whistle.core.settings import SettingsError, default_instance_path
 from whistle.counsel.cli import export_cli
-from whistle.keys.cli import keys_cli, upgrade_trust_command_output
-from whistle.keys.recovery_cli import recovery_cli
-from whistle.maintenance.doctor import doctor_command
-from whistle.maintenance.keystore_cli import keystore_cli
-from whistle.maintenance.sessions_cli import sessions_cli
-from whistle.notify.notify import notify_cli
-from whistle.notify.reminders import deadlines_command  # noqa: F401  (registers "notify deadlines")
+from whistle.keys.cli import keys_cli, recovery_cli, upgrade_trust_command_output
+from whistle.maintenance.cli import doctor_command, keystore_cli, sessions_cli
+from whistle.notify.cli import notify_cli
 from whistle.reporting.cli import receipt_cli
-from whistle.retention.retention import retention_cli
+from whistle.retention.cli import retention_cli
 from whistle.setup.onboarding import SetupUnavailable, issue_token, setup_complete
 
 

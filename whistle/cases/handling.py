@@ -46,7 +46,7 @@ from whistle.core.models import (
 )
 from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
-from whistle.notify.notify import AddressRejected, queue_nudge
+from whistle.notify.outbox import AddressRejected, queue_nudge
 from whistle.retention import retention
 
 SCOPES = ("in_scope", "outside_scope")

@@ -17,22 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NoReturn, cast
+from typing import cast
 
-import click
-from flask.cli import AppGroup
 from sqlalchemy import Select, Table, exists, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from whistle.core.clock import Clock
 from whistle.core.db import upsert_insert
-from whistle.core.models import AuditEntry, AuditHead, Case, Organisation
-from whistle.core.runtime import runtime
+from whistle.core.models import AuditEntry, AuditHead, Case
 
 FORMAT = "whistle-audit-v1"  # first element of every hashed record; a new format gets v2
 GENESIS = bytes(32)  # the "previous hash" of entry 1
@@ -328,7 +323,7 @@ def _check_low_seqs(session: Session, problems: list[tuple[int, str]]) -> None:
         problems.append((seq, BAD_SEQ))
 
 
-def _newest_first(
+def newest_first(
     query: Select[AuditEntry], before_seq: int | None, limit: int
 ) -> Select[AuditEntry]:
     if not 1 <= limit <= MAX_PAGE:
@@ -358,7 +353,7 @@ def entries(
         query = query.where(AuditEntry.case_id == case_id)
     if action_prefix:
         query = query.where(AuditEntry.action.startswith(action_prefix, autoescape=True))
-    return list(session.scalars(_newest_first(query, before_seq, limit)))
+    return list(session.scalars(newest_first(query, before_seq, limit)))
 
 
 def case_trail(session: Session, case_id: int) -> list[AuditEntry]:
@@ -371,77 +366,3 @@ def case_trail(session: Session, case_id: int) -> list[AuditEntry]:
 
 
 # --- CLI: ``whistle audit ...`` (registered in whistle/cli.py) ------------------------------
-
-audit_cli = AppGroup("audit", help="Audit log commands.")
-
-
-def _database_unreachable(exc: SQLAlchemyError) -> NoReturn:
-    # The exception's text may quote a statement; its type and the masked URL are enough.
-    where = runtime().settings.database_url_safe
-    click.echo(f"cannot read the audit log from {where} ({type(exc).__name__})", err=True)
-    sys.exit(2)
-
-
-@audit_cli.command("verify")
-def verify_command() -> None:
-    """Check the whole chain; exit 1 if any entry was changed, removed or added."""
-    rt = runtime()
-    try:
-        with rt.sessions() as session:
-            result = verify(session)
-    except SQLAlchemyError as exc:
-        _database_unreachable(exc)
-    if result.ok:
-        click.echo(f"audit log intact: {result.checked} entries checked")
-        return
-    for seq, what in result.problems:
-        click.echo(f"entry {seq}: {what}")
-    click.echo(
-        f"audit log damaged: {len(result.problems)} problems in {result.checked} entries checked"
-    )
-    sys.exit(1)
-
-
-@audit_cli.command("show")
-@click.option("--org", "slug", default=None, help="Only this organisation (its address).")
-@click.option(
-    "--limit", default=50, show_default=True, type=click.IntRange(1, MAX_PAGE), help="Entries."
-)
-def show_command(slug: str | None, limit: int) -> None:
-    """Print the newest entries, oldest of them first (ids and kinds only, never content)."""
-    rt = runtime()
-    try:
-        with rt.sessions() as session:
-            query = select(AuditEntry)
-            if slug is not None:
-                org_id = session.scalar(select(Organisation.id).where(Organisation.slug == slug))
-                if org_id is None:
-                    click.echo(f"no organisation with the address {slug!r}", err=True)
-                    sys.exit(1)
-                query = query.where(AuditEntry.org_id == org_id)
-            found = list(session.scalars(_newest_first(query, None, limit)))
-            org_ids = {e.org_id for e in found if e.org_id is not None}
-            slugs = {
-                row.id: row.slug
-                for row in session.execute(
-                    select(Organisation.id, Organisation.slug).where(Organisation.id.in_(org_ids))
-                )
-            }
-    except SQLAlchemyError as exc:
-        _database_unreachable(exc)
-    for entry in reversed(found):
-        detail = "" if entry.detail == "{}" else entry.detail
-        org = slugs.get(entry.org_id, str(entry.org_id)) if entry.org_id is not None else "-"
-        click.echo(
-            "  ".join(
-                (
-                    str(entry.seq),
-                    entry.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    org,
-                    str(entry.actor_user_id) if entry.actor_user_id is not None else "-",
-                    entry.action,
-                    entry.case_reference or "-",
-                    detail,
-                )
-            ).rstrip()
-        )

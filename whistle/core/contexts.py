@@ -107,3 +107,8 @@ def rights_subject_context(uid: str) -> tuple[str, str]:
 
 def rights_note_context(uid: str, note_uid: str) -> tuple[str, str, str]:
     return ("rights-note", uid, note_uid)
+
+
+def outbox_address_context(org_id: int) -> tuple[str, str]:
+    """What a sealed nudge address is bound to: the outbox's purpose and the organisation."""
+    return ("outbox-nudge-address", str(org_id))

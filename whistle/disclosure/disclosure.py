@@ -263,7 +263,7 @@ def request(
             },
         )
         if withhold_notice:
-            from whistle.notify.notify import queue_disclosure_approval
+            from whistle.notify.outbox import queue_disclosure_approval
 
             queue_disclosure_approval(session, clock, case, disclosure)
             session.commit()
@@ -454,7 +454,7 @@ def answer(session: Session, clock: Clock, case: Case, uid: str, *, consent: boo
         case=case,
         detail={"disclosure": disclosure.id},
     )
-    from whistle.notify.notify import queue_case_event
+    from whistle.notify.outbox import queue_case_event
 
     queue_case_event(session, clock, case, "reporter_message")
     session.commit()

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import KeyWarning, Membership, Role, User
-from whistle.notify.notify import queue_key_warning
+from whistle.notify.outbox import queue_key_warning
 
 
 class WarningKind(enum.StrEnum):

@@ -50,14 +50,11 @@ recorded in the audit log as ``store.repaired`` and ``keystore.repaired`` (count
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import click
-from flask.cli import with_appcontext
 from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.orm import Session
 
@@ -75,7 +72,6 @@ from whistle.core.models import (
     PendingFileDeletion,
     PendingKeyDestruction,
 )
-from whistle.core.runtime import runtime
 from whistle.core.storage import NAME_RE, PARTIAL_SUFFIX, FileStore
 from whistle.retention import retention
 
@@ -553,75 +549,3 @@ def describe_keys(findings: KeyFindings, min_age: timedelta) -> list[str]:
     lines += [f"problem: {problem}" for problem in findings.setup]
     lines += [f"note: {note}" for note in findings.notes]
     return lines
-
-
-@click.command("doctor")
-@click.option("--repair", is_flag=True, help="Remove what can be removed (default: report only).")
-@click.option(
-    "--all",
-    "include_recent",
-    is_flag=True,
-    help="Include files younger than an hour (only while the app is stopped).",
-)
-@with_appcontext
-def doctor_command(repair: bool, include_recent: bool) -> None:
-    """Check the database, the file store and the key store against each other, and with
-    --repair fix them."""
-    rt = runtime()
-    store = FileStore(rt.settings.file_store)
-    min_age = timedelta(0) if include_recent else MIN_AGE
-    if not store.root.exists():
-        click.echo(f"the file store {store.root} does not exist (yet)")
-    with rt.sessions() as session:
-        findings = check(session, store, min_age=min_age)
-        keys = check_keys(session, rt.keystore, now=rt.clock.now(), min_age=min_age)
-        for line in describe(findings, min_age) + describe_keys(keys, min_age):
-            click.echo(line)
-        remaining = findings.problems + keys.problems
-        if repair and (findings.repairable or keys.repairable):
-            if findings.repairable:
-                done = repair_store(session, rt.clock, store, findings)
-                click.echo(
-                    f"repaired: removed {done.orphans} orphan files, {done.partials} .partial "
-                    f"files, {done.pending} listed files and {done.cases} half-stored cases "
-                    f"(with {done.case_files} files); dropped {done.pending_dropped} listings "
-                    "of files in use"
-                )
-            # After the files: a half-stored case removed there lists its keys.
-            try:
-                fixed = repair_keys(session, rt.clock, rt.keystore, keys)
-            except KeyStoreError as exc:
-                click.echo(f"key store not repaired: {exc}", err=True)
-            else:
-                click.echo(
-                    f"repaired: destroyed {fixed.orphans} ownerless keys and {fixed.pending} "
-                    f"listed keys; dropped {fixed.pending_dropped} listings of keys in use"
-                )
-                if fixed.incomplete:
-                    click.echo(
-                        "the key store could not be scrubbed (busy): run the repair again",
-                        err=True,
-                    )
-            after = check(session, store, min_age=min_age)
-            after_keys = check_keys(session, rt.keystore, now=rt.clock.now(), min_age=min_age)
-            remaining = after.problems + after_keys.problems
-        elif findings.repairable or keys.repairable:
-            click.echo("run `whistle doctor --repair` to remove what can be removed")
-    if findings.unrepairable:
-        click.echo(
-            "missing files and damaged cases cannot be repaired here: restore them from a backup",
-            err=True,
-        )
-    if keys.unrepairable:
-        click.echo("the key store's problems cannot be repaired here (see above)", err=True)
-    if remaining:
-        verdict = "remain after the repair" if repair else "found"
-        click.echo(f"{remaining} problems {verdict}", err=True)
-        sys.exit(1)
-    if findings.recent_orphans or findings.recent_partials or keys.recent_orphans:
-        click.echo("no problems found, apart from the recent files and keys left alone")
-    else:
-        click.echo("the database, the file store and the key store are consistent")
-
-
-repair_store = repair  # inside the command, its ``--repair`` flag shadows the name

@@ -38,7 +38,7 @@ from crypto import decrypt_field, encrypt_field
 from whistle.casefile.access import KeyRing, holds_clause
 from whistle.core.clock import Clock
 from whistle.core.models import Author, Case, Meeting, MinutesVersion, OrgSetting
-from whistle.notify.notify import queue_case_event
+from whistle.notify.outbox import queue_case_event
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Handing finished e-mails to an SMTP server.
 
-:class:`Transport` is all that :mod:`whistle.notify.notify` needs, so tests pass a recording or
+:class:`Transport` is all that :mod:`whistle.notify.outbox` needs, so tests pass a recording or
 failing
 stand-in. :class:`SmtpTransport` is the real one: one connection kept for a whole
 ``whistle notify send`` run, opened on the first mail and opened again after any failure.

@@ -1,5 +1,5 @@
 """Deadline reminders and reviews of deferred notices, queued into the outbox of
-whistle/notify/notify.py.
+whistle/notify/outbox.py.
 
 ``whistle notify deadlines`` (run daily) queues a mail to each entitled handler of a case whose
 acknowledgement or feedback is due soon or overdue, of a closed case to be deleted soon, and of
@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import click
 from sqlalchemy import ColumnElement, String, and_, exists, func, literal, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -42,8 +41,7 @@ from whistle.core.models import (
     User,
     UTCDateTime,
 )
-from whistle.core.runtime import runtime
-from whistle.notify.notify import OUTBOX, MailKind, _entitled, _inserted, notify_cli
+from whistle.notify.outbox import OUTBOX, MailKind, insert_once, may_hear
 from whistle.retention.retention import WARNING_DAYS
 
 # Warn this many days before a deadline (the last day on time counts as "within").
@@ -194,7 +192,7 @@ def queue_deadline_reminders(session: Session, clock: Clock) -> int:
             .where(
                 Organisation.is_active.is_(True),
                 reminder.condition(today),
-                _entitled(Case.id, Case.org_id),
+                may_hear(Case.id, Case.org_id),
                 ~exists().where(OutboxMail.dedup_key == key),
             )
         )
@@ -214,7 +212,7 @@ def queue_deadline_reminders(session: Session, clock: Clock) -> int:
             )
             .on_conflict_do_nothing()  # a second run at the same moment
         )
-        queued += _inserted(session, insert)
+        queued += insert_once(session, insert)
     return queued
 
 
@@ -250,7 +248,7 @@ def queue_notice_reviews(session: Session, clock: Clock) -> int:
             select(User.id)
             .select_from(CaseKey)
             .join(User, User.id == CaseKey.user_id)
-            .where(_entitled(case_id, org_id))
+            .where(may_hear(case_id, org_id))
         ).all()
         rows += [
             {
@@ -276,7 +274,9 @@ def queue_notice_reviews(session: Session, clock: Clock) -> int:
     fresh = [r for r in rows if r["dedup_key"] not in taken]
     if not fresh:
         return 0
-    return _inserted(session, upsert_insert(session)(OUTBOX).values(fresh).on_conflict_do_nothing())
+    return insert_once(
+        session, upsert_insert(session)(OUTBOX).values(fresh).on_conflict_do_nothing()
+    )
 
 
 def _review_still_due(session: Session, case: Case, today: date) -> bool:
@@ -338,14 +338,3 @@ def holds_at_sending(
 
 
 # --- Command line --------------------------------------------------------------------------
-
-
-@notify_cli.command("deadlines")
-def deadlines_command() -> None:
-    """Queue reminders of deadlines due soon or overdue and of deletions (run daily)."""
-    rt = runtime()
-    with rt.sessions() as session:
-        queued = queue_deadline_reminders(session, rt.clock)
-        queued += queue_notice_reviews(session, rt.clock)
-        session.commit()
-    click.echo(f"queued {queued} deadline reminders")

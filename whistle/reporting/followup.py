@@ -42,7 +42,7 @@ from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import Author, Case, Message
 from whistle.core.storage import FileStore
-from whistle.notify.notify import queue_case_event
+from whistle.notify.outbox import queue_case_event
 
 
 class UnknownCode(Exception):

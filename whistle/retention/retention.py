@@ -26,14 +26,11 @@
 from __future__ import annotations
 
 import enum
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import cast
 
-import click
-from flask.cli import AppGroup
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -41,7 +38,7 @@ from sqlalchemy.orm import Session
 from whistle.core import audit, shredding
 from whistle.core.clock import Clock
 from whistle.core.deadlines import add_months
-from whistle.core.keystore import KeyStore, KeyStoreError
+from whistle.core.keystore import KeyStore
 from whistle.core.models import (
     Attachment,
     Case,
@@ -66,7 +63,6 @@ from whistle.core.models import (
     WebSession,
 )
 from whistle.core.refusals import Refused
-from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 
 SETTING_PREFIX = "retention."
@@ -539,68 +535,3 @@ def compact(session: Session) -> None:
 
 
 # --- Command line ---------------------------------------------------------------------------
-
-retention_cli = AppGroup("retention", help="Retention: delete closed cases when their day comes.")
-
-
-@retention_cli.command("run")
-def run_command() -> None:
-    """Delete every closed case whose retention date has passed and that is not on hold."""
-    rt = runtime()
-    with rt.sessions() as session:
-        try:
-            report = run(session, rt.clock, FileStore(rt.settings.file_store), keystore=rt.keystore)
-        except KeyStoreError as exc:
-            click.echo(f"{exc}; the next run destroys the keys of what was deleted", err=True)
-            sys.exit(1)
-    click.echo(
-        f"deleted {report.deleted} cases, {report.files} files and {report.keys} keys; "
-        f"{report.held} due cases kept on legal hold"
-    )
-    if report.keys_unfinished:
-        click.echo(
-            "the key store could not be scrubbed (busy): destroyed keys may remain in its "
-            "files until the next run",
-            err=True,
-        )
-        sys.exit(1)
-
-
-@retention_cli.command("presets")
-@click.argument("slug")
-@click.option(
-    "--set",
-    "changes",
-    multiple=True,
-    metavar="OUTCOME=PRESET",
-    help="Change a preset, e.g. outside_scope=30d, not_substantiated=2m, referred=date.",
-)
-def presets_command(slug: str, changes: tuple[str, ...]) -> None:
-    """Show (and with --set, change) an organisation's retention presets."""
-    from whistle.core.organisations import find_by_slug
-
-    rt = runtime()
-    with rt.sessions() as session:
-        org = find_by_slug(session, slug)
-        if org is None:
-            click.echo(f"No organisation with the address {slug!r}.", err=True)
-            sys.exit(1)
-        for change in changes:
-            name, _sep, value = change.partition("=")
-            try:
-                outcome = CaseOutcome(name.strip())
-                preset = Preset.parse(value)
-            except ValueError as exc:
-                click.echo(f"{change!r}: {exc}", err=True)
-                sys.exit(1)
-            set_preset(session, org.id, outcome, preset)
-            audit.record(
-                session,
-                rt.clock,
-                action="settings.retention_changed",
-                org_id=org.id,
-                detail={"outcome": outcome.value, "preset": str(preset)},
-            )
-        session.commit()
-        for outcome, preset in presets(session, org.id).items():
-            click.echo(f"{outcome.value}: {preset}")

@@ -33,7 +33,8 @@ from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.keys import certification
 from whistle.notify import mail
-from whistle.notify.notify import AddressRejected, send_invitation
+from whistle.notify.outbox import AddressRejected
+from whistle.notify.sending import send_invitation
 from whistle.staff.invitations import invite
 from whistle.staff.labels import ROLE_LABELS
 from whistle.web.forms import MAX_ID, show_refusal
