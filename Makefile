@@ -25,12 +25,13 @@ run: $(STAMP)
 	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --access-logfile - \
 	  --access-logformat '%(m)s %(U)s %(s)s %(L)s' wsgi:app
 
-## test: linters, type checks and every test suite, on SQLite and PostgreSQL
+## test: linters, type checks, the import rules and every test suite, on SQLite and PostgreSQL
 test: $(STAMP) postgres browser-deps
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
 	$(BIN)/bandit -c pyproject.toml -r whistle crypto -q
+	$(BIN)/lint-imports
 	$(BIN)/python -m tests.audit_dependencies
 	$(BIN)/python -m pytest -n 2 -q
 

@@ -964,11 +964,11 @@ def test_a_document_that_cannot_be_drawn_hands_nothing_over(
     unit: Unit,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from whistle.counsel.export import ExportFailed
     from whistle.disclosure import document as disclosure_document
+    from whistle.pdf.process import PdfFailed
 
     def broken(_letter: object) -> bytes:
-        raise ExportFailed("TimeoutExpired")
+        raise PdfFailed("TimeoutExpired")
 
     _reporter, _code, case = named_report(app, session, unit)
     hanne = worker(app, clock, unit, 0)

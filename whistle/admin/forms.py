@@ -23,9 +23,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from whistle.admin.scheme import MAX_TEXT, REPORTER_GROUPS, TEXT_KEYS
+from whistle.core.labels import ROLE_LABELS
 from whistle.core.models import CaseOutcome
 from whistle.core.settings import LOCALES
-from whistle.staff.labels import ROLE_LABELS
 from whistle.web.forms import valid_email
 
 REQUIRED = _l("This field is required.")

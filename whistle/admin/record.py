@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from whistle.admin.scheme import active_members, reporter_group_labels
 from whistle.casefile.access import HANDLING_ROLES
 from whistle.casefile.limits import UploadLimits, upload_limits
-from whistle.cases.labels import OUTCOME_LABELS
+from whistle.core.labels import OUTCOME_LABELS
 from whistle.core.models import Category, Organisation, Role
 from whistle.core.settings import Settings
 from whistle.notify import mail

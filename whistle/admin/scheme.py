@@ -34,6 +34,7 @@ from whistle.casefile.access import certified_members
 from whistle.casefile.limits import upload_limits
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.labels import RELATION_LABELS
 from whistle.core.models import (
     Case,
     CaseOutcome,
@@ -51,7 +52,6 @@ from whistle.core.refusals import Refused
 from whistle.core.settings import LOCALES, SMTP_SECURITY, Settings
 from whistle.core.trust import KeysNotTrusted
 from whistle.notify import mail
-from whistle.reporting.labels import RELATION_LABELS
 from whistle.retention import retention
 
 NOT_SURE = "not-sure"

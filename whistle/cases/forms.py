@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from whistle.casefile.content import MAX_TEXT
-from whistle.cases.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
+from whistle.core.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 
 TEXT = [Length(max=MAX_TEXT)]
 

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from whistle.casefile import content
 from whistle.casefile import sharing as case_sharing
-from whistle.casefile.access import NoAccess, OpenedKeys, open_keys
+from whistle.casefile.access import NoAccess, OpenedKeys
 from whistle.casefile.conversation import (
     FileDamaged,
     FileGone,
@@ -52,20 +52,21 @@ from whistle.cases.forms import (
 )
 from whistle.cases.inbox import DEADLINE_STATES, SORTS, InboxFilters
 from whistle.cases.inbox import inbox as inbox_page
-from whistle.cases.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 from whistle.core import audit
 from whistle.core.deadlines import feedback_due
+from whistle.core.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 from whistle.core.models import Case, CaseStatus, Category, Role, User
 from whistle.core.org_keys import signing_key
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.core.storage import FileStore, StorageError
+from whistle.core.storage import StorageError
 from whistle.counsel import export
 from whistle.disclosure import disclosure
 from whistle.keys import certification
 from whistle.meetings import meetings
 from whistle.notices import notices
 from whistle.retention import purge, retention
+from whistle.web.case_pages import file_store, open_case
 from whistle.web.downloads import damaged_page, download_response, gone_page, log_damage
 from whistle.web.forms import parse_id, run_action, show_refusal
 from whistle.web.guard import StaffContext, require
@@ -124,47 +125,6 @@ def inbox(slug: str) -> str:
         english=str(get_locale()) == "en",
         query_without_page={k: args[k] for k in INBOX_ARGS if args.get(k)},
     )
-
-
-def _case(slug: str, reference: str) -> tuple[StaffContext, Case, OpenedKeys]:
-    ctx = require(slug, *HANDLING)
-    session = db()
-    case = session.scalar(
-        select(Case).where(Case.org_id == ctx.org.id, Case.reference == reference)
-    )
-    if case is None:
-        abort(404)
-    try:
-        keys = open_keys(session, case, ctx.staff.user.id, ctx.staff.private_key)
-    except NoAccess:
-        abort(403)
-    return ctx, case, keys
-
-
-CaseAction = Callable[[StaffContext, Case, OpenedKeys, Any], None]
-
-
-def subpage_action(
-    slug: str,
-    reference: str,
-    form: FlaskForm,
-    action: CaseAction,
-    *,
-    endpoint: str,
-    done: str,
-    item_field: str,
-    page: Callable[..., tuple[str, int]],
-) -> Response | tuple[str, int]:
-    """Run a POST of a case's sub-page (persons concerned, disclosure): back to ``endpoint``
-    when done, else the page again (status 400) with the form's errors, marking the item
-    (the id in ``item_field``) the form was about."""
-    ctx, case, keys = _case(slug, reference)
-    if run_action(form, lambda: action(ctx, case, keys, form)):
-        return redirect(url_for(endpoint, slug=slug, reference=reference, done=done), code=303)
-    chosen = getattr(form, item_field, None)
-    raw = (chosen.data if chosen is not None else "") or ""
-    failed = parse_id(raw)
-    return page(slug, reference, forms={done: form}, failed=failed, status=400)
 
 
 def _acknowledgement_text(case: Case) -> str:
@@ -348,7 +308,7 @@ def _render(
 
 @bp.get("/cases/<reference>")
 def case(slug: str, reference: str) -> tuple[str, int]:
-    ctx, found, keys = _case(slug, reference)
+    ctx, found, keys = open_case(slug, reference)
     handling.record_opened(db(), runtime().clock, found, ctx.staff.user.id)
     page = _render(ctx, found, keys)
     handling.mark_read_by_handlers(db(), found)
@@ -371,7 +331,7 @@ def _act(
     done: str,
 ) -> Response | tuple[str, int]:
     """Validate the action's form, run it, and go back to the case (or show the errors)."""
-    ctx, found, keys = _case(slug, reference)
+    ctx, found, keys = open_case(slug, reference)
     form = form_class(prefix=name)
 
     def run() -> None:
@@ -388,17 +348,13 @@ def _act(
     return _render(ctx, found, keys, override={name: form}, status=400)
 
 
-def _store() -> FileStore:
-    return FileStore(runtime().settings.file_store)
-
-
 @bp.post("/cases/<reference>/acknowledge")
 def acknowledge(slug: str, reference: str) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
         handling.acknowledge(
             db(),
             runtime().clock,
-            _store(),
+            file_store(),
             case,
             keys,
             ctx.staff.user.id,
@@ -435,7 +391,7 @@ def message(slug: str, reference: str) -> Response | tuple[str, int]:
         handling.send_message(
             db(),
             runtime().clock,
-            _store(),
+            file_store(),
             case,
             keys,
             ctx.staff.user.id,
@@ -454,7 +410,7 @@ def feedback(slug: str, reference: str) -> Response | tuple[str, int]:
         handling.give_feedback(
             db(),
             runtime().clock,
-            _store(),
+            file_store(),
             case,
             keys,
             ctx.staff.user.id,
@@ -515,7 +471,7 @@ def close(slug: str, reference: str) -> Response | tuple[str, int]:
         handling.close_case(
             db(),
             runtime().clock,
-            _store(),
+            file_store(),
             case,
             keys,
             ctx.staff.user.id,
@@ -538,7 +494,7 @@ def export_case(slug: str, reference: str) -> Response | tuple[str, int]:
             export.export_case(
                 db(),
                 rt.clock,
-                _store(),
+                file_store(),
                 ctx.org,
                 case,
                 keys,
@@ -587,7 +543,7 @@ def purge_item(slug: str, reference: str, kind: str, item_id: int) -> Response |
         purge.purge_item(
             db(),
             runtime().clock,
-            _store(),
+            file_store(),
             case,
             keys,
             ctx.staff.user.id,
@@ -602,7 +558,7 @@ def purge_item(slug: str, reference: str, kind: str, item_id: int) -> Response |
 
 @bp.post("/cases/<reference>/reveal")
 def reveal(slug: str, reference: str) -> tuple[str, int]:
-    ctx, found, keys = _case(slug, reference)
+    ctx, found, keys = open_case(slug, reference)
     form = RevealForm(prefix="reveal")
     if form.validate_on_submit():
         try:
@@ -663,7 +619,7 @@ def remove(slug: str, reference: str) -> Response | tuple[str, int]:
 
 @bp.post("/cases/<reference>/recuse")
 def recuse(slug: str, reference: str) -> Response:
-    ctx, found, _keys = _case(slug, reference)
+    ctx, found, _keys = open_case(slug, reference)
     form = EmptyForm(prefix="recuse")
     if not form.validate_on_submit():
         abort(400)
@@ -673,9 +629,9 @@ def recuse(slug: str, reference: str) -> Response:
 
 @bp.get("/cases/<reference>/files/<name>")
 def file(slug: str, reference: str, name: str) -> Response | tuple[str, int]:
-    ctx, found, keys = _case(slug, reference)
+    ctx, found, keys = open_case(slug, reference)
     try:
-        opened = open_file(db(), _store(), found, keys.content, name)
+        opened = open_file(db(), file_store(), found, keys.content, name)
     except ValueError:
         abort(404)
     except FileGone as gone:

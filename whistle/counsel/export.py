@@ -38,14 +38,11 @@ import hashlib
 import io
 import json
 import secrets
-import subprocess  # nosec B404 # one fixed script, see case_pdf
-import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask_babel import force_locale
@@ -91,15 +88,10 @@ from whistle.counsel.bundle_format import (
     manifest_bytes,
 )
 from whistle.disclosure import disclosure
+from whistle.pdf.process import render_pdf
 from whistle.rights import rights
 
 BUNDLE_KEY_SIZE = 32
-PDF_RENDERER = Path(__file__).with_name("pdf_render.py")
-PDF_TIMEOUT = 300
-
-
-class ExportFailed(RuntimeError):
-    """The PDF could not be drawn; the reason names only an exception type."""
 
 
 def _preview_context(uid: str, part: str) -> tuple[str, str, str]:
@@ -295,7 +287,7 @@ def _day(day: date | None) -> str | None:
 def pdf_labels(locale: str) -> dict[str, str]:
     """The words of the PDF in ``locale`` (the organisation's language), for the renderer."""
     from whistle.audit.labels import ACTION_NAMES
-    from whistle.cases.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
+    from whistle.core.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 
     with force_locale(locale):
         words: dict[str, object] = {
@@ -356,27 +348,6 @@ def pdf_labels(locale: str) -> dict[str, str]:
             **ACTION_NAMES,
         }
         return {key: str(value) for key, value in words.items()}
-
-
-def render_pdf(payload: dict[str, Any]) -> bytes:
-    """A PDF drawn from ``payload`` in a short-lived process of its own
-    (whistle/counsel/pdf_render.py),
-    so that the PDF library never weighs on the web worker; :class:`ExportFailed`, naming only
-    an exception type, if it cannot be drawn."""
-    try:
-        done = subprocess.run(  # noqa: S603 - a fixed interpreter and script, no shell  # nosec B603
-            [sys.executable, "-I", str(PDF_RENDERER)],
-            input=json.dumps(payload).encode(),
-            capture_output=True,
-            timeout=PDF_TIMEOUT,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        # Never the child's output: it could quote the case or the reporter's identity.
-        raise ExportFailed(type(exc).__name__) from None
-    if not done.stdout.startswith(b"%PDF"):
-        raise ExportFailed("no PDF")
-    return done.stdout
 
 
 def case_pdf(document: dict[str, Any], labels: dict[str, str]) -> bytes:

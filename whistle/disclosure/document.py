@@ -2,7 +2,7 @@
 
 One letter, drawn twice from the same words: as the page the handler prints
 (templates/cases/handover_document.html) and as a PDF to download
-(whistle/counsel/pdf_render.py ``render_letter``, in a short-lived process of its own, as the case
+(whistle/pdf/render.py ``render_letter``, in a short-lived process of its own, as the case
 file's PDF is). Words are in the reader's language and dates formatted for it; the letter
 names no section of the Act, whose numbering the project has not confirmed
 (docs/compliance.md, K2).
@@ -18,8 +18,8 @@ from datetime import date
 from flask_babel import format_date
 from flask_babel import gettext as _
 
-from whistle.counsel.export import render_pdf
 from whistle.disclosure.disclosure import Handover
+from whistle.pdf.process import render_pdf
 
 
 @dataclass(frozen=True, repr=False)
@@ -154,7 +154,7 @@ def letter(handover: Handover, organisation: str) -> Letter:
 
 
 def letter_pdf(document: Letter) -> bytes:
-    """The letter as a PDF (ExportFailed, naming only an exception type, if it cannot be
+    """The letter as a PDF (PdfFailed, naming only an exception type, if it cannot be
     drawn)."""
     payload = {
         "letter": {

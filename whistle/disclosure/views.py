@@ -24,13 +24,13 @@ from wtforms.validators import Length
 
 from whistle.casefile.access import NoAccess, OpenedKeys
 from whistle.casefile.content import MAX_TEXT
-from whistle.cases.views import CaseAction, _case, _store, subpage_action
 from whistle.core.models import Case, Role
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.counsel.export import ExportFailed
 from whistle.disclosure import disclosure
 from whistle.disclosure import document as disclosure_document
+from whistle.pdf.process import PdfFailed
+from whistle.web.case_pages import CaseAction, file_store, open_case, subpage_action
 from whistle.web.forms import parse_id, show_refusal
 from whistle.web.guard import StaffContext
 
@@ -135,7 +135,7 @@ def _page(
     failed: int | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    ctx, case, keys = _case(slug, reference)
+    ctx, case, keys = open_case(slug, reference)
     session = db()
     shown = {name: cls(prefix=name, formdata=None) for name, cls in FORMS.items()}
     shown.update(forms or {})
@@ -170,7 +170,7 @@ def _page(
 
 @bp.get("/")
 def index(slug: str, reference: str) -> tuple[str, int]:
-    _ctx, case, _keys = _case(slug, reference)
+    _ctx, case, _keys = open_case(slug, reference)
     disclosure.retire_old_rule(db(), runtime().clock, case)
     return _page(slug, reference)
 
@@ -201,7 +201,7 @@ def ask(slug: str, reference: str) -> Response | tuple[str, int]:
         disclosure.request(
             db(),
             runtime().clock,
-            _store(),
+            file_store(),
             case,
             keys,
             ctx.staff.user.id,
@@ -263,7 +263,7 @@ def _refused(slug: str, reference: str, form: FlaskForm, exc: Refused) -> tuple[
 @bp.get("/handover/<int:disclosure_id>")
 def handover(slug: str, reference: str, disclosure_id: int) -> tuple[str, int]:
     """What is about to be handed over, and to whom: the identity is not shown yet."""
-    ctx, case, keys = _case(slug, reference)
+    ctx, case, keys = open_case(slug, reference)
     form = DecisionForm(prefix="handover", formdata=None)
     try:
         pending = disclosure.handover_for(db(), case, keys, disclosure_id)
@@ -287,7 +287,7 @@ def handover(slug: str, reference: str, disclosure_id: int) -> tuple[str, int]:
 def hand_over(slug: str, reference: str) -> tuple[str, int]:
     """Record the handover and answer with the document: the one time the identity is shown
     for it. Its PDF travels inside this answer, so nothing holding the identity is stored."""
-    ctx, case, keys = _case(slug, reference)
+    ctx, case, keys = open_case(slug, reference)
     form = DecisionForm(prefix="handover")
     if not form.validate_on_submit():
         return _page(slug, reference, forms={"handover": form}, status=400)
@@ -297,7 +297,7 @@ def hand_over(slug: str, reference: str) -> tuple[str, int]:
         letter = disclosure_document.letter(handed, ctx.org.name)
         try:
             pdf = disclosure_document.letter_pdf(letter)
-        except ExportFailed:
+        except PdfFailed:
             raise Refused(
                 "disclosure",
                 _l("The document could not be drawn, so nothing was handed over. Try again."),

@@ -12,13 +12,13 @@ from wtforms import BooleanField
 
 from whistle.casefile.content import user_names
 from whistle.core import trust
+from whistle.core.labels import ROLE_LABELS
 from whistle.core.models import Role
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.trust import KeysNotTrusted
 from whistle.keys import certification
 from whistle.keys import warnings as key_warnings
-from whistle.staff.labels import ROLE_LABELS
 from whistle.web.errors import render_error
 from whistle.web.forms import MAX_ID, show_refusal
 from whistle.web.guard import StaffContext, require

@@ -18,11 +18,11 @@ from werkzeug.wrappers import Response
 from wtforms import DateField, TextAreaField
 from wtforms.validators import Optional
 
-from whistle.cases.views import _case
 from whistle.core import audit
 from whistle.core.models import Meeting
 from whistle.core.runtime import db, runtime
 from whistle.meetings import meetings
+from whistle.web.case_pages import open_case
 
 bp = Blueprint("meetings", __name__, url_prefix="/staff/<slug>/cases/<reference>/meetings")
 
@@ -59,7 +59,7 @@ def _page(
     forms: dict[int, dict[str, FlaskForm]] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    ctx, case, keys = _case(slug, reference)
+    ctx, case, keys = open_case(slug, reference)
     history = meetings.minutes_history(db(), case, keys.content)
     forms = forms or {}
     for view in history:
@@ -94,7 +94,7 @@ def _back(slug: str, reference: str, done: str) -> Response:
 
 @bp.post("/open")
 def open_task(slug: str, reference: str) -> Response:
-    ctx, case, _keys = _case(slug, reference)
+    ctx, case, _keys = open_case(slug, reference)
     if not OpenForm(prefix="open").validate_on_submit():
         abort(400)
     session, clock = db(), runtime().clock
@@ -114,7 +114,7 @@ def open_task(slug: str, reference: str) -> Response:
 
 @bp.post("/<int:meeting_id>/held")
 def held(slug: str, reference: str, meeting_id: int) -> Response | tuple[str, int]:
-    ctx, case, _keys = _case(slug, reference)
+    ctx, case, _keys = open_case(slug, reference)
     meeting = _meeting(case.id, meeting_id)
     form = HeldForm(prefix=f"held{meeting.id}")
     if form.validate_on_submit():
@@ -142,7 +142,7 @@ def held(slug: str, reference: str, meeting_id: int) -> Response | tuple[str, in
 
 @bp.post("/<int:meeting_id>/cancel")
 def cancel(slug: str, reference: str, meeting_id: int) -> Response | tuple[str, int]:
-    ctx, case, _keys = _case(slug, reference)
+    ctx, case, _keys = open_case(slug, reference)
     meeting = _meeting(case.id, meeting_id)
     if not OpenForm(prefix="open").validate_on_submit():
         abort(400)
@@ -167,7 +167,7 @@ def cancel(slug: str, reference: str, meeting_id: int) -> Response | tuple[str, 
 
 @bp.post("/<int:meeting_id>/minutes")
 def minutes(slug: str, reference: str, meeting_id: int) -> Response | tuple[str, int]:
-    ctx, case, keys = _case(slug, reference)
+    ctx, case, keys = open_case(slug, reference)
     meeting = _meeting(case.id, meeting_id)
     form = MinutesForm(prefix=f"min{meeting.id}")
     if form.validate_on_submit():

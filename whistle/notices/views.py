@@ -15,10 +15,10 @@ from wtforms.validators import Length, Optional
 
 from whistle.casefile.access import OpenedKeys
 from whistle.casefile.content import MAX_TEXT
-from whistle.cases.views import CaseAction, _case, subpage_action
 from whistle.core.models import Case
 from whistle.core.runtime import db, runtime
 from whistle.notices import notices
+from whistle.web.case_pages import CaseAction, open_case, subpage_action
 from whistle.web.forms import parse_id
 from whistle.web.guard import StaffContext
 
@@ -70,7 +70,7 @@ def _page(
     failed: int | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    ctx, case, keys = _case(slug, reference)
+    ctx, case, keys = open_case(slug, reference)
     shown = {name: cls(prefix=name, formdata=None) for name, cls in FORMS.items()}
     shown.update(forms or {})
     page = render_template(
@@ -98,7 +98,7 @@ def index(slug: str, reference: str) -> tuple[str, int]:
 def notice_text(slug: str, reference: str) -> str:
     """The notice for a person concerned: drawn from the organisation alone, so it cannot
     name the reporter (it is given nothing about the case but its reference)."""
-    ctx, case, _keys = _case(slug, reference)
+    ctx, case, _keys = open_case(slug, reference)
     return render_template(
         "cases/notice.html",
         ctx=ctx,

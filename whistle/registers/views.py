@@ -14,7 +14,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from whistle.cases.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
+from whistle.core.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 from whistle.core.models import Role
 from whistle.core.runtime import db, runtime
 from whistle.registers import registers

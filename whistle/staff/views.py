@@ -15,6 +15,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from whistle.core import audit
+from whistle.core.labels import ROLE_LABELS
 from whistle.core.models import Organisation, Role, User
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
@@ -44,7 +45,6 @@ from whistle.staff.invitations import (
     find_invitation,
     invitation_roles,
 )
-from whistle.staff.labels import ROLE_LABELS
 from whistle.staff.totp import provisioning_uri, secret_text
 from whistle.web import staff_session
 from whistle.web.access import is_public_endpoint, public

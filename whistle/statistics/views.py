@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from whistle.cases.labels import OUTCOME_LABELS
+from whistle.core.labels import OUTCOME_LABELS
 from whistle.core.models import CaseOutcome, Role
 from whistle.core.runtime import db, runtime
 from whistle.statistics import charts, statistics

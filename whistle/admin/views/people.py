@@ -28,6 +28,7 @@ from whistle.admin.forms import (
 )
 from whistle.admin.people import NotAMember
 from whistle.admin.views.console import admin, bp, done, page
+from whistle.core.labels import ROLE_LABELS
 from whistle.core.models import Role
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
@@ -36,7 +37,6 @@ from whistle.notify import mail
 from whistle.notify.outbox import AddressRejected
 from whistle.notify.sending import send_invitation
 from whistle.staff.invitations import invite
-from whistle.staff.labels import ROLE_LABELS
 from whistle.web.forms import MAX_ID, show_refusal
 from whistle.web.guard import StaffContext
 

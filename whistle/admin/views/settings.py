@@ -41,7 +41,7 @@ from whistle.admin.forms import (
 )
 from whistle.admin.views.console import admin, bp, done, page
 from whistle.casefile.limits import upload_limits
-from whistle.cases.labels import OUTCOME_LABELS
+from whistle.core.labels import OUTCOME_LABELS
 from whistle.core.organisations import find_by_slug
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime

@@ -21,11 +21,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import FileField, TextAreaField
 from wtforms.validators import Length
 
+from whistle.core.labels import RELATION_LABELS
 from whistle.core.models import Organisation
 from whistle.core.org_keys import all_verify_keys
 from whistle.core.organisations import find_by_slug
 from whistle.core.runtime import db
-from whistle.reporting.labels import RELATION_LABELS
 from whistle.reporting.receipts import (
     MAX_PROOF_BYTES,
     MAX_RECEIPT_BYTES,

@@ -22,6 +22,7 @@ from whistle.admin.scheme import has_logo, reporter_group_labels
 from whistle.admin.texts import DEFAULTS, org_text
 from whistle.casefile.access import certified_members
 from whistle.casefile.limits import UploadLimits, upload_limits
+from whistle.core.labels import RELATION_LABELS
 from whistle.core.models import Category, Organisation, User
 from whistle.core.organisations import active_organisations, find_by_slug
 from whistle.core.refusals import Refused
@@ -31,7 +32,6 @@ from whistle.core.trust import KeysNotTrusted, check_organisation_keys
 from whistle.keys.warnings import warn_pins_mismatch
 from whistle.reporting.forms import CodeConfirmForm, ReportForm
 from whistle.reporting.intake import ReportInput, submit_report
-from whistle.reporting.labels import RELATION_LABELS
 from whistle.reporting.views import session as reporter_session
 from whistle.reporting.views.throttles import submission_refused
 from whistle.setup.onboarding import setup_complete

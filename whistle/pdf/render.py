@@ -1,9 +1,8 @@
 """The readable PDF of a case file for counsel, drawn from its case.json
-(whistle/counsel/export.py),
-and the letter that hands a reporter's identity to a public authority
+(whistle/counsel/export.py), and the letter that hands a reporter's identity to a public authority
 (whistle/disclosure/document.py).
 
-Run as a script in a short-lived process of its own (``python whistle/counsel/pdf_render.py``, the
+Run as a script in a short-lived process of its own (``python whistle/pdf/render.py``, the
 document on standard input, the PDF on standard output): fpdf2 and the embedded font take
 about 30 MB, which the web worker that exports never holds (docs/benchmarks.md, "Export for
 counsel"). The script imports nothing of Whistle, only fpdf2; the case document goes through
