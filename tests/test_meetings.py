@@ -26,6 +26,7 @@ from tests.pages import csrf_token, text_of
 from tests.reporter_steps import ReportAnswers, Reporter, read_as_handler, reporter_ring
 from whistle.casefile.access import open_reporter_keys
 from whistle.core.clock import FixedClock
+from whistle.core.contexts import minutes_context
 from whistle.core.models import Base, Case, Category, Meeting, MinutesVersion, OrgSetting
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
@@ -38,7 +39,6 @@ from whistle.meetings.meetings import (
     correct_minutes,
     mark_held,
     meetings_due,
-    minutes_context,
     minutes_history,
     open_meeting_task,
     set_meeting_due_days,

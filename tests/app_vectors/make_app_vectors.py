@@ -217,7 +217,6 @@ def context_vectors() -> dict[str, Any]:
     rows of whistle/casefile/access.py), encoded as the library authenticates them, and the record
     key derived from a case key and an item key (crypto.derive_record_key)."""
     from crypto._wire import encode_context
-    from whistle.casefile import access as case_access
     from whistle.core import contexts
 
     message_v1 = _record(ITEM_UID, author="reporter", kind="message", format=1)
@@ -240,8 +239,8 @@ def context_vectors() -> dict[str, Any]:
         ),
         "person concerned": contexts.person_context(CASE_UID, ITEM_UID),
         "exclusion": contexts.exclusion_context(CASE_UID, ITEM_UID),
-        "sealed key row": case_access._row_context(CASE_UID),
-        "reporter key row": case_access._reporter_context(CASE_UID),
+        "sealed key row": contexts.case_key_row_context(CASE_UID),
+        "reporter key row": contexts.reporter_key_row_context(CASE_UID),
     }
     case_key, item_key = seed("app/record/case-key", 32), seed("app/record/item-key", 32)
     derived = [

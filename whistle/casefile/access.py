@@ -65,6 +65,7 @@ from crypto import (
 )
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.contexts import case_key_row_context, reporter_key_row_context
 from whistle.core.keystore import KeyExists, of_session
 from whistle.core.models import Case, CaseKey, Membership, Role, User
 from whistle.core.shredding import case_key_name
@@ -287,17 +288,9 @@ def case_kek(session: Session, case_uid: str, *, create: bool = False) -> bytes 
     return key
 
 
-def _row_context(case_uid: str) -> tuple[str, str]:
-    return ("case-key-row", case_uid)
-
-
-def _reporter_context(case_uid: str) -> tuple[str, str]:
-    return ("reporter-key-row", case_uid)
-
-
 def wrap_sealed(kek: bytes, case_uid: str, sealed: bytes) -> bytes:
     """A sealed case key as stored: wrapped under the case's key-encryption key."""
-    return encrypt_field(kek, sealed, context=_row_context(case_uid))
+    return encrypt_field(kek, sealed, context=case_key_row_context(case_uid))
 
 
 def unwrap_sealed(kek: bytes | None, case_uid: str, stored: bytes) -> bytes | None:
@@ -307,14 +300,14 @@ def unwrap_sealed(kek: bytes | None, case_uid: str, stored: bytes) -> bytes | No
     if kek is None:
         return None
     try:
-        return decrypt_field(kek, stored, context=_row_context(case_uid))
+        return decrypt_field(kek, stored, context=case_key_row_context(case_uid))
     except OpenError:
         return None
 
 
 def wrap_reporter_key(kek: bytes, case_uid: str, wrapped: bytes) -> bytes:
     """The reporter's wrapped seed (R) as stored: wrapped under the case's key-encryption key."""
-    return encrypt_field(kek, wrapped, context=_reporter_context(case_uid))
+    return encrypt_field(kek, wrapped, context=reporter_key_row_context(case_uid))
 
 
 def unwrap_reporter_key(session: Session, case: Case) -> bytes | None:
@@ -326,7 +319,7 @@ def unwrap_reporter_key(session: Session, case: Case) -> bytes | None:
     if kek is None:
         return None
     try:
-        return decrypt_field(kek, stored, context=_reporter_context(case.uid))
+        return decrypt_field(kek, stored, context=reporter_key_row_context(case.uid))
     except OpenError:
         return None
 

@@ -1,9 +1,16 @@
-"""What each ciphertext of a case is bound to, in one place.
+"""What each ciphertext is bound to, in one place: every context Whistle passes to crypto/.
 
 A context is authenticated with the ciphertext (crypto/), so a blob copied to another case,
 another record or another field fails to open instead of showing the wrong text. Records of
-format 2 (whistle/casefile/records.py) also bind the clear columns a reader trusts, so editing them
-makes the record fail to open rather than say something else.
+format 2 (whistle/casefile/records.py) also bind the clear columns a reader trusts, so editing
+them makes the record fail to open rather than say something else.
+
+Here, in this order: a case's report, identity, messages, notes and files; persons concerned
+and exclusions; data-subject requests; the outbox; a case's stored key rows; the vault of
+sessions; the organisation's keys; meeting minutes; case files for counsel; a staff member's
+TOTP secret; the SMTP password; the upload spool. The known-answer vectors of
+tests/app_vectors/ pin them, and a test fails when a module outside this one passes a literal
+context to crypto/.
 """
 
 from __future__ import annotations
@@ -112,3 +119,72 @@ def rights_note_context(uid: str, note_uid: str) -> tuple[str, str, str]:
 def outbox_address_context(org_id: int) -> tuple[str, str]:
     """What a sealed nudge address is bound to: the outbox's purpose and the organisation."""
     return ("outbox-nudge-address", str(org_id))
+
+
+def case_key_row_context(case_uid: str) -> tuple[str, str]:
+    return ("case-key-row", case_uid)
+
+
+def reporter_key_row_context(case_uid: str) -> tuple[str, str]:
+    return ("reporter-key-row", case_uid)
+
+
+def vault_context(kind: str, token_hash: bytes) -> tuple[str, str, bytes]:
+    return ("web-session", kind, token_hash)
+
+
+def org_signing_context(org_id: int) -> tuple[str, int]:
+    return ("org-signing-key", org_id)
+
+
+def certification_signing_context(org_id: int, org_key_id: int) -> tuple[str, int, int]:
+    """What the certification signing key's encryption is bound to."""
+    return ("org-certification-key", org_id, org_key_id)
+
+
+def certification_copy_context(org_id: int, org_key_id: int) -> str:
+    """The HPKE context of a sealed copy of the certification wrapping key (never a case's:
+    case ids are UUIDs)."""
+    return f"certification-key/{org_id}/{org_key_id}"
+
+
+def certification_bootstrap_context(org_id: int, org_key_id: int) -> tuple[str, int, int]:
+    """What the bootstrap copy (under the instance key) of the wrapping key is bound to."""
+    return ("org-certification-bootstrap", org_id, org_key_id)
+
+
+SMTP_PASSWORD_CONTEXT = ("smtp-password",)
+
+
+UPLOAD_SPOOL_CONTEXT = ("upload-spool",)
+
+
+def minutes_context(
+    case_uid: str, meeting_uid: str, minutes_uid: str, version: int, author: str
+) -> tuple[str, str, str, str, int, str]:
+    """What one version of the minutes is bound to.
+
+    Beyond the case and the version's own uid (so a blob copied to another row fails to
+    open), the meeting, the version number and the author are bound too: whoever can edit the
+    database cannot present the reporter's correction as the handler's text, or reorder the
+    versions, without the version failing to open.
+    """
+    return ("minutes", case_uid, meeting_uid, minutes_uid, version, author)
+
+
+def export_preview_context(uid: str, part: str) -> tuple[str, str, str]:
+    return ("export-preview", uid, part)
+
+
+def export_key_context(export_id: str) -> str:
+    """What the bundle key, sealed to counsel's public key, is bound to."""
+    return f"export:{export_id}"
+
+
+def export_bundle_context(export_id: str) -> tuple[str, str]:
+    """What the encrypted archive of the bundle is bound to."""
+    return ("export-bundle", export_id)
+
+
+def totp_secret_context(user_id: int) -> tuple[str, int]:
+    return ("totp-secret", user_id)

@@ -31,11 +31,13 @@ from crypto import (
     seal_case_key,
 )
 from whistle.core.clock import Clock
+from whistle.core.contexts import (
+    certification_bootstrap_context,
+    certification_copy_context,
+    certification_signing_context,
+    org_signing_context,
+)
 from whistle.core.models import CertificationKeyCopy, KeyPurpose, Organisation, OrgKey
-
-
-def _signing_context(org_id: int) -> tuple[str, int]:
-    return ("org-signing-key", org_id)
 
 
 def create_org_keys(session: Session, clock: Clock, org: Organisation, instance_key: bytes) -> str:
@@ -54,7 +56,7 @@ def create_org_keys(session: Session, clock: Clock, org: Organisation, instance_
             sealed_private_key=encrypt_field(
                 instance_key,
                 signing.to_bytes(),
-                context=_signing_context(org.id),
+                context=org_signing_context(org.id),
             ),
             created_at=now,
         )
@@ -73,22 +75,6 @@ def create_org_keys(session: Session, clock: Clock, org: Organisation, instance_
         session, clock, org.id, recovery.public_key(), bootstrap_key=instance_key
     )
     return export_recovery_key(recovery)
-
-
-def certification_signing_context(org_id: int, org_key_id: int) -> tuple[str, int, int]:
-    """What the certification signing key's encryption is bound to."""
-    return ("org-certification-key", org_id, org_key_id)
-
-
-def certification_copy_context(org_id: int, org_key_id: int) -> str:
-    """The HPKE context of a sealed copy of the certification wrapping key (never a case's:
-    case ids are UUIDs)."""
-    return f"certification-key/{org_id}/{org_key_id}"
-
-
-def certification_bootstrap_context(org_id: int, org_key_id: int) -> tuple[str, int, int]:
-    """What the bootstrap copy (under the instance key) of the wrapping key is bound to."""
-    return ("org-certification-bootstrap", org_id, org_key_id)
 
 
 def seal_certification_copy(public: PublicKey, wrapping_key: bytes, row: OrgKey) -> bytes:
@@ -181,7 +167,7 @@ def signing_key(session: Session, org_id: int, instance_key: bytes) -> SigningKe
     """The organisation's receipt-signing key, unsealed with the instance key."""
     row = _current(session, org_id, KeyPurpose.SIGNING)
     assert row.sealed_private_key is not None
-    raw = decrypt_field(instance_key, row.sealed_private_key, context=_signing_context(org_id))
+    raw = decrypt_field(instance_key, row.sealed_private_key, context=org_signing_context(org_id))
     return SigningKey.from_bytes(raw)
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from crypto import OpenError, decrypt_field, encrypt_field
 from whistle.core.clock import Clock
+from whistle.core.contexts import vault_context
 from whistle.core.models import WebSession
 from whistle.core.settings import Settings
 
@@ -96,10 +97,6 @@ def _split(token: str) -> tuple[bytes, bytes] | None:
     return raw[:_ID_BYTES], raw[_ID_BYTES:]
 
 
-def _context(kind: str, token_hash: bytes) -> tuple[str, str, bytes]:
-    return ("web-session", kind, token_hash)
-
-
 def create(
     session: Session,
     clock: Clock,
@@ -120,7 +117,7 @@ def create(
             kind=kind,
             case_id=case_id,
             user_id=user_id,
-            sealed=encrypt_field(key, secret, context=_context(kind, token_hash)),
+            sealed=encrypt_field(key, secret, context=vault_context(kind, token_hash)),
             last_seen_at=now,
             created_at=now,
         )
@@ -151,7 +148,7 @@ def open_session(
         session.flush()
         return None
     try:
-        secret = decrypt_field(key, row.sealed, context=_context(kind, token_hash))
+        secret = decrypt_field(key, row.sealed, context=vault_context(kind, token_hash))
     except OpenError:
         return None
     # Touched only if still live in the database: a sweep elsewhere may have deleted the row
@@ -177,7 +174,7 @@ def replace_secret(session: Session, opened: OpenedSession, token: str, secret: 
     parts = _split(token)
     assert parts is not None
     opened.row.sealed = encrypt_field(
-        parts[1], secret, context=_context(opened.row.kind, opened.row.token_hash)
+        parts[1], secret, context=vault_context(opened.row.kind, opened.row.token_hash)
     )
     session.flush()
 

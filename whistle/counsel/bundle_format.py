@@ -39,16 +39,6 @@ KEY_FILE_SIGNING_KEY = "Organisation signing key: "
 KEY_FILE_FINGERPRINT = "Organisation key fingerprint: "
 
 
-def key_context(export_id: str) -> str:
-    """What the bundle key, sealed to counsel's public key, is bound to."""
-    return f"export:{export_id}"
-
-
-def bundle_context(export_id: str) -> tuple[str, str]:
-    """What the encrypted archive of the bundle is bound to."""
-    return ("export-bundle", export_id)
-
-
 def field(value: bytes) -> bytes:
     """A header field: big-endian u16 length, then the bytes."""
     if len(value) > 0xFFFF:

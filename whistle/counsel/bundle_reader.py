@@ -33,14 +33,8 @@ from crypto import (
     open_case_key,
     verify,
 )
-from whistle.counsel.bundle_format import (
-    MAGIC,
-    MAGIC_PREFIX,
-    MAGIC_V1,
-    bundle_context,
-    key_context,
-    signed_header_part,
-)
+from whistle.core.contexts import export_bundle_context, export_key_context
+from whistle.counsel.bundle_format import MAGIC, MAGIC_PREFIX, MAGIC_V1, signed_header_part
 
 
 class BundleError(ValueError):
@@ -129,12 +123,15 @@ def open_bundle(
         export_id = header.export_id
         try:
             key = open_case_key(
-                private_key, header.sealed_key, case_id=key_context(export_id), kind=KeyKind.CONTENT
+                private_key,
+                header.sealed_key,
+                case_id=export_key_context(export_id),
+                kind=KeyKind.CONTENT,
             )
         except OpenError:
             raise BundleError("bundle key", "not sealed to this key, or changed") from None
         try:
-            for chunk in decrypt_stream(src, key, bundle_context(export_id)):
+            for chunk in decrypt_stream(src, key, export_bundle_context(export_id)):
                 out.write(chunk)
         except OpenError:
             raise BundleError("bundle", "the encrypted archive was changed or cut") from None

@@ -68,6 +68,7 @@ from whistle.casefile.access import NoAccess, OpenedKeys, certified_members
 from whistle.casefile.conversation import conversation, open_file, report_files
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.contexts import export_bundle_context, export_key_context, export_preview_context
 from whistle.core.models import (
     Case,
     CaseExport,
@@ -79,23 +80,12 @@ from whistle.core.models import (
 )
 from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
-from whistle.counsel.bundle_format import (
-    FORMAT,
-    VERSION,
-    bundle_context,
-    header,
-    key_context,
-    manifest_bytes,
-)
+from whistle.counsel.bundle_format import FORMAT, VERSION, header, manifest_bytes
 from whistle.disclosure import disclosure
 from whistle.pdf.process import render_pdf
 from whistle.rights import rights
 
 BUNDLE_KEY_SIZE = 32
-
-
-def _preview_context(uid: str, part: str) -> tuple[str, str, str]:
-    return ("export-preview", uid, part)
 
 
 # --- The case as data ----------------------------------------------------------------------------
@@ -438,13 +428,13 @@ def export_case(
     sealed = seal_case_key(
         PublicKey.from_bytes(counsel.public_key),
         bundle_key,
-        case_id=key_context(uid),
+        case_id=export_key_context(uid),
         kind=KeyKind.CONTENT,
     )
     name = store.new_name()
     with store.writer(name) as out:
         out.write(header(uid, org.slug, sealed, signing_key))
-        encryptor = StreamEncryptor(bundle_key, bundle_context(uid))
+        encryptor = StreamEncryptor(bundle_key, export_bundle_context(uid))
         sink = _EncryptingSink(out, encryptor)
         listed = []
         with zipfile.ZipFile(sink, "w") as zf:
@@ -482,8 +472,10 @@ def export_case(
         storage_name=name,
         size=size,
         sealed_key=sealed,
-        preview=encrypt_field(bundle_key, case_json, context=_preview_context(uid, "case.json")),
-        pdf=encrypt_field(bundle_key, pdf, context=_preview_context(uid, "case.pdf")),
+        preview=encrypt_field(
+            bundle_key, case_json, context=export_preview_context(uid, "case.json")
+        ),
+        pdf=encrypt_field(bundle_key, pdf, context=export_preview_context(uid, "case.pdf")),
     )
     try:
         session.add(export)
@@ -555,19 +547,19 @@ def export_case(
 def bundle_key(export: CaseExport, private_key: PrivateKey) -> bytes:
     """The bundle key, opened with counsel's private key (OpenError for anyone else)."""
     return open_case_key(
-        private_key, export.sealed_key, case_id=key_context(export.uid), kind=KeyKind.CONTENT
+        private_key, export.sealed_key, case_id=export_key_context(export.uid), kind=KeyKind.CONTENT
     )
 
 
 def preview(export: CaseExport, key: bytes) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(
-        decrypt_field(key, export.preview, context=_preview_context(export.uid, "case.json"))
+        decrypt_field(key, export.preview, context=export_preview_context(export.uid, "case.json"))
     )
     return data
 
 
 def preview_pdf(export: CaseExport, key: bytes) -> bytes:
-    return decrypt_field(key, export.pdf, context=_preview_context(export.uid, "case.pdf"))
+    return decrypt_field(key, export.pdf, context=export_preview_context(export.uid, "case.pdf"))
 
 
 def exports_for(session: Session, counsel_id: int, org_id: int) -> list[CaseExport]:

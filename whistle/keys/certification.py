@@ -51,6 +51,11 @@ from crypto import (
 )
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.contexts import (
+    certification_bootstrap_context,
+    certification_copy_context,
+    certification_signing_context,
+)
 from whistle.core.key_pins import pins_of
 from whistle.core.models import (
     CertificationKeyCopy,
@@ -63,9 +68,6 @@ from whistle.core.models import (
     User,
 )
 from whistle.core.org_keys import (
-    certification_bootstrap_context,
-    certification_copy_context,
-    certification_signing_context,
     create_certification_key,
     current_key,
     recovery_public_key,

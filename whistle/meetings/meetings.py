@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from crypto import decrypt_field, encrypt_field
 from whistle.casefile.access import KeyRing, holds_clause
 from whistle.core.clock import Clock
+from whistle.core.contexts import minutes_context
 from whistle.core.models import Author, Case, Meeting, MinutesVersion, OrgSetting
 from whistle.notify.outbox import queue_case_event
 
@@ -80,19 +81,6 @@ class StaleMinutes(MeetingError):
                 "Please read the newest version."
             ),
         )
-
-
-def minutes_context(
-    case_uid: str, meeting_uid: str, minutes_uid: str, version: int, author: str
-) -> tuple[str, str, str, str, int, str]:
-    """What one version of the minutes is bound to.
-
-    Beyond the case and the version's own uid (so a blob copied to another row fails to
-    open), the meeting, the version number and the author are bound too: whoever can edit the
-    database cannot present the reporter's correction as the handler's text, or reorder the
-    versions, without the version failing to open.
-    """
-    return ("minutes", case_uid, meeting_uid, minutes_uid, version, author)
 
 
 @dataclass(frozen=True, repr=False)

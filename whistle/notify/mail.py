@@ -31,6 +31,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from crypto import OpenError, decrypt_field, encrypt_field
+from whistle.core.contexts import SMTP_PASSWORD_CONTEXT
 from whistle.core.models import InstanceSetting
 from whistle.core.settings import Settings
 
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 # The ``instance_settings`` row of the mail server chosen in the admin console.
 STORED_KEY = "mail.smtp"
-_PASSWORD_CONTEXT = ("smtp-password",)
 
 
 class MailNotConfigured(Exception):
@@ -134,7 +134,7 @@ def save_stored(
     sealed = previous.get("password") if password is None else None
     if password:
         sealed = base64.b64encode(
-            encrypt_field(instance_key, password.encode("utf-8"), context=_PASSWORD_CONTEXT)
+            encrypt_field(instance_key, password.encode("utf-8"), context=SMTP_PASSWORD_CONTEXT)
         ).decode("ascii")
     value = {
         "host": mail.host,
@@ -180,7 +180,7 @@ def deployment_config(session: Session, settings: Settings) -> SmtpConfig:
     if mail.username and isinstance(sealed, str) and sealed:
         try:
             password = decrypt_field(
-                settings.instance_key, base64.b64decode(sealed), context=_PASSWORD_CONTEXT
+                settings.instance_key, base64.b64decode(sealed), context=SMTP_PASSWORD_CONTEXT
             ).decode("utf-8")
         except (OpenError, binascii.Error, ValueError):
             log.warning("the saved mail server password does not open with this instance key")

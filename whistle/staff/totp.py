@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.twofactor import InvalidToken
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
 from crypto import OpenError, decrypt_field, encrypt_field
+from whistle.core.contexts import totp_secret_context
 
 DIGITS = 6
 STEP_SECONDS = 30
@@ -32,19 +33,15 @@ def new_secret() -> bytes:
     return secrets.token_bytes(SECRET_BYTES)
 
 
-def _context(user_id: int) -> tuple[str, int]:
-    return ("totp-secret", user_id)
-
-
 def seal_secret(secret: bytes, instance_key: bytes, user_id: int) -> bytes:
     """The secret sealed under the instance key, bound to the user."""
-    return encrypt_field(instance_key, secret, context=_context(user_id))
+    return encrypt_field(instance_key, secret, context=totp_secret_context(user_id))
 
 
 def open_secret(sealed: bytes, instance_key: bytes, user_id: int) -> bytes | None:
     """The secret, or None when the sealed value does not open (wrong user or instance)."""
     try:
-        return decrypt_field(instance_key, sealed, context=_context(user_id))
+        return decrypt_field(instance_key, sealed, context=totp_secret_context(user_id))
     except OpenError:
         return None
 

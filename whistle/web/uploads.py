@@ -29,8 +29,7 @@ from werkzeug.formparser import FormDataParser
 from crypto import StreamEncryptor, decrypt_stream
 from whistle.casefile import metadata
 from whistle.casefile.conversation import PreparedFile
-
-_SPOOL_CONTEXT = ("upload-spool",)
+from whistle.core.contexts import UPLOAD_SPOOL_CONTEXT
 
 
 class EncryptedSpool(io.RawIOBase):
@@ -44,7 +43,7 @@ class EncryptedSpool(io.RawIOBase):
     def __init__(self, hard_limit: int) -> None:
         super().__init__()
         self._key = secrets.token_bytes(32)
-        self._encryptor: StreamEncryptor | None = StreamEncryptor(self._key, _SPOOL_CONTEXT)
+        self._encryptor: StreamEncryptor | None = StreamEncryptor(self._key, UPLOAD_SPOOL_CONTEXT)
         self._file = cast(BinaryIO, tempfile.TemporaryFile())  # noqa: SIM115 - closed in close()
         self._reader: Iterator[bytes] | None = None
         self._pending = b""
@@ -80,7 +79,7 @@ class EncryptedSpool(io.RawIOBase):
             self._file.write(self._encryptor.finalize())
             self._encryptor = None
         self._file.seek(0)
-        self._reader = decrypt_stream(self._file, self._key, _SPOOL_CONTEXT)
+        self._reader = decrypt_stream(self._file, self._key, UPLOAD_SPOOL_CONTEXT)
         self._pending = b""
         return 0
 
