@@ -1,7 +1,7 @@
 """Faults found with bench/fault_bench.py, each shown here.
 
 - A file store that refuses to write (full disk, no inode left) gives the reporter the clear
-  "could not be saved" answer and stores nothing. The bench's store out of inodes refused the
+  "could not be stored" answer under the form, which keeps what was typed, and stores nothing. The bench's store out of inodes refused the
   new two-letter folder, which the store did not count as a storage failure: the reporter got
   the generic 500 page.
 - A report whose commit fails with the connection (the database stopped mid-submission) keeps
@@ -65,8 +65,8 @@ def test_a_report_on_a_full_store_gets_the_clear_page_and_stores_nothing(
     sent = Reporter(app, unit.org.slug).send_report(ReportAnswers(files=[EVIDENCE]))
     page = sent.get_data(as_text=True)
     assert sent.status_code == 503, page[:500]
-    assert "Your report could not be saved" in page
-    assert "nothing was saved and no case was created" in page
+    assert "The files could not be stored, so nothing was saved or sent." in page
+    assert "pallets are sold privately" in page, "what the reporter typed is kept in the form"
     assert session.scalar(select(func.count()).select_from(Case)) == 0
     assert list(FileStore(runtime(app).settings.file_store).names()) == []
 
@@ -78,9 +78,9 @@ def test_a_reply_on_a_full_store_is_refused_in_the_mailbox(
     reporter.report(ReportAnswers())  # no file: nothing for the store to refuse
     answer = reporter.reply("Fake reply with a file.", [EVIDENCE])
     assert answer.status_code == 200
-    assert "Your files could not be stored, so the message was not sent." in answer.get_data(
-        as_text=True
-    )
+    page = answer.get_data(as_text=True)
+    assert "The files could not be stored, so nothing was saved or sent." in page
+    assert "Fake reply with a file." in page, "what the reporter typed is kept in the form"
     assert session.scalar(select(func.count()).select_from(Message)) == 0
     assert list(FileStore(runtime(app).settings.file_store).names()) == []
 

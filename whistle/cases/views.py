@@ -59,7 +59,6 @@ from whistle.core.models import Case, CaseStatus, Category, Role, User
 from whistle.core.org_keys import signing_key
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.core.storage import StorageError
 from whistle.counsel import export
 from whistle.disclosure import disclosure
 from whistle.keys import certification
@@ -334,15 +333,7 @@ def _act(
     ctx, found, keys = open_case(slug, reference)
     form = form_class(prefix=name)
 
-    def run() -> None:
-        try:
-            action(ctx, found, keys, form)
-        except StorageError:
-            raise Refused(
-                "body", _("The files could not be stored, so nothing was sent. Try again.")
-            ) from None
-
-    if run_action(form, run):
+    if run_action(form, lambda: action(ctx, found, keys, form)):
         return _back(ctx, found, done)
     db().refresh(found)
     return _render(ctx, found, keys, override={name: form}, status=400)

@@ -14,6 +14,7 @@ from wtforms.validators import ValidationError
 from whistle.casefile.access import NoAccess
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db
+from whistle.core.storage import StorageError
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
@@ -52,11 +53,25 @@ def show_refusal(form: Form, refused: Refused) -> None:
     attach_error(form, refused.field, refused.message)
 
 
+STORAGE_FAILED = _l(
+    "The files could not be stored, so nothing was saved or sent. Try again; if it keeps "
+    "failing, try without the files."
+)
+
+
+def show_storage_failure(form: Form, field_name: str = "files") -> None:
+    """The one mapping of a storage failure (:class:`whistle.core.storage.StorageError`: the
+    disk is full, say): undo the transaction and say so under the form, which keeps what was
+    typed; the files are to be attached again."""
+    db().rollback()
+    attach_error(form, field_name, STORAGE_FAILED)
+
+
 def run_action(form: Any, action: Callable[[], None]) -> bool:
     """Validate ``form`` and run ``action``; True when it was done.
 
-    A refusal is shown under the field it names (:func:`show_refusal`); a user without the
-    keys it needs gets 403.
+    A refusal is shown under the field it names (:func:`show_refusal`), a storage failure
+    under the form (:func:`show_storage_failure`); a user without the keys it needs gets 403.
     """
     if not form.validate_on_submit():
         return False
@@ -64,6 +79,9 @@ def run_action(form: Any, action: Callable[[], None]) -> bool:
         action()
     except Refused as exc:
         show_refusal(form, exc)
+        return False
+    except StorageError:
+        show_storage_failure(form)
         return False
     except NoAccess:
         db().rollback()

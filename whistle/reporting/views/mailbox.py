@@ -59,7 +59,7 @@ from whistle.reporting.views.throttles import code_attempt_refused
 from whistle.web.access import public
 from whistle.web.downloads import damaged_page, download_response, gone_page
 from whistle.web.errors import render_error
-from whistle.web.forms import show_refusal
+from whistle.web.forms import show_refusal, show_storage_failure
 from whistle.web.uploads import UploadBatch
 
 bp = Blueprint("mailbox", __name__, url_prefix="/o/<slug>/case")
@@ -153,9 +153,8 @@ def case(slug: str) -> Response | str:
                     files=batch.prepared,
                 )
             except StorageError:
-                form.body.errors = [
-                    _l("Your files could not be stored, so the message was not sent. Try again.")
-                ]
+                show_storage_failure(form, "body")
+                reattach = names_to_reattach(files)
             else:
                 return redirect(url_for("mailbox.case", slug=org.slug, sent=1), code=303)
     return _mailbox_page(

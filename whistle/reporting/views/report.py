@@ -36,7 +36,7 @@ from whistle.reporting.views import session as reporter_session
 from whistle.reporting.views.throttles import submission_refused
 from whistle.setup.onboarding import setup_complete
 from whistle.web.access import public
-from whistle.web.forms import show_refusal
+from whistle.web.forms import show_refusal, show_storage_failure
 from whistle.web.uploads import UploadBatch, chosen_files, prepare_uploads, safe_display_name
 
 bp = Blueprint("reporting", __name__)
@@ -212,15 +212,9 @@ def report(slug: str) -> Response | str | tuple[str, int]:
         context["reattach"] = names_to_reattach(files)
         return render_template("reporting/report.html", **context)
     except StorageError:
-        return render_template(
-            "errors/error.html",
-            code=503,
-            title=_l("Your report could not be saved"),
-            message=_l(
-                "The files could not be stored, so nothing was saved and no case was created. "
-                "Please try again later; if it keeps failing, try without the files."
-            ),
-        ), 503
+        show_storage_failure(form, "what")
+        context["reattach"] = names_to_reattach(files)
+        return render_template("reporting/report.html", **context), 503
     return redirect(url_for("reporting.code", slug=org.slug), code=303)
 
 
