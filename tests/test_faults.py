@@ -1,9 +1,9 @@
 """Faults found with bench/fault_bench.py, each shown here.
 
 - A file store that refuses to write (full disk, no inode left) gives the reporter the clear
-  "could not be stored" answer under the form, which keeps what was typed, and stores nothing. The bench's store out of inodes refused the
-  new two-letter folder, which the store did not count as a storage failure: the reporter got
-  the generic 500 page.
+  "could not be stored" answer under the form, which keeps what was typed, and stores
+  nothing. The bench's store out of inodes refused the new two-letter folder, which the
+  store did not count as a storage failure: the reporter got the generic 500 page.
 - A report whose commit fails with the connection (the database stopped mid-submission) keeps
   its files: the server may have committed before the connection broke, and removing the
   files then left a stored case whose attachments were gone. An unneeded file is only an
