@@ -7,6 +7,8 @@ psycopg 3; a plain ``postgresql://`` URL is mapped to that driver.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -69,3 +71,21 @@ def upsert_insert(session: Session) -> Any:
     """The ``insert`` of the session's dialect, which offers ``on_conflict_do_nothing`` (both
     PostgreSQL and SQLite have it; SQLAlchemy's generic ``insert`` does not)."""
     return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """One whole unit of work (what a page or a command asks for): commit when the block ends,
+    roll back and re-raise when it raises, so a refused or failed action leaves nothing
+    half-written in the session.
+
+    This is the commit rule (docs/development.md): domain functions that are a whole unit of
+    work commit, through this; the helpers they call only flush; views and CLI commands never
+    commit or roll back themselves.
+    """
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
