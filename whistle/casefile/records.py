@@ -30,6 +30,7 @@ from whistle.casefile.access import KeyRing
 from whistle.core.contexts import (
     attachment_context,
     attachment_name_context,
+    file_key_context,
     message_context,
     note_context,
 )
@@ -171,7 +172,7 @@ def stored_file_contexts(
 def new_file_key(content: KeyRing, case_uid: str, storage_name: str, item_key: bytes) -> bytes:
     """The key a new file (stream and name) is encrypted under: the newest content key and
     the file's own key."""
-    return _record_key(content, content.epoch, item_key, ("file", case_uid, storage_name))
+    return _record_key(content, content.epoch, item_key, file_key_context(case_uid, storage_name))
 
 
 def file_key(content: KeyRing, case_uid: str, row: Attachment, items: Mapping[str, bytes]) -> bytes:
@@ -180,7 +181,7 @@ def file_key(content: KeyRing, case_uid: str, row: Attachment, items: Mapping[st
     if name is None:
         return content.at(row.key_epoch)
     return _record_key(
-        content, row.key_epoch, items.get(name), ("file", case_uid, row.storage_name)
+        content, row.key_epoch, items.get(name), file_key_context(case_uid, row.storage_name)
     )
 
 

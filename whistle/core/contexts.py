@@ -85,6 +85,12 @@ def attachment_context(
     return ("attachment", case_uid, storage_name, author, owner)
 
 
+def file_key_context(case_uid: str, storage_name: str) -> tuple[str, str, str]:
+    """The derivation of a stored file's own key (stream and name) from the case key and the
+    file's item key (whistle/casefile/records.py)."""
+    return ("file", case_uid, storage_name)
+
+
 def attachment_name_context(
     case_uid: str, storage_name: str, fmt: int = 1, author: str = "", owner: str = ""
 ) -> tuple[str, ...]:
