@@ -155,8 +155,3 @@ def minutes(slug: str, reference: str, meeting_id: int) -> Response | tuple[str,
         else:
             return _back(slug, reference, "minutes")
     return _page(slug, reference, forms={meeting.id: {"minutes": form}}, status=400)
-
-
-def pending_tasks(org_id: int, user_id: int) -> list[tasks.MeetingTask]:
-    """Open meeting tasks of the cases this user holds, for the inbox."""
-    return tasks.meetings_due(db(), org_id, runtime().clock.now().date(), user_id=user_id)

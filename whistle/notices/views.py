@@ -1,5 +1,6 @@
 """Pages for the persons concerned of a case and their notices (art. 14;
-whistle/notices/notices.py)."""
+whistle/notices/notices.py): blueprint ``notices``, whose URLs stay under ``.../persons``,
+as staff have bookmarked them."""
 
 from __future__ import annotations
 
