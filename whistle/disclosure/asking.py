@@ -126,35 +126,41 @@ def _check_request(
         raise Refused("recipient", _l("Choose to whom the identity is disclosed."))
     if ground not in GROUNDS:
         raise Refused("ground", _l("Choose the ground for the disclosure."))
-    counsel: User | None = None
-    authority_name = ""
-    if recipient == "counsel":
-        if ground != "consent":
-            raise Refused(
-                "ground",
-                _l(
-                    "Without the reporter's consent the identity may be disclosed only to a "
-                    "public authority, never to counsel: choose a public authority, or ask "
-                    "for the reporter's consent."
-                ),
-            )
-        counsel = _recipient(session, case, counsel_id)
-    else:
-        authority_name = _authority_name(authority)
+    counsel, authority_name = _to_whom(session, case, recipient, ground, counsel_id, authority)
     text = _text(reasons, "reasons", _l("Write the reasons the reporter will be given."))
-    withheld_text = ""
-    if withhold_notice:
-        if ground == "consent":
-            raise Refused(
-                "withhold_notice",
-                _l("Consent is asked of the reporter, so the reporter is always told."),
-            )
-        withheld_text = _text(
-            withhold_reason,
-            "withhold_reason",
-            _l("Say why telling the reporter would jeopardise the investigation."),
-        )
+    withheld_text = _why_withheld(ground, withhold_reason) if withhold_notice else ""
     return _Asked(recipient, ground, counsel, authority_name, text, withhold_notice, withheld_text)
+
+
+def _to_whom(
+    session: Session, case: Case, recipient: str, ground: str, counsel_id: int, authority: str
+) -> tuple[User | None, str]:
+    """Counsel (on consent only), or the authority's name."""
+    if recipient != "counsel":
+        return None, _authority_name(authority)
+    if ground != "consent":
+        raise Refused(
+            "ground",
+            _l(
+                "Without the reporter's consent the identity may be disclosed only to a "
+                "public authority, never to counsel: choose a public authority, or ask "
+                "for the reporter's consent."
+            ),
+        )
+    return _recipient(session, case, counsel_id), ""
+
+
+def _why_withheld(ground: str, withhold_reason: str) -> str:
+    if ground == "consent":
+        raise Refused(
+            "withhold_notice",
+            _l("Consent is asked of the reporter, so the reporter is always told."),
+        )
+    return _text(
+        withhold_reason,
+        "withhold_reason",
+        _l("Say why telling the reporter would jeopardise the investigation."),
+    )
 
 
 def _recipient(session: Session, case: Case, counsel_id: int) -> User:

@@ -5,6 +5,7 @@ ground. Disclosures made to counsel under the old rule (before migration 0018) a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -51,45 +52,51 @@ def steps(session: Session, case: Case, keys: OpenedKeys | None) -> list[Disclos
     people = {r.recipient_user_id for r in rows} | {r.requested_by for r in rows}
     people |= {r.decided_by for r in rows} | {r.handed_over_by for r in rows}
     names = content.user_names(session, {p for p in people if p})
-    texts: dict[int, str] = {}
-    if keys is not None and keys.notes is not None:
-        wanted = {
-            n
-            for r in rows
-            for n in (r.reasons_note_id, r.withheld_note_id, r.authority_note_id)
-            if n
-        }
-        texts = {
-            n.id: n.body
-            for n in content.notes(session, case, keys)
-            if n.id in wanted and n.purged_on is None
-        }
-    return [
-        DisclosureStep(
-            id=r.id,
-            recipient_kind=r.recipient,
-            recipient=(
-                texts.get(r.authority_note_id or 0, "")
-                if r.recipient == "authority"
-                else names.get(r.recipient_user_id or 0, "?")
-            ),
-            ground=r.ground,
-            notice=r.notice,
-            status=r.status,
-            requested_by=names.get(r.requested_by or 0, "?"),
-            requested_by_id=r.requested_by,
-            requested_on=r.requested_on,
-            decided_by=names.get(r.decided_by or 0, ""),
-            decided_on=r.decided_on,
-            reasons=texts.get(r.reasons_note_id or 0, ""),
-            withheld_reason=texts.get(r.withheld_note_id or 0, ""),
-            export_id=r.export_id,
-            handed_over_by=names.get(r.handed_over_by or 0, ""),
-            handed_over_on=r.handed_over_on,
-            old_rule=r.recipient == "counsel" and r.ground in LEGAL_GROUNDS,
-        )
-        for r in rows
-    ]
+    texts = _note_texts(session, case, keys, rows)
+    return [_step(r, names, texts) for r in rows]
+
+
+def _note_texts(
+    session: Session, case: Case, keys: OpenedKeys | None, rows: Sequence[IdentityDisclosure]
+) -> dict[int, str]:
+    """The reasons, withheld-notice reasons and authorities' names of ``rows``, by note id
+    (empty without the notes key)."""
+    if keys is None or keys.notes is None:
+        return {}
+    wanted = {
+        n for r in rows for n in (r.reasons_note_id, r.withheld_note_id, r.authority_note_id) if n
+    }
+    return {
+        n.id: n.body
+        for n in content.notes(session, case, keys)
+        if n.id in wanted and n.purged_on is None
+    }
+
+
+def _step(r: IdentityDisclosure, names: dict[int, str], texts: dict[int, str]) -> DisclosureStep:
+    return DisclosureStep(
+        id=r.id,
+        recipient_kind=r.recipient,
+        recipient=(
+            texts.get(r.authority_note_id or 0, "")
+            if r.recipient == "authority"
+            else names.get(r.recipient_user_id or 0, "?")
+        ),
+        ground=r.ground,
+        notice=r.notice,
+        status=r.status,
+        requested_by=names.get(r.requested_by or 0, "?"),
+        requested_by_id=r.requested_by,
+        requested_on=r.requested_on,
+        decided_by=names.get(r.decided_by or 0, ""),
+        decided_on=r.decided_on,
+        reasons=texts.get(r.reasons_note_id or 0, ""),
+        withheld_reason=texts.get(r.withheld_note_id or 0, ""),
+        export_id=r.export_id,
+        handed_over_by=names.get(r.handed_over_by or 0, ""),
+        handed_over_on=r.handed_over_on,
+        old_rule=r.recipient == "counsel" and r.ground in LEGAL_GROUNDS,
+    )
 
 
 @dataclass(frozen=True)
@@ -122,29 +129,36 @@ def register(session: Session, case: Case, keys: OpenedKeys | None) -> list[Regi
         session,
         {p for d, _notes in rows for p in (d.recipient_user_id, d.by_user_id) if p is not None},
     )
-    entries = []
-    for d, notes in rows:
-        step = (
-            identity.get(d.identity_disclosure_id or 0)
+    return [
+        _entry(d, bool(notes), _identity_step(d, identity, by_export), names) for d, notes in rows
+    ]
+
+
+def _identity_step(
+    d: Disclosure, identity: dict[int, DisclosureStep], by_export: dict[int, DisclosureStep]
+) -> DisclosureStep | None:
+    """The identity disclosure an entry used, when the identity went out with it."""
+    if not d.includes_identity:
+        return None
+    if d.kind == "authority":
+        return identity.get(d.identity_disclosure_id or 0)
+    return by_export.get(d.export_id or 0)
+
+
+def _entry(
+    d: Disclosure, includes_notes: bool, step: DisclosureStep | None, names: dict[int, str]
+) -> RegisterEntry:
+    return RegisterEntry(
+        disclosed_on=d.disclosed_on,
+        kind=d.kind,
+        recipient=(
+            (step.recipient if step else "")
             if d.kind == "authority"
-            else by_export.get(d.export_id or 0)
-        )
-        if not d.includes_identity:
-            step = None
-        entries.append(
-            RegisterEntry(
-                disclosed_on=d.disclosed_on,
-                kind=d.kind,
-                recipient=(
-                    (step.recipient if step else "")
-                    if d.kind == "authority"
-                    else names.get(d.recipient_user_id or 0, "?")
-                ),
-                by=names.get(d.by_user_id or 0, ""),
-                includes_notes=bool(notes),
-                includes_identity=d.includes_identity,
-                ground=step.ground if step else None,
-                old_rule=bool(step and step.old_rule),
-            )
-        )
-    return entries
+            else names.get(d.recipient_user_id or 0, "?")
+        ),
+        by=names.get(d.by_user_id or 0, ""),
+        includes_notes=includes_notes,
+        includes_identity=d.includes_identity,
+        ground=step.ground if step else None,
+        old_rule=bool(step and step.old_rule),
+    )

@@ -339,32 +339,34 @@ def minutes_history(session: Session, case: Case, content: KeyRing) -> list[Meet
         .order_by(MinutesVersion.meeting_id, MinutesVersion.version)
     ):
         by_meeting.setdefault(row.meeting_id, []).append(row)
-    views = []
-    for meeting in case_meetings(session, case):
-        rows = by_meeting.get(meeting.id, [])
-        versions = [
-            MinutesView(
-                id=row.id,
-                uid=row.uid,
-                version=row.version,
-                author=row.author,
-                created_on=row.created_on,
-                body=_decrypt(case, meeting, content, row),
-                approved_on=row.approved_on,
-            )
-            for row in rows
-        ]
-        awaiting = versions[-1] if rows and _awaiting(rows[-1]) else None
-        views.append(
-            MeetingView(
-                id=meeting.id,
-                uid=meeting.uid,
-                status=meeting.status,
-                requested_on=meeting.requested_on,
-                due_on=meeting.due_on,
-                held_on=meeting.held_on,
-                versions=versions,
-                awaiting_review=awaiting,
-            )
+    return [
+        _meeting_view(case, meeting, content, by_meeting.get(meeting.id, []))
+        for meeting in case_meetings(session, case)
+    ]
+
+
+def _meeting_view(
+    case: Case, meeting: Meeting, content: KeyRing, rows: list[MinutesVersion]
+) -> MeetingView:
+    versions = [
+        MinutesView(
+            id=row.id,
+            uid=row.uid,
+            version=row.version,
+            author=row.author,
+            created_on=row.created_on,
+            body=_decrypt(case, meeting, content, row),
+            approved_on=row.approved_on,
         )
-    return views
+        for row in rows
+    ]
+    return MeetingView(
+        id=meeting.id,
+        uid=meeting.uid,
+        status=meeting.status,
+        requested_on=meeting.requested_on,
+        due_on=meeting.due_on,
+        held_on=meeting.held_on,
+        versions=versions,
+        awaiting_review=versions[-1] if rows and _awaiting(rows[-1]) else None,
+    )
