@@ -28,7 +28,7 @@ EXPECTED_PUBLIC = {
     "mailbox.sign_out",
     "mailbox.keep_out",
     # Approving or correcting meeting minutes: the reporter's session too
-    # (whistle/meetings/meetings.py).
+    # (whistle/meetings/minutes.py).
     "mailbox.minutes_approve",
     "mailbox.minutes_correct",
     "mailbox.consent",

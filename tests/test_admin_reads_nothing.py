@@ -45,7 +45,7 @@ from whistle.core.org_keys import signing_key
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 from whistle.counsel import export
-from whistle.disclosure import disclosure
+from whistle.disclosure import asking
 from whistle.rights import rights
 from whistle.staff.invitations import invite
 
@@ -347,7 +347,7 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
             signing_key=signing_key(session, unit.org.id, instance_key),
         )
         # A disclosure to a public authority, ready to be handed over (its name is content).
-        to_authority = disclosure.request(
+        to_authority = asking.request(
             session,
             clock,
             FileStore(runtime(app).settings.file_store),

@@ -60,10 +60,9 @@ from whistle.core.org_keys import signing_key
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 from whistle.counsel import export
-from whistle.disclosure import disclosure
+from whistle.disclosure import asking
 from whistle.keys.warnings import WarningKind, warn_leads
-from whistle.meetings import meetings
-from whistle.meetings.meetings import open_meeting_task
+from whistle.meetings.tasks import meetings_due, open_meeting_task
 from whistle.notices import notices
 from whistle.rights import rights
 from whistle.staff.invitations import invite
@@ -169,11 +168,11 @@ EXPECTED: dict[str, frozenset[str]] = {
     "cases.recuse": HOLDERS,
     "cases.assign": frozenset({LEAD}),
     "cases.remove": frozenset({LEAD}),
-    "persons.index": HOLDERS,
-    "persons.notice_text": HOLDERS,
-    "persons.add": HOLDERS,
-    "persons.notified": HOLDERS,
-    "persons.defer": HOLDERS,
+    "notices.index": HOLDERS,
+    "notices.notice_text": HOLDERS,
+    "notices.add": HOLDERS,
+    "notices.notified": HOLDERS,
+    "notices.defer": HOLDERS,
     "disclosure.index": HOLDERS,
     "disclosure.ask": HOLDERS,
     "disclosure.approve": HOLDERS,
@@ -347,7 +346,7 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         )
         # A disclosure to a public authority, ready to be handed over: its page has something
         # to show; a post with the token alone names no disclosure and hands nothing over.
-        to_authority = disclosure.request(
+        to_authority = asking.request(
             session,
             clock,
             FileStore(runtime(app).settings.file_store),
@@ -576,7 +575,7 @@ def test_no_flow_derived_from_a_case_opens_for_those_without_it(
             assert (request.id in listed) == holder, role
             found = rights.search_cases(session, org_id, user_id, private, "AUTHZCANARY")
             assert bool(found) == holder, role
-            tasks = meetings.meetings_due(session, org_id, today, user_id=user_id)
+            tasks = meetings_due(session, org_id, today, user_id=user_id)
             assert bool(tasks) == holder, role
             page = inbox(session, org_id, user_id, InboxFilters(), today)
             assert [r.case.id for r in page.rows] == ([case.id] if holder else []), role

@@ -1,5 +1,5 @@
 """Disclosing a named reporter's identity (REQUIREMENTS.md K2; Act § 26;
-whistle/disclosure/disclosure.py).
+whistle/disclosure/).
 
 Without the reporter's consent the identity goes only to a named public authority: the notice
 with reasons in the mailbox, or no notice with a second person's approval, and then a handover
@@ -44,7 +44,7 @@ from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 from whistle.counsel import export
-from whistle.disclosure import disclosure
+from whistle.disclosure import asking
 
 NAME = "Rikke DISCLOSEDNAME Testesen"
 CONTACT = "rikke.disclosed@example.org"
@@ -616,7 +616,7 @@ def test_a_legal_ground_never_goes_to_counsel(
     assert messages_of(session, case) == kinds_before
     # Nor in the domain, past the form.
     with app.app_context(), pytest.raises(Refused) as stopped:
-        disclosure.request(
+        asking.request(
             session,
             clock,
             FileStore(runtime(app).settings.file_store),
@@ -865,7 +865,7 @@ def test_one_disclosure_at_a_time_per_counsel_and_none_for_an_anonymous_case(
     with app.app_context():
         keys = keys_of(session, anonymous, staff)
         with pytest.raises(Refused) as refused:
-            disclosure.request(
+            asking.request(
                 session,
                 clock,
                 FileStore(runtime(app).settings.file_store),

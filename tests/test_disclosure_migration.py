@@ -24,7 +24,7 @@ from whistle.core import audit
 from whistle.core.db import make_engine, normalise_url
 from whistle.core.models import AuditEntry, Case, IdentityDisclosure
 from whistle.core.schema import alembic_config, upgrade
-from whistle.disclosure import disclosure
+from whistle.disclosure import asking, register
 
 REVISION = "0018"
 
@@ -176,12 +176,12 @@ def test_unused_disclosures_to_counsel_on_a_legal_ground_are_withdrawn(blank_url
         # The old rows keep reading: the used one is marked as made under the old rule.
         old_case = session.get(Case, case)
         assert old_case is not None
-        steps = {s.id: s for s in disclosure.steps(session, old_case, None)}
+        steps = {s.id: s for s in register.steps(session, old_case, None)}
         assert steps[rows["used_authority"]].old_rule
         assert steps[rows["used_authority"]].recipient == "Conny Old"
         assert not steps[rows["ready_consent"]].old_rule
         # The app's own sweep finds nothing left to do after the migration.
-        assert disclosure.retire_old_rule(session, _NoClock(), old_case) == 0
+        assert asking.retire_old_rule(session, _NoClock(), old_case) == 0
     # Running the migrations again changes nothing (the head is reached).
     upgrade(engine)
     with Session(engine) as session:

@@ -28,21 +28,23 @@ from whistle.casefile.access import open_reporter_keys
 from whistle.core.clock import FixedClock
 from whistle.core.contexts import minutes_context
 from whistle.core.models import Base, Case, Category, Meeting, MinutesVersion, OrgSetting
+from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
-from whistle.meetings.meetings import (
+from whistle.meetings.minutes import (
     MAX_MINUTES_LENGTH,
-    MeetingError,
     StaleMinutes,
     approve_minutes,
-    cancel,
     correct_minutes,
+    minutes_history,
+    write_minutes,
+)
+from whistle.meetings.tasks import (
+    cancel,
     mark_held,
     meetings_due,
-    minutes_history,
     open_meeting_task,
     set_meeting_due_days,
-    write_minutes,
 )
 from whistle.reporting.followup import open_with_code
 from whistle.reporting.intake import ReportInput, Submission, submit_report
@@ -138,9 +140,8 @@ def test_the_organisation_chooses_the_due_period(
 
 @pytest.mark.parametrize("days", [0, 91, -3, True])
 def test_the_due_period_must_be_1_to_90_days(session: Session, unit: Unit, days: int) -> None:
-    with pytest.raises(MeetingError) as refused:
+    with refused("meeting_due_days", "Choose a number of days from 1 to 90"):
         set_meeting_due_days(session, unit.org.id, days)
-    assert refused.value.reason == "due-days-range"
     assert session.get(OrgSetting, (unit.org.id, "meeting_due_days")) is None
 
 
@@ -320,11 +321,13 @@ def test_a_version_relabelled_in_the_database_no_longer_opens(
 
 
 @contextmanager
-def refused(reason: str) -> Iterator[None]:
-    """The step in the block is refused, for the reason given."""
-    with pytest.raises(MeetingError) as caught:
+def refused(field: str, words: str) -> Iterator[None]:
+    """The step in the block is refused, under the field given, for the reason these words
+    of its message say."""
+    with pytest.raises(Refused) as caught:
         yield
-    assert caught.value.reason == reason
+    assert caught.value.field == field
+    assert words in str(caught.value.message)
 
 
 def test_nonsense_steps_are_refused(
@@ -336,23 +339,23 @@ def test_nonsense_steps_are_refused(
     meeting = open_meeting_task(session, clock, case)
     session.commit()
 
-    with refused("not-held"):
+    with refused("body", "Record the meeting as held before"):
         write_minutes(session, clock, case, key, meeting, FIRST_MINUTES, user_id=handler)
-    with refused("held-in-future"):
+    with refused("held_on", "held on a future day"):
         mark_held(session, clock, meeting, date(2026, 3, 3))
-    with refused("held-before-request"):
+    with refused("held_on", "held before it was requested"):
         mark_held(session, clock, meeting, date(2026, 3, 1))
     assert (meeting.status, meeting.held_on) == ("requested", None)
 
     mark_held(session, clock, meeting, date(2026, 3, 2))
     session.commit()
-    with refused("already-held"):
+    with refused("held_on", "This meeting has already been held"):
         mark_held(session, clock, meeting, date(2026, 3, 2))
-    with refused("already-held"):
+    with refused("meeting", "has been held cannot be cancelled"):
         cancel(session, clock, meeting)
-    with refused("empty"):
+    with refused("body", "Write the minutes."):
         write_minutes(session, clock, case, key, meeting, " \r\n ", user_id=handler)
-    with refused("too-long"):
+    with refused("body", "at most 50000 characters"):
         write_minutes(
             session, clock, case, key, meeting, "x" * (MAX_MINUTES_LENGTH + 1), user_id=handler
         )
@@ -360,11 +363,11 @@ def test_nonsense_steps_are_refused(
     other = open_meeting_task(session, clock, case)
     cancel(session, clock, other)
     session.commit()
-    with refused("cancelled"):
+    with refused("meeting", "This meeting was cancelled."):
         cancel(session, clock, other)
-    with refused("cancelled"):
+    with refused("held_on", "This meeting was cancelled."):
         mark_held(session, clock, other, date(2026, 3, 2))
-    with refused("cancelled"):
+    with refused("body", "This meeting was cancelled; it has no minutes."):
         write_minutes(session, clock, case, key, other, FIRST_MINUTES, user_id=handler)
     assert session.scalars(select(MinutesVersion)).all() == []
 
@@ -389,20 +392,20 @@ def test_the_reporter_answers_only_the_newest_handler_version(
     case, key = submission.case, reporter_ring(session, submission)
     handler = unit.handlers[0].user.id
     meeting = held_meeting(session, clock, case)
-    with refused("nothing-to-review"):
+    with refused("body", "no minutes waiting for your review"):
         correct_minutes(session, clock, case, key, meeting, CORRECTED)
 
     v1 = write_minutes(session, clock, case, key, meeting, FIRST_MINUTES, user_id=handler)
-    with refused("unchanged"):
+    with refused("body", "You have not changed anything"):
         correct_minutes(session, clock, case, key, meeting, f"  {FIRST_MINUTES}\r\n")
-    with refused("empty"):
+    with refused("body", "Write your corrected version"):
         correct_minutes(session, clock, case, key, meeting, "   ")
     v2 = correct_minutes(session, clock, case, key, meeting, CORRECTED)
-    with refused("nothing-to-review"):  # the handler's turn now
+    with refused("body", "no minutes waiting for your review"):  # the handler's turn now
         correct_minutes(session, clock, case, key, meeting, CORRECTED + " again")
     with pytest.raises(StaleMinutes):
         approve_minutes(session, clock, case, v1)
-    with refused("not-handler"):
+    with refused("minutes", "Only minutes written by the case handler"):
         approve_minutes(session, clock, case, v2)
 
     v3 = write_minutes(session, clock, case, key, meeting, SECOND_MINUTES, user_id=handler)
@@ -410,7 +413,7 @@ def test_the_reporter_answers_only_the_newest_handler_version(
         correct_minutes(session, clock, case, key, meeting, CORRECTED + " later", based_on=v1)
     approve_minutes(session, clock, case, v3)
     approve_minutes(session, clock, case, v3)  # a double click changes nothing
-    with refused("nothing-to-review"):
+    with refused("body", "no minutes waiting for your review"):
         correct_minutes(session, clock, case, key, meeting, CORRECTED + " after approval")
     session.expire_all()
     assert [

@@ -12,7 +12,7 @@ now the legal grounds ("authority", "defence") released it to a counsel user. Th
   ids only). This needs no key: the status and the ground are clear columns, and the audit
   chain is SHA-256 over clear fields (docs/audit.md), extended here exactly as
   ``whistle.core.audit.record`` does. Used ones stay as history; the register marks them as made
-  under the old rule (whistle/disclosure/disclosure.py ``register``).
+  under the old rule (whistle/disclosure/register.py ``register``).
 
 Revision ID: 0018
 Revises: 0017

@@ -60,9 +60,10 @@ from whistle.core.org_keys import signing_key
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.counsel import export
-from whistle.disclosure import disclosure
+from whistle.disclosure import register as disclosure_register
+from whistle.disclosure import rules as disclosure_rules
 from whistle.keys import certification
-from whistle.meetings import meetings
+from whistle.meetings.tasks import meetings_due
 from whistle.notices import notices
 from whistle.retention import purge, retention
 from whistle.web.case_pages import file_store, open_case
@@ -102,7 +103,7 @@ def inbox(slug: str) -> str:
     categories = session.scalars(
         select(Category).where(Category.org_id == ctx.org.id).order_by(Category.position)
     ).all()
-    tasks = meetings.meetings_due(
+    tasks = meetings_due(
         session, ctx.org.id, runtime().clock.now().date(), user_id=ctx.staff.user.id
     )
     today = runtime().clock.now().date()
@@ -245,7 +246,7 @@ def _render(
     grant.grantee.choices = [("", _("Choose"))] + [(str(u.id), u.display_name) for u in colleagues]
     exporting = forms["export"]
     exporting.counsel.choices = [("", _("Choose"))] + [
-        (str(u.id), u.display_name) for u in disclosure.counsel_of(session, case.org_id)
+        (str(u.id), u.display_name) for u in disclosure_rules.counsel_of(session, case.org_id)
     ]
     assign = forms["assign"]
     assign.assignee.choices = [("", _("Nobody"))] + [(str(u.id), u.display_name) for u in holders]
@@ -290,9 +291,11 @@ def _render(
         deadline=(state, deadline_kind, deadline_day),
         outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
         presets=retention.presets(session, case.org_id),
-        disclosures=disclosure.register(session, case, keys),
+        disclosures=disclosure_register.register(session, case, keys),
         identity_pending=sum(
-            1 for s in disclosure.steps(session, case, None) if s.status in disclosure.OPEN
+            1
+            for s in disclosure_register.steps(session, case, None)
+            if s.status in disclosure_rules.OPEN
         ),
         warning_days=retention.WARNING_DAYS,
         today=runtime().clock.now().date(),

@@ -18,7 +18,7 @@ writer and the bundle's encryption into the new file, a segment at a time, so a 
 anywhere on the server.
 
 The reporter's identity is in a bundle only when the handler includes it and the reporter's
-consent to its disclosure to that counsel is given and unused (whistle/disclosure/disclosure.py);
+consent to its disclosure to that counsel is given and unused (whistle/disclosure/consent.py);
 the
 disclosure is then used up. A legal ground never puts it in a bundle: without consent the Act
 lets it go only to a public authority, handed over on the disclosure page. Never in a bundle:
@@ -81,7 +81,7 @@ from whistle.core.models import (
 from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
 from whistle.counsel.bundle_format import FORMAT, VERSION, header, manifest_bytes
-from whistle.disclosure import disclosure
+from whistle.disclosure.consent import ready_for
 from whistle.pdf.process import render_pdf
 from whistle.rights import rights
 
@@ -239,7 +239,7 @@ def _identity_for(
         )
     if keys.identity is None:
         raise NoAccess
-    ready = disclosure.ready_for(session, case.id, counsel_id)
+    ready = ready_for(session, case.id, counsel_id)
     # Act § 26: without the reporter's consent only a public authority may receive the
     # identity, never counsel (who may be the employer's own lawyer).
     if ready is None or ready.ground != "consent":
@@ -404,7 +404,7 @@ def export_case(
     """Export ``case`` to counsel ``counsel_id`` as one encrypted, signed bundle. Commits.
 
     With ``include_identity`` the reporter's identity goes in, which needs the reporter's
-    consent to its disclosure to this counsel (whistle/disclosure/disclosure.py); the export uses
+    consent to its disclosure to this counsel (whistle/disclosure/consent.py); the export uses
     it up."""
     # Only counsel whose key a unit lead certified (whistle/keys/certification.py).
     certified = certified_members(session, org.id, roles=(Role.COUNSEL,))

@@ -1,7 +1,7 @@
 """The document that hands a reporter's identity to a public authority (REQUIREMENTS.md K2).
 
 One letter, drawn twice from the same words: as the page the handler prints
-(templates/cases/handover_document.html) and as a PDF to download
+(templates/disclosure/handover_document.html) and as a PDF to download
 (whistle/pdf/render.py ``render_letter``, in a short-lived process of its own, as the case
 file's PDF is). Words are in the reader's language and dates formatted for it; the letter
 names no section of the Act, whose numbering the project has not confirmed
@@ -18,7 +18,7 @@ from datetime import date
 from flask_babel import format_date
 from flask_babel import gettext as _
 
-from whistle.disclosure.disclosure import Handover
+from whistle.disclosure.handover import Handover
 from whistle.pdf.process import render_pdf
 
 
@@ -51,9 +51,8 @@ def ground_text(ground: str) -> str:
 
 
 def letter(handover: Handover, organisation: str) -> Letter:
-    """The disclosure document for ``handover`` (from whistle/disclosure/disclosure.py
-    ``hand_over``),
-    sent by the whistleblower unit of ``organisation``."""
+    """The disclosure document for ``handover`` (from whistle/disclosure/handover.py
+    ``hand_over``), sent by the whistleblower unit of ``organisation``."""
     assert handover.identity is not None
     basis: list[tuple[str, str]] = [(_("Ground"), ground_text(handover.ground))]
     if handover.notice == "consent":

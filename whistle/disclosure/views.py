@@ -1,4 +1,4 @@
-"""The pages for disclosing a named reporter's identity (K2; whistle/disclosure/disclosure.py): the
+"""The pages for disclosing a named reporter's identity (K2; whistle/disclosure/): the
 disclosures and their register, starting one, a lead's approval, and handing the identity
 over to a public authority with its document (whistle/disclosure/document.py)."""
 
@@ -27,8 +27,10 @@ from whistle.casefile.content import MAX_TEXT
 from whistle.core.models import Case, Role
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.disclosure import disclosure
+from whistle.disclosure import asking, register, rules
 from whistle.disclosure import document as disclosure_document
+from whistle.disclosure import handover as handover_steps
+from whistle.disclosure.handover import Handover
 from whistle.pdf.process import PdfFailed
 from whistle.web.case_pages import CaseAction, file_store, open_case, subpage_action
 from whistle.web.forms import parse_id, show_refusal
@@ -63,7 +65,7 @@ STATUS_LABELS = {
     "declined": _l("The reporter did not consent"),
     "refused": _l("Not approved"),
     "withdrawn": _l("Withdrawn"),
-    disclosure.WITHDRAWN_OLD_RULE: _l(
+    rules.WITHDRAWN_OLD_RULE: _l(
         "Withdrawn by Whistle: without the reporter's consent the identity may go only to a "
         "public authority, never to counsel"
     ),
@@ -84,7 +86,7 @@ class RequestForm(FlaskForm):
     )
     authority = StringField(
         _l("The public authority"),
-        validators=[Length(max=disclosure.MAX_AUTHORITY)],
+        validators=[Length(max=rules.MAX_AUTHORITY)],
         description=_l(
             "Its name as the reporter and the register will show it, for example "
             "Københavns Politi or Datatilsynet. Kept encrypted with the internal notes."
@@ -141,15 +143,15 @@ def _page(
     shown.update(forms or {})
     asking = shown["request"]
     asking.counsel.choices = [SelectChoice("", _l("Choose"))] + [
-        SelectChoice(str(u.id), u.display_name) for u in disclosure.counsel_of(session, case.org_id)
+        SelectChoice(str(u.id), u.display_name) for u in rules.counsel_of(session, case.org_id)
     ]
     page = render_template(
-        "cases/disclosure.html",
+        "disclosure/disclosure.html",
         ctx=ctx,
         organisation=ctx.org,
         case=case,
-        steps=disclosure.steps(session, case, keys),
-        register=disclosure.register(session, case, keys),
+        steps=register.steps(session, case, keys),
+        register=register.register(session, case, keys),
         forms=shown,
         failed=failed,
         can_request=case.identity is not None
@@ -162,7 +164,7 @@ def _page(
         notice_labels=NOTICE_LABELS,
         status_labels=STATUS_LABELS,
         authority_status_labels=AUTHORITY_STATUS_LABELS,
-        open_states=disclosure.OPEN,
+        open_states=rules.OPEN,
         notice=request.args.get("done"),
     )
     return page, status
@@ -171,7 +173,7 @@ def _page(
 @bp.get("/")
 def index(slug: str, reference: str) -> tuple[str, int]:
     _ctx, case, _keys = open_case(slug, reference)
-    disclosure.retire_old_rule(db(), runtime().clock, case)
+    asking.retire_old_rule(db(), runtime().clock, case)
     return _page(slug, reference)
 
 
@@ -198,7 +200,7 @@ def ask(slug: str, reference: str) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
         raw = form.counsel.data or ""
         recipient = form.recipient.data or ""
-        disclosure.request(
+        asking.request(
             db(),
             runtime().clock,
             file_store(),
@@ -221,7 +223,7 @@ def _decide(slug: str, reference: str, name: str, approve: bool) -> Response | t
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
         if not ctx.has(Role.LEAD):
             raise Refused("disclosure", _l("Only a unit lead can approve a disclosure."))
-        disclosure.decide(
+        asking.decide(
             db(),
             runtime().clock,
             case,
@@ -247,7 +249,7 @@ def refuse(slug: str, reference: str) -> Response | tuple[str, int]:
 @bp.post("/withdraw")
 def withdraw(slug: str, reference: str) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
-        disclosure.withdraw(db(), runtime().clock, case, ctx.staff.user.id, _chosen(form))
+        asking.withdraw(db(), runtime().clock, case, ctx.staff.user.id, _chosen(form))
 
     return _act(slug, reference, "withdraw", run)
 
@@ -266,12 +268,12 @@ def handover(slug: str, reference: str, disclosure_id: int) -> tuple[str, int]:
     ctx, case, keys = open_case(slug, reference)
     form = DecisionForm(prefix="handover", formdata=None)
     try:
-        pending = disclosure.handover_for(db(), case, keys, disclosure_id)
+        pending = handover_steps.handover_for(db(), case, keys, disclosure_id)
     except Refused as exc:
         return _refused(slug, reference, form, exc)
     form.disclosure.data = str(disclosure_id)
     page = render_template(
-        "cases/handover.html",
+        "disclosure/handover.html",
         ctx=ctx,
         organisation=ctx.org,
         case=case,
@@ -293,7 +295,7 @@ def hand_over(slug: str, reference: str) -> tuple[str, int]:
         return _page(slug, reference, forms={"handover": form}, status=400)
     drawn: dict[str, Any] = {}
 
-    def prepare(handed: disclosure.Handover) -> None:
+    def prepare(handed: Handover) -> None:
         letter = disclosure_document.letter(handed, ctx.org.name)
         try:
             pdf = disclosure_document.letter_pdf(letter)
@@ -305,7 +307,7 @@ def hand_over(slug: str, reference: str) -> tuple[str, int]:
         drawn.update(letter=letter, pdf=base64.b64encode(pdf).decode("ascii"))
 
     try:
-        handed = disclosure.hand_over(
+        handed = handover_steps.hand_over(
             db(),
             runtime().clock,
             case,
@@ -319,7 +321,7 @@ def hand_over(slug: str, reference: str) -> tuple[str, int]:
     except NoAccess:
         abort(403)
     page = render_template(
-        "cases/handover_document.html",
+        "disclosure/handover_document.html",
         ctx=ctx,
         organisation=ctx.org,
         case=case,

@@ -1,10 +1,10 @@
 """The handler's side of meetings and oral reports (C1, C2): the task, and the minutes.
 
-A meeting the reporter asked for is a task with a due date (whistle/meetings/meetings.py). The
-handler
-records it as held (or opens one for an oral report), writes the minutes, and sees every
-version, the reporter's corrections and approval included. Everything is under the case
-content key, so only handlers holding the case read it.
+A meeting the reporter asked for is a task with a due date (whistle/meetings/tasks.py). The
+handler records it as held (or opens one for an oral report), writes the minutes
+(whistle/meetings/minutes.py), and sees every version, the reporter's corrections and
+approval included. Everything is under the case content key, so only handlers holding the
+case read it.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from werkzeug.wrappers import Response
 from wtforms import DateField, TextAreaField
 from wtforms.validators import Optional
 
-from whistle.core import audit
 from whistle.core.models import Meeting
+from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.meetings import meetings
+from whistle.meetings import minutes as minutes_steps
+from whistle.meetings import tasks
 from whistle.web.case_pages import open_case
+from whistle.web.forms import show_refusal
 
 bp = Blueprint("meetings", __name__, url_prefix="/staff/<slug>/cases/<reference>/meetings")
 
@@ -60,7 +62,7 @@ def _page(
     status: int = 200,
 ) -> tuple[str, int]:
     ctx, case, keys = open_case(slug, reference)
-    history = meetings.minutes_history(db(), case, keys.content)
+    history = minutes_steps.minutes_history(db(), case, keys.content)
     forms = forms or {}
     for view in history:
         forms.setdefault(view.id, {})
@@ -71,7 +73,7 @@ def _page(
                 minutes.body.data = view.latest.body
             forms[view.id]["minutes"] = minutes
     page = render_template(
-        "cases/meetings.html",
+        "meetings/meetings.html",
         ctx=ctx,
         organisation=ctx.org,
         case=case,
@@ -97,18 +99,7 @@ def open_task(slug: str, reference: str) -> Response:
     ctx, case, _keys = open_case(slug, reference)
     if not OpenForm(prefix="open").validate_on_submit():
         abort(400)
-    session, clock = db(), runtime().clock
-    meeting = meetings.open_meeting_task(session, clock, case)
-    audit.record(
-        session,
-        clock,
-        action="meeting.opened",
-        org_id=case.org_id,
-        actor_user_id=ctx.staff.user.id,
-        case=case,
-        detail={"meeting": meeting.id},
-    )
-    session.commit()
+    tasks.record_opened(db(), runtime().clock, case, ctx.staff.user.id)
     return _back(slug, reference, "opened")
 
 
@@ -118,24 +109,13 @@ def held(slug: str, reference: str, meeting_id: int) -> Response | tuple[str, in
     meeting = _meeting(case.id, meeting_id)
     form = HeldForm(prefix=f"held{meeting.id}")
     if form.validate_on_submit():
-        session, clock = db(), runtime().clock
+        clock = runtime().clock
         day: date = form.held_on.data or clock.now().date()
         try:
-            meetings.mark_held(session, clock, meeting, day)
-        except meetings.MeetingError as exc:
-            session.rollback()
-            form.held_on.errors = [exc.message]
+            tasks.record_held(db(), clock, case, meeting, ctx.staff.user.id, day)
+        except Refused as exc:
+            show_refusal(form, exc)
         else:
-            audit.record(
-                session,
-                clock,
-                action="meeting.held",
-                org_id=case.org_id,
-                actor_user_id=ctx.staff.user.id,
-                case=case,
-                detail={"meeting": meeting.id},
-            )
-            session.commit()
             return _back(slug, reference, "held")
     return _page(slug, reference, forms={meeting.id: {"held": form}}, status=400)
 
@@ -146,22 +126,11 @@ def cancel(slug: str, reference: str, meeting_id: int) -> Response | tuple[str, 
     meeting = _meeting(case.id, meeting_id)
     if not OpenForm(prefix="open").validate_on_submit():
         abort(400)
-    session, clock = db(), runtime().clock
     try:
-        meetings.cancel(session, clock, meeting)
-    except meetings.MeetingError:
-        session.rollback()
+        tasks.record_cancelled(db(), runtime().clock, case, meeting, ctx.staff.user.id)
+    except Refused:
+        # Only a stale page offers to cancel a meeting held or cancelled already.
         abort(409)
-    audit.record(
-        session,
-        clock,
-        action="meeting.cancelled",
-        org_id=case.org_id,
-        actor_user_id=ctx.staff.user.id,
-        case=case,
-        detail={"meeting": meeting.id},
-    )
-    session.commit()
     return _back(slug, reference, "cancelled")
 
 
@@ -171,34 +140,18 @@ def minutes(slug: str, reference: str, meeting_id: int) -> Response | tuple[str,
     meeting = _meeting(case.id, meeting_id)
     form = MinutesForm(prefix=f"min{meeting.id}")
     if form.validate_on_submit():
-        session, clock = db(), runtime().clock
-        audit.record(
-            session,
-            clock,
-            action="meeting.minutes_written",
-            org_id=case.org_id,
-            actor_user_id=ctx.staff.user.id,
-            case=case,
-            detail={"meeting": meeting.id},
-        )
         try:
-            meetings.write_minutes(
-                session,
-                clock,
+            minutes_steps.write_minutes(
+                db(),
+                runtime().clock,
                 case,
                 keys.content,
                 meeting,
                 form.body.data or "",
                 user_id=ctx.staff.user.id,
             )
-        except meetings.MeetingError as exc:
-            session.rollback()
-            form.body.errors = [exc.message]
+        except Refused as exc:
+            show_refusal(form, exc)
         else:
             return _back(slug, reference, "minutes")
     return _page(slug, reference, forms={meeting.id: {"minutes": form}}, status=400)
-
-
-def pending_tasks(org_id: int, user_id: int) -> list[meetings.MeetingTask]:
-    """Open meeting tasks of the cases this user holds, for the inbox."""
-    return meetings.meetings_due(db(), org_id, runtime().clock.now().date(), user_id=user_id)

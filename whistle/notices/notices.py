@@ -27,6 +27,7 @@ from whistle.casefile.access import KeyRing, NoAccess, OpenedKeys, holds_clause
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import person_context
+from whistle.core.db import unit_of_work
 from whistle.core.deadlines import add_months
 from whistle.core.models import Case, PersonConcerned
 from whistle.core.refusals import Refused
@@ -62,7 +63,7 @@ def _notes_key(keys: OpenedKeys) -> KeyRing:
 def add_person(
     session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, label: str
 ) -> PersonConcerned:
-    """Record a person the report is about (name, role). Commits."""
+    """Record a person the report is about (name, role), with its audit entry, and commit."""
     text = content.required_text(label, "label", _l("Say who the person concerned is."))
     if len(text) > 500:
         raise Refused("label", _l("Use at most %(n)d characters.", n=500))
@@ -77,18 +78,18 @@ def add_person(
         notice_status="pending",
         created_on=clock.now().date(),
     )
-    session.add(person)
-    session.flush()
-    audit.record(
-        session,
-        clock,
-        action="person.added",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail={"person": person.id},
-    )
-    session.commit()
+    with unit_of_work(session):
+        session.add(person)
+        session.flush()
+        audit.record(
+            session,
+            clock,
+            action="person.added",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+            detail={"person": person.id},
+        )
     return person
 
 
@@ -130,7 +131,8 @@ def mark_notified(
     person_id: int,
     notified_on: date | None,
 ) -> None:
-    """The person was given the notice on ``notified_on``. Commits."""
+    """Record that the person was given the notice on ``notified_on``, with its audit entry,
+    and commit."""
     person = _person(session, case, person_id)
     today = clock.now().date()
     if notified_on is None or not case.received_on <= notified_on <= today:
@@ -138,20 +140,20 @@ def mark_notified(
             "notified_on",
             _l("Give the day the notice was given: not before the report, not in the future."),
         )
-    person.notice_status = "notified"
-    person.notified_on = notified_on
-    person.deferral_basis = None
-    person.review_on = None
-    audit.record(
-        session,
-        clock,
-        action="person.notified",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail={"person": person.id, "on": notified_on.isoformat()},
-    )
-    session.commit()
+    with unit_of_work(session):
+        person.notice_status = "notified"
+        person.notified_on = notified_on
+        person.deferral_basis = None
+        person.review_on = None
+        audit.record(
+            session,
+            clock,
+            action="person.notified",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+            detail={"person": person.id, "on": notified_on.isoformat()},
+        )
 
 
 def defer(
@@ -166,7 +168,8 @@ def defer(
     review_on: date | None,
     reason: str,
 ) -> None:
-    """Defer the notice, with its basis, a reason (internal note) and a review date. Commits."""
+    """Defer the notice, with its basis, a reason (internal note) and a review date, with its
+    audit entry, and commit."""
     person = _person(session, case, person_id)
     if person.notice_status == "notified":
         raise Refused("basis", _l("The person has already been given the notice."))
@@ -183,25 +186,25 @@ def defer(
             ),
         )
     text = content.required_text(reason, "reason", _l("Give the reason for deferring."))
-    note = content.write_note(session, clock, case, keys, user_id, "notice_deferral", text)
-    person.notice_status = "deferred"
-    person.deferral_basis = basis
-    person.review_on = review_on
-    audit.record(
-        session,
-        clock,
-        action="person.notice_deferred",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail={
-            "person": person.id,
-            "basis": basis,
-            "review_on": review_on.isoformat(),
-            "note": note.id,
-        },
-    )
-    session.commit()
+    with unit_of_work(session):
+        note = content.write_note(session, clock, case, keys, user_id, "notice_deferral", text)
+        person.notice_status = "deferred"
+        person.deferral_basis = basis
+        person.review_on = review_on
+        audit.record(
+            session,
+            clock,
+            action="person.notice_deferred",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+            detail={
+                "person": person.id,
+                "basis": basis,
+                "review_on": review_on.isoformat(),
+                "note": note.id,
+            },
+        )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Pages for the persons concerned of a case and their notices (art. 14;
-whistle/notices/notices.py)."""
+whistle/notices/notices.py): blueprint ``notices``, whose URLs stay under ``.../persons``,
+as staff have bookmarked them."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from whistle.web.case_pages import CaseAction, open_case, subpage_action
 from whistle.web.forms import parse_id
 from whistle.web.guard import StaffContext
 
-bp = Blueprint("persons", __name__, url_prefix="/staff/<slug>/cases/<reference>/persons")
+bp = Blueprint("notices", __name__, url_prefix="/staff/<slug>/cases/<reference>/persons")
 
 BASIS_LABELS = {
     "gdpr_14_5_b": _l("GDPR art. 14(5)(b): the notice would seriously impair the investigation"),
@@ -74,7 +75,7 @@ def _page(
     shown = {name: cls(prefix=name, formdata=None) for name, cls in FORMS.items()}
     shown.update(forms or {})
     page = render_template(
-        "cases/persons.html",
+        "notices/persons.html",
         ctx=ctx,
         organisation=ctx.org,
         case=case,
@@ -100,7 +101,7 @@ def notice_text(slug: str, reference: str) -> str:
     name the reporter (it is given nothing about the case but its reference)."""
     ctx, case, _keys = open_case(slug, reference)
     return render_template(
-        "cases/notice.html",
+        "notices/notice.html",
         ctx=ctx,
         organisation=ctx.org,
         reference=case.reference,
@@ -113,7 +114,7 @@ def _act(slug: str, reference: str, name: str, action: CaseAction) -> Response |
         reference,
         FORMS[name](prefix=name),
         action,
-        endpoint="persons.index",
+        endpoint="notices.index",
         done=name,
         item_field="person",
         page=_page,

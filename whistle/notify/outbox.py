@@ -182,9 +182,8 @@ def queue_disclosure_approval(
     session: Session, clock: Clock, case: Case, disclosure: IdentityDisclosure
 ) -> int:
     """Ask the unit leads who hold ``case`` (all but the one who asked) to decide on a
-    disclosure of the reporter's identity without notice (whistle/disclosure/disclosure.py). The
-    mail
-    names the case, never the disclosure's content. Flushes, never commits."""
+    disclosure of the reporter's identity without notice (whistle/disclosure/asking.py). The
+    mail names the case, never the disclosure's content. Flushes, never commits."""
     session.flush()
     leads = session.scalars(
         select(User.id)

@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from whistle.meetings.meetings import MAX_MINUTES_LENGTH
+from whistle.meetings.minutes import MAX_MINUTES_LENGTH
 from whistle.web.forms import valid_email
 
 REQUIRED = _l("This field is required.")

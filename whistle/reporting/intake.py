@@ -54,7 +54,7 @@ from whistle.core.models import Case, CaseStatus, Category, Organisation, Refere
 from whistle.core.refusals import Refused
 from whistle.core.shredding import case_key_name, file_key_name
 from whistle.core.storage import FileStore
-from whistle.meetings.meetings import open_meeting_task
+from whistle.meetings.tasks import open_meeting_task
 from whistle.notify.outbox import queue_case_event
 from whistle.reporting.receipts import SALT_FIELD, new_salt
 

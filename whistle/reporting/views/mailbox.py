@@ -2,7 +2,7 @@
 
 Status, acknowledgement and feedback, the conversation, replies with files, files from the
 handlers, the signed receipt, and meetings with their minutes to approve or correct
-(whistle/meetings/meetings.py). Sessions end on request and after the idle time.
+(whistle/meetings/minutes.py). Sessions end on request and after the idle time.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from whistle.core.models import Meeting, Organisation, User
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore, StorageError
-from whistle.disclosure import disclosure
-from whistle.meetings.meetings import (
-    MeetingError,
+from whistle.disclosure import consent as disclosure_consent
+from whistle.meetings.minutes import (
     StaleMinutes,
     approve_minutes,
     correct_minutes,
@@ -216,7 +215,7 @@ def _mailbox_page(
         messages=messages,
         report_files=sent_with_report,
         meetings=meetings,
-        consents=disclosure.for_reporter(session, reporter.case),
+        consents=disclosure_consent.for_reporter(session, reporter.case),
         corrections=corrections,
         minutes_notice=notice if notice in MINUTES_NOTICES else None,
         form=form,
@@ -250,7 +249,7 @@ def minutes_approve(slug: str, uid: str) -> Response | tuple[str, int]:
         approve_minutes(session, runtime().clock, reporter.case, version)
     except StaleMinutes:
         return _back_to_mailbox(org, "changed")
-    except MeetingError as exc:
+    except Refused as exc:
         return render_error(409, _l("The minutes could not be approved"), exc.message)
     return _back_to_mailbox(org, "approved")
 
@@ -300,10 +299,8 @@ def minutes_correct(slug: str, uid: str) -> Response | str:
             return _mailbox_page(
                 org, reporter, form=ReplyForm(formdata=None), correction=(newest.uid, moved)
             )
-        except MeetingError as exc:
-            if exc.reason == "nothing-to-review":  # approved or corrected in another window
-                return _back_to_mailbox(org, "changed")
-            correction.body.errors = [exc.message]
+        except Refused as exc:
+            show_refusal(correction, exc)
         else:
             return _back_to_mailbox(org, "corrected")
     return _mailbox_page(org, reporter, form=ReplyForm(formdata=None), correction=(uid, correction))
@@ -313,8 +310,10 @@ def _answer_consent(slug: str, uid: str, *, consent: bool) -> Response:
     org = organisation_or_404(slug)
     reporter = _signed_in(org)
     try:
-        outcome = disclosure.answer(db(), runtime().clock, reporter.case, uid, consent=consent)
-    except disclosure.UnknownDisclosure:
+        outcome = disclosure_consent.answer(
+            db(), runtime().clock, reporter.case, uid, consent=consent
+        )
+    except disclosure_consent.UnknownDisclosure:
         abort(404)
     notices = {"given": "consent_given", "refused": "consent_refused"}
     return _back_to_mailbox(org, notices.get(outcome, "consent_unchanged"))
