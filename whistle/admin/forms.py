@@ -22,7 +22,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from whistle.admin.scheme import MAX_TEXT, REPORTER_GROUPS, TEXT_KEYS
+from whistle.admin.channel import REPORTER_GROUPS
+from whistle.admin.texts import MAX_TEXT, TEXT_KEYS
 from whistle.core.labels import ROLE_LABELS
 from whistle.core.models import CaseOutcome
 from whistle.core.settings import LOCALES

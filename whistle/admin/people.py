@@ -15,7 +15,8 @@ to a new key epoch without them and their key rows are deleted (whistle/casefile
 for someone who kept a copy of the database. Given the role back, or reactivated, they hold
 no case until a colleague gives them one.
 
-Every change is audited with ids and role names only.
+Every change is audited with ids and role names only, and is a unit of work: the function
+the page calls commits it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from whistle.casefile import sharing as case_sharing
 from whistle.casefile.access import HANDLING_ROLES
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.db import unit_of_work
 from whistle.core.models import Invitation, Membership, Organisation, Role, User, WebSession
 from whistle.core.refusals import Refused
 from whistle.keys import certification
@@ -174,29 +176,55 @@ def _names(roles: Iterable[Role]) -> str:
 def change_roles(
     session: Session, clock: Clock, org_id: int, actor_id: int, user_id: int, roles: Iterable[Role]
 ) -> bool:
-    """Give ``user_id`` exactly ``roles`` in ``org_id``; True when something changed.
-    Flushes, never commits.
+    """Give ``user_id`` exactly ``roles`` in ``org_id``, and commit; True when something
+    changed.
 
     At least one role is needed (ending someone's access is :func:`end_access`), and the
     organisation keeps at least one active administrator. A key pair for a new handler role is
     made from the password at the person's next sign-in (whistle/staff/auth.py).
     """
-    user = member(session, org_id, user_id)
-    wanted = {Role(r) for r in roles}
-    if not wanted:
-        raise Refused(
-            "roles", _l("Choose at least one role. To end someone's access, deactivate them.")
+    with unit_of_work(session):
+        user = member(session, org_id, user_id)
+        wanted = {Role(r) for r in roles}
+        if not wanted:
+            raise Refused(
+                "roles", _l("Choose at least one role. To end someone's access, deactivate them.")
+            )
+        held = _roles_by_org(session, user_id).get(org_id, set())
+        added, removed = wanted - held, held - wanted
+        if not added and not removed:
+            return False
+        if (
+            Role.ADMIN in removed
+            and user.is_active
+            and not _other_active_admins(session, org_id, user_id)
+        ):
+            raise Refused("roles", LAST_ADMIN)
+        _apply_roles(session, clock, org_id, user_id, added, removed)
+        audit.record(
+            session,
+            clock,
+            action="user.roles_changed",
+            org_id=org_id,
+            actor_user_id=actor_id,
+            detail={"user": user_id, "added": _names(added), "removed": _names(removed)},
         )
-    held = _roles_by_org(session, user_id).get(org_id, set())
-    added, removed = wanted - held, held - wanted
-    if not added and not removed:
-        return False
-    if (
-        Role.ADMIN in removed
-        and user.is_active
-        and not _other_active_admins(session, org_id, user_id)
-    ):
-        raise Refused("roles", LAST_ADMIN)
+        if removed & set(HANDLING_ROLES) and not wanted & set(HANDLING_ROLES):
+            case_sharing.leave_organisation(
+                session,
+                clock,
+                user_id,
+                org_id=org_id,
+                actor_user_id=actor_id,
+                reason="role_removed",
+            )
+        session.flush()
+        return True
+
+
+def _apply_roles(
+    session: Session, clock: Clock, org_id: int, user_id: int, added: set[Role], removed: set[Role]
+) -> None:
     now = clock.now()
     for role in sorted(added):
         session.add(Membership(org_id=org_id, user_id=user_id, role=role.value, created_at=now))
@@ -210,63 +238,71 @@ def change_roles(
         )
         # A lead's certification goes with the role: given back, it needs a lead again.
         certification.forget(session, org_id, user_id, removed)
-    audit.record(
-        session,
-        clock,
-        action="user.roles_changed",
-        org_id=org_id,
-        actor_user_id=actor_id,
-        detail={"user": user_id, "added": _names(added), "removed": _names(removed)},
-    )
-    if removed & set(HANDLING_ROLES) and not wanted & set(HANDLING_ROLES):
-        case_sharing.leave_organisation(
-            session, clock, user_id, org_id=org_id, actor_user_id=actor_id, reason="role_removed"
-        )
-    session.flush()
-    return True
 
 
 def end_access(session: Session, clock: Clock, org_id: int, actor_id: int, user_id: int) -> str:
-    """End ``user_id``'s access to ``org_id``: ``"deactivated"`` or ``"removed"``. Flushes.
+    """End ``user_id``'s access to ``org_id``, and commit: ``"deactivated"`` or ``"removed"``.
 
     When the administrator administers every organisation of the person, the account is
     deactivated (roles kept, so it can be reactivated) and every session of it ends.
     Otherwise the person's roles here are removed and the account stays for their other
     organisations. Either way the organisations keep an active administrator.
     """
-    user = member(session, org_id, user_id)
-    if user_id == actor_id:
-        raise Refused("confirm", SELF_DEACTIVATE)
-    roles = _roles_by_org(session, user_id)
-    whole_account = governs(session, actor_id, user_id)
-    affected = roles if whole_account else {org_id: roles.get(org_id, set())}
-    for affected_org, held in affected.items():
-        if (
-            Role.ADMIN in held
-            and user.is_active
-            and not _other_active_admins(session, affected_org, user_id)
-        ):
-            raise Refused("confirm", LAST_ADMIN)
-    if whole_account:
-        if not user.is_active:
+    with unit_of_work(session):
+        user = member(session, org_id, user_id)
+        if user_id == actor_id:
+            raise Refused("confirm", SELF_DEACTIVATE)
+        roles = _roles_by_org(session, user_id)
+        whole_account = governs(session, actor_id, user_id)
+        affected = roles if whole_account else {org_id: roles.get(org_id, set())}
+        for affected_org, held in affected.items():
+            if (
+                Role.ADMIN in held
+                and user.is_active
+                and not _other_active_admins(session, affected_org, user_id)
+            ):
+                raise Refused("confirm", LAST_ADMIN)
+        if whole_account:
+            _deactivate(session, clock, org_id, actor_id, user, affected)
             return "deactivated"
-        user.is_active = False
-        for affected_org in affected:
-            certification.forget(session, affected_org, user_id)
-        ended = _end_sessions(session, user_id)
-        case_sharing.leave_organisation(
-            session, clock, user_id, org_id=None, actor_user_id=actor_id, reason="deactivated"
-        )
-        audit.record(
-            session,
-            clock,
-            action="user.deactivated",
-            org_id=org_id,
-            actor_user_id=actor_id,
-            detail={"user": user_id, "sessions": ended},
-        )
-        session.flush()
-        return "deactivated"
+        _remove(session, clock, org_id, actor_id, user_id, roles.get(org_id, set()))
+        return "removed"
+
+
+def _deactivate(
+    session: Session,
+    clock: Clock,
+    org_id: int,
+    actor_id: int,
+    user: User,
+    affected: dict[int, set[Role]],
+) -> None:
+    """The account can no longer sign in: its sessions end, it leaves every case it held and
+    its certifications in ``affected`` go (its roles stay, for a reactivation)."""
+    if not user.is_active:
+        return
+    user.is_active = False
+    for affected_org in affected:
+        certification.forget(session, affected_org, user.id)
+    ended = _end_sessions(session, user.id)
+    case_sharing.leave_organisation(
+        session, clock, user.id, org_id=None, actor_user_id=actor_id, reason="deactivated"
+    )
+    audit.record(
+        session,
+        clock,
+        action="user.deactivated",
+        org_id=org_id,
+        actor_user_id=actor_id,
+        detail={"user": user.id, "sessions": ended},
+    )
+    session.flush()
+
+
+def _remove(
+    session: Session, clock: Clock, org_id: int, actor_id: int, user_id: int, held: set[Role]
+) -> None:
+    """The person's roles in ``org_id`` go, with their certification and their cases there."""
     session.execute(
         delete(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
     )
@@ -280,32 +316,33 @@ def end_access(session: Session, clock: Clock, org_id: int, actor_id: int, user_
         action="user.removed",
         org_id=org_id,
         actor_user_id=actor_id,
-        detail={"user": user_id, "roles": _names(roles.get(org_id, set()))},
+        detail={"user": user_id, "roles": _names(held)},
     )
     session.flush()
-    return "removed"
 
 
 def reactivate(session: Session, clock: Clock, org_id: int, actor_id: int, user_id: int) -> bool:
-    """Let a deactivated account sign in again with its roles; True when it changed. Flushes."""
-    user = member(session, org_id, user_id)
-    if user.is_active:
-        return False
-    if not governs(session, actor_id, user_id):
-        raise Refused("user", NOT_GOVERNED)
-    user.is_active = True
-    user.failed_sign_ins = 0
-    user.sign_in_blocked_until = None
-    audit.record(
-        session,
-        clock,
-        action="user.reactivated",
-        org_id=org_id,
-        actor_user_id=actor_id,
-        detail={"user": user_id},
-    )
-    session.flush()
-    return True
+    """Let a deactivated account sign in again with its roles, and commit; True when it
+    changed."""
+    with unit_of_work(session):
+        user = member(session, org_id, user_id)
+        if user.is_active:
+            return False
+        if not governs(session, actor_id, user_id):
+            raise Refused("user", NOT_GOVERNED)
+        user.is_active = True
+        user.failed_sign_ins = 0
+        user.sign_in_blocked_until = None
+        audit.record(
+            session,
+            clock,
+            action="user.reactivated",
+            org_id=org_id,
+            actor_user_id=actor_id,
+            detail={"user": user_id},
+        )
+        session.flush()
+        return True
 
 
 def reset_two_step(
@@ -313,25 +350,26 @@ def reset_two_step(
 ) -> None:
     """Forget ``user_id``'s authenticator: at their next sign-in, after the password, they set
     up a new one (whistle/staff/auth.py, enrolment). Every session of theirs ends, in case the
-    lost phone was not the only thing lost. Flushes, never commits."""
-    user = member(session, org_id, user_id)
-    if user_id == actor_id:
-        raise Refused("confirm", SELF_RESET)
-    if not governs(session, actor_id, user_id):
-        raise Refused("confirm", NOT_GOVERNED)
-    user.totp_secret = None
-    user.totp_confirmed_at = None
-    user.totp_last_step = None
-    ended = _end_sessions(session, user_id)
-    audit.record(
-        session,
-        clock,
-        action="user.two_step_reset",
-        org_id=org_id,
-        actor_user_id=actor_id,
-        detail={"user": user_id, "sessions": ended},
-    )
-    session.flush()
+    lost phone was not the only thing lost. Commits."""
+    with unit_of_work(session):
+        user = member(session, org_id, user_id)
+        if user_id == actor_id:
+            raise Refused("confirm", SELF_RESET)
+        if not governs(session, actor_id, user_id):
+            raise Refused("confirm", NOT_GOVERNED)
+        user.totp_secret = None
+        user.totp_confirmed_at = None
+        user.totp_last_step = None
+        ended = _end_sessions(session, user_id)
+        audit.record(
+            session,
+            clock,
+            action="user.two_step_reset",
+            org_id=org_id,
+            actor_user_id=actor_id,
+            detail={"user": user_id, "sessions": ended},
+        )
+        session.flush()
 
 
 def open_invitations(session: Session, clock: Clock, org_id: int) -> list[Invitation]:
@@ -353,19 +391,20 @@ def withdraw_invitation(
     session: Session, clock: Clock, org_id: int, actor_id: int, invitation_id: int
 ) -> None:
     """Make an unused invitation's link stop working (LookupError for another organisation's
-    or an unknown one). Flushes."""
-    invitation = session.get(Invitation, invitation_id)
-    if invitation is None or invitation.org_id != org_id:
-        raise LookupError(invitation_id)
-    if invitation.used_at is not None:
-        return
-    audit.record(
-        session,
-        clock,
-        action="user.invitation_withdrawn",
-        org_id=org_id,
-        actor_user_id=actor_id,
-        detail={"invitation": invitation.id},
-    )
-    session.delete(invitation)
-    session.flush()
+    or an unknown one), and commit."""
+    with unit_of_work(session):
+        invitation = session.get(Invitation, invitation_id)
+        if invitation is None or invitation.org_id != org_id:
+            raise LookupError(invitation_id)
+        if invitation.used_at is not None:
+            return
+        audit.record(
+            session,
+            clock,
+            action="user.invitation_withdrawn",
+            org_id=org_id,
+            actor_user_id=actor_id,
+            detail={"invitation": invitation.id},
+        )
+        session.delete(invitation)
+        session.flush()

@@ -17,7 +17,8 @@ from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from whistle.admin.scheme import active_members, reporter_group_labels
+from whistle.admin.channel import reporter_group_labels
+from whistle.admin.overview import active_members
 from whistle.casefile.access import HANDLING_ROLES
 from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.labels import OUTCOME_LABELS

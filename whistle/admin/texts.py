@@ -2,22 +2,32 @@
 
 Each has a good default in Danish and English (through the translation catalog); an
 organisation may override any of them per language (``org_texts``), with a small safe subset
-of HTML that is sanitised with bleach when saved and again when shown.
+of HTML that is sanitised with bleach when saved and again when shown. The administrator
+edits them all on one page (:func:`text_drafts`, :func:`save_texts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from bleach.html5lib_shim import Filter
 from bleach.sanitizer import Cleaner
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from whistle.core import audit
+from whistle.core.clock import Clock
+from whistle.core.db import unit_of_work
 from whistle.core.models import OrgText
+from whistle.core.refusals import Refused
+from whistle.core.settings import LOCALES
+
+MAX_TEXT = 20_000
 
 ALLOWED_TAGS = ["p", "ul", "ol", "li", "a", "em", "strong", "br"]
 ALLOWED_ATTRIBUTES = {"a": ["href"]}
@@ -122,3 +132,84 @@ def set_org_text(session: Session, org_id: int, key: str, locale: str, body: str
     else:
         row.body = sanitise(body)
     session.flush()
+
+
+# --- The administrator's page -----------------------------------------------------------------
+
+TEXT_KEYS = tuple(DEFAULTS)
+
+
+def _default_html(key: str, locale: str) -> str:
+    with force_locale(locale):
+        return str(default_text(key))
+
+
+def _normalised(html: str) -> str:
+    return re.sub(r"\s+", " ", sanitise(html)).strip()
+
+
+def text_drafts(session: Session, org_id: int) -> dict[tuple[str, str], str]:
+    """Every text in every language as the form shows it: the organisation's own version, or
+    the default (which then follows the translations as they improve)."""
+    own = {
+        (row.key, row.locale): row.body
+        for row in session.scalars(select(OrgText).where(OrgText.org_id == org_id))
+    }
+    return {
+        (key, locale): own.get((key, locale)) or _default_html(key, locale)
+        for key in TEXT_KEYS
+        for locale in LOCALES
+    }
+
+
+def _check_lengths(submitted: Mapping[tuple[str, str], str]) -> None:
+    for (key, locale), body in submitted.items():
+        if key not in DEFAULTS or locale not in LOCALES:
+            raise KeyError(key)
+        if len(body) > MAX_TEXT:
+            raise Refused(
+                f"{key}_{locale}",
+                _l("A text may be at most %(n)d characters long.", n=MAX_TEXT),
+            )
+
+
+def save_texts(
+    session: Session,
+    clock: Clock,
+    org_id: int,
+    actor_id: int,
+    submitted: Mapping[tuple[str, str], str],
+) -> int:
+    """Save the texts as given (sanitised here and again when shown), and commit; return how
+    many changed.
+
+    A text left empty, or equal to the default, is the default again.
+    """
+    with unit_of_work(session):
+        _check_lengths(submitted)
+        changed = 0
+        for (key, locale), body in submitted.items():
+            row = session.get(OrgText, (org_id, key, locale))
+            clean = sanitise(body).strip()
+            default = not _normalised(clean) or _normalised(clean) == _normalised(
+                _default_html(key, locale)
+            )
+            if default:
+                if row is None:
+                    continue
+                session.delete(row)
+            else:
+                if row is not None and _normalised(row.body) == _normalised(clean):
+                    continue
+                set_org_text(session, org_id, key, locale, clean)
+            audit.record(
+                session,
+                clock,
+                action="settings.text_changed",
+                org_id=org_id,
+                actor_user_id=actor_id,
+                detail={"text": key, "locale": locale, "default": default},
+            )
+            changed += 1
+        session.flush()
+        return changed

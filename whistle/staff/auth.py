@@ -39,6 +39,7 @@ from crypto import (
 )
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.db import unit_of_work
 from whistle.core.models import Membership, Role, User, WebSession
 from whistle.core.refusals import Refused
 from whistle.keys.warnings import warn_key_mismatch
@@ -235,6 +236,12 @@ def check_code(
     user.sign_in_blocked_until = None
     audit.record(session, clock, action="user.signed_in", org_id=None, actor_user_id=user.id)
     session.commit()
+
+
+def record_sign_out(session: Session, clock: Clock, user: User) -> None:
+    """Write the audit entry of ``user`` signing out, and commit."""
+    with unit_of_work(session):
+        audit.record(session, clock, action="user.signed_out", org_id=None, actor_user_id=user.id)
 
 
 def acknowledge_confidentiality(session: Session, clock: Clock, user: User) -> None:

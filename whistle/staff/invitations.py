@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from crypto import Argon2Params, PrivateKey, wrap_private_key
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.db import unit_of_work
 from whistle.core.models import Invitation, Membership, Organisation, Role, User
 from whistle.core.refusals import Refused
 from whistle.staff.auth import (
@@ -73,50 +74,53 @@ def invite(
     roles: Iterable[Role],
     invited_by: int,
 ) -> IssuedInvitation:
-    """A one-time invitation link for ``email`` with ``roles`` in ``org``. Flushes.
+    """A one-time invitation link for ``email`` with ``roles`` in ``org``, and commit.
 
     An earlier unused invitation of the same address to the same organisation stops working.
     """
-    wanted = sorted({Role(r) for r in roles})
-    if not wanted:
-        raise Refused("roles", _l("Choose at least one role."))
-    address = email.strip().lower()
-    existing_roles = set(
-        session.scalars(
-            select(Membership.role)
-            .join(User, User.id == Membership.user_id)
-            .where(Membership.org_id == org.id, User.email == address)
+    with unit_of_work(session):
+        wanted = sorted({Role(r) for r in roles})
+        if not wanted:
+            raise Refused("roles", _l("Choose at least one role."))
+        address = email.strip().lower()
+        existing_roles = set(
+            session.scalars(
+                select(Membership.role)
+                .join(User, User.id == Membership.user_id)
+                .where(Membership.org_id == org.id, User.email == address)
+            )
         )
-    )
-    if existing_roles and set(wanted) <= {Role(r) for r in existing_roles}:
-        raise Refused("email", _l("This person already has these roles here."))
-    now = clock.now()
-    session.execute(
-        delete(Invitation).where(
-            Invitation.org_id == org.id, Invitation.email == address, Invitation.used_at.is_(None)
+        if existing_roles and set(wanted) <= {Role(r) for r in existing_roles}:
+            raise Refused("email", _l("This person already has these roles here."))
+        now = clock.now()
+        session.execute(
+            delete(Invitation).where(
+                Invitation.org_id == org.id,
+                Invitation.email == address,
+                Invitation.used_at.is_(None),
+            )
         )
-    )
-    token = secrets.token_urlsafe(32)
-    invitation = Invitation(
-        org_id=org.id,
-        email=address,
-        roles=",".join(r.value for r in wanted),
-        token_hash=_digest(token),
-        invited_by=invited_by,
-        created_at=now,
-        expires_at=now + timedelta(days=INVITATION_DAYS),
-    )
-    session.add(invitation)
-    session.flush()
-    audit.record(
-        session,
-        clock,
-        action="user.invited",
-        org_id=org.id,
-        actor_user_id=invited_by,
-        detail={"invitation": invitation.id, "roles": ":".join(r.value for r in wanted)},
-    )
-    return IssuedInvitation(invitation, token)
+        token = secrets.token_urlsafe(32)
+        invitation = Invitation(
+            org_id=org.id,
+            email=address,
+            roles=",".join(r.value for r in wanted),
+            token_hash=_digest(token),
+            invited_by=invited_by,
+            created_at=now,
+            expires_at=now + timedelta(days=INVITATION_DAYS),
+        )
+        session.add(invitation)
+        session.flush()
+        audit.record(
+            session,
+            clock,
+            action="user.invited",
+            org_id=org.id,
+            actor_user_id=invited_by,
+            detail={"invitation": invitation.id, "roles": ":".join(r.value for r in wanted)},
+        )
+        return IssuedInvitation(invitation, token)
 
 
 def find_invitation(session: Session, clock: Clock, token: str) -> Invitation:

@@ -14,7 +14,6 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle.core import audit
 from whistle.core.labels import ROLE_LABELS
 from whistle.core.models import Organisation, Role, User
 from whistle.core.refusals import Refused
@@ -30,6 +29,7 @@ from whistle.staff.auth import (
     check_password,
     is_enrolled,
     pending_secret,
+    record_sign_out,
     start_enrolment,
 )
 from whistle.staff.forms import (
@@ -215,14 +215,7 @@ def enrol_qr() -> Response:
 def sign_out() -> Response:
     staff = staff_session.current()
     if staff is not None:
-        audit.record(
-            db(),
-            runtime().clock,
-            action="user.signed_out",
-            org_id=None,
-            actor_user_id=staff.user.id,
-        )
-        db().commit()
+        record_sign_out(db(), runtime().clock, staff.user)
     staff_session.end()
     return redirect(url_for("staff.sign_in", signed_out=1), code=303)
 

@@ -1,8 +1,9 @@
 """The admin console's blueprint (``admin``, ``/staff/<slug>/admin``) and the frame every
 console page shares: the admin check, the page with its notice, the redirect after a change.
 
-The views are in :mod:`whistle.admin.views.people` and :mod:`whistle.admin.views.settings`;
-:mod:`whistle.admin.views` puts them together for the app.
+The views are in the modules beside this one, one per page (people, profile, texts,
+categories, reporting, retention presets, mail server, record); :mod:`whistle.admin.views`
+puts them together for the app.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 (the link is shown once, and mailed if mail is set up), withdrawing an open invitation,
 changing roles, deactivating and reactivating an account, resetting two-step sign-in.
 
-Each view parses its form, calls :mod:`whistle.admin.people`, commits and redirects, or shows
-the page again with the form's errors. The page is built from memberships and invitations:
+Each view parses its form and calls :mod:`whistle.admin.people` (or
+:func:`whistle.staff.invitations.invite`), which commit, then redirects, or shows the page
+again with the form's errors. The page is built from memberships and invitations:
 nothing here opens a case key.
 """
 
@@ -113,10 +114,9 @@ def users(slug: str) -> tuple[str, int]:
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return _users_page(ctx, invite_form=form, status=status)
-    session = db()
     try:
         issued = invite(
-            session,
+            db(),
             runtime().clock,
             ctx.org,
             email=form.email.data or "",
@@ -126,7 +126,6 @@ def users(slug: str) -> tuple[str, int]:
     except Refused as exc:
         show_refusal(form, exc)
         return _users_page(ctx, invite_form=form, status=400)
-    session.commit()
     link = url_for("staff.accept", token=issued.token, _external=True)
     return _users_page(
         ctx,
@@ -150,7 +149,6 @@ def withdraw(slug: str) -> Response | tuple[str, int]:
         )
     except LookupError:
         abort(404)
-    db().commit()
     return done("admin.users", ctx.org.slug, "withdrawn")
 
 
@@ -161,8 +159,9 @@ def _person_action(
     form: FlaskForm,
     action: Callable[[StaffContext], str],
 ) -> Response | tuple[str, int]:
-    """Run ``action`` on a person of the organisation if ``form`` is valid; the page again
-    with the form's errors otherwise. ``action`` returns the ``done`` code."""
+    """Run ``action`` (a unit of work: it commits, or rolls back when refused) on a person of
+    the organisation if ``form`` is valid; the page again with the form's errors otherwise.
+    ``action`` returns the ``done`` code."""
     ctx = admin(slug)
     try:
         people.member(db(), ctx.org.id, user_id)
@@ -176,9 +175,7 @@ def _person_action(
     except Refused as exc:
         # Shown at the top of the person's section: the form refused may not be on the page
         # (your own account offers no deactivation).
-        db().rollback()
         return _users_page(ctx, override=override, failed=user_id, refusal=exc.message, status=409)
-    db().commit()
     return done("admin.users", ctx.org.slug, code, anchor=f"person-{user_id}")
 
 

@@ -18,7 +18,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from whistle.admin.scheme import has_logo, reporter_group_labels
+from whistle.admin.channel import reporter_group_labels
+from whistle.admin.logo import has_logo
 from whistle.admin.texts import DEFAULTS, org_text
 from whistle.casefile.access import certified_members
 from whistle.casefile.limits import UploadLimits, upload_limits
