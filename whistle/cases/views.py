@@ -558,8 +558,7 @@ def reveal(slug: str, reference: str) -> tuple[str, int]:
             )
         except Refused as exc:
             show_refusal(form, exc)
-        except NoAccess:
-            db().rollback()
+        except NoAccess:  # (rolled back by reveal_identity)
             abort(403)
         else:
             # Shown in this one answer only: never stored in the session or a redirect.
@@ -632,13 +631,5 @@ def file(slug: str, reference: str, name: str) -> Response | tuple[str, int]:
     if opened is None:
         abort(404)
     view, chunks = opened
-    audit.record(
-        db(),
-        runtime().clock,
-        action="case.file_downloaded",
-        org_id=found.org_id,
-        actor_user_id=ctx.staff.user.id,
-        case=found,
-    )
-    db().commit()
+    handling.record_file_downloaded(db(), runtime().clock, found, ctx.staff.user.id)
     return download_response(view, chunks)
