@@ -32,6 +32,7 @@ from crypto import (
 from whistle.casefile import records
 from whistle.casefile.access import KeyRing
 from whistle.core.clock import Clock
+from whistle.core.db import unit_of_work_with_files
 from whistle.core.models import Attachment, Author, Case, Message
 from whistle.core.shredding import file_key_name
 from whistle.core.storage import FileStore
@@ -196,10 +197,47 @@ def post_message(
     kind: str = "message",
     with_message: Callable[[Message], None] | None = None,
 ) -> Message:
-    """Add a message (and its files) to the conversation. Commits; on failure nothing stays.
+    """Add a message (and its files) to the conversation, a unit of work of its own, and
+    commit; on failure nothing stays (:func:`~whistle.core.db.unit_of_work_with_files`).
 
     ``with_message`` is called with the flushed message before the commit, for rows that must
     point to it and be stored in the same transaction."""
+    with unit_of_work_with_files(session, store) as stored:
+        return add_message(
+            session,
+            clock,
+            store,
+            case,
+            content,
+            author=author,
+            body=body,
+            files=files,
+            user_id=user_id,
+            kind=kind,
+            with_message=with_message,
+            stored=stored,
+        )
+
+
+def add_message(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    content: KeyRing,
+    *,
+    author: Author,
+    body: str,
+    stored: list[str],
+    files: Sequence[PreparedFile] = (),
+    user_id: int | None = None,
+    kind: str = "message",
+    with_message: Callable[[Message], None] | None = None,
+) -> Message:
+    """Add a message (and its files) inside the caller's unit of work: flushes, never commits.
+
+    Appends each stored file's name to ``stored`` as soon as the file exists (the list
+    :func:`~whistle.core.db.unit_of_work_with_files` yields), so a failure removes them."""
     if kind not in MESSAGE_KINDS:
         raise ValueError(f"unknown message kind {kind!r}")
     message_uid = str(uuid.uuid4())
@@ -214,41 +252,26 @@ def post_message(
         sent_on=today,
     )
     records.seal_message(session, content, case.uid, message, body)
-    stored: list[str] = []
-    try:
-        session.add(message)
-        session.flush()
-        written = write_files(
-            session,
-            store,
-            case.uid,
-            content,
-            files,
-            stored=stored,
-            author=author.value,
-            owner=message_uid,
-        )
-        add_file_rows(session, case, written, added_on=today, message_id=message.id)
-        if with_message is not None:
-            with_message(message)
-        if author is Author.REPORTER:
-            case.unread_for_handlers = True
-        else:
-            case.unread_for_reporter = True
-        session.flush()
-    except BaseException:
-        session.rollback()
-        for name in stored:
-            store.delete(name)
-        raise
-    try:
-        session.commit()
-    except BaseException:
-        # A failed commit may still have been made (the connection broke after the server
-        # committed): the files stay; unneeded, they are unreadable orphans `whistle doctor`
-        # removes.
-        session.rollback()
-        raise
+    session.add(message)
+    session.flush()
+    written = write_files(
+        session,
+        store,
+        case.uid,
+        content,
+        files,
+        stored=stored,
+        author=author.value,
+        owner=message_uid,
+    )
+    add_file_rows(session, case, written, added_on=today, message_id=message.id)
+    if with_message is not None:
+        with_message(message)
+    if author is Author.REPORTER:
+        case.unread_for_handlers = True
+    else:
+        case.unread_for_reporter = True
+    session.flush()
     return message
 
 

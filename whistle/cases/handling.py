@@ -3,9 +3,10 @@ S6).
 
 Reading anything needs the handler's private key: :func:`open_keys` opens the handler's own
 sealed copies of the case keys, and a handler without a copy simply cannot read, whatever a
-view allows. Every action here writes its audit entry in the same transaction
-(whistle/core/audit.py)
-and commits, so an action and its record stand or fall together.
+view allows. Every action here is a whole unit of work: it writes its audit entry in the same
+transaction (whistle/core/audit.py) and commits (``unit_of_work``, whistle/core/db.py), so an
+action and its record stand or fall together; a refused action rolls back before the refusal
+leaves.
 
 What the reporter sees goes into the conversation (content key); what only the unit sees is an
 internal note (notes key); the reporter's identity is behind the identity key and comes out only
@@ -31,10 +32,11 @@ from whistle.casefile.content import (
     required_text,
     write_note,
 )
-from whistle.casefile.conversation import PreparedFile, post_message
+from whistle.casefile.conversation import PreparedFile, add_message
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import nudge_context
+from whistle.core.db import unit_of_work, unit_of_work_with_files
 from whistle.core.deadlines import feedback_due
 from whistle.core.models import (
     Author,
@@ -56,19 +58,19 @@ HEARINGS = ("held", "not_needed")
 def add_note(
     session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, body: str
 ) -> CaseNote:
-    """An internal note: the unit's own record, never shown to the reporter. Commits."""
-    text = required_text(body, "body", _l("Write the note."))
-    note = write_note(session, clock, case, keys, user_id, "note", text)
-    audit.record(
-        session,
-        clock,
-        action="case.note_added",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail={"note": note.id},
-    )
-    session.commit()
+    """An internal note: the unit's own record, never shown to the reporter, and commit."""
+    with unit_of_work(session):
+        text = required_text(body, "body", _l("Write the note."))
+        note = write_note(session, clock, case, keys, user_id, "note", text)
+        audit.record(
+            session,
+            clock,
+            action="case.note_added",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+            detail={"note": note.id},
+        )
     return note
 
 
@@ -84,13 +86,17 @@ def _message(
     body: str,
     files: Sequence[PreparedFile] = (),
     action: str,
+    stored: list[str],
     nudge_key: bytes | None = None,
 ) -> None:
+    """A handler's message to the reporter, with its nudge and audit entry, inside the
+    caller's unit of work (flushes, never commits; ``stored`` as
+    :func:`~whistle.core.db.unit_of_work_with_files` yields it)."""
     if case.status == CaseStatus.CLOSED:
         raise Refused("body", _l("The case is closed."))
     if nudge_key is not None:
         _queue_nudge(session, clock, case, keys, nudge_key)
-    # The audit entry is flushed first, so the message's own commit carries both.
+    # The audit entry is flushed first, then the message: one commit carries both.
     audit.record(
         session,
         clock,
@@ -100,7 +106,7 @@ def _message(
         case=case,
         detail={"kind": kind, "files": len(files)},
     )
-    post_message(
+    add_message(
         session,
         clock,
         store,
@@ -111,6 +117,7 @@ def _message(
         files=files,
         user_id=user_id,
         kind=kind,
+        stored=stored,
     )
 
 
@@ -139,27 +146,30 @@ def acknowledge(
     *,
     nudge_key: bytes | None = None,
 ) -> None:
-    """Acknowledge receipt to the reporter (D1); starts the 3-month feedback period. Commits."""
-    text = required_text(body, "body", _l("Write the acknowledgement."))
-    if case.acknowledged_on is not None:
-        raise Refused("body", _l("Receipt has already been acknowledged."))
-    today = clock.now().date()
-    case.acknowledged_on = today
-    case.feedback_due = feedback_due(case.received_on, today)
-    if case.status == CaseStatus.NEW:
-        case.status = CaseStatus.OPEN
-    _message(
-        session,
-        clock,
-        store,
-        case,
-        keys,
-        user_id,
-        kind="acknowledgement",
-        body=text,
-        action="case.acknowledged",
-        nudge_key=nudge_key,
-    )
+    """Acknowledge receipt to the reporter (D1), which starts the 3-month feedback period, and
+    commit."""
+    with unit_of_work_with_files(session, store) as stored:
+        text = required_text(body, "body", _l("Write the acknowledgement."))
+        if case.acknowledged_on is not None:
+            raise Refused("body", _l("Receipt has already been acknowledged."))
+        today = clock.now().date()
+        case.acknowledged_on = today
+        case.feedback_due = feedback_due(case.received_on, today)
+        if case.status == CaseStatus.NEW:
+            case.status = CaseStatus.OPEN
+        _message(
+            session,
+            clock,
+            store,
+            case,
+            keys,
+            user_id,
+            kind="acknowledgement",
+            body=text,
+            action="case.acknowledged",
+            nudge_key=nudge_key,
+            stored=stored,
+        )
 
 
 def send_message(
@@ -175,25 +185,27 @@ def send_message(
     files: Sequence[PreparedFile] = (),
     nudge_key: bytes | None = None,
 ) -> None:
-    """A message (or a question) to the reporter, with files. Commits."""
-    text = body.strip()
-    if not text and not files:
-        raise Refused("body", _l("Write a message or add a file."))
-    if len(text) > MAX_TEXT:
-        raise Refused("body", _l("Use at most %(n)d characters.", n=MAX_TEXT))
-    _message(
-        session,
-        clock,
-        store,
-        case,
-        keys,
-        user_id,
-        kind="question" if question else "message",
-        body=text,
-        files=files,
-        action="case.message_sent",
-        nudge_key=nudge_key,
-    )
+    """A message (or a question) to the reporter, with files, and commit."""
+    with unit_of_work_with_files(session, store) as stored:
+        text = body.strip()
+        if not text and not files:
+            raise Refused("body", _l("Write a message or add a file."))
+        if len(text) > MAX_TEXT:
+            raise Refused("body", _l("Use at most %(n)d characters.", n=MAX_TEXT))
+        _message(
+            session,
+            clock,
+            store,
+            case,
+            keys,
+            user_id,
+            kind="question" if question else "message",
+            body=text,
+            files=files,
+            action="case.message_sent",
+            nudge_key=nudge_key,
+            stored=stored,
+        )
 
 
 def feedback_text(done: str, why: str) -> str:
@@ -214,28 +226,30 @@ def give_feedback(
     final: bool,
     nudge_key: bytes | None = None,
 ) -> None:
-    """Interim feedback or the final outcome (D2, D3): both parts are required. Commits.
+    """Interim feedback or the final outcome (D2, D3): both parts are required, and commit.
 
     The first feedback meets the 3-month deadline; there is no "postpone".
     """
-    what = required_text(done, "done", _l("Say what has been done or will be done."))
-    reason = required_text(why, "why", _l("Say why."))
-    if case.status == CaseStatus.NEW:
-        raise Refused("done", _l("Acknowledge receipt before giving feedback."))
-    if case.feedback_on is None:
-        case.feedback_on = clock.now().date()
-    _message(
-        session,
-        clock,
-        store,
-        case,
-        keys,
-        user_id,
-        kind="final_outcome" if final else "interim_feedback",
-        body=feedback_text(what, reason),
-        action="case.final_outcome" if final else "case.interim_feedback",
-        nudge_key=nudge_key,
-    )
+    with unit_of_work_with_files(session, store) as stored:
+        what = required_text(done, "done", _l("Say what has been done or will be done."))
+        reason = required_text(why, "why", _l("Say why."))
+        if case.status == CaseStatus.NEW:
+            raise Refused("done", _l("Acknowledge receipt before giving feedback."))
+        if case.feedback_on is None:
+            case.feedback_on = clock.now().date()
+        _message(
+            session,
+            clock,
+            store,
+            case,
+            keys,
+            user_id,
+            kind="final_outcome" if final else "interim_feedback",
+            body=feedback_text(what, reason),
+            action="case.final_outcome" if final else "case.interim_feedback",
+            nudge_key=nudge_key,
+            stored=stored,
+        )
 
 
 def assess_scope(
@@ -248,22 +262,22 @@ def assess_scope(
     scope: str,
     reason: str,
 ) -> None:
-    """Record whether the report falls within the Act (§ 12(3)), with the reason. Commits."""
-    if scope not in SCOPES:
-        raise Refused("scope", _l("Choose an assessment."))
-    text = required_text(reason, "reason", _l("Give the reason for the assessment."))
-    note = write_note(session, clock, case, keys, user_id, "scope", text)
-    case.scope = scope
-    audit.record(
-        session,
-        clock,
-        action="case.scope_assessed",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail={"scope": scope, "note": note.id},
-    )
-    session.commit()
+    """Record whether the report falls within the Act (§ 12(3)), with the reason, and commit."""
+    with unit_of_work(session):
+        if scope not in SCOPES:
+            raise Refused("scope", _l("Choose an assessment."))
+        text = required_text(reason, "reason", _l("Give the reason for the assessment."))
+        note = write_note(session, clock, case, keys, user_id, "scope", text)
+        case.scope = scope
+        audit.record(
+            session,
+            clock,
+            action="case.scope_assessed",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+            detail={"scope": scope, "note": note.id},
+        )
 
 
 def record_hearing(
@@ -276,22 +290,22 @@ def record_hearing(
     hearing: str,
     account: str,
 ) -> None:
-    """The person concerned was heard, or why no hearing is needed (S6). Commits."""
-    if hearing not in HEARINGS:
-        raise Refused("hearing", _l("Choose whether the person concerned was heard."))
-    text = required_text(account, "account", _l("Describe the hearing, or why none is needed."))
-    note = write_note(session, clock, case, keys, user_id, "hearing", text)
-    case.hearing = hearing
-    audit.record(
-        session,
-        clock,
-        action="case.hearing_recorded",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail={"hearing": hearing, "note": note.id},
-    )
-    session.commit()
+    """The person concerned was heard, or why no hearing is needed (S6), and commit."""
+    with unit_of_work(session):
+        if hearing not in HEARINGS:
+            raise Refused("hearing", _l("Choose whether the person concerned was heard."))
+        text = required_text(account, "account", _l("Describe the hearing, or why none is needed."))
+        note = write_note(session, clock, case, keys, user_id, "hearing", text)
+        case.hearing = hearing
+        audit.record(
+            session,
+            clock,
+            action="case.hearing_recorded",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+            detail={"hearing": hearing, "note": note.id},
+        )
 
 
 def close_case(
@@ -308,17 +322,58 @@ def close_case(
     keep_until: date | None = None,
     nudge_key: bytes | None = None,
 ) -> None:
-    """Close the case with its outcome and its retention date. Commits.
+    """Close the case with its outcome and its retention date, and commit.
 
     - Substantiated needs the hearing step first (S6).
     - Outside the scope (§ 12(3), D4) needs a referral text, which goes to the reporter as the
       final outcome with the other channels they can use.
     - Otherwise the reporter must have had the final outcome already (D2, D3).
     - The retention date comes from the organisation's preset for the outcome
-      (whistle/retention/retention.py); ``keep_until`` is the handler's date where the preset asks
-      for
-      one, or a later date than the preset gives.
+      (whistle/retention/retention.py); ``keep_until`` is the handler's date where the preset
+      asks for one, or a later date than the preset gives.
     """
+    with unit_of_work_with_files(session, store) as stored:
+        chosen, text = _closing_outcome(case, outcome, reason)
+        today = clock.now().date()
+        kept = retention.retention_for(
+            retention.presets(session, case.org_id)[chosen],
+            chosen,
+            closed_on=today,
+            told_on=today if chosen is CaseOutcome.OUTSIDE_SCOPE else _told_on(session, case),
+            keep_until=keep_until,
+        )
+        if chosen is CaseOutcome.OUTSIDE_SCOPE:
+            _refer_elsewhere(
+                session, clock, store, case, keys, user_id, referral, nudge_key, stored=stored
+            )
+        elif not _final_outcome_sent(session, case):
+            raise Refused(
+                "outcome", _l("Send the final outcome to the reporter before closing the case.")
+            )
+        note = write_note(session, clock, case, keys, user_id, "closure", text)
+        case.outcome = chosen.value
+        case.status = CaseStatus.CLOSED
+        case.closed_on = today
+        case.delete_on = kept.delete_on
+        case.retention_rule = kept.rule
+        audit.record(
+            session,
+            clock,
+            action="case.closed",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+            detail={
+                "outcome": chosen.value,
+                "note": note.id,
+                "rule": kept.rule,
+                "delete_on": kept.delete_on.isoformat(),
+            },
+        )
+
+
+def _closing_outcome(case: Case, outcome: str, reason: str) -> tuple[CaseOutcome, str]:
+    """The outcome chosen and its reason, if the case may be closed with it."""
     if case.status == CaseStatus.CLOSED:
         raise Refused("outcome", _l("The case is already closed."))
     try:
@@ -331,85 +386,69 @@ def close_case(
             "outcome",
             _l("Record the hearing of the person concerned (or why none is needed) first."),
         )
-    today = clock.now().date()
-    kept = retention.retention_for(
-        retention.presets(session, case.org_id)[chosen],
-        chosen,
-        closed_on=today,
-        told_on=today if chosen is CaseOutcome.OUTSIDE_SCOPE else _told_on(session, case),
-        keep_until=keep_until,
+    return chosen, text
+
+
+def _refer_elsewhere(
+    session: Session,
+    clock: Clock,
+    store: FileStore,
+    case: Case,
+    keys: OpenedKeys,
+    user_id: int,
+    referral: str,
+    nudge_key: bytes | None,
+    *,
+    stored: list[str],
+) -> None:
+    """Outside the scope (§ 12(3), D4): the referral goes to the reporter as the final
+    outcome, with the other channels they can use (flushes, never commits)."""
+    referral_text = required_text(
+        referral, "referral", _l("Tell the reporter where else they can turn.")
     )
-    if chosen is CaseOutcome.OUTSIDE_SCOPE:
-        referral_text = required_text(
-            referral, "referral", _l("Tell the reporter where else they can turn.")
-        )
-        case.scope = "outside_scope"
-        if case.status == CaseStatus.NEW:
-            case.acknowledged_on = case.acknowledged_on or clock.now().date()
-            case.status = CaseStatus.OPEN
-        _message(
-            session,
-            clock,
-            store,
-            case,
-            keys,
-            user_id,
-            kind="final_outcome",
-            body=referral_text,
-            action="case.final_outcome",
-            nudge_key=nudge_key,
-        )
-        if case.feedback_on is None:
-            case.feedback_on = clock.now().date()
-    elif not _final_outcome_sent(session, case):
-        raise Refused(
-            "outcome", _l("Send the final outcome to the reporter before closing the case.")
-        )
-    note = write_note(session, clock, case, keys, user_id, "closure", text)
-    case.outcome = chosen.value
-    case.status = CaseStatus.CLOSED
-    case.closed_on = today
-    case.delete_on = kept.delete_on
-    case.retention_rule = kept.rule
-    audit.record(
+    case.scope = "outside_scope"
+    if case.status == CaseStatus.NEW:
+        case.acknowledged_on = case.acknowledged_on or clock.now().date()
+        case.status = CaseStatus.OPEN
+    _message(
         session,
         clock,
-        action="case.closed",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail={
-            "outcome": chosen.value,
-            "note": note.id,
-            "rule": kept.rule,
-            "delete_on": kept.delete_on.isoformat(),
-        },
+        store,
+        case,
+        keys,
+        user_id,
+        kind="final_outcome",
+        body=referral_text,
+        action="case.final_outcome",
+        nudge_key=nudge_key,
+        stored=stored,
     )
-    session.commit()
+    if case.feedback_on is None:
+        case.feedback_on = clock.now().date()
 
 
 def place_legal_hold(
     session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, reason: str
 ) -> None:
-    """Stop the case from being deleted until the hold is lifted (R2). Commits."""
-    if case.hold_since is not None:
-        raise Refused("reason", _l("The case is already on legal hold."))
-    text = required_text(reason, "reason", _l("Give the reason for the legal hold."))
-    note = write_note(session, clock, case, keys, user_id, "legal_hold", text)
-    retention.place_hold(session, clock, case, note.id, user_id)
-    session.commit()
+    """Stop the case from being deleted until the hold is lifted (R2), and commit."""
+    with unit_of_work(session):
+        if case.hold_since is not None:
+            raise Refused("reason", _l("The case is already on legal hold."))
+        text = required_text(reason, "reason", _l("Give the reason for the legal hold."))
+        note = write_note(session, clock, case, keys, user_id, "legal_hold", text)
+        retention.place_hold(session, clock, case, note.id, user_id)
 
 
 def lift_legal_hold(
     session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, reason: str
 ) -> None:
-    """Lift the legal hold: the case is deleted on its retention date again. Commits."""
-    if case.hold_since is None:
-        raise Refused("reason", _l("The case is not on legal hold."))
-    text = required_text(reason, "reason", _l("Give the reason for lifting the hold."))
-    note = write_note(session, clock, case, keys, user_id, "hold_lifted", text)
-    retention.lift_hold(session, clock, case, note.id, user_id)
-    session.commit()
+    """Lift the legal hold: the case is deleted on its retention date again, and commit."""
+    with unit_of_work(session):
+        if case.hold_since is None:
+            raise Refused("reason", _l("The case is not on legal hold."))
+        text = required_text(reason, "reason", _l("Give the reason for lifting the hold."))
+        note = write_note(session, clock, case, keys, user_id, "hold_lifted", text)
+        retention.lift_hold(session, clock, case, note.id, user_id)
 
 
 def _final_outcome_sent(session: Session, case: Case) -> bool:
@@ -429,37 +468,57 @@ def _told_on(session: Session, case: Case) -> date | None:
 def reveal_identity(
     session: Session, clock: Clock, case: Case, keys: OpenedKeys, user_id: int, reason: str
 ) -> Identity:
-    """The named reporter's identity, for a stated reason; the reveal is logged (K1). Commits."""
-    if case.identity is None:
-        raise Refused("reason", _l("The reporter is anonymous."))
-    if keys.identity is None:
-        raise NoAccess
-    text = required_text(reason, "reason", _l("Say why you need to see the identity."))
-    identity = read_identity(case, keys)
-    note = write_note(session, clock, case, keys, user_id, "identity_reveal", text)
-    audit.record(
-        session,
-        clock,
-        action="identity.revealed",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail={"note": note.id},
-    )
-    session.commit()
+    """The named reporter's identity, for a stated reason; the reveal is logged (K1), and
+    commit."""
+    with unit_of_work(session):
+        if case.identity is None:
+            raise Refused("reason", _l("The reporter is anonymous."))
+        if keys.identity is None:
+            raise NoAccess
+        text = required_text(reason, "reason", _l("Say why you need to see the identity."))
+        identity = read_identity(case, keys)
+        note = write_note(session, clock, case, keys, user_id, "identity_reveal", text)
+        audit.record(
+            session,
+            clock,
+            action="identity.revealed",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+            detail={"note": note.id},
+        )
     return identity
 
 
 def mark_read_by_handlers(session: Session, case: Case) -> None:
-    """A handler has seen the reporter's latest messages. Commits."""
+    """A handler has seen the reporter's latest messages: the case is marked read, and commit
+    (nothing to do when it was)."""
     if case.unread_for_handlers:
-        case.unread_for_handlers = False
-        session.commit()
+        with unit_of_work(session):
+            case.unread_for_handlers = False
 
 
 def record_opened(session: Session, clock: Clock, case: Case, user_id: int) -> None:
-    """Opening a case is logged (who read what, when). Commits."""
-    audit.record(
-        session, clock, action="case.opened", org_id=case.org_id, actor_user_id=user_id, case=case
-    )
-    session.commit()
+    """Opening a case is logged (who read what, when), and commit."""
+    with unit_of_work(session):
+        audit.record(
+            session,
+            clock,
+            action="case.opened",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+        )
+
+
+def record_file_downloaded(session: Session, clock: Clock, case: Case, user_id: int) -> None:
+    """A handler downloads a file of the case: logged (who read what, when), and commit."""
+    with unit_of_work(session):
+        audit.record(
+            session,
+            clock,
+            action="case.file_downloaded",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+        )

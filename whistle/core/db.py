@@ -7,7 +7,7 @@ psycopg 3; a plain ``postgresql://`` URL is mapped to that driver.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,6 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from whistle.core.storage import FileStore
 
 
 def normalise_url(url: str) -> str:
@@ -89,3 +91,38 @@ def unit_of_work(session: Session) -> Iterator[Session]:
         session.rollback()
         raise
     session.commit()
+
+
+@contextmanager
+def unit_of_work_with_files(
+    session: Session,
+    store: FileStore,
+    *,
+    on_rollback: Callable[[Sequence[str]], None] | None = None,
+) -> Iterator[list[str]]:
+    """:func:`unit_of_work` for work that also writes files to ``store``: yields the list the
+    block appends each stored file's name to, as soon as the file exists.
+
+    If the block raises, the session is rolled back, every file stored so far is deleted and
+    ``on_rollback(names)`` runs (for what else belonged to those files), so nothing stays. If
+    the block completes, the session is flushed and committed. A commit that fails keeps the
+    files: it may still have been made (the connection broke after the server committed), and
+    a stored row needs its file; an unneeded file is only an unreadable orphan that
+    ``whistle doctor --repair`` removes.
+    """
+    stored: list[str] = []
+    try:
+        yield stored
+        session.flush()
+    except BaseException:
+        session.rollback()
+        for name in stored:
+            store.delete(name)
+        if on_rollback is not None:
+            on_rollback(stored)
+        raise
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -13,12 +13,11 @@ import os
 from flask import Blueprint, abort, render_template
 from werkzeug.wrappers import Response
 
-from whistle.core import audit
 from whistle.core.models import CaseExport, Role
 from whistle.core.org_keys import verify_key
 from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore
-from whistle.counsel import export
+from whistle.counsel import case_files
 from whistle.counsel.bundle_format import key_file_text
 from whistle.web.downloads import attachment_disposition
 from whistle.web.guard import StaffContext, require
@@ -36,7 +35,7 @@ def _export(ctx: StaffContext, export_id: int) -> tuple[CaseExport, bytes]:
         abort(404)
     if ctx.staff.private_key is None:
         abort(403)
-    return found, export.bundle_key(found, ctx.staff.private_key)
+    return found, case_files.bundle_key(found, ctx.staff.private_key)
 
 
 @bp.get("/")
@@ -46,7 +45,7 @@ def index(slug: str) -> str:
         "counsel/index.html",
         ctx=ctx,
         organisation=ctx.org,
-        exports=export.exports_for(db(), ctx.staff.user.id, ctx.org.id),
+        exports=case_files.exports_for(db(), ctx.staff.user.id, ctx.org.id),
         signing_fingerprint=verify_key(db(), ctx.org.id).fingerprint(),
     )
 
@@ -60,30 +59,19 @@ def read(slug: str, export_id: int) -> str:
         ctx=ctx,
         organisation=ctx.org,
         export=found,
-        document=export.preview(found, key),
+        document=case_files.preview(found, key),
     )
 
 
 def _record(ctx: StaffContext, found: CaseExport, what: str) -> None:
-    session = db()
-    clock = runtime().clock
-    found.downloaded_on = found.downloaded_on or clock.now().date()
-    audit.record(
-        session,
-        clock,
-        action="export.downloaded",
-        org_id=ctx.org.id,
-        actor_user_id=ctx.staff.user.id,
-        detail={"export": found.id, "part": what},
-    )
-    session.commit()
+    case_files.record_download(db(), runtime().clock, found, ctx.org.id, ctx.staff.user.id, what)
 
 
 @bp.get("/<int:export_id>/case.pdf")
 def pdf(slug: str, export_id: int) -> Response:
     ctx = _counsel(slug)
     found, key = _export(ctx, export_id)
-    body = export.preview_pdf(found, key)
+    body = case_files.preview_pdf(found, key)
     _record(ctx, found, "pdf")
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = attachment_disposition(
@@ -129,14 +117,7 @@ def key_file(slug: str) -> Response:
     if wrapped is None:
         abort(404)
     text = key_file_text(wrapped, ctx.org.slug, verify_key(db(), ctx.org.id))
-    audit.record(
-        db(),
-        runtime().clock,
-        action="user.key_file_downloaded",
-        org_id=ctx.org.id,
-        actor_user_id=ctx.staff.user.id,
-    )
-    db().commit()
+    case_files.record_key_file_download(db(), runtime().clock, ctx.org.id, ctx.staff.user.id)
     response = Response(text, mimetype="text/plain")
     response.headers["Content-Disposition"] = attachment_disposition("whistle-counsel.key")
     return response

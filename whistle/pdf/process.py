@@ -1,5 +1,5 @@
 """Drawing a PDF in a short-lived process of its own (whistle/pdf/render.py): the case file
-for counsel (whistle/counsel/export.py) and the letter to a public authority
+for counsel (whistle/counsel/case_pdf.py) and the letter to a public authority
 (whistle/disclosure/document.py) both go through :func:`render_pdf`."""
 
 from __future__ import annotations

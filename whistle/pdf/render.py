@@ -47,7 +47,7 @@ def render(document: dict[str, Any], labels: dict[str, str]) -> bytes:
     """A readable PDF of the case document (DejaVu Sans where installed, for every script).
 
     ``labels`` are the words a person reads, already translated by the exporting process
-    (whistle/counsel/export.py ``pdf_labels``); a missing one shows its key.
+    (whistle/counsel/case_pdf.py ``pdf_labels``); a missing one shows its key.
     """
 
     def say(key: str) -> str:

@@ -20,6 +20,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from crypto import (
     Argon2Params,
     CaseKeys,
     PrivateKey,
+    PublicKey,
     case_code_lookup_tag,
     encrypt_field,
     generate_case_code,
@@ -35,6 +37,7 @@ from crypto import (
     wrap_reporter_seed,
 )
 from whistle.casefile.access import (
+    SealedKey,
     add_sealed_keys,
     case_kek,
     certified_members,
@@ -42,12 +45,12 @@ from whistle.casefile.access import (
     single_epoch,
     wrap_reporter_key,
 )
-from whistle.casefile.conversation import PreparedFile, add_file_rows, write_files
+from whistle.casefile.conversation import PreparedFile, StoredFile, add_file_rows, write_files
 from whistle.casefile.records import REPORT_OWNER
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import identity_context, nudge_context, report_context
-from whistle.core.db import upsert_insert
+from whistle.core.db import unit_of_work_with_files, upsert_insert
 from whistle.core.deadlines import acknowledge_due, feedback_due
 from whistle.core.keystore import KeyStoreError, of_session
 from whistle.core.models import Case, CaseStatus, Category, Organisation, ReferenceCounter, User
@@ -176,7 +179,7 @@ def submit_report(
     unit: Sequence[User] | None = None,
     before_commit: Callable[[Case, bytes, str], None] | None = None,
 ) -> Submission:
-    """Encrypt and store a new report; return the case and its code. Commits.
+    """Encrypt and store a new report, and commit; return the case and its code.
 
     ``unit`` is the members the report form offered for exclusion
     (:func:`~whistle.casefile.access.certified_members`); the report is sealed only to those of
@@ -196,46 +199,74 @@ def submit_report(
     case_uid = str(uuid.uuid4())
     code, tag = new_case_code(session, org.id, pepper)
     reporter_seed = generate_symmetric_key()
-    reporter_public = PrivateKey.from_seed(reporter_seed).public_key()
     received = clock.now().date()
-    excluded = set(report.excluded_handler_ids)
-    # Sealed only to members whose keys are certified now and, when the form listed the unit
-    # for exclusion, whom it offered: the reporter saw exactly who could read the report.
+    recipients = _recipients(session, org, report, unit)
+    # Everything costly happens before the first write: the Argon2id derivation behind the
+    # reporter's key, the HPKE seals and the file encryption. The reference number is taken
+    # last, with a row lock held only for the few inserts before the commit, so concurrent
+    # reports neither wait on each other's key derivation nor race for a number.
+    sealed = _seal(session, org, report, keys, case_uid, code, reporter_seed, recipients, argon2)
+    with unit_of_work_with_files(
+        session, store, on_rollback=lambda stored: _destroy_keys(session, case_uid, stored)
+    ) as stored:
+        written = write_files(
+            session,
+            store,
+            case_uid,
+            single_epoch(keys).content,
+            files,
+            stored=stored,
+            author="reporter",
+            owner=REPORT_OWNER,
+        )
+        case = _new_case(session, org, report, case_uid, tag, received, sealed)
+        _record_case(session, clock, org, case, report, sealed, written, recipients)
+        if before_commit is not None:
+            before_commit(case, reporter_seed, code)
+    return Submission(case=case, code=code, reporter_seed=reporter_seed, stored_files=stored)
+
+
+def _recipients(
+    session: Session, org: Organisation, report: ReportInput, unit: Sequence[User] | None
+) -> list[User]:
+    """Whom the report is sealed to: members whose keys are certified now and, when the form
+    listed the unit for exclusion, whom it offered (the reporter saw exactly who could read
+    the report), less those the reporter excluded."""
+    excluded = report.excluded_handler_ids
     offered = None if unit is None else {u.id for u in unit}
-    recipients = [
+    return [
         u
         for u in certified_members(session, org.id)
         if u.id not in excluded and (offered is None or u.id in offered)
     ]
 
-    content = {
-        "v": 1,
-        "relation": report.relation,
-        "what": report.what,
-        "when_where": report.when_where,
-        "who": report.who,
-        "how_known": report.how_known,
-        "excluded_handlers": sorted(excluded),
-        "meeting_requested": report.meeting_requested,
-        SALT_FIELD: new_salt(),  # the receipt's commitment salt (whistle/reporting/receipts.py)
-    }
-    identity = None
-    if not report.anonymous:
-        identity = encrypt_field(
-            keys.identity,
-            json.dumps({"v": 1, "name": report.name, "contact": report.contact}).encode(),
-            context=identity_context(case_uid),
-        )
-    nudge = None
-    if report.nudge_email.strip():
-        nudge = encrypt_field(
-            keys.notes, report.nudge_email.strip().encode(), context=nudge_context(case_uid)
-        )
 
-    # Everything costly happens before the first write: the Argon2id derivation behind the
-    # reporter's key, the HPKE seals and the file encryption. The reference number is taken
-    # last, with a row lock held only for the few inserts before the commit, so concurrent
-    # reports neither wait on each other's key derivation nor race for a number.
+@dataclass(frozen=True, repr=False)
+class _Sealed:
+    """A new case's encrypted parts, made before anything is written. SECRET-bearing."""
+
+    reporter_public: PublicKey
+    reporter_key: bytes
+    keys: list[SealedKey]
+    report: bytes
+    identity: bytes | None
+    nudge: bytes | None
+
+
+def _seal(
+    session: Session,
+    org: Organisation,
+    report: ReportInput,
+    keys: CaseKeys,
+    case_uid: str,
+    code: str,
+    reporter_seed: bytes,
+    recipients: Sequence[User],
+    argon2: Argon2Params,
+) -> _Sealed:
+    """Encrypt the report, the identity and the nudge address, wrap the reporter's seed and
+    seal the case keys to ``recipients`` (the costly part, holding no lock)."""
+    reporter_public = PrivateKey.from_seed(reporter_seed).public_key()
     # The case's key-encryption key, in the key store outside the database: every sealed key
     # and the reporter's wrapped seed are stored under it, and deleting the case destroys it.
     kek = case_kek(session, case_uid, create=True)
@@ -251,80 +282,125 @@ def submit_report(
         users=recipients,
         reporter=reporter_public,
     )
-    report_blob = encrypt_field(
-        keys.content, json.dumps(content).encode(), context=report_context(case_uid)
+    return _Sealed(
+        reporter_public=reporter_public,
+        reporter_key=reporter_key,
+        keys=sealed,
+        report=encrypt_field(
+            keys.content,
+            json.dumps(_report_content(report)).encode(),
+            context=report_context(case_uid),
+        ),
+        identity=_encrypted_identity(report, keys, case_uid),
+        nudge=_encrypted_nudge(report, keys, case_uid),
     )
-    stored: list[str] = []
-    try:
-        written = write_files(
-            session,
-            store,
-            case_uid,
-            single_epoch(keys).content,
-            files,
-            stored=stored,
-            author="reporter",
-            owner=REPORT_OWNER,
-        )
-        case = Case(
-            uid=case_uid,
-            org_id=org.id,
-            reference=allocate_reference(session, org.id, received.year),
-            status=CaseStatus.NEW,
-            category_id=report.category_id,
-            channel="web",
-            anonymous=report.anonymous,
-            meeting_requested=report.meeting_requested,
-            received_on=received,
-            acknowledge_due=acknowledge_due(received),
-            feedback_due=feedback_due(received, None),
-            reporter_tag=tag,
-            reporter_key=reporter_key,
-            reporter_public_key=reporter_public.to_bytes(),
-            key_epoch=0,
-            report=report_blob,
-            identity=identity,
-            nudge_address=nudge,
-            unread_for_handlers=True,
-            unread_for_reporter=False,
-        )
-        session.add(case)
-        session.flush()
-        add_sealed_keys(session, org_id=org.id, case_id=case.id, case_uid=case_uid, sealed=sealed)
-        add_file_rows(session, case, written, added_on=received)
-        if report.meeting_requested:
-            # Directive art. 9(2): the request becomes a task for the unit, with a due date.
-            open_meeting_task(session, clock, case, requested_on=received)
-        queue_case_event(session, clock, case, "new_report", user_ids=[u.id for u in recipients])
-        audit.record(
-            session,
-            clock,
-            action="case.received",
-            day_only=True,
-            org_id=org.id,
-            case=case,
-            detail={"files": len(written), "meeting": report.meeting_requested},
-        )
-        if before_commit is not None:
-            before_commit(case, reporter_seed, code)
-        session.flush()
-    except BaseException:
-        session.rollback()
-        for name in stored:
-            store.delete(name)
-        # The keys made for the case and its files own nothing now (``whistle doctor`` would
-        # destroy them later; done now when the key store answers).
-        with contextlib.suppress(KeyStoreError):
-            of_session(session).destroy(
-                [case_key_name(case_uid), *(file_key_name(n) for n in stored)]
-            )
-        raise
-    try:
-        session.commit()
-    except BaseException:
-        # A failed commit may still have been made (the connection broke after the server
-        # committed): the files stay, as a stored case needs them; unneeded, they are only
-        # unreadable orphans that `whistle doctor --repair` removes.
-        session.rollback()
-        raise
-    return Submission(case=case, code=code, reporter_seed=reporter_seed, stored_files=stored)
+
+
+def _report_content(report: ReportInput) -> dict[str, object]:
+    """The report as its encrypted JSON document holds it."""
+    return {
+        "v": 1,
+        "relation": report.relation,
+        "what": report.what,
+        "when_where": report.when_where,
+        "who": report.who,
+        "how_known": report.how_known,
+        "excluded_handlers": sorted(report.excluded_handler_ids),
+        "meeting_requested": report.meeting_requested,
+        SALT_FIELD: new_salt(),  # the receipt's commitment salt (whistle/reporting/receipts.py)
+    }
+
+
+def _encrypted_identity(report: ReportInput, keys: CaseKeys, case_uid: str) -> bytes | None:
+    """A named reporter's name and contact details under the identity key."""
+    if report.anonymous:
+        return None
+    return encrypt_field(
+        keys.identity,
+        json.dumps({"v": 1, "name": report.name, "contact": report.contact}).encode(),
+        context=identity_context(case_uid),
+    )
+
+
+def _encrypted_nudge(report: ReportInput, keys: CaseKeys, case_uid: str) -> bytes | None:
+    """The optional "there is news" address under the notes key."""
+    if not report.nudge_email.strip():
+        return None
+    return encrypt_field(
+        keys.notes, report.nudge_email.strip().encode(), context=nudge_context(case_uid)
+    )
+
+
+def _new_case(
+    session: Session,
+    org: Organisation,
+    report: ReportInput,
+    case_uid: str,
+    tag: bytes,
+    received: date,
+    sealed: _Sealed,
+) -> Case:
+    """The case row, with the next reference number (locking the counter until the commit);
+    flushed."""
+    case = Case(
+        uid=case_uid,
+        org_id=org.id,
+        reference=allocate_reference(session, org.id, received.year),
+        status=CaseStatus.NEW,
+        category_id=report.category_id,
+        channel="web",
+        anonymous=report.anonymous,
+        meeting_requested=report.meeting_requested,
+        received_on=received,
+        acknowledge_due=acknowledge_due(received),
+        feedback_due=feedback_due(received, None),
+        reporter_tag=tag,
+        reporter_key=sealed.reporter_key,
+        reporter_public_key=sealed.reporter_public.to_bytes(),
+        key_epoch=0,
+        report=sealed.report,
+        identity=sealed.identity,
+        nudge_address=sealed.nudge,
+        unread_for_handlers=True,
+        unread_for_reporter=False,
+    )
+    session.add(case)
+    session.flush()
+    return case
+
+
+def _record_case(
+    session: Session,
+    clock: Clock,
+    org: Organisation,
+    case: Case,
+    report: ReportInput,
+    sealed: _Sealed,
+    written: Sequence[StoredFile],
+    recipients: Sequence[User],
+) -> None:
+    """The rows that go with the new case: its sealed keys and files, the meeting task, the
+    unit's notification and the audit entry."""
+    received = case.received_on
+    add_sealed_keys(session, org_id=org.id, case_id=case.id, case_uid=case.uid, sealed=sealed.keys)
+    add_file_rows(session, case, written, added_on=received)
+    if report.meeting_requested:
+        # Directive art. 9(2): the request becomes a task for the unit, with a due date.
+        open_meeting_task(session, clock, case, requested_on=received)
+    queue_case_event(session, clock, case, "new_report", user_ids=[u.id for u in recipients])
+    audit.record(
+        session,
+        clock,
+        action="case.received",
+        day_only=True,
+        org_id=org.id,
+        case=case,
+        detail={"files": len(written), "meeting": report.meeting_requested},
+    )
+
+
+def _destroy_keys(session: Session, case_uid: str, stored: Sequence[str]) -> None:
+    """The keys made for a case that was not stored, and for its files, own nothing now
+    (``whistle doctor`` would destroy them later; done now when the key store answers)."""
+    with contextlib.suppress(KeyStoreError):
+        of_session(session).destroy([case_key_name(case_uid), *(file_key_name(n) for n in stored)])

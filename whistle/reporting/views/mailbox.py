@@ -47,7 +47,6 @@ from whistle.reporting.forms import (
     minutes_form_prefix,
 )
 from whistle.reporting.receipts import IssuedReceipt, issue_receipt
-from whistle.reporting.views import session as reporter_session
 from whistle.reporting.views.report import (
     names_to_reattach,
     organisation_or_404,
@@ -55,6 +54,7 @@ from whistle.reporting.views.report import (
     upload_batch,
 )
 from whistle.reporting.views.throttles import code_attempt_refused
+from whistle.web import reporter_session
 from whistle.web.access import public
 from whistle.web.downloads import damaged_page, download_response, gone_page
 from whistle.web.errors import render_error

@@ -33,9 +33,9 @@ from whistle.core.trust import KeysNotTrusted, check_organisation_keys
 from whistle.keys.warnings import warn_pins_mismatch
 from whistle.reporting.forms import CodeConfirmForm, ReportForm
 from whistle.reporting.intake import ReportInput, submit_report
-from whistle.reporting.views import session as reporter_session
 from whistle.reporting.views.throttles import submission_refused
 from whistle.setup.onboarding import setup_complete
+from whistle.web import reporter_session
 from whistle.web.access import public
 from whistle.web.forms import show_refusal, show_storage_failure
 from whistle.web.uploads import UploadBatch, chosen_files, prepare_uploads, safe_display_name
@@ -221,8 +221,8 @@ def report(slug: str) -> Response | str | tuple[str, int]:
 
 def _keys_not_trusted(org: Organisation) -> tuple[str, int]:
     """The organisation's keys no longer match the pins in the instance folder: no report
-    is taken (it could be sealed to a stranger's key). Audited, and the leads are warned."""
-    db().rollback()
+    is taken (it could be sealed to a stranger's key). Audited, and the leads are warned
+    (nothing else was written: the keys are checked before anything is)."""
     warn_pins_mismatch(db(), runtime().clock, org.id)
     return render_template("reporting/not_accepting.html", organisation=org), 503
 
@@ -231,8 +231,10 @@ def _keys_refused(
     org: Organisation, context: dict[str, Any], files: list[FileStorage]
 ) -> tuple[str, int]:
     """The keys changed between showing the form and sending it: nothing is stored. The form
-    comes back with everything typed (files must be chosen again), and the reason."""
-    db().rollback()
+    comes back with everything typed (files must be chosen again), and the reason.
+
+    Nothing is pending in the session: intake checks the keys before it writes, and rolls
+    back whatever it began if they fail later (:func:`submit_report`)."""
     warn_pins_mismatch(db(), runtime().clock, org.id)
     context["keys_refused"] = True
     context["reattach"] = names_to_reattach(files)

@@ -1,4 +1,5 @@
-"""The reporter's browser session: the seed of the reporter's key pair held in the vault
+"""The reporter's browser session (the web kit's session bookkeeping, beside
+whistle/web/staff_session.py): the seed of the reporter's key pair held in the vault
 (whistle/core/vault.py).
 
 The Flask session cookie carries only the vault token. Each request derives the key pair from
