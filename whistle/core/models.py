@@ -814,7 +814,7 @@ class RightsRequest(Base):
     )
     subject: Mapped[bytes] = mapped_column(LargeBinary)
     # The newest epoch of the request's key: linking a case, or someone leaving, renews it
-    # for those who remain (whistle/rights/rights.py).
+    # for those who remain (whistle/rights/linked_cases.py).
     key_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -83,7 +83,7 @@ from whistle.core.storage import FileStore
 from whistle.counsel.bundle_format import FORMAT, VERSION, header, manifest_bytes
 from whistle.disclosure import disclosure
 from whistle.pdf.process import render_pdf
-from whistle.rights import rights
+from whistle.rights import linked_cases
 
 BUNDLE_KEY_SIZE = 32
 
@@ -113,7 +113,7 @@ def case_document(
     identity: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[_Part]]:
     """The case as the JSON document of the bundle, and the files to add (docs/export-format.md)."""
-    restricted = rights.restricted_items(session, case.id)
+    restricted = linked_cases.restricted_items(session, case.id)
     category = session.get(Category, case.category_id) if case.category_id else None
     report = content.read_report(case, keys)
     parts: list[_Part] = []
