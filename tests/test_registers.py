@@ -38,7 +38,7 @@ from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 from whistle.registers import registers
 from whistle.registers.registers import LegalHold, PendingDeletion, ReportRow
-from whistle.retention import retention
+from whistle.retention import deletion
 
 MARKER = "REGISTERCANARY"
 NAME_MARKER = "REGNAMECANARY"
@@ -157,7 +157,7 @@ def world(app: Flask, session: Session, clock: FixedClock, unit: Unit) -> World:
     clock.advance(timedelta(days=12))  # 2026-04-01
     assert clock.now().date() == TODAY
     with app.app_context():
-        report = retention.run(session, clock, store, keystore=runtime(app).keystore)
+        report = deletion.run(session, clock, store, keystore=runtime(app).keystore)
     assert (report.deleted, report.held) == (1, 1)
     session.expire_all()
     return World(

@@ -52,7 +52,7 @@ from whistle.core.refusals import Refused
 from whistle.core.settings import LOCALES, SMTP_SECURITY, Settings
 from whistle.core.trust import KeysNotTrusted
 from whistle.notify import mail
-from whistle.retention import retention
+from whistle.retention import schedule
 
 NOT_SURE = "not-sure"
 MAX_TEXT = 20_000
@@ -635,33 +635,25 @@ def change_presets(
 ) -> int:
     """Set the retention preset of each outcome (``30d``, ``2m`` or ``date``); cases already
     closed keep their day. Return how many changed. Flushes."""
-    parsed: dict[CaseOutcome, retention.Preset] = {}
+    parsed: dict[CaseOutcome, schedule.Preset] = {}
     for outcome, value in chosen.items():
         try:
-            parsed[outcome] = retention.Preset.parse(value)
+            parsed[outcome] = schedule.Preset.parse(value)
         except ValueError:
             raise Refused(
                 outcome.value,
                 _l(
                     "Give a number of days or months up to %(years)d years, or choose a date "
                     "set at closing.",
-                    years=retention.MAX_KEEP_YEARS,
+                    years=schedule.MAX_KEEP_YEARS,
                 ),
             ) from None
-    current = retention.presets(session, org_id)
+    current = schedule.presets(session, org_id)
     changed = 0
     for outcome, preset in parsed.items():
         if current.get(outcome) == preset:
             continue
-        retention.set_preset(session, org_id, outcome, preset)
-        audit.record(
-            session,
-            clock,
-            action="settings.retention_changed",
-            org_id=org_id,
-            actor_user_id=actor_id,
-            detail={"outcome": outcome.value, "preset": str(preset)},
-        )
+        schedule.record_preset(session, clock, org_id, outcome, preset, actor_user_id=actor_id)
         changed += 1
     session.flush()
     return changed

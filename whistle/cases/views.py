@@ -64,7 +64,7 @@ from whistle.disclosure import disclosure
 from whistle.keys import certification
 from whistle.meetings import meetings
 from whistle.notices import notices
-from whistle.retention import purge, retention
+from whistle.retention import purge, schedule
 from whistle.web.case_pages import file_store, open_case
 from whistle.web.downloads import damaged_page, download_response, gone_page, log_damage
 from whistle.web.forms import parse_id, run_action, show_refusal
@@ -109,7 +109,7 @@ def inbox(slug: str) -> str:
     return render_template(
         "cases/inbox.html",
         meeting_tasks=tasks,
-        deletions=retention.deletions_soon(session, ctx.org.id, ctx.staff.user.id, today),
+        deletions=schedule.deletions_soon(session, ctx.org.id, ctx.staff.user.id, today),
         reviews=notices.reviews_due(session, ctx.org.id, ctx.staff.user.id, today),
         awaiting_certification=certification.awaiting_certification(
             session, ctx.org.id, ctx.staff.user
@@ -289,12 +289,12 @@ def _render(
         refusals=refusals,
         deadline=(state, deadline_kind, deadline_day),
         outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
-        presets=retention.presets(session, case.org_id),
+        presets=schedule.presets(session, case.org_id),
         disclosures=disclosure.register(session, case, keys),
         identity_pending=sum(
             1 for s in disclosure.steps(session, case, None) if s.status in disclosure.OPEN
         ),
-        warning_days=retention.WARNING_DAYS,
+        warning_days=schedule.WARNING_DAYS,
         today=runtime().clock.now().date(),
         scope_labels=SCOPE_LABELS,
         hearing_labels=HEARING_LABELS,

@@ -49,7 +49,7 @@ from whistle.core.keystore import KeyStore, KeyStoreError
 from whistle.core.models import Attachment, Case, CaseNote, Message
 from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
-from whistle.retention import retention
+from whistle.retention import deletion
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def purge_item(
         row.name = b""
         row.size = 0
         row.purged_on = today
-    retention.queue_file_deletions(session, case.org_id, [f.storage_name for f in files], today)
+    deletion.queue_file_deletions(session, case.org_id, [f.storage_name for f in files], today)
     key_names = [shredding.file_key_name(f.storage_name) for f in files]
     if isinstance(item, Message):
         key_names.append(shredding.message_key_name(item.uid))
@@ -189,7 +189,7 @@ def _destroy_keys(session: Session, keystore: KeyStore) -> None:
 def _remove_files(session: Session, store: FileStore) -> None:
     """Remove the listed files now; if the store refuses, the next retention run does it."""
     try:
-        retention.remove_pending_files(session, store)
+        deletion.remove_pending_files(session, store)
     except OSError as exc:
         session.rollback()
         log.warning(

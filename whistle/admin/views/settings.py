@@ -47,7 +47,7 @@ from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.settings import LOCALES
 from whistle.notify import mail
-from whistle.retention import retention
+from whistle.retention import schedule
 from whistle.web.access import public
 from whistle.web.forms import show_refusal
 from whistle.web.guard import StaffContext
@@ -466,7 +466,7 @@ def retention_presets(slug: str) -> Response | tuple[str, int]:
                     "admin.retention_presets", ctx.org.slug, "saved" if changed else "unchanged"
                 )
     else:
-        current = retention.presets(session, ctx.org.id)
+        current = schedule.presets(session, ctx.org.id)
         form = retention_form({outcome: str(preset) for outcome, preset in current.items()})
     return page(
         "admin/retention.html",
@@ -474,7 +474,7 @@ def retention_presets(slug: str) -> Response | tuple[str, int]:
         status,
         form=form,
         outcomes=list(OUTCOME_LABELS.items()),
-        warning_days=retention.WARNING_DAYS,
+        warning_days=schedule.WARNING_DAYS,
     )
 
 
