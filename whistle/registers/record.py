@@ -22,6 +22,7 @@ from sqlalchemy import (
     CompoundSelect,
     Date,
     Integer,
+    Select,
     String,
     cast,
     func,
@@ -238,38 +239,7 @@ def record_of_reports(
     ``year`` keeps the reports received that year; ``limit`` and ``offset`` give one page.
     Two statements whatever the size: the rows, and the handler counts of their live cases.
     """
-    record = _record(org_id, year, None if limit is None else offset + limit).subquery()
-    c = record.c
-    query = (
-        select(
-            c.case_id,
-            c.reference,
-            c.state,
-            Category.code,
-            Category.label_da,
-            Category.label_en,
-            c.channel,
-            c.anonymous,
-            c.received_on,
-            c.acknowledge_due,
-            c.acknowledged_on,
-            c.feedback_due,
-            c.feedback_on,
-            c.scope,
-            c.hearing,
-            c.outcome,
-            c.closed_on,
-            c.delete_on,
-            c.retention_rule,
-            c.hold_since,
-            c.deleted_on,
-        )
-        .outerjoin(Category, Category.id == c.category_id)
-        .order_by(c.received_on, c.reference)
-        .offset(offset)
-    )
-    if limit is not None:
-        query = query.limit(limit)
+    query = _page(org_id, year, limit, offset)
     # Core rows unpacked by position: an export builds 100,000 of these, and the ORM's result
     # machinery and attribute access by name took most of its time.
     found = session.connection().execute(query).all()
@@ -327,3 +297,39 @@ def record_of_reports(
             )
         )
     return rows
+
+
+def _page(org_id: int, year: int | None, limit: int | None, offset: int) -> Select[Any]:
+    """The statement of one page of the record (every row when ``limit`` is None), with each
+    report's category looked up, in the order of the record."""
+    record = _record(org_id, year, None if limit is None else offset + limit).subquery()
+    c = record.c
+    query = (
+        select(
+            c.case_id,
+            c.reference,
+            c.state,
+            Category.code,
+            Category.label_da,
+            Category.label_en,
+            c.channel,
+            c.anonymous,
+            c.received_on,
+            c.acknowledge_due,
+            c.acknowledged_on,
+            c.feedback_due,
+            c.feedback_on,
+            c.scope,
+            c.hearing,
+            c.outcome,
+            c.closed_on,
+            c.delete_on,
+            c.retention_rule,
+            c.hold_since,
+            c.deleted_on,
+        )
+        .outerjoin(Category, Category.id == c.category_id)
+        .order_by(c.received_on, c.reference)
+        .offset(offset)
+    )
+    return query if limit is None else query.limit(limit)

@@ -17,10 +17,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -158,15 +159,7 @@ def delete_cases(session: Session, clock: Clock, cases: Sequence[Case]) -> list[
         return []
     today = clock.now().date()
     ids = [c.id for c in cases]
-    # The case's files, and the server's copies of the bundles exported for counsel (the
-    # case's content too, under counsel's key; counsel's own downloads are theirs to delete).
-    files = session.execute(
-        select(Attachment.case_id, Attachment.storage_name)
-        .where(Attachment.case_id.in_(ids))
-        .union_all(
-            select(CaseExport.case_id, CaseExport.storage_name).where(CaseExport.case_id.in_(ids))
-        )
-    ).all()
+    files = _stored_files(session, ids)
     keys = shredding.case_key_names(session, ids)
     for case in cases:
         names = [name for case_id, name in files if case_id == case.id]
@@ -185,22 +178,48 @@ def delete_cases(session: Session, clock: Clock, cases: Sequence[Case]) -> list[
             },
         )
     session.execute(insert(TOMBSTONES), [_tombstone(c, today) for c in cases])
-    for model in (
-        IdentityDisclosure,
-        MinutesVersion,
-        Meeting,
-        CaseNote,
-        Attachment,
-        Message,
-        CaseKey,
-        WebSession,
-        RightsRequestCase,
-        ItemRestriction,
-        PersonConcerned,
-        Disclosure,
-        CaseExport,
-        CaseExclusion,
-    ):
+    _delete_rows(session, cases, ids)
+    for case in cases:
+        session.expunge(case)
+    return [name for _case_id, name in files]
+
+
+def _stored_files(session: Session, ids: Sequence[int]) -> list[tuple[int, str]]:
+    """(case id, storage name) of the cases' files, and of the server's copies of the bundles
+    exported for counsel (the case's content too, under counsel's key; counsel's own downloads
+    are theirs to delete)."""
+    rows = session.execute(
+        select(Attachment.case_id, Attachment.storage_name)
+        .where(Attachment.case_id.in_(ids))
+        .union_all(
+            select(CaseExport.case_id, CaseExport.storage_name).where(CaseExport.case_id.in_(ids))
+        )
+    ).all()
+    return [(case_id, name) for case_id, name in rows]
+
+
+# Every table with rows of a case, deleted before the case itself.
+CASE_TABLES = (
+    IdentityDisclosure,
+    MinutesVersion,
+    Meeting,
+    CaseNote,
+    Attachment,
+    Message,
+    CaseKey,
+    WebSession,
+    RightsRequestCase,
+    ItemRestriction,
+    PersonConcerned,
+    Disclosure,
+    CaseExport,
+    CaseExclusion,
+)
+
+
+def _delete_rows(session: Session, cases: Sequence[Case], ids: Sequence[int]) -> None:
+    """Every row of the cases, their mails, then the cases."""
+    for model in CASE_TABLES:
         session.execute(
             delete(model).where(model.case_id.in_(ids)).execution_options(synchronize_session=False)
         )
@@ -217,9 +236,6 @@ def delete_cases(session: Session, clock: Clock, cases: Sequence[Case]) -> list[
     session.execute(
         delete(Case).where(Case.id.in_(ids)).execution_options(synchronize_session=False)
     )
-    for case in cases:
-        session.expunge(case)
-    return [name for _case_id, name in files]
 
 
 Step = Callable[[str], None]
@@ -313,26 +329,39 @@ def compact(session: Session) -> None:
     ``VACUUM`` (which also switches the mode); afterwards only the freed pages are touched.
     PostgreSQL reuses the space of deleted rows through autovacuum; the rows held only
     ciphertext whose keys were deleted with them. The caller has ended its transaction (the
-    vacuum runs on a connection of its own); this never commits.
+    vacuum runs on a connection of its own, :func:`sqlite_driver`); the session's work is
+    never committed here.
     """
+    with sqlite_driver(session) as driver:
+        if driver is None:
+            return
+        raw, cursor = driver
+        mode = cursor.execute("PRAGMA auto_vacuum").fetchone()[0]
+        if mode != 2:  # 2: incremental
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            cursor.execute("VACUUM")
+        else:
+            # The sqlite3 module steps a PRAGMA once, which frees one page; a script runs it
+            # to the end.
+            raw.executescript("PRAGMA incremental_vacuum;")
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+@contextmanager
+def sqlite_driver(session: Session) -> Iterator[tuple[Any, Any] | None]:
+    """SQLite: (connection, cursor) of the driver itself on a connection of its own, outside
+    any transaction, as ``VACUUM`` and the write-ahead log's checkpoint need; ``None`` on
+    other databases."""
     engine = session.get_bind()
     if engine.dialect.name != "sqlite":
+        yield None
         return
     with engine.connect() as connection:  # type: ignore[union-attr]
         raw = connection.connection.dbapi_connection
         assert raw is not None
+        raw.commit()  # the driver's own implicit transaction, never the session's work
         cursor = raw.cursor()
         try:
-            # VACUUM cannot run inside a transaction: the driver's own cursor, outside one.
-            raw.commit()
-            mode = cursor.execute("PRAGMA auto_vacuum").fetchone()[0]
-            if mode != 2:  # 2: incremental
-                cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
-                cursor.execute("VACUUM")
-            else:
-                # The sqlite3 module steps a PRAGMA once, which frees one page; a script
-                # runs it to the end.
-                raw.executescript("PRAGMA incremental_vacuum;")
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            yield raw, cursor
         finally:
             cursor.close()

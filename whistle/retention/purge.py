@@ -203,20 +203,13 @@ def _checkpoint(session: Session) -> None:
 
     Waits at most a second for readers: a purge never hangs on a long read elsewhere.
     """
-    engine = session.get_bind()
-    if engine.dialect.name != "sqlite":
-        return
-    with engine.connect() as connection:  # type: ignore[union-attr]
-        raw = connection.connection.dbapi_connection
-        assert raw is not None
-        raw.commit()
-        cursor = raw.cursor()
+    with deletion.sqlite_driver(session) as driver:
+        if driver is None:
+            return
+        cursor = driver[1]
+        timeout = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+        cursor.execute("PRAGMA busy_timeout=1000")
         try:
-            timeout = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
-            cursor.execute("PRAGMA busy_timeout=1000")
-            try:
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            finally:
-                cursor.execute(f"PRAGMA busy_timeout={int(timeout)}")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
-            cursor.close()
+            cursor.execute(f"PRAGMA busy_timeout={int(timeout)}")
