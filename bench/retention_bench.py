@@ -1,4 +1,4 @@
-"""Benchmark of the retention run (whistle/retention/retention.py): deleting 1,000 cases out of
+"""Benchmark of the retention run (whistle/retention/deletion.py): deleting 1,000 cases out of
 100,000
 against 1,000 out of 2,000, on PostgreSQL and SQLite.
 
@@ -19,7 +19,7 @@ What it does, all on this machine, for each database and each number of cases:
    /dev/shm when there is one: creating 100,000 files on a virtual disk can take minutes, and
    the run only removes the due cases' files), and migrates the database with
    ``whistle.core.schema.upgrade``. The SQLite file is created in incremental auto-vacuum mode,
-   the mode ``retention.compact`` leaves every database in after its first run
+   the mode ``deletion.compact`` leaves every database in after its first run
    (``--first-vacuum`` leaves SQLite's default instead, so the timed run includes the
    one-time full ``VACUUM`` that switches the mode);
 2. seeds one organisation with three handlers and the given number of cases, each with what a
@@ -34,7 +34,7 @@ What it does, all on this machine, for each database and each number of cases:
    SQLite, ``COPY`` on PostgreSQL). PostgreSQL then gets a ``VACUUM (ANALYZE)``, as
    autovacuum would do soon after such a load;
 3. takes a fingerprint of the kept cases (row counts, id sums and ciphertext lengths of every
-   table), then times one ``retention.run`` in a fresh session (wall time); on SQLite the
+   table), then times one ``deletion.run`` in a fresh session (wall time); on SQLite the
    ``compact`` step (incremental vacuum, WAL truncation) is timed on its own as well. Every
    statement is timed too (SQLAlchemy cursor events), to show where the time goes. On SQLite
    it then reports the pages the run left on the freelist (see :func:`free_pages`);
@@ -127,7 +127,7 @@ from whistle.core.schema import upgrade
 from whistle.core.storage import FileStore
 from whistle.notify.outbox import MailKind
 from whistle.notify.reminders import reminder_dedup_key
-from whistle.retention import retention
+from whistle.retention import deletion
 from whistle.staff.passwords import hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -766,7 +766,7 @@ class Result:
     deleted: int
     files: int
     seconds: float
-    compact: float  # of which retention.compact (SQLite)
+    compact: float  # of which deletion.compact (SQLite)
     statements: dict[str, float]
     calls: Counter[str]
     size_before: int
@@ -786,13 +786,13 @@ class Result:
 
 def time_run(
     engine: Engine, store: FileStore, keystore: KeyStore, today: date
-) -> tuple[retention.RunReport, float, float, StatementClock]:
-    """One ``retention.run`` in a fresh session: (report, seconds, compact seconds, clock)."""
+) -> tuple[deletion.RunReport, float, float, StatementClock]:
+    """One ``deletion.run`` in a fresh session: (report, seconds, compact seconds, clock)."""
     sessions = make_sessionmaker(engine)
     clock = FixedClock(datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=3))
     statements = StatementClock(engine)
     compacted: list[float] = []
-    original = retention.compact
+    original = deletion.compact
 
     def timed_compact(session: Session) -> None:
         start = time.perf_counter()
@@ -801,12 +801,12 @@ def time_run(
 
     # run() looks compact() up in its module when it calls it: patched here, it is timed.
     with (
-        mock.patch.object(retention, "compact", timed_compact),
+        mock.patch.object(deletion, "compact", timed_compact),
         statements.active(),
         sessions() as session,
     ):
         start = time.perf_counter()
-        report = retention.run(session, clock, store, keystore=keystore)
+        report = deletion.run(session, clock, store, keystore=keystore)
         elapsed = time.perf_counter() - start
     return report, elapsed, sum(compacted), statements
 
@@ -855,7 +855,7 @@ def check(
     engine: Engine,
     store: FileStore,
     seeded: Seeded,
-    report: retention.RunReport,
+    report: deletion.RunReport,
     before: dict[str, tuple[int, int, int]],
 ) -> list[str]:
     """Everything that must hold after the run; returns what did not (counts, never content)."""
@@ -960,17 +960,17 @@ def check_audit(c: Connection, seeded: Seeded, problems: list[str]) -> None:
 
 def explain(engine: Engine, seeded: Seeded, today: date) -> None:
     """The plans of the run's first batch: the due cases' query and every DELETE, as
-    ``retention.delete_cases`` sends them. PostgreSQL: EXPLAIN ANALYZE in a transaction that
+    ``deletion.delete_cases`` sends them. PostgreSQL: EXPLAIN ANALYZE in a transaction that
     is rolled back (it shows the time of the foreign-key triggers); SQLite: EXPLAIN QUERY PLAN
     (foreign-key checks do not appear in it)."""
     postgresql = engine.dialect.name == "postgresql"
     prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if postgresql else "EXPLAIN QUERY PLAN "
-    # The same conditions as retention.run's query (a private helper, read on purpose here).
+    # The same conditions as deletion.run's query (a private helper, read on purpose here).
     due_query = (
         select(Case.id, Case.reference)
-        .where(*retention._due(today))
+        .where(*deletion._due(today))
         .order_by(Case.delete_on, Case.id)
-        .limit(retention.BATCH)
+        .limit(deletion.BATCH)
     )
     with engine.connect() as c:
         rows = c.execute(due_query).all()
@@ -1259,7 +1259,7 @@ def main() -> int:
     print(
         f"machine: {len(os.sched_getaffinity(0))} cores (nproc), {cpu_model()}; "
         f"python {platform.python_version()}, SQLAlchemy {version('sqlalchemy')}, "
-        f"psycopg {version('psycopg')}; retention batches of {retention.BATCH} cases"
+        f"psycopg {version('psycopg')}; retention batches of {deletion.BATCH} cases"
     )
     workdir = Path(tempfile.mkdtemp(prefix="whistle-retention-bench-"))
     # The file store in memory when there is a tmpfs: creating a file on a virtual disk can

@@ -49,7 +49,7 @@ from whistle.core.models import (
 )
 from whistle.core.runtime import runtime
 from whistle.notify import mail
-from whistle.retention import retention
+from whistle.retention import schedule
 from whistle.setup.onboarding import issue_token
 from whistle.staff import totp
 
@@ -948,10 +948,10 @@ def test_retention_presets_per_outcome(
     assert 'name="outside_scope_amount" type="number" value="30"' in page.get_data(as_text=True)
     fields = {
         f"{o.value}_{part}": value
-        for o, preset in retention.presets(session, unit.org.id).items()
+        for o, preset in schedule.presets(session, unit.org.id).items()
         for part, value in (
-            ("unit", "date" if preset.unit is retention.Unit.DATE else preset.unit.value),
-            ("amount", "" if preset.unit is retention.Unit.DATE else str(preset.amount)),
+            ("unit", "date" if preset.unit is schedule.Unit.DATE else preset.unit.value),
+            ("amount", "" if preset.unit is schedule.Unit.DATE else str(preset.amount)),
         )
     }
     changed = admin.send(
@@ -966,7 +966,7 @@ def test_retention_presets_per_outcome(
         },
     )
     assert changed.status_code == 303
-    presets = retention.presets(session, unit.org.id)
+    presets = schedule.presets(session, unit.org.id)
     assert str(presets[CaseOutcome.NOT_SUBSTANTIATED]) == "6m"
     assert str(presets[CaseOutcome.REFERRED]) == "400d"
     assert str(presets[CaseOutcome.OUTSIDE_SCOPE]) == "30d"
@@ -983,7 +983,7 @@ def test_retention_presets_per_outcome(
         {**fields, "outside_scope_amount": "", "outside_scope_unit": "d"},
     )
     assert missing.status_code == 400
-    assert str(retention.presets(session, unit.org.id)[CaseOutcome.OUTSIDE_SCOPE]) == "30d"
+    assert str(schedule.presets(session, unit.org.id)[CaseOutcome.OUTSIDE_SCOPE]) == "30d"
     actions = audit_actions(session, unit.org.id)
     assert actions.count("settings.retention_changed") == 2
 

@@ -46,7 +46,7 @@ from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 from whistle.counsel import export
 from whistle.disclosure import asking
-from whistle.rights import rights
+from whistle.rights import linked_cases, requests
 from whistle.staff.invitations import invite
 
 TYPED = (
@@ -317,7 +317,7 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
     with app.app_context():
         # A data-subject request about the case: who asked is content too.
         marker = next(iter(markers.values()))
-        request = rights.register(
+        request = requests.register(
             session,
             clock,
             unit.org.id,
@@ -326,7 +326,7 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
             subject=f"Fie Fiktiv {marker}",
             received_on=clock.now().date(),
         )
-        rights.link_case(session, clock, request, case, unit.handlers[0].user.id)
+        linked_cases.link_case(session, clock, request, case, unit.handlers[0].user.id)
         # A case file for counsel: the admin and the auditor must not reach it either.
         counsel = add_staff(
             session, clock, unit.org, "Conny Counsel", [Role.COUNSEL], instance_key=instance_key

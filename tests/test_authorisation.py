@@ -64,7 +64,7 @@ from whistle.disclosure import asking
 from whistle.keys.warnings import WarningKind, warn_leads
 from whistle.meetings.tasks import meetings_due, open_meeting_task
 from whistle.notices import notices
-from whistle.rights import rights
+from whistle.rights import access_export, case_search, decisions, linked_cases, requests
 from whistle.staff.invitations import invite
 
 REPORT_TEXT = "Fake report AUTHZCANARY: pallets leave the warehouse at night."
@@ -309,7 +309,7 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         # to show (the export exists only after a decision).
         handler = unit.handlers[0]
         # A request registered before anyone left, so every handler held its key at first.
-        request = rights.register(
+        request = requests.register(
             session,
             clock,
             unit.org.id,
@@ -330,7 +330,7 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
             "removed"
         )
         session.commit()
-        rights.link_case(session, clock, request, case, handler.user.id)
+        linked_cases.link_case(session, clock, request, case, handler.user.id)
         case_keys = open_keys(session, case, handler.user.id, handler.private_key)
         bundle = export.export_case(
             session,
@@ -362,8 +362,8 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         key = request_keys.open_key(session, request, handler.user.id, handler.private_key)
         # The holder marks the reporter's name for redaction: what the excluded handler once
         # read from this form (issue 14).
-        rights.set_redactions(session, clock, request, key, handler.user.id, REPORTER_NAME)
-        rights.decide(
+        access_export.set_redactions(session, clock, request, key, handler.user.id, REPORTER_NAME)
+        decisions.decide(
             session,
             clock,
             request,
@@ -571,9 +571,9 @@ def test_no_flow_derived_from_a_case_opens_for_those_without_it(
             except case_access.NoAccess:
                 opened = False
             assert opened == holder, role
-            listed = [r.id for r in rights.open_requests(session, org_id, user_id)]
+            listed = [r.id for r in requests.open_requests(session, org_id, user_id)]
             assert (request.id in listed) == holder, role
-            found = rights.search_cases(session, org_id, user_id, private, "AUTHZCANARY")
+            found = case_search.search_cases(session, org_id, user_id, private, "AUTHZCANARY")
             assert bool(found) == holder, role
             tasks = meetings_due(session, org_id, today, user_id=user_id)
             assert bool(tasks) == holder, role

@@ -65,7 +65,7 @@ from whistle.core.trust import KeysNotTrusted, key_digest, statement
 from whistle.counsel import export
 from whistle.keys import certification
 from whistle.notify import sending
-from whistle.rights import rights
+from whistle.rights import requests
 
 EXCLUDE_RE = re.compile(r'<input[^>]*name="exclude"[^>]*value="(\d+)"')
 
@@ -169,7 +169,7 @@ def test_a_swapped_handler_key_gets_no_case_grant_or_rights_request(
 
     # A rights request is sealed to everyone else and the recovery key.
     with app.app_context():
-        request = rights.register(
+        request = requests.register(
             session,
             clock,
             unit.org.id,
@@ -312,7 +312,7 @@ def test_a_swapped_recovery_key_refuses_intake_clearly(
         submit(app, session, unit)
     session.rollback()
     with app.app_context(), pytest.raises(KeysNotTrusted):
-        rights.register(
+        requests.register(
             session,
             clock,
             unit.org.id,

@@ -52,7 +52,7 @@ from whistle.core.models import (
 from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.shredding import message_key_name, note_key_name
-from whistle.rights import rights
+from whistle.rights import requests
 
 REPORT = "Fake report EPOCHCANARY: forklifts are rented out at weekends."
 AFTER = "Fake reply EPOCHAFTERCANARY written after someone left."
@@ -207,7 +207,7 @@ def test_leaving_the_organisation_renews_every_case_and_request_they_held(
     _r1, first = report(app, session, unit)
     _r2, second = report(app, session, unit)
     with app.app_context():
-        request = rights.register(
+        request = requests.register(
             session,
             clock,
             unit.org.id,

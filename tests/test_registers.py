@@ -36,9 +36,11 @@ from whistle.core.clock import FixedClock
 from whistle.core.models import Case, CaseStatus, CaseTombstone, Category, Role
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
-from whistle.registers import registers
-from whistle.registers.registers import LegalHold, PendingDeletion, ReportRow
-from whistle.retention import retention
+from whistle.registers.counts import RegisterCounts, counts
+from whistle.registers.csv_text import to_csv
+from whistle.registers.deletions import LegalHold, PendingDeletion, legal_holds, pending_deletions
+from whistle.registers.record import REPORT_COLUMNS, ReportRow, count_reports, record_of_reports
+from whistle.retention import deletion
 
 MARKER = "REGISTERCANARY"
 NAME_MARKER = "REGNAMECANARY"
@@ -157,7 +159,7 @@ def world(app: Flask, session: Session, clock: FixedClock, unit: Unit) -> World:
     clock.advance(timedelta(days=12))  # 2026-04-01
     assert clock.now().date() == TODAY
     with app.app_context():
-        report = retention.run(session, clock, store, keystore=runtime(app).keystore)
+        report = deletion.run(session, clock, store, keystore=runtime(app).keystore)
     assert (report.deleted, report.held) == (1, 1)
     session.expire_all()
     return World(
@@ -283,15 +285,15 @@ def test_the_record_of_reports_lists_live_and_deleted_cases(
     assert session.scalar(select(CaseTombstone.reference)) == "2025-0042"
 
     expected = expected_record(world)
-    assert registers.record_of_reports(session, org_id) == expected
-    assert registers.count_reports(session, org_id) == 4
+    assert record_of_reports(session, org_id) == expected
+    assert count_reports(session, org_id) == 4
     # One year of receipt, and pages.
-    assert registers.record_of_reports(session, org_id, year=2025) == expected[:1]
-    assert registers.record_of_reports(session, org_id, year=2026) == expected[1:]
-    assert registers.count_reports(session, org_id, year=2025) == 1
-    assert registers.record_of_reports(session, org_id, year=2024) == []
-    assert registers.record_of_reports(session, org_id, limit=2, offset=1) == expected[1:3]
-    assert registers.record_of_reports(session, org_id, limit=2, offset=3) == expected[3:]
+    assert record_of_reports(session, org_id, year=2025) == expected[:1]
+    assert record_of_reports(session, org_id, year=2026) == expected[1:]
+    assert count_reports(session, org_id, year=2025) == 1
+    assert record_of_reports(session, org_id, year=2024) == []
+    assert record_of_reports(session, org_id, limit=2, offset=1) == expected[1:3]
+    assert record_of_reports(session, org_id, limit=2, offset=3) == expected[3:]
 
 
 def test_the_registers_keep_to_their_organisation(
@@ -302,18 +304,16 @@ def test_the_registers_keep_to_their_organisation(
     case = submit(app, session, other, what="Fake report of another organisation.")
     case.hold_since = date(2026, 3, 31)
     session.commit()
-    assert registers.counts(session, world.unit.org.id) == registers.RegisterCounts(4, 2, 2)
-    assert registers.counts(session, other.org.id) == registers.RegisterCounts(1, 0, 1)
-    assert [r.reference for r in registers.record_of_reports(session, other.org.id)] == [
-        case.reference
-    ]
+    assert counts(session, world.unit.org.id) == RegisterCounts(4, 2, 2)
+    assert counts(session, other.org.id) == RegisterCounts(1, 0, 1)
+    assert [r.reference for r in record_of_reports(session, other.org.id)] == [case.reference]
 
 
 def test_pending_deletions_and_legal_holds(
     app: Flask, session: Session, clock: FixedClock, world: World
 ) -> None:
     org_id = world.unit.org.id
-    assert registers.pending_deletions(session, org_id, TODAY) == [
+    assert pending_deletions(session, org_id, TODAY) == [
         PendingDeletion(
             reference="2026-0003",
             closed_on=date(2026, 3, 6),
@@ -333,11 +333,11 @@ def test_pending_deletions_and_legal_holds(
             days_left=49,
         ),
     ]
-    assert [p.on_hold for p in registers.pending_deletions(session, org_id, TODAY)] == [
+    assert [p.on_hold for p in pending_deletions(session, org_id, TODAY)] == [
         True,
         False,
     ]
-    assert registers.legal_holds(session, org_id) == [
+    assert legal_holds(session, org_id) == [
         LegalHold("2026-0002", date(2026, 3, 3), "new", None),
         LegalHold("2026-0003", date(2026, 3, 15), "closed", date(2026, 3, 10)),
     ]
@@ -364,7 +364,7 @@ def test_csv_cells_that_would_run_as_formulas_are_defused() -> None:
         Cells("Plain, with a comma", 2, None, None),
         Cells("Ærlig snak", 3, None, None),
     ]
-    text = registers.to_csv(rows, ("text", "number", "day", "flag"))
+    text = to_csv(rows, ("text", "number", "day", "flag"))
     assert text.split("\r\n") == [
         "text,number,day,flag",
         '"\'=HYPERLINK(""http://example.org"")",-3,2026-03-02,true',
@@ -459,9 +459,9 @@ def test_the_auditor_reads_the_registers_and_downloads_them(
         'attachment; filename="record-of-reports-testfirma.csv"'
     )
     lines = parsed(download)
-    assert list(lines[0]) == list(registers.REPORT_COLUMNS)
+    assert list(lines[0]) == list(REPORT_COLUMNS)
     assert lines == [
-        {column: csv_value(getattr(row, column)) for column in registers.REPORT_COLUMNS}
+        {column: csv_value(getattr(row, column)) for column in REPORT_COLUMNS}
         for row in expected_record(world)
     ]
     assert lines[0]["state"] == "deleted" and lines[0]["deleted_on"] == "2026-04-01"

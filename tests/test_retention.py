@@ -1,5 +1,5 @@
 """Retention: presets, legal holds, the deletion run, its crash safety and its warnings
-(REQUIREMENTS.md R1-R4; whistle/retention/retention.py).
+(REQUIREMENTS.md R1-R4; whistle/retention/: schedule, legal_hold, deletion).
 
 Time moves with the injected clock. Cases are closed through the real handling functions (and,
 where the page is the point, through the case page); case codes stay in variables.
@@ -59,9 +59,9 @@ from whistle.core.shredding import case_key_name
 from whistle.core.storage import FileStore
 from whistle.counsel import export
 from whistle.notify.reminders import queue_deadline_reminders
-from whistle.retention import retention
-from whistle.retention.retention import Preset, retention_for
-from whistle.retention.retention import Unit as KeepUnit
+from whistle.retention import deletion, schedule
+from whistle.retention.schedule import Preset, retention_for
+from whistle.retention.schedule import Unit as KeepUnit
 
 EVIDENCE = Upload("fake-evidence.txt", b"Fake evidence of the pallets, line by line.\n" * 400)
 
@@ -136,9 +136,9 @@ def reported_with_file(app: Flask, session: Session, unit: Unit, what: str) -> t
     return session.scalars(select(Case).order_by(Case.id.desc()).limit(1)).one(), code
 
 
-def run(app: Flask, session: Session, clock: FixedClock, **kwargs: object) -> retention.RunReport:
+def run(app: Flask, session: Session, clock: FixedClock, **kwargs: object) -> deletion.RunReport:
     with app.app_context():
-        return retention.run(  # type: ignore[arg-type]
+        return deletion.run(  # type: ignore[arg-type]
             session, clock, store_of(app), keystore=runtime(app).keystore, **kwargs
         )
 
@@ -221,13 +221,13 @@ def test_bad_presets_are_refused(text: str) -> None:
 
 
 def test_an_organisation_sets_its_own_presets(session: Session, unit: Unit) -> None:
-    assert retention.presets(session, unit.org.id) == retention.DEFAULT_PRESETS
-    assert retention.DEFAULT_PRESETS[CaseOutcome.OUTSIDE_SCOPE] == Preset(KeepUnit.DAYS, 30)
-    assert retention.DEFAULT_PRESETS[CaseOutcome.NOT_SUBSTANTIATED] == Preset(KeepUnit.MONTHS, 2)
-    retention.set_preset(session, unit.org.id, CaseOutcome.NOT_SUBSTANTIATED, Preset.parse("6m"))
-    retention.set_preset(session, unit.org.id, CaseOutcome.REFERRED, Preset.parse("400d"))
+    assert schedule.presets(session, unit.org.id) == schedule.DEFAULT_PRESETS
+    assert schedule.DEFAULT_PRESETS[CaseOutcome.OUTSIDE_SCOPE] == Preset(KeepUnit.DAYS, 30)
+    assert schedule.DEFAULT_PRESETS[CaseOutcome.NOT_SUBSTANTIATED] == Preset(KeepUnit.MONTHS, 2)
+    schedule.set_preset(session, unit.org.id, CaseOutcome.NOT_SUBSTANTIATED, Preset.parse("6m"))
+    schedule.set_preset(session, unit.org.id, CaseOutcome.REFERRED, Preset.parse("400d"))
     session.commit()
-    found = retention.presets(session, unit.org.id)
+    found = schedule.presets(session, unit.org.id)
     assert found[CaseOutcome.NOT_SUBSTANTIATED] == Preset(KeepUnit.MONTHS, 6)
     assert found[CaseOutcome.REFERRED] == Preset(KeepUnit.DAYS, 400)
     assert found[CaseOutcome.OUTSIDE_SCOPE] == Preset(KeepUnit.DAYS, 30)
@@ -586,7 +586,7 @@ def test_the_presets_command(app: Flask, session: Session, unit: Unit) -> None:
     unknown = runner.invoke(cli, ["retention", "presets", "nowhere"])
     assert unknown.exit_code == 1
     session.expire_all()
-    assert retention.presets(session, unit.org.id)[CaseOutcome.NOT_SUBSTANTIATED] == Preset(
+    assert schedule.presets(session, unit.org.id)[CaseOutcome.NOT_SUBSTANTIATED] == Preset(
         KeepUnit.MONTHS, 3
     )
     assert (

@@ -1,5 +1,5 @@
 """Data-subject requests: deadlines, search, the access export, decisions and what they do
-(REQUIREMENTS.md S1-S5; whistle/rights/rights.py).
+(REQUIREMENTS.md S1-S5; whistle/rights/).
 
 People are fake. The reporter's name and the texts marked for redaction are unique markers, so
 "never in the export" is a search for bytes that must fail.
@@ -37,7 +37,7 @@ from whistle.core.models import (
     RightsRequestKey,
 )
 from whistle.core.refusals import Refused
-from whistle.rights import rights
+from whistle.rights import access_export, decisions, linked_cases, requests
 
 PERSON = "Preben Påstand"  # the person concerned who asks
 REPORTER = "Rikke REPORTERNAMEMARKER"
@@ -64,7 +64,7 @@ def register(
     app: Flask, session: Session, clock: FixedClock, unit: Unit, kind: str = "access"
 ) -> RightsRequest:
     with app.app_context():
-        return rights.register(
+        return requests.register(
             session,
             clock,
             unit.org.id,
@@ -99,7 +99,7 @@ def rights_path(worker: CaseWorker, request_id: int, action: str = "") -> str:
     ],
 )
 def test_an_answer_is_due_one_month_after_receipt(received: date, due: date) -> None:
-    assert rights.due_on(received) == due
+    assert requests.due_on(received) == due
 
 
 def test_registering_through_the_page(
@@ -159,7 +159,7 @@ def test_the_deadline_extends_by_two_months_at_most_within_the_first(
 
     def extend(until: date | None, notice: date | None, reason: str = "Fake: many cases.") -> None:
         with app.app_context():
-            rights.extend(
+            requests.extend(
                 session,
                 clock,
                 request,
@@ -183,7 +183,7 @@ def test_the_deadline_extends_by_two_months_at_most_within_the_first(
     extend(date(2026, 6, 2), today)  # 2 March + 1 month = 2 April, + 2 months = 2 June
     found = request_of(session, request.id)
     assert (found.extended_to, found.extension_notice_on) == (date(2026, 6, 2), today)
-    assert rights.answer_due(found) == date(2026, 6, 2)
+    assert requests.answer_due(found) == date(2026, 6, 2)
     with pytest.raises(Refused):
         extend(date(2026, 5, 1), today)  # only once
     session.rollback()
@@ -191,7 +191,7 @@ def test_the_deadline_extends_by_two_months_at_most_within_the_first(
     late = register(app, session, clock, unit)
     clock.advance(timedelta(days=32))
     with app.app_context(), pytest.raises(Refused) as refused:
-        rights.extend(
+        requests.extend(
             session,
             clock,
             late,
@@ -358,13 +358,13 @@ def test_restricted_items_stay_out_of_the_export(
     access = register(app, session, clock, unit, kind="access")
     with app.app_context():
         for request in (restriction, access):
-            rights.link_case(session, clock, request, case, staff.user.id)
+            linked_cases.link_case(session, clock, request, case, staff.user.id)
         with pytest.raises(Refused):
-            rights.restrict(
+            linked_cases.restrict(
                 session, clock, access, case, staff.user.id, item_kind="report", item_id=0
             )
         session.rollback()
-        rights.restrict(
+        linked_cases.restrict(
             session,
             clock,
             restriction,
@@ -374,7 +374,7 @@ def test_restricted_items_stay_out_of_the_export(
             item_id=message_id,
         )
         assert staff.private_key is not None
-        made = rights.access_export(
+        made = access_export.access_export(
             session, access, key_for(session, access, staff), staff.user.id, staff.private_key
         )
     texts = [i.text for s in made.sections for i in s.items]
@@ -393,10 +393,10 @@ def test_rectification_adds_the_statement_and_keeps_the_report(
     staff = unit.handlers[0]
     assert staff.private_key is not None
     with app.app_context():
-        rights.link_case(session, clock, request, case, staff.user.id)
+        linked_cases.link_case(session, clock, request, case, staff.user.id)
         key = key_for(session, request, staff)
         with pytest.raises(Refused):
-            rights.decide(
+            decisions.decide(
                 session,
                 clock,
                 request,
@@ -409,7 +409,7 @@ def test_rectification_adds_the_statement_and_keeps_the_report(
                 statement="",
             )
         session.rollback()
-        rights.decide(
+        decisions.decide(
             session,
             clock,
             request,
@@ -440,10 +440,10 @@ def test_granted_erasure_feeds_the_retention_run(
     assert staff.private_key is not None
     with app.app_context():
         key = key_for(session, request, staff)
-        rights.link_case(session, clock, request, open_case, staff.user.id)
-        rights.link_case(session, clock, request, closed_case, staff.user.id)
+        linked_cases.link_case(session, clock, request, open_case, staff.user.id)
+        linked_cases.link_case(session, clock, request, closed_case, staff.user.id)
         with pytest.raises(Refused) as refused:
-            rights.decide(
+            decisions.decide(
                 session,
                 clock,
                 request,
@@ -456,8 +456,8 @@ def test_granted_erasure_feeds_the_retention_run(
             )
         refusal = refused.value.message
         session.rollback()
-        rights.unlink_case(session, clock, request, open_case.id, staff.user.id)
-        rights.decide(
+        linked_cases.unlink_case(session, clock, request, open_case.id, staff.user.id)
+        decisions.decide(
             session,
             clock,
             request,
@@ -483,7 +483,7 @@ def test_a_refusal_names_the_right_to_complain_and_a_handler_outside_gets_nothin
     staff = unit.handlers[0]
     assert staff.private_key is not None
     with app.app_context():
-        rights.decide(
+        decisions.decide(
             session,
             clock,
             request,

@@ -42,7 +42,7 @@ from whistle.core.clock import FixedClock  # noqa: E402
 from whistle.core.models import Case  # noqa: E402
 from whistle.core.runtime import runtime  # noqa: E402
 from whistle.core.storage import FileStore  # noqa: E402
-from whistle.retention import retention  # noqa: E402
+from whistle.retention import deletion  # noqa: E402
 from whistle.staff import totp  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -405,7 +405,7 @@ def test_the_life_of_a_case_in_a_browser(
     assert case.delete_on is not None
     clock.set(datetime.combine(case.delete_on + timedelta(days=1), time(6, 0), tzinfo=UTC))
     with app.app_context():
-        run = retention.run(
+        run = deletion.run(
             session,
             clock,
             FileStore(runtime(app).settings.file_store),

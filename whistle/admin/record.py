@@ -25,7 +25,7 @@ from whistle.core.labels import OUTCOME_LABELS
 from whistle.core.models import Category, Organisation, Role
 from whistle.core.settings import Settings
 from whistle.notify import mail
-from whistle.retention import retention
+from whistle.retention import schedule
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,11 @@ class ProcessingRecord:
     mail_host: str | None
 
 
-def describe_preset(preset: retention.Preset) -> str:
+def describe_preset(preset: schedule.Preset) -> str:
     """A retention preset in words, in the current language."""
-    if preset.unit is retention.Unit.DATE:
+    if preset.unit is schedule.Unit.DATE:
         return str(_l("until a date the handler sets at closing"))
-    if preset.unit is retention.Unit.DAYS:
+    if preset.unit is schedule.Unit.DAYS:
         return str(
             ngettext(
                 "deleted %(num)d day after the reporter is told",
@@ -97,7 +97,7 @@ def processing_record(
         counsel=active_members(session, org.id, (Role.COUNSEL,)),
         retention=[
             RetentionLine(str(OUTCOME_LABELS[outcome]), describe_preset(preset))
-            for outcome, preset in retention.presets(session, org.id).items()
+            for outcome, preset in schedule.presets(session, org.id).items()
         ],
         uploads=upload_limits(session, org.id),
         mail_host=(saved.host if saved is not None else settings.smtp_host) or None,

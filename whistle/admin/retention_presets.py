@@ -1,5 +1,5 @@
 """How long closed cases are kept, per outcome, as the administrator sets it (the presets
-themselves are :mod:`whistle.retention.retention`'s). A refusal is a
+themselves are :mod:`whistle.retention.schedule`'s). A refusal is a
 :class:`~whistle.core.refusals.Refused` on the outcome's field.
 """
 
@@ -10,26 +10,25 @@ from collections.abc import Mapping
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work
 from whistle.core.models import CaseOutcome
 from whistle.core.refusals import Refused
-from whistle.retention import retention
+from whistle.retention import schedule
 
 
-def _parsed(chosen: Mapping[CaseOutcome, str]) -> dict[CaseOutcome, retention.Preset]:
-    parsed: dict[CaseOutcome, retention.Preset] = {}
+def _parsed(chosen: Mapping[CaseOutcome, str]) -> dict[CaseOutcome, schedule.Preset]:
+    parsed: dict[CaseOutcome, schedule.Preset] = {}
     for outcome, value in chosen.items():
         try:
-            parsed[outcome] = retention.Preset.parse(value)
+            parsed[outcome] = schedule.Preset.parse(value)
         except ValueError:
             raise Refused(
                 outcome.value,
                 _l(
                     "Give a number of days or months up to %(years)d years, or choose a date "
                     "set at closing.",
-                    years=retention.MAX_KEEP_YEARS,
+                    years=schedule.MAX_KEEP_YEARS,
                 ),
             ) from None
     return parsed
@@ -46,20 +45,12 @@ def change_presets(
     cases already closed keep their day. Return how many changed."""
     with unit_of_work(session):
         parsed = _parsed(chosen)
-        current = retention.presets(session, org_id)
+        current = schedule.presets(session, org_id)
         changed = 0
         for outcome, preset in parsed.items():
             if current.get(outcome) == preset:
                 continue
-            retention.set_preset(session, org_id, outcome, preset)
-            audit.record(
-                session,
-                clock,
-                action="settings.retention_changed",
-                org_id=org_id,
-                actor_user_id=actor_id,
-                detail={"outcome": outcome.value, "preset": str(preset)},
-            )
+            schedule.record_preset(session, clock, org_id, outcome, preset, actor_user_id=actor_id)
             changed += 1
         session.flush()
         return changed

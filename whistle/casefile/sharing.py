@@ -7,8 +7,8 @@ seals every key the giver holds, of every key epoch, to one more public key; no 
 re-encrypted. Leaving a case, for whatever reason, moves it to a new key epoch without the
 person who leaves (whistle/casefile/access.py ``renew_keys``): their key rows are deleted, and
 what is written afterwards is encrypted under keys they never had. The rights requests about
-the case follow (whistle/rights/rights.py). A handler the reporter excluded, at intake or later, is
-never offered and never accepted, by any route.
+the case follow (whistle/rights/linked_cases.py). A handler the reporter excluded, at intake or
+later, is never offered and never accepted, by any route.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from whistle.core.models import (
 from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
 from whistle.notify.outbox import AddressRejected, queue_nudge
-from whistle.retention import retention
+from whistle.retention import legal_hold, schedule
 
 SCOPES = ("in_scope", "outside_scope")
 HEARINGS = ("held", "not_needed")
@@ -329,14 +329,14 @@ def close_case(
       final outcome with the other channels they can use.
     - Otherwise the reporter must have had the final outcome already (D2, D3).
     - The retention date comes from the organisation's preset for the outcome
-      (whistle/retention/retention.py); ``keep_until`` is the handler's date where the preset
+      (whistle/retention/schedule.py); ``keep_until`` is the handler's date where the preset
       asks for one, or a later date than the preset gives.
     """
     with unit_of_work_with_files(session, store) as stored:
         chosen, text = _closing_outcome(case, outcome, reason)
         today = clock.now().date()
-        kept = retention.retention_for(
-            retention.presets(session, case.org_id)[chosen],
+        kept = schedule.retention_for(
+            schedule.presets(session, case.org_id)[chosen],
             chosen,
             closed_on=today,
             told_on=today if chosen is CaseOutcome.OUTSIDE_SCOPE else _told_on(session, case),
@@ -436,7 +436,7 @@ def place_legal_hold(
             raise Refused("reason", _l("The case is already on legal hold."))
         text = required_text(reason, "reason", _l("Give the reason for the legal hold."))
         note = write_note(session, clock, case, keys, user_id, "legal_hold", text)
-        retention.place_hold(session, clock, case, note.id, user_id)
+        legal_hold.place_hold(session, clock, case, note.id, user_id)
 
 
 def lift_legal_hold(
@@ -448,7 +448,7 @@ def lift_legal_hold(
             raise Refused("reason", _l("The case is not on legal hold."))
         text = required_text(reason, "reason", _l("Give the reason for lifting the hold."))
         note = write_note(session, clock, case, keys, user_id, "hold_lifted", text)
-        retention.lift_hold(session, clock, case, note.id, user_id)
+        legal_hold.lift_hold(session, clock, case, note.id, user_id)
 
 
 def _final_outcome_sent(session: Session, case: Case) -> bool:

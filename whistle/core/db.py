@@ -32,7 +32,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # Before WAL, which writes the file header: a new database starts in incremental
     # auto-vacuum mode, so a retention run frees only what it deleted
-    # (whistle/retention/retention.py).
+    # (whistle/retention/deletion.py).
     # On an existing file this does nothing; its first retention run switches it with one
     # full VACUUM.
     cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")

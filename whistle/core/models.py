@@ -406,7 +406,7 @@ class Case(Base):
     scope: Mapped[str | None] = mapped_column(String(16), nullable=True)
     hearing: Mapped[str | None] = mapped_column(String(16), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    # Retention (R2-R4, whistle/retention/retention.py): set when the case is closed.
+    # Retention (R2-R4, whistle/retention/schedule.py): set when the case is closed.
     # ``retention_rule``
     # names the preset or decision the date comes from; a legal hold (``hold_since``) stops
     # deletion until it is lifted. The reasons are internal notes.
@@ -698,7 +698,7 @@ class OutboxMail(Base):
     """
 
     __tablename__ = "outbox"
-    # A deleted case's mails are found by its reference (whistle/retention/retention.py).
+    # A deleted case's mails are found by its reference (whistle/retention/deletion.py).
     __table_args__ = (Index("ix_outbox_case_reference", "org_id", "case_reference"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -814,7 +814,7 @@ class RightsRequest(Base):
     )
     subject: Mapped[bytes] = mapped_column(LargeBinary)
     # The newest epoch of the request's key: linking a case, or someone leaving, renews it
-    # for those who remain (whistle/rights/rights.py).
+    # for those who remain (whistle/rights/linked_cases.py).
     key_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -5,7 +5,7 @@ Every case has a key-encryption key in the key store (whistle/core/keystore.py) 
 ``note:<note uid>``, ``file:<storage name>``. A row's key is its *owner*'s; the owner is gone
 when its row is deleted or purged (``purged_on`` set).
 
-Destruction follows the pattern of stored files (whistle/retention/retention.py):
+Destruction follows the pattern of stored files (whistle/retention/deletion.py):
 
 1. the transaction that deletes (or purges) the rows lists their key names in
    ``pending_key_destructions`` (:func:`queue_destruction`);

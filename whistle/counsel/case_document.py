@@ -24,7 +24,7 @@ from whistle.core.models import Case, Category, IdentityDisclosure, Organisation
 from whistle.core.refusals import Refused
 from whistle.counsel.bundle_format import FORMAT, VERSION
 from whistle.disclosure.consent import ready_for
-from whistle.rights import rights
+from whistle.rights import linked_cases
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def case_document(
     identity: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[Part]]:
     """The case as the JSON document of the bundle, and the files to add (docs/export-format.md)."""
-    restricted = rights.restricted_items(session, case.id)
+    restricted = linked_cases.restricted_items(session, case.id)
     collected = _Collected()
     report_part, files_with_report = _report_section(session, case, keys, restricted, collected)
     messages = _conversation_section(session, case, keys, restricted, collected)

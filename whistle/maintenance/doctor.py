@@ -3,7 +3,7 @@ the file store and the key store.
 
 Writes are ordered so that a crash, a killed worker, a full disk or a lost database connection
 never leaves a readable half of anything (whistle/core/storage.py, whistle/reporting/intake.py,
-whistle/casefile/conversation.py, whistle/retention/retention.py); what they can leave is listed
+whistle/casefile/conversation.py, whistle/retention/deletion.py); what they can leave is listed
 here, with what
 the repair does about it:
 
@@ -73,7 +73,7 @@ from whistle.core.models import (
     PendingKeyDestruction,
 )
 from whistle.core.storage import NAME_RE, PARTIAL_SUFFIX, FileStore
-from whistle.retention import retention
+from whistle.retention import deletion
 
 MIN_AGE = timedelta(hours=1)
 BATCH = 500  # names per IN (...) query
@@ -287,7 +287,7 @@ def repair(session: Session, clock: Clock, store: FileStore, findings: Findings)
         names = list(
             session.scalars(select(Attachment.storage_name).where(Attachment.case_id == case.id))
         )
-        retention.queue_file_deletions(session, case.org_id, names, clock.now().date())
+        deletion.queue_file_deletions(session, case.org_id, names, clock.now().date())
         # Destroyed by repair_keys (or the next retention run) once the rows are gone.
         shredding.queue_destruction(
             session, case.org_id, shredding.case_key_names(session, [case.id])[case.id]
@@ -325,7 +325,7 @@ def repair(session: Session, clock: Clock, store: FileStore, findings: Findings)
         )
         done.pending_dropped = len(still)
     session.commit()
-    removed_pending = retention.remove_pending_files(session, store)
+    removed_pending = deletion.remove_pending_files(session, store)
     done.pending = removed_pending - done.case_files
 
     live = _live_names(session, findings.orphans)

@@ -42,12 +42,12 @@ from whistle.core.models import (
     UTCDateTime,
 )
 from whistle.notify.outbox import OUTBOX, MailKind, insert_once, may_hear
-from whistle.retention.retention import WARNING_DAYS
+from whistle.retention.schedule import WARNING_DAYS
 
 # Warn this many days before a deadline (the last day on time counts as "within").
 ACK_WARNING_DAYS = 2
 FEEDBACK_WARNING_DAYS = 14
-DELETION_WARNING_DAYS = WARNING_DAYS  # whistle/retention/retention.py: the inbox warns as far ahead
+DELETION_WARNING_DAYS = WARNING_DAYS  # whistle/retention/schedule.py: the inbox warns as far ahead
 
 
 # --- Deadline reminders --------------------------------------------------------------------

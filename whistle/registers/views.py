@@ -1,8 +1,7 @@
 """The registers as the auditor and the unit lead read them: pages and CSV downloads.
 
-Content-free by construction (whistle/registers/registers.py reads clear-text columns only). Open
-to the
-auditor / DPO and the unit lead; a handler, counsel or administrator gets a 403.
+Content-free by construction (the modules of whistle/registers/ read clear-text columns only).
+Open to the auditor / DPO and the unit lead; a handler, counsel or administrator gets a 403.
 """
 
 from __future__ import annotations
@@ -17,9 +16,19 @@ from werkzeug.wrappers import Response
 from whistle.core.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 from whistle.core.models import Role
 from whistle.core.runtime import db, runtime
-from whistle.registers import registers
+from whistle.registers.counts import counts
+from whistle.registers.csv_text import to_csv
+from whistle.registers.deletions import (
+    DELETION_COLUMNS,
+    HOLD_COLUMNS,
+    count_pending_deletions,
+    legal_holds,
+    pending_deletions,
+)
+from whistle.registers.record import REPORT_COLUMNS, count_reports, record_of_reports
+from whistle.registers.rights_requests import RIGHTS_COLUMNS, open_rights_requests
 from whistle.rights.labels import BASIS_LABELS, DECISION_LABELS, KIND_LABELS
-from whistle.web.downloads import attachment_disposition
+from whistle.web.csv import BadPeriod, csv_response, parse_year
 from whistle.web.errors import render_error
 from whistle.web.forms import parse_id
 from whistle.web.guard import StaffContext, require
@@ -28,22 +37,6 @@ bp = Blueprint("registers", __name__, url_prefix="/staff/<slug>/registers")
 
 PAGE = 100
 READERS = (Role.AUDITOR, Role.LEAD)
-BAD_YEAR = _l("Give the year as four digits, for example 2026.")
-
-
-class BadYear(ValueError):
-    pass
-
-
-def _year(value: str | None) -> int | None:
-    """The ``?year=`` filter: empty means every year; BadYear for anything but a year."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    year = parse_id(text) if len(text) == 4 else None
-    if year is None or year < 1:
-        raise BadYear(text)
-    return year
 
 
 def _page(value: str | None) -> int:
@@ -64,14 +57,6 @@ def _labels() -> dict[str, object]:
     }
 
 
-def _csv(text: str, name: str) -> Response:
-    # The byte-order mark lets spreadsheet programs read the file as UTF-8 (Danish labels).
-    response = Response("\ufeff" + text, mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = attachment_disposition(name)
-    return response
-
-
 @bp.get("/")
 def index(slug: str) -> str:
     """The registers of the organisation, with how many rows each holds."""
@@ -80,7 +65,7 @@ def index(slug: str) -> str:
         "registers/index.html",
         ctx=ctx,
         organisation=ctx.org,
-        counts=registers.counts(db(), ctx.org.id),
+        counts=counts(db(), ctx.org.id),
     )
 
 
@@ -89,13 +74,13 @@ def reports(slug: str) -> str | tuple[str, int]:
     """The record of reports (R1), 100 per page, optionally for one year of receipt."""
     ctx = _readers(slug)
     try:
-        year = _year(request.args.get("year"))
-    except BadYear:
+        year = parse_year(request.args.get("year"))
+    except BadPeriod as bad:
         refused = render_template(
             "registers/reports.html",
             ctx=ctx,
             organisation=ctx.org,
-            error=BAD_YEAR,
+            error=bad.message,
             year_text=request.args.get("year", ""),
             year=None,
             rows=[],
@@ -106,12 +91,10 @@ def reports(slug: str) -> str | tuple[str, int]:
         )
         return refused, 400
     session = db()
-    total = registers.count_reports(session, ctx.org.id, year=year)
+    total = count_reports(session, ctx.org.id, year=year)
     pages = max(1, math.ceil(total / PAGE))
     page = min(_page(request.args.get("page")), pages)
-    rows = registers.record_of_reports(
-        session, ctx.org.id, year=year, limit=PAGE, offset=(page - 1) * PAGE
-    )
+    rows = record_of_reports(session, ctx.org.id, year=year, limit=PAGE, offset=(page - 1) * PAGE)
     return render_template(
         "registers/reports.html",
         ctx=ctx,
@@ -132,10 +115,10 @@ def deletions(slug: str) -> str:
     """Closed cases and the day each is deleted (R2), the soonest first, 100 per page."""
     ctx = _readers(slug)
     session = db()
-    total = registers.count_pending_deletions(session, ctx.org.id)
+    total = count_pending_deletions(session, ctx.org.id)
     pages = max(1, math.ceil(total / PAGE))
     page = min(_page(request.args.get("page")), pages)
-    rows = registers.pending_deletions(
+    rows = pending_deletions(
         session,
         ctx.org.id,
         runtime().clock.now().date(),
@@ -162,7 +145,7 @@ def holds(slug: str) -> str:
         "registers/holds.html",
         ctx=ctx,
         organisation=ctx.org,
-        rows=registers.legal_holds(db(), ctx.org.id),
+        rows=legal_holds(db(), ctx.org.id),
     )
 
 
@@ -174,7 +157,7 @@ def rights_requests(slug: str) -> str:
         "registers/rights.html",
         ctx=ctx,
         organisation=ctx.org,
-        rows=registers.open_rights_requests(db(), ctx.org.id, runtime().clock.now().date()),
+        rows=open_rights_requests(db(), ctx.org.id, runtime().clock.now().date()),
         kind_labels={k.value: v for k, v in KIND_LABELS.items()},
         decision_labels={k.value: v for k, v in DECISION_LABELS.items()},
         basis_labels=BASIS_LABELS,
@@ -184,35 +167,31 @@ def rights_requests(slug: str) -> str:
 @bp.get("/rights.csv")
 def rights_csv(slug: str) -> Response:
     ctx = _readers(slug)
-    rows = registers.open_rights_requests(db(), ctx.org.id, runtime().clock.now().date())
-    return _csv(
-        registers.to_csv(rows, registers.RIGHTS_COLUMNS), f"rights-requests-{ctx.org.slug}.csv"
-    )
+    rows = open_rights_requests(db(), ctx.org.id, runtime().clock.now().date())
+    return csv_response(to_csv(rows, RIGHTS_COLUMNS), f"rights-requests-{ctx.org.slug}.csv")
 
 
 @bp.get("/reports.csv")
 def reports_csv(slug: str) -> Response | tuple[str, int]:
     ctx = _readers(slug)
     try:
-        year = _year(request.args.get("year"))
-    except BadYear:
-        return render_error(400, _l("Not a year"), BAD_YEAR)
-    rows = registers.record_of_reports(db(), ctx.org.id, year=year)
+        year = parse_year(request.args.get("year"))
+    except BadPeriod as bad:
+        return render_error(400, _l("Not a year"), bad.message)
+    rows = record_of_reports(db(), ctx.org.id, year=year)
     name = f"record-of-reports-{ctx.org.slug}{f'-{year}' if year else ''}.csv"
-    return _csv(registers.to_csv(rows, registers.REPORT_COLUMNS), name)
+    return csv_response(to_csv(rows, REPORT_COLUMNS), name)
 
 
 @bp.get("/deletions.csv")
 def deletions_csv(slug: str) -> Response:
     ctx = _readers(slug)
-    rows = registers.pending_deletions(db(), ctx.org.id, runtime().clock.now().date())
-    return _csv(
-        registers.to_csv(rows, registers.DELETION_COLUMNS), f"pending-deletions-{ctx.org.slug}.csv"
-    )
+    rows = pending_deletions(db(), ctx.org.id, runtime().clock.now().date())
+    return csv_response(to_csv(rows, DELETION_COLUMNS), f"pending-deletions-{ctx.org.slug}.csv")
 
 
 @bp.get("/holds.csv")
 def holds_csv(slug: str) -> Response:
     ctx = _readers(slug)
-    rows = registers.legal_holds(db(), ctx.org.id)
-    return _csv(registers.to_csv(rows, registers.HOLD_COLUMNS), f"legal-holds-{ctx.org.slug}.csv")
+    rows = legal_holds(db(), ctx.org.id)
+    return csv_response(to_csv(rows, HOLD_COLUMNS), f"legal-holds-{ctx.org.slug}.csv")

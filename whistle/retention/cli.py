@@ -8,14 +8,12 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from whistle.core import audit
 from whistle.core.keystore import KeyStoreError
-from whistle.core.models import (
-    CaseOutcome,
-)
+from whistle.core.models import CaseOutcome
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
-from whistle.retention.retention import Preset, presets, run, set_preset
+from whistle.retention.deletion import run
+from whistle.retention.schedule import Preset, presets, store_presets
 
 retention_cli = AppGroup("retention", help="Retention: delete closed cases when their day comes.")
 
@@ -62,22 +60,14 @@ def presets_command(slug: str, changes: tuple[str, ...]) -> None:
         if org is None:
             click.echo(f"No organisation with the address {slug!r}.", err=True)
             sys.exit(1)
+        parsed: list[tuple[CaseOutcome, Preset]] = []
         for change in changes:
             name, _sep, value = change.partition("=")
             try:
-                outcome = CaseOutcome(name.strip())
-                preset = Preset.parse(value)
+                parsed.append((CaseOutcome(name.strip()), Preset.parse(value)))
             except ValueError as exc:
                 click.echo(f"{change!r}: {exc}", err=True)
                 sys.exit(1)
-            set_preset(session, org.id, outcome, preset)
-            audit.record(
-                session,
-                rt.clock,
-                action="settings.retention_changed",
-                org_id=org.id,
-                detail={"outcome": outcome.value, "preset": str(preset)},
-            )
-        session.commit()
+        store_presets(session, rt.clock, org.id, parsed)
         for outcome, preset in presets(session, org.id).items():
             click.echo(f"{outcome.value}: {preset}")

@@ -49,7 +49,7 @@ from whistle.core.keystore import KeyStore, KeyStoreError
 from whistle.core.models import Attachment, Case, CaseNote, Message
 from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
-from whistle.retention import retention
+from whistle.retention import deletion
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def purge_item(
         row.name = b""
         row.size = 0
         row.purged_on = today
-    retention.queue_file_deletions(session, case.org_id, [f.storage_name for f in files], today)
+    deletion.queue_file_deletions(session, case.org_id, [f.storage_name for f in files], today)
     key_names = [shredding.file_key_name(f.storage_name) for f in files]
     if isinstance(item, Message):
         key_names.append(shredding.message_key_name(item.uid))
@@ -189,7 +189,7 @@ def _destroy_keys(session: Session, keystore: KeyStore) -> None:
 def _remove_files(session: Session, store: FileStore) -> None:
     """Remove the listed files now; if the store refuses, the next retention run does it."""
     try:
-        retention.remove_pending_files(session, store)
+        deletion.remove_pending_files(session, store)
     except OSError as exc:
         session.rollback()
         log.warning(
@@ -203,20 +203,13 @@ def _checkpoint(session: Session) -> None:
 
     Waits at most a second for readers: a purge never hangs on a long read elsewhere.
     """
-    engine = session.get_bind()
-    if engine.dialect.name != "sqlite":
-        return
-    with engine.connect() as connection:  # type: ignore[union-attr]
-        raw = connection.connection.dbapi_connection
-        assert raw is not None
-        raw.commit()
-        cursor = raw.cursor()
+    with deletion.sqlite_driver(session) as driver:
+        if driver is None:
+            return
+        cursor = driver[1]
+        timeout = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+        cursor.execute("PRAGMA busy_timeout=1000")
         try:
-            timeout = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
-            cursor.execute("PRAGMA busy_timeout=1000")
-            try:
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            finally:
-                cursor.execute(f"PRAGMA busy_timeout={int(timeout)}")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
-            cursor.close()
+            cursor.execute(f"PRAGMA busy_timeout={int(timeout)}")

@@ -6,21 +6,21 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from whistle.rights import rights
+from whistle.rights import requests
 
 KIND_LABELS = {
-    rights.Kind.ACCESS: _l("Access (see the data, art. 15)"),
-    rights.Kind.RECTIFICATION: _l("Rectification (art. 16)"),
-    rights.Kind.ERASURE: _l("Erasure (art. 17)"),
-    rights.Kind.RESTRICTION: _l("Restriction of processing (art. 18)"),
-    rights.Kind.OBJECTION: _l("Objection (art. 21)"),
+    requests.Kind.ACCESS: _l("Access (see the data, art. 15)"),
+    requests.Kind.RECTIFICATION: _l("Rectification (art. 16)"),
+    requests.Kind.ERASURE: _l("Erasure (art. 17)"),
+    requests.Kind.RESTRICTION: _l("Restriction of processing (art. 18)"),
+    requests.Kind.OBJECTION: _l("Objection (art. 21)"),
 }
 
 
 DECISION_LABELS = {
-    rights.Decision.GRANTED: _l("Granted"),
-    rights.Decision.PARTLY_GRANTED: _l("Partly granted"),
-    rights.Decision.REFUSED: _l("Refused"),
+    requests.Decision.GRANTED: _l("Granted"),
+    requests.Decision.PARTLY_GRANTED: _l("Partly granted"),
+    requests.Decision.REFUSED: _l("Refused"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The data-subject rights workbench: pages over whistle/rights/rights.py (S1-S5).
+"""The data-subject rights workbench: pages over the modules of whistle/rights/ (S1-S5).
 
 Handlers and unit leads holding the request's key use it. Names are only ever posted (the
 search too), never put in a URL, so no access log or browser history holds them.
@@ -25,7 +25,7 @@ from whistle.casefile.content import MAX_TEXT
 from whistle.core.models import Case, Message, RightsRequest
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.rights import rights
+from whistle.rights import access_export, case_search, decisions, linked_cases, requests
 from whistle.rights.labels import (
     BASIS_LABELS,
     DECISION_LABELS,
@@ -163,7 +163,7 @@ def index(slug: str) -> Response | tuple[str, int]:
 
     def register() -> None:
         made.append(
-            rights.register(
+            requests.register(
                 db(),
                 runtime().clock,
                 ctx.org.id,
@@ -184,11 +184,11 @@ def index(slug: str) -> Response | tuple[str, int]:
         "rights/index.html",
         ctx=ctx,
         organisation=ctx.org,
-        requests=rights.open_requests(db(), ctx.org.id, ctx.staff.user.id),
+        requests=requests.open_requests(db(), ctx.org.id, ctx.staff.user.id),
         form=form,
         kind_labels={k.value: v for k, v in KIND_LABELS.items()},
         today=runtime().clock.now().date(),
-        answer_due=rights.answer_due,
+        answer_due=requests.answer_due,
     )
     return page, status
 
@@ -199,7 +199,7 @@ def _render(
     key: KeyRing,
     *,
     forms: dict[str, FlaskForm] | None = None,
-    matches: list[rights.Match] | None = None,
+    matches: list[case_search.Match] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     session = db()
@@ -207,25 +207,25 @@ def _render(
     shown.update(forms or {})
     private = ctx.staff.private_key
     export = None
-    if found.kind == rights.Kind.ACCESS and private is not None:
-        export = rights.access_export(session, found, key, ctx.staff.user.id, private)
-    terms = rights.redactions(session, found, key)
+    if found.kind == requests.Kind.ACCESS and private is not None:
+        export = access_export.access_export(session, found, key, ctx.staff.user.id, private)
+    terms = access_export.redactions(session, found, key)
     redaction = shown["redactions"]
     if not redaction.is_submitted():
         redaction.terms.data = "\n".join(terms)
-    linked = rights.linked_cases(session, found)
+    linked = linked_cases.linked_cases(session, found)
     page = render_template(
         "rights/request.html",
         ctx=ctx,
         organisation=ctx.org,
         request=found,
-        subject=rights.subject_of(found, key),
+        subject=requests.subject_of(found, key),
         notes=[
             (NOTE_LABELS.get(n.kind, n.kind), n.created_on, _note_text(n))
-            for n in rights.notes(session, found, key)
+            for n in requests.notes(session, found, key)
         ],
         linked=linked,
-        restricted={c.id: rights.restricted_items(session, c.id) for c in linked},
+        restricted={c.id: linked_cases.restricted_items(session, c.id) for c in linked},
         messages={c.id: _message_ids(c) for c in linked} if found.kind == "restriction" else {},
         matches=matches,
         export=export,
@@ -235,14 +235,14 @@ def _render(
         basis_labels=BASIS_LABELS,
         place_labels=PLACE_LABELS,
         item_labels=ITEM_LABELS,
-        due=rights.answer_due(found),
+        due=requests.answer_due(found),
         today=runtime().clock.now().date(),
         notice=request.args.get("done"),
     )
     return page, status
 
 
-def _note_text(note: rights.NoteView) -> str:
+def _note_text(note: requests.NoteView) -> str:
     if note.kind == "redactions":
         return "\n".join(json.loads(note.body))
     return note.body
@@ -297,7 +297,7 @@ def _private(ctx: StaffContext) -> Any:
 @bp.post("/<int:request_id>/extend")
 def extend(slug: str, request_id: int) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
-        rights.extend(
+        requests.extend(
             db(),
             runtime().clock,
             found,
@@ -316,10 +316,10 @@ def search(slug: str, request_id: int) -> tuple[str, int]:
     ctx = _context(slug)
     found, key = _request(ctx, request_id)
     form = SearchForm(prefix="search")
-    matches: list[rights.Match] | None = None
+    matches: list[case_search.Match] | None = None
     if form.validate_on_submit():
         try:
-            matches = rights.search_cases(
+            matches = case_search.search_cases(
                 db(), ctx.org.id, ctx.staff.user.id, _private(ctx), form.term.data or ""
             )
         except Refused as exc:
@@ -335,7 +335,7 @@ def link(slug: str, request_id: int) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
         case = _case_of(ctx, form.case_id.data)
         open_keys(db(), case, ctx.staff.user.id, ctx.staff.private_key)  # must be readable
-        rights.link_case(db(), runtime().clock, found, case, ctx.staff.user.id)
+        linked_cases.link_case(db(), runtime().clock, found, case, ctx.staff.user.id)
 
     return _act(slug, request_id, "link", run)
 
@@ -344,7 +344,7 @@ def link(slug: str, request_id: int) -> Response | tuple[str, int]:
 def unlink(slug: str, request_id: int) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
         case = _case_of(ctx, form.case_id.data)
-        rights.unlink_case(db(), runtime().clock, found, case.id, ctx.staff.user.id)
+        linked_cases.unlink_case(db(), runtime().clock, found, case.id, ctx.staff.user.id)
 
     return _act(slug, request_id, "unlink", run)
 
@@ -352,7 +352,7 @@ def unlink(slug: str, request_id: int) -> Response | tuple[str, int]:
 @bp.post("/<int:request_id>/redactions")
 def redactions(slug: str, request_id: int) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
-        rights.set_redactions(
+        access_export.set_redactions(
             db(), runtime().clock, found, key, ctx.staff.user.id, form.terms.data or ""
         )
 
@@ -364,7 +364,7 @@ def restrict(slug: str, request_id: int) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
         case = _case_of(ctx, form.case_id.data)
         kind, _sep, item = (form.item.data or "").partition(":")
-        rights.restrict(
+        linked_cases.restrict(
             db(),
             runtime().clock,
             found,
@@ -380,7 +380,7 @@ def restrict(slug: str, request_id: int) -> Response | tuple[str, int]:
 @bp.post("/<int:request_id>/decide")
 def decide(slug: str, request_id: int) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
-        rights.decide(
+        decisions.decide(
             db(),
             runtime().clock,
             found,
@@ -399,7 +399,7 @@ def decide(slug: str, request_id: int) -> Response | tuple[str, int]:
 @bp.post("/<int:request_id>/answer")
 def answer(slug: str, request_id: int) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, found: RightsRequest, key: KeyRing, form: Any) -> None:
-        rights.record_answer(db(), runtime().clock, found, ctx.staff.user.id)
+        decisions.record_answer(db(), runtime().clock, found, ctx.staff.user.id)
 
     return _act(slug, request_id, "answer", run)
 
@@ -409,10 +409,10 @@ def export(slug: str, request_id: int) -> Response:
     """The access export as text, once access has been decided (granted or partly)."""
     ctx = _context(slug)
     found, key = _request(ctx, request_id)
-    if found.kind != rights.Kind.ACCESS or found.decision not in ("granted", "partly_granted"):
+    if found.kind != requests.Kind.ACCESS or found.decision not in ("granted", "partly_granted"):
         abort(404)
     try:
-        made = rights.access_export(db(), found, key, ctx.staff.user.id, _private(ctx))
+        made = access_export.access_export(db(), found, key, ctx.staff.user.id, _private(ctx))
     except NoAccess:
         abort(403)
     text = render_template(
@@ -423,7 +423,7 @@ def export(slug: str, request_id: int) -> Response:
         item_labels=ITEM_LABELS,
         today=runtime().clock.now().date(),
     )
-    rights.record_release(db(), runtime().clock, found, ctx.staff.user.id)
+    decisions.record_release(db(), runtime().clock, found, ctx.staff.user.id)
     response = Response(text.encode(), mimetype="text/plain")
     response.headers["Content-Type"] = "text/plain; charset=utf-8"
     response.headers["Content-Disposition"] = attachment_disposition(f"access-{found.id}.txt")

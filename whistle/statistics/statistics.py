@@ -39,8 +39,6 @@ SQLite and on PostgreSQL, all 100,000 in 1.1 s (SQLite) and 0.3 s (PostgreSQL).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -64,7 +62,6 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from whistle.core.models import Case, CaseOutcome, CaseStatus, CaseTombstone, Category
-from whistle.registers.registers import csv_cell
 
 # A period longer than this is refused: its month chart would have hundreds of bars.
 MAX_YEARS = 10
@@ -232,10 +229,39 @@ def _median(session: Session, days: Select[Any], count: int) -> float | None:
 def compute(session: Session, org_id: int, period: Period, today: date) -> Statistics:
     """The statistics of ``org_id`` for the reports received in ``period``, with deadlines
     judged as of ``today`` (see the module docstring for every definition)."""
-    dialect = session.get_bind().dialect.name
-    run = session.connection().execute
+    timeliness = _timeliness(session, org_id, period, today)
+    by_month = _by_month(session, org_id, period)
+    by_category = _by_category(session, org_id, period)
+    kinds = _kinds(session, org_id, period)
+    return Statistics(
+        period=period,
+        today=today,
+        reports=timeliness.reports,
+        anonymous=kinds.anonymous,
+        by_month=by_month,
+        by_category=by_category,
+        by_channel=kinds.by_channel,
+        to_acknowledgement=timeliness.to_acknowledgement,
+        to_feedback=timeliness.to_feedback,
+        acknowledgement=timeliness.acknowledgement,
+        feedback=timeliness.feedback,
+        closed=kinds.closed,
+        outcomes=kinds.outcomes,
+    )
 
-    # 1. Totals, durations and deadlines: indexed columns only.
+
+@dataclass(frozen=True)
+class _Timeliness:
+    reports: int
+    to_acknowledgement: Durations
+    to_feedback: Durations
+    acknowledgement: DeadlineCounts
+    feedback: DeadlineCounts
+
+
+def _timeliness(session: Session, org_id: int, period: Period, today: date) -> _Timeliness:
+    """Totals, durations and deadlines: indexed columns only."""
+    dialect = session.get_bind().dialect.name
     r = _reports(
         org_id,
         period,
@@ -250,19 +276,23 @@ def compute(session: Session, org_id: int, period: Period, today: date) -> Stati
     to_feedback = _days(dialect, r.feedback_on, feedback_from)
     ack_met, ack_missed = _deadline(r.acknowledged_on, r.acknowledge_due, today)
     fb_met, fb_missed = _deadline(r.feedback_on, r.feedback_due, today)
-    totals = run(
-        select(
-            func.count(),
-            func.count(r.acknowledged_on),
-            func.max(to_ack),
-            func.count(r.feedback_on),
-            func.max(to_feedback),
-            _count_if(ack_met),
-            _count_if(ack_missed),
-            _count_if(fb_met),
-            _count_if(fb_missed),
+    totals = (
+        session.connection()
+        .execute(
+            select(
+                func.count(),
+                func.count(r.acknowledged_on),
+                func.max(to_ack),
+                func.count(r.feedback_on),
+                func.max(to_feedback),
+                _count_if(ack_met),
+                _count_if(ack_missed),
+                _count_if(fb_met),
+                _count_if(fb_missed),
+            )
         )
-    ).one()
+        .one()
+    )
     reports, acknowledged, ack_worst, fed_back, fb_worst = (
         int(totals[0]),
         int(totals[1]),
@@ -277,19 +307,33 @@ def compute(session: Session, org_id: int, period: Period, today: date) -> Stati
     fb_median = _median(
         session, select(to_feedback.label("days")).where(r.feedback_on.is_not(None)), fed_back
     )
+    return _Timeliness(
+        reports=reports,
+        to_acknowledgement=Durations(
+            acknowledged, ack_median, None if ack_worst is None else int(ack_worst)
+        ),
+        to_feedback=Durations(fed_back, fb_median, None if fb_worst is None else int(fb_worst)),
+        acknowledgement=DeadlineCounts(ack_met_n, ack_missed_n, reports - ack_met_n - ack_missed_n),
+        feedback=DeadlineCounts(fb_met_n, fb_missed_n, reports - fb_met_n - fb_missed_n),
+    )
 
-    # 2. Per month of receipt: indexed columns only.
+
+def _by_month(session: Session, org_id: int, period: Period) -> tuple[MonthCount, ...]:
+    """Per month of receipt, every month of the period: indexed columns only."""
     m = _reports(org_id, period, "received_on").c
     year_of, month_of = extract("year", m.received_on), extract("month", m.received_on)
-    per_month = {
-        (int(y), int(mo)): int(n)
-        for y, mo, n in run(select(year_of, month_of, func.count()).group_by(year_of, month_of))
-    }
-    by_month = tuple(
+    rows = session.connection().execute(
+        select(year_of, month_of, func.count()).group_by(year_of, month_of)
+    )
+    per_month = {(int(y), int(mo)): int(n) for y, mo, n in rows}
+    return tuple(
         MonthCount(first, per_month.get((first.year, first.month), 0)) for first in period.months
     )
 
-    # 3. Per category, with the organisation's categories (few rows).
+
+def _by_category(session: Session, org_id: int, period: Period) -> tuple[CategoryCount, ...]:
+    """Per category, with the organisation's categories (few rows)."""
+    run = session.connection().execute
     c = _reports(org_id, period, "category_id").c
     per_category = {
         cid: int(n) for cid, n in run(select(c.category_id, func.count()).group_by(c.category_id))
@@ -306,14 +350,25 @@ def compute(session: Session, org_id: int, period: Period, today: date) -> Stati
     ]
     if per_category.get(None):
         by_category.append(CategoryCount(None, None, None, None, per_category[None]))
+    return tuple(by_category)
 
-    # 4. Channel, anonymity and outcome: the one statement that reads case rows.
+
+@dataclass(frozen=True)
+class _Kinds:
+    by_channel: tuple[tuple[str, int], ...]
+    anonymous: int
+    closed: int
+    outcomes: tuple[tuple[str | None, int], ...]
+
+
+def _kinds(session: Session, org_id: int, period: Period) -> _Kinds:
+    """Channel, anonymity and outcome: the one statement that reads case rows."""
     o = _reports(org_id, period, "channel", "anonymous", "closed", "outcome").c
     channels: Counter[str] = Counter()
     outcome_counts: Counter[str | None] = Counter()
     anonymous = closed = 0
     groups = (o.channel, o.anonymous, o.closed, o.outcome)
-    for channel, is_anonymous, is_closed, outcome, n in run(
+    for channel, is_anonymous, is_closed, outcome, n in session.connection().execute(
         select(*groups, func.count()).group_by(*groups)
     ):
         channels[channel] += n
@@ -322,100 +377,17 @@ def compute(session: Session, org_id: int, period: Period, today: date) -> Stati
         if is_closed:
             closed += n
             outcome_counts[outcome] += n
+    return _Kinds(tuple(sorted(channels.items())), anonymous, closed, _outcomes(outcome_counts))
+
+
+def _outcomes(counts: Counter[str | None]) -> tuple[tuple[str | None, int], ...]:
+    """Every known outcome (zeros included), then unknown ones by name, then "none"."""
     known = [kind.value for kind in CaseOutcome]
-    outcomes: list[tuple[str | None, int]] = [(name, outcome_counts.get(name, 0)) for name in known]
+    outcomes: list[tuple[str | None, int]] = [(name, counts.get(name, 0)) for name in known]
     outcomes += sorted(
-        ((name, n) for name, n in outcome_counts.items() if name is not None and name not in known),
+        ((name, n) for name, n in counts.items() if name is not None and name not in known),
         key=lambda item: str(item[0]),
     )
-    if outcome_counts.get(None):
-        outcomes.append((None, outcome_counts[None]))
-
-    return Statistics(
-        period=period,
-        today=today,
-        reports=reports,
-        anonymous=anonymous,
-        by_month=by_month,
-        by_category=tuple(by_category),
-        by_channel=tuple(sorted(channels.items())),
-        to_acknowledgement=Durations(
-            acknowledged, ack_median, None if ack_worst is None else int(ack_worst)
-        ),
-        to_feedback=Durations(fed_back, fb_median, None if fb_worst is None else int(fb_worst)),
-        acknowledgement=DeadlineCounts(ack_met_n, ack_missed_n, reports - ack_met_n - ack_missed_n),
-        feedback=DeadlineCounts(fb_met_n, fb_missed_n, reports - fb_met_n - fb_missed_n),
-        closed=closed,
-        outcomes=tuple(outcomes),
-    )
-
-
-# --- CSV ------------------------------------------------------------------------------------
-
-CSV_COLUMNS = ("figure", "item", "label", "value")
-
-
-def number_text(value: float | None) -> str:
-    """A median as text: whole numbers without decimals, halves with one ("2.5")."""
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
-
-
-def share_text(value: float | None) -> str:
-    """A share as a decimal fraction with four decimals ("0.8571"), empty when undefined."""
-    return "" if value is None else f"{value:.4f}"
-
-
-def csv_rows(stats: Statistics, *, english: bool) -> list[tuple[str, object, object, object]]:
-    """Every figure as (figure, item, label, value): stable English keys, the category's label
-    in the reader's language (``english`` or Danish) as the only text. A removed category has
-    an empty item; a closed report without an outcome the item "none"."""
-    rows: list[tuple[str, object, object, object]] = [
-        ("period", "first", None, stats.period.first),
-        ("period", "last", None, stats.period.last),
-        ("reports", "total", None, stats.reports),
-        ("reports", "anonymous", None, stats.anonymous),
-        ("reports", "anonymous_share", None, share_text(stats.anonymous_share)),
-    ]
-    rows += [("month", m.month.strftime("%Y-%m"), None, m.reports) for m in stats.by_month]
-    rows += [
-        ("category", c.code, c.label_en if english else c.label_da, c.reports)
-        for c in stats.by_category
-    ]
-    rows += [("channel", name, None, n) for name, n in stats.by_channel]
-    for figure, durations in (
-        ("days_to_acknowledgement", stats.to_acknowledgement),
-        ("days_to_feedback", stats.to_feedback),
-    ):
-        rows += [
-            (figure, "cases", None, durations.cases),
-            (figure, "median", None, number_text(durations.median)),
-            (figure, "worst", None, durations.worst),
-        ]
-    for figure, deadlines in (
-        ("acknowledgement_deadline", stats.acknowledgement),
-        ("feedback_deadline", stats.feedback),
-    ):
-        rows += [
-            (figure, "met", None, deadlines.met),
-            (figure, "missed", None, deadlines.missed),
-            (figure, "pending", None, deadlines.pending),
-            (figure, "share_met", None, share_text(deadlines.share_met)),
-        ]
-    rows.append(("closed", "total", None, stats.closed))
-    rows += [("outcome", name or "none", None, n) for name, n in stats.outcomes]
-    return rows
-
-
-def to_csv(stats: Statistics, *, english: bool) -> str:
-    """:func:`csv_rows` as CSV text with a header row of :data:`CSV_COLUMNS`; every cell
-    through :func:`whistle.registers.registers.csv_cell` (a category label that looks like a
-    formula is
-    defused). Lines end in CRLF (RFC 4180)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in csv_rows(stats, english=english):
-        writer.writerow([csv_cell(value) for value in row])
-    return out.getvalue()
+    if counts.get(None):
+        outcomes.append((None, counts[None]))
+    return tuple(outcomes)

@@ -1,11 +1,11 @@
 """Statistics pages for the unit lead and the auditor: figures, SVG charts, CSV, and a yearly
 summary to print.
 
-Content-free by construction (whistle/statistics/statistics.py reads clear-text columns only). Open
-to the
-auditor / DPO and the unit lead; a handler, counsel or administrator gets a 403. The period is
-``?year=`` (default: the current year of the injected clock) or ``?from=`` and ``?to=`` (days,
-``YYYY-MM-DD``); anything else gets a translated 400, never a traceback.
+Content-free by construction (whistle/statistics/statistics.py reads clear-text columns only).
+Open to the auditor / DPO and the unit lead; a handler, counsel or administrator gets a 403.
+The period is ``?year=`` (default: the current year of the injected clock) or ``?from=`` and
+``?to=`` (days, ``YYYY-MM-DD``); anything else gets a translated 400 (whistle/web/csv.py reads
+the year), never a traceback.
 """
 
 from __future__ import annotations
@@ -24,35 +24,20 @@ from werkzeug.wrappers import Response
 from whistle.core.labels import OUTCOME_LABELS
 from whistle.core.models import CaseOutcome, Role
 from whistle.core.runtime import db, runtime
-from whistle.statistics import charts, statistics
+from whistle.statistics import charts, csv_export, statistics
 from whistle.statistics.charts import Bar
 from whistle.statistics.statistics import Period, PeriodError, Statistics
-from whistle.web.downloads import attachment_disposition
+from whistle.web.csv import BadPeriod, csv_response, parse_year
 from whistle.web.errors import render_error
-from whistle.web.forms import parse_id
 from whistle.web.guard import StaffContext, require
 
 bp = Blueprint("statistics", __name__, url_prefix="/staff/<slug>/statistics")
 
 READERS = (Role.AUDITOR, Role.LEAD)
-BAD_YEAR = _l("Give the year as four digits, for example 2026.")
 BAD_DAY = _l("Give both days of the period as year-month-day, for example 2026-01-31.")
 BAD_ORDER = _l("The period must end on or after the day it starts.")
 TOO_LONG = _l("A period can be at most %(years)d years.", years=statistics.MAX_YEARS)
 NOTHING = "\u2013"  # an en dash: a figure that does not exist (no case took the step)
-
-
-class BadPeriod(ValueError):
-    def __init__(self, message: object) -> None:
-        super().__init__("bad period")
-        self.message = message
-
-
-def _year(text: str) -> int:
-    year = parse_id(text) if len(text) == 4 else None
-    if year is None or year < 1:
-        raise BadPeriod(BAD_YEAR)
-    return year
 
 
 def _day(text: str) -> date:
@@ -72,8 +57,7 @@ def _period(args: Mapping[str, str], today: date) -> Period:
             return Period.between(_day(first), _day(last))
         except PeriodError as refused:
             raise BadPeriod(BAD_ORDER if refused.reason == "order" else TOO_LONG) from None
-    year = args.get("year", "").strip()
-    return Period.year(_year(year) if year else today.year)
+    return Period.year(parse_year(args.get("year")) or today.year)
 
 
 def _readers(slug: str) -> StaffContext:
@@ -251,14 +235,6 @@ def _period_args(period: Period) -> dict[str, str]:
     return {"from": period.first.isoformat(), "to": period.last.isoformat()}
 
 
-def _csv(text: str, name: str) -> Response:
-    # The byte-order mark lets spreadsheet programs read the file as UTF-8 (Danish labels).
-    response = Response("\ufeff" + text, mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = attachment_disposition(name)
-    return response
-
-
 # --- the pages ------------------------------------------------------------------------------
 
 
@@ -304,7 +280,7 @@ def summary(slug: str) -> str | tuple[str, int]:
     ctx = _readers(slug)
     today = _today()
     try:
-        year = _year(request.args.get("year", "").strip() or str(today.year))
+        year = parse_year(request.args.get("year")) or today.year
     except BadPeriod as bad:
         return render_error(400, _l("Not a year"), bad.message)
     stats = statistics.compute(db(), ctx.org.id, Period.year(year), today)
@@ -321,7 +297,7 @@ def summary(slug: str) -> str | tuple[str, int]:
 
 @bp.get("/statistics.csv")
 def statistics_csv(slug: str) -> Response | tuple[str, int]:
-    """Every figure of the period as CSV (stable English keys; see statistics.csv_rows)."""
+    """Every figure of the period as CSV (stable English keys; see csv_export.csv_rows)."""
     ctx = _readers(slug)
     try:
         period = _period(request.args, _today())
@@ -330,6 +306,6 @@ def statistics_csv(slug: str) -> Response | tuple[str, int]:
     stats = statistics.compute(db(), ctx.org.id, period, _today())
     year = period.calendar_year
     span = str(year) if year is not None else f"{period.first}-{period.last}"
-    return _csv(
-        statistics.to_csv(stats, english=_english()), f"statistics-{ctx.org.slug}-{span}.csv"
+    return csv_response(
+        csv_export.to_csv(stats, english=_english()), f"statistics-{ctx.org.slug}-{span}.csv"
     )

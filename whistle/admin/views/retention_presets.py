@@ -14,7 +14,7 @@ from whistle.admin.views.console import admin, bp, done, page
 from whistle.core.labels import OUTCOME_LABELS
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.retention import retention
+from whistle.retention import schedule
 from whistle.web.forms import show_refusal
 
 
@@ -39,7 +39,7 @@ def retention_presets(slug: str) -> Response | tuple[str, int]:
                     "admin.retention_presets", ctx.org.slug, "saved" if changed else "unchanged"
                 )
     else:
-        current = retention.presets(session, ctx.org.id)
+        current = schedule.presets(session, ctx.org.id)
         form = retention_form({outcome: str(preset) for outcome, preset in current.items()})
     return page(
         "admin/retention.html",
@@ -47,5 +47,5 @@ def retention_presets(slug: str) -> Response | tuple[str, int]:
         status,
         form=form,
         outcomes=list(OUTCOME_LABELS.items()),
-        warning_days=retention.WARNING_DAYS,
+        warning_days=schedule.WARNING_DAYS,
     )

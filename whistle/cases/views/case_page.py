@@ -59,7 +59,7 @@ from whistle.core.models import AuditEntry, Case, CaseOutcome, CaseStatus, Categ
 from whistle.core.runtime import db, runtime
 from whistle.disclosure import register as disclosure_register
 from whistle.disclosure import rules as disclosure_rules
-from whistle.retention import purge, retention
+from whistle.retention import purge, schedule
 from whistle.web.case_pages import file_store, open_case
 from whistle.web.downloads import damaged_page, download_response, gone_page
 from whistle.web.guard import StaffContext
@@ -113,7 +113,7 @@ class CaseActions:
     forms: dict[str, FlaskForm]
     shown: dict[str, bool]
     purge_forms: dict[str, FlaskForm]
-    presets: dict[CaseOutcome, retention.Preset]
+    presets: dict[CaseOutcome, schedule.Preset]
     refusals: list[str]
 
 
@@ -248,7 +248,7 @@ def _header(session: Session, case: Case) -> CaseHeader:
         assigned=session.get(User, case.assigned_user_id) if case.assigned_user_id else None,
         deadline=deadline_state(case, today),
         today=today,
-        warning_days=retention.WARNING_DAYS,
+        warning_days=schedule.WARNING_DAYS,
         notice=request.args.get("done"),
         outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
         scope_labels=SCOPE_LABELS,
@@ -301,7 +301,7 @@ def _actions(
         forms=forms,
         shown=shown,
         purge_forms=purge_forms,
-        presets=retention.presets(session, case.org_id),
+        presets=schedule.presets(session, case.org_id),
         refusals=_stranded_refusals(forms, shown, stray),
     )
 

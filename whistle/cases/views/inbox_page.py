@@ -16,7 +16,7 @@ from whistle.core.runtime import db, runtime
 from whistle.keys import certification
 from whistle.meetings.tasks import meetings_due
 from whistle.notices import notices
-from whistle.retention import retention
+from whistle.retention import schedule
 from whistle.web.forms import parse_id
 from whistle.web.guard import require
 
@@ -51,7 +51,7 @@ def inbox(slug: str) -> str:
     return render_template(
         "cases/inbox.html",
         meeting_tasks=tasks,
-        deletions=retention.deletions_soon(session, ctx.org.id, ctx.staff.user.id, today),
+        deletions=schedule.deletions_soon(session, ctx.org.id, ctx.staff.user.id, today),
         reviews=notices.reviews_due(session, ctx.org.id, ctx.staff.user.id, today),
         awaiting_certification=certification.awaiting_certification(
             session, ctx.org.id, ctx.staff.user
