@@ -263,7 +263,7 @@ def certified_members(
     The one filter every sealing path uses (intake, grants, recovery, rights requests with
     ``HANDLING_ROLES``; counsel exports with ``(Role.COUNSEL,)``): a key someone swapped in the
     database, or a role an admin gave without a lead's certification, is never sealed to.
-    Raises :class:`~whistle.keys.certification.KeysNotTrusted` when the organisation's
+    Raises :class:`~whistle.core.trust.KeysNotTrusted` when the organisation's
     certification key does not match its pin.
     """
     candidates = unit_members(session, org_id, roles=roles)

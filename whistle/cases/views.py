@@ -61,7 +61,7 @@ from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.counsel import export
 from whistle.disclosure import disclosure
-from whistle.keys import certification
+from whistle.keys import status as key_status
 from whistle.meetings import meetings
 from whistle.notices import notices
 from whistle.retention import purge, retention
@@ -111,7 +111,7 @@ def inbox(slug: str) -> str:
         meeting_tasks=tasks,
         deletions=retention.deletions_soon(session, ctx.org.id, ctx.staff.user.id, today),
         reviews=notices.reviews_due(session, ctx.org.id, ctx.staff.user.id, today),
-        awaiting_certification=certification.awaiting_certification(
+        awaiting_certification=key_status.awaiting_certification(
             session, ctx.org.id, ctx.staff.user
         ),
         ctx=ctx,

@@ -17,7 +17,6 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from whistle.core import vault
 from whistle.core.keystore import KeyStoreError
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
@@ -30,6 +29,7 @@ from whistle.maintenance.doctor import (
     repair,
     repair_keys,
 )
+from whistle.maintenance.sessions import sweep_ended_sessions
 
 
 @click.command("doctor")
@@ -112,8 +112,7 @@ def sweep_command() -> None:
     """Delete every session that has ended (idle, or past its absolute lifetime)."""
     rt = runtime()
     with rt.sessions() as session:
-        swept = vault.sweep(session, rt.clock, vault.lifetimes(rt.settings))
-        session.commit()
+        swept = sweep_ended_sessions(session, rt.clock, rt.settings)
     click.echo(f"swept {swept} ended sessions")
 
 

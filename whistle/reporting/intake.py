@@ -180,7 +180,7 @@ def submit_report(
 
     ``unit`` is the members the report form offered for exclusion
     (:func:`~whistle.casefile.access.certified_members`); the report is sealed only to those of
-    them still certified now. Raises :class:`~whistle.keys.certification.KeysNotTrusted`, having
+    them still certified now. Raises :class:`~whistle.core.trust.KeysNotTrusted`, having
     written nothing, when the organisation's recovery or certification key does not match
     its pin in the instance folder. ``before_commit(case, reporter_seed, code)`` runs inside
     the transaction just before the commit (the web form signs the reporter in there), so what
