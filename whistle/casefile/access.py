@@ -66,7 +66,8 @@ from crypto import (
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import case_key_row_context, reporter_key_row_context
-from whistle.core.keystore import KeyExists, of_session
+from whistle.core.keystore import of_session
+from whistle.core.keystore_errors import KeyExists
 from whistle.core.models import Case, CaseKey, Membership, Role, User
 from whistle.core.shredding import case_key_name
 from whistle.core.trust import certified_user_ids, trusted_recovery_key

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from whistle.core.keystore import KeyStoreError
+from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 from whistle.maintenance.doctor import (

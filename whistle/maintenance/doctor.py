@@ -60,7 +60,8 @@ from sqlalchemy.orm import Session
 
 from whistle.core import audit, shredding
 from whistle.core.clock import Clock
-from whistle.core.keystore import KeyStore, KeyStoreError, ScrubIncomplete
+from whistle.core.keystore import KeyStore
+from whistle.core.keystore_errors import KeyStoreError, ScrubIncomplete
 from whistle.core.models import (
     Attachment,
     Case,
@@ -490,7 +491,8 @@ def repair_keys(
 ) -> KeyRepairs:
     """Destroy what :func:`check_keys` found destroyable and finish the pending destructions.
     Commits. Owners are looked up again just before: a key whose row appeared meanwhile is
-    kept. :class:`~whistle.core.keystore.KeyStoreError` if the key store cannot be reached."""
+    kept. :class:`~whistle.core.keystore_errors.KeyStoreError` if the key store cannot be
+    reached."""
     done = KeyRepairs()
     if findings.pending_in_use:
         still = shredding.live_names(session, findings.pending_in_use)

@@ -49,7 +49,8 @@ from whistle.core.clock import Clock
 from whistle.core.contexts import identity_context, nudge_context, report_context
 from whistle.core.db import upsert_insert
 from whistle.core.deadlines import acknowledge_due, feedback_due
-from whistle.core.keystore import KeyStoreError, of_session
+from whistle.core.keystore import of_session
+from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.models import Case, CaseStatus, Category, Organisation, ReferenceCounter, User
 from whistle.core.refusals import Refused
 from whistle.core.shredding import case_key_name, file_key_name

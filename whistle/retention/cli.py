@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from whistle.core import audit
-from whistle.core.keystore import KeyStoreError
+from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.models import (
     CaseOutcome,
 )

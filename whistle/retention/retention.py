@@ -451,9 +451,9 @@ def run(
     """Delete every case that is due and not held (see the module's docs). Commits.
 
     ``after_step(name)`` is called after each step ("rows", "committed", "keys", "files") and
-    lets the tests simulate a crash there by raising. :class:`~whistle.core.keystore.KeyStoreError`
-    when the key store cannot be reached (the deletions committed so far stand; their keys are
-    destroyed by the next run).
+    lets the tests simulate a crash there by raising.
+    :class:`~whistle.core.keystore_errors.KeyStoreError` when the key store cannot be reached
+    (the deletions committed so far stand; their keys are destroyed by the next run).
     """
     report = RunReport()
     # What an interrupted run (or purge) left: keys first, they are what makes data unreadable.

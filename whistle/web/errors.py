@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from whistle.core.keystore import KeyStoreUnavailable
+from whistle.core.keystore_errors import KeyStoreUnavailable
 
 log = logging.getLogger(__name__)
 
