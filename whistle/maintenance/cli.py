@@ -20,15 +20,8 @@ from flask.cli import AppGroup, with_appcontext
 from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
-from whistle.maintenance.doctor import (
-    MIN_AGE,
-    check,
-    check_keys,
-    describe,
-    describe_keys,
-    repair,
-    repair_keys,
-)
+from whistle.maintenance.doctor_files import MIN_AGE, check, describe, repair
+from whistle.maintenance.doctor_keys import check_keys, describe_keys, repair_keys
 from whistle.maintenance.sessions import sweep_ended_sessions
 
 
