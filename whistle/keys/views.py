@@ -87,7 +87,7 @@ def _page(
         for w in warnings
     }
     return render_template(
-        "staff/unit_keys.html",
+        "keys/unit_keys.html",
         ctx=ctx,
         organisation=ctx.org,
         keys=keys,

@@ -57,7 +57,7 @@ from whistle.core.models import (
 
 
 class MailKind(enum.StrEnum):
-    """What an outbox row announces; also the name of its template in ``templates/mail/``."""
+    """What an outbox row announces; also the name of its template in ``templates/notify/``."""
 
     NEW_REPORT = "new_report"
     REPORTER_MESSAGE = "reporter_message"

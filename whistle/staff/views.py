@@ -278,7 +278,7 @@ def keys() -> str:
     whether it is certified in each organisation; the organisation keys' fingerprints."""
     staff = signed_in()
     return render_template(
-        "staff/keys.html",
+        "keys/keys.html",
         user=staff.user,
         # From the private key this session unlocked, not from the stored public key: what a
         # lead compares must be the key the person really holds.

@@ -68,7 +68,7 @@ def render_error(code: int, title: object = None, message: object = None) -> tup
     default_title, default_message = MESSAGES.get(code, MESSAGES[500])
     return (
         render_template(
-            "errors/error.html",
+            "web/error.html",
             code=code,
             title=title or default_title,
             message=message or default_message,

@@ -183,7 +183,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
         form.website.errors = [_l("Leave this field empty.")]
         return render_template("reporting/report.html", **context)
     if submission_refused():
-        return render_template("errors/error.html", **too_many_context()), 429
+        return render_template("web/error.html", **too_many_context()), 429
 
     files, batch = upload_batch(limits)
     if not batch.acceptable:
