@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle.admin.scheme import active_members, reporter_group_labels
-from whistle.casefile.access import HANDLING_ROLES
+from whistle.casefile.holders import HANDLING_ROLES
 from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.labels import OUTCOME_LABELS
 from whistle.core.models import Category, Organisation, Role

@@ -30,7 +30,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from whistle.admin import texts
-from whistle.casefile.access import certified_members
+from whistle.casefile.holders import certified_members
 from whistle.casefile.limits import upload_limits
 from whistle.core import audit
 from whistle.core.clock import Clock

@@ -64,8 +64,9 @@ from crypto import (
     sign,
 )
 from whistle.casefile import content
-from whistle.casefile.access import NoAccess, OpenedKeys, certified_members
+from whistle.casefile.access import NoAccess, OpenedKeys
 from whistle.casefile.conversation import conversation, open_file, report_files
+from whistle.casefile.holders import certified_members
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import export_bundle_context, export_key_context, export_preview_context

@@ -39,9 +39,10 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from whistle.casefile import content
-from whistle.casefile.access import NoAccess, OpenedKeys, certified_members
+from whistle.casefile.access import NoAccess, OpenedKeys
 from whistle.casefile.content import MAX_TEXT
 from whistle.casefile.conversation import post_message
+from whistle.casefile.holders import certified_members
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import (

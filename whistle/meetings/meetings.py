@@ -35,7 +35,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto import decrypt_field, encrypt_field
-from whistle.casefile.access import KeyRing, holds_clause
+from whistle.casefile.access import KeyRing
+from whistle.casefile.holders import holds_clause
 from whistle.core.clock import Clock
 from whistle.core.contexts import minutes_context
 from whistle.core.models import Author, Case, Meeting, MinutesVersion, OrgSetting

@@ -34,16 +34,12 @@ from crypto import (
     generate_symmetric_key,
     wrap_reporter_seed,
 )
-from whistle.casefile.access import (
-    add_sealed_keys,
-    case_kek,
-    certified_members,
-    seal_for_recipients,
-    single_epoch,
-    wrap_reporter_key,
-)
+from whistle.casefile.access import single_epoch
 from whistle.casefile.conversation import PreparedFile, add_file_rows, write_files
+from whistle.casefile.holders import certified_members
+from whistle.casefile.key_wrapping import case_kek, wrap_reporter_key
 from whistle.casefile.records import REPORT_OWNER
+from whistle.casefile.sealing import add_sealed_keys, seal_for_recipients
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import identity_context, nudge_context, report_context
@@ -180,7 +176,7 @@ def submit_report(
     """Encrypt and store a new report; return the case and its code. Commits.
 
     ``unit`` is the members the report form offered for exclusion
-    (:func:`~whistle.casefile.access.certified_members`); the report is sealed only to those of
+    (:func:`~whistle.casefile.holders.certified_members`); the report is sealed only to those of
     them still certified now. Raises :class:`~whistle.core.trust.KeysNotTrusted`, having
     written nothing, when the organisation's recovery or certification key does not match
     its pin in the instance folder. ``before_commit(case, reporter_seed, code)`` runs inside

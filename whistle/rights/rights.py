@@ -50,16 +50,9 @@ from crypto import (
     encrypt_field,
 )
 from whistle.casefile import content
-from whistle.casefile.access import (
-    KeyRing,
-    NoAccess,
-    OpenedKeys,
-    certified_members,
-    holds,
-    holds_clause,
-    open_keys,
-)
+from whistle.casefile.access import KeyRing, NoAccess, OpenedKeys, open_keys
 from whistle.casefile.conversation import MessageView, conversation
+from whistle.casefile.holders import certified_members, holds, holds_clause
 from whistle.casefile.request_keys import (
     new_request_key,
     renew_request_key,

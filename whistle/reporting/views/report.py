@@ -20,7 +20,7 @@ from wtforms.fields.choices import SelectChoice
 
 from whistle.admin.scheme import has_logo, reporter_group_labels
 from whistle.admin.texts import DEFAULTS, org_text
-from whistle.casefile.access import certified_members
+from whistle.casefile.holders import certified_members
 from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.labels import RELATION_LABELS
 from whistle.core.models import Category, Organisation, User
