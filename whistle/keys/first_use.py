@@ -51,8 +51,8 @@ def trust_first_lead(
     instance_key: bytes,
 ) -> list[int]:
     """Trust on first use: certify ``user`` as the first unit lead of every organisation that
-    has none yet, with the certification key's bootstrap copy; returns those organisations'
-    ids. Commits when it certified anyone.
+    has none yet, with the certification key's bootstrap copy, and commit when it certified
+    anyone; returns those organisations' ids.
 
     Only while the pin file says the organisation's first lead is still to come, and only with
     the signed-in lead's own private key matching their public key. The pin file is marked
@@ -127,8 +127,8 @@ def _trust_first_lead_of(
 
 
 def upgrade_trust(session: Session, clock: Clock, *, instance_key: bytes) -> list[str]:
-    """Bring every organisation under certification and pinning; returns what it did (lines
-    naming organisations and fingerprints, never secrets). Idempotent; commits.
+    """Bring every organisation under certification and pinning, and commit; returns what
+    it did (lines naming organisations and fingerprints, never secrets). Idempotent.
 
     For an organisation without a certification key (one from before this step existed), it
     makes one and certifies every active staff key that exists now: trust on first use at the

@@ -138,10 +138,10 @@ def check_keys(
 def repair_keys(
     session: Session, clock: Clock, keystore: KeyStore, findings: KeyFindings
 ) -> KeyRepairs:
-    """Destroy what :func:`check_keys` found destroyable and finish the pending destructions.
-    Commits. Owners are looked up again just before: a key whose row appeared meanwhile is
-    kept. :class:`~whistle.core.keystore_errors.KeyStoreError` if the key store cannot be
-    reached."""
+    """Destroy what :func:`check_keys` found destroyable and finish the pending
+    destructions, and commit. Owners are looked up again just before: a key whose row appeared
+    meanwhile is kept. :class:`~whistle.core.keystore_errors.KeyStoreError` if the key store
+    cannot be reached."""
     done = KeyRepairs()
     if findings.pending_in_use:
         still = shredding.live_names(session, findings.pending_in_use)
