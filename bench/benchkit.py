@@ -128,7 +128,7 @@ def make_bench_organisation(instance: Path, slug: str) -> Handlers:
     from whistle.core.org_keys import create_org_keys
     from whistle.core.organisations import create_organisation
     from whistle.core.runtime import runtime
-    from whistle.keys import certification
+    from whistle.keys import certification, first_use
     from whistle.staff.passwords import hash_password
 
     app = create_app(instance_path=instance)
@@ -177,7 +177,7 @@ def make_bench_organisation(instance: Path, slug: str) -> Handlers:
             # handlers' keys certified by her (whistle/keys/certification.py).
             trust.pin_organisation(session, org)
             lead = users[2]
-            certification.trust_first_lead(
+            first_use.trust_first_lead(
                 session, clock, lead, keys[lead.id], instance_key=rt.settings.instance_key
             )
             for handler in users[:2]:

@@ -106,7 +106,7 @@ from whistle.core.db import make_engine
 from whistle.core.models import Attachment, Case, Category, Membership, Organisation, Role, User
 from whistle.core.storage import FileStore
 from whistle.counsel import bundle_reader, export
-from whistle.keys import certification
+from whistle.keys import certification, first_use
 
 # Only what the measured operations need is imported at the top: every child imports this
 # module, and its idle memory should be what an export starts from. What the parent alone needs
@@ -473,9 +473,7 @@ def prepare(
         # As a real organisation: pinned keys, the lead trusted on first use, and the
         # handler's and counsel's keys certified by her (whistle/keys/certification.py).
         trust.pin_organisation(session, org)
-        certification.trust_first_lead(
-            session, clock, lead, keys[lead.id], instance_key=instance_key
-        )
+        first_use.trust_first_lead(session, clock, lead, keys[lead.id], instance_key=instance_key)
         for person in (handler, counsel):
             certification.certify(
                 session, clock, org.id, lead, keys[lead.id], person.id, compared=True

@@ -85,7 +85,7 @@ from whistle.core.instance import init_instance
 from whistle.core.models import Attachment, Case, Message
 from whistle.core.schema import upgrade
 from whistle.core.storage import FileStore
-from whistle.maintenance.doctor import check
+from whistle.maintenance.doctor_files import check
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REPLY_TEXT = "Fake follow-up from a load-test reporter: one more invented detail, nothing real."

@@ -12,7 +12,7 @@ from whistle.core.clock import Clock
 from whistle.core.models import Membership, Organisation, Role, User
 from whistle.core.org_keys import create_org_keys
 from whistle.core.organisations import create_organisation
-from whistle.keys import certification
+from whistle.keys import certification, first_use
 from whistle.staff import totp
 from whistle.staff.passwords import hash_password
 
@@ -104,7 +104,7 @@ def make_unit(
     if not certified:
         return unit
     lead = handlers[2]
-    assert certification.trust_first_lead(
+    assert first_use.trust_first_lead(
         session, clock, lead.user, lead.private_key, instance_key=instance_key
     ) == [org.id]
     for handler in handlers[:2]:

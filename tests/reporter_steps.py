@@ -22,14 +22,8 @@ from werkzeug.test import TestResponse
 from crypto import KeyKind, PrivateKey, decrypt_field, open_case_key
 from tests.factories import Staff
 from tests.pages import csrf_token
-from whistle.casefile.access import (
-    KeyRing,
-    case_kek,
-    open_keys,
-    open_reporter_keys,
-    unwrap_reporter_key,
-    unwrap_sealed,
-)
+from whistle.casefile.access import KeyRing, open_keys, open_reporter_keys
+from whistle.casefile.key_wrapping import case_kek, unwrap_reporter_key, unwrap_sealed
 from whistle.core.contexts import identity_context, report_context
 from whistle.core.models import Case, CaseKey, Category, Organisation
 from whistle.core.runtime import runtime

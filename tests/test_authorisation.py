@@ -40,6 +40,7 @@ from tests.staff_steps import CaseWorker
 from tests.test_access import EXPECTED_PUBLIC
 from whistle.admin.people import end_access
 from whistle.casefile import access as case_access
+from whistle.casefile import holders as case_holders
 from whistle.casefile import request_keys
 from whistle.casefile import sharing as case_sharing
 from whistle.casefile.access import open_keys
@@ -323,8 +324,8 @@ def world(app: Flask, session: Session, clock: FixedClock) -> World:
         handling.add_note(session, clock, case, case_keys, handler.user.id, NOTE)
         # Two handlers lose the case after it came in: one steps aside, one is removed from
         # the organisation by its administrator.
-        assert case_access.holds(session, case.id, recused.user.id)
-        assert case_access.holds(session, case.id, removed.user.id)
+        assert case_holders.holds(session, case.id, recused.user.id)
+        assert case_holders.holds(session, case.id, removed.user.id)
         case_sharing.recuse(session, clock, case, recused.user.id)
         assert end_access(session, clock, unit.org.id, unit.admin.user.id, removed.user.id) == (
             "removed"
@@ -564,7 +565,7 @@ def test_no_flow_derived_from_a_case_opens_for_those_without_it(
             except case_access.NoAccess:
                 keys = None
             assert (keys is not None) == holder, role
-            assert case_access.holds(session, case.id, user_id) == holder, role
+            assert case_holders.holds(session, case.id, user_id) == holder, role
             try:
                 request_keys.open_key(session, request, user_id, private)
                 opened = True

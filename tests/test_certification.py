@@ -35,7 +35,7 @@ from tests.staff_steps import CaseWorker, StaffMember, form_token
 from tests.test_admin_console import admin_of
 from tests.test_cases import keys_of, submit
 from whistle.casefile import sharing as case_sharing
-from whistle.casefile.access import certified_members
+from whistle.casefile.holders import certified_members
 from whistle.cli import cli
 from whistle.core import trust
 from whistle.core.clock import FixedClock

@@ -1,6 +1,6 @@
 """`whistle doctor`: each kind of inconsistency a crash, a killed worker or damage can leave
 between the database and the file store is found, named by kind and count only, and repaired
-where it can be; a healthy store reports clean (whistle/maintenance/doctor.py)."""
+where it can be; a healthy store reports clean (whistle/maintenance/doctor_files.py)."""
 
 from __future__ import annotations
 

@@ -32,8 +32,8 @@ from tests.pages import csrf_token
 from tests.reporter_steps import ReportAnswers, Reporter, stored_sealed
 from tests.staff_steps import CaseWorker
 from whistle.admin.people import change_roles, end_access
-from whistle.casefile import access as case_access
 from whistle.casefile import content, records
+from whistle.casefile import holders as case_holders
 from whistle.casefile import sharing as case_sharing
 from whistle.casefile.access import open_keys
 from whistle.casefile.conversation import conversation
@@ -225,7 +225,7 @@ def test_leaving_the_organisation_renews_every_case_and_request_they_held(
     for case in (first, second):
         session.refresh(case)
         assert case.key_epoch == 1
-        assert not case_access.holds(session, case.id, henrik.user.id)
+        assert not case_holders.holds(session, case.id, henrik.user.id)
     session.refresh(request)
     assert request.key_epoch == 1
     assert not session.scalars(
@@ -259,7 +259,7 @@ def test_losing_every_case_role_renews_the_cases_too(
         )
         session.commit()
     session.refresh(case)
-    assert case.key_epoch == 1 and not case_access.holds(session, case.id, henrik.user.id)
+    assert case.key_epoch == 1 and not case_holders.holds(session, case.id, henrik.user.id)
 
 
 def test_a_colleague_given_the_case_after_a_renewal_reads_all_of_it(
@@ -292,7 +292,7 @@ def test_the_recovery_key_restores_every_epoch(
             case_sharing.recuse(session, clock, case, staff.user.id)
     assert reporter.reply(AFTER).status_code == 303
     session.refresh(case)
-    assert case.key_epoch == 3 and not case_access.holder_ids(session, case.id)
+    assert case.key_epoch == 3 and not case_holders.holder_ids(session, case.id)
     with app.app_context():
         case_sharing.restore_with_recovery(
             session, clock, case, import_recovery_key(unit.recovery_key_text), rikke.user
@@ -372,7 +372,7 @@ def test_a_lead_takes_the_case_away_from_a_handler(
     )
     assert done.status_code == 303
     session.refresh(case)
-    assert case.key_epoch == 1 and not case_access.holds(session, case.id, henrik.user.id)
+    assert case.key_epoch == 1 and not case_holders.holds(session, case.id, henrik.user.id)
     page = lead.open_case(case.reference).get_data(as_text=True)
     assert "Fake: he is the manager named." in page  # the reason, as an internal note
     # Written under the new epoch: he never reads why, not even from a later copy.

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from tests.factories import Unit
 from tests.reporter_steps import ReportAnswers, Reporter
 from tests.staff_steps import CaseWorker
-from whistle.casefile import access as case_access
+from whistle.casefile import key_wrapping
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
 from whistle.core.models import Case, CaseKey
@@ -21,11 +21,11 @@ from whistle.core.shredding import case_key_name
 def make_bare(session: Session, case: Case) -> None:
     """Store the case as before the key store: bare sealed keys and reporter key, no
     key-encryption key."""
-    kek = case_access.case_kek(session, case.uid)
+    kek = key_wrapping.case_kek(session, case.uid)
     for row in session.scalars(select(CaseKey).where(CaseKey.case_id == case.id)):
-        bare = case_access.unwrap_sealed(kek, case.uid, row.sealed)
+        bare = key_wrapping.unwrap_sealed(kek, case.uid, row.sealed)
         session.execute(update(CaseKey).where(CaseKey.id == row.id).values(sealed=bare))
-    reporter = case_access.unwrap_reporter_key(session, case)
+    reporter = key_wrapping.unwrap_reporter_key(session, case)
     assert reporter is not None
     case.reporter_key = reporter
     session.commit()

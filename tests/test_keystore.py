@@ -34,10 +34,11 @@ from tests.test_retention import close, reported_with_file, run
 from whistle.app import create_app
 from whistle.cases import handling
 from whistle.cli import cli
-from whistle.core import audit, keystore, shredding
+from whistle.core import audit, keystore, keystore_schema, shredding
 from whistle.core.clock import FixedClock
 from whistle.core.db import normalise_url
-from whistle.core.keystore import KeyExists, KeyStore, KeyStoreError, ScrubIncomplete
+from whistle.core.keystore import KeyStore
+from whistle.core.keystore_errors import KeyExists, KeyStoreError, ScrubIncomplete
 from whistle.core.models import Attachment, AuditEntry, Case, PendingKeyDestruction
 from whistle.core.runtime import runtime
 from whistle.core.settings import SettingsError, load_settings
@@ -50,7 +51,7 @@ from whistle.retention.purge import purge_item
 def _drop_store_tables(url: str) -> None:
     engine = create_engine(normalise_url(url))
     with engine.begin() as connection:
-        for table in reversed(keystore.metadata.sorted_tables):
+        for table in reversed(keystore_schema.metadata.sorted_tables):
             connection.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
     engine.dispose()
 
@@ -241,7 +242,7 @@ def postgres_pages(url: str | URL) -> bytes:
                     "WHERE inhparent = 'whistle_keys'::regclass"
                 )
             ).all()
-            assert len(partitions) == keystore.PARTITIONS
+            assert len(partitions) == keystore_schema.PARTITIONS
             pages = b""
             for partition in partitions:
                 count = connection.scalar(
@@ -328,7 +329,7 @@ def test_a_store_readable_by_others_is_refused(tmp_path: Path) -> None:
 def test_a_store_of_a_newer_format_is_refused(store: KeyStore) -> None:
     store.ensure()
     with store.engine.begin() as connection:
-        connection.execute(keystore.INFO.update().values(value="2"))
+        connection.execute(keystore_schema.INFO.update().values(value="2"))
     with pytest.raises(KeyStoreError, match="newer"):
         KeyStore(store.url).ensure()
 
@@ -774,7 +775,7 @@ def test_a_postgresql_destroy_rewrites_only_the_partitions_it_touched(
         after = dict(connection.execute(files).all())
         connection.rollback()
     rewritten = sorted(p for p in before if before[p] != after[p])
-    assert len(rewritten) == 1 and len(before) == keystore.PARTITIONS
+    assert len(rewritten) == 1 and len(before) == keystore_schema.PARTITIONS
     assert store.get("case:fake-0042") is None and store.count() == 999
     store.dispose()
     _drop_store_tables(postgres_keystore_url)

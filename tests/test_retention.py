@@ -32,7 +32,7 @@ from tests.test_cases import (
     submit,
     the_case,
 )
-from whistle.casefile import access as case_access
+from whistle.casefile import key_wrapping
 from whistle.cases import handling
 from whistle.cli import cli
 from whistle.core import audit
@@ -748,11 +748,11 @@ def opens_from_dump(
     [case_row] = dump["cases"]
     uid = str(case_row["uid"])
     opened = []
-    kek = case_access.case_kek(session, uid)
+    kek = key_wrapping.case_kek(session, uid)
     for row in dump["case_keys"]:
         if row["recipient"] != "recovery" or row["kind"] != "content":
             continue
-        for sealed in (case_access.unwrap_sealed(kek, uid, bytes(row["sealed"])), row["sealed"]):
+        for sealed in (key_wrapping.unwrap_sealed(kek, uid, bytes(row["sealed"])), row["sealed"]):
             if sealed is None:
                 continue
             try:

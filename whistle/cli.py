@@ -15,7 +15,7 @@ from flask.cli import FlaskGroup, NoAppException
 from whistle.app import create_app
 from whistle.audit.cli import audit_cli
 from whistle.core.instance import init_instance
-from whistle.core.keystore import KeyStoreError
+from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.runtime import runtime
 from whistle.core.schema import upgrade
 from whistle.core.settings import SettingsError, default_instance_path

@@ -6,7 +6,7 @@ Create Date: 2026-12-07
 
 The tables only. Existing keys are certified, and the organisation keys pinned in the
 instance folder, by the upgrade step that ``whistle init`` and ``whistle db upgrade`` run
-after the migrations (whistle/keys/certification.py ``upgrade_trust``): it needs the instance
+after the migrations (whistle/keys/first_use.py ``upgrade_trust``): it needs the instance
 folder, which a migration does not see.
 """
 

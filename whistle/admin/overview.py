@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from whistle.casefile.access import certified_members
+from whistle.casefile.holders import certified_members
 from whistle.core.models import Membership, OrgText, Role, User
 from whistle.core.settings import Settings
 from whistle.core.trust import KeysNotTrusted

@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from whistle.casefile import sharing as case_sharing
-from whistle.casefile.access import HANDLING_ROLES
+from whistle.casefile.holders import HANDLING_ROLES
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from whistle.admin.channel import reporter_group_labels
 from whistle.admin.overview import active_members
-from whistle.casefile.access import HANDLING_ROLES
+from whistle.casefile.holders import HANDLING_ROLES
 from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.labels import OUTCOME_LABELS
 from whistle.core.models import Category, Organisation, Role

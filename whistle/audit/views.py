@@ -34,7 +34,7 @@ def index(slug: str) -> str:
     before = request.args.get("before", "")
     entries = audit.entries(db(), org_id=ctx.org.id, before_seq=parse_id(before), limit=PAGE)
     return render_template(
-        "staff/audit.html",
+        "audit/audit.html",
         ctx=ctx,
         organisation=ctx.org,
         entries=entries,

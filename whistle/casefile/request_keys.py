@@ -24,11 +24,8 @@ from crypto import (
     open_case_key,
     seal_case_key,
 )
-from whistle.casefile.access import (
-    KeyRing,
-    NoAccess,
-    holds,
-)
+from whistle.casefile.access import KeyRing, NoAccess
+from whistle.casefile.holders import holds
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import (

@@ -5,7 +5,7 @@ offline recovery procedure (REQUIREMENTS.md K3).
 Access *is* holding a sealed copy of the case keys (whistle/casefile/access.py). Giving a case
 seals every key the giver holds, of every key epoch, to one more public key; no data is
 re-encrypted. Leaving a case, for whatever reason, moves it to a new key epoch without the
-person who leaves (whistle/casefile/access.py ``renew_keys``): their key rows are deleted, and
+person who leaves (whistle/casefile/epochs.py ``renew_keys``): their key rows are deleted, and
 what is written afterwards is encrypted under keys they never had. The rights requests about
 the case follow (whistle/rights/linked_cases.py). A handler the reporter excluded, at intake or
 later, is never offered and never accepted, by any route.
@@ -24,19 +24,11 @@ from sqlalchemy.orm import Session
 
 from crypto import KeyKind, PrivateKey, PublicKey, decrypt_field, encrypt_field
 from whistle.casefile import request_keys
-from whistle.casefile.access import (
-    KeyRing,
-    NewEpoch,
-    NoAccess,
-    OpenedKeys,
-    certified_members,
-    holder_ids,
-    open_recovery_keys,
-    renew_keys,
-    seal_every_epoch,
-    unit_members,
-)
+from whistle.casefile.access import KeyRing, NoAccess, OpenedKeys, open_recovery_keys
 from whistle.casefile.content import report_of, required_text, write_note
+from whistle.casefile.epochs import NewEpoch, renew_keys
+from whistle.casefile.holders import certified_members, holder_ids, unit_members
+from whistle.casefile.sealing import seal_every_epoch
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import exclusion_context
@@ -273,7 +265,7 @@ def leave_organisation(
     """``user_id`` leaves every case and rights request they hold in ``org_id`` (or in every
     organisation: a deactivated account). Each case moves to a new key epoch without them.
     Returns how many cases. Flushes, never commits."""
-    from whistle.casefile.access import held_case_ids
+    from whistle.casefile.holders import held_case_ids
 
     count = 0
     for case_id in held_case_ids(session, user_id, org_id):

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from whistle.casefile.access import holder_rows, holds_clause
+from whistle.casefile.holders import holder_rows, holds_clause
 from whistle.core.models import Case, CaseKey, CaseStatus, Category
 
 ACK_WARN_DAYS = 2
@@ -115,7 +115,7 @@ def deadline_state(case: Case, today: date) -> tuple[str, str | None, date | Non
 
 
 def _holds(user_id: int) -> ColumnElement[bool]:
-    # Asked of the case, in one place (whistle/casefile/access.py); it selects case_id (not *), so
+    # Asked of the case, in one place (whistle/casefile/holders.py); it selects case_id (not *), so
     # SQLite answers from the index alone.
     return holds_clause(Case.id, user_id)
 

@@ -34,6 +34,11 @@ than the previous doctor run (the database's dates say more).
 
 Key bytes never reach a log or an error message: the engine hides bound parameters, the
 exceptions carry names at most, and nothing here logs a name.
+
+This module is the store in use: opening it, creating, reading, destroying, listing and
+copying keys. Its tables and their creation on each backend are
+whistle/core/keystore_schema.py, scrubbing destroyed keys' bytes from its files
+whistle/core/keystore_scrub.py, and its exceptions whistle/core/keystore_errors.py.
 """
 
 from __future__ import annotations
@@ -42,125 +47,44 @@ import contextlib
 import os
 import re
 import secrets
-import stat
 import threading
-import time
 from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    inspect,
-    select,
-    text,
-)
+from sqlalchemy import Connection, create_engine, delete, event, func, insert, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateTable
 
-KEY_BYTES = 32
-FORMAT_VERSION = 1
+from whistle.core.keystore_errors import (
+    KeyExists,
+    KeyStoreError,
+    KeyStoreUnavailable,
+    ScrubIncomplete,
+)
+from whistle.core.keystore_schema import (
+    INFO,
+    KEY_BYTES,
+    KEYS,
+    MARKS,
+    PARTITIONS_OF,
+    create_postgresql,
+    create_sqlite,
+    prepare_file,
+)
+from whistle.core.keystore_scrub import checkpoint, rewrite
+
 # A prefix naming the owner's kind, a colon and the owner's id (a uid or a storage name).
 NAME_RE = re.compile(r"[a-z]{1,16}:[A-Za-z0-9_.-]{1,100}")
-NAME_LENGTH = 128
 BATCH = 500  # names per IN (...) query
 # Keys younger than this may belong to rows not committed yet (whistle doctor leaves them).
 SETTLE = timedelta(hours=1)
 BUSY_TIMEOUT_MS = 10_000
-# PostgreSQL: how long a destroy waits for the table lock its VACUUM FULL needs, and for the
-# transactions older than the deletion to end (see KeyStore._rewrite).
-LOCK_TIMEOUT = "10s"
+# PostgreSQL: how long a destroy waits for the transactions older than the deletion to end
+# (whistle/core/keystore_scrub.py).
 HORIZON_WAIT = 10.0
-HORIZON_PASSED = text(
-    """
-    SELECT txid_snapshot_xmin(txid_current_snapshot()) > :mark
-       AND NOT EXISTS (
-           SELECT 1 FROM pg_stat_activity
-            WHERE datname = current_database()
-              AND pid <> pg_backend_pid()
-              AND backend_type = 'client backend'
-              AND backend_xmin IS NOT NULL
-              AND age(backend_xmin) >= age((:mark % 4294967296)::text::xid))
-    """
-)
-
-metadata = MetaData()
-# The id type: an alias of SQLite's rowid (AUTOINCREMENT: never reused, so a mark stays
-# true), a bigserial on PostgreSQL.
-_SEQ = BigInteger().with_variant(Integer(), "sqlite")
-KEYS = Table(
-    "whistle_keys",
-    metadata,
-    Column("seq", _SEQ, primary_key=True, autoincrement=True),
-    Column("name", String(NAME_LENGTH), nullable=False, unique=True),
-    Column("key", LargeBinary(KEY_BYTES), nullable=False),
-    sqlite_autoincrement=True,
-)
-MARKS = Table(
-    "whistle_key_marks",
-    metadata,
-    Column("id", _SEQ, primary_key=True, autoincrement=True),
-    Column("observed", BigInteger(), nullable=False),  # seconds since the epoch, UTC
-    Column("highest", BigInteger(), nullable=False),
-    sqlite_autoincrement=True,
-)
-INFO = Table(
-    "whistle_keystore",
-    metadata,
-    Column("name", String(32), primary_key=True),
-    Column("value", String(64), nullable=False),
-)
-# PostgreSQL: the keys table is split in this many partitions by a hash of the name.
-PARTITIONS = 64
-PARTITION_NAME = re.compile(r"whistle_keys_p[0-9]{2}")
-PARTITIONS_OF = text(
-    """
-    SELECT DISTINCT number
-      FROM unnest(CAST(:names AS varchar[])) AS given(name),
-           generate_series(0, CAST(:modulus AS integer) - 1) AS number
-     WHERE satisfies_hash_partition('whistle_keys'::regclass, :modulus, number, given.name)
-    """
-).bindparams(modulus=PARTITIONS)
-# Tables that only the application database has: a key store URL that finds one of them
-# points at the wrong database.
-APPLICATION_TABLES = ("alembic_version", "cases")
-
-
-class KeyStoreError(Exception):
-    """The key store cannot do what was asked; the message says why (never a key)."""
-
-
-class KeyStoreUnavailable(KeyStoreError):
-    """The key store cannot be reached or opened (a server down, a file not readable)."""
-
-
-class KeyExists(KeyStoreError):
-    """:meth:`KeyStore.create` was given a name that exists; nothing was created."""
-
-    def __init__(self, names: Collection[str]) -> None:
-        self.names = sorted(names)
-        super().__init__(f"{len(self.names)} key name(s) exist already; no key was created")
-
-
-class ScrubIncomplete(KeyStoreError):
-    """The keys were deleted but their bytes may remain (a checkpoint or vacuum could not
-    finish, usually because another process held the store). Destroying the same names again
-    finishes it; :func:`whistle.core.shredding.finish_destructions` keeps them listed until then."""
 
 
 def check_name(name: str) -> str:
@@ -258,88 +182,17 @@ class KeyStore:
             if self._ready:
                 return
             if self.path is not None:
-                self._prepare_file(self.path)
+                prepare_file(self.path)
             try:
                 if self.is_sqlite:
-                    self._create_sqlite()
+                    create_sqlite(self.engine, self.safe_url)
                 else:
-                    self._create_postgresql()
+                    create_postgresql(self.engine, self.safe_url)
             except SQLAlchemyError as exc:
                 raise KeyStoreUnavailable(
                     f"the key store {self.safe_url} cannot be opened ({type(exc).__name__})"
                 ) from None
             self._ready = True
-
-    def _prepare_file(self, path: Path) -> None:
-        if not path.parent.is_dir():
-            raise KeyStoreUnavailable(f"the folder of the key store {path} does not exist")
-        try:
-            # Created owner-only before SQLite opens it: its -wal and -shm files take this mode.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise KeyStoreUnavailable(
-                f"the key store {path} cannot be opened ({exc.strerror})"
-            ) from None
-        os.close(fd)
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise KeyStoreError(
-                f"the key store {path} is readable by others (mode {mode:o}): "
-                f"run `chmod 600 {path}*`"
-            )
-
-    def _check_not_application(self, connection: Connection) -> None:
-        found = inspect(connection)
-        if any(found.has_table(t) for t in APPLICATION_TABLES):
-            raise KeyStoreError(
-                f"{self.safe_url} is the application's database: the key store must be a "
-                "database of its own (see keystore_url in docs/operations.md)"
-            )
-
-    def _create_tables(self, connection: Connection) -> None:
-        self._check_not_application(connection)
-        for table in metadata.sorted_tables:
-            if self.is_sqlite or table is not KEYS:
-                connection.execute(CreateTable(table, if_not_exists=True))
-        version = connection.scalar(select(INFO.c.value).where(INFO.c.name == "format"))
-        if version is None:
-            connection.execute(insert(INFO).values(name="format", value=str(FORMAT_VERSION)))
-        elif not version.isdigit() or int(version) > FORMAT_VERSION:
-            raise KeyStoreError(
-                f"the key store {self.safe_url} has format {version}, newer than this "
-                f"Whistle reads ({FORMAT_VERSION}): upgrade Whistle"
-            )
-
-    def _create_sqlite(self) -> None:
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            # One process at a time checks and creates (the others wait on the busy timeout).
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                self._create_tables(connection)
-            except BaseException:
-                connection.exec_driver_sql("ROLLBACK")
-                raise
-            connection.exec_driver_sql("COMMIT")
-
-    def _create_postgresql(self) -> None:
-        with self.engine.begin() as connection:
-            # CREATE TABLE IF NOT EXISTS races with itself in PostgreSQL: one at a time.
-            connection.execute(text("SELECT pg_advisory_xact_lock(7041983)"))
-            self._check_not_application(connection)
-            # Hash-partitioned by name, so a destroy rewrites only the partitions it touched
-            # (see _rewrite). The unique key is the name alone: a partition key must be in it.
-            connection.exec_driver_sql(
-                f"CREATE TABLE IF NOT EXISTS {KEYS.name} ("
-                f"seq bigserial NOT NULL, name varchar({NAME_LENGTH}) NOT NULL, "
-                f"key bytea NOT NULL, CONSTRAINT {KEYS.name}_pkey PRIMARY KEY (name)"
-                ") PARTITION BY HASH (name)"
-            )
-            for number in range(PARTITIONS):
-                connection.exec_driver_sql(
-                    f"CREATE TABLE IF NOT EXISTS {KEYS.name}_p{number:02d} PARTITION OF "
-                    f"{KEYS.name} FOR VALUES WITH (MODULUS {PARTITIONS}, REMAINDER {number})"
-                )
-            self._create_tables(connection)
 
     @contextlib.contextmanager
     def _connection(self, doing: str) -> Iterator[Connection]:
@@ -436,57 +289,11 @@ class KeyStore:
             with self._connection("be scrubbed") as connection:
                 auto = connection.execution_options(isolation_level="AUTOCOMMIT")
                 if self.is_sqlite:
-                    self._checkpoint(auto)
+                    checkpoint(auto, patience=BUSY_TIMEOUT_MS / 1000)
                 else:
-                    self._rewrite(auto, partitions)
+                    rewrite(auto, partitions, horizon_wait=HORIZON_WAIT)
         except KeyStoreUnavailable as exc:
             raise ScrubIncomplete(str(exc)) from None
-
-    def _checkpoint(self, auto: Connection) -> None:
-        """SQLite: fold the write-ahead log into the database and truncate it.
-
-        The checkpoint itself waits (busy timeout) for readers of older snapshots; it fails at
-        once while another process runs a checkpoint (two destroys at the same moment), so it
-        is tried again until the busy timeout has passed."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while auto.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]:
-            if time.monotonic() > deadline:
-                raise ScrubIncomplete(
-                    "the key store's write-ahead log could not be truncated (busy)"
-                )
-            time.sleep(0.02)
-
-    def _rewrite(self, auto: Connection, partitions: Collection[str] | None) -> None:
-        """PostgreSQL: rewrite the partitions that lost rows, without them.
-
-        ``VACUUM FULL`` copies a deleted row that some transaction might still see ("recently
-        dead"), and which transactions count is decided by the snapshots running anywhere on
-        the server. So it first waits, up to ``HORIZON_WAIT``, until every transaction older
-        than the deletions has ended and no session of this database holds an older snapshot.
-        Each partition is locked only while it is rewritten: a destroy stops the reads of one
-        sixty-fourth of the keys, for the time it takes to copy that much.
-        """
-        targets = sorted(partitions) if partitions is not None else [KEYS.name]
-        if not all(PARTITION_NAME.fullmatch(t) or t == KEYS.name for t in targets):
-            raise KeyStoreError("the key store's table has a partition this code did not make")
-        mark = auto.scalar(text("SELECT txid_current()"))
-        deadline = time.monotonic() + HORIZON_WAIT
-        passed = bool(auto.scalar(HORIZON_PASSED, {"mark": mark}))
-        while not passed and time.monotonic() < deadline:
-            time.sleep(0.05)
-            passed = bool(auto.scalar(HORIZON_PASSED, {"mark": mark}))
-        # The rewrite locks the table briefly; waiting longer than this for the lock leaves
-        # the scrub to the next destroy.
-        auto.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-        try:
-            for target in targets:  # names checked above: ours, never input
-                auto.exec_driver_sql(f"VACUUM FULL {target}")
-        finally:
-            auto.exec_driver_sql("RESET lock_timeout")
-        if not passed:
-            raise ScrubIncomplete(
-                "older transactions on the key store's server kept the destroyed keys' rows"
-            )
 
     def names(self, prefix: str = "") -> Iterator[str]:
         """Every key name starting with ``prefix``, in order (for consistency checks)."""

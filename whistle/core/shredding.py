@@ -30,7 +30,8 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from whistle.core.db import upsert_insert
-from whistle.core.keystore import BATCH, KeyStore, ScrubIncomplete, check_name
+from whistle.core.keystore import BATCH, KeyStore, check_name
+from whistle.core.keystore_errors import ScrubIncomplete
 from whistle.core.models import (
     Attachment,
     Case,
@@ -195,8 +196,9 @@ def finish_destructions(session: Session, keystore: KeyStore) -> Destructions:
     Call it after the commit of :func:`queue_destruction`'s transaction. Idempotent: a key
     already destroyed counts as done, so a run that stopped half-way is finished by the next.
     A listing is dropped only once the key's bytes are out of the store's files (on
-    :class:`~whistle.core.keystore.ScrubIncomplete` they stay listed and ``incomplete`` is set).
-    :class:`~whistle.core.keystore.KeyStoreUnavailable` if the store cannot be reached.
+    :class:`~whistle.core.keystore_errors.ScrubIncomplete` they stay listed and ``incomplete``
+    is set).
+    :class:`~whistle.core.keystore_errors.KeyStoreUnavailable` if the store cannot be reached.
     """
     done = Destructions()
     after = ""

@@ -60,8 +60,9 @@ from crypto import (
     seal_case_key,
     sign,
 )
-from whistle.casefile.access import NoAccess, OpenedKeys, certified_members
+from whistle.casefile.access import NoAccess, OpenedKeys
 from whistle.casefile.conversation import open_file
+from whistle.casefile.holders import certified_members
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import export_bundle_context, export_key_context, export_preview_context

@@ -9,7 +9,8 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from whistle.casefile import content
-from whistle.casefile.access import OpenedKeys, certified_members
+from whistle.casefile.access import OpenedKeys
+from whistle.casefile.holders import certified_members
 from whistle.core.models import Case, IdentityDisclosure, Role, User
 from whistle.core.refusals import Refused
 

@@ -26,7 +26,8 @@ from whistle.core.organisations import find_by_slug
 from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.trust import KeysNotTrusted
-from whistle.keys import certification
+from whistle.keys import certification, first_use
+from whistle.keys import status as key_status
 from whistle.keys import upgrade as keys_upgrade
 
 keys_cli = AppGroup("keys", help="Organisation key fingerprints, pins and certification.")
@@ -89,7 +90,7 @@ def certify_command(slug: str, email: str) -> None:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None:
             raise click.ClickException("no user with that e-mail address")
-        click.echo(f"fingerprint of the key: {certification.fingerprint_of(user) or '-'}", err=True)
+        click.echo(f"fingerprint of the key: {key_status.fingerprint_of(user) or '-'}", err=True)
         key = read_recovery_key()
         try:
             roles = certification.certify_with_recovery(session, rt.clock, org.id, key, user)
@@ -104,12 +105,12 @@ def certify_command(slug: str, email: str) -> None:
 
 def upgrade_trust_command_output() -> list[str]:
     """Run the upgrade steps for the current app: certify existing keys and pin
-    (whistle/keys/certification.py), then wrap existing case keys under keys in the key store
+    (whistle/keys/first_use.py), then wrap existing case keys under keys in the key store
     (whistle/keys/upgrade.py)."""
     rt = runtime()
     with rt.sessions() as session:
         pins_of(session)
-        said = certification.upgrade_trust(session, rt.clock, instance_key=rt.settings.instance_key)
+        said = first_use.upgrade_trust(session, rt.clock, instance_key=rt.settings.instance_key)
         return said + keys_upgrade.upgrade_output(session)
 
 

@@ -5,8 +5,8 @@ it, so that deleting them later is final also for backups taken after the upgrad
 Run by ``whistle init`` and ``whistle db upgrade`` after the migrations (it needs the key
 store, which the migrations do not reach), idempotent: a row already wrapped is left alone, so
 a second run changes nothing. Until it has run, bare rows keep opening as before
-(whistle/casefile/access.py ``unwrap_sealed``). Backups taken *before* the upgrade hold the bare
-rows: deleting such a case cannot make those backups unreadable (docs/operations.md).
+(whistle/casefile/key_wrapping.py ``unwrap_sealed``). Backups taken *before* the upgrade hold
+the bare rows: deleting such a case cannot make those backups unreadable (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from whistle.casefile.access import (
+from whistle.casefile.key_wrapping import (
     BARE_REPORTER,
     BARE_SEALED,
     case_kek,

@@ -18,6 +18,7 @@ from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.trust import KeysNotTrusted
 from whistle.keys import certification
+from whistle.keys import status as key_status
 from whistle.keys import warnings as key_warnings
 from whistle.web.errors import render_error
 from whistle.web.forms import MAX_ID, show_refusal
@@ -40,8 +41,7 @@ def keys_not_trusted(exc: KeysNotTrusted) -> tuple[str, int]:
     """On any page: something was about to be sealed to organisation keys that no longer match
     the pins in the instance folder (whistle/core/trust.py). Nothing was; the leads are warned
     and the person is told why."""
-    db().rollback()
-    key_warnings.warn_pins_mismatch(db(), runtime().clock, exc.org_id)
+    key_warnings.refuse_untrusted_keys(db(), runtime().clock, exc.org_id)
     return render_error(503, *KEYS_MESSAGE)
 
 
@@ -67,7 +67,7 @@ def _page(
     refusal: object = None,
 ) -> tuple[str, int]:
     session = db()
-    keys = certification.unit_keys(session, ctx.org.id)
+    keys = key_status.unit_keys(session, ctx.org.id)
     forms = {}
     for k in keys:
         forms[k.user_id] = (
@@ -87,7 +87,7 @@ def _page(
         for w in warnings
     }
     return render_template(
-        "staff/unit_keys.html",
+        "keys/unit_keys.html",
         ctx=ctx,
         organisation=ctx.org,
         keys=keys,
@@ -98,7 +98,7 @@ def _page(
         warnings=warnings,
         warning_texts=texts,
         dismiss_form=DismissForm(formdata=None),
-        item=certification.OwnKey(
+        item=key_status.OwnKey(
             org=ctx.org,
             status=own,
             organisation_keys=trust.organisation_fingerprints(session, ctx.org.id),
@@ -135,10 +135,9 @@ def certify(slug: str, user_id: int) -> Response | tuple[str, int]:
     form = CertifyForm(prefix=f"certify-{user_id}")
     if not form.validate_on_submit():
         return _page(ctx, status=400, failed=user_id, form=form)
-    session = db()
     try:
         certification.certify(
-            session,
+            db(),
             runtime().clock,
             ctx.org.id,
             ctx.staff.user,
@@ -150,10 +149,8 @@ def certify(slug: str, user_id: int) -> Response | tuple[str, int]:
         if exc.field == "compared":
             show_refusal(form, exc)
             return _page(ctx, status=400, failed=user_id, form=form)
-        session.rollback()
         return _page(ctx, status=409, failed=user_id, form=form, refusal=exc.message)
     except KeysNotTrusted:
-        session.rollback()
         return _untrusted(ctx)
     return redirect(
         url_for("keys.index", slug=ctx.org.slug, done="certified", _anchor=f"key-{user_id}"),

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.db import unit_of_work
 from whistle.core.models import KeyWarning, Membership, Role, User
 from whistle.notify.outbox import queue_key_warning
 
@@ -101,26 +102,41 @@ def warn_leads(
 def warn_key_mismatch(session: Session, clock: Clock, user: User) -> None:
     """A staff member's private key did not match their stored public key: warn the leads of
     every organisation they work for, and drop their certifications there (the key is not
-    theirs, or not what was certified). Commits."""
+    theirs, or not what was certified), and commit."""
     from whistle.keys.certification import forget
 
-    orgs = sorted(
-        set(session.scalars(select(Membership.org_id).where(Membership.user_id == user.id)))
-    )
-    if not orgs:
-        audit.record(session, clock, action="key.key_mismatch", org_id=None, actor_user_id=user.id)
-    for org_id in orgs:
-        forget(session, org_id, user.id)
-        warn_leads(
-            session, clock, org_id, WarningKind.KEY_MISMATCH, user_id=user.id, actor_user_id=user.id
+    with unit_of_work(session):
+        orgs = sorted(
+            set(session.scalars(select(Membership.org_id).where(Membership.user_id == user.id)))
         )
-    session.commit()
+        if not orgs:
+            audit.record(
+                session, clock, action="key.key_mismatch", org_id=None, actor_user_id=user.id
+            )
+        for org_id in orgs:
+            forget(session, org_id, user.id)
+            warn_leads(
+                session,
+                clock,
+                org_id,
+                WarningKind.KEY_MISMATCH,
+                user_id=user.id,
+                actor_user_id=user.id,
+            )
 
 
 def warn_pins_mismatch(session: Session, clock: Clock, org_id: int) -> None:
-    """The organisation's keys differ from the pins: warn its leads. Commits."""
-    warn_leads(session, clock, org_id, WarningKind.PINS_MISMATCH)
-    session.commit()
+    """The organisation's keys differ from the pins: warn its leads, and commit."""
+    with unit_of_work(session):
+        warn_leads(session, clock, org_id, WarningKind.PINS_MISMATCH)
+
+
+def refuse_untrusted_keys(session: Session, clock: Clock, org_id: int) -> None:
+    """Something was about to be sealed to organisation keys that no longer match the pins
+    (whistle/core/trust.py ``KeysNotTrusted``): drop whatever the refused request had written
+    (nothing was sealed), then warn the leads, and commit."""
+    session.rollback()
+    warn_pins_mismatch(session, clock, org_id)
 
 
 def open_warnings(session: Session, org_id: int) -> list[KeyWarning]:
@@ -135,19 +151,20 @@ def open_warnings(session: Session, org_id: int) -> list[KeyWarning]:
 
 
 def dismiss(session: Session, clock: Clock, org_id: int, lead_id: int, warning_id: int) -> None:
-    """A lead has looked into a warning. Commits; LookupError for another organisation's."""
+    """A lead has looked into a warning: mark it dismissed, and commit. LookupError for
+    another organisation's."""
     warning = session.get(KeyWarning, warning_id)
     if warning is None or warning.org_id != org_id:
         raise LookupError(warning_id)
-    if warning.dismissed_at is None:
-        warning.dismissed_at = clock.now()
-        warning.dismissed_by = lead_id
-        audit.record(
-            session,
-            clock,
-            action="key.warning_dismissed",
-            org_id=org_id,
-            actor_user_id=lead_id,
-            detail={"warning": warning.id, "kind": warning.kind},
-        )
-    session.commit()
+    with unit_of_work(session):
+        if warning.dismissed_at is None:
+            warning.dismissed_at = clock.now()
+            warning.dismissed_by = lead_id
+            audit.record(
+                session,
+                clock,
+                action="key.warning_dismissed",
+                org_id=org_id,
+                actor_user_id=lead_id,
+                detail={"warning": warning.id, "kind": warning.kind},
+            )

@@ -17,19 +17,12 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from whistle.core import vault
-from whistle.core.keystore import KeyStoreError
+from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
-from whistle.maintenance.doctor import (
-    MIN_AGE,
-    check,
-    check_keys,
-    describe,
-    describe_keys,
-    repair,
-    repair_keys,
-)
+from whistle.maintenance.doctor_files import MIN_AGE, check, describe, repair
+from whistle.maintenance.doctor_keys import check_keys, describe_keys, repair_keys
+from whistle.maintenance.sessions import sweep_ended_sessions
 
 
 @click.command("doctor")
@@ -112,8 +105,7 @@ def sweep_command() -> None:
     """Delete every session that has ended (idle, or past its absolute lifetime)."""
     rt = runtime()
     with rt.sessions() as session:
-        swept = vault.sweep(session, rt.clock, vault.lifetimes(rt.settings))
-        session.commit()
+        swept = sweep_ended_sessions(session, rt.clock, rt.settings)
     click.echo(f"swept {swept} ended sessions")
 
 

@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from whistle.casefile.access import holds_clause
+from whistle.casefile.holders import holds_clause
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from crypto import decrypt_field, encrypt_field
 from whistle.casefile import content
-from whistle.casefile.access import KeyRing, NoAccess, OpenedKeys, holds_clause
+from whistle.casefile.access import KeyRing, NoAccess, OpenedKeys
+from whistle.casefile.holders import holds_clause
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import person_context

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from whistle.core.runtime import runtime
 from whistle.notify.mail import MailNotConfigured, SmtpTransport, deployment_config
-from whistle.notify.reminders import queue_deadline_reminders, queue_notice_reviews
+from whistle.notify.reminders import queue_daily_reminders
 from whistle.notify.sending import send_pending
 
 notify_cli = AppGroup("notify", help="E-mail notifications: send the outbox, queue reminders.")
@@ -51,7 +51,5 @@ def deadlines_command() -> None:
     """Queue reminders of deadlines due soon or overdue and of deletions (run daily)."""
     rt = runtime()
     with rt.sessions() as session:
-        queued = queue_deadline_reminders(session, rt.clock)
-        queued += queue_notice_reviews(session, rt.clock)
-        session.commit()
+        queued = queue_daily_reminders(session, rt.clock)
     click.echo(f"queued {queued} deadline reminders")

@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from crypto import KeyKind, encrypt_field
-from whistle.casefile.access import HANDLING_ROLES, HOLDER_EPOCH
+from whistle.casefile.holders import HANDLING_ROLES, HOLDER_EPOCH
 from whistle.core.clock import Clock
 from whistle.core.contexts import outbox_address_context
 from whistle.core.db import upsert_insert
@@ -57,7 +57,7 @@ from whistle.core.models import (
 
 
 class MailKind(enum.StrEnum):
-    """What an outbox row announces; also the name of its template in ``templates/mail/``."""
+    """What an outbox row announces; also the name of its template in ``templates/notify/``."""
 
     NEW_REPORT = "new_report"
     REPORTER_MESSAGE = "reporter_message"
@@ -95,7 +95,7 @@ def may_hear(case_id: Any, org_id: Any) -> ColumnElement[bool]:
     return and_(
         CaseKey.case_id == case_id,
         CaseKey.kind == KeyKind.CONTENT.value,
-        CaseKey.epoch == HOLDER_EPOCH,  # one row per holder (whistle/casefile/access.py)
+        CaseKey.epoch == HOLDER_EPOCH,  # one row per holder (whistle/casefile/holders.py)
         CaseKey.recipient == "user",
         User.id == CaseKey.user_id,
         User.is_active.is_(True),

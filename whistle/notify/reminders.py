@@ -29,7 +29,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from whistle.core.clock import Clock
-from whistle.core.db import upsert_insert
+from whistle.core.db import unit_of_work, upsert_insert
 from whistle.core.models import (
     Case,
     CaseKey,
@@ -338,3 +338,12 @@ def holds_at_sending(
 
 
 # --- Command line --------------------------------------------------------------------------
+
+
+def queue_daily_reminders(session: Session, clock: Clock) -> int:
+    """The daily run of ``whistle notify deadlines``: queue the deadline reminders, then the
+    notice reviews, and commit; return how many were queued."""
+    with unit_of_work(session):
+        queued = queue_deadline_reminders(session, clock)
+        queued += queue_notice_reviews(session, clock)
+    return queued

@@ -1,7 +1,7 @@
 """Sending the outbox (``whistle notify send``) and the mails it renders.
 
 Each row is rendered when it is sent, in the organisation's default language, from the
-templates in ``templates/mail/`` (a Jinja environment of this module's own, with the app's
+templates in ``templates/notify/`` (a Jinja environment of this module's own, with the app's
 translations: no request and no web layer is involved). A row whose reminder no longer holds
 is dropped (whistle/notify/reminders.py); a failed transport is retried on later runs (see
 :data:`RETRY_AFTER`), then given up.
@@ -159,7 +159,7 @@ def render_mail(
         subject = _subject(kind, name, case_reference)
         body = (
             _mail_templates()
-            .get_template(f"mail/{kind.value}.txt")
+            .get_template(f"notify/{kind.value}.txt")
             .render(
                 organisation=name,
                 reference=case_reference,
@@ -341,7 +341,7 @@ def send_invitation(
         subject = _("Invitation to the whistleblower scheme of %(organisation)s", organisation=name)
         body = (
             _mail_templates()
-            .get_template("mail/invitation.txt")
+            .get_template("notify/invitation.txt")
             .render(organisation=name, link=link)
             .strip()
         )

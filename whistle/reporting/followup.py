@@ -29,15 +29,11 @@ from crypto import (
     open_reporter_seed,
     wrap_reporter_seed,
 )
-from whistle.casefile.access import (
-    KeyRing,
-    case_kek,
-    renew_keys,
-    seal_content_to_reporter,
-    unwrap_reporter_key,
-    wrap_reporter_key,
-)
+from whistle.casefile.access import KeyRing
 from whistle.casefile.conversation import PreparedFile, post_message
+from whistle.casefile.epochs import renew_keys
+from whistle.casefile.key_wrapping import case_kek, unwrap_reporter_key, wrap_reporter_key
+from whistle.casefile.sealing import seal_content_to_reporter
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.models import Author, Case, Message

@@ -36,23 +36,19 @@ from crypto import (
     generate_symmetric_key,
     wrap_reporter_seed,
 )
-from whistle.casefile.access import (
-    SealedKey,
-    add_sealed_keys,
-    case_kek,
-    certified_members,
-    seal_for_recipients,
-    single_epoch,
-    wrap_reporter_key,
-)
+from whistle.casefile.access import single_epoch
 from whistle.casefile.conversation import PreparedFile, StoredFile, add_file_rows, write_files
+from whistle.casefile.holders import certified_members
+from whistle.casefile.key_wrapping import case_kek, wrap_reporter_key
 from whistle.casefile.records import REPORT_OWNER
+from whistle.casefile.sealing import SealedKey, add_sealed_keys, seal_for_recipients
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import identity_context, nudge_context, report_context
 from whistle.core.db import unit_of_work_with_files, upsert_insert
 from whistle.core.deadlines import acknowledge_due, feedback_due
-from whistle.core.keystore import KeyStoreError, of_session
+from whistle.core.keystore import of_session
+from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.models import Case, CaseStatus, Category, Organisation, ReferenceCounter, User
 from whistle.core.refusals import Refused
 from whistle.core.shredding import case_key_name, file_key_name
@@ -182,8 +178,8 @@ def submit_report(
     """Encrypt and store a new report, and commit; return the case and its code.
 
     ``unit`` is the members the report form offered for exclusion
-    (:func:`~whistle.casefile.access.certified_members`); the report is sealed only to those of
-    them still certified now. Raises :class:`~whistle.keys.certification.KeysNotTrusted`, having
+    (:func:`~whistle.casefile.holders.certified_members`); the report is sealed only to those of
+    them still certified now. Raises :class:`~whistle.core.trust.KeysNotTrusted`, having
     written nothing, when the organisation's recovery or certification key does not match
     its pin in the instance folder. ``before_commit(case, reporter_seed, code)`` runs inside
     the transaction just before the commit (the web form signs the reporter in there), so what

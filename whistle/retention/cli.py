@@ -8,7 +8,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from whistle.core.keystore import KeyStoreError
+from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.models import CaseOutcome
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore

@@ -45,7 +45,8 @@ from whistle.casefile.access import NoAccess, OpenedKeys
 from whistle.casefile.content import required_text, write_note
 from whistle.core import audit, shredding
 from whistle.core.clock import Clock
-from whistle.core.keystore import KeyStore, KeyStoreError
+from whistle.core.keystore import KeyStore
+from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.models import Attachment, Case, CaseNote, Message
 from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore

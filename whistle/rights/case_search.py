@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from crypto import PrivateKey
 from whistle.casefile import content
-from whistle.casefile.access import NoAccess, OpenedKeys, holds_clause, open_keys
+from whistle.casefile.access import NoAccess, OpenedKeys, open_keys
+from whistle.casefile.holders import holds_clause
 from whistle.core.models import Case
 from whistle.core.refusals import Refused
 from whistle.rights.linked_cases import REPORT_FIELDS, live_messages

@@ -13,8 +13,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from whistle.casefile.access import KeyRing, NoAccess, holds
+from whistle.casefile.access import KeyRing, NoAccess
 from whistle.casefile.conversation import MessageView, conversation
+from whistle.casefile.holders import holds
 from whistle.casefile.request_keys import renew_request_key, request_holder_ids
 from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work

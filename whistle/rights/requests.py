@@ -2,7 +2,7 @@
 
 A person asks to see, correct, erase, restrict or object to what the scheme holds about them.
 The unit registers the request, finds the cases that mention the person
-(whistle/rights/search.py), links them (whistle/rights/linked_cases.py), assesses, decides
+(whistle/rights/case_search.py), links them (whistle/rights/linked_cases.py), assesses, decides
 with a legal basis (whistle/rights/decisions.py), and answers within a month (GDPR art.
 12(3)), or within up to two more months when the requester is told why within the first.
 
@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 
 from crypto import decrypt_field, encrypt_field
 from whistle.casefile import content
-from whistle.casefile.access import KeyRing, certified_members
+from whistle.casefile.access import KeyRing
+from whistle.casefile.holders import certified_members
 from whistle.casefile.request_keys import new_request_key, seal_request_key
 from whistle.core import audit
 from whistle.core.clock import Clock

@@ -20,8 +20,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from whistle.casefile import request_keys
-from whistle.casefile.access import HANDLING_ROLES, KeyRing, NoAccess, open_keys
+from whistle.casefile.access import KeyRing, NoAccess, open_keys
 from whistle.casefile.content import MAX_TEXT
+from whistle.casefile.holders import HANDLING_ROLES
 from whistle.core.models import Case, Message, RightsRequest
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime

@@ -18,7 +18,8 @@ from whistle.core.labels import ROLE_LABELS
 from whistle.core.models import Organisation, Role, User
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.keys import certification
+from whistle.keys import first_use
+from whistle.keys import status as key_status
 from whistle.keys import warnings as key_warnings
 from whistle.staff.auth import (
     PAUSED,
@@ -137,9 +138,9 @@ def _finish(next_page: str | None) -> Response:
     if staff is None:
         return redirect(url_for("staff.sign_in", ended=1), code=303)
     # The first unit lead of a new organisation is trusted on first use, once signed in in
-    # full (whistle/keys/certification.py).
+    # full (whistle/keys/first_use.py).
     rt = runtime()
-    certification.trust_first_lead(
+    first_use.trust_first_lead(
         db(), rt.clock, staff.user, staff.private_key, instance_key=rt.settings.instance_key
     )
     return redirect(next_page or url_for("staff.home"), code=303)
@@ -238,7 +239,7 @@ def home() -> Response | str:
     awaiting = {
         org.id
         for org, _roles in organisations
-        if certification.awaiting_certification(session, org.id, staff.user)
+        if key_status.awaiting_certification(session, org.id, staff.user)
     }
     return render_template(
         "staff/home.html",
@@ -259,7 +260,7 @@ def certification_lead_notices(
     found = {}
     for org, roles in organisations:
         if Role.LEAD in roles:
-            waiting = sum(1 for k in certification.unit_keys(session, org.id) if k.pending)
+            waiting = sum(1 for k in key_status.unit_keys(session, org.id) if k.pending)
             found[org.id] = (len(key_warnings.open_warnings(session, org.id)), waiting)
     return found
 
@@ -270,16 +271,16 @@ def keys() -> str:
     whether it is certified in each organisation; the organisation keys' fingerprints."""
     staff = signed_in()
     return render_template(
-        "staff/keys.html",
+        "keys/keys.html",
         user=staff.user,
         # From the private key this session unlocked, not from the stored public key: what a
         # lead compares must be the key the person really holds.
         fingerprint=(
             staff.private_key.public_key().fingerprint()
             if staff.private_key is not None
-            else certification.fingerprint_of(staff.user)
+            else key_status.fingerprint_of(staff.user)
         ),
-        own=certification.own_keys(db(), staff.user),
+        own=key_status.own_keys(db(), staff.user),
         role_labels={r.value: label for r, label in ROLE_LABELS.items()},
     )
 

@@ -12,7 +12,8 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from whistle.casefile.access import HANDLING_ROLES, NoAccess, OpenedKeys, open_keys
+from whistle.casefile.access import NoAccess, OpenedKeys, open_keys
+from whistle.casefile.holders import HANDLING_ROLES
 from whistle.core.models import Case
 from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore

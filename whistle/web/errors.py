@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from whistle.core.keystore import KeyStoreUnavailable
+from whistle.core.keystore_errors import KeyStoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def render_error(code: int, title: object = None, message: object = None) -> tup
     default_title, default_message = MESSAGES.get(code, MESSAGES[500])
     return (
         render_template(
-            "errors/error.html",
+            "web/error.html",
             code=code,
             title=title or default_title,
             message=message or default_message,

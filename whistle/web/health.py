@@ -9,7 +9,7 @@ from flask import Blueprint, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from whistle.core.keystore import KeyStoreError
+from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.runtime import runtime
 from whistle.web.access import public
 

@@ -33,7 +33,7 @@ from whistle.core.labels import ROLE_LABELS
 from whistle.core.models import Role
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.keys import certification
+from whistle.keys import status as key_status
 from whistle.notify import mail
 from whistle.notify.outbox import AddressRejected
 from whistle.notify.sending import send_invitation
@@ -84,9 +84,7 @@ def _users_page(
         role_labels={r.value: label for r, label in ROLE_LABELS.items()},
         Role=Role,
         # Whose key no lead has certified yet: they receive nothing of that role.
-        awaiting_keys={
-            k.user_id for k in certification.unit_keys(session, ctx.org.id) if k.pending
-        },
+        awaiting_keys={k.user_id for k in key_status.unit_keys(session, ctx.org.id) if k.pending},
     )
 
 

@@ -13,7 +13,7 @@ from whistle.cases.inbox import inbox as listing
 from whistle.cases.views.blueprint import HANDLING, bp
 from whistle.core.models import Category, Role
 from whistle.core.runtime import db, runtime
-from whistle.keys import certification
+from whistle.keys import status as key_status
 from whistle.meetings.tasks import meetings_due
 from whistle.notices import notices
 from whistle.retention import schedule
@@ -53,7 +53,7 @@ def inbox(slug: str) -> str:
         meeting_tasks=tasks,
         deletions=schedule.deletions_soon(session, ctx.org.id, ctx.staff.user.id, today),
         reviews=notices.reviews_due(session, ctx.org.id, ctx.staff.user.id, today),
-        awaiting_certification=certification.awaiting_certification(
+        awaiting_certification=key_status.awaiting_certification(
             session, ctx.org.id, ctx.staff.user
         ),
         ctx=ctx,

@@ -75,7 +75,7 @@ def enter(slug: str) -> Response | str | tuple[str, int]:
     form = FollowUpForm()
     if form.validate_on_submit():
         if code_attempt_refused():
-            return render_template("errors/error.html", **too_many_context()), 429
+            return render_template("web/error.html", **too_many_context()), 429
         rt = runtime()
         try:
             case, key = open_with_code(

@@ -21,7 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from whistle.admin.channel import reporter_group_labels
 from whistle.admin.logo import has_logo
 from whistle.admin.texts import DEFAULTS, org_text
-from whistle.casefile.access import certified_members
+from whistle.casefile.holders import certified_members
 from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.labels import RELATION_LABELS
 from whistle.core.models import Category, Organisation, User
@@ -184,7 +184,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
         form.website.errors = [_l("Leave this field empty.")]
         return render_template("reporting/report.html", **context)
     if submission_refused():
-        return render_template("errors/error.html", **too_many_context()), 429
+        return render_template("web/error.html", **too_many_context()), 429
 
     files, batch = upload_batch(limits)
     if not batch.acceptable:

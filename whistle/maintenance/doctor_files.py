@@ -1,5 +1,5 @@
-"""``whistle doctor``: check, and with ``--repair`` restore, the consistency of the database,
-the file store and the key store.
+"""``whistle doctor``, the database and the file store: check, and with ``--repair`` restore,
+that every file has its row, every row its file, and every case what it needs to be opened.
 
 Writes are ordered so that a crash, a killed worker, a full disk or a lost database connection
 never leaves a readable half of anything (whistle/core/storage.py, whistle/reporting/intake.py,
@@ -24,28 +24,11 @@ the repair does about it:
   Not repairable here (the content is gone from this machine): restore the file store from
   a backup. They keep the exit code non-zero.
 
-The key store (whistle/core/keystore.py, whistle/core/shredding.py):
-
-- **ownerless keys**: keys named after a case, message, note or file whose row is gone (or
-  purged), and not listed for destruction: a report whose transaction failed after its key
-  was made, or damage. Destroyed (the data they opened is gone already).
-- **pending key destructions**: keys that a deletion or purge listed, where the destruction
-  did not happen yet (a crash after the commit, a key store that could not be reached).
-  Destroyed, as the next retention run would. A listed key whose owner row still exists is
-  never destroyed: the listing is dropped.
-- **keys of an unknown kind** are counted and never touched.
-- **setup**: a PostgreSQL key store on the same server (cluster) as the application's
-  database is a problem (every backup and WAL archive of that server holds both, so a
-  database backup would open deleted cases); a key store whose server archives its WAL is
-  named (the archive must expire like key-store backups, docs/operations.md).
-
 Files younger than an hour (``MIN_AGE``) that no row refers to yet may be uploads in flight and
-are left alone unless ``--all`` is given (only safe while the app is stopped); keys likewise
-(the key store keeps no creation times: "younger than an hour" means created after the newest
-doctor run that is at least an hour old, whistle/core/keystore.py). The output names
-kinds and counts, never content, case codes, file or key names, never key bytes; the repair is
-recorded in the audit log as ``store.repaired`` and ``keystore.repaired`` (counts) and
-``case.removed_incomplete`` (one per removed case).
+are left alone unless ``--all`` is given (only safe while the app is stopped). The output names
+kinds and counts, never content, case codes or file names; the repair is recorded in the audit
+log as ``store.repaired`` (counts) and ``case.removed_incomplete`` (one per removed case). The
+key store's half of the doctor is whistle/maintenance/doctor_keys.py.
 """
 
 from __future__ import annotations
@@ -53,14 +36,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import delete, exists, func, select, text
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from whistle.core import audit, shredding
 from whistle.core.clock import Clock
-from whistle.core.keystore import KeyStore, KeyStoreError, ScrubIncomplete
 from whistle.core.models import (
     Attachment,
     Case,
@@ -70,7 +52,6 @@ from whistle.core.models import (
     Message,
     OutboxMail,
     PendingFileDeletion,
-    PendingKeyDestruction,
 )
 from whistle.core.storage import NAME_RE, PARTIAL_SUFFIX, FileStore
 from whistle.retention import deletion
@@ -203,7 +184,15 @@ def check(
     scan = scan_store(store)
     cutoff = (time.time() if now is None else now) - min_age.total_seconds()
     findings = Findings(stored_files=len(scan.files), foreign=scan.foreign)
+    _check_files(session, store, scan, cutoff, findings)
+    _check_cases(session, findings)
+    return findings
 
+
+def _check_files(
+    session: Session, store: FileStore, scan: StoreScan, cutoff: float, findings: Findings
+) -> None:
+    """Orphan, unfinished, listed and missing files."""
     attachments = set(
         session.scalars(select(Attachment.storage_name).where(Attachment.purged_on.is_(None)))
     )
@@ -239,6 +228,9 @@ def check(
         1 for name in bundles - scan.files.keys() if not store.exists(name)
     )
 
+
+def _check_cases(session: Session, findings: Findings) -> None:
+    """Cases without a key to open them or without their report, half-stored or damaged."""
     content_key = exists().where(CaseKey.case_id == Case.id, CaseKey.kind == "content")
     findings.cases_without_keys = list(
         session.scalars(select(Case.id).where(~content_key).order_by(Case.id))
@@ -268,56 +260,18 @@ def check(
         )
         findings.half_stored = [i for i in incomplete if i in untouched]
         findings.damaged = [i for i in incomplete if i not in untouched]
-    return findings
 
 
 def repair(session: Session, clock: Clock, store: FileStore, findings: Findings) -> Repairs:
-    """Remove what :func:`check` found removable (see the module's docs). Commits.
+    """Remove what :func:`check` found removable (see the module's docs), and commit.
 
     Names are checked against the database again just before removal: a file that a row took
     up meanwhile is kept.
     """
     done = Repairs()
-
     # Half-stored cases first: their files become pending deletions like a retention run's.
     for case_id in findings.half_stored:
-        case = session.get(Case, case_id)
-        if case is None:
-            continue
-        names = list(
-            session.scalars(select(Attachment.storage_name).where(Attachment.case_id == case.id))
-        )
-        deletion.queue_file_deletions(session, case.org_id, names, clock.now().date())
-        # Destroyed by repair_keys (or the next retention run) once the rows are gone.
-        shredding.queue_destruction(
-            session, case.org_id, shredding.case_key_names(session, [case.id])[case.id]
-        )
-        audit.record(
-            session,
-            clock,
-            action="case.removed_incomplete",
-            org_id=case.org_id,
-            case=case,
-            detail={
-                "files": len(names),
-                "keys": case_id not in findings.cases_without_keys,
-                "report": case_id not in findings.cases_without_report,
-            },
-        )
-        session.execute(
-            delete(OutboxMail).where(
-                OutboxMail.org_id == case.org_id, OutboxMail.case_reference == case.reference
-            )
-        )
-        # Every row that belongs to the case goes with it (ON DELETE CASCADE); a bundle
-        # already given to counsel stays theirs (SET NULL).
-        session.execute(
-            delete(Case).where(Case.id == case.id).execution_options(synchronize_session=False)
-        )
-        session.expunge(case)
-        done.cases += 1
-        done.case_files += len(names)
-
+        _remove_half_stored(session, clock, case_id, findings, done)
     if findings.pending_in_use:
         still = _live_names(session, findings.pending_in_use)
         session.execute(
@@ -327,17 +281,7 @@ def repair(session: Session, clock: Clock, store: FileStore, findings: Findings)
     session.commit()
     removed_pending = deletion.remove_pending_files(session, store)
     done.pending = removed_pending - done.case_files
-
-    live = _live_names(session, findings.orphans)
-    for name in findings.orphans:
-        if name not in live:
-            store.delete(name)
-            done.orphans += 1
-    for partial in findings.partials:
-        path = store.path(partial.removesuffix(PARTIAL_SUFFIX)).with_name(partial)
-        path.unlink(missing_ok=True)
-        done.partials += 1
-
+    _remove_files(session, store, findings, done)
     if done.orphans or done.partials or done.pending or done.pending_dropped or done.cases:
         audit.record(
             session,
@@ -354,6 +298,61 @@ def repair(session: Session, clock: Clock, store: FileStore, findings: Findings)
         )
         session.commit()
     return done
+
+
+def _remove_half_stored(
+    session: Session, clock: Clock, case_id: int, findings: Findings, done: Repairs
+) -> None:
+    """Remove a half-stored case with its rows; list its files and keys for removal."""
+    case = session.get(Case, case_id)
+    if case is None:
+        return
+    names = list(
+        session.scalars(select(Attachment.storage_name).where(Attachment.case_id == case.id))
+    )
+    deletion.queue_file_deletions(session, case.org_id, names, clock.now().date())
+    # Destroyed by repair_keys (or the next retention run) once the rows are gone.
+    shredding.queue_destruction(
+        session, case.org_id, shredding.case_key_names(session, [case.id])[case.id]
+    )
+    audit.record(
+        session,
+        clock,
+        action="case.removed_incomplete",
+        org_id=case.org_id,
+        case=case,
+        detail={
+            "files": len(names),
+            "keys": case_id not in findings.cases_without_keys,
+            "report": case_id not in findings.cases_without_report,
+        },
+    )
+    session.execute(
+        delete(OutboxMail).where(
+            OutboxMail.org_id == case.org_id, OutboxMail.case_reference == case.reference
+        )
+    )
+    # Every row that belongs to the case goes with it (ON DELETE CASCADE); a bundle
+    # already given to counsel stays theirs (SET NULL).
+    session.execute(
+        delete(Case).where(Case.id == case.id).execution_options(synchronize_session=False)
+    )
+    session.expunge(case)
+    done.cases += 1
+    done.case_files += len(names)
+
+
+def _remove_files(session: Session, store: FileStore, findings: Findings, done: Repairs) -> None:
+    """Remove the orphan files no row took up meanwhile, and the unfinished ones."""
+    live = _live_names(session, findings.orphans)
+    for name in findings.orphans:
+        if name not in live:
+            store.delete(name)
+            done.orphans += 1
+    for partial in findings.partials:
+        path = store.path(partial.removesuffix(PARTIAL_SUFFIX)).with_name(partial)
+        path.unlink(missing_ok=True)
+        done.partials += 1
 
 
 def describe(findings: Findings, min_age: timedelta) -> list[str]:
@@ -381,171 +380,4 @@ def describe(findings: Findings, min_age: timedelta) -> list[str]:
         )
     if findings.foreign:
         lines.append(f"other entries in the store, not touched: {findings.foreign}")
-    return lines
-
-
-# --- The key store ----------------------------------------------------------------------------
-
-
-@dataclass
-class KeyFindings:
-    """The outcome of :func:`check_keys`: counts, and the names the repair needs."""
-
-    keys: int = 0
-    orphans: list[str] = field(default_factory=list)  # owner gone, not listed
-    recent_orphans: int = 0  # owner not (yet) there, but the key may be in flight
-    unknown: int = 0  # of a kind no owner is known for: never touched
-    pending: list[str] = field(default_factory=list)
-    pending_in_use: list[str] = field(default_factory=list)
-    unreachable: str = ""  # why the key store could not be checked
-    setup: list[str] = field(default_factory=list)  # configuration problems
-    notes: list[str] = field(default_factory=list)  # worth knowing, not problems
-
-    @property
-    def repairable(self) -> int:
-        return len(self.orphans) + len(self.pending) + len(self.pending_in_use)
-
-    @property
-    def unrepairable(self) -> int:
-        return len(self.setup) + (1 if self.unreachable else 0)
-
-    @property
-    def problems(self) -> int:
-        return self.repairable + self.unrepairable
-
-
-@dataclass
-class KeyRepairs:
-    """What :func:`repair_keys` did (counts only)."""
-
-    orphans: int = 0
-    pending: int = 0
-    pending_dropped: int = 0
-    incomplete: bool = False
-
-
-def _server_identity(session: Session) -> str | None:
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    found = session.scalar(text("SELECT system_identifier FROM pg_control_system()"))
-    session.rollback()
-    return str(found)
-
-
-SHARED_SERVER = (
-    "the key store is on the same PostgreSQL server (cluster) as the application database: "
-    "every backup and WAL archive of that server holds both, so a database backup would still "
-    "open deleted cases; move the key store to a server of its own (docs/operations.md)"
-)
-ARCHIVING = (
-    "the key store's PostgreSQL server archives its write-ahead log: the archive holds every "
-    "key ever made, so keep it no longer than key-store backups (docs/operations.md)"
-)
-
-
-def check_keys(
-    session: Session, keystore: KeyStore, *, now: datetime, min_age: timedelta = MIN_AGE
-) -> KeyFindings:
-    """Compare the key store with the database; change nothing but the key store's marks.
-
-    The key store is listed before the database is read, so a key whose row commits in
-    between is found with its owner, never taken for an orphan.
-    """
-    findings = KeyFindings()
-    try:
-        server = keystore.server()
-        settled, recent = keystore.settled_names(now=now, min_age=min_age)
-    except KeyStoreError as exc:
-        findings.unreachable = str(exc)
-        return findings
-    if server is not None:
-        identifier, archiving = server
-        if identifier == _server_identity(session):
-            findings.setup.append(SHARED_SERVER)
-        if archiving:
-            findings.notes.append(ARCHIVING)
-    findings.keys = len(settled) + len(recent)
-    pending = set(session.scalars(select(PendingKeyDestruction.name)))
-    listed_alive = shredding.live_names(session, pending)
-    findings.pending = sorted(pending - listed_alive)
-    findings.pending_in_use = sorted(pending & listed_alive)
-
-    known = [n for n in settled + recent if shredding.kind_of(n) in shredding.OWNERS]
-    findings.unknown = findings.keys - len(known)
-    alive = shredding.live_names(session, known)
-    session.rollback()
-    recent_names = set(recent)
-    for name in known:
-        if name in alive or name in pending:
-            continue
-        if name in recent_names:
-            findings.recent_orphans += 1
-        else:
-            findings.orphans.append(name)
-    return findings
-
-
-def repair_keys(
-    session: Session, clock: Clock, keystore: KeyStore, findings: KeyFindings
-) -> KeyRepairs:
-    """Destroy what :func:`check_keys` found destroyable and finish the pending destructions.
-    Commits. Owners are looked up again just before: a key whose row appeared meanwhile is
-    kept. :class:`~whistle.core.keystore.KeyStoreError` if the key store cannot be reached."""
-    done = KeyRepairs()
-    if findings.pending_in_use:
-        still = shredding.live_names(session, findings.pending_in_use)
-        session.execute(
-            delete(PendingKeyDestruction).where(PendingKeyDestruction.name.in_(sorted(still)))
-        )
-        session.commit()
-        done.pending_dropped = len(still)
-    finished = shredding.finish_destructions(session, keystore)
-    done.pending = finished.listed
-    done.incomplete = finished.incomplete
-    if findings.orphans:
-        alive = shredding.live_names(session, findings.orphans)
-        session.rollback()
-        doomed = [n for n in findings.orphans if n not in alive]
-        try:
-            keystore.destroy(doomed)
-        except ScrubIncomplete:
-            done.incomplete = True
-        done.orphans = len(doomed)
-    if done.orphans or done.pending or done.pending_dropped:
-        audit.record(
-            session,
-            clock,
-            action="keystore.repaired",
-            org_id=None,  # the key store is the deployment's, not one organisation's
-            detail={
-                "orphans": done.orphans,
-                "pending": done.pending,
-                "pending_dropped": done.pending_dropped,
-            },
-        )
-        session.commit()
-    return done
-
-
-def describe_keys(findings: KeyFindings, min_age: timedelta) -> list[str]:
-    """The key store's findings as lines for a person (kinds and counts only)."""
-    if findings.unreachable:
-        return [f"key store: not checked: {findings.unreachable}"]
-    hours = min_age.total_seconds() / 3600
-    lines = [f"key store: {findings.keys} keys"]
-    rows = [
-        ("keys whose case, message, note or file is gone", len(findings.orphans)),
-        ("keys listed for destruction, not yet destroyed", len(findings.pending)),
-        ("keys listed for destruction but still in use", len(findings.pending_in_use)),
-    ]
-    lines += [f"{label}: {count}" for label, count in rows]
-    if findings.recent_orphans:
-        lines.append(
-            f"left alone, younger than {hours:g} h (reports may be in flight; --all to "
-            f"include): {findings.recent_orphans} keys"
-        )
-    if findings.unknown:
-        lines.append(f"keys of an unknown kind, not touched: {findings.unknown}")
-    lines += [f"problem: {problem}" for problem in findings.setup]
-    lines += [f"note: {note}" for note in findings.notes]
     return lines
