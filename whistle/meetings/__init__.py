@@ -3,5 +3,5 @@
 :mod:`~whistle.meetings.tasks` holds the task (the request, its due date, held or cancelled),
 :mod:`~whistle.meetings.minutes` the minutes and their versions (the reporter's corrections
 and approval), :mod:`~whistle.meetings.views` the handler's pages; the reporter's side is in
-the mailbox (whistle/reporting/views/mailbox.py).
+the mailbox (whistle/reporting/views/mailbox/).
 """
