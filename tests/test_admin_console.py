@@ -21,15 +21,15 @@ from flask.cli import ScriptInfo
 from PIL import Image, PngImagePlugin
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
-from tests.factories import TEST_PASSWORD, Staff, Unit, add_staff, certify, make_unit
-from tests.pages import csrf_token, text_of
-from tests.reporter_steps import ReportAnswers, Reporter, Upload
-from tests.smtp_stub import SmtpReceiver
-from tests.staff_steps import CaseWorker, StaffMember, form_token
-from tests.test_authorisation import EXPECTED, snapshot
-from tests.test_staff_auth import secret_shown
+from tests.steps.admin import admin_of
+from tests.steps.authorisation import EXPECTED, snapshot
+from tests.steps.factories import TEST_PASSWORD, Unit, add_staff, certify, make_unit
+from tests.steps.pages import csrf_token, text_of
+from tests.steps.reporter import ReportAnswers, Reporter, Upload
+from tests.steps.sign_in import secret_shown
+from tests.steps.smtp_stub import SmtpReceiver
+from tests.steps.staff import CaseWorker, StaffMember
 from whistle.casefile.limits import MB, upload_limits
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
@@ -52,46 +52,6 @@ from whistle.notify import mail
 from whistle.retention import retention
 from whistle.setup.onboarding import issue_token
 from whistle.staff import totp
-
-
-class Admin(StaffMember):
-    """An administrator at the console of organisation ``slug``."""
-
-    def __init__(self, app: Flask, clock: FixedClock, staff: Staff, slug: str) -> None:
-        super().__init__(app, clock, staff)
-        self.slug = slug
-        self.base = f"/staff/{slug}/admin"
-
-    def page(self, name: str = "") -> TestResponse:
-        return self.get(f"{self.base}{name}")
-
-    def forced(
-        self, action: str, fields: dict[str, Any], *, token_name: str = "csrf_token"
-    ) -> TestResponse:
-        """Post to ``action`` though the page offers no such form (a page left open, a forged
-        post): with a valid token of this session, so only the console's own checks stop it."""
-        token = form_token(self.get("/staff/"), "/staff/sign-out")[1]
-        return self.post(f"{self.base}{action}", {token_name: token, **fields})
-
-    def send(
-        self, page: str, action: str, fields: dict[str, Any], *, multipart: bool = False
-    ) -> TestResponse:
-        """Open the console page ``page``, fill in the form posting to ``action``, send it."""
-        shown = self.page(page)
-        assert shown.status_code == 200, shown.status_code
-        name, token = form_token(shown, f"{self.base}{action}")
-        return self.client.post(
-            f"{self.base}{action}",
-            data={name: token, **fields},
-            headers={"Accept-Language": "en"},
-            content_type="multipart/form-data" if multipart else None,
-        )
-
-
-def admin_of(app: Flask, clock: FixedClock, unit: Unit) -> Admin:
-    admin = Admin(app, clock, unit.admin, unit.org.slug)
-    assert admin.sign_in().status_code == 303
-    return admin
 
 
 def audit_actions(session: Session, org_id: int) -> list[str]:

@@ -33,10 +33,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from crypto import OpenError, decrypt_field, unwrap_private_key
-from tests.factories import Unit, add_staff, certify
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter, Upload
-from tests.staff_steps import CaseWorker
+from tests.steps.factories import Unit, add_staff, certify
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter, Upload
+from tests.steps.staff import CaseWorker
 from whistle.casefile.access import open_keys
 from whistle.core.clock import FixedClock
 from whistle.core.contexts import identity_context, report_context

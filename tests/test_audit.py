@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from tests.factories import Unit, make_unit
+from tests.steps.factories import Unit, make_unit
 from whistle.app import create_app
 from whistle.cli import cli
 from whistle.core.audit import (

@@ -25,9 +25,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from crypto import KeyKind, decrypt_field, open_case_key
-from tests.factories import Unit
-from tests.reporter_steps import ReportAnswers, Reporter, Upload, read_as_handler, stored_sealed
-from tests.staff_steps import CaseWorker
+from tests.steps.factories import Unit
+from tests.steps.reporter import ReportAnswers, Reporter, Upload, read_as_handler, stored_sealed
+from tests.steps.staff import CaseWorker
 from whistle.casefile.conversation import conversation, open_file
 from whistle.core.clock import FixedClock
 from whistle.core.contexts import nudge_context

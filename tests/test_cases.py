@@ -17,64 +17,44 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from tests.factories import Staff, Unit, add_staff, certify
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
-from tests.staff_steps import CaseWorker, form_token
+from tests.steps.cases import (
+    OUTCOME_DONE,
+    OUTCOME_WHY,
+    REPORT_TEXT,
+    field_errors,
+    hanne,
+    henrik,
+    keys_of,
+    messages_of,
+    newest_case,
+    signed_in,
+    staff_file_links,
+    submit,
+    the_case,
+)
+from tests.steps.factories import Unit, add_staff, certify
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter, Upload, file_links
+from tests.steps.staff import CaseWorker, form_token
 from whistle.casefile import sharing as case_sharing
-from whistle.casefile.access import NoAccess, OpenedKeys, open_keys
+from whistle.casefile.access import NoAccess
 from whistle.cases import handling
 from whistle.core.clock import FixedClock
-from whistle.core.models import AuditEntry, Case, CaseKey, CaseNote, Category, Message, Role
+from whistle.core.models import AuditEntry, Case, CaseKey, CaseNote, Category, Role
 from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
-from whistle.reporting.intake import ReportInput, submit_report
 
-REPORT_TEXT = "Fake test report: pallets are sold privately from the warehouse."
 QUESTION = "Fake question: on which days did you see the pallets leave?"
 QUESTION_FILE = Upload("floor-plan.txt", b"Fake floor plan of the warehouse.\n" * 50)
 ANSWER = "Fake answer: on Mondays and Thursdays, after closing time."
 ANSWER_FILE = Upload("photo-notes.txt", b"Fake notes about the photos.\n" * 80)
 DONE = "Fake follow-up: we interviewed the warehouse staff and checked the stock lists."
 WHY = "Fake reasons: the stock lists are the only record of what left the warehouse."
-OUTCOME_DONE = "Fake outcome: the stock lists match the deliveries; nothing is missing."
-OUTCOME_WHY = "Fake reasons: every pallet you saw is on a delivery note to a customer."
-
-
-def hanne(app: Flask, clock: FixedClock, unit: Unit) -> CaseWorker:
-    return CaseWorker(app, clock, unit.handlers[0], slug=unit.org.slug)
-
-
-def henrik(app: Flask, clock: FixedClock, unit: Unit) -> CaseWorker:
-    return CaseWorker(app, clock, unit.handlers[1], slug=unit.org.slug)
 
 
 def lise(app: Flask, clock: FixedClock, unit: Unit) -> CaseWorker:
     return CaseWorker(app, clock, unit.handlers[2], slug=unit.org.slug)
-
-
-def signed_in(worker: CaseWorker) -> CaseWorker:
-    done = worker.sign_in()
-    assert done.status_code == 303, done.status_code
-    return worker
-
-
-def newest_case(session: Session) -> Case:
-    session.expire_all()
-    return session.scalars(select(Case).order_by(Case.id.desc()).limit(1)).one()
-
-
-def the_case(session: Session, reference: str) -> Case:
-    session.expire_all()
-    return session.scalars(select(Case).where(Case.reference == reference)).one()
-
-
-def messages_of(session: Session, case: Case) -> list[str]:
-    session.expire_all()
-    return list(
-        session.scalars(select(Message.kind).where(Message.case_id == case.id).order_by(Message.id))
-    )
 
 
 def case_actions(session: Session, case: Case) -> list[tuple[int | None, str]]:
@@ -88,18 +68,6 @@ def case_actions(session: Session, case: Case) -> list[tuple[int | None, str]]:
             .order_by(AuditEntry.seq)
         )
     ]
-
-
-def field_errors(page: TestResponse, field_id: str) -> list[str]:
-    """The error messages shown under the form field ``field_id`` (e.g. ``feedback-done``)."""
-    found = re.search(
-        rf'<ul class="errors" id="{re.escape(field_id)}-error">(.*?)</ul>',
-        page.get_data(as_text=True),
-        re.S,
-    )
-    if found is None:
-        return []
-    return [unescape(e).strip() for e in re.findall(r"<li>(.*?)</li>", found.group(1), re.S)]
 
 
 def inbox_rows(page: TestResponse) -> dict[str, str]:
@@ -125,56 +93,6 @@ def readers(page: TestResponse) -> list[str]:
     )
     assert found, "the case page does not say who can read it"
     return [unescape(n) for n in re.findall(r"<li>([^<]*)</li>", found.group(1))]
-
-
-def staff_file_links(page: TestResponse) -> dict[str, str]:
-    """The files listed on a case page: shown name -> download path."""
-    html = page.get_data(as_text=True)
-    return {
-        unescape(name): unescape(href)
-        for href, name in re.findall(
-            r'<a href="(/staff/[^"]*/cases/[^"]*/files/[0-9a-f]+)">([^<]*)</a>', html
-        )
-    }
-
-
-def submit(
-    app: Flask,
-    session: Session,
-    unit: Unit,
-    *,
-    category: str = "not-sure",
-    what: str = REPORT_TEXT,
-    name: str = "",
-    excluded: frozenset[int] = frozenset(),
-) -> Case:
-    """A report straight through intake (as the form would send it), received today."""
-    rt = runtime(app)
-    category_id = session.scalars(
-        select(Category.id).where(Category.org_id == unit.org.id, Category.code == category)
-    ).one()
-    with app.app_context():
-        return submit_report(
-            session,
-            rt.clock,
-            unit.org,
-            ReportInput(
-                category_id=category_id,
-                what=what,
-                anonymous=not name,
-                name=name,
-                contact="testa@example.org" if name else "",
-                excluded_handler_ids=excluded,
-            ),
-            [],
-            pepper=rt.settings.pepper,
-            argon2=rt.argon2,
-            store=FileStore(rt.settings.file_store),
-        ).case
-
-
-def keys_of(session: Session, case: Case, staff: Staff) -> OpenedKeys:
-    return open_keys(session, case, staff.user.id, staff.private_key)
 
 
 # --- the journey -----------------------------------------------------------------------------

@@ -28,12 +28,12 @@ from crypto import (
     open_case_key,
     sign,
 )
-from tests.factories import Staff, Unit, add_staff, certify
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter
-from tests.staff_steps import CaseWorker, StaffMember, form_token
-from tests.test_admin_console import admin_of
-from tests.test_cases import keys_of, submit
+from tests.steps.admin import admin_of
+from tests.steps.cases import keys_of, submit
+from tests.steps.factories import Staff, Unit, add_staff, certify
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter
+from tests.steps.staff import CaseWorker, StaffMember, form_token
 from whistle.casefile import sharing as case_sharing
 from whistle.casefile.access import certified_members
 from whistle.cli import cli

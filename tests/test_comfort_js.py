@@ -6,8 +6,8 @@ import re
 
 from flask import Flask
 
-from tests.factories import Unit
-from tests.reporter_steps import ReportAnswers, Reporter
+from tests.steps.factories import Unit
+from tests.steps.reporter import ReportAnswers, Reporter
 
 
 def test_the_report_form_and_mailbox_load_the_comfort_script_with_translated_texts(

@@ -22,12 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from tests.factories import Staff, Unit
-from tests.pages import csrf_token, text_of
-from tests.reporter_steps import ReportAnswers, Reporter
-from tests.staff_steps import CaseWorker, form_token
-from tests.test_cases import field_errors, keys_of, messages_of, newest_case, signed_in
-from tests.test_export import counsel, opened
+from tests.steps.cases import field_errors, keys_of, messages_of, newest_case, signed_in
+from tests.steps.counsel import counsel, opened
+from tests.steps.factories import Staff, Unit
+from tests.steps.pages import csrf_token, text_of
+from tests.steps.reporter import ReportAnswers, Reporter
+from tests.steps.staff import CaseWorker, form_token
 from whistle.casefile import content
 from whistle.core.clock import FixedClock
 from whistle.core.models import (
@@ -935,7 +935,7 @@ def test_deleting_the_case_leaves_no_disclosure_behind(
 ) -> None:
     from datetime import timedelta
 
-    from tests.test_retention import close, everything_of, run
+    from tests.steps.retention import close, everything_of, run
 
     conny = counsel(app, session, clock, unit, "Conny Counsel")
     reporter, code, case = named_report(app, session, unit)

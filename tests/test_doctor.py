@@ -14,8 +14,8 @@ from flask import Flask
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from tests.factories import Staff, Unit, add_staff, certify
-from tests.reporter_steps import ReportAnswers, Reporter, Upload
+from tests.steps.factories import Staff, Unit, add_staff, certify
+from tests.steps.reporter import ReportAnswers, Reporter, Upload
 from whistle.casefile.access import open_keys
 from whistle.casefile.conversation import PreparedFile
 from whistle.cli import cli

@@ -11,11 +11,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from tests.factories import Unit, add_staff, certify
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
-from tests.staff_steps import CaseWorker
-from tests.test_cases import hanne, newest_case, signed_in, staff_file_links
+from tests.steps.cases import hanne, newest_case, signed_in, staff_file_links
+from tests.steps.factories import Unit, add_staff, certify
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter, Upload, file_links
+from tests.steps.staff import CaseWorker
 from whistle.core.clock import FixedClock
 from whistle.core.models import Attachment, CaseExport, Role
 from whistle.core.runtime import runtime

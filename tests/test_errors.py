@@ -9,7 +9,7 @@ from flask import Flask, abort
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
-from tests.pages import text_of
+from tests.steps.pages import text_of
 from whistle.web.access import public
 
 CODES = [400, 403, 404, 405, 413, 429, 500, 503]

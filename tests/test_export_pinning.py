@@ -24,11 +24,11 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from crypto import SigningKey
-from tests.factories import TEST_PASSWORD, Staff, Unit
-from tests.pages import text_of
-from tests.staff_steps import CaseWorker
-from tests.test_cases import keys_of
-from tests.test_export import REPORT, counsel, exported_case
+from tests.steps.cases import keys_of
+from tests.steps.counsel import REPORT, counsel, exported_case
+from tests.steps.factories import TEST_PASSWORD, Staff, Unit
+from tests.steps.pages import text_of
+from tests.steps.staff import CaseWorker
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
 from whistle.core.models import Case, CaseExport

@@ -26,9 +26,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tests.factories import Unit
-from tests.pages import csrf_token
-from tests.reporter_steps import ReportAnswers, Reporter, Upload
+from tests.steps.factories import Unit
+from tests.steps.pages import csrf_token
+from tests.steps.reporter import ReportAnswers, Reporter, Upload
 from whistle.cli import cli
 from whistle.core.models import Attachment, Case, Message
 from whistle.core.runtime import runtime

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,11 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
-from tests.pages import text_of
+from tests.steps.pages import text_of
+from tests.steps.templates import TextCollector
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "whistle" / "translations"
-USER_FACING_ATTRS = {"title", "alt", "placeholder", "aria-label", "aria-description"}
 JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
 
 
@@ -54,28 +53,6 @@ def test_unknown_language_changes_nothing(client: FlaskClient) -> None:
     assert "Set-Cookie" not in response.headers
 
 
-class _TextCollector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        for name, value in attrs:
-            if name in USER_FACING_ATTRS and value and re.search(r"[A-Za-zÆØÅæøå]", value):
-                self.found.append(f"{tag}[{name}]={value!r}")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip and re.search(r"[A-Za-zÆØÅæøå]{2,}", data):
-            self.found.append(data.strip())
-
-
 @pytest.mark.parametrize(
     "template",
     sorted(p.relative_to(ROOT) for p in (ROOT / "templates").rglob("*.html")),
@@ -83,7 +60,7 @@ class _TextCollector(HTMLParser):
 )
 def test_templates_have_no_untranslatable_text(template: Path) -> None:
     source = JINJA.sub(" ", (ROOT / template).read_text(encoding="utf-8"))
-    collector = _TextCollector()
+    collector = TextCollector()
     collector.feed(source)
     assert collector.found == [], f"text outside the translation layer in {template}"
 

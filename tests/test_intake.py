@@ -23,8 +23,8 @@ from crypto import (
     open_case_key,
     open_reporter_seed,
 )
-from tests.factories import Unit, add_staff, make_unit
-from tests.reporter_steps import reporter_blob, reporter_ring, stored_sealed
+from tests.steps.factories import Unit, add_staff, make_unit
+from tests.steps.reporter import reporter_blob, reporter_ring, stored_sealed
 from whistle.casefile import records
 from whistle.casefile.conversation import PreparedFile
 from whistle.core.clock import FixedClock

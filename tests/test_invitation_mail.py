@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.factories import make_unit
-from tests.pages import text_of
-from tests.smtp_stub import SmtpReceiver
-from tests.staff_steps import StaffMember
+from tests.steps.factories import make_unit
+from tests.steps.pages import text_of
+from tests.steps.smtp_stub import SmtpReceiver
+from tests.steps.staff import StaffMember
 from whistle.app import create_app
 from whistle.core.clock import FixedClock
 from whistle.core.runtime import runtime

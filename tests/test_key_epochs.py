@@ -27,10 +27,10 @@ from crypto import (
     open_case_key,
     wrap_case_key_for_reporter,
 )
-from tests.factories import Staff, Unit, add_staff, certify
-from tests.pages import csrf_token
-from tests.reporter_steps import ReportAnswers, Reporter, stored_sealed
-from tests.staff_steps import CaseWorker
+from tests.steps.factories import Staff, Unit, add_staff, certify
+from tests.steps.pages import csrf_token
+from tests.steps.reporter import ReportAnswers, Reporter, stored_sealed
+from tests.steps.staff import CaseWorker
 from whistle.admin.people import change_roles, end_access
 from whistle.casefile import access as case_access
 from whistle.casefile import content, records

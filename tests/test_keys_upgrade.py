@@ -7,9 +7,9 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tests.factories import Unit
-from tests.reporter_steps import ReportAnswers, Reporter
-from tests.staff_steps import CaseWorker
+from tests.steps.factories import Unit
+from tests.steps.reporter import ReportAnswers, Reporter
+from tests.steps.staff import CaseWorker
 from whistle.casefile import access as case_access
 from whistle.cli import cli
 from whistle.core.clock import FixedClock

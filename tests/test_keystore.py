@@ -28,9 +28,9 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from tests.conftest import postgres_required
-from tests.factories import Unit
-from tests.test_cases import keys_of
-from tests.test_retention import close, reported_with_file, run
+from tests.steps.cases import keys_of
+from tests.steps.factories import Unit
+from tests.steps.retention import close, reported_with_file, run
 from whistle.app import create_app
 from whistle.cases import handling
 from whistle.cli import cli

@@ -7,11 +7,11 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import select
 
-from tests.factories import make_unit
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter
-from tests.staff_steps import StaffMember
-from tests.test_meetings import press
+from tests.steps.factories import make_unit
+from tests.steps.meeting_forms import press
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter
+from tests.steps.staff import StaffMember
 from whistle.core.clock import FixedClock
 from whistle.core.models import AuditEntry, Case, Meeting
 from whistle.core.runtime import runtime

@@ -9,11 +9,11 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import Unit
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter
-from tests.staff_steps import CaseWorker, form_token
-from tests.test_cases import field_errors, hanne, henrik, signed_in
+from tests.steps.cases import field_errors, hanne, henrik, signed_in
+from tests.steps.factories import Unit
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter
+from tests.steps.staff import CaseWorker, form_token
 from whistle.core.clock import FixedClock
 from whistle.core.models import AuditEntry, Case, CaseNote, OutboxMail, PersonConcerned
 from whistle.notify.reminders import queue_notice_reviews

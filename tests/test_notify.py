@@ -38,9 +38,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from crypto import KeyKind
-from tests.factories import Staff, Unit, add_staff, make_unit
-from tests.reporter_steps import reporter_ring
-from tests.smtp_stub import SmtpReceiver
+from tests.steps.factories import Staff, Unit, add_staff, make_unit
+from tests.steps.reporter import reporter_ring
+from tests.steps.smtp_stub import SmtpReceiver
 from whistle.app import create_app
 from whistle.cli import cli
 from whistle.core.clock import FixedClock

@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from tests.pages import text_of
+from tests.steps.pages import text_of
 from whistle.core.clock import FixedClock
 from whistle.core.models import Category
 from whistle.core.organisations import create_organisation, suggest_slug

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from crypto import decrypt_field, derive_record_key, import_recovery_key
-from tests.factories import Staff, Unit
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter, Upload, file_links
-from tests.staff_steps import CaseWorker
+from tests.steps.factories import Staff, Unit
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter, Upload, file_links
+from tests.steps.staff import CaseWorker
 from whistle.casefile import access as case_access
 from whistle.casefile import content, records
 from whistle.casefile.access import OpenedKeys, open_keys

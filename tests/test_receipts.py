@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from crypto import SignaturePurpose, SigningKey, encrypt_field, sign
-from tests.factories import Unit, make_unit
-from tests.pages import csrf_token, text_of
-from tests.reporter_steps import ReportAnswers, Reporter, read_as_handler
+from tests.steps.factories import Unit, make_unit
+from tests.steps.pages import csrf_token, text_of
+from tests.steps.reporter import ReportAnswers, Reporter, read_as_handler
 from whistle.cli import cli
 from whistle.core.contexts import report_context
 from whistle.core.models import Base, Case

@@ -7,8 +7,8 @@ from flask import Flask
 from sqlalchemy import delete, select
 
 from crypto import import_recovery_key, unwrap_private_key
-from tests.factories import TEST_PASSWORD, make_unit
-from tests.reporter_steps import ReportAnswers, Reporter
+from tests.steps.factories import TEST_PASSWORD, make_unit
+from tests.steps.reporter import ReportAnswers, Reporter
 from whistle.casefile.access import NoAccess, open_keys
 from whistle.cli import cli
 from whistle.core.clock import FixedClock

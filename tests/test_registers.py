@@ -27,9 +27,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from tests.factories import Staff, Unit, add_staff, make_unit
-from tests.staff_steps import StaffMember
-from tests.test_cases import keys_of, submit, the_case
+from tests.steps.cases import keys_of, submit, the_case
+from tests.steps.factories import Staff, Unit, add_staff, make_unit
+from tests.steps.staff import StaffMember
 from whistle.casefile import content
 from whistle.cases import handling
 from whistle.core.clock import FixedClock

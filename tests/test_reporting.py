@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crypto import normalise_case_code
-from tests.factories import Unit, make_unit
-from tests.pages import text_of
-from tests.reporter_steps import (
+from tests.steps.factories import Unit, make_unit
+from tests.steps.pages import text_of
+from tests.steps.reporter import (
     ReportAnswers,
     Reporter,
     Upload,

@@ -18,12 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crypto import KeyKind, OpenError, PrivateKey, decrypt_field, import_recovery_key, open_case_key
-from tests.factories import Unit, add_staff, certify
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter, Upload
-from tests.test_cases import (
-    OUTCOME_DONE,
-    OUTCOME_WHY,
+from tests.steps.cases import (
     field_errors,
     hanne,
     henrik,
@@ -32,6 +27,10 @@ from tests.test_cases import (
     submit,
     the_case,
 )
+from tests.steps.factories import Unit, add_staff, certify
+from tests.steps.pages import text_of
+from tests.steps.reporter import Reporter
+from tests.steps.retention import close, everything_of, reported_with_file, run, store_of
 from whistle.casefile import access as case_access
 from whistle.cases import handling
 from whistle.cli import cli
@@ -62,86 +61,6 @@ from whistle.notify.reminders import queue_deadline_reminders
 from whistle.retention import retention
 from whistle.retention.retention import Preset, retention_for
 from whistle.retention.retention import Unit as KeepUnit
-
-EVIDENCE = Upload("fake-evidence.txt", b"Fake evidence of the pallets, line by line.\n" * 400)
-
-
-def store_of(app: Flask) -> FileStore:
-    return FileStore(runtime(app).settings.file_store)
-
-
-def close(
-    app: Flask,
-    session: Session,
-    clock: FixedClock,
-    unit: Unit,
-    case: Case,
-    outcome: str = "not_substantiated",
-    keep_until: date | None = None,
-) -> Case:
-    """Acknowledge, give the final outcome and close ``case`` as Hanne Handler."""
-    staff = unit.handlers[0]
-    store = store_of(app)
-    with app.app_context():
-        keys = keys_of(session, case, staff)
-        if outcome == "outside_scope":
-            handling.close_case(
-                session,
-                clock,
-                store,
-                case,
-                keys,
-                staff.user.id,
-                outcome=outcome,
-                reason="Fake reason: not a matter for the scheme.",
-                referral="Fake referral: the police.",
-                keep_until=keep_until,
-            )
-            return case
-        handling.acknowledge(session, clock, store, case, keys, staff.user.id, "Fake ack.")
-        handling.give_feedback(
-            session,
-            clock,
-            store,
-            case,
-            keys,
-            staff.user.id,
-            done=OUTCOME_DONE,
-            why=OUTCOME_WHY,
-            final=True,
-        )
-        if outcome == "substantiated":
-            handling.record_hearing(
-                session, clock, case, keys, staff.user.id, hearing="held", account="Fake hearing."
-            )
-        handling.close_case(
-            session,
-            clock,
-            store,
-            case,
-            keys,
-            staff.user.id,
-            outcome=outcome,
-            reason="Fake reason for the outcome.",
-            keep_until=keep_until,
-        )
-    return case
-
-
-def reported_with_file(app: Flask, session: Session, unit: Unit, what: str) -> tuple[Case, str]:
-    """A report with an attachment through the public form; returns the case and its code."""
-    reporter = Reporter(app, unit.org.slug)
-    code = reporter.report(ReportAnswers(what=what, files=[EVIDENCE]))
-    session.expire_all()
-    return session.scalars(select(Case).order_by(Case.id.desc()).limit(1)).one(), code
-
-
-def run(app: Flask, session: Session, clock: FixedClock, **kwargs: object) -> retention.RunReport:
-    with app.app_context():
-        return retention.run(  # type: ignore[arg-type]
-            session, clock, store_of(app), keystore=runtime(app).keystore, **kwargs
-        )
-
 
 # --- presets ------------------------------------------------------------------------------------
 
@@ -354,21 +273,6 @@ def test_holds_are_refused_twice_or_when_absent(
 
 
 # --- the run ---------------------------------------------------------------------------------
-
-
-def everything_of(session: Session, case_id: int) -> dict[str, int]:
-    """Rows of every table that points at the case (found from the schema, so a table added
-    later is checked too)."""
-    counts = {}
-    for table in Base.metadata.sorted_tables:
-        for fk in table.foreign_keys:
-            if fk.column.table.name == "cases":
-                column = fk.parent
-                counts[table.name] = int(
-                    session.scalar(select(func.count()).select_from(table).where(column == case_id))
-                    or 0
-                )
-    return counts
 
 
 def test_a_run_deletes_exactly_what_is_due_and_leaves_nothing_of_it(

@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from tests.factories import Staff, Unit
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter
-from tests.staff_steps import CaseWorker, form_token
-from tests.test_cases import field_errors, hanne, keys_of, signed_in, submit, the_case
-from tests.test_retention import close, run
+from tests.steps.cases import field_errors, hanne, keys_of, signed_in, submit, the_case
+from tests.steps.factories import Staff, Unit
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter
+from tests.steps.retention import close, run
+from tests.steps.staff import CaseWorker, form_token
 from whistle.casefile import request_keys
 from whistle.casefile.access import NoAccess
 from whistle.core import audit
@@ -510,7 +510,7 @@ def test_a_refusal_names_the_right_to_complain_and_a_handler_outside_gets_nothin
 def test_the_auditor_sees_open_requests_and_their_deadlines_never_who(
     app: Flask, session: Session, unit: Unit, clock: FixedClock
 ) -> None:
-    from tests.factories import add_staff
+    from tests.steps.factories import add_staff
     from whistle.core.models import Role
     from whistle.core.runtime import runtime
 

@@ -34,12 +34,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-import tests.test_authorisation as authorisation
+import tests.steps.authorisation as authorisation
 from crypto import SigningKey
-from tests.factories import Unit
-from tests.pages import CSRF_RE, csrf_token
-from tests.reporter_steps import ReportAnswers, Reporter, Upload
-from tests.security_world import (
+from tests.steps.authorisation import Browser
+from tests.steps.factories import Unit
+from tests.steps.pages import CSRF_RE, csrf_token
+from tests.steps.reporter import ReportAnswers, Reporter, Upload
+from tests.steps.security_world import (
     FormField,
     QueryTarget,
     Recorder,
@@ -50,7 +51,6 @@ from tests.security_world import (
     problems_of,
     query_targets,
 )
-from tests.test_authorisation import Browser
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
 from whistle.reporting.receipts import ReceiptStatement, ReportProof, parse_receipt, sign_receipt
@@ -58,8 +58,6 @@ from whistle.reporting.views.throttles import ReporterThrottles
 from whistle.staff import totp
 from whistle.web.forms import parse_id
 from whistle.web.throttle import SlidingWindowLimiter
-
-world = authorisation.world  # the fixture: every staff role signed in, a real case and more
 
 EXAMPLES = 25
 FUZZ = settings(

@@ -30,10 +30,11 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-import tests.test_authorisation as authorisation
-from tests.pages import csrf_token, text_of
-from tests.reporter_steps import ReportAnswers, Reporter, Upload
-from tests.security_world import (
+import tests.steps.authorisation as authorisation
+from tests.steps.authorisation import ANONYMOUS, snapshot
+from tests.steps.pages import csrf_token, text_of
+from tests.steps.reporter import ReportAnswers, Reporter, Upload
+from tests.steps.security_world import (
     Recorder,
     Target,
     Visitors,
@@ -41,13 +42,10 @@ from tests.security_world import (
     post_targets,
     problems_of,
 )
-from tests.staff_steps import CaseWorker
-from tests.test_authorisation import ANONYMOUS, snapshot
+from tests.steps.staff import CaseWorker
 from whistle.core.clock import FixedClock
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
-
-world = authorisation.world  # the fixture: every staff role signed in, a real case and more
 
 BASE = "https://whistle.example.org"
 # Shaped like a Flask-WTF token (payload.timestamp.signature), signed by nobody.

@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from tests.factories import TEST_PASSWORD, Unit
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter
-from tests.staff_steps import StaffMember
+from tests.steps.factories import TEST_PASSWORD, Unit
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter
+from tests.steps.staff import StaffMember
 from whistle.core.clock import FixedClock
 from whistle.reporting.views.throttles import ReporterThrottles, throttles
 from whistle.staff import auth as staff_auth

@@ -21,10 +21,10 @@ from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.factories import Unit
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter, Upload
-from tests.staff_steps import CaseWorker, form_token
+from tests.steps.factories import Unit
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter, Upload
+from tests.steps.staff import CaseWorker, form_token
 from whistle.core.clock import FixedClock
 from whistle.core.models import Attachment, Case, Message, OrgSetting
 from whistle.core.runtime import runtime

@@ -21,10 +21,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from crypto import OpenError, decrypt_field
-from tests.factories import Staff, Unit
-from tests.pages import text_of
-from tests.reporter_steps import ReportAnswers, Reporter
-from tests.staff_steps import StaffMember
+from tests.steps.factories import Staff, Unit
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter
+from tests.steps.staff import StaffMember
 from whistle.cli import cli
 from whistle.core import vault
 from whistle.core.clock import FixedClock

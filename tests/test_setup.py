@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from crypto import SignaturePurpose, import_recovery_key, sign, verify
-from tests.pages import csrf_token, text_of
+from tests.steps.pages import csrf_token, text_of
 from whistle.core.clock import FixedClock
 from whistle.core.key_pins import pins_of
 from whistle.core.models import Category, Membership, Organisation, OrgKey, User

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto import Argon2Params, unwrap_private_key, wrap_private_key
-from tests.factories import TEST_PASSWORD, Staff, Unit, make_unit
-from tests.pages import text_of
-from tests.test_staff_auth import (
+from tests.steps.factories import TEST_PASSWORD, Staff, Unit, make_unit
+from tests.steps.pages import text_of
+from tests.steps.sign_in import (
     browser,
     change_password,
     enter_password,

@@ -7,7 +7,7 @@ import base64
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import segno
@@ -18,9 +18,22 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from crypto import Argon2Params, OpenError, unwrap_private_key
-from tests.factories import TEST_PASSWORD, Staff, Unit, add_staff, make_unit
-from tests.pages import csrf_token, text_of
-from tests.staff_steps import StaffMember
+from tests.steps.factories import TEST_PASSWORD, Staff, Unit, add_staff, make_unit
+from tests.steps.pages import csrf_token, text_of
+from tests.steps.sign_in import (
+    INVITEE,
+    browser,
+    change_password,
+    enter_password,
+    field_errors,
+    invite,
+    link_on,
+    newcomer,
+    secret_shown,
+    signed_in_admin,
+    user,
+)
+from tests.steps.staff import StaffMember
 from whistle.core import vault
 from whistle.core.clock import FixedClock
 from whistle.core.models import Invitation, Membership, Role, User, WebSession
@@ -35,7 +48,6 @@ PAUSED = "Sign-in to this account is paused for 15 minutes."
 SESSION_ENDED = "Your session has ended"
 STAFF_LIFETIME = vault.Lifetime(idle=timedelta(minutes=15), absolute=timedelta(hours=8))
 NEW_PASSWORD = "blaa-hest-danser-tango-i-regnvejr"
-INVITEE = "testa.testesen@example.org"
 ARGON2 = Argon2Params.for_tests()
 
 
@@ -82,30 +94,6 @@ def new_staff(
         return staff
 
 
-def user(db: Session, user_id: int) -> User:
-    """The user row as it is now in the database."""
-    db.expire_all()
-    return db.get_one(User, user_id)
-
-
-def browser(app: Flask, clock: FixedClock, staff: Staff) -> StaffMember:
-    return StaffMember(app, clock, staff)
-
-
-def newcomer(app: Flask, clock: FixedClock, email: str = INVITEE) -> StaffMember:
-    """The browser of someone who has no account yet (their user row does not exist)."""
-    return StaffMember(
-        app, clock, Staff(user=User(email=email, display_name="Testa Testesen"), private_key=None)
-    )
-
-
-def enter_password(
-    member: StaffMember, password: str = TEST_PASSWORD, *, next_page: str | None = None
-) -> TestResponse:
-    path = "/staff/sign-in" + (f"?next={quote(next_page, safe='')}" if next_page else "")
-    return member.submit(path, {"email": member.staff.user.email, "password": password})
-
-
 def wrong_code(member: StaffMember) -> str:
     """Six digits that are certainly not a code the app accepts right now."""
     secret = member.staff.totp_secret
@@ -115,32 +103,12 @@ def wrong_code(member: StaffMember) -> str:
     return next(c for c in ("000000", "111111", "222222", "333333", "444444") if c not in window)
 
 
-SECRET_RE = re.compile(r'<code class="secret">([A-Z2-7 ]+)</code>')
-LINK_RE = re.compile(r'<code class="link">(http://localhost/staff/invitation/[^<]+)</code>')
-
-
-def secret_shown(page: TestResponse) -> bytes:
-    """The key the enrolment page shows for typing in by hand."""
-    found = SECRET_RE.search(page.get_data(as_text=True))
-    assert found, "the enrolment page shows the key as text"
-    typed = found.group(1).replace(" ", "")
-    return base64.b32decode(typed + "=" * (-len(typed) % 8))
-
-
 def enrol(member: StaffMember) -> TestResponse:
     """Scan (read) the key on the enrolment page, then type the app's code."""
     page = member.get("/staff/sign-in/enrol")
     assert page.status_code == 200
     member.staff.totp_secret = secret_shown(page)
     return member.submit("/staff/sign-in/enrol", {"code": member.current_code()})
-
-
-def field_errors(page: TestResponse, field: str) -> str:
-    """The error text shown next to one form field."""
-    found = re.search(
-        rf'<ul class="errors" id="{field}-error">(.*?)</ul>', page.get_data(as_text=True), re.S
-    )
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))).strip() if found else ""
 
 
 def vault_token(app: Flask, member: StaffMember) -> str:
@@ -170,24 +138,6 @@ def sessions_of(db: Session, user_id: int) -> list[WebSession]:
 
 PEOPLE = "/staff/testfirma/admin/users"  # the admin console's People page
 WITHDRAW = "/staff/testfirma/admin/users/invitations/withdraw"
-
-
-def invite(admin: StaffMember, email: str, *roles: str, slug: str = "testfirma") -> TestResponse:
-    """Invite someone from the admin console's People page."""
-    return admin.submit(f"/staff/{slug}/admin/users", {"email": email, "roles": list(roles)})
-
-
-def link_on(page: TestResponse) -> str:
-    """The invitation link the admin sees (as a path on this site)."""
-    found = LINK_RE.search(page.get_data(as_text=True))
-    assert found, "the admin sees the invitation link"
-    return urlsplit(found.group(1)).path
-
-
-def signed_in_admin(app: Flask, clock: FixedClock, unit: Unit) -> StaffMember:
-    admin = browser(app, clock, unit.admin)
-    assert admin.sign_in().status_code == 303
-    return admin
 
 
 # --- sign-in --------------------------------------------------------------------------------
@@ -641,15 +591,6 @@ def test_staff_pages_carry_the_idle_warning_and_its_script(
 
 
 # --- password change ------------------------------------------------------------------------
-
-
-def change_password(
-    member: StaffMember, current: str, new: str, confirm: str | None = None
-) -> TestResponse:
-    return member.submit(
-        "/staff/account/password",
-        {"current": current, "new": new, "confirm": new if confirm is None else confirm},
-    )
 
 
 def test_the_current_password_must_be_right(

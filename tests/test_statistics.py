@@ -40,9 +40,9 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from tests.factories import Staff, Unit, add_staff, make_unit
-from tests.staff_steps import StaffMember
-from tests.test_cases import submit
+from tests.steps.cases import submit
+from tests.steps.factories import Staff, Unit, add_staff, make_unit
+from tests.steps.staff import StaffMember
 from whistle.core.clock import FixedClock
 from whistle.core.models import Case, CaseStatus, CaseTombstone, Category, Role
 from whistle.core.runtime import runtime

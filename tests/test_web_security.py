@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.pages import csrf_token
+from tests.steps.pages import csrf_token
 from whistle.core.clock import FixedClock
 from whistle.core.runtime import runtime
 from whistle.setup.onboarding import issue_token

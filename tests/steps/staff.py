@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.factories import TEST_PASSWORD, Staff
-from tests.pages import csrf_token
+from tests.steps.factories import TEST_PASSWORD, Staff
+from tests.steps.pages import csrf_token
 from whistle.core.clock import FixedClock
 from whistle.staff import totp
 

@@ -30,11 +30,11 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.test import TestResponse
 
-from tests.factories import TEST_PASSWORD, add_staff
-from tests.pages import csrf_token, text_of
-from tests.reporter_steps import ReportAnswers, Reporter, Upload
-from tests.staff_steps import StaffMember
-from tests.test_authorisation import HANDLER, Browser, World
+from tests.steps.authorisation import HANDLER, Browser, World
+from tests.steps.factories import TEST_PASSWORD, add_staff
+from tests.steps.pages import csrf_token, text_of
+from tests.steps.reporter import ReportAnswers, Reporter, Upload
+from tests.steps.staff import StaffMember
 from whistle.core.clock import FixedClock
 from whistle.core.models import Case, Meeting, Organisation, RightsRequest, Role, User
 from whistle.core.runtime import runtime
@@ -308,8 +308,8 @@ class Target:
 
 def pages_for(app: Flask, role: str, values: dict[str, object]) -> list[str]:
     """Every GET page of the URL map that ``role`` may open, with the world's values."""
-    from tests.test_access import EXPECTED_PUBLIC
-    from tests.test_authorisation import EXPECTED
+    from tests.steps.authorisation import EXPECTED
+    from tests.steps.public_routes import EXPECTED_PUBLIC
 
     adapter = app.url_map.bind("localhost")
     pages = []
@@ -351,7 +351,7 @@ STAFF_ORDER = ("handler with key", "lead", "admin", "auditor", "counsel")
 
 
 def poster_of(endpoint: str) -> str:
-    from tests.test_authorisation import EXPECTED
+    from tests.steps.authorisation import EXPECTED
 
     if endpoint in POSTERS:
         return POSTERS[endpoint]
@@ -527,8 +527,8 @@ VIEWERS = {
 
 
 def viewer_of(endpoint: str) -> str:
-    from tests.test_access import EXPECTED_PUBLIC
-    from tests.test_authorisation import EXPECTED
+    from tests.steps.authorisation import EXPECTED
+    from tests.steps.public_routes import EXPECTED_PUBLIC
 
     if endpoint in VIEWERS:
         return VIEWERS[endpoint]

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from crypto import KeyKind, PrivateKey, decrypt_field, open_case_key
-from tests.factories import Staff
-from tests.pages import csrf_token
+from tests.steps.factories import Staff
+from tests.steps.pages import csrf_token
 from whistle.casefile.access import (
     KeyRing,
     case_kek,
