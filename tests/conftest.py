@@ -25,7 +25,6 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tests.steps.authorisation import World, build_world
 from tests.steps.factories import Unit, make_unit
 from whistle.app import create_app
 from whistle.core.clock import FixedClock
@@ -192,12 +191,6 @@ def session(app: Flask) -> Iterator[Session]:
 
 @pytest.fixture
 def unit(app: Flask, session: Session, clock: FixedClock) -> Unit:
-    """The obviously fake organisation of tests/factories.py: handlers, a lead, an admin."""
+    """The obviously fake organisation of tests/steps/factories.py: handlers, a lead, an admin."""
     with app.app_context():
         return make_unit(session, clock, runtime(app).settings.instance_key)
-
-
-@pytest.fixture
-def world(app: Flask, session: Session, clock: FixedClock) -> World:
-    """Every staff role signed in, a real case and more (tests/steps/authorisation.py)."""
-    return build_world(app, session, clock)

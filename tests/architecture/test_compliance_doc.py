@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "compliance.md"
 
 SECTION = re.compile(r"^### (?P<id>[A-Z][0-9]+)\. \S")
@@ -201,21 +201,21 @@ def test_the_checks_name_a_renamed_test_and_a_renamed_function() -> None:
         "### D1. A real item\n"
         "- `whistle/core/deadlines.py` `acknowledge_due`, `acknowledge_within`: one real, one "
         "not.\n"
-        "- `tests/test_deadlines.py::test_acknowledgement_is_due_seven_days_after_receipt`\n"
-        "- `tests/test_deadlines.py::test_acknowledgement_is_due_eight_days_after_receipt`\n"
+        "- `tests/core/test_deadlines.py::test_acknowledgement_is_due_seven_days_after_receipt`\n"
+        "- `tests/core/test_deadlines.py::test_acknowledgement_is_due_eight_days_after_receipt`\n"
         "- `tests/test_no_such_file.py::test_anything`\n"
-        "- `tests/test_cases.py::test_feedback_is_due_three_months_after_the_acknowledgement"
+        "- `tests/cases/test_cases.py::test_feedback_is_due_three_months_after_the_acknowledgement"
         "_across_month_ends[case0]`\n"
         "### D2. An item that proves nothing\n"
         "- `whistle/no_such_module.py` `anything`\n"
     )
     assert missing_tests(page) == [
-        "tests/test_deadlines.py::test_acknowledgement_is_due_eight_days_after_receipt"
+        "tests/core/test_deadlines.py::test_acknowledgement_is_due_eight_days_after_receipt"
         " (no such test)",
         "tests/test_no_such_file.py::test_anything (no such file)",
     ]
     assert malformed_test_refs(page) == [
-        "tests/test_cases.py::test_feedback_is_due_three_months_after_the_acknowledgement"
+        "tests/cases/test_cases.py::test_feedback_is_due_three_months_after_the_acknowledgement"
         "_across_month_ends[case0]"
     ]
     assert missing_code(page) == [

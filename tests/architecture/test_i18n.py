@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from tests.steps.pages import text_of
 from tests.steps.templates import TextCollector
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "whistle" / "translations"
 JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.S)
 

@@ -25,8 +25,8 @@ from crypto import SignaturePurpose, VerifyKey, unwrap_private_key, verify
 from whistle.counsel import bundle_format, bundle_reader
 from whistle.reporting import receipts
 
-HERE = Path(__file__).resolve().parent
-VECTORS = HERE / "app_vectors"
+TESTS = Path(__file__).resolve().parents[1]
+VECTORS = TESTS / "app_vectors"
 
 
 def _generator() -> Any:
@@ -176,7 +176,7 @@ def test_counsel_key_file_version_2() -> None:
 
 def test_the_crypto_librarys_own_suite_imports_nothing_of_whistle() -> None:
     """The app's vectors live here because tests/crypto must stay free of whistle."""
-    for path in sorted((HERE / "crypto").rglob("*.py")):
+    for path in sorted((TESTS / "crypto").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names = []

@@ -64,7 +64,7 @@ from whistle.notify.sending import MAX_ATTEMPTS, SendReport, send_pending
 from whistle.reporting import followup
 from whistle.reporting.intake import ReportInput, Submission, submit_report
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = "http://localhost"
 CANARY = "CANARY-5e1c the stock controller invents invoices"
 REPLY_CANARY = "CANARY-9a2f more details about the invoices"

@@ -1,9 +1,9 @@
 """Property-based fuzzing (hypothesis) of every form handler and every CLI command.
 
 Forms: every POST route of the URL map is sent, by a visitor allowed to use it and with a
-valid CSRF token of their session (tests/security_world.py), arbitrary values for the fields
-its page asks for: any text, control characters and NUL, long strings, numbers and dates where
-words belong, several values for one field, missing fields, unknown fields, and arbitrary
+valid CSRF token of their session (tests/steps/security_world.py), arbitrary values for the
+fields its page asks for: any text, control characters and NUL, long strings, numbers and dates
+where words belong, several values for one field, missing fields, unknown fields, and arbitrary
 files with arbitrary names. The property: the answer is never a server error, never shows a
 traceback, and still carries the security headers. Routes that end what later ones need (the
 session, the keys to the case) go last.
@@ -206,7 +206,7 @@ def test_every_form_handler_survives_arbitrary_input(app: Flask, visitors: Visit
     assert not problems, "\n\n".join(problems)
     assert not missed, f"no example got past the CSRF check: {missed}"
     # This app's address is plain HTTP (a development setting): cookies are not Secure here;
-    # tests/test_security_responses.py checks them with an HTTPS address.
+    # tests/security/test_security_responses.py checks them with an HTTPS address.
     header_problems = problems_of(recorder.seen, secure_cookies=False)
     assert not header_problems, "\n".join(header_problems[:40])
 

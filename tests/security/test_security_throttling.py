@@ -1,9 +1,9 @@
 """Throttling of case codes and staff sign-in, as an attacker would meet it.
 
-The basic cases live next to the features (tests/test_reporting.py: one client guessing codes,
-too many submissions; tests/test_staff_auth.py: five failures pause an account). Here: the
-limits themselves, a guessing attack spread over many addresses, the end of a pause, the
-refusal in the reporter's language, and sign-in guesses spread over many browsers.
+The basic cases live next to the features (tests/reporting/test_reporting.py: one client
+guessing codes, too many submissions; tests/staff/test_staff_auth.py: five failures pause an
+account). Here: the limits themselves, a guessing attack spread over many addresses, the end of
+a pause, the refusal in the reporter's language, and sign-in guesses spread over many browsers.
 """
 
 from __future__ import annotations

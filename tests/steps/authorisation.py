@@ -74,7 +74,7 @@ UNIT = frozenset({NO_KEY, RECUSED, HANDLER, LEAD})
 HOLDERS = frozenset({HANDLER, LEAD})
 
 
-# Who may use each non-public endpoint. Public ones (tests/test_access.py) are open to all.
+# Who may use each non-public endpoint. Public ones (tests/steps/public_routes.py) are open to all.
 EXPECTED: dict[str, frozenset[str]] = {
     "staff.home": SIGNED_IN,
     "staff.password": SIGNED_IN,

@@ -1,6 +1,6 @@
-"""Everyone who can send a request, for the security suite (tests/test_security_*.py).
+"""Everyone who can send a request, for the security suite (tests/security/).
 
-Builds on the world of tests/test_authorisation.py (each staff role signed in, a real case, a
+Builds on the world of tests/steps/authorisation.py (each staff role signed in, a real case, a
 file, a meeting, a rights request, a case file for counsel) and adds the visitors that world
 leaves out: a reporter in their mailbox (with minutes to approve and a request for consent to
 answer), a reporter looking at their new code, a staff member past the password step, one
@@ -324,7 +324,7 @@ def pages_for(app: Flask, role: str, values: dict[str, object]) -> list[str]:
 
 
 # Who sends each public form: the visitor whose page offers it. Every other form is sent by
-# the first role in STAFF_ORDER that may use it (tests/test_authorisation.py EXPECTED).
+# the first role in STAFF_ORDER that may use it (tests/security/test_authorisation.py EXPECTED).
 POSTERS = {
     "mailbox.case": REPORTER,
     "mailbox.consent": REPORTER,

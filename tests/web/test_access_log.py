@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Gunicorn atoms: h remote address, a user agent, f referrer, r request line (with query
 # string), q query string, u user name, and any request header such as {x-forwarded-for}i.
 IDENTIFYING = re.compile(r"%\((h|a|f|r|q|u|\{[^}]+\}i)\)s")
