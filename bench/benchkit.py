@@ -118,7 +118,7 @@ class Handlers:
 
 def make_bench_organisation(instance: Path, slug: str) -> Handlers:
     """An organisation with three key-holding handlers (one a lead), an admin and a recovery
-    key, as tests/factories.py makes; the handlers' private keys are kept in memory so the
+    key, as tests/steps/factories.py makes; the handlers' private keys are kept in memory so the
     bench can open every stored report as a handler would. Passwords are random and thrown
     away: nobody signs in."""
     from crypto import Argon2Params, PrivateKey, wrap_private_key

@@ -18,7 +18,7 @@ What it does, all on this machine:
    default; ``--only postgresql`` makes a PostgreSQL database with a random name instead,
    dropped at the end, also on error or Ctrl-C), migrates it with ``whistle.core.schema.upgrade``
    and adds an organisation with its keys, a handler and a counsel user with key pairs, as
-   tests/factories.py does (Argon2id at the test settings: it is not what is measured);
+   tests/steps/factories.py does (Argon2id at the test settings: it is not what is measured);
 2. writes ``--files`` files of random bytes, ``--mb`` MB in all, to disk in 1 MiB blocks
    (never more than that in memory), files them with one report through
    ``whistle.reporting.intake.submit_report`` (which encrypts them into the store with
@@ -410,7 +410,7 @@ def add_person(
     now: datetime,
     keys: dict[int, PrivateKey] | None = None,
 ) -> User:
-    """A key-holding staff member, as tests/factories.add_staff makes one (cheap Argon2id)."""
+    """A key-holding staff member, as tests/steps/factories.add_staff makes one (cheap Argon2id)."""
     from whistle.staff.passwords import hash_password
 
     params = Argon2Params.for_tests()

@@ -9,7 +9,7 @@ What it does, all on this machine and all traffic to 127.x.x.x:
 
 1. creates a temporary instance folder, a fresh PostgreSQL database (random name, dropped at
    the end, also on error or Ctrl-C), migrates it and adds an organisation with three
-   key-holding handlers and a recovery key, as tests/factories.py does; Argon2id runs at the
+   key-holding handlers and a recovery key, as tests/steps/factories.py does; Argon2id runs at the
    production defaults (``argon2_profile = "production"``);
 2. starts gunicorn on a free port and waits for ``/healthz``;
 3. latency: in each round, one bare Argon2id derivation at the same settings in this process,

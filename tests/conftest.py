@@ -25,7 +25,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tests.factories import Unit, make_unit
+from tests.steps.factories import Unit, make_unit
 from whistle.app import create_app
 from whistle.core.clock import FixedClock
 from whistle.core.db import make_engine, normalise_url
@@ -178,7 +178,7 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-pytest_plugins = ["tests.smtp_stub"]
+pytest_plugins = ["tests.steps.smtp_stub"]
 
 
 @pytest.fixture
@@ -191,6 +191,6 @@ def session(app: Flask) -> Iterator[Session]:
 
 @pytest.fixture
 def unit(app: Flask, session: Session, clock: FixedClock) -> Unit:
-    """The obviously fake organisation of tests/factories.py: handlers, a lead, an admin."""
+    """The obviously fake organisation of tests/steps/factories.py: handlers, a lead, an admin."""
     with app.app_context():
         return make_unit(session, clock, runtime(app).settings.instance_key)

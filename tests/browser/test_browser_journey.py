@@ -37,7 +37,7 @@ from tests.browser.evidence import (  # noqa: E402
     text_of,
     type_into,
 )
-from tests.factories import TEST_PASSWORD, Staff, Unit  # noqa: E402
+from tests.steps.factories import TEST_PASSWORD, Staff, Unit  # noqa: E402
 from whistle.core.clock import FixedClock  # noqa: E402
 from whistle.core.models import Case  # noqa: E402
 from whistle.core.runtime import runtime  # noqa: E402

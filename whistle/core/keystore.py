@@ -15,7 +15,7 @@ Two backends, chosen by the ``keystore_url`` setting:
   so a created key is on disk before :meth:`KeyStore.create` returns (the caller is about to
   seal data under it); ``secure_delete``, so a destroyed key's bytes are overwritten in its
   page, and after every destroy a ``wal_checkpoint(TRUNCATE)``, so the older page versions in
-  the write-ahead log are gone too (tests/test_keystore.py scans the files).
+  the write-ahead log are gone too (tests/core/test_keystore.py scans the files).
 - **PostgreSQL**: a database of its own (``keystore_url = "postgresql://…/whistle_keys"``),
   never the application's (refused, by the settings and here). The table is split in 64
   partitions by a hash of the name; after every destroy the partitions that lost rows are

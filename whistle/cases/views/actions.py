@@ -17,7 +17,7 @@ from whistle.casefile import sharing as case_sharing
 from whistle.casefile.access import NoAccess, OpenedKeys
 from whistle.casefile.conversation import FileDamaged
 from whistle.casefile.limits import upload_limits
-from whistle.cases import handling
+from whistle.cases import closing, handling
 from whistle.cases.forms import (
     AcknowledgeForm,
     AssignForm,
@@ -196,7 +196,7 @@ def hearing(slug: str, reference: str) -> Response | tuple[str, int]:
 @bp.post("/cases/<reference>/close")
 def close(slug: str, reference: str) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
-        handling.close_case(
+        closing.close_case(
             db(),
             runtime().clock,
             file_store(),
@@ -248,7 +248,7 @@ def export_case(slug: str, reference: str) -> Response | tuple[str, int]:
 @bp.post("/cases/<reference>/hold")
 def hold(slug: str, reference: str) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
-        handling.place_legal_hold(
+        closing.place_legal_hold(
             db(), runtime().clock, case, keys, ctx.staff.user.id, form.reason.data or ""
         )
 
@@ -258,7 +258,7 @@ def hold(slug: str, reference: str) -> Response | tuple[str, int]:
 @bp.post("/cases/<reference>/unhold")
 def unhold(slug: str, reference: str) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
-        handling.lift_legal_hold(
+        closing.lift_legal_hold(
             db(), runtime().clock, case, keys, ctx.staff.user.id, form.reason.data or ""
         )
 

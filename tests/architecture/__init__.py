@@ -1,0 +1,1 @@
+"""Tests about the code itself: the layout of the tests, translations, the compliance map."""

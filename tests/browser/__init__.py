@@ -1,0 +1,1 @@
+"""Browser tests: a real chromium driven through the whole journey."""

@@ -1,0 +1,1 @@
+"""Tests of crypto/, the library of its own."""

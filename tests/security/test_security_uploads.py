@@ -1,0 +1,210 @@
+"""Upload abuse: every trick gets a clear error in the person's language and stores nothing.
+
+The tricks: a file over the limit, an empty file, a name longer than any file system allows,
+folder and control characters in the name (``../``, ``\\``, NUL), a program named like a
+document (``invoice.pdf.exe``), and a decompression bomb (a tiny PNG that declares 50,000 x
+50,000 pixels). Each is sent through the real forms (a new report, the reporter's reply, a
+handler's message, the admin's logo) in English and in Danish. Afterwards there is no case,
+no message, no attachment row and no file in the store, and the page names the file and what
+is wrong with it, never a server error.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask_babel import gettext
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.steps.factories import Unit
+from tests.steps.pages import text_of
+from tests.steps.reporter import ReportAnswers, Reporter, Upload
+from tests.steps.staff import CaseWorker, form_token
+from whistle.core.clock import FixedClock
+from whistle.core.models import Attachment, Case, Message, OrgSetting
+from whistle.core.runtime import runtime
+from whistle.core.storage import FileStore
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A valid-looking PNG of a few dozen bytes whose header claims ``width`` x ``height``."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
+
+
+BOMB = png_declaring(50_000, 50_000)
+NAME_REFUSED = (
+    "“%(name)s” has a file name that is not accepted: too long, with folder or control "
+    "characters, or a program named like a document. Rename the file and choose it again."
+)
+
+
+@dataclass(frozen=True)
+class Abuse:
+    upload: Upload
+    shown: str  # the name the page shows (made harmless)
+    message: str  # the msgid of the explanation
+    values: tuple[tuple[str, object], ...] = ()
+
+
+ABUSES = {
+    "oversize": Abuse(
+        Upload("huge.txt", b"x" * (1024 * 1024 + 1)),
+        "huge.txt",
+        "“%(name)s” is larger than %(mb)d MB.",
+        (("mb", 1),),
+    ),
+    "empty": Abuse(Upload("empty.pdf", b""), "empty.pdf", "“%(name)s” is empty."),
+    "huge name": Abuse(Upload("n" * 5000 + ".pdf", b"Fake evidence"), "n" * 200, NAME_REFUSED),
+    "dot-dot slash": Abuse(Upload("../../etc/passwd", b"Fake evidence"), "passwd", NAME_REFUSED),
+    # Escaped as the multipart header quotes it; the server reads ..\..\windows\win.ini.
+    "backslash": Abuse(
+        Upload("..\\\\..\\\\windows\\\\win.ini", b"Fake evidence"), "win.ini", NAME_REFUSED
+    ),
+    "NUL": Abuse(Upload("evidence\x00.txt.sh", b"Fake evidence"), "evidence.txt.sh", NAME_REFUSED),
+    "double extension": Abuse(
+        Upload("invoice.pdf.exe", b"MZ fake program"), "invoice.pdf.exe", NAME_REFUSED
+    ),
+    "decompression bomb": Abuse(
+        Upload("holiday.png", BOMB),
+        "holiday.png",
+        "“%(name)s” cannot be processed safely (for example an image with an extreme size).",
+    ),
+}
+LANGUAGES = ("en", "da")
+# The heading over the list of refused files, as the catalogs have it.
+HEADING = {"en": "Some files could not be accepted", "da": "Nogle filer kunne ikke modtages"}
+
+
+def expected_text(app: Flask, language: str, abuse: Abuse) -> str:
+    """The explanation in ``language``, as the catalogs translate it."""
+    with app.test_request_context(headers={"Accept-Language": language}):
+        return gettext(abuse.message, name=abuse.shown, **dict(abuse.values))
+
+
+def count(session: Session, model: type) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def stored_files(app: Flask) -> list[str]:
+    return sorted(FileStore(runtime(app).settings.file_store).names())
+
+
+@pytest.fixture
+def limited(session: Session, unit: Unit) -> Unit:
+    """The organisation allows 1 MB a file, so "oversize" stays cheap to send."""
+    session.add(OrgSetting(org_id=unit.org.id, key="upload_max_file_mb", value="1"))
+    session.commit()
+    return unit
+
+
+def test_the_bomb_is_tiny_and_declares_two_and_a_half_gigapixels() -> None:
+    assert len(BOMB) < 100
+    assert struct.unpack(">II", BOMB[16:24]) == (50_000, 50_000)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("abuse", list(ABUSES), ids=list(ABUSES))
+def test_a_new_report_with_the_file_is_refused_clearly_and_nothing_is_stored(
+    app: Flask, session: Session, limited: Unit, abuse: str, language: str
+) -> None:
+    trick = ABUSES[abuse]
+    reporter = Reporter(app, limited.org.slug)
+    reporter.headers = {"Accept-Language": language}
+    typed = "Fake report text that must survive the refusal."
+    response = reporter.send_report(
+        ReportAnswers(what=typed, files=[Upload("fine.txt", b"Fake note"), trick.upload])
+    )
+    assert response.status_code == 200
+    page = text_of(response)
+    assert HEADING[language] in page
+    assert expected_text(app, language, trick) in page
+    assert typed in page, "what the reporter typed was lost"
+    assert "Traceback" not in page
+    assert count(session, Case) == 0
+    assert count(session, Attachment) == 0
+    assert stored_files(app) == []
+
+
+@pytest.mark.parametrize("abuse", list(ABUSES), ids=list(ABUSES))
+def test_a_reply_with_the_file_is_refused_clearly_and_nothing_is_stored(
+    app: Flask, session: Session, limited: Unit, abuse: str
+) -> None:
+    trick = ABUSES[abuse]
+    reporter = Reporter(app, limited.org.slug)
+    reporter.report(ReportAnswers())
+    reporter.confirm_written_down()
+    reporter.headers = {"Accept-Language": "da"}
+    response = reporter.reply("Fake answer that must survive.", [trick.upload])
+    assert response.status_code == 200
+    page = text_of(response)
+    assert expected_text(app, "da", trick) in page
+    assert "Fake answer that must survive." in page
+    assert count(session, Message) == 0
+    assert count(session, Attachment) == 0
+    assert stored_files(app) == []
+
+
+@pytest.mark.parametrize("abuse", list(ABUSES), ids=list(ABUSES))
+def test_a_handler_message_with_the_file_is_refused_and_nothing_is_stored(
+    app: Flask, session: Session, limited: Unit, clock: FixedClock, abuse: str
+) -> None:
+    trick = ABUSES[abuse]
+    Reporter(app, limited.org.slug).report(ReportAnswers())
+    handler = CaseWorker(app, clock, limited.handlers[0], slug=limited.org.slug)
+    assert handler.sign_in().status_code == 303
+    reference = session.scalars(select(Case.reference)).one()
+    messages_before = count(session, Message)
+    response = handler.case_action(
+        reference,
+        "message",
+        {"msg-body": "Fake question.", "msg-attachments": [trick.upload.as_form_value()]},
+    )
+    assert response.status_code in (200, 400)
+    page = text_of(response)
+    # The handler's form lists the refused files by name under one explanation.
+    assert "These files cannot be sent (empty, too large or unsafe)" in page
+    assert trick.shown in page
+    assert count(session, Message) == messages_before
+    assert count(session, Attachment) == 0
+    assert stored_files(app) == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_decompression_bomb_as_the_logo_is_refused_clearly(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock, language: str
+) -> None:
+    admin = CaseWorker(app, clock, unit.admin, slug=unit.org.slug)
+    assert admin.sign_in().status_code == 303
+    path = f"/staff/{unit.org.slug}/admin/profile"
+    page = admin.get(path)
+    name, token = form_token(page, f"{path}/logo")
+    response = admin.client.post(
+        f"{path}/logo",
+        data={name: token, "logo": Upload("logo.png", BOMB).as_form_value()},
+        headers={"Accept-Language": language},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    with app.test_request_context(headers={"Accept-Language": language}):
+        expected = gettext("The image has too many pixels. Choose a smaller one.")
+    assert expected in text_of(response)
+    session.expire_all()
+    assert session.get(OrgSetting, (unit.org.id, "logo")) is None
+    assert admin.get(f"/o/{unit.org.slug}/logo.png").status_code == 404

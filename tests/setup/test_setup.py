@@ -1,0 +1,149 @@
+"""First run: the one-time link creates the organisation and first admin, then disappears."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from crypto import SignaturePurpose, import_recovery_key, sign, verify
+from tests.steps.pages import csrf_token, text_of
+from whistle.core.clock import FixedClock
+from whistle.core.key_pins import pins_of
+from whistle.core.models import Category, Membership, Organisation, OrgKey, User
+from whistle.core.org_keys import recovery_public_key, signing_key, verify_key
+from whistle.core.runtime import runtime
+from whistle.setup.onboarding import issue_token, setup_complete
+from whistle.staff.passwords import verify_password
+
+FORM = {
+    "org_name": "Nordisk Fjer A/S",
+    "org_slug": "",
+    "admin_name": "Testa Testesen",
+    "admin_email": "testa@example.org",
+    "password": "lilla-kanin-spiser-gulerod",
+    "confirm": "lilla-kanin-spiser-gulerod",
+}
+
+
+@pytest.fixture
+def token(app: Flask, clock: FixedClock) -> str:
+    with runtime(app).sessions() as session:
+        return issue_token(session, clock)
+
+
+def submit(client: FlaskClient, token: str, **changes: str) -> object:
+    page = client.get(f"/setup/{token}")
+    assert page.status_code == 200
+    return client.post(f"/setup/{token}", data={**FORM, **changes, "csrf_token": csrf_token(page)})
+
+
+def test_setup_refuses_every_request_without_the_token(client: FlaskClient, token: str) -> None:
+    assert client.get("/setup/").status_code == 404
+    assert client.get("/setup").status_code == 404
+    assert client.get("/setup/" + "x" * 43).status_code == 404
+    assert client.post("/setup/" + "x" * 43, data=FORM).status_code in (400, 404)
+    assert client.get(f"/setup/{token[:-1]}").status_code == 404
+
+
+def test_setup_creates_organisation_and_admin_then_disappears(
+    app: Flask, client: FlaskClient, token: str
+) -> None:
+    done = submit(client, token)
+    assert done.status_code == 200
+    assert "/o/nordisk-fjer-a-s/" in text_of(done)
+    recovery_text = re.search(
+        r'<pre class="recovery-key">(.*?)</pre>', done.get_data(as_text=True), re.S
+    )
+    assert recovery_text, "the recovery key is shown once at setup"
+
+    with runtime(app).sessions() as session:
+        org = session.scalars(select(Organisation)).one()
+        assert org.slug == "nordisk-fjer-a-s"
+        admin = session.scalars(select(User)).one()
+        assert admin.email == "testa@example.org"
+        assert admin.password_hash != FORM["password"]
+        assert verify_password(admin.password_hash, FORM["password"])
+        roles = session.scalars(select(Membership.role)).all()
+        assert roles == ["admin"]
+        codes = session.scalars(select(Category.code).where(Category.org_id == org.id)).all()
+        assert "not-sure" in codes and "harassment" in codes
+        assert setup_complete(session)
+        # The printed recovery key opens what is sealed to the stored recovery public key,
+        # and the signing key (sealed under the instance key) signs what the public half checks.
+        recovered = import_recovery_key(unescape(recovery_text.group(1)))
+        assert recovered.public_key() == recovery_public_key(session, org.id)
+        keys = session.scalars(select(OrgKey).where(OrgKey.org_id == org.id)).all()
+        assert {k.purpose for k in keys} == {"signing", "recovery", "certification"}
+        assert all(k.sealed_private_key is None for k in keys if k.purpose == "recovery")
+        signer = signing_key(session, org.id, runtime(app).settings.instance_key)
+        signature = sign(signer, b"receipt", purpose=SignaturePurpose.RECEIPT)
+        verify(verify_key(session, org.id), b"receipt", signature, purpose=SignaturePurpose.RECEIPT)
+        # The organisation's keys are pinned in the instance folder, its first lead still
+        # to come (whistle/keys/certification.py).
+        pins = pins_of(session).get(org.id)
+        assert pins is not None and not pins.first_lead_trusted
+        assert pins.recovery == recovered.public_key().fingerprint()
+        assert pins.signing == verify_key(session, org.id).fingerprint()
+
+    assert client.get(f"/setup/{token}").status_code == 404
+    assert client.post(f"/setup/{token}", data=FORM).status_code in (400, 404)
+    # With one organisation the front page leads straight to its reporting page.
+    front = client.get("/")
+    assert front.status_code == 302
+    assert front.headers["Location"].endswith("/o/nordisk-fjer-a-s/")
+    assert client.get("/o/nordisk-fjer-a-s/").status_code == 200
+
+
+def test_a_new_link_retires_the_old_one(app: Flask, client: FlaskClient, token: str) -> None:
+    with runtime(app).sessions() as session:
+        newer = issue_token(session, runtime(app).clock)
+    assert client.get(f"/setup/{token}").status_code == 404
+    assert client.get(f"/setup/{newer}").status_code == 200
+
+
+def test_mistakes_are_explained_and_typed_values_kept(
+    app: Flask, client: FlaskClient, token: str
+) -> None:
+    response = submit(
+        client,
+        token,
+        admin_email="not-an-address",
+        password="short",
+        confirm="different",
+        org_slug="-bad-",
+    )
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "Please correct the following" in page or "Ret venligst følgende" in page
+    html = response.get_data(as_text=True)
+    assert 'value="Nordisk Fjer A/S"' in html
+    assert 'value="Testa Testesen"' in html
+    assert 'aria-invalid="true"' in html
+    # A password is never sent back to the browser.
+    assert 'value="short"' not in html
+    assert 'value="different"' not in html
+    with runtime(app).sessions() as session:
+        assert session.scalars(select(Organisation)).first() is None
+
+
+def test_policy_and_slug_errors_name_the_field(client: FlaskClient, token: str) -> None:
+    weak = submit(client, token, password="passwordpassword", confirm="passwordpassword")
+    assert "too common" in text_of(weak) or "for almindelig" in text_of(weak)
+    reserved = submit(client, token, org_slug="admin")
+    assert "lower-case" in text_of(reserved) or "små bogstaver" in text_of(reserved)
+
+
+def test_danish_is_offered_and_error_messages_follow(client: FlaskClient, token: str) -> None:
+    page = client.get(f"/setup/{token}", headers={"Accept-Language": "da"})
+    assert "Sæt Whistle op" in text_of(page)
+    response = client.post(
+        f"/setup/{token}",
+        data={**FORM, "password": "", "confirm": "", "csrf_token": csrf_token(page)},
+        headers={"Accept-Language": "da"},
+    )
+    assert "Feltet skal udfyldes." in text_of(response)

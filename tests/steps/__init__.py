@@ -1,0 +1,1 @@
+"""Shared steps of the tests: people, pages and worlds the test modules build on."""

@@ -1,0 +1,90 @@
+"""Staff sign-in as a person goes through it: password, code, enrolment, invitations,
+password change."""
+
+from __future__ import annotations
+
+import base64
+import re
+from urllib.parse import quote, urlsplit
+
+from flask import Flask
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from tests.steps.factories import TEST_PASSWORD, Staff, Unit
+from tests.steps.staff import StaffMember
+from whistle.core.clock import FixedClock
+from whistle.core.models import User
+
+INVITEE = "testa.testesen@example.org"
+
+
+def user(db: Session, user_id: int) -> User:
+    """The user row as it is now in the database."""
+    db.expire_all()
+    return db.get_one(User, user_id)
+
+
+def browser(app: Flask, clock: FixedClock, staff: Staff) -> StaffMember:
+    return StaffMember(app, clock, staff)
+
+
+def newcomer(app: Flask, clock: FixedClock, email: str = INVITEE) -> StaffMember:
+    """The browser of someone who has no account yet (their user row does not exist)."""
+    return StaffMember(
+        app, clock, Staff(user=User(email=email, display_name="Testa Testesen"), private_key=None)
+    )
+
+
+def enter_password(
+    member: StaffMember, password: str = TEST_PASSWORD, *, next_page: str | None = None
+) -> TestResponse:
+    path = "/staff/sign-in" + (f"?next={quote(next_page, safe='')}" if next_page else "")
+    return member.submit(path, {"email": member.staff.user.email, "password": password})
+
+
+SECRET_RE = re.compile(r'<code class="secret">([A-Z2-7 ]+)</code>')
+LINK_RE = re.compile(r'<code class="link">(http://localhost/staff/invitation/[^<]+)</code>')
+
+
+def secret_shown(page: TestResponse) -> bytes:
+    """The key the enrolment page shows for typing in by hand."""
+    found = SECRET_RE.search(page.get_data(as_text=True))
+    assert found, "the enrolment page shows the key as text"
+    typed = found.group(1).replace(" ", "")
+    return base64.b32decode(typed + "=" * (-len(typed) % 8))
+
+
+def field_errors(page: TestResponse, field: str) -> str:
+    """The error text shown next to one form field."""
+    found = re.search(
+        rf'<ul class="errors" id="{field}-error">(.*?)</ul>', page.get_data(as_text=True), re.S
+    )
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))).strip() if found else ""
+
+
+def invite(admin: StaffMember, email: str, *roles: str, slug: str = "testfirma") -> TestResponse:
+    """Invite someone from the admin console's People page."""
+    return admin.submit(f"/staff/{slug}/admin/users", {"email": email, "roles": list(roles)})
+
+
+def link_on(page: TestResponse) -> str:
+    """The invitation link the admin sees (as a path on this site)."""
+    found = LINK_RE.search(page.get_data(as_text=True))
+    assert found, "the admin sees the invitation link"
+    return urlsplit(found.group(1)).path
+
+
+def signed_in_admin(app: Flask, clock: FixedClock, unit: Unit) -> StaffMember:
+    admin = browser(app, clock, unit.admin)
+    assert admin.sign_in().status_code == 303
+    return admin
+
+
+def change_password(
+    member: StaffMember, current: str, new: str, confirm: str | None = None
+) -> TestResponse:
+    return member.submit(
+        "/staff/account/password",
+        {"current": current, "new": new, "confirm": new if confirm is None else confirm},
+    )
