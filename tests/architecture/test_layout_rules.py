@@ -2,7 +2,8 @@
 "Architecture"). import-linter (`make test` runs `lint-imports`) checks the direction of
 imports; these check the rest:
 
-- the commit rule: views and CLI commands never commit or roll back;
+- the commit rule: views and CLI commands never commit or roll back; domain code commits
+  through whistle/core/db.unit_of_work, except the staged runs named here;
 - one refusal exception: no other exception class takes a field and a message;
 - every ciphertext context is built in whistle/core/contexts.py;
 - CLI commands live in a package's cli.py and whistle/cli.py adds each one explicitly;
@@ -87,6 +88,50 @@ def test_views_and_commands_never_commit() -> None:
         if not _is_view_or_cli(rel) or rel in MAY_COMMIT_OUTSIDE_DOMAIN:
             continue
         forbidden = {"commit"} if rel in MAY_DISCARD else {"commit", "rollback"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _called_name(node) in forbidden:
+                found.append(f"{rel}:{node.lineno}")
+    assert found == []
+
+
+# Domain modules that commit step by step, each step its own transaction, because the next
+# step works outside the database and must not run inside an open transaction (or must see
+# the previous step stored). Each commits directly; everything else uses unit_of_work.
+STAGED_RUNS = {
+    # The helpers themselves.
+    "whistle/core/db.py",
+    # The key store's own database (a file in the instance folder, or a PostgreSQL database of
+    # its own): its connection, not the session.
+    "whistle/core/keystore.py",
+    # Destroys queued keys one by one in the key store, committing each before the next.
+    "whistle/core/shredding.py",
+    # Sends the outbox a mail at a time: no transaction open while the SMTP server answers.
+    "whistle/notify/sending.py",
+    # The doctor's repairs: rows first, committed, then the files and keys they name.
+    "whistle/maintenance/doctor_files.py",
+    "whistle/maintenance/doctor_keys.py",
+    # The retention run ends its read before VACUUM (which needs no transaction), and commits
+    # the SQLite driver's own implicit transaction around the checkpoint.
+    "whistle/retention/deletion.py",
+    # A purge commits its rows through unit_of_work, then ends a failed key or file stage
+    # (the next retention run finishes it).
+    "whistle/retention/purge.py",
+}
+
+# Discards what a refused request wrote (nothing was sealed to keys that no longer match the
+# pins) before the warning to the leads is written in a unit of work of its own.
+MAY_DISCARD_BEFORE_A_UNIT = {"whistle/keys/warnings.py"}
+
+
+def test_domain_code_commits_only_through_unit_of_work() -> None:
+    """The other half of the commit rule: a domain unit of work commits through
+    whistle/core/db.unit_of_work (or unit_of_work_with_files), never by calling commit or
+    rollback itself, unless it is one of the staged runs named above."""
+    found = []
+    for rel, tree in _modules():
+        if _is_view_or_cli(rel) or rel in STAGED_RUNS:
+            continue
+        forbidden = {"commit"} if rel in MAY_DISCARD_BEFORE_A_UNIT else {"commit", "rollback"}
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _called_name(node) in forbidden:
                 found.append(f"{rel}:{node.lineno}")

@@ -32,6 +32,7 @@ from whistle.casefile.sealing import seal_every_epoch
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import exclusion_context
+from whistle.core.db import unit_of_work
 from whistle.core.models import Case, CaseExclusion, User
 from whistle.core.refusals import Refused
 
@@ -97,24 +98,40 @@ def grant_access(
 
     A colleague who was excluded can never be given the case.
     """
-    grantee = next(
-        (u for u in entitled_colleagues(session, case, keys) if u.id == grantee_id), None
-    )
-    if grantee is None or grantee.public_key is None:
-        raise Refused("grantee", _l("Choose a colleague who may handle this case."))
+    with unit_of_work(session):
+        grantee = next(
+            (u for u in entitled_colleagues(session, case, keys) if u.id == grantee_id), None
+        )
+        if grantee is None or grantee.public_key is None:
+            raise Refused("grantee", _l("Choose a colleague who may handle this case."))
+        _give(session, clock, case, keys, grantee, "case.access_granted", actor_user_id=user_id)
+
+
+def _give(
+    session: Session,
+    clock: Clock,
+    case: Case,
+    keys: OpenedKeys,
+    grantee: User,
+    action: str,
+    *,
+    actor_user_id: int | None,
+) -> None:
+    """Seal every epoch's keys in ``keys`` to ``grantee`` and record who gave them."""
+    if grantee.public_key is None:
+        raise NoAccess
     seal_every_epoch(
         session, case, keys, PublicKey.from_bytes(grantee.public_key), user_id=grantee.id
     )
     audit.record(
         session,
         clock,
-        action="case.access_granted",
+        action=action,
         org_id=case.org_id,
-        actor_user_id=user_id,
+        actor_user_id=actor_user_id,
         case=case,
         detail={"grantee": grantee.id},
     )
-    session.commit()
 
 
 def depart(
@@ -147,11 +164,16 @@ def recuse(session: Session, clock: Clock, case: Case, user_id: int) -> None:
 
     If nobody else holds the case, the organisation's recovery key still does (docs/recovery.md).
     """
-    depart(session, clock, case, {user_id}, actor_user_id=user_id, reason="recused")
-    audit.record(
-        session, clock, action="case.recused", org_id=case.org_id, actor_user_id=user_id, case=case
-    )
-    session.commit()
+    with unit_of_work(session):
+        depart(session, clock, case, {user_id}, actor_user_id=user_id, reason="recused")
+        audit.record(
+            session,
+            clock,
+            action="case.recused",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+        )
 
 
 def exclude(
@@ -214,10 +236,10 @@ def exclude_by_reporter(
     session: Session, clock: Clock, case: Case, content: KeyRing, excluded_id: int
 ) -> None:
     """The reporter keeps a handler out of their case, from the mailbox. Commits."""
-    if excluded_id not in {u.id for u in excludable(session, case, content)}:
-        raise Refused("handler", _l("Choose a person from the list."))
-    exclude(session, clock, case, content, excluded_id, by=BY_REPORTER, actor_user_id=None)
-    session.commit()
+    with unit_of_work(session):
+        if excluded_id not in {u.id for u in excludable(session, case, content)}:
+            raise Refused("handler", _l("Choose a person from the list."))
+        exclude(session, clock, case, content, excluded_id, by=BY_REPORTER, actor_user_id=None)
 
 
 def remove_from_case(
@@ -231,26 +253,26 @@ def remove_from_case(
 ) -> None:
     """A unit lead takes the case away from a handler (a conflict of interest found later):
     the reason is an internal note, and the handler is kept out from now on. Commits."""
-    if removed_id == lead_user_id:
-        raise Refused("handler", _l("To leave the case yourself, step aside."))
-    if removed_id not in holder_ids(session, case.id):
-        raise Refused("handler", _l("Choose a colleague who holds the case."))
-    text = required_text(reason, "reason", _l("Give the reason for taking the case away."))
-    renewed = exclude(
-        session, clock, case, keys.content, removed_id, by=BY_LEAD, actor_user_id=lead_user_id
-    )
-    # The reason is written under the new epoch's notes key: the handler taken off the case
-    # never reads why, not even from a later copy of the database.
-    write_note(
-        session,
-        clock,
-        case,
-        renewed.joined(keys) if renewed else keys,
-        lead_user_id,
-        "access",
-        text,
-    )
-    session.commit()
+    with unit_of_work(session):
+        if removed_id == lead_user_id:
+            raise Refused("handler", _l("To leave the case yourself, step aside."))
+        if removed_id not in holder_ids(session, case.id):
+            raise Refused("handler", _l("Choose a colleague who holds the case."))
+        text = required_text(reason, "reason", _l("Give the reason for taking the case away."))
+        renewed = exclude(
+            session, clock, case, keys.content, removed_id, by=BY_LEAD, actor_user_id=lead_user_id
+        )
+        # The reason is written under the new epoch's notes key: the handler taken off the case
+        # never reads why, not even from a later copy of the database.
+        write_note(
+            session,
+            clock,
+            case,
+            renewed.joined(keys) if renewed else keys,
+            lead_user_id,
+            "access",
+            text,
+        )
 
 
 def leave_organisation(
@@ -283,21 +305,21 @@ def assign(
     session: Session, clock: Clock, case: Case, lead_user_id: int, assignee_id: int | None
 ) -> None:
     """The unit lead assigns the case to a handler who holds it (or clears it). Commits."""
-    if assignee_id is not None and assignee_id not in holder_ids(session, case.id):
-        raise Refused(
-            "assignee", _l("Give the case to this colleague first: they hold no key to it.")
+    with unit_of_work(session):
+        if assignee_id is not None and assignee_id not in holder_ids(session, case.id):
+            raise Refused(
+                "assignee", _l("Give the case to this colleague first: they hold no key to it.")
+            )
+        case.assigned_user_id = assignee_id
+        audit.record(
+            session,
+            clock,
+            action="case.assigned",
+            org_id=case.org_id,
+            actor_user_id=lead_user_id,
+            case=case,
+            detail={"assignee": assignee_id},
         )
-    case.assigned_user_id = assignee_id
-    audit.record(
-        session,
-        clock,
-        action="case.assigned",
-        org_id=case.org_id,
-        actor_user_id=lead_user_id,
-        case=case,
-        detail={"assignee": assignee_id},
-    )
-    session.commit()
 
 
 def restore_with_recovery(
@@ -310,27 +332,14 @@ def restore_with_recovery(
     seals them to a handler. A handler who was excluded can never be given the case this way
     either.
     """
-    keys = open_recovery_keys(session, case, recovery_key)
-    if grantee.id not in {u.id for u in entitled_colleagues(session, case, keys)}:
-        raise Refused(
-            "grantee",
-            _l(
-                "This person cannot be given the case: not an active handler, "
-                "excluded by the reporter, or already holding it."
-            ),
-        )
-    if grantee.public_key is None:
-        raise NoAccess
-    seal_every_epoch(
-        session, case, keys, PublicKey.from_bytes(grantee.public_key), user_id=grantee.id
-    )
-    audit.record(
-        session,
-        clock,
-        action="case.recovered",
-        org_id=case.org_id,
-        actor_user_id=None,
-        case=case,
-        detail={"grantee": grantee.id},
-    )
-    session.commit()
+    with unit_of_work(session):
+        keys = open_recovery_keys(session, case, recovery_key)
+        if grantee.id not in {u.id for u in entitled_colleagues(session, case, keys)}:
+            raise Refused(
+                "grantee",
+                _l(
+                    "This person cannot be given the case: not an active handler, "
+                    "excluded by the reporter, or already holding it."
+                ),
+            )
+        _give(session, clock, case, keys, grantee, "case.recovered", actor_user_id=None)

@@ -20,6 +20,7 @@ from crypto import OpenError, PrivateKey, decrypt_field
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import certification_bootstrap_context
+from whistle.core.db import unit_of_work
 from whistle.core.key_pins import pins_of
 from whistle.core.models import (
     CertificationKeyCopy,
@@ -64,16 +65,15 @@ def trust_first_lead(
     if private_key.public_key().to_bytes() != user.public_key:
         return []
     trusted: list[int] = []
-    lead_of = session.scalars(
-        select(Membership.org_id).where(
-            Membership.user_id == user.id, Membership.role == Role.LEAD.value
-        )
-    ).all()
-    for org_id in lead_of:
-        if _trust_first_lead_of(session, clock, int(org_id), user, instance_key=instance_key):
-            trusted.append(int(org_id))
-    if trusted:
-        session.commit()
+    with unit_of_work(session):
+        lead_of = session.scalars(
+            select(Membership.org_id).where(
+                Membership.user_id == user.id, Membership.role == Role.LEAD.value
+            )
+        ).all()
+        for org_id in lead_of:
+            if _trust_first_lead_of(session, clock, int(org_id), user, instance_key=instance_key):
+                trusted.append(int(org_id))
     return trusted
 
 
@@ -141,14 +141,14 @@ def upgrade_trust(session: Session, clock: Clock, *, instance_key: bytes) -> lis
     store = pins_of(session)
     first_pinning = not store.exists()
     said: list[str] = []
-    orgs = session.scalars(select(Organisation).order_by(Organisation.id)).all()
-    keyed = [o for o in orgs if current_key(session, o.id, KeyPurpose.RECOVERY) is not None]
-    for org in keyed:
-        if current_key(session, org.id, KeyPurpose.CERTIFICATION) is None:
-            said.append(_certify_existing(session, clock, org, instance_key=instance_key))
     # Committed before pinning: pins of keys that a failed commit never stored would lock
     # the organisation out for good.
-    session.commit()
+    with unit_of_work(session):
+        orgs = session.scalars(select(Organisation).order_by(Organisation.id)).all()
+        keyed = [o for o in orgs if current_key(session, o.id, KeyPurpose.RECOVERY) is not None]
+        for org in keyed:
+            if current_key(session, org.id, KeyPurpose.CERTIFICATION) is None:
+                said.append(_certify_existing(session, clock, org, instance_key=instance_key))
     for org in keyed:
         if store.get(org.id) is not None:
             continue

@@ -21,6 +21,7 @@ from whistle.casefile.key_wrapping import (
     wrap_reporter_key,
     wrap_sealed,
 )
+from whistle.core.db import unit_of_work
 from whistle.core.models import Case, CaseKey
 
 BATCH = 500
@@ -37,30 +38,30 @@ def wrap_bare_keys(session: Session) -> int:
         )
         if not cases:
             return changed
-        for case in cases:
-            last = case.id
-            bare = [
-                (row_id, sealed)
-                for row_id, sealed in session.execute(
-                    select(CaseKey.id, CaseKey.sealed).where(CaseKey.case_id == case.id)
-                )
-                if bytes(sealed[:4]) == BARE_SEALED
-            ]
-            reporter_bare = bytes(case.reporter_key[:4]) == BARE_REPORTER
-            if not bare and not reporter_bare:
-                continue
-            kek = case_kek(session, case.uid, create=True)
-            assert kek is not None
-            for row_id, sealed in bare:
-                session.execute(
-                    update(CaseKey)
-                    .where(CaseKey.id == row_id)
-                    .values(sealed=wrap_sealed(kek, case.uid, bytes(sealed)))
-                )
-            if reporter_bare:
-                case.reporter_key = wrap_reporter_key(kek, case.uid, bytes(case.reporter_key))
-            changed += 1
-        session.commit()
+        with unit_of_work(session):
+            for case in cases:
+                last = case.id
+                bare = [
+                    (row_id, sealed)
+                    for row_id, sealed in session.execute(
+                        select(CaseKey.id, CaseKey.sealed).where(CaseKey.case_id == case.id)
+                    )
+                    if bytes(sealed[:4]) == BARE_SEALED
+                ]
+                reporter_bare = bytes(case.reporter_key[:4]) == BARE_REPORTER
+                if not bare and not reporter_bare:
+                    continue
+                kek = case_kek(session, case.uid, create=True)
+                assert kek is not None
+                for row_id, sealed in bare:
+                    session.execute(
+                        update(CaseKey)
+                        .where(CaseKey.id == row_id)
+                        .values(sealed=wrap_sealed(kek, case.uid, bytes(sealed)))
+                    )
+                if reporter_bare:
+                    case.reporter_key = wrap_reporter_key(kek, case.uid, bytes(case.reporter_key))
+                changed += 1
 
 
 def upgrade_output(session: Session) -> list[str]:

@@ -36,6 +36,7 @@ from whistle.casefile.key_wrapping import case_kek, unwrap_reporter_key, wrap_re
 from whistle.casefile.sealing import seal_content_to_reporter
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.db import unit_of_work
 from whistle.core.models import Author, Case, Message
 from whistle.core.storage import FileStore
 from whistle.notify.outbox import queue_case_event
@@ -94,42 +95,42 @@ def give_key_pair(
     whistle/casefile/access.py). It is sealed to the new key pair, the code now opens the pair's
     seed, and a content-key renewal that had to wait for this is done now.
     """
-    seed = generate_symmetric_key()
-    public = PrivateKey.from_seed(seed).public_key()
-    kek = case_kek(session, case.uid, create=True)
-    assert kek is not None
-    case.reporter_key = wrap_reporter_key(
-        kek, case.uid, wrap_reporter_seed(seed, code, case_id=case.uid, params=argon2)
-    )
-    case.reporter_public_key = public.to_bytes()
-    seal_content_to_reporter(session, case, public, KeyRing({0: content_key}))
-    if case.content_rotation_pending:
-        renew_keys(session, clock, case, actor_user_id=None, reason="reporter_key_pair")
-    audit.record(
-        session,
-        clock,
-        action="case.reporter_key_pair",
-        day_only=True,
-        org_id=case.org_id,
-        case=case,
-    )
-    session.commit()
+    with unit_of_work(session):
+        seed = generate_symmetric_key()
+        public = PrivateKey.from_seed(seed).public_key()
+        kek = case_kek(session, case.uid, create=True)
+        assert kek is not None
+        case.reporter_key = wrap_reporter_key(
+            kek, case.uid, wrap_reporter_seed(seed, code, case_id=case.uid, params=argon2)
+        )
+        case.reporter_public_key = public.to_bytes()
+        seal_content_to_reporter(session, case, public, KeyRing({0: content_key}))
+        if case.content_rotation_pending:
+            renew_keys(session, clock, case, actor_user_id=None, reason="reporter_key_pair")
+        audit.record(
+            session,
+            clock,
+            action="case.reporter_key_pair",
+            day_only=True,
+            org_id=case.org_id,
+            case=case,
+        )
     return seed
 
 
 def mark_read_by_reporter(session: Session, clock: Clock, case: Case) -> None:
     """The reporter has seen every handler message. Commits."""
-    session.execute(
-        update(Message)
-        .where(
-            Message.case_id == case.id,
-            Message.author == Author.HANDLER.value,
-            Message.read_by_reporter_on.is_(None),
+    with unit_of_work(session):
+        session.execute(
+            update(Message)
+            .where(
+                Message.case_id == case.id,
+                Message.author == Author.HANDLER.value,
+                Message.read_by_reporter_on.is_(None),
+            )
+            .values(read_by_reporter_on=clock.now().date())
         )
-        .values(read_by_reporter_on=clock.now().date())
-    )
-    case.unread_for_reporter = False
-    session.commit()
+        case.unread_for_reporter = False
 
 
 def reply(

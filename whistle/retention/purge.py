@@ -45,6 +45,7 @@ from whistle.casefile.access import NoAccess, OpenedKeys
 from whistle.casefile.content import required_text, write_note
 from whistle.core import audit, shredding
 from whistle.core.clock import Clock
+from whistle.core.db import unit_of_work
 from whistle.core.keystore import KeyStore
 from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.models import Attachment, Case, CaseNote, Message
@@ -84,11 +85,69 @@ def purge_item(
     """
     if keys.notes is None:
         raise NoAccess
-    today = clock.now().date()
-    files: list[Attachment] = []
-    item: Message | Attachment | CaseNote | None
+    with unit_of_work(session):
+        today = clock.now().date()
+        files: list[Attachment] = []
+        item = _locked_item(session, case, kind, item_id)
+        if item is None:
+            raise Refused("reason", NO_SUCH_ITEM)
+        if item.purged_on is not None:
+            raise Refused("reason", ALREADY_PURGED)
+        text = required_text(
+            reason, "reason", _l("Give the reason why the item is manifestly irrelevant.")
+        )
+
+        if isinstance(item, Attachment):
+            files = [item]
+        else:
+            if isinstance(item, Message):  # its files go with it
+                files = list(
+                    session.scalars(
+                        select(Attachment)
+                        .where(Attachment.message_id == item.id, Attachment.purged_on.is_(None))
+                        .order_by(Attachment.id)
+                        .with_for_update()
+                    )
+                )
+            item.body = b""
+            item.purged_on = today
+        for row in files:
+            row.name = b""
+            row.size = 0
+            row.purged_on = today
+        deletion.queue_file_deletions(session, case.org_id, [f.storage_name for f in files], today)
+        key_names = [shredding.file_key_name(f.storage_name) for f in files]
+        if isinstance(item, Message):
+            key_names.append(shredding.message_key_name(item.uid))
+        elif isinstance(item, CaseNote):
+            key_names.append(shredding.note_key_name(item.uid))
+        shredding.queue_destruction(session, case.org_id, key_names)
+        note = write_note(session, clock, case, keys, user_id, "purge", text)
+        detail: dict[str, str | int] = {"item": kind, "id": item.id, "note": note.id}
+        if kind == "message":
+            detail["files"] = len(files)
+        audit.record(
+            session,
+            clock,
+            action="case.item_purged",
+            org_id=case.org_id,
+            actor_user_id=user_id,
+            case=case,
+            detail=detail,
+        )
+    _destroy_keys(session, keystore)
+    _remove_files(session, store)
+    _checkpoint(session)
+    return note
+
+
+def _locked_item(
+    session: Session, case: Case, kind: str, item_id: int
+) -> Message | Attachment | CaseNote | None:
+    """The item to purge, its row locked; :class:`Refused` for a record that must stay."""
     # Each row is locked, so a second purge of the same item (another tab, a double click)
     # waits and then finds it purged (PostgreSQL; SQLite writes one at a time anyway).
+    item: Message | Attachment | CaseNote | None
     if kind == "message":
         item = session.scalar(
             select(Message)
@@ -122,57 +181,7 @@ def purge_item(
             )
     else:
         raise Refused("reason", NO_SUCH_ITEM)
-    if item is None:
-        raise Refused("reason", NO_SUCH_ITEM)
-    if item.purged_on is not None:
-        raise Refused("reason", ALREADY_PURGED)
-    text = required_text(
-        reason, "reason", _l("Give the reason why the item is manifestly irrelevant.")
-    )
-
-    if isinstance(item, Attachment):
-        files = [item]
-    else:
-        if isinstance(item, Message):  # its files go with it
-            files = list(
-                session.scalars(
-                    select(Attachment)
-                    .where(Attachment.message_id == item.id, Attachment.purged_on.is_(None))
-                    .order_by(Attachment.id)
-                    .with_for_update()
-                )
-            )
-        item.body = b""
-        item.purged_on = today
-    for row in files:
-        row.name = b""
-        row.size = 0
-        row.purged_on = today
-    deletion.queue_file_deletions(session, case.org_id, [f.storage_name for f in files], today)
-    key_names = [shredding.file_key_name(f.storage_name) for f in files]
-    if isinstance(item, Message):
-        key_names.append(shredding.message_key_name(item.uid))
-    elif isinstance(item, CaseNote):
-        key_names.append(shredding.note_key_name(item.uid))
-    shredding.queue_destruction(session, case.org_id, key_names)
-    note = write_note(session, clock, case, keys, user_id, "purge", text)
-    detail: dict[str, str | int] = {"item": kind, "id": item.id, "note": note.id}
-    if kind == "message":
-        detail["files"] = len(files)
-    audit.record(
-        session,
-        clock,
-        action="case.item_purged",
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail=detail,
-    )
-    session.commit()
-    _destroy_keys(session, keystore)
-    _remove_files(session, store)
-    _checkpoint(session)
-    return note
+    return item
 
 
 def _destroy_keys(session: Session, keystore: KeyStore) -> None:

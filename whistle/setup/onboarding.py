@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from crypto import Argon2Params
 from whistle.core.clock import Clock
+from whistle.core.db import unit_of_work
 from whistle.core.models import Membership, Organisation, Role, SetupToken, User
 from whistle.core.org_keys import create_org_keys
 from whistle.core.organisations import create_organisation
@@ -45,12 +46,12 @@ def setup_complete(session: Session) -> bool:
 
 def issue_token(session: Session, clock: Clock) -> str:
     """A fresh one-time token; unused older tokens stop working. Commits."""
-    if setup_complete(session):
-        raise SetupUnavailable
-    session.execute(delete(SetupToken).where(SetupToken.used_at.is_(None)))
-    token = secrets.token_urlsafe(32)
-    session.add(SetupToken(token_hash=_digest(token), created_at=clock.now()))
-    session.commit()
+    with unit_of_work(session):
+        if setup_complete(session):
+            raise SetupUnavailable
+        session.execute(delete(SetupToken).where(SetupToken.used_at.is_(None)))
+        token = secrets.token_urlsafe(32)
+        session.add(SetupToken(token_hash=_digest(token), created_at=clock.now()))
     return token
 
 
@@ -96,42 +97,42 @@ def complete_setup(
 ) -> SetupResult:
     """Create the first organisation (with its signing and recovery keys) and its admin, and
     use up the token. Commits."""
-    row = check_token(session, token)
-    email = request.admin_email.strip().lower()
-    name = request.admin_name.strip()
-    if not 1 <= len(name) <= 200:
-        raise Refused("admin_name", _l("Give your name."))
-    try:
-        check_policy(request.password, email=email, name=name)
-    except PasswordRejected as exc:
-        raise Refused("password", exc.message) from None
+    with unit_of_work(session):
+        row = check_token(session, token)
+        email = request.admin_email.strip().lower()
+        name = request.admin_name.strip()
+        if not 1 <= len(name) <= 200:
+            raise Refused("admin_name", _l("Give your name."))
+        try:
+            check_policy(request.password, email=email, name=name)
+        except PasswordRejected as exc:
+            raise Refused("password", exc.message) from None
 
-    try:
-        org = create_organisation(
-            session,
-            clock,
-            name=request.org_name,
-            slug=request.org_slug,
-            default_locale=request.locale,
+        try:
+            org = create_organisation(
+                session,
+                clock,
+                name=request.org_name,
+                slug=request.org_slug,
+                default_locale=request.locale,
+            )
+        except Refused as exc:
+            # The organisation's fields are the setup form's org_name and org_slug.
+            raise Refused(f"org_{exc.field}", exc.message) from None
+        admin = User(
+            email=email,
+            display_name=name,
+            password_hash=hash_password(request.password, argon2),
+            is_active=True,
+            created_at=clock.now(),
         )
-    except Refused as exc:
-        # The organisation's fields are the setup form's org_name and org_slug.
-        raise Refused(f"org_{exc.field}", exc.message) from None
-    admin = User(
-        email=email,
-        display_name=name,
-        password_hash=hash_password(request.password, argon2),
-        is_active=True,
-        created_at=clock.now(),
-    )
-    session.add(admin)
-    session.flush()
-    session.add(
-        Membership(org_id=org.id, user_id=admin.id, role=Role.ADMIN, created_at=clock.now())
-    )
-    recovery_text = create_org_keys(session, clock, org, instance_key)
-    row.used_at = clock.now()
-    session.commit()
+        session.add(admin)
+        session.flush()
+        session.add(
+            Membership(org_id=org.id, user_id=admin.id, role=Role.ADMIN, created_at=clock.now())
+        )
+        recovery_text = create_org_keys(session, clock, org, instance_key)
+        row.used_at = clock.now()
     # Pinned once the keys are stored: the trust anchors outside the database
     # (whistle/core/key_pins.py). Until pinned the organisation takes no report; `whistle keys pin`
     # pins it if writing the file failed here.

@@ -109,28 +109,28 @@ def is_paused(user: User, now: datetime) -> bool:
 def count_failure(session: Session, clock: Clock, user: User, step: str) -> None:
     """Count a failed password or code for ``user``, pausing the account at the limit.
     Commits."""
-    # Counted in SQL, not from the loaded row: attempts in parallel requests (other app
-    # processes, a user row loaded before another request failed) must all count.
-    session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_sign_ins=func.coalesce(User.failed_sign_ins, 0) + 1)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(user, attribute_names=["failed_sign_ins"])
-    paused = user.failed_sign_ins >= MAX_FAILURES
-    if paused:
-        user.sign_in_blocked_until = clock.now() + timedelta(minutes=BLOCK_MINUTES)
-        user.failed_sign_ins = 0
-    audit.record(
-        session,
-        clock,
-        action="user.sign_in_failed",
-        org_id=None,
-        actor_user_id=user.id,
-        detail={"step": step, "paused": paused},
-    )
-    session.commit()
+    with unit_of_work(session):
+        # Counted in SQL, not from the loaded row: attempts in parallel requests (other app
+        # processes, a user row loaded before another request failed) must all count.
+        session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_sign_ins=func.coalesce(User.failed_sign_ins, 0) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(user, attribute_names=["failed_sign_ins"])
+        paused = user.failed_sign_ins >= MAX_FAILURES
+        if paused:
+            user.sign_in_blocked_until = clock.now() + timedelta(minutes=BLOCK_MINUTES)
+            user.failed_sign_ins = 0
+        audit.record(
+            session,
+            clock,
+            action="user.sign_in_failed",
+            org_id=None,
+            actor_user_id=user.id,
+            detail={"step": step, "paused": paused},
+        )
 
 
 def check_password(
@@ -141,42 +141,42 @@ def check_password(
     Raises :class:`SignInRefused` for an unknown address, a wrong password, an inactive or
     blocked account, always after the same work.
     """
-    now = clock.now()
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None:
-        verify_password(dummy_hash(argon2), password)
-        raise SignInRefused
-    if is_paused(user, now):
-        verify_password(dummy_hash(argon2), password)
-        raise SignInRefused(blocked=True)
-    match = check_password_hash(user.password_hash, password)
-    if match is PasswordMatch.WRONG or not user.is_active:
-        count_failure(session, clock, user, "password")
-        raise SignInRefused(blocked=is_paused(user, now))
-    if match is PasswordMatch.RIGHT_REHASH:
-        user.password_hash = rehash_password(user.password_hash, password, argon2)
-    private_key = None
-    if user.wrapped_private_key is not None:
-        try:
-            private_key = unwrap_private_key(user.wrapped_private_key, password)
-        except OpenError:
-            # The hash matched but the key did not open: the two are out of step, which only
-            # tampering or a bug can cause. Refuse rather than sign in without the key.
+    with unit_of_work(session):
+        now = clock.now()
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            verify_password(dummy_hash(argon2), password)
+            raise SignInRefused
+        if is_paused(user, now):
+            verify_password(dummy_hash(argon2), password)
+            raise SignInRefused(blocked=True)
+        match = check_password_hash(user.password_hash, password)
+        if match is PasswordMatch.WRONG or not user.is_active:
             count_failure(session, clock, user, "password")
-            raise SignInRefused from None
-        if not _matches(private_key, user.public_key):
-            # The stored public key is not this private key's: someone replaced it (every new
-            # case would be sealed to their key) or the row was damaged. Refuse, audit and warn
-            # the unit leads. Only said after a right password, so it is no guessing oracle.
-            warn_key_mismatch(session, clock, user)
-            raise SignInRefused(key_mismatch=True)
-        if needs_rewrap(user.wrapped_private_key, argon2):
+            raise SignInRefused(blocked=is_paused(user, now))
+        if match is PasswordMatch.RIGHT_REHASH:
+            user.password_hash = rehash_password(user.password_hash, password, argon2)
+        private_key = None
+        if user.wrapped_private_key is not None:
+            try:
+                private_key = unwrap_private_key(user.wrapped_private_key, password)
+            except OpenError:
+                # The hash matched but the key did not open: the two are out of step, which only
+                # tampering or a bug can cause. Refuse rather than sign in without the key.
+                count_failure(session, clock, user, "password")
+                raise SignInRefused from None
+            if not _matches(private_key, user.public_key):
+                # The stored public key is not this private key's: someone replaced it (every new
+                # case would be sealed to their key) or the row was damaged. Refuse, audit and warn
+                # the unit leads. Only said after a right password, so it is no guessing oracle.
+                warn_key_mismatch(session, clock, user)
+                raise SignInRefused(key_mismatch=True)
+            if needs_rewrap(user.wrapped_private_key, argon2):
+                user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
+        elif roles_of(session, user.id) & KEY_ROLES:
+            private_key = PrivateKey.generate()
+            user.public_key = private_key.public_key().to_bytes()
             user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
-    elif roles_of(session, user.id) & KEY_ROLES:
-        private_key = PrivateKey.generate()
-        user.public_key = private_key.public_key().to_bytes()
-        user.wrapped_private_key = wrap_private_key(private_key, password, argon2)
-    session.commit()
     return PasswordChecked(user=user, private_key=private_key)
 
 
@@ -195,12 +195,12 @@ def is_enrolled(user: User) -> bool:
 
 def start_enrolment(session: Session, user: User, *, instance_key: bytes) -> bytes:
     """A fresh pending TOTP secret for ``user`` (replacing any pending one). Commits."""
-    if is_enrolled(user):
-        raise ValueError("already enrolled")
-    secret = totp.new_secret()
-    user.totp_secret = totp.seal_secret(secret, instance_key, user.id)
-    user.totp_last_step = None
-    session.commit()
+    with unit_of_work(session):
+        if is_enrolled(user):
+            raise ValueError("already enrolled")
+        secret = totp.new_secret()
+        user.totp_secret = totp.seal_secret(secret, instance_key, user.id)
+        user.totp_last_step = None
     return secret
 
 
@@ -218,24 +218,26 @@ def check_code(
 
     Raises :class:`SignInRefused` for a wrong, reused or expired code, counting the failure.
     """
-    now = clock.now()
-    if is_paused(user, now) or user.totp_secret is None or not user.is_active:
-        raise SignInRefused(blocked=is_paused(user, now))
-    secret = totp.open_secret(user.totp_secret, instance_key, user.id)
-    accepted = totp.check_code(secret, code, now, last_step=user.totp_last_step) if secret else None
-    if accepted is None:
-        count_failure(session, clock, user, "code")
-        raise SignInRefused(blocked=is_paused(user, now))
-    user.totp_last_step = accepted.step
-    if user.totp_confirmed_at is None:
-        user.totp_confirmed_at = now
-        audit.record(
-            session, clock, action="user.two_step_enrolled", org_id=None, actor_user_id=user.id
+    with unit_of_work(session):
+        now = clock.now()
+        if is_paused(user, now) or user.totp_secret is None or not user.is_active:
+            raise SignInRefused(blocked=is_paused(user, now))
+        secret = totp.open_secret(user.totp_secret, instance_key, user.id)
+        accepted = (
+            totp.check_code(secret, code, now, last_step=user.totp_last_step) if secret else None
         )
-    user.failed_sign_ins = 0
-    user.sign_in_blocked_until = None
-    audit.record(session, clock, action="user.signed_in", org_id=None, actor_user_id=user.id)
-    session.commit()
+        if accepted is None:
+            count_failure(session, clock, user, "code")
+            raise SignInRefused(blocked=is_paused(user, now))
+        user.totp_last_step = accepted.step
+        if user.totp_confirmed_at is None:
+            user.totp_confirmed_at = now
+            audit.record(
+                session, clock, action="user.two_step_enrolled", org_id=None, actor_user_id=user.id
+            )
+        user.failed_sign_ins = 0
+        user.sign_in_blocked_until = None
+        audit.record(session, clock, action="user.signed_in", org_id=None, actor_user_id=user.id)
 
 
 def record_sign_out(session: Session, clock: Clock, user: User) -> None:
@@ -246,16 +248,16 @@ def record_sign_out(session: Session, clock: Clock, user: User) -> None:
 
 def acknowledge_confidentiality(session: Session, clock: Clock, user: User) -> None:
     """Record the confidentiality undertaking (REQUIREMENTS.md K4). Commits."""
-    if user.confidentiality_ack_at is None:
-        user.confidentiality_ack_at = clock.now()
-        audit.record(
-            session,
-            clock,
-            action="user.confidentiality_accepted",
-            org_id=None,
-            actor_user_id=user.id,
-        )
-    session.commit()
+    with unit_of_work(session):
+        if user.confidentiality_ack_at is None:
+            user.confidentiality_ack_at = clock.now()
+            audit.record(
+                session,
+                clock,
+                action="user.confidentiality_accepted",
+                org_id=None,
+                actor_user_id=user.id,
+            )
 
 
 def change_password(
@@ -272,34 +274,36 @@ def change_password(
 
     Every other session of the user ends: whoever knew the old password is signed out.
     """
-    now = clock.now()
-    # Someone at an unattended, signed-in computer must not get unlimited guesses at the
-    # password here either: failures count, and a paused account changes nothing.
-    if is_paused(user, now):
-        raise Refused("current", PAUSED)
-    if not verify_password(user.password_hash, current):
-        count_failure(session, clock, user, "password_change")
+    with unit_of_work(session):
+        now = clock.now()
+        # Someone at an unattended, signed-in computer must not get unlimited guesses at the
+        # password here either: failures count, and a paused account changes nothing.
         if is_paused(user, now):
             raise Refused("current", PAUSED)
-        raise Refused("current", _l("This is not your current password."))
-    if nfc(new) == nfc(current):
-        raise Refused("new", _l("Choose a password different from the current one."))
-    try:
-        check_policy(new, email=user.email, name=user.display_name)
-    except PasswordRejected as exc:
-        raise Refused("new", exc.message) from None
-    if user.wrapped_private_key is not None:
+        if not verify_password(user.password_hash, current):
+            count_failure(session, clock, user, "password_change")
+            if is_paused(user, now):
+                raise Refused("current", PAUSED)
+            raise Refused("current", _l("This is not your current password."))
+        if nfc(new) == nfc(current):
+            raise Refused("new", _l("Choose a password different from the current one."))
         try:
-            user.wrapped_private_key = rewrap_private_key(
-                user.wrapped_private_key, current, new, argon2
-            )
-        except OpenError:
-            raise Refused("current", _l("This is not your current password.")) from None
-    user.password_hash = rehash_password(user.password_hash, new, argon2)
-    user.password_changed_at = now
-    others = delete(WebSession).where(WebSession.user_id == user.id)
-    if keep_session_id is not None:
-        others = others.where(WebSession.id != keep_session_id)
-    session.execute(others)
-    audit.record(session, clock, action="user.password_changed", org_id=None, actor_user_id=user.id)
-    session.commit()
+            check_policy(new, email=user.email, name=user.display_name)
+        except PasswordRejected as exc:
+            raise Refused("new", exc.message) from None
+        if user.wrapped_private_key is not None:
+            try:
+                user.wrapped_private_key = rewrap_private_key(
+                    user.wrapped_private_key, current, new, argon2
+                )
+            except OpenError:
+                raise Refused("current", _l("This is not your current password.")) from None
+        user.password_hash = rehash_password(user.password_hash, new, argon2)
+        user.password_changed_at = now
+        others = delete(WebSession).where(WebSession.user_id == user.id)
+        if keep_session_id is not None:
+            others = others.where(WebSession.id != keep_session_id)
+        session.execute(others)
+        audit.record(
+            session, clock, action="user.password_changed", org_id=None, actor_user_id=user.id
+        )

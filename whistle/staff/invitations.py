@@ -157,78 +157,79 @@ def accept_invitation(
     an address that already has an account must give that account's password, and gains the
     roles. The result leads to TOTP enrolment (new users) or the code step.
     """
-    invitation = find_invitation(session, clock, token)
-    roles = invitation_roles(invitation)
-    now = clock.now()
-    user = session.scalar(select(User).where(User.email == invitation.email))
-    if user is None:
-        name = display_name.strip()
-        if not 1 <= len(name) <= 200:
-            raise Refused("display_name", _l("Give your name."))
-        try:
-            check_policy(password, email=invitation.email, name=name)
-        except PasswordRejected as exc:
-            raise Refused("password", exc.message) from None
-        private_key = PrivateKey.generate() if set(roles) & KEY_ROLES else None
-        user = User(
-            email=invitation.email,
-            display_name=name,
-            password_hash=hash_password(password, argon2),
-            public_key=private_key.public_key().to_bytes() if private_key else None,
-            wrapped_private_key=(
-                wrap_private_key(private_key, password, argon2) if private_key else None
-            ),
-            is_active=True,
-            created_at=now,
-            failed_sign_ins=0,
-        )
-        session.add(user)
-        session.flush()
-    else:
-        if not user.is_active:
-            raise InvitationUnavailable
-        # The invitation page checks the account's password, so it counts failures and
-        # honours the pause exactly like the sign-in page: it must not become a way round it.
-        if is_paused(user, now):
-            verify_password(dummy_hash(argon2), password)
-            raise Refused("password", PAUSED)
-        match = check_password_hash(user.password_hash, password)
-        if match is PasswordMatch.RIGHT_REHASH:
-            user.password_hash = rehash_password(user.password_hash, password, argon2)
-        if match is PasswordMatch.WRONG:
-            count_failure(session, clock, user, "invitation")
+    with unit_of_work(session):
+        invitation = find_invitation(session, clock, token)
+        roles = invitation_roles(invitation)
+        now = clock.now()
+        user = session.scalar(select(User).where(User.email == invitation.email))
+        if user is None:
+            name = display_name.strip()
+            if not 1 <= len(name) <= 200:
+                raise Refused("display_name", _l("Give your name."))
+            try:
+                check_policy(password, email=invitation.email, name=name)
+            except PasswordRejected as exc:
+                raise Refused("password", exc.message) from None
+            private_key = PrivateKey.generate() if set(roles) & KEY_ROLES else None
+            user = User(
+                email=invitation.email,
+                display_name=name,
+                password_hash=hash_password(password, argon2),
+                public_key=private_key.public_key().to_bytes() if private_key else None,
+                wrapped_private_key=(
+                    wrap_private_key(private_key, password, argon2) if private_key else None
+                ),
+                is_active=True,
+                created_at=now,
+                failed_sign_ins=0,
+            )
+            session.add(user)
+            session.flush()
+        else:
+            if not user.is_active:
+                raise InvitationUnavailable
+            # The invitation page checks the account's password, so it counts failures and
+            # honours the pause exactly like the sign-in page: it must not become a way round it.
             if is_paused(user, now):
+                verify_password(dummy_hash(argon2), password)
                 raise Refused("password", PAUSED)
-            raise Refused("password", _l("This is not the password of your account."))
-    held = set(
-        session.scalars(
-            select(Membership.role).where(
-                Membership.org_id == invitation.org_id, Membership.user_id == user.id
+            match = check_password_hash(user.password_hash, password)
+            if match is PasswordMatch.RIGHT_REHASH:
+                user.password_hash = rehash_password(user.password_hash, password, argon2)
+            if match is PasswordMatch.WRONG:
+                count_failure(session, clock, user, "invitation")
+                if is_paused(user, now):
+                    raise Refused("password", PAUSED)
+                raise Refused("password", _l("This is not the password of your account."))
+        held = set(
+            session.scalars(
+                select(Membership.role).where(
+                    Membership.org_id == invitation.org_id, Membership.user_id == user.id
+                )
             )
         )
-    )
-    for role in roles:
-        if role.value not in held:
-            session.add(
-                Membership(org_id=invitation.org_id, user_id=user.id, role=role, created_at=now)
-            )
-    invitation.used_at = now
-    audit.record(
-        session,
-        clock,
-        action="user.invitation_accepted",
-        org_id=invitation.org_id,
-        actor_user_id=user.id,
-        detail={"invitation": invitation.id},
-    )
-    session.flush()
-    if user.wrapped_private_key is None and set(roles) & KEY_ROLES:
-        # An existing account (an admin, say) becomes a handler: its key pair is made now,
-        # from the password just given.
-        private = PrivateKey.generate()
-        user.public_key = private.public_key().to_bytes()
-        user.wrapped_private_key = wrap_private_key(private, password, argon2)
-        session.commit()
+        for role in roles:
+            if role.value not in held:
+                session.add(
+                    Membership(org_id=invitation.org_id, user_id=user.id, role=role, created_at=now)
+                )
+        invitation.used_at = now
+        audit.record(
+            session,
+            clock,
+            action="user.invitation_accepted",
+            org_id=invitation.org_id,
+            actor_user_id=user.id,
+            detail={"invitation": invitation.id},
+        )
+        session.flush()
+        private = None
+        if user.wrapped_private_key is None and set(roles) & KEY_ROLES:
+            # An existing account (an admin, say) becomes a handler: its key pair is made now,
+            # from the password just given.
+            private = PrivateKey.generate()
+            user.public_key = private.public_key().to_bytes()
+            user.wrapped_private_key = wrap_private_key(private, password, argon2)
+    if private is not None:
         return PasswordChecked(user=user, private_key=private)
-    session.commit()
     return check_password(session, clock, user.email, password, argon2=argon2)
