@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, request
 from flask_babel import get_locale
 
+from whistle.core import dates
 from whistle.core.settings import LOCALES
 
 LANGUAGE_NAMES = {"da": "Dansk", "en": "English"}
@@ -32,6 +34,26 @@ def _autoescape(template_name: str | None) -> bool:
     return not (template_name or "").endswith(".txt")
 
 
+def _reader() -> str:
+    return str(get_locale() or "da")
+
+
+def _day(value: date | datetime | None, short: bool = False) -> str:
+    return dates.day(value, _reader(), short=short)
+
+
+def _moment(value: datetime | None) -> str:
+    return dates.moment(value, _reader())
+
+
+def _month(value: date | None) -> str:
+    return dates.month(value, _reader())
+
+
 def init_templating(app: Flask) -> None:
     app.context_processor(_template_context)
+    # Dates in the reader's language (whistle/core/dates.py), never ISO in running text.
+    app.jinja_env.filters["day"] = _day
+    app.jinja_env.filters["moment"] = _moment
+    app.jinja_env.filters["month"] = _month
     app.jinja_env.autoescape = _autoescape
