@@ -57,6 +57,12 @@ def _day(value: str | None, locale: str) -> str:
     return day(date.fromisoformat(value), locale) if value else ""
 
 
+def _grouped(hex_text: str) -> str:
+    """A long hex key in groups of eight, as people compare it (``whistle export`` reads it
+    with or without the spaces)."""
+    return " ".join(hex_text[i : i + 8] for i in range(0, len(hex_text), 8))
+
+
 def size_text(size: int, locale: str) -> str:
     """A file's size as a person reads it: "820 bytes", "12.5 kB", "3.1 MB"."""
     babel_locale = FORMAT_LOCALES.get(locale, "da_DK")
@@ -96,7 +102,6 @@ def _summary(document: dict[str, Any], locale: str) -> Rows:
     case = document["case"]
     category = case.get("category")
     rows = [
-        [gettext("Case reference"), case["reference"]],
         [gettext("Received"), _day(case["received_on"], locale)],
         [
             gettext("Category"),
@@ -384,7 +389,7 @@ def _readable(
             "rows": [
                 [gettext("Signed by"), org],
                 [gettext("Signing key fingerprint"), fingerprint],
-                [gettext("Signing key"), verify_key_hex],
+                [gettext("Signing key"), _grouped(verify_key_hex)],
                 [gettext("Case file number"), export_id],
             ],
             "paragraphs": [
@@ -399,8 +404,8 @@ def _readable(
                 gettext(
                     "To verify: open the case file with 'whistle export open', then run "
                     "'whistle export verify' on the opened folder with '--signing-key' and the "
-                    "key above. Any part that was changed is named. Compare the fingerprint "
-                    "with the one %(org)s publishes on its receipt check page.",
+                    "key above, in quotes. Any part that was changed is named. Compare the "
+                    "fingerprint with the one %(org)s publishes on its receipt check page.",
                     org=org,
                 ),
             ],
