@@ -134,7 +134,7 @@ def _strings(value: object) -> Iterator[str]:
 
 
 def _rows(rows: list[list[str]]) -> dict[str, str]:
-    return {label: value for label, value in rows}
+    return {row[0]: row[1] for row in rows}
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
