@@ -21,7 +21,7 @@ from tests.steps.factories import Unit
 from tests.steps.pages import text_of
 from tests.steps.staff import CaseWorker
 from whistle.core.clock import FixedClock
-from whistle.core.models import AuditEntry, CaseExport
+from whistle.core.models import AuditEntry, Case, CaseExport
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 from whistle.counsel import case_reader
@@ -210,3 +210,36 @@ def test_the_pdf_inside_the_bundle_is_a_case_file_in_the_organisations_language(
     assert not ISO_DAY.search(text), "dates are written out"
     for code in ("True", "False", "substantiated:", "None"):
         assert code not in text, code
+
+
+def test_a_document_sent_in_the_conversation_downloads_by_its_number(
+    app: Flask, session: Session, clock: FixedClock, unit: Unit
+) -> None:
+    """The documents are numbered as in the archive: the report's first, then the
+    conversation's; each downloads as it was sent."""
+    from tests.steps.reporter import ReportAnswers, Reporter, Upload
+
+    conny = counsel(app, session, clock, unit, "Conny Counsel")
+    Reporter(app, unit.org.slug).report(ReportAnswers(what=REPORT, files=[EVIDENCE]))
+    session.expire_all()
+    reference = session.scalars(select(Case.reference)).one()
+    hanne = _reader(app, clock, unit, unit.handlers[0])
+    photo = Upload("fake-floor-plan.txt", b"Fake floor plan of the warehouse.\n" * 50)
+    sent = hanne.case_action(
+        reference,
+        "message",
+        {"msg-body": "Fake message with a plan.", "msg-attachments": [photo.as_form_value()]},
+    )
+    assert sent.status_code == 303
+    exported = hanne.case_action(reference, "export", {"export-counsel": str(conny.user.id)})
+    assert exported.status_code == 303
+    made = session.scalars(select(CaseExport)).one()
+
+    reader = _reader(app, clock, unit, conny)
+    base = f"/staff/{unit.org.slug}/counsel/{made.id}"
+    shown = text_of(reader.get(base, headers={"Accept-Language": "en"}))
+    assert f"Document 2: {photo.name}" in shown
+    assert _whole(reader.get(f"{base}/files/1")) == EVIDENCE.data
+    second = reader.get(f"{base}/files/2")
+    assert _whole(second) == photo.data
+    assert "fake-floor-plan.txt" in second.headers["Content-Disposition"]
