@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.command import downgrade
 from alembic.script import ScriptDirectory
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
@@ -212,6 +213,13 @@ def test_migration_0019_turns_stored_html_texts_into_markdown(blank_url: str) ->
         for key, old in zip(["who_handles", "privacy", "protection"], OLD_TEXTS, strict=False):
             assert normalised(str(render(stored[key]))) == normalised(old)
         assert session.scalar(select(sa.func.count()).select_from(AuditEntry)) == 0
+    # Going back turns them into the HTML they show as.
+    downgrade(alembic_config(engine), "0018")
+    with engine.connect() as connection:
+        back = dict(connection.execute(sa.text("SELECT key, body FROM org_texts")).all())
+    assert back["who_handles"].startswith("<p>Our unit: <a href=")
+    for key, old in zip(["who_handles", "privacy", "protection"], OLD_TEXTS, strict=False):
+        assert normalised(back[key]) == normalised(old)
     engine.dispose()
 
 
