@@ -47,7 +47,7 @@ WORDS = {
         "add": "Tilføj kategorien",
         "up": "Flyt “{name}” op",
         "not_sure": "Ved ikke",
-        "help": "Sådan formaterer du teksterne",
+        "help": "Eksempler",
     },
     "en": {
         "locale": "en-GB",
@@ -60,7 +60,7 @@ WORDS = {
         "add": "Add the category",
         "up": "Move “{name}” up",
         "not_sure": "Not sure",
-        "help": "How to format the texts",
+        "help": "Examples",
     },
 }
 
