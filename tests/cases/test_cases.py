@@ -110,8 +110,8 @@ def test_a_report_from_intake_to_closure(
     # The case waits in the inbox with its acknowledgement deadline: received + 7 days.
     worker = signed_in(hanne(app, clock, unit))
     row = inbox_rows(worker.inbox())[ref]
-    assert "7 days left due 9 Mar 2026" in row  # received on 2 March
-    assert "99 days left due 9 Jun 2026" in row  # feedback, 3 months after the 7 days
+    assert "7 days left 9 Mar 2026" in row  # received on 2 March
+    assert "99 days left 9 Jun 2026" in row  # feedback, 3 months after the 7 days
 
     # Opening it shows the report, and the opening is logged.
     page = worker.open_case(ref)
@@ -138,7 +138,7 @@ def test_a_report_from_intake_to_closure(
     assert "Sent 4 March 2026" in page and "Due by 4 June 2026" in page
     assert "Send the acknowledgement" not in page  # once is enough
     assert "✓ Done 4 Mar 2026" in inbox_rows(worker.inbox())[ref]
-    assert "92 days left due 4 Jun 2026" in inbox_rows(worker.inbox())[ref]
+    assert "92 days left 4 Jun 2026" in inbox_rows(worker.inbox())[ref]
 
     assert reporter.open_case(code).status_code == 303
     mailbox = text_of(reporter.mailbox())
@@ -434,7 +434,7 @@ def test_feedback_is_due_three_months_after_the_acknowledgement_across_month_end
     worker.case_action(ref, "acknowledge", {"ack-body": "Fake acknowledgement."})
     case = the_case(session, ref)
     assert (case.acknowledged_on, case.feedback_due) == (acknowledged, feedback_due)
-    assert f"due {feedback_due.day} {feedback_due:%b %Y}" in inbox_rows(worker.inbox())[ref]
+    assert f"left {feedback_due.day} {feedback_due:%b %Y}" in inbox_rows(worker.inbox())[ref]
 
 
 def test_without_an_acknowledgement_feedback_counts_from_the_end_of_the_seven_days(
@@ -453,15 +453,15 @@ def test_without_an_acknowledgement_feedback_counts_from_the_end_of_the_seven_da
 TODAY = date(2026, 6, 30)
 DEADLINE_CASES: dict[str, tuple[str, str | None, str | None, str]] = {
     # name: (received, acknowledged, feedback given (2026-MM-DD), the row's deadline and state)
-    "feedback overdue": ("03-25", "03-29", None, "⚠ Overdue by 1 day due 29 Jun 2026"),
-    "feedback due today": ("03-26", "03-31", None, "◔ Due today due 30 Jun 2026"),
+    "feedback overdue": ("03-25", "03-29", None, "⚠ Overdue by 1 day 29 Jun 2026"),
+    "feedback due today": ("03-26", "03-31", None, "◔ Due today 30 Jun 2026"),
     "feedback met": ("04-01", "04-02", "04-20", "✓ Done 2 Apr 2026 ✓ Done 20 Apr 2026"),
-    "feedback in 14 days": ("04-10", "04-14", None, "◔ 14 days left due 14 Jul 2026"),
-    "feedback in 15 days": ("04-10", "04-15", None, "○ 15 days left due 15 Jul 2026"),
-    "ack overdue": ("06-20", None, None, "⚠ Overdue by 3 days due 27 Jun 2026"),
-    "ack due today": ("06-23", None, None, "◔ Due today due 30 Jun 2026"),
-    "ack in 2 days": ("06-25", None, None, "◔ 2 days left due 2 Jul 2026"),
-    "ack in 3 days": ("06-26", None, None, "○ 3 days left due 3 Jul 2026"),
+    "feedback in 14 days": ("04-10", "04-14", None, "◔ 14 days left 14 Jul 2026"),
+    "feedback in 15 days": ("04-10", "04-15", None, "○ 15 days left 15 Jul 2026"),
+    "ack overdue": ("06-20", None, None, "⚠ Overdue by 3 days 27 Jun 2026"),
+    "ack due today": ("06-23", None, None, "◔ Due today 30 Jun 2026"),
+    "ack in 2 days": ("06-25", None, None, "◔ 2 days left 2 Jul 2026"),
+    "ack in 3 days": ("06-26", None, None, "○ 3 days left 3 Jul 2026"),
 }
 
 
