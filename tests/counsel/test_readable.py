@@ -211,7 +211,7 @@ def test_the_chronology_parties_and_documents_read_like_a_case_file(app: Flask) 
             "number": 2,
             "name": "photo.jpg",
             "size": "2.4 MB",
-            "origin": "The reporter, message of 5 March 2026",
+            "origin": "Reporter, message of 5 March 2026",
         },
     ]
     assert _rows(made["report"])["Meeting"] == "The reporter asked for a meeting"

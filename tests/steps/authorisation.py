@@ -130,6 +130,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "cases.purge_item": HOLDERS,
     "cases.grant": HOLDERS,
     "cases.recuse": HOLDERS,
+    "cases.take": HOLDERS,
     "cases.assign": frozenset({LEAD}),
     "cases.remove": frozenset({LEAD}),
     "notices.index": HOLDERS,
