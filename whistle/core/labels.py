@@ -1,5 +1,6 @@
-"""Names a person reads for the values every feature shares: staff roles, a case's outcome,
-scope and hearing, the reporter's relation to the organisation.
+"""Names a person reads for the values every feature shares: staff roles, a case's status,
+outcome, scope, hearing and retention rule, the kinds of its messages, the reporter's relation
+to the organisation.
 
 A leaf (it imports only the models' enums and the translation layer), so pages, commands and
 the counsel PDF alike take their labels from here. A feature's own labels live in its
@@ -9,8 +10,9 @@ package's ``labels.py`` (whistle/rights/labels.py, whistle/audit/labels.py).
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
-from whistle.core.models import CaseOutcome, Role
+from whistle.core.models import CaseOutcome, CaseStatus, Role
 
 OUTCOME_LABELS = {
     CaseOutcome.SUBSTANTIATED: _l("Substantiated"),
@@ -52,3 +54,74 @@ RELATION_LABELS = (
     ("contractor-supplier", _l("Working for a contractor or supplier")),
     ("other", _l("Other")),
 )
+
+
+def relation_label(code: str | None) -> str:
+    """The reporter's relation to the organisation in words; the code itself if unknown."""
+    if not code:
+        return ""
+    wanted = code.replace("_", "-")
+    return next((str(label) for known, label in RELATION_LABELS if known == wanted), code)
+
+
+CASE_STATUS_LABELS = {
+    CaseStatus.NEW: _l("Received, not yet acknowledged"),
+    CaseStatus.OPEN: _l("Being handled"),
+    CaseStatus.CLOSED: _l("Closed"),
+}
+
+
+MESSAGE_KIND_LABELS = {
+    "message": _l("Message"),
+    "question": _l("Question"),
+    "acknowledgement": _l("Acknowledgement of receipt"),
+    "interim_feedback": _l("Interim feedback"),
+    "final_outcome": _l("Final outcome"),
+    "consent_request": _l("Request for consent"),
+    "disclosure_notice": _l("Notice of disclosure"),
+}
+
+
+def preset_label(preset: str) -> str:
+    """A retention preset ("30d", "2m", "date") in words; the text itself if unknown."""
+    if preset == "date":
+        return str(_l("until a date the handler sets at closing"))
+    number, unit = preset[:-1], preset[-1:]
+    if not number.isdigit() or unit not in ("d", "m"):
+        return preset
+    if unit == "d":
+        return str(
+            ngettext(
+                "deleted %(num)d day after the reporter is told",
+                "deleted %(num)d days after the reporter is told",
+                int(number),
+            )
+        )
+    return str(
+        ngettext(
+            "deleted %(num)d month after closure",
+            "deleted %(num)d months after closure",
+            int(number),
+        )
+    )
+
+
+REQUEST_RULE_LABELS = {
+    "erasure_request": _l("Deleted at the request of a data subject (erasure)"),
+    "objection_request": _l("Deleted at the request of a data subject (objection)"),
+}
+
+
+def retention_rule_label(rule: str | None) -> str:
+    """Why a case is deleted on its day, in words: "Substantiated: until a date the handler
+    sets at closing" for ``substantiated:date``; the rule itself if unknown."""
+    if not rule:
+        return ""
+    if rule in REQUEST_RULE_LABELS:
+        return str(REQUEST_RULE_LABELS[rule])
+    outcome, _sep, preset = rule.partition(":")
+    try:
+        outcome_label = OUTCOME_LABELS[CaseOutcome(outcome)]
+    except ValueError:
+        return rule
+    return f"{outcome_label}: {preset_label(preset)}" if preset else str(outcome_label)

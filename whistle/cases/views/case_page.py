@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 from flask import abort, render_template, request
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
@@ -52,7 +51,7 @@ from whistle.cases.forms import (
 )
 from whistle.cases.inbox import deadline_state
 from whistle.cases.views.blueprint import bp
-from whistle.core import audit
+from whistle.core import audit, dates
 from whistle.core.deadlines import feedback_due
 from whistle.core.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
 from whistle.core.models import AuditEntry, Case, CaseOutcome, CaseStatus, Category, Role, User
@@ -129,14 +128,15 @@ class CasePage:
 
 def _acknowledgement_text(case: Case) -> str:
     text: str = _(
-        "Thank you for your report. We confirm that we received it on %(received)s.\n\n"
+        "Thank you for your report. It reached us on %(received)s, and we hereby confirm "
+        "its receipt.\n\n"
         "We will look into what you have reported and give you feedback at the latest on "
         "%(due)s. We may ask you questions here in the meantime; please look in from time "
         "to time.\n\n"
         "You can also report to the national external whistleblower scheme at "
         "Datatilsynet (whistleblower.dk).",
-        received=format_date(case.received_on, "long"),
-        due=format_date(handling_feedback_due(case), "long"),
+        received=dates.day(case.received_on, dates.reader_locale()),
+        due=dates.day(handling_feedback_due(case), dates.reader_locale()),
     )
     return text
 
