@@ -121,7 +121,7 @@ def test_a_report_from_intake_to_closure(
     # Acknowledge: the suggested text names the feedback deadline; the 3 months start now.
     clock.advance(timedelta(days=2))
     worker = signed_in(hanne(app, clock, unit))  # two days later: a new sign-in
-    assert "give you feedback at the latest on June 4, 2026" in text_of(worker.open_case(ref))
+    assert "give you feedback at the latest on 4 June 2026" in text_of(worker.open_case(ref))
     sent = worker.case_action(
         ref, "acknowledge", {"ack-body": "Fake acknowledgement: thank you, we have your report."}
     )
@@ -427,7 +427,8 @@ def test_feedback_is_due_three_months_after_the_acknowledgement_across_month_end
     clock.set(at(acknowledged))
     worker = signed_in(hanne(app, clock, unit))
     suggested = text_of(worker.open_case(ref))
-    assert f"give you feedback at the latest on {feedback_due:%B} {feedback_due.day}," in suggested
+    due_words = f"{feedback_due.day} {feedback_due:%B} {feedback_due.year}"  # British order
+    assert f"give you feedback at the latest on {due_words}." in suggested
     worker.case_action(ref, "acknowledge", {"ack-body": "Fake acknowledgement."})
     case = the_case(session, ref)
     assert (case.acknowledged_on, case.feedback_due) == (acknowledged, feedback_due)
