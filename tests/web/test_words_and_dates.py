@@ -31,7 +31,8 @@ US_DAY = re.compile(
 CODE = re.compile(
     r"\b[a-z]+_[a-z_]+\b|\b[a-z_]+:(?:date|\d+[dm])\b|Tilknytning[^.]*: employee|\{\"|\"\}"
 )
-# Not the case page or counsel's pages (their own engineers' tests), and no downloads.
+# Not the case page or counsel's pages (their own engineers' tests), and no downloads but the
+# data subject's access export.
 OTHERS = ("/cases", "/counsel")
 # Pages under a case that belong to other packages (meetings, notices, disclosure): ours.
 SUBPAGES = ("/persons/", "/meetings/", "/disclosure/")
@@ -49,7 +50,11 @@ def _ours(path: str) -> bool:
 
 def _read(visitors: Visitors, role: str, path: str, language: str) -> str | None:
     page = visitors.browsers[role].client.get(path, headers={"Accept-Language": language})
-    if page.status_code != 200 or page.mimetype != "text/html":
+    if page.status_code != 200:
+        return None
+    if page.mimetype == "text/plain" and path.endswith("/export.txt"):
+        return page.get_data(as_text=True)  # the access export: a person reads it
+    if page.mimetype != "text/html":
         return None
     return text_of(page)
 
@@ -68,6 +73,7 @@ def test_every_page_shows_days_in_words_and_labels_not_codes(
 ) -> None:
     seen: dict[str, list[str]] = {}
     read = 0
+    exports = 0
     for role in READERS:
         paths = [p for p in pages_for(app, role, visitors.values) if _ours(p)]
         for path in [*paths, *(p for p in visitors.extra_pages if _ours(p))]:
@@ -75,6 +81,7 @@ def test_every_page_shows_days_in_words_and_labels_not_codes(
             if text is None:
                 continue
             read += 1
+            exports += path.endswith("/export.txt")
             found = _problems(text)
             if found:
                 seen[f"{role} {path}"] = found
@@ -83,7 +90,7 @@ def test_every_page_shows_days_in_words_and_labels_not_codes(
     read += 1
     if _problems(mailbox):
         seen["reporter mailbox"] = _problems(mailbox)
-    assert read > 40  # the pages were read, not skipped
+    assert read > 40 and exports > 0  # the pages were read, not skipped
     assert seen == {}
 
 
