@@ -1,6 +1,5 @@
-"""Names a person reads for the values every feature shares: staff roles, a case's status,
-outcome, scope, hearing and retention rule, the kinds of its messages, the reporter's relation
-to the organisation.
+"""Names a person reads for the values every feature shares: staff roles, a case's outcome,
+scope, hearing and retention rule, the reporter's relation to the organisation.
 
 A leaf (it imports only the models' enums and the translation layer), so pages, commands and
 the counsel PDF alike take their labels from here. A feature's own labels live in its
@@ -12,7 +11,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from whistle.core.models import CaseOutcome, CaseStatus, Role
+from whistle.core.models import CaseOutcome, Role
 
 OUTCOME_LABELS = {
     CaseOutcome.SUBSTANTIATED: _l("Substantiated"),
@@ -62,24 +61,6 @@ def relation_label(code: str | None) -> str:
         return ""
     wanted = code.replace("_", "-")
     return next((str(label) for known, label in RELATION_LABELS if known == wanted), code)
-
-
-CASE_STATUS_LABELS = {
-    CaseStatus.NEW: _l("Received, not yet acknowledged"),
-    CaseStatus.OPEN: _l("Being handled"),
-    CaseStatus.CLOSED: _l("Closed"),
-}
-
-
-MESSAGE_KIND_LABELS = {
-    "message": _l("Message"),
-    "question": _l("Question"),
-    "acknowledgement": _l("Acknowledgement of receipt"),
-    "interim_feedback": _l("Interim feedback"),
-    "final_outcome": _l("Final outcome"),
-    "consent_request": _l("Request for consent"),
-    "disclosure_notice": _l("Notice of disclosure"),
-}
 
 
 def preset_label(preset: str) -> str:
