@@ -55,6 +55,45 @@ RELATION_LABELS = (
 )
 
 
+STATUS_LABELS = {
+    "new": _l("New, not yet acknowledged"),
+    "open": _l("Open, under follow-up"),
+    "closed": _l("Closed"),
+}
+
+
+CHANNEL_LABELS = {
+    "web": _l("Online reporting channel"),
+    "phone": _l("Telephone"),
+    "meeting": _l("Meeting"),
+    "letter": _l("Letter"),
+}
+
+
+AUTHOR_LABELS = {
+    "reporter": _l("The reporter"),
+    "handler": _l("The whistleblower unit"),
+}
+
+
+MESSAGE_KIND_LABELS = {
+    "message": _l("Message"),
+    "question": _l("Question"),
+    "acknowledgement": _l("Acknowledgement of receipt"),
+    "interim_feedback": _l("Interim feedback"),
+    "final_outcome": _l("Final outcome"),
+    "consent_request": _l("Request for consent to disclose the identity"),
+    "disclosure_notice": _l("Notice of disclosure of the identity"),
+}
+
+
+NOTE_KIND_LABELS = {
+    "note": _l("Internal note"),
+    "statement": _l("Statement of a person concerned"),
+    "minutes": _l("Minutes of a meeting"),
+}
+
+
 def relation_label(code: str | None) -> str:
     """The reporter's relation to the organisation in words; the code itself if unknown."""
     if not code:
