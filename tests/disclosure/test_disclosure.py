@@ -398,7 +398,7 @@ def test_to_an_authority_with_notice_the_identity_is_handed_over_once(
     assert case.reference in document
     assert "Necessary to counter violations" in document
     today = clock.now().date()
-    assert f"Date {today.strftime('%B')} {today.day}, {today.year}" in document
+    assert f"Date {today.day} {today.strftime('%B')} {today.year}" in document  # not US order
     assert "Told beforehand in writing, with the reasons" in document
     assert "Handed over by Hanne Handler" in document
     pdf = document_pdf_text(answer)
@@ -436,7 +436,7 @@ def test_to_an_authority_with_notice_the_identity_is_handed_over_once(
     # The register, where the case shows it, names the authority, the date, who, the ground.
     [row] = register_rows(hanne.open_case(case.reference))
     assert row == (
-        f"{today.strftime('%B')} {today.day}, {today.year} Public authority: {AUTHORITY} "
+        f"{today.day} {today.strftime('%B')} {today.year} Public authority: {AUTHORITY} "
         "Hanne Handler with the reporter's identity Necessary to counter violations"
     )
     assert register_rows(hanne.get(page_path(unit, case))) == [row]

@@ -64,7 +64,7 @@ def test_a_requested_meeting_is_held_minuted_and_approved(app: Flask, clock: Fix
     )
     assert sent.status_code == 303
     page = text_of(hanne.get(base))
-    assert "Held on 2026-03-05" in page and MINUTES in page
+    assert "Held on 5 March 2026" in page and MINUTES in page
 
     assert reporter.open_case(code).status_code == 303
     mailbox = reporter.mailbox()
@@ -72,7 +72,7 @@ def test_a_requested_meeting_is_held_minuted_and_approved(app: Flask, clock: Fix
     assert press(reporter, mailbox, "Approve the minutes").status_code == 303
 
     page = text_of(hanne.get(base))
-    assert "approved by the reporter on 2026-03-05" in page
+    assert "approved by the reporter on 5 March 2026" in page
     with rt.sessions() as s:
         actions = s.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
     assert "meeting.held" in actions and "meeting.minutes_written" in actions

@@ -488,7 +488,7 @@ def test_the_reporter_asks_for_a_meeting_corrects_and_approves_the_minutes(
     session.commit()
     assert len(session.scalars(select(Meeting)).all()) == 1
     shown = text_of(reporter.mailbox())
-    assert "Meeting Status Requested on 2026-03-02 To be held by 2026-03-16" in shown
+    assert "Meeting Status Requested on 2 March 2026 To be held by 16 March 2026" in shown
     assert "will write to you here to agree a time and place" in shown
 
     # Days later the meeting takes place; the reporter comes back with the code.
@@ -500,7 +500,7 @@ def test_the_reporter_asks_for_a_meeting_corrects_and_approves_the_minutes(
 
     page = reporter.mailbox()
     shown = text_of(page)
-    assert "Version 1 by the case handler, 2026-03-05" in shown
+    assert "Version 1 by the case handler, 5 March 2026" in shown
     assert FIRST_MINUTES in shown
     assert "Earlier versions" not in shown
     # The correction box starts with the handler's text, to be edited rather than retyped.
@@ -518,7 +518,7 @@ def test_the_reporter_asks_for_a_meeting_corrects_and_approves_the_minutes(
     after = reporter.get(sent.headers["Location"])
     shown = text_of(after)
     assert "Your corrections have been sent to the case handler." in shown
-    assert "Your corrections, version 2, 2026-03-05" in shown
+    assert "Your corrections, version 2, 5 March 2026" in shown
     assert "Also: it was at night." in shown
     assert "Approve the minutes" not in shown  # the handler's turn
     assert handler.the_case().unread_for_handlers is True
@@ -529,7 +529,8 @@ def test_the_reporter_asks_for_a_meeting_corrects_and_approves_the_minutes(
     assert "Version 3 by the case handler" in shown and SECOND_MINUTES in shown
     # Earlier versions are kept and folded away (a <details> element: no JavaScript needed).
     html = page.get_data(as_text=True)
-    folded = html[html.index("<details") : html.index("</details>")]
+    start = html.index("<details", html.index("</details>"))  # after the report's
+    folded = html[start : html.index("</details>", start)]
     assert "Earlier versions (2)" in folded
     assert FIRST_MINUTES in folded and "Also: it was at night." in folded
     assert SECOND_MINUTES not in folded
@@ -538,7 +539,7 @@ def test_the_reporter_asks_for_a_meeting_corrects_and_approves_the_minutes(
     assert approved.status_code == 303
     shown = text_of(reporter.get(approved.headers["Location"]))
     assert "Thank you. You have approved the minutes." in shown
-    assert "You approved these minutes on 2026-03-05." in shown
+    assert "You approved these minutes on 5 March 2026." in shown
     assert "Suggest corrections" not in shown
     assert handler.versions() == [
         (1, "handler", None),

@@ -442,10 +442,10 @@ def test_the_auditor_reads_the_registers_and_downloads_them(
     assert "4 reports" in text
     rows = table_rows(record)
     assert [r.split(" ")[0] for r in rows] == [r.reference for r in expected_record(world)]
-    assert rows[0].startswith("2025-0042 Deleted Not sure Web form Yes 2025-12-01")
-    assert "2026-04-01" in rows[0]  # the day it was deleted
-    assert rows[2].startswith("2026-0002 Open Not sure Web form Yes 2026-03-02")
-    assert rows[2].endswith("2026-03-03 2")  # on hold since, two handlers with a key
+    assert rows[0].startswith("2025-0042 Deleted Not sure Web form Yes 1 Dec 2025")
+    assert "1 Apr 2026" in rows[0]  # the day it was deleted
+    assert rows[2].startswith("2026-0002 Open Not sure Web form Yes 2 Mar 2026")
+    assert rows[2].endswith("3 Mar 2026 2")  # on hold since, two handlers with a key
 
     one_year = auditor.get(f"{base(world)}/reports?year=2025").get_data(as_text=True)
     assert "1 report" in one_year
@@ -511,7 +511,7 @@ def test_the_auditor_reads_the_registers_and_downloads_them(
         },
     ]
     holds_page = auditor.get(f"{base(world)}/holds").get_data(as_text=True)
-    assert "<td>2026-0002</td><td>2026-03-03</td><td>New</td>" in holds_page
+    assert "<td>2026-0002</td><td>3 Mar 2026</td><td>New</td>" in holds_page
 
 
 def test_the_record_is_shown_a_hundred_reports_a_page(

@@ -112,7 +112,7 @@ def test_anonymous_report_with_a_file_from_form_to_mailbox(
     assert len(code.replace("-", "")) >= 16
 
     page = text_of(reporter.get(f"/o/{unit.org.slug}/report/code"))
-    assert "Case reference 2026-0001, received 2026-03-02." in page
+    assert "Case reference 2026-0001, received 2 March 2026." in page
     assert "shown only this once" in page
     assert "We cannot recover a lost code" in page
 
@@ -142,7 +142,7 @@ def test_anonymous_report_with_a_file_from_form_to_mailbox(
     shown = text_of(mailbox)
     assert "Case 2026-0001" in shown
     assert "Received, not yet acknowledged" in shown
-    assert "Not yet (at the latest 2026-03-09)" in shown
+    assert "Not yet (at the latest 9 March 2026)" in shown
     links = file_links(mailbox)
     assert list(links) == ["delivery-notes.txt"]
     download = reporter.get(links["delivery-notes.txt"])

@@ -218,14 +218,14 @@ def test_a_message_and_its_file_are_purged_from_the_case_page(
     assert f"purge/message/{message_id}" not in shown.get_data(as_text=True)  # not offered again
     staff_download = hanne.get(hanne.case_path(case.reference, f"files/{storage_name}"))
     assert staff_download.status_code == 410
-    assert f"This file was removed on {TODAY} as irrelevant to the report." in text_of(
+    assert f"This file was removed on {TODAY_IN_WORDS} as irrelevant to the report." in text_of(
         staff_download
     )
 
     mailbox = reporter.mailbox()
     assert mailbox.status_code == 200
-    assert f"Removed on {TODAY} as irrelevant" in text_of(mailbox)
-    assert f"File removed on {TODAY}" in text_of(mailbox)
+    assert f"Removed on {TODAY_IN_WORDS} as irrelevant" in text_of(mailbox)
+    assert f"File removed on {TODAY_IN_WORDS}" in text_of(mailbox)
     assert file_links(mailbox) == {}
     for gone in (text, file_text, file_name):
         assert gone not in mailbox.get_data(as_text=True)
@@ -298,7 +298,7 @@ def test_a_report_file_and_a_note_are_purged_through_the_domain(
     assert note_text not in page.get_data(as_text=True)
     assert f"File removed on {TODAY_IN_WORDS}" in text_of(page)
     assert reporter.mailbox().status_code == 200
-    assert f"File removed on {TODAY}" in text_of(reporter.mailbox())
+    assert f"File removed on {TODAY_IN_WORDS}" in text_of(reporter.mailbox())
 
 
 def test_the_record_of_the_handling_cannot_be_purged(

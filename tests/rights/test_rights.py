@@ -144,7 +144,7 @@ def test_registering_through_the_page(
         == 4
     )
     listing = text_of(worker.get(path))
-    assert f"Request {made.id}" in listing and "2026-03-27" in listing
+    assert f"Request {made.id}" in listing and "27 March 2026" in listing
     assert PERSON not in listing  # the list shows no names
     assert PERSON in text_of(worker.get(rights_path(worker, made.id)))
 

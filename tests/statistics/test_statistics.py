@@ -636,7 +636,7 @@ def test_a_period_of_ones_own_on_the_page_and_in_the_csv(
     lead = signed_in(app, clock, world.unit.handlers[2])
     page = lead.get(f"{base(world)}/", query_string={"from": "2026-01-10", "to": "2026-03-05"})
     assert page.status_code == 200
-    assert "Reports received from 2026-01-10 to 2026-03-05" in page.get_data(as_text=True)
+    assert "Reports received from 10 January 2026 to 5 March 2026" in page.get_data(as_text=True)
     assert key_figures(page)["reports"] == "5"
     assert figures(page)["months"].rows == [
         ("January 2026", "2"),
@@ -733,8 +733,8 @@ def test_the_yearly_summary_is_fit_to_print(
     html = page.get_data(as_text=True)
     assert "<h1>Annual summary 2026</h1>" in html
     assert "Testfirma testfirma ApS" in html
-    assert "Reports received from 2026-01-01 to 2026-12-31" in html
-    assert "Deadlines as of 2026-05-01" in html
+    assert "Reports received from 1 January 2026 to 31 December 2026" in html
+    assert "Deadlines as of 1 May 2026" in html
     assert key_figures(page)["reports"] == "9"
     assert len(figures(page)) == 7
     # The links and the hint are for the screen only; the stylesheet hides them in print.

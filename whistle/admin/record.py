@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +19,7 @@ from whistle.admin.channel import reporter_group_labels
 from whistle.admin.overview import active_members
 from whistle.casefile.holders import HANDLING_ROLES
 from whistle.casefile.limits import UploadLimits, upload_limits
-from whistle.core.labels import OUTCOME_LABELS
+from whistle.core.labels import OUTCOME_LABELS, preset_label
 from whistle.core.models import Category, Organisation, Role
 from whistle.core.settings import Settings
 from whistle.notify import mail
@@ -51,23 +49,7 @@ class ProcessingRecord:
 
 def describe_preset(preset: schedule.Preset) -> str:
     """A retention preset in words, in the current language."""
-    if preset.unit is schedule.Unit.DATE:
-        return str(_l("until a date the handler sets at closing"))
-    if preset.unit is schedule.Unit.DAYS:
-        return str(
-            ngettext(
-                "deleted %(num)d day after the reporter is told",
-                "deleted %(num)d days after the reporter is told",
-                preset.amount,
-            )
-        )
-    return str(
-        ngettext(
-            "deleted %(num)d month after closure",
-            "deleted %(num)d months after closure",
-            preset.amount,
-        )
-    )
+    return preset_label(str(preset))
 
 
 def processing_record(

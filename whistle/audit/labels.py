@@ -1,9 +1,24 @@
 """Names a person reads for the audit log's actions: the audit pages and the counsel case
-file's PDF (a leaf)."""
+file's PDF (a leaf), and the words for an entry's details."""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
+from datetime import date
+
 from flask_babel import lazy_gettext as _l
+
+from whistle.core import dates
+from whistle.core.labels import (
+    HEARING_LABELS,
+    OUTCOME_LABELS,
+    ROLE_LABELS,
+    SCOPE_LABELS,
+    preset_label,
+    retention_rule_label,
+)
 
 ACTION_NAMES = {
     "case.received": _l("Report received"),
@@ -103,3 +118,195 @@ ACTION_NAMES = {
     "key.warning_dismissed": _l("Key warning dismissed by a unit lead"),
     "key.certified_with_recovery": _l("Key certified with the recovery key (offline)"),
 }
+
+
+# --- The details of an entry, as words -------------------------------------------------------
+# An entry's ``detail`` is canonical JSON of short identifiers, numbers and booleans
+# (whistle/core/audit.py). A person reads each as "Step: password", "Paused: yes": a label per
+# known key, and per known value; an unknown key or value is shown as it is, never as JSON.
+
+DETAIL_NAMES = {
+    "accepted": _l("Accepted"),
+    "added": _l("Roles added"),
+    "assignee": _l("Assigned to"),
+    "authority_note": _l("Internal note on the authority"),
+    "basis": _l("Basis"),
+    "by": _l("By"),
+    "bytes": _l("Size in bytes"),
+    "case": _l("Case"),
+    "cases": _l("Cases"),
+    "category": _l("Category"),
+    "certifications": _l("Certifications"),
+    "counsel": _l("Legal counsel"),
+    "decision": _l("Decision"),
+    "default": _l("Back to the standard text"),
+    "delete_on": _l("To be deleted on"),
+    "departed": _l("People who left"),
+    "disclosure": _l("Disclosure"),
+    "epoch": _l("Key generation"),
+    "export": _l("Case file"),
+    "file_mb": _l("Largest file (MB)"),
+    "files": _l("Files"),
+    "grantee": _l("Given to"),
+    "ground": _l("Ground"),
+    "hearing": _l("Hearing"),
+    "height": _l("Height (pixels)"),
+    "id": _l("Number"),
+    "identity": _l("With the reporter's identity"),
+    "invitation": _l("Invitation"),
+    "item": _l("Item"),
+    "keys": _l("Keys"),
+    "kind": _l("Kind"),
+    "late": _l("Late"),
+    "leads": _l("Unit leads"),
+    "locale": _l("Language"),
+    "login": _l("Signs in to the mail server"),
+    "meeting": _l("Meeting"),
+    "new_password": _l("New password"),
+    "note": _l("Internal note"),
+    "notes": _l("With internal notes"),
+    "notice": _l("Reporter told first"),
+    "on": _l("On"),
+    "orphans": _l("Leftovers removed"),
+    "outcome": _l("Outcome"),
+    "part": _l("Part"),
+    "partials": _l("Half-written files removed"),
+    "paused": _l("Paused"),
+    "pending": _l("Pending"),
+    "pending_dropped": _l("Pending dropped"),
+    "person": _l("Person concerned"),
+    "port": _l("Port"),
+    "preset": _l("Retention"),
+    "reason": _l("Reason"),
+    "recipient": _l("Recipient"),
+    "register": _l("Register entry"),
+    "removed": _l("Roles removed"),
+    "renamed": _l("Renamed"),
+    "report": _l("Report"),
+    "request": _l("Request"),
+    "review_on": _l("Review on"),
+    "roles": _l("Roles"),
+    "rule": _l("Retention"),
+    "scope": _l("Scope"),
+    "security": _l("Connection security"),
+    "sent": _l("Sent"),
+    "sessions": _l("Sessions ended"),
+    "step": _l("Step"),
+    "text": _l("Text"),
+    "total_mb": _l("All files of a report (MB)"),
+    "until": _l("Until"),
+    "user": _l("Person"),
+    "warning": _l("Warning"),
+    "width": _l("Width (pixels)"),
+}
+
+# Values that are identifiers, in words (shared across keys: "kind" is a message's kind, a
+# key warning's or a data-subject request's; "reason" is why someone left a case).
+DETAIL_VALUES = {
+    "password": _l("password"),
+    "code": _l("two-step code"),
+    "reporter": _l("the reporter"),
+    "lead": _l("a unit lead"),
+    "recused": _l("stepped aside"),
+    "excluded": _l("kept out"),
+    "role_removed": _l("role removed"),
+    "deactivated": _l("account deactivated"),
+    "reporter_key_pair": _l("the reporter's key pair"),
+    "case_linked": _l("case linked"),
+    "message": _l("message"),
+    "question": _l("question"),
+    "acknowledgement": _l("acknowledgement of receipt"),
+    "interim_feedback": _l("interim feedback"),
+    "final_outcome": _l("final outcome"),
+    "file": _l("file"),
+    "key_mismatch": _l("a staff key did not match"),
+    "pins_mismatch": _l("the organisation's keys did not match"),
+    "access": _l("access"),
+    "rectification": _l("rectification"),
+    "erasure": _l("erasure"),
+    "restriction": _l("restriction"),
+    "objection": _l("objection"),
+    "granted": _l("granted"),
+    "partly_granted": _l("partly granted"),
+    "refused": _l("refused"),
+    "consent": _l("the reporter's consent"),
+    "authority": _l("necessary to counter violations"),
+    "defence": _l("rights of defence"),
+    "pdf": _l("PDF"),
+    "bundle": _l("bundle"),
+    "starttls": _l("STARTTLS"),
+    "tls": _l("TLS"),
+    "how_it_works": _l("How reporting works"),
+    "who_handles": _l("Who handles reports"),
+    "report_internally": _l("Why report internally"),
+    "external_channel": _l("External reporting"),
+    "protection": _l("Protection"),
+    "privacy": _l("Privacy"),
+}
+
+LANGUAGES = {"da": "Dansk", "en": "English"}
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+_PEOPLE = frozenset({"user", "grantee", "assignee", "counsel"})
+_ROLE_LISTS = frozenset({"roles", "added", "removed"})
+_ROLE_NAMES = {role.value: label for role, label in ROLE_LABELS.items()}
+_OUTCOME_NAMES = {outcome.value: label for outcome, label in OUTCOME_LABELS.items()}
+
+
+def _value_words(key: str, value: object, people: Mapping[int, str], locale: str) -> str:
+    if value is None or value == "":
+        return str(_l("none"))
+    if isinstance(value, bool):
+        return str(_l("yes") if value else _l("no"))
+    if isinstance(value, int):
+        return people.get(value, str(value)) if key in _PEOPLE else str(value)
+    text = str(value)
+    if key in _ROLE_LISTS:
+        roles = [str(_ROLE_NAMES.get(r, r)) for r in text.split(":")]
+        return ", ".join(roles)
+    if key == "outcome" and text in _OUTCOME_NAMES:
+        return str(_OUTCOME_NAMES[text])
+    if key == "scope" and text in SCOPE_LABELS:
+        return str(SCOPE_LABELS[text])
+    if key == "hearing" and text in HEARING_LABELS:
+        return str(HEARING_LABELS[text])
+    if key == "rule":
+        return retention_rule_label(text)
+    if key == "preset":
+        return preset_label(text)
+    if key == "locale":
+        return LANGUAGES.get(text, text)
+    if ISO_DAY.fullmatch(text):
+        return dates.day(date.fromisoformat(text), locale)
+    return str(DETAIL_VALUES.get(text, text))
+
+
+def detail_words(detail: str, people: Mapping[int, str], locale: str) -> list[tuple[str, str]]:
+    """An entry's details as (label, value) pairs in ``locale``'s words; a detail that is not
+    a JSON object is one pair with an empty label."""
+    try:
+        data = json.loads(detail) if detail else {}
+    except ValueError:
+        return [("", detail)]
+    if not isinstance(data, dict):
+        return [("", str(data))]
+    known = {k: v for k, v in data.items() if k in DETAIL_NAMES}
+    ordered = [*known, *sorted(k for k in data if k not in DETAIL_NAMES)]
+    return [
+        (
+            str(DETAIL_NAMES.get(key, key.replace("_", " ").capitalize())),
+            _value_words(key, data[key], people, locale),
+        )
+        for key in ordered
+    ]
+
+
+def people_in(detail: str) -> set[int]:
+    """The staff members an entry's details name by number (to show their names)."""
+    try:
+        data = json.loads(detail) if detail else {}
+    except ValueError:
+        return set()
+    if not isinstance(data, dict):
+        return set()
+    return {v for k, v in data.items() if k in _PEOPLE and isinstance(v, int)}

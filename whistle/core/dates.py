@@ -2,9 +2,11 @@
 Danish, "7 December 2026" in English (the British order, never the US one). Running text,
 pages, mails and PDFs use these; CSV files and machine formats keep ISO 8601.
 
-A leaf (Babel only), so pages, mails, commands and PDFs take their dates from here. The
-templates reach it through the ``day``, ``moment`` and ``month`` filters
-(whistle/web/templating.py).
+A leaf (Babel and the translation layer only), so pages, mails, commands and PDFs take their
+dates from here. The templates reach it through the ``day``, ``moment`` and ``month`` filters
+(whistle/web/templating.py); Python code that formats for whoever reads now uses
+:func:`reader_locale`, and a refusal built by domain code (which knows no reader) carries a
+:class:`ShownDay`, formatted when the message is shown.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from babel.dates import format_date, format_time
+from flask_babel import get_locale
 
 # The Babel locale that formats each of Whistle's languages.
 FORMAT_LOCALES = {"da": "da_DK", "en": "en_GB"}
@@ -49,4 +52,32 @@ def month(value: date | None, locale: str | None) -> str:
     return format_date(value, "MMMM yyyy", locale=_babel_locale(locale))
 
 
-__all__ = ["FORMAT_LOCALES", "day", "moment", "month"]
+def reader_locale() -> str:
+    """The language of whoever reads now: the request's, or the one forced for a mail or a
+    PDF (``flask_babel.force_locale``); Danish outside any request."""
+    try:
+        current = get_locale()
+    except RuntimeError:  # no application context
+        current = None
+    return str(current or "da")
+
+
+class ShownDay:
+    """A day written into a message when the message is shown, in its reader's language
+    (``%(day)s`` in a lazy translation calls ``str`` then): domain code raises refusals
+    before anyone knows who reads them."""
+
+    __slots__ = ("short", "value")
+
+    def __init__(self, value: date, *, short: bool = False) -> None:
+        self.value = value
+        self.short = short
+
+    def __str__(self) -> str:
+        return day(self.value, reader_locale(), short=self.short)
+
+    def __repr__(self) -> str:
+        return f"ShownDay({self.value!r})"
+
+
+__all__ = ["FORMAT_LOCALES", "ShownDay", "day", "moment", "month", "reader_locale"]

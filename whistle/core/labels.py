@@ -1,6 +1,6 @@
 """Names a person reads for the values every feature shares: staff roles, a case's status,
-outcome, scope and hearing, who wrote a message and what kind it is, the kinds of internal
-notes, the reporter's relation to the organisation.
+outcome, scope, hearing and retention rule, who wrote a message and what kind it is, the kinds
+of internal notes, the reporter's relation to the organisation.
 
 A leaf (it imports only the models' enums and the translation layer), so pages, commands and
 the counsel PDF alike take their labels from here. A feature's own labels live in its
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from whistle.core.models import Author, CaseOutcome, CaseStatus, Role
 
@@ -116,3 +117,56 @@ CHANNEL_LABELS = {
     "meeting": _l("Meeting"),
     "letter": _l("Letter"),
 }
+
+
+def relation_label(code: str | None) -> str:
+    """The reporter's relation to the organisation in words; the code itself if unknown."""
+    if not code:
+        return ""
+    wanted = code.replace("_", "-")
+    return next((str(label) for known, label in RELATION_LABELS if known == wanted), code)
+
+
+def preset_label(preset: str) -> str:
+    """A retention preset ("30d", "2m", "date") in words; the text itself if unknown."""
+    if preset == "date":
+        return str(_l("until a date the handler sets at closing"))
+    number, unit = preset[:-1], preset[-1:]
+    if not number.isdigit() or unit not in ("d", "m"):
+        return preset
+    if unit == "d":
+        return str(
+            ngettext(
+                "deleted %(num)d day after the reporter is told",
+                "deleted %(num)d days after the reporter is told",
+                int(number),
+            )
+        )
+    return str(
+        ngettext(
+            "deleted %(num)d month after closure",
+            "deleted %(num)d months after closure",
+            int(number),
+        )
+    )
+
+
+REQUEST_RULE_LABELS = {
+    "erasure_request": _l("Deleted at the request of a data subject (erasure)"),
+    "objection_request": _l("Deleted at the request of a data subject (objection)"),
+}
+
+
+def retention_rule_label(rule: str | None) -> str:
+    """Why a case is deleted on its day, in words: "Substantiated: until a date the handler
+    sets at closing" for ``substantiated:date``; the rule itself if unknown."""
+    if not rule:
+        return ""
+    if rule in REQUEST_RULE_LABELS:
+        return str(REQUEST_RULE_LABELS[rule])
+    outcome, _sep, preset = rule.partition(":")
+    try:
+        outcome_label = OUTCOME_LABELS[CaseOutcome(outcome)]
+    except ValueError:
+        return rule
+    return f"{outcome_label}: {preset_label(preset)}" if preset else str(outcome_label)

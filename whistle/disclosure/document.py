@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask_babel import format_date
 from flask_babel import gettext as _
 
+from whistle.core import dates
 from whistle.disclosure.handover import Handover
 from whistle.pdf.process import render_pdf
 
@@ -37,7 +37,7 @@ class Letter:
 
 
 def _day(day: date | None) -> str:
-    return format_date(day, "long") if day is not None else ""
+    return dates.day(day, dates.reader_locale())
 
 
 def ground_text(ground: str) -> str:

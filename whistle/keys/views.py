@@ -4,14 +4,13 @@ and key warnings (whistle/keys/certification.py, whistle/keys/warnings.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import BooleanField
 
 from whistle.casefile.content import user_names
-from whistle.core import trust
+from whistle.core import dates, trust
 from whistle.core.labels import ROLE_LABELS
 from whistle.core.models import Role
 from whistle.core.refusals import Refused
@@ -80,7 +79,7 @@ def _page(
     names = user_names(session, {w.user_id for w in warnings if w.user_id is not None})
     unknown = _l("a staff member")
     texts = {
-        w.id: format_date(w.created_at.date(), format="long")
+        w.id: dates.day(w.created_at, dates.reader_locale())
         + ": "
         + str(key_warnings.LABELS[key_warnings.WarningKind(w.kind)])
         % {"name": names.get(w.user_id or 0) or str(unknown)}

@@ -28,6 +28,7 @@ from whistle.casefile.holders import holds_clause
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import person_context
+from whistle.core.dates import ShownDay
 from whistle.core.db import unit_of_work
 from whistle.core.deadlines import add_months
 from whistle.core.models import Case, PersonConcerned
@@ -183,7 +184,7 @@ def defer(
             "review_on",
             _l(
                 "Choose a review date after today and no later than %(latest)s.",
-                latest=latest.isoformat(),
+                latest=ShownDay(latest),
             ),
         )
     text = content.required_text(reason, "reason", _l("Give the reason for deferring."))

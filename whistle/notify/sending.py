@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
-from flask_babel import force_locale, format_date, ngettext
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import (
@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from crypto import OpenError, decrypt_field
+from whistle.core import dates
 from whistle.core.clock import Clock
 from whistle.core.contexts import outbox_address_context
 from whistle.core.models import (
@@ -163,7 +164,7 @@ def render_mail(
             .render(
                 organisation=name,
                 reference=case_reference,
-                due=format_date(due, format="long") if due is not None else "",
+                due=dates.day(due, organisation.default_locale),
                 sign_in_url=f"{base}/staff/",
                 mailbox_url=f"{base}/o/{organisation.slug}/case/open",
             )

@@ -13,7 +13,12 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from whistle.core.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
+from whistle.core.labels import (
+    HEARING_LABELS,
+    OUTCOME_LABELS,
+    SCOPE_LABELS,
+    retention_rule_label,
+)
 from whistle.core.models import Role
 from whistle.core.runtime import db, runtime
 from whistle.registers.counts import counts
@@ -53,6 +58,7 @@ def _labels() -> dict[str, object]:
         "outcome_labels": OUTCOME_LABELS,
         "scope_labels": SCOPE_LABELS,
         "hearing_labels": HEARING_LABELS,
+        "rule_label": retention_rule_label,
         "english": str(get_locale()) == "en",
     }
 

@@ -13,7 +13,10 @@ case in the meantime its content key is renewed then, before the reporter can wr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -30,6 +33,7 @@ from crypto import (
     wrap_reporter_seed,
 )
 from whistle.casefile.access import KeyRing
+from whistle.casefile.content import report_of
 from whistle.casefile.conversation import PreparedFile, post_message
 from whistle.casefile.epochs import renew_keys
 from whistle.casefile.key_wrapping import case_kek, unwrap_reporter_key, wrap_reporter_key
@@ -37,9 +41,15 @@ from whistle.casefile.sealing import seal_content_to_reporter
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work
-from whistle.core.models import Author, Case, Message
+from whistle.core.models import Author, Case, CaseStatus, Category, Message
+from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
 from whistle.notify.outbox import queue_case_event
+
+CLOSED = _l(
+    "Your message was not sent: the case handler has closed this case, so it takes no new "
+    "messages or files. What you wrote is shown below, so that you can keep it."
+)
 
 
 class UnknownCode(Exception):
@@ -146,7 +156,10 @@ def reply(
     """The reporter writes to the unit (with files). Commits; on failure nothing stays.
 
     K5: the entitled handlers hear, in the same transaction, that something happened, never
-    what (whistle/notify/outbox.py)."""
+    what (whistle/notify/outbox.py). A closed case takes nothing more: :class:`Refused` (a
+    mailbox page left open from before the closing still posts)."""
+    if case.status == CaseStatus.CLOSED:
+        raise Refused("body", CLOSED)
     return post_message(
         session,
         clock,
@@ -162,3 +175,42 @@ def reply(
 
 def _tell_handlers(session: Session, clock: Clock, case: Case) -> None:
     queue_case_event(session, clock, case, "reporter_message")
+
+
+@dataclass(frozen=True, repr=False)
+class YourReport:
+    """The report as its reporter sent it, opened with the reporter's own keys: what the
+    mailbox shows him to re-read. His name and contact details, if he gave them, are under the
+    identity key, which only the handlers hold: he is told only whether he gave them."""
+
+    received_on: date
+    category_da: str  # "" when the category was deleted since
+    category_en: str
+    relation: str  # a code of whistle/core/labels.py RELATION_LABELS, or ""
+    what: str
+    when_where: str
+    who: str
+    how_known: str
+    anonymous: bool
+    meeting_requested: bool
+
+    def __repr__(self) -> str:
+        return "YourReport(<secret>)"
+
+
+def your_report(session: Session, case: Case, content: KeyRing) -> YourReport:
+    """What the reporter wrote, opened with his key ring (``content``)."""
+    data = report_of(case, content)
+    category = session.get(Category, case.category_id) if case.category_id is not None else None
+    return YourReport(
+        received_on=case.received_on,
+        category_da=category.label_da if category is not None else "",
+        category_en=category.label_en if category is not None else "",
+        relation=str(data.get("relation") or ""),
+        what=str(data.get("what") or ""),
+        when_where=str(data.get("when_where") or ""),
+        who=str(data.get("who") or ""),
+        how_known=str(data.get("how_known") or ""),
+        anonymous=case.anonymous,
+        meeting_requested=bool(data.get("meeting_requested", case.meeting_requested)),
+    )

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.dates import ShownDay
 from whistle.core.db import unit_of_work
 from whistle.core.deadlines import add_months
 from whistle.core.models import Case, CaseKey, CaseOutcome, CaseStatus, OrgSetting
@@ -193,7 +194,7 @@ def retention_for(
             _l(
                 "For this outcome the case is kept until %(day)s; choose a later date or "
                 "leave the field empty.",
-                day=computed.isoformat(),
+                day=ShownDay(computed),
             ),
         )
     return Retention(keep_until, f"{outcome.value}:date")

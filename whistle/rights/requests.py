@@ -40,6 +40,7 @@ from whistle.casefile.request_keys import new_request_key, seal_request_key
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.contexts import rights_note_context, rights_subject_context
+from whistle.core.dates import ShownDay
 from whistle.core.db import unit_of_work
 from whistle.core.deadlines import add_months
 from whistle.core.models import RightsNote, RightsRequest, RightsRequestKey
@@ -277,8 +278,8 @@ def _extended_to(request: RightsRequest, today: date, until: date | None) -> dat
             "until",
             _l(
                 "Choose a new deadline after %(due)s and no later than %(latest)s.",
-                due=request.due_on.isoformat(),
-                latest=latest.isoformat(),
+                due=ShownDay(request.due_on),
+                latest=ShownDay(latest),
             ),
         )
     return until

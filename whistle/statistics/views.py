@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from whistle.core import dates
 from whistle.core.labels import OUTCOME_LABELS
 from whistle.core.models import CaseOutcome, Role
 from whistle.core.runtime import db, runtime
@@ -144,7 +145,7 @@ def _figures(stats: Statistics) -> list[Figure]:
             "months",
             _("Reports received per month"),
             _("Month"),
-            [(str(format_date(m.month, "MMMM yyyy")), m.reports) for m in stats.by_month],
+            [(dates.month(m.month, dates.reader_locale()), m.reports) for m in stats.by_month],
             vertical=True,
             chart_labels=[
                 str(format_date(m.month, "LLL" if one_year else "MMM yyyy")) for m in stats.by_month

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from whistle.casefile.conversation import FileDamaged, FileGone, FileView
+from whistle.core import dates
 from whistle.web.errors import render_error
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def gone_page(gone: FileGone) -> tuple[str, int]:
         _("File removed"),
         _(
             "This file was removed on %(day)s as irrelevant to the report.",
-            day=gone.purged_on.isoformat(),
+            day=dates.day(gone.purged_on, dates.reader_locale()),
         ),
     )
 

@@ -14,7 +14,6 @@ from datetime import date
 from typing import Any
 
 from flask import render_template, request
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
@@ -144,14 +143,15 @@ class CasePage:
 
 def _acknowledgement_text(case: Case) -> str:
     text: str = _(
-        "Thank you for your report. We confirm that we received it on %(received)s.\n\n"
+        "Thank you for your report. It reached us on %(received)s, and we hereby confirm "
+        "its receipt.\n\n"
         "We will look into what you have reported and give you feedback at the latest on "
         "%(due)s. We may ask you questions here in the meantime; please look in from time "
         "to time.\n\n"
         "You can also report to the national external whistleblower scheme at "
         "Datatilsynet (whistleblower.dk).",
-        received=dates.day(case.received_on, str(get_locale())),
-        due=dates.day(handling_feedback_due(case), str(get_locale())),
+        received=dates.day(case.received_on, dates.reader_locale()),
+        due=dates.day(handling_feedback_due(case), dates.reader_locale()),
     )
     return text
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template, request
-from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
@@ -21,6 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import FileField, TextAreaField
 from wtforms.validators import Length
 
+from whistle.core import dates
 from whistle.core.labels import RELATION_LABELS
 from whistle.core.models import Organisation
 from whistle.core.org_keys import all_verify_keys
@@ -137,7 +137,7 @@ def _described(check: ReceiptCheck, org: Organisation) -> dict[str, Any]:
     keys = all_verify_keys(db(), org.id)
     return {
         "valid": check,
-        "received": format_date(check.statement.day, "long"),
+        "received": dates.day(check.statement.day, dates.reader_locale()),
         "by_earlier_key": bool(keys) and check.signed_by != keys[0],
     }
 

@@ -19,6 +19,7 @@ from whistle.casefile.conversation import (
     report_files,
 )
 from whistle.casefile.limits import UploadLimits, upload_limits
+from whistle.core.labels import relation_label
 from whistle.core.models import Organisation, User
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
@@ -108,6 +109,8 @@ def case(slug: str) -> Response | str:
             except StorageError:
                 show_storage_failure(form, "body")
                 reattach = names_to_reattach(files)
+            except Refused as refused:  # closed since the page was opened
+                return mailbox_page(org, reporter, form=form, unsent=(str(refused.message), body))
             else:
                 return redirect(url_for("mailbox.case", slug=org.slug, sent=1), code=303)
     return mailbox_page(
@@ -139,11 +142,13 @@ def mailbox_page(
     batch: UploadBatch | None = None,
     reattach: Sequence[str] = (),
     correction: tuple[str, MinutesCorrectionForm] | None = None,
+    unsent: tuple[str, str] | None = None,
 ) -> str:
     """The mailbox page; seen once, everything on it counts as read.
 
     ``correction`` is a correction form the reporter sent (with its version uid) that must be
-    shown again with its errors and everything typed in it.
+    shown again with its errors and everything typed in it; ``unsent`` a message refused
+    because the case was closed meanwhile (the reason, and the text to keep).
     """
     session = db()
     messages = conversation(session, reporter.case, reporter.content)
@@ -162,12 +167,17 @@ def mailbox_page(
                 formdata=None, prefix=minutes_form_prefix(awaiting.uid), body=awaiting.body
             )
     notice = request.args.get("minutes")
+    closed_with = next((m for m in reversed(messages) if m.kind == "final_outcome"), None)
     page = render_template(
         "reporting/mailbox.html",
         organisation=org,
         case=reporter.case,
         messages=messages,
         report_files=sent_with_report,
+        your_report=followup.your_report(session, reporter.case, reporter.content),
+        relation_label=relation_label,
+        final_outcome=closed_with,
+        unsent=unsent,
         meetings=meetings,
         consents=disclosure_consent.for_reporter(session, reporter.case),
         corrections=corrections,

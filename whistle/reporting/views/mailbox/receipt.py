@@ -4,11 +4,11 @@ the report was received as it reads (docs/receipts.md)."""
 from __future__ import annotations
 
 from flask import render_template, url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from whistle.core import dates
 from whistle.core.models import Organisation
 from whistle.core.runtime import db, runtime
 from whistle.reporting.receipts import IssuedReceipt, issue_receipt
@@ -32,7 +32,7 @@ def _receipt_context(org: Organisation, issued: IssuedReceipt) -> dict[str, obje
     return {
         "organisation": org,
         "statement": statement,
-        "received": format_date(statement.day, "long"),
+        "received": dates.day(statement.day, dates.reader_locale()),
         "canonical": statement.canonical().decode(),
         "signature": issued.signature,
         "fingerprint": issued.verify_key.fingerprint(),
