@@ -100,7 +100,11 @@ def set_accent(session: Session, clock: Clock, org_id: int, actor_id: int, text:
             action="settings.accent_changed",
             org_id=org_id,
             actor_user_id=actor_id,
-            detail={"colour": colour or "", "used": bool(colour and readable(colour))},
+            # The hex digits without "#" (audit details are identifiers).
+            detail={
+                "colour": colour[1:] if colour else "",
+                "used": bool(colour and readable(colour)),
+            },
         )
         session.flush()
         return True

@@ -113,7 +113,6 @@ class ProfileForm(FlaskForm):
 class AccentForm(FlaskForm):
     accent = StringField(
         _l("Colour"),
-        validators=[Length(max=7)],
         description=_l(
             "A hex code such as #1a6b3c, used for links, buttons and the line above each page. "
             "Leave it empty for Whistle's own blue. A colour too light to read on white is kept "
