@@ -5,7 +5,9 @@ off) reports, sees the case code and opens the mailbox. At 360, 768 and 1,280 px
 screenshotted to ``test-output/browser/widths/<language>/`` and checked: the document never
 scrolls sideways (``scrollWidth <= innerWidth``: a wide table scrolls in its own container),
 no heading is clipped or runs out of the window, and axe-core finds no serious or critical
-violation. Markup validity is tests/browser/test_markup.py's.
+violation. The code page and a case page are also printed (print media): no footer,
+navigation or forms on paper, the code and the case still there. Markup validity is
+tests/browser/test_markup.py's.
 
 The pages are the same markup on either database: this runs on SQLite only.
 """
@@ -96,6 +98,24 @@ class WidthCheck:
                 problems.append(f"{where}: heading clipped: {heading}")
             self.evidence.record(visitor, f"{name}-{width}")
 
+    def printed(self, visitor: Visitor, name: str, keeps: str) -> None:
+        """The page on paper: no navigation, footer or forms; ``keeps`` still shown."""
+        page = visitor.page
+        page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+        page.emulate_media(media="print")
+        hidden = "header.site nav, footer.site, main form, main nav"
+        shown = page.evaluate(
+            "(sel) => Array.from(document.querySelectorAll(sel))"
+            ".filter((e) => e.getClientRects().length > 0).map((e) => e.tagName.toLowerCase())",
+            hidden,
+        )
+        if shown:
+            self.problems.append(f"{name} printed: still prints {', '.join(shown)}")
+        if not page.locator(keeps).first.is_visible():
+            self.problems.append(f"{name} printed: {keeps} is not printed")
+        page.screenshot(path=self.evidence.folder / f"print-{name}.png", full_page=True)
+        page.emulate_media(media="screen")
+
     def assert_clean(self) -> None:
         self.evidence.assert_accessible()
         if self.elsewhere:
@@ -151,6 +171,7 @@ def report_and_open_mailbox(
     code = page.locator(".case-code .code").inner_text().strip()
     check.evidence.keep_secret(code)
     check.page(reporter, "case-code")
+    check.printed(reporter, "case-code", ".case-code .code")
     page.locator("#written_down").check()
     page.locator("form:has(#written_down) button[type=submit]").click()
     page.wait_for_url("**/case/")
@@ -194,6 +215,8 @@ def test_the_main_pages_fit_every_width(
         for stop in stops:
             page.goto(f"{live_server}{stop.path}")
             check.page(visitor, stop.name)
+            if stop.name == "case":
+                check.printed(visitor, "case", "main h1")
         context.close()
 
     check.assert_clean()
