@@ -159,7 +159,12 @@ def test_a_handler_who_steps_aside_reads_nothing_written_after_from_an_old_copy(
 
     worker = CaseWorker(app, clock, rikke, slug=unit.org.slug)
     worker.sign_in()
-    assert worker.case_action(case.reference, "recuse").status_code == 303
+    stepped_aside = worker.case_action(
+        case.reference,
+        "recuse",
+        {"recuse-reason": "Fake reason: I know the reporter.", "recuse-confirm": "y"},
+    )
+    assert stepped_aside.status_code == 303
     assert worker.open_case(case.reference).status_code == 403
     session.refresh(case)
     assert case.key_epoch == 1

@@ -49,6 +49,7 @@ QUESTION = "Fake question: on which days did you see the pallets leave?"
 QUESTION_FILE = Upload("floor-plan.txt", b"Fake floor plan of the warehouse.\n" * 50)
 ANSWER = "Fake answer: on Mondays and Thursdays, after closing time."
 ANSWER_FILE = Upload("photo-notes.txt", b"Fake notes about the photos.\n" * 80)
+RECUSAL_REASON = "Fake reason: I know the people in the warehouse team."
 DONE = "Fake follow-up: we interviewed the warehouse staff and checked the stock lists."
 WHY = "Fake reasons: the stock lists are the only record of what left the warehouse."
 
@@ -109,8 +110,8 @@ def test_a_report_from_intake_to_closure(
     # The case waits in the inbox with its acknowledgement deadline: received + 7 days.
     worker = signed_in(hanne(app, clock, unit))
     row = inbox_rows(worker.inbox())[ref]
-    assert "Acknowledge by 2026-03-09" in row
-    assert "On time" in row
+    assert "7 days left 9 Mar 2026" in row  # received on 2 March
+    assert "99 days left 9 Jun 2026" in row  # feedback, 3 months after the 7 days
 
     # Opening it shows the report, and the opening is logged.
     page = worker.open_case(ref)
@@ -121,7 +122,7 @@ def test_a_report_from_intake_to_closure(
     # Acknowledge: the suggested text names the feedback deadline; the 3 months start now.
     clock.advance(timedelta(days=2))
     worker = signed_in(hanne(app, clock, unit))  # two days later: a new sign-in
-    assert "give you feedback at the latest on June 4, 2026" in text_of(worker.open_case(ref))
+    assert "give you feedback at the latest on 4 June 2026" in text_of(worker.open_case(ref))
     sent = worker.case_action(
         ref, "acknowledge", {"ack-body": "Fake acknowledgement: thank you, we have your report."}
     )
@@ -134,9 +135,10 @@ def test_a_report_from_intake_to_closure(
     )
     page = text_of(worker.open_case(ref))
     assert "The acknowledgement has been sent." not in page  # only right after sending
-    assert "Sent 2026-03-04" in page and "Due by 2026-06-04" in page
+    assert "Sent 4 March 2026" in page and "Due by 4 June 2026" in page
     assert "Send the acknowledgement" not in page  # once is enough
-    assert "Feedback by 2026-06-04" in inbox_rows(worker.inbox())[ref]
+    assert "✓ Done 4 Mar 2026" in inbox_rows(worker.inbox())[ref]
+    assert "92 days left 4 Jun 2026" in inbox_rows(worker.inbox())[ref]
 
     assert reporter.open_case(code).status_code == 303
     mailbox = text_of(reporter.mailbox())
@@ -168,7 +170,7 @@ def test_a_report_from_intake_to_closure(
     answer_file = staff_file_links(case_page)[ANSWER_FILE.name]
     assert worker.get(answer_file).data == ANSWER_FILE.data
     assert ref not in inbox_rows(worker.inbox(unread="1"))
-    assert ref in inbox_rows(worker.inbox())
+    assert ref in inbox_rows(worker.inbox(reset="1"))
 
     # Feedback needs both what is done and why (D3): a missing part is sent back, nothing goes.
     before = messages_of(session, case)
@@ -190,7 +192,7 @@ def test_a_report_from_intake_to_closure(
     assert sent.status_code == 303
     assert messages_of(session, case)[-1] == "interim_feedback"
     assert the_case(session, ref).feedback_on == date(2026, 3, 24)
-    assert "Deadlines met" in inbox_rows(worker.inbox())[ref]
+    assert "✓ Done 24 Mar 2026" in inbox_rows(worker.inbox())[ref]
 
     # Closing before the reporter has the final outcome is refused, with the reason shown.
     early = worker.case_action(
@@ -427,11 +429,12 @@ def test_feedback_is_due_three_months_after_the_acknowledgement_across_month_end
     clock.set(at(acknowledged))
     worker = signed_in(hanne(app, clock, unit))
     suggested = text_of(worker.open_case(ref))
-    assert f"give you feedback at the latest on {feedback_due:%B} {feedback_due.day}," in suggested
+    in_words = f"{feedback_due.day} {feedback_due:%B %Y}"
+    assert f"give you feedback at the latest on {in_words}." in suggested
     worker.case_action(ref, "acknowledge", {"ack-body": "Fake acknowledgement."})
     case = the_case(session, ref)
     assert (case.acknowledged_on, case.feedback_due) == (acknowledged, feedback_due)
-    assert f"Feedback by {feedback_due.isoformat()}" in inbox_rows(worker.inbox())[ref]
+    assert f"left {feedback_due.day} {feedback_due:%b %Y}" in inbox_rows(worker.inbox())[ref]
 
 
 def test_without_an_acknowledgement_feedback_counts_from_the_end_of_the_seven_days(
@@ -441,7 +444,7 @@ def test_without_an_acknowledgement_feedback_counts_from_the_end_of_the_seven_da
     ref = submit(app, session, unit).reference  # 7 days run out on 30 November
     worker = signed_in(hanne(app, clock, unit))
     page = text_of(worker.open_case(ref))
-    assert "Due by 2026-11-30" in page and "Due by 2027-02-28" in page
+    assert "Due by 30 November 2026" in page and "Due by 28 February 2027" in page
 
 
 # Received and acknowledged dates of cases seen in the inbox on 30 June 2026, with the state
@@ -450,15 +453,15 @@ def test_without_an_acknowledgement_feedback_counts_from_the_end_of_the_seven_da
 TODAY = date(2026, 6, 30)
 DEADLINE_CASES: dict[str, tuple[str, str | None, str | None, str]] = {
     # name: (received, acknowledged, feedback given (2026-MM-DD), the row's deadline and state)
-    "feedback overdue": ("03-25", "03-29", None, "Feedback by 2026-06-29 · Overdue"),
-    "feedback due today": ("03-26", "03-31", None, "Feedback by 2026-06-30 · Due soon"),
-    "feedback met": ("04-01", "04-02", "04-20", "Deadlines met"),
-    "feedback in 14 days": ("04-10", "04-14", None, "Feedback by 2026-07-14 · Due soon"),
-    "feedback in 15 days": ("04-10", "04-15", None, "Feedback by 2026-07-15 · On time"),
-    "ack overdue": ("06-20", None, None, "Acknowledge by 2026-06-27 · Overdue"),
-    "ack due today": ("06-23", None, None, "Acknowledge by 2026-06-30 · Due soon"),
-    "ack in 2 days": ("06-25", None, None, "Acknowledge by 2026-07-02 · Due soon"),
-    "ack in 3 days": ("06-26", None, None, "Acknowledge by 2026-07-03 · On time"),
+    "feedback overdue": ("03-25", "03-29", None, "⚠ Overdue by 1 day 29 Jun 2026"),
+    "feedback due today": ("03-26", "03-31", None, "◔ Due today 30 Jun 2026"),
+    "feedback met": ("04-01", "04-02", "04-20", "✓ Done 2 Apr 2026 ✓ Done 20 Apr 2026"),
+    "feedback in 14 days": ("04-10", "04-14", None, "◔ 14 days left 14 Jul 2026"),
+    "feedback in 15 days": ("04-10", "04-15", None, "○ 15 days left 15 Jul 2026"),
+    "ack overdue": ("06-20", None, None, "⚠ Overdue by 3 days 27 Jun 2026"),
+    "ack due today": ("06-23", None, None, "◔ Due today 30 Jun 2026"),
+    "ack in 2 days": ("06-25", None, None, "◔ 2 days left 2 Jul 2026"),
+    "ack in 3 days": ("06-26", None, None, "○ 3 days left 3 Jul 2026"),
 }
 
 
@@ -542,7 +545,7 @@ def test_the_inbox_warns_before_deadlines_and_flags_them_overdue(
         "ack due today",
     }
     page = text_of(worker.open_case(refs["ack due today"]))
-    assert "Attention Overdue" in page
+    assert "Next step: acknowledge receipt by 30 June 2026. ⚠ Overdue by 1 day" in page
 
 
 def test_the_inbox_sorts_by_received_date_and_by_deadlines(
@@ -561,7 +564,21 @@ def test_the_inbox_sorts_by_received_date_and_by_deadlines(
     assert order("ack_due")[:3] == ["feedback overdue", "feedback due today", "feedback met"]
     assert order("ack_due")[-1] == "ack in 3 days"
     assert order("feedback_due")[:2] == ["feedback overdue", "feedback due today"]
-    assert order("nonsense") == order("received_desc")
+    # By default, what is due first comes first: the open deadline's day, then the cases
+    # whose deadlines are all met, newest first.
+    assert order("due") == [
+        "ack overdue",
+        "feedback overdue",
+        "ack due today",
+        "feedback due today",
+        "ack in 2 days",
+        "ack in 3 days",
+        "feedback in 14 days",
+        "feedback in 15 days",
+        "feedback met",
+    ]
+    assert order("nonsense") == order("due")
+    assert [names[ref] for ref in inbox_rows(worker.inbox(reset="1"))] == order("due")
 
 
 def test_the_inbox_filters_by_status_category_scope_and_unread(
@@ -850,7 +867,23 @@ def test_a_handler_who_steps_aside_loses_the_keys(
     worker = signed_in(henrik(app, clock, unit))
     assert worker.open_case(ref).status_code == 200
 
-    left = worker.case_action(ref, "recuse")
+    # One click is not enough: the reason and the confirmation are asked for, and nothing
+    # happens without them.
+    bare = worker.case_action(ref, "recuse")
+    assert bare.status_code == 400
+    assert field_errors(bare, "recuse-reason") == ["Say why you step aside."]
+    unconfirmed = worker.case_action(ref, "recuse", {"recuse-reason": RECUSAL_REASON})
+    assert unconfirmed.status_code == 400
+    assert field_errors(unconfirmed, "recuse-confirm") == [
+        "Confirm that you understand you will no longer be able to read the case."
+    ]
+    assert RECUSAL_REASON in unconfirmed.get_data(as_text=True)  # what was typed is kept
+    assert (henrik_staff.user.id, "case.recused") not in case_actions(session, case)
+    assert keys_of(session, case, henrik_staff).notes is not None
+
+    left = worker.case_action(
+        ref, "recuse", {"recuse-reason": RECUSAL_REASON, "recuse-confirm": "y"}
+    )
     assert left.status_code == 303
     assert "Your keys to it have been destroyed." in text_of(worker.get(left.location))
     session.expire_all()
@@ -865,7 +898,11 @@ def test_a_handler_who_steps_aside_loses_the_keys(
 
     # The others still hold the case, and may give it back to him later.
     colleague = signed_in(hanne(app, clock, unit))
-    assert readers(colleague.open_case(ref)) == ["Hanne Handler", "Lise Lead"]
+    colleague_page = colleague.open_case(ref)
+    assert readers(colleague_page) == ["Hanne Handler", "Lise Lead"]
+    # His reason is an internal note the colleagues read.
+    assert "Handler stepped aside, reason · Henrik Handler" in text_of(colleague_page)
+    assert RECUSAL_REASON in text_of(colleague_page)
     assert (
         colleague.case_action(
             ref, "grant", {"grant-grantee": str(henrik_staff.user.id)}
@@ -903,11 +940,12 @@ def test_only_the_lead_assigns_and_only_to_a_holder(
     assigned = lead.case_action(ref, "assign", {"assign-assignee": str(hanne_staff.user.id)})
     assert assigned.status_code == 303
     assert the_case(session, ref).assigned_user_id == hanne_staff.user.id
-    assert "Responsible Hanne Handler" in text_of(worker.open_case(ref))
+    assert "Responsible: you" in text_of(worker.open_case(ref))
+    assert "Responsible: Hanne Handler" in text_of(lead.open_case(ref))
     assert (lead.staff.user.id, "case.assigned") in case_actions(session, case)
 
     # Stepping aside also gives up the assignment.
-    worker.case_action(ref, "recuse")
+    worker.case_action(ref, "recuse", {"recuse-reason": RECUSAL_REASON, "recuse-confirm": "y"})
     assert the_case(session, ref).assigned_user_id is None
 
 

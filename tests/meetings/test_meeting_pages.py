@@ -34,9 +34,8 @@ def test_a_requested_meeting_is_held_minuted_and_approved(app: Flask, clock: Fix
     hanne = StaffMember(app, clock, unit.handlers[0])
     hanne.sign_in()
     inbox = text_of(hanne.get(f"/staff/{slug}/cases"))
-    assert f"Meetings to hold {reference} · requested 2026-03-02, to be held by 2026-03-16" in (
-        inbox
-    )
+    held_by = "requested 2 March 2026, to be held by 16 March 2026"
+    assert f"Meetings to hold {reference} · {held_by}" in inbox
     base = f"/staff/{slug}/cases/{reference}/meetings/"
     assert "(the reporter asked for a meeting)" in text_of(
         hanne.get(f"/staff/{slug}/cases/{reference}")

@@ -48,6 +48,7 @@ from whistle.core.storage import FileStore
 from whistle.retention.purge import purge_item
 
 TODAY = "2026-03-02"  # the test clock's day (tests/conftest.py START)
+TODAY_IN_WORDS = "2 March 2026"
 REASON = "Fake reason: holiday photos of a colleague, nothing to do with the report."
 
 
@@ -175,7 +176,9 @@ def test_a_message_and_its_file_are_purged_from_the_case_page(
     assert text in page and f"{file_name}.txt" in page
     prefix = f"purge-message-{message_id}"
     done = hanne.case_action(
-        case.reference, f"purge/message/{message_id}", {f"{prefix}-reason": REASON}
+        case.reference,
+        f"purge/message/{message_id}",
+        {f"{prefix}-reason": REASON, f"{prefix}-confirm": "y"},
     )
     assert done.status_code == 303
     assert "done=purged" in done.headers["Location"]
@@ -205,8 +208,8 @@ def test_a_message_and_its_file_are_purged_from_the_case_page(
     # Both sides read that something was removed, and when; never what.
     shown = hanne.open_case(case.reference)
     page = text_of(shown)
-    assert f"Removed on {TODAY} as irrelevant" in page
-    assert f"File removed on {TODAY}" in page
+    assert f"Removed on {TODAY_IN_WORDS} as irrelevant" in page
+    assert f"File removed on {TODAY_IN_WORDS}" in page
     assert "The item has been removed." in text_of(hanne.get(done.headers["Location"]))
     assert "Item removed as irrelevant, reason" in page and REASON in page
     assert "Item removed as irrelevant" in page  # the case history
@@ -293,7 +296,7 @@ def test_a_report_file_and_a_note_are_purged_through_the_domain(
     page = worker.open_case(case.reference)
     assert page.status_code == 200
     assert note_text not in page.get_data(as_text=True)
-    assert f"File removed on {TODAY}" in text_of(page)
+    assert f"File removed on {TODAY_IN_WORDS}" in text_of(page)
     assert reporter.mailbox().status_code == 200
     assert f"File removed on {TODAY}" in text_of(reporter.mailbox())
 
@@ -363,7 +366,7 @@ def test_refused_purges_change_nothing(
     assert field_errors(empty, f"{prefix}-reason") == [
         "Give the reason why the item is manifestly irrelevant."
     ]
-    assert '<details class="purge" open>' in empty.get_data(as_text=True)
+    assert '<details class="action purge" open>' in empty.get_data(as_text=True)
     assert content_state(session, app, own.id) == before
 
     # An item of another case, through this case's address: not found here.
@@ -372,6 +375,7 @@ def test_refused_purges_change_nothing(
         {
             f"purge-message-{other_message}-csrf_token": hanne.any_token(),
             f"purge-message-{other_message}-reason": REASON,
+            f"purge-message-{other_message}-confirm": "y",
         },
     )
     assert stray.status_code == 400
@@ -380,7 +384,7 @@ def test_refused_purges_change_nothing(
     assert content_state(session, app, other.id) == other_before
 
     # Twice: the second time (a page left open in another tab) is refused.
-    fields = {f"{prefix}-reason": REASON}
+    fields = {f"{prefix}-reason": REASON, f"{prefix}-confirm": "y"}
     assert (
         hanne.case_action(own.reference, f"purge/message/{own_message}", fields).status_code == 303
     )

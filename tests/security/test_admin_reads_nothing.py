@@ -366,6 +366,7 @@ def test_the_admin_and_the_auditor_reach_no_page_with_content(
         "invitation_id": [str(invitation.invitation.id)],
         "request_id": [str(request.id)],
         "export_id": [str(bundle.id)],
+        "number": ["1", "2", "3"],  # the case file's documents
         "disclosure_id": [str(to_authority.id)],
         "uid": ["00000000-0000-4000-8000-000000000000"],
         "token": ["not-a-real-token"],

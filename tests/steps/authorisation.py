@@ -123,6 +123,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "counsel.index": frozenset({COUNSEL}),
     "counsel.read": frozenset({COUNSEL}),
     "counsel.pdf": frozenset({COUNSEL}),
+    "counsel.file": frozenset({COUNSEL}),
     "counsel.bundle": frozenset({COUNSEL}),
     "counsel.key_file": frozenset({COUNSEL}),
     "cases.unhold": HOLDERS,
@@ -130,6 +131,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "cases.purge_item": HOLDERS,
     "cases.grant": HOLDERS,
     "cases.recuse": HOLDERS,
+    "cases.take": HOLDERS,
     "cases.assign": frozenset({LEAD}),
     "cases.remove": frozenset({LEAD}),
     "notices.index": HOLDERS,
@@ -362,6 +364,7 @@ def build_world(app: Flask, session: Session, clock: FixedClock) -> World:
         "meeting_id": meeting.id,
         "request_id": request.id,
         "export_id": bundle.id,
+        "number": 1,  # the first document of the case file (counsel's download)
         "warning_id": warning.id,
         "disclosure_id": to_authority.id,
         # A purge sent with the token alone has no reason: refused (400), nothing removed.

@@ -1,7 +1,8 @@
 """The categories a reporter chooses from, as the administrator keeps them: added, renamed,
 reordered, offered or no longer offered, and deleted only when no case ever had them (so the
 record of reports and the statistics keep every category they name). "Not sure" is always
-offered. A refusal is a :class:`~whistle.core.refusals.Refused` naming the form field.
+offered, and always last: a category added or moved goes before it, and it does not move. A
+refusal is a :class:`~whistle.core.refusals.Refused` naming the form field.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, exists, select
+from sqlalchemy import case, delete, exists, select
 from sqlalchemy.orm import Session
 
 from whistle.core import audit
@@ -33,15 +34,23 @@ class CategoryRow:
 
 
 def categories(session: Session, org_id: int) -> list[CategoryRow]:
-    """The organisation's categories in the form's order, with whether each is in use."""
+    """The organisation's categories in the form's order ("Not sure" last), with whether each
+    is in use."""
     used_by_case = exists().where(Case.category_id == Category.id)
     used_by_tombstone = exists().where(CaseTombstone.category_id == Category.id)
     rows = session.execute(
         select(Category, used_by_case | used_by_tombstone)
         .where(Category.org_id == org_id)
-        .order_by(Category.position, Category.id)
+        .order_by(case((Category.code == NOT_SURE, 1), else_=0), Category.position, Category.id)
     ).all()
     return [CategoryRow(category, bool(used)) for category, used in rows]
+
+
+def _renumber(ordered: list[Category]) -> None:
+    """Positions 0, 1, 2... in the order given, "Not sure" last whatever its place there."""
+    last = [c for c in ordered if c.code == NOT_SURE]
+    for position, row in enumerate([c for c in ordered if c.code != NOT_SURE] + last):
+        row.position = position
 
 
 def category(session: Session, org_id: int, category_id: int) -> Category:
@@ -88,19 +97,21 @@ def _record(
 def add_category(
     session: Session, clock: Clock, org_id: int, actor_id: int, label_da: str, label_en: str
 ) -> Category:
-    """A new active category, last in the list (before nothing: "not sure" may move), and
-    commit."""
+    """A new active category, last in the list but before "Not sure", and commit."""
     with unit_of_work(session):
         da, en = _labels(label_da, label_en)
         code = _free_code(session, org_id, en)
-        last = max(
-            session.scalars(select(Category.position).where(Category.org_id == org_id)),
-            default=-1,
-        )
+        ordered = [r.category for r in categories(session, org_id)]
         added = Category(
-            org_id=org_id, code=code, label_da=da, label_en=en, position=last + 1, is_active=True
+            org_id=org_id,
+            code=code,
+            label_da=da,
+            label_en=en,
+            position=len(ordered),
+            is_active=True,
         )
         session.add(added)
+        _renumber([*ordered, added])
         session.flush()
         _record(session, clock, "settings.category_added", org_id, actor_id, category=added.id)
         return added
@@ -132,17 +143,19 @@ def move_category(
     session: Session, clock: Clock, org_id: int, actor_id: int, category_id: int, step: int
 ) -> bool:
     """Move a category one place up (``step`` -1) or down (+1), and commit; False at either
-    end."""
+    end, and for "Not sure", which stays last."""
     with unit_of_work(session):
-        rows = [r.category for r in categories(session, org_id)]
-        moved = category(session, org_id, category_id).id
-        index = next(i for i, c in enumerate(rows) if c.id == moved)
+        found = category(session, org_id, category_id)
+        if found.code == NOT_SURE:
+            return False
+        every = categories(session, org_id)
+        rows = [r.category for r in every if not r.always_on]
+        index = next(i for i, c in enumerate(rows) if c.id == found.id)
         target = index + step
         if step not in (-1, 1) or not 0 <= target < len(rows):
             return False
         rows[index], rows[target] = rows[target], rows[index]
-        for position, row in enumerate(rows):
-            row.position = position
+        _renumber(rows + [r.category for r in every if r.always_on])
         _record(
             session,
             clock,

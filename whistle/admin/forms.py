@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from whistle.admin.channel import REPORTER_GROUPS
-from whistle.admin.texts import MAX_TEXT, TEXT_KEYS
+from whistle.admin.texts import MAX_TEXT, TEXT_KEYS, TOO_LONG
 from whistle.core.labels import ROLE_LABELS
 from whistle.core.models import CaseOutcome
 from whistle.core.settings import LOCALES
@@ -42,6 +42,16 @@ TEXT_TITLES = {
     "privacy": _l("Your personal data"),
 }
 LANGUAGE_NAMES = {"da": _l("Danish"), "en": _l("English")}
+# The texts page's short help: what an administrator types, shown next to what reporters see.
+MARKDOWN_EXAMPLES = (
+    _l("First paragraph.\n\nAn empty line starts a new paragraph."),
+    _l("*important* and **very important**"),
+    _l("- a point\n- another point"),
+    _l("1. first step\n2. second step"),
+    _l("[our whistleblower policy](https://example.org/policy)"),
+    _l("## A heading"),
+)
+TEXT_ROWS = 12
 
 
 class CheckboxList(SelectMultipleField):
@@ -148,7 +158,8 @@ def texts_form(data: dict[tuple[str, str], str] | None = None) -> FlaskForm:
                         title=TEXT_TITLES.get(key, key),
                         language=LANGUAGE_NAMES[locale],
                     ),
-                    validators=[Length(max=MAX_TEXT)],
+                    validators=[Length(max=MAX_TEXT, message=TOO_LONG)],
+                    render_kw={"rows": TEXT_ROWS},
                 ),
             )
     if data is None:

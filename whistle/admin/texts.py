@@ -1,25 +1,23 @@
 """The texts reporters read on an organisation's start page (Act § 13, REQUIREMENTS.md C4).
 
 Each has a good default in Danish and English (through the translation catalog); an
-organisation may override any of them per language (``org_texts``), with a small safe subset
-of HTML that is sanitised with bleach when saved and again when shown. The administrator
-edits them all on one page (:func:`text_drafts`, :func:`save_texts`).
+organisation may override any of them per language (``org_texts``), written in Markdown and
+shown as the safe HTML :func:`whistle.admin.markup.render` makes of it (sanitised with bleach
+every time it is shown). The administrator edits them all on one page (:func:`text_drafts`,
+:func:`previews`, :func:`save_texts`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Mapping
 
-from bleach.html5lib_shim import Filter
-from bleach.sanitizer import Cleaner
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from whistle.admin.markup import normalised, paragraphs_as_markdown, render
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work
@@ -28,13 +26,7 @@ from whistle.core.refusals import Refused
 from whistle.core.settings import LOCALES
 
 MAX_TEXT = 20_000
-
-ALLOWED_TAGS = ["p", "ul", "ol", "li", "a", "em", "strong", "br"]
-ALLOWED_ATTRIBUTES = {"a": ["href"]}
-ALLOWED_PROTOCOLS = ["http", "https", "mailto"]
-# A link opened from a reporter's page tells the other site neither where the reporter came
-# from (no Referer) nor gives it a handle on this page (no window.opener).
-LINK_REL = "noopener noreferrer"
+TOO_LONG = _l("A text may be at most %(n)d characters long.", n=MAX_TEXT)
 
 DEFAULTS = {
     "how_it_works": _l(
@@ -75,30 +67,6 @@ DEFAULTS = {
 }
 
 
-class _SafeLinks(Filter):
-    """Runs after bleach's sanitiser: every link gets ``rel="noopener noreferrer"``."""
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for token in super().__iter__():
-            if token["type"] in ("StartTag", "EmptyTag") and token["name"] == "a":
-                token["data"] = {**dict(token["data"]), (None, "rel"): LINK_REL}
-            yield token
-
-
-def sanitise(html: str) -> str:
-    """The safe subset of ``html``: paragraphs, lists, emphasis, line breaks and links (only to
-    http, https and mailto, each with ``rel="noopener noreferrer"``); anything else is
-    dropped, its text kept as text. Sanitising its own result changes nothing."""
-    cleaner = Cleaner(
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        protocols=ALLOWED_PROTOCOLS,
-        strip=True,
-        filters=[_SafeLinks],
-    )
-    return str(cleaner.clean(html))
-
-
 def _paragraphs(text: str) -> Markup:
     paragraph = Markup("<p>{}</p>")  # format() escapes the text
     return Markup("").join(paragraph.format(part) for part in text.split("\n") if part.strip())
@@ -112,8 +80,7 @@ def org_text(session: Session, org_id: int, key: str, locale: str) -> Markup:
         )
     )
     if override:
-        clean = sanitise(override)
-        return Markup(clean)  # noqa: S704 - sanitised with bleach just now  # nosec B704
+        return render(override)
     return default_text(key)
 
 
@@ -123,14 +90,15 @@ def default_text(key: str) -> Markup:
 
 
 def set_org_text(session: Session, org_id: int, key: str, locale: str, body: str) -> None:
-    """Save an override (sanitised on save as well). Flushes."""
+    """Save an override, in Markdown as written (it is sanitised whenever it is shown).
+    Flushes."""
     if key not in DEFAULTS:
         raise KeyError(key)
     row = session.get(OrgText, (org_id, key, locale))
     if row is None:
-        session.add(OrgText(org_id=org_id, key=key, locale=locale, body=sanitise(body)))
+        session.add(OrgText(org_id=org_id, key=key, locale=locale, body=body))
     else:
-        row.body = sanitise(body)
+        row.body = body
     session.flush()
 
 
@@ -144,22 +112,46 @@ def _default_html(key: str, locale: str) -> str:
         return str(default_text(key))
 
 
-def _normalised(html: str) -> str:
-    return re.sub(r"\s+", " ", sanitise(html)).strip()
+def default_markdown(key: str, locale: str) -> str:
+    """The default text ``key`` in ``locale`` as Markdown, ready to edit."""
+    with force_locale(locale):
+        return paragraphs_as_markdown(str(DEFAULTS[key]))
+
+
+def _source(body: str) -> str:
+    """A text as typed, with the browser's line ends made plain and no white space around."""
+    return body.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _is_default(key: str, locale: str, source: str) -> bool:
+    shown = normalised(str(render(source)))
+    return not shown or shown == normalised(_default_html(key, locale))
 
 
 def text_drafts(session: Session, org_id: int) -> dict[tuple[str, str], str]:
-    """Every text in every language as the form shows it: the organisation's own version, or
-    the default (which then follows the translations as they improve)."""
+    """Every text in every language as the form shows it, in Markdown: the organisation's own
+    version, or the default (which then follows the translations as they improve)."""
     own = {
         (row.key, row.locale): row.body
         for row in session.scalars(select(OrgText).where(OrgText.org_id == org_id))
     }
     return {
-        (key, locale): own.get((key, locale)) or _default_html(key, locale)
+        (key, locale): own.get((key, locale)) or default_markdown(key, locale)
         for key in TEXT_KEYS
         for locale in LOCALES
     }
+
+
+def previews(submitted: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], Markup]:
+    """How each text would show to reporters, as safe HTML: the default where it is empty."""
+    shown = {}
+    for (key, locale), body in submitted.items():
+        source = _source(body)
+        if source and normalised(str(render(source))):
+            shown[key, locale] = render(source)
+        else:
+            shown[key, locale] = Markup(_default_html(key, locale))  # noqa: S704  # nosec B704
+    return shown
 
 
 def _check_lengths(submitted: Mapping[tuple[str, str], str]) -> None:
@@ -169,7 +161,7 @@ def _check_lengths(submitted: Mapping[tuple[str, str], str]) -> None:
         if len(body) > MAX_TEXT:
             raise Refused(
                 f"{key}_{locale}",
-                _l("A text may be at most %(n)d characters long.", n=MAX_TEXT),
+                TOO_LONG,
             )
 
 
@@ -180,28 +172,26 @@ def save_texts(
     actor_id: int,
     submitted: Mapping[tuple[str, str], str],
 ) -> int:
-    """Save the texts as given (sanitised here and again when shown), and commit; return how
+    """Save the texts as given, in Markdown (sanitised whenever shown), and commit; return how
     many changed.
 
-    A text left empty, or equal to the default, is the default again.
+    A text left empty, or showing the same as the default, is the default again.
     """
     with unit_of_work(session):
         _check_lengths(submitted)
         changed = 0
         for (key, locale), body in submitted.items():
             row = session.get(OrgText, (org_id, key, locale))
-            clean = sanitise(body).strip()
-            default = not _normalised(clean) or _normalised(clean) == _normalised(
-                _default_html(key, locale)
-            )
+            source = _source(body)
+            default = _is_default(key, locale, source)
             if default:
                 if row is None:
                     continue
                 session.delete(row)
             else:
-                if row is not None and _normalised(row.body) == _normalised(clean):
+                if row is not None and row.body == source:
                     continue
-                set_org_text(session, org_id, key, locale, clean)
+                set_org_text(session, org_id, key, locale, source)
             audit.record(
                 session,
                 clock,

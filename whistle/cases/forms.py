@@ -120,6 +120,7 @@ class PurgeForm(FlaskForm):
             "removal is logged."
         ),
     )
+    confirm = BooleanField(_l("I understand that this is deleted for good and cannot be undone"))
 
 
 def purge_prefix(kind: str, item_id: int) -> str:
@@ -169,5 +170,21 @@ class ExportForm(FlaskForm):
     )
 
 
+class RecuseForm(FlaskForm):
+    """The handler steps aside: a reason and a confirmation, for the keys are destroyed."""
+
+    reason = TextAreaField(
+        _l("Why do you step aside?"),
+        validators=TEXT,
+        description=_l(
+            "For example: you know the people involved, or you are concerned by the report. "
+            "Kept as an internal note your colleagues read; stepping aside is logged."
+        ),
+    )
+    confirm = BooleanField(
+        _l("I understand that my keys to this case are destroyed and that I can no longer read it")
+    )
+
+
 class EmptyForm(FlaskForm):
-    """A form with only the CSRF token (recusal)."""
+    """A form with only the CSRF token (taking the case)."""

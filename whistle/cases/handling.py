@@ -19,6 +19,7 @@ import contextlib
 from collections.abc import Sequence
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from crypto import decrypt_field
@@ -37,10 +38,12 @@ from whistle.core.contexts import nudge_context
 from whistle.core.db import unit_of_work, unit_of_work_with_files
 from whistle.core.deadlines import feedback_due
 from whistle.core.models import (
+    AuditEntry,
     Author,
     Case,
     CaseNote,
     CaseStatus,
+    WebSession,
 )
 from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
@@ -336,9 +339,25 @@ def mark_read_by_handlers(session: Session, case: Case) -> None:
             case.unread_for_handlers = False
 
 
-def record_opened(session: Session, clock: Clock, case: Case, user_id: int) -> None:
-    """Opening a case is logged (who read what, when), and commit."""
+def record_opened(
+    session: Session,
+    clock: Clock,
+    case: Case,
+    user_id: int,
+    *,
+    browser_session_id: int | None = None,
+) -> bool:
+    """Opening a case is logged (who read what, when), once per sign-in: the first time
+    ``user_id`` opens ``case`` in the browser session ``browser_session_id``, not at every page
+    load, so the case history, the audit log and the counsel PDF say who read the case in each
+    sign-in without a line per click. Every file downloaded and every action is still logged
+    on its own. Returns whether an entry was written, and commits.
+    """
     with unit_of_work(session):
+        if browser_session_id is not None and _opened_since_sign_in(
+            session, case, user_id, browser_session_id
+        ):
+            return False
         audit.record(
             session,
             clock,
@@ -347,6 +366,31 @@ def record_opened(session: Session, clock: Clock, case: Case, user_id: int) -> N
             actor_user_id=user_id,
             case=case,
         )
+    return True
+
+
+def _opened_since_sign_in(
+    session: Session, case: Case, user_id: int, browser_session_id: int
+) -> bool:
+    started = session.scalar(
+        select(WebSession.created_at).where(
+            WebSession.id == browser_session_id, WebSession.user_id == user_id
+        )
+    )
+    if started is None:
+        return False
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    AuditEntry.case_id == case.id,
+                    AuditEntry.action == "case.opened",
+                    AuditEntry.actor_user_id == user_id,
+                    AuditEntry.at >= started,
+                )
+            )
+        )
+    )
 
 
 def record_file_downloaded(session: Session, clock: Clock, case: Case, user_id: int) -> None:

@@ -17,17 +17,27 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from whistle.casefile.holders import holder_rows, holds_clause
+from whistle.core.deadlines import ACK_WARN_DAYS, FEEDBACK_WARN_DAYS, Due, case_deadlines
 from whistle.core.models import Case, CaseKey, CaseStatus, Category
 
-ACK_WARN_DAYS = 2
-FEEDBACK_WARN_DAYS = 14
 PAGE_SIZE = 50
 # Counting stops here: "more than 1,000 cases" is all a person needs to know, and an exact
 # count of 100,000 would cost a pass over a handler's whole list on every page.
 COUNT_CAP = 1000
 
 DEADLINE_STATES = ("overdue", "due_soon", "on_time")
+
+# The day of a case's next open deadline: the acknowledgement's while it is not sent, then the
+# feedback's while none was given; none once both are met or the case is closed.
+NEXT_DUE = sql_case(
+    (Case.status == CaseStatus.CLOSED.value, None),
+    (Case.acknowledged_on.is_(None), Case.acknowledge_due),
+    (Case.feedback_on.is_(None), Case.feedback_due),
+    else_=None,
+)
 SORTS = {
+    # What is due first comes first; cases with no deadline running after them, newest first.
+    "due": (NEXT_DUE.is_(None), NEXT_DUE.asc(), Case.received_on.desc(), Case.id.desc()),
     "received_desc": (Case.received_on.desc(), Case.id.desc()),
     "received_asc": (Case.received_on.asc(), Case.id.asc()),
     "ack_due": (Case.acknowledge_due.asc(), Case.id.asc()),
@@ -42,8 +52,9 @@ class InboxFilters:
     scope: str | None = None  # "in_scope", "outside_scope", "unassessed"
     deadline: str | None = None  # one of DEADLINE_STATES
     unread: bool = False
+    mine: bool = False  # only the cases the handler is responsible for
     all_cases: bool = False  # unit lead only: every case of the organisation
-    sort: str = "received_desc"
+    sort: str = "due"
     page: int = 1
 
 
@@ -56,6 +67,7 @@ class InboxRow:
     deadline_kind: str | None  # "acknowledgement" or "feedback" (the open one), or None
     deadline_day: date | None
     holds_key: bool
+    deadlines: tuple[Due, Due]  # the acknowledgement's and the feedback's, as of today
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,18 @@ def _deadline_filter(state: str, today: date) -> ColumnElement[bool]:
     return and_(running, or_(ack_open, feedback_open), ~overdue, ~soon)
 
 
+def deadlines_of(case: Case, today: date) -> tuple[Due, Due]:
+    """The acknowledgement's and the feedback's deadline of ``case`` as of ``today``."""
+    return case_deadlines(
+        closed=case.status == CaseStatus.CLOSED,
+        acknowledge_due=case.acknowledge_due,
+        acknowledged_on=case.acknowledged_on,
+        feedback_due=case.feedback_due,
+        feedback_on=case.feedback_on,
+        today=today,
+    )
+
+
 def deadline_state(case: Case, today: date) -> tuple[str, str | None, date | None]:
     """(state, which deadline, its day) of the next open deadline of ``case``."""
     if case.status != CaseStatus.CLOSED and case.acknowledged_on is None:
@@ -120,7 +144,7 @@ def _holds(user_id: int) -> ColumnElement[bool]:
     return holds_clause(Case.id, user_id)
 
 
-def _narrowing(filters: InboxFilters, today: date) -> list[ColumnElement[bool]]:
+def _narrowing(filters: InboxFilters, today: date, user_id: int) -> list[ColumnElement[bool]]:
     """The conditions on the case itself that ``filters`` ask for (none: the whole list)."""
     conditions: list[ColumnElement[bool]] = []
     if filters.status in {s.value for s in CaseStatus}:
@@ -135,6 +159,8 @@ def _narrowing(filters: InboxFilters, today: date) -> list[ColumnElement[bool]]:
         conditions.append(_deadline_filter(filters.deadline, today))
     if filters.unread:
         conditions.append(Case.unread_for_handlers.is_(True))
+    if filters.mine:
+        conditions.append(Case.assigned_user_id == user_id)
     return conditions
 
 
@@ -174,7 +200,7 @@ def inbox(
     key check; sorting or skipping whole rows (ciphertext included) cost hundreds of
     milliseconds at 100,000 cases (bench/inbox_bench.py, docs/benchmarks.md "Inbox").
     """
-    conditions = _narrowing(filters, today)
+    conditions = _narrowing(filters, today, user_id)
     counted = _count(session, org_id, user_id, filters.all_cases, conditions)
     exact = counted <= COUNT_CAP
     if exact:
@@ -187,7 +213,7 @@ def inbox(
         return InboxPage([], 0, page, pages)
     if not filters.all_cases:
         conditions.append(_holds(user_id))
-    order = SORTS.get(filters.sort, SORTS["received_desc"])
+    order = SORTS.get(filters.sort, SORTS["due"])
     chosen = (
         select(Case.id)
         .where(Case.org_id == org_id, *conditions)
@@ -205,6 +231,10 @@ def inbox(
     rows = []
     for case, label_da, label_en, held in session.execute(query):
         state, kind, day = deadline_state(case, today)
-        rows.append(InboxRow(case, label_da, label_en, state, kind, day, bool(held)))
+        rows.append(
+            InboxRow(
+                case, label_da, label_en, state, kind, day, bool(held), deadlines_of(case, today)
+            )
+        )
     has_next = len(rows) > PAGE_SIZE
     return InboxPage(rows[:PAGE_SIZE], total, page, pages, exact, has_next)

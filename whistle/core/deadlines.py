@@ -11,6 +11,7 @@ Internal schemes get no extension, so nothing here postpones a deadline.
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 ACKNOWLEDGE_DAYS = 7
@@ -38,3 +39,68 @@ def feedback_due(received_on: date, acknowledged_on: date | None) -> date:
     """
     start = acknowledged_on if acknowledged_on is not None else acknowledge_due(received_on)
     return add_months(start, FEEDBACK_MONTHS)
+
+
+# A deadline counts as "soon" this many days before it falls: two days of the seven for the
+# acknowledgement, two weeks of the three months for the feedback.
+ACK_WARN_DAYS = 2
+FEEDBACK_WARN_DAYS = 14
+
+ACKNOWLEDGEMENT = "acknowledgement"
+FEEDBACK = "feedback"
+# What a deadline's badge says, from the most to the least pressing (the class names of
+# ``<span class="badge ...">``): passed, close, ahead, met, or ended unmet by the closure.
+OVERDUE, SOON, OK, DONE, CLOSED = "overdue", "soon", "ok", "done", "closed"
+
+
+@dataclass(frozen=True)
+class Due:
+    """One legal deadline of a case as a person reads it on a given day."""
+
+    kind: str  # ACKNOWLEDGEMENT or FEEDBACK
+    day: date  # the last day on time
+    state: str  # OVERDUE, SOON, OK, DONE or CLOSED
+    days_left: int  # days from today to ``day``; negative once it has passed
+    done_on: date | None = None  # when the act was done (state DONE)
+
+    @property
+    def days_overdue(self) -> int:
+        return max(0, -self.days_left)
+
+    @property
+    def open(self) -> bool:
+        return self.state in (OVERDUE, SOON, OK)
+
+
+def due(kind: str, day: date, done_on: date | None, closed: bool, today: date) -> Due:
+    """The state of the deadline ``kind`` falling on ``day`` (met on ``done_on``, if it was)."""
+    left = (day - today).days
+    if done_on is not None:
+        return Due(kind, day, DONE, left, done_on)
+    if closed:
+        return Due(kind, day, CLOSED, left)
+    warn = ACK_WARN_DAYS if kind == ACKNOWLEDGEMENT else FEEDBACK_WARN_DAYS
+    state = OVERDUE if left < 0 else SOON if left <= warn else OK
+    return Due(kind, day, state, left)
+
+
+def case_deadlines(
+    *,
+    closed: bool,
+    acknowledge_due: date,
+    acknowledged_on: date | None,
+    feedback_due: date,
+    feedback_on: date | None,
+    today: date,
+) -> tuple[Due, Due]:
+    """The acknowledgement's and the feedback's deadline of a case, on ``today``."""
+    return (
+        due(ACKNOWLEDGEMENT, acknowledge_due, acknowledged_on, closed, today),
+        due(FEEDBACK, feedback_due, feedback_on, closed, today),
+    )
+
+
+def next_open(deadlines: tuple[Due, ...]) -> Due | None:
+    """The deadline that falls first of those still open (None when none is)."""
+    running = [d for d in deadlines if d.open]
+    return min(running, key=lambda d: d.day) if running else None

@@ -26,11 +26,11 @@ the nudge address, restricted or purged items, and internal notes unless the han
 them. Every export goes into the audit log and the case's disclosure register.
 
 What goes into the bundle is built in whistle/counsel/case_document.py (the document and its
-files) and whistle/counsel/case_pdf.py (the PDF). Counsel reads a case file in the browser from
-the case document and PDF kept beside the bundle under its key (whistle/counsel/case_files.py),
-or downloads the bundle and opens it offline: that side, ``open_bundle`` and
-``verify_archive``, is in whistle/counsel/bundle_reader.py, and the header and contexts both
-sides share are in whistle/counsel/bundle_format.py.
+files), whistle/counsel/readable.py and whistle/counsel/case_pdf.py (the PDF). Counsel reads a
+case file in the browser, opened on the server with their key and checked as offline
+(whistle/counsel/case_reader.py), or downloads the bundle and opens it offline: that side,
+``open_bundle`` and ``verify_archive``, is in whistle/counsel/bundle_reader.py, and the header
+and contexts both sides share are in whistle/counsel/bundle_format.py.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ from whistle.core.refusals import Refused
 from whistle.core.storage import FileStore
 from whistle.counsel.bundle_format import header, manifest_bytes
 from whistle.counsel.case_document import Part, case_document, identity_section
-from whistle.counsel.case_pdf import case_pdf, pdf_labels
+from whistle.counsel.case_pdf import case_pdf
+from whistle.counsel.readable import readable
 
 BUNDLE_KEY_SIZE = 32
 
@@ -155,11 +156,22 @@ def export_case(
     document, parts = case_document(
         session, org, case, keys, include_notes=include_notes, today=today, identity=identity
     )
+    uid = str(uuid.uuid4())
+    signer = signing_key.verify_key()
     bundle = _Bundle(
-        uid=str(uuid.uuid4()),
+        uid=uid,
         key=secrets.token_bytes(BUNDLE_KEY_SIZE),
         case_json=json.dumps(document, ensure_ascii=False, indent=1).encode(),
-        pdf=case_pdf(document, pdf_labels(org.default_locale)),
+        pdf=case_pdf(
+            readable(
+                document,
+                org.default_locale,
+                prepared_for=counsel.display_name,
+                export_id=uid,
+                verify_key_hex=signer.to_bytes().hex(),
+                fingerprint=signer.fingerprint(),
+            )
+        ),
         includes_notes=include_notes,
         includes_identity=identity is not None,
         exported_on=today,

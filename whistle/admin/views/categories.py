@@ -56,6 +56,7 @@ def _categories_page(
         refusal=refusal,
         add_form=add_form or CategoryForm(prefix="add", formdata=None),
         english=str(get_locale()) == "en",
+        movable=sum(1 for row in rows if not row.always_on),
     )
 
 

@@ -10,7 +10,7 @@ route here that shows content.
 
 from __future__ import annotations
 
-from whistle.cases.views import actions, case_page, inbox_page
+from whistle.cases.views import actions, case_page, files, inbox_page
 from whistle.cases.views.blueprint import bp
 
-__all__ = ["actions", "bp", "case_page", "inbox_page"]
+__all__ = ["actions", "bp", "case_page", "files", "inbox_page"]

@@ -17,7 +17,7 @@ from whistle.casefile import sharing as case_sharing
 from whistle.casefile.access import NoAccess, OpenedKeys
 from whistle.casefile.conversation import FileDamaged
 from whistle.casefile.limits import upload_limits
-from whistle.cases import closing, handling
+from whistle.cases import closing, handling, responsibility
 from whistle.cases.forms import (
     AcknowledgeForm,
     AssignForm,
@@ -31,6 +31,7 @@ from whistle.cases.forms import (
     MessageForm,
     NoteForm,
     PurgeForm,
+    RecuseForm,
     RemoveForm,
     RevealForm,
     ScopeForm,
@@ -268,6 +269,9 @@ def unhold(slug: str, reference: str) -> Response | tuple[str, int]:
 @bp.post("/cases/<reference>/purge/<any(message, file, note):kind>/<int:item_id>")
 def purge_item(slug: str, reference: str, kind: str, item_id: int) -> Response | tuple[str, int]:
     def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        # Asked once a reason is given (the domain asks for the reason first).
+        if (form.reason.data or "").strip() and not form.confirm.data:
+            raise Refused("confirm", _("Confirm that the item is deleted for good."))
         purge.purge_item(
             db(),
             runtime().clock,
@@ -345,10 +349,33 @@ def remove(slug: str, reference: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/cases/<reference>/recuse")
-def recuse(slug: str, reference: str) -> Response:
-    ctx, found, _keys = open_case(slug, reference)
-    form = EmptyForm(prefix="recuse")
-    if not form.validate_on_submit():
-        abort(400)
-    case_sharing.recuse(db(), runtime().clock, found, ctx.staff.user.id)
-    return redirect(url_for("cases.inbox", slug=ctx.org.slug, recused=1), code=303)
+def recuse(slug: str, reference: str) -> Response | tuple[str, int]:
+    """Step aside: with a reason and a confirmation, the handler's keys are destroyed."""
+    ctx, found, keys = open_case(slug, reference)
+    form = RecuseForm(prefix="recuse")
+
+    def run() -> None:
+        responsibility.step_aside(
+            db(),
+            runtime().clock,
+            found,
+            keys,
+            ctx.staff.user.id,
+            reason=form.reason.data or "",
+            confirmed=bool(form.confirm.data),
+        )
+
+    if run_action(form, run):
+        return redirect(url_for("cases.inbox", slug=ctx.org.slug, recused=1), code=303)
+    db().refresh(found)
+    return render_case(ctx, found, keys, override={"recuse": form}, status=400)
+
+
+@bp.post("/cases/<reference>/take")
+def take(slug: str, reference: str) -> Response | tuple[str, int]:
+    """The handler takes responsibility for the case himself."""
+
+    def run(ctx: StaffContext, case: Case, keys: OpenedKeys, form: Any) -> None:
+        responsibility.take_case(db(), runtime().clock, case, ctx.staff.user.id)
+
+    return _act(slug, reference, "take", EmptyForm, run, "taken")

@@ -8,30 +8,27 @@ reporter's messages read (whistle/cases/handling.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import abort, render_template, request
-from flask_babel import format_date
+from flask import render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
-from werkzeug.wrappers import Response
 
 from whistle.casefile import content
 from whistle.casefile import sharing as case_sharing
 from whistle.casefile.access import OpenedKeys
 from whistle.casefile.conversation import (
-    FileDamaged,
-    FileGone,
     FileView,
     MessageView,
     conversation,
-    open_file,
     report_files,
 )
-from whistle.cases import handling
+from whistle.cases import filetypes, handling, stages
 from whistle.cases.forms import (
     AcknowledgeForm,
     AssignForm,
@@ -45,6 +42,7 @@ from whistle.cases.forms import (
     MessageForm,
     NoteForm,
     PurgeForm,
+    RecuseForm,
     RemoveForm,
     RevealForm,
     ScopeForm,
@@ -52,16 +50,24 @@ from whistle.cases.forms import (
 )
 from whistle.cases.inbox import deadline_state
 from whistle.cases.views.blueprint import bp
-from whistle.core import audit
+from whistle.core import audit, dates
 from whistle.core.deadlines import feedback_due
-from whistle.core.labels import HEARING_LABELS, OUTCOME_LABELS, SCOPE_LABELS
+from whistle.core.labels import (
+    AUTHOR_LABELS,
+    HEARING_LABELS,
+    MESSAGE_KIND_LABELS,
+    NOTE_KIND_LABELS,
+    OUTCOME_LABELS,
+    RELATION_LABELS,
+    SCOPE_LABELS,
+    STATUS_LABELS,
+)
 from whistle.core.models import AuditEntry, Case, CaseOutcome, CaseStatus, Category, Role, User
 from whistle.core.runtime import db, runtime
 from whistle.disclosure import register as disclosure_register
 from whistle.disclosure import rules as disclosure_rules
 from whistle.retention import purge, schedule
 from whistle.web.case_pages import file_store, open_case
-from whistle.web.downloads import damaged_page, download_response, gone_page
 from whistle.web.guard import StaffContext
 
 
@@ -73,12 +79,19 @@ class CaseHeader:
     category: Category | None
     assigned: User | None
     deadline: tuple[str, str | None, date | None]  # (state, which deadline, its day)
+    progress: stages.Progress  # the stages, the next step and its deadline
     today: date
+    me: int  # the signed-in handler's user id
     warning_days: int
     notice: str | None  # the action just done ("sent", "closed", ...)
     outcome_labels: dict[str, Any]
     scope_labels: dict[str, Any]
     hearing_labels: dict[str, Any]
+    status_labels: Mapping[Any, Any]
+    kind_labels: Mapping[Any, Any]
+    author_labels: Mapping[Any, Any]
+    note_labels: Mapping[Any, Any]
+    relation_labels: Mapping[Any, Any]
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,8 @@ class CaseReading:
     identity: content.Identity | None
     messages: list[MessageView]
     notes: list[content.NoteView]
+    file_warnings: dict[str, str]  # storage name -> filetypes.EXECUTABLE, MACRO or MISMATCH
+    file_types: dict[str, str]  # storage name -> the type its name claims ("PDF")
 
 
 @dataclass(frozen=True)
@@ -135,8 +150,8 @@ def _acknowledgement_text(case: Case) -> str:
         "to time.\n\n"
         "You can also report to the national external whistleblower scheme at "
         "Datatilsynet (whistleblower.dk).",
-        received=format_date(case.received_on, "long"),
-        due=format_date(handling_feedback_due(case), "long"),
+        received=dates.day(case.received_on, str(get_locale())),
+        due=dates.day(handling_feedback_due(case), str(get_locale())),
     )
     return text
 
@@ -161,7 +176,8 @@ def _forms(case: Case) -> dict[str, FlaskForm]:
         "grant": GrantForm(prefix="grant", formdata=None),
         "assign": AssignForm(prefix="assign", formdata=None),
         "remove": RemoveForm(prefix="remove", formdata=None),
-        "recuse": EmptyForm(prefix="recuse", formdata=None),
+        "recuse": RecuseForm(prefix="recuse", formdata=None),
+        "take": EmptyForm(prefix="take", formdata=None),
         "export": ExportForm(prefix="export", formdata=None),
     }
     forms["ack"].body.data = _acknowledgement_text(case)
@@ -174,8 +190,11 @@ def _shown(
     identity: content.Identity | None,
     forms: dict[str, FlaskForm],
     is_lead: bool,
+    me: int,
 ) -> dict[str, bool]:
-    """Which action forms the case page offers now; the template shows exactly these."""
+    """Which action forms the case page offers now; the template shows exactly these. A closed
+    case is read-only: what stays is what keeps or hands over its record (a legal hold, the
+    case file for counsel) and reading the identity."""
     active = case.status != CaseStatus.CLOSED
     return {
         "ack": active and case.acknowledged_on is None,
@@ -186,12 +205,13 @@ def _shown(
         "close": active,
         "hold": case.hold_since is None,
         "unhold": case.hold_since is not None,
-        "note": True,
+        "note": active,
         "reveal": identity is None and case.identity is not None and keys.identity is not None,
-        "grant": len(forms["grant"].grantee.choices or []) > 1,
-        "assign": is_lead,
-        "remove": is_lead and len(forms["remove"].handler.choices or []) > 1,
-        "recuse": True,
+        "grant": active and len(forms["grant"].grantee.choices or []) > 1,
+        "assign": active and is_lead,
+        "remove": active and is_lead and len(forms["remove"].handler.choices or []) > 1,
+        "recuse": active,
+        "take": active and case.assigned_user_id != me,
         "export": keys.notes is not None,
         "export_identity": case.identity is not None and keys.identity is not None,
     }
@@ -232,7 +252,7 @@ def render_case(
     reading = _reading(session, case, keys, identity)
     records = _records(session, case, keys)
     page = CasePage(
-        header=_header(session, case),
+        header=_header(session, case, ctx.staff.user.id),
         reading=reading,
         records=records,
         actions=_actions(session, ctx, case, keys, reading, records, override or {}),
@@ -241,30 +261,44 @@ def render_case(
     return html, status
 
 
-def _header(session: Session, case: Case) -> CaseHeader:
+def _header(session: Session, case: Case, me: int) -> CaseHeader:
     today = runtime().clock.now().date()
     return CaseHeader(
         category=session.get(Category, case.category_id) if case.category_id else None,
         assigned=session.get(User, case.assigned_user_id) if case.assigned_user_id else None,
         deadline=deadline_state(case, today),
+        progress=stages.progress(case, today),
         today=today,
+        me=me,
         warning_days=schedule.WARNING_DAYS,
         notice=request.args.get("done"),
         outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
         scope_labels=SCOPE_LABELS,
         hearing_labels=HEARING_LABELS,
+        status_labels=STATUS_LABELS,
+        kind_labels=MESSAGE_KIND_LABELS,
+        author_labels=AUTHOR_LABELS,
+        note_labels=NOTE_KIND_LABELS,
+        relation_labels=dict(RELATION_LABELS),
     )
 
 
 def _reading(
     session: Session, case: Case, keys: OpenedKeys, identity: content.Identity | None
 ) -> CaseReading:
+    files = report_files(session, case, keys.content)
+    messages = conversation(session, case, keys.content)
+    every_file = [*files, *(f for m in messages for f in m.files)]
     return CaseReading(
         report=content.read_report(case, keys),
-        report_files=report_files(session, case, keys.content),
+        report_files=files,
         identity=identity,
-        messages=conversation(session, case, keys.content),
+        messages=messages,
         notes=content.notes(session, case, keys),
+        file_warnings=filetypes.file_warnings(
+            session, file_store(), case, keys.content, every_file
+        ),
+        file_types={f.storage_name: filetypes.expected_type(f.name) for f in every_file},
     )
 
 
@@ -293,10 +327,14 @@ def _actions(
     override: dict[str, FlaskForm],
 ) -> CaseActions:
     forms = _forms(case)
-    purge_forms = _purge_forms(reading.messages, reading.report_files, reading.notes)
+    purge_forms = (
+        _purge_forms(reading.messages, reading.report_files, reading.notes)
+        if case.status != CaseStatus.CLOSED
+        else {}
+    )
     stray = _put_posted(override, forms, purge_forms)
     _fill_choices(session, ctx, case, keys, forms, records.holders)
-    shown = _shown(case, keys, reading.identity, forms, ctx.has(Role.LEAD))
+    shown = _shown(case, keys, reading.identity, forms, ctx.has(Role.LEAD), ctx.staff.user.id)
     return CaseActions(
         forms=forms,
         shown=shown,
@@ -366,25 +404,13 @@ def _stranded_refusals(
 @bp.get("/cases/<reference>")
 def case(slug: str, reference: str) -> tuple[str, int]:
     ctx, found, keys = open_case(slug, reference)
-    handling.record_opened(db(), runtime().clock, found, ctx.staff.user.id)
+    handling.record_opened(
+        db(),
+        runtime().clock,
+        found,
+        ctx.staff.user.id,
+        browser_session_id=ctx.staff.session_id,
+    )
     page = render_case(ctx, found, keys)
     handling.mark_read_by_handlers(db(), found)
     return page
-
-
-@bp.get("/cases/<reference>/files/<name>")
-def file(slug: str, reference: str, name: str) -> Response | tuple[str, int]:
-    ctx, found, keys = open_case(slug, reference)
-    try:
-        opened = open_file(db(), file_store(), found, keys.content, name)
-    except ValueError:
-        abort(404)
-    except FileGone as gone:
-        return gone_page(gone)
-    except FileDamaged as damaged:
-        return damaged_page(damaged)
-    if opened is None:
-        abort(404)
-    view, chunks = opened
-    handling.record_file_downloaded(db(), runtime().clock, found, ctx.staff.user.id)
-    return download_response(view, chunks)
