@@ -36,10 +36,11 @@ SAMPLE = """<!doctype html>
 <p class="muted">Muted text. <span class="badge overdue">&#9888; 3 days overdue</span>
 <span class="badge soon">&#9680; due in 2 days</span> <span class="badge ok">&#10003; on time</span>
 <span class="badge done">&#10003; done</span> <span class="badge closed">&#9632; closed</span></p>
-<ol class="stages"><li class="stage done">Received</li><li class="stage done">Acknowledged</li>
-<li class="stage current" aria-current="step">Investigating</li>
-<li class="stage todo">Feedback given</li>
-<li class="stage todo">Closed</li></ol>
+<ol class="stages"><li class="stage done">&#10003; Received</li>
+<li class="stage done">&#10003; Acknowledged</li>
+<li class="stage current" aria-current="step">&#9679; Investigating</li>
+<li class="stage todo">&#9675; Feedback given</li>
+<li class="stage todo">&#9675; Closed</li></ol>
 <div class="next-step"><p>Feedback due in 12 days: give the reporter feedback by 2 June 2026.</p>
 <a href="#">A link in the next step</a></div>
 <section class="panel"><h2>A panel</h2><p>Boxed section with <a href="#">a link</a>.</p></section>
