@@ -35,15 +35,21 @@ test: $(STAMP) postgres browser-deps
 	$(BIN)/python -m tests.audit_dependencies
 	$(BIN)/python -m pytest -n 2 -q
 
-## browser-deps: Debian's chromium and axe-core (npm) for the browser tests in tests/browser/.
+## browser-deps: Debian's chromium, axe-core (npm) and the Nu HTML Checker (npm vnu-jar, run by
+## Debian's Java runtime) for the browser tests in tests/browser/.
 ## Without them those tests fail in CI and are skipped with a reason elsewhere.
 AXE_VERSION := 4.14.1
 AXE_STAMP := .cache/axe/.installed-$(AXE_VERSION)
+VNU_VERSION := 26.9.27
+VNU_STAMP := .cache/vnu/.installed-$(VNU_VERSION)
 
-browser-deps: $(AXE_STAMP)
+browser-deps: $(AXE_STAMP) $(VNU_STAMP)
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the browser tests"; \
 	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
 	  || echo "chromium could not be installed"; }
+	@command -v java >/dev/null || { echo "installing Debian's Java runtime for the Nu HTML Checker"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q default-jre-headless; } \
+	  || echo "the Java runtime could not be installed"; }
 
 $(AXE_STAMP):
 	@command -v npm >/dev/null || { echo "installing npm to fetch axe-core"; \
@@ -51,6 +57,15 @@ $(AXE_STAMP):
 	@mkdir -p .cache/axe
 	@if npm install --no-save --no-audit --no-fund --prefix .cache/axe axe-core@$(AXE_VERSION); \
 	then touch $@; else echo "axe-core could not be fetched"; fi
+
+# The jar ships inside the npm package (its postinstall script, which would fetch a Java
+# runtime from elsewhere, is not run: Debian's is used).
+$(VNU_STAMP):
+	@command -v npm >/dev/null || { echo "installing npm to fetch the Nu HTML Checker"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; } || true; }
+	@mkdir -p .cache/vnu
+	@if npm install --no-save --no-audit --no-fund --ignore-scripts --prefix .cache/vnu vnu-jar@$(VNU_VERSION); \
+	then touch $@; else echo "the Nu HTML Checker could not be fetched"; fi
 
 ## postgres: start the local PostgreSQL cluster if it is installed but down
 postgres:

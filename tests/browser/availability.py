@@ -1,7 +1,8 @@
 """Whether the browser tests can run here, and what to do when they cannot.
 
-Debian's chromium, the playwright package and axe-core are installed by ``make test`` (the
-Makefile's ``browser-deps``). In CI (``CI=true``, or ``WHISTLE_REQUIRE_POSTGRES`` /
+Debian's chromium, the playwright package, axe-core, and the Nu HTML Checker (npm
+``vnu-jar``, run by Debian's Java runtime) are installed by ``make test`` (the Makefile's
+``browser-deps``). In CI (``CI=true``, or ``WHISTLE_REQUIRE_POSTGRES`` /
 ``WHISTLE_REQUIRE_BROWSER`` set) a missing one fails the run; elsewhere the browser tests are
 skipped with the reason.
 """
@@ -18,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 AXE_JS = ROOT / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+VNU_JAR = ROOT / ".cache" / "vnu" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 # How long one browser action may wait: generous on a busy machine, short of pytest hanging.
 TIMEOUT_MS = 15_000
 HINT = "`make test` installs it (Makefile target browser-deps)"

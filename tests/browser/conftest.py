@@ -14,6 +14,7 @@ tests/conftest.py, so on SQLite and on PostgreSQL), served by werkzeug from a th
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from tests.browser.availability import AXE_JS, CHROMIUM, ROOT, TIMEOUT_MS, missing
+from tests.browser.availability import AXE_JS, CHROMIUM, ROOT, TIMEOUT_MS, VNU_JAR, missing
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -63,6 +64,17 @@ def axe_source() -> str:
     if not AXE_JS.is_file():
         missing(f"axe-core is not fetched to {AXE_JS.relative_to(ROOT)}")
     return AXE_JS.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def vnu() -> list[str]:
+    """The command that runs the Nu HTML Checker (``java -jar vnu.jar``)."""
+    java = shutil.which("java")
+    if java is None:
+        missing("no Java runtime (Debian's default-jre-headless) for the Nu HTML Checker")
+    if not VNU_JAR.is_file():
+        missing(f"the Nu HTML Checker is not fetched to {VNU_JAR.relative_to(ROOT)}")
+    return [java, "-jar", str(VNU_JAR)]
 
 
 class _QuietHandler(WSGIRequestHandler):

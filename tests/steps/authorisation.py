@@ -95,6 +95,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "admin.profile": frozenset({ADMIN}),
     "admin.logo_upload": frozenset({ADMIN}),
     "admin.logo_remove": frozenset({ADMIN}),
+    "admin.accent_change": frozenset({ADMIN}),
     "admin.texts": frozenset({ADMIN}),
     "admin.categories": frozenset({ADMIN}),
     "admin.rename_category": frozenset({ADMIN}),

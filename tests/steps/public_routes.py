@@ -40,5 +40,7 @@ EXPECTED_PUBLIC = {
     "staff.accept",
     # The organisation's logo, shown on its reporting page (re-encoded at upload).
     "org_logo.show",
+    # The organisation's colour as a style sheet for its pages (only a colour it chose).
+    "org_logo.theme",
     "static",
 }

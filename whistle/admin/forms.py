@@ -58,6 +58,12 @@ class CheckboxList(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A group of boxes: the label names the group, it is for no single control (as
+        # WTForms does for radio buttons; valid HTML, tests/browser/test_markup.py).
+        self.label.field_id = False
+
 
 class EmptyForm(FlaskForm):
     """A button and its CSRF token."""
@@ -111,6 +117,17 @@ class ProfileForm(FlaskForm):
         _l("Language of mails to staff"),
         choices=[SelectChoice(code, LANGUAGE_NAMES[code]) for code in LOCALES],
         validators=[DataRequired(REQUIRED)],
+    )
+
+
+class AccentForm(FlaskForm):
+    accent = StringField(
+        _l("Colour"),
+        description=_l(
+            "A hex code such as #1a6b3c, used for links, buttons and the line above each page. "
+            "Leave it empty for Whistle's own blue. A colour too light to read on white is kept "
+            "but not used."
+        ),
     )
 
 

@@ -97,6 +97,7 @@ ACTION_NAMES = {
     "settings.profile_changed": _l("Organisation profile changed"),
     "settings.logo_changed": _l("Logo changed"),
     "settings.logo_removed": _l("Logo removed"),
+    "settings.accent_changed": _l("Organisation colour changed"),
     "settings.text_changed": _l("Reporting page text changed"),
     "settings.category_added": _l("Category added"),
     "settings.category_renamed": _l("Category renamed"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -34,11 +36,22 @@ class CheckboxList(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A group of boxes: the label names the group, it is for no single control (as
+        # WTForms does for radio buttons; valid HTML, tests/browser/test_markup.py).
+        self.label.field_id = False
+
+
+def _category_id(value: object) -> int:
+    """The chosen category's id; 0 for the empty "Choose…" placeholder (refused as missing)."""
+    return int(value) if value not in ("", None) else 0  # type: ignore[call-overload]
+
 
 class ReportForm(FlaskForm):
     category = SelectField(
         _l("What is your report about?"),
-        coerce=int,
+        coerce=_category_id,
         validators=[DataRequired(_l("Choose a category. If unsure, choose “Not sure”."))],
         description=_l("Choose the closest match. “Not sure” is always fine."),
     )

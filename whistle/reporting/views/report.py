@@ -108,7 +108,8 @@ def _fill_choices(form: ReportForm, org: Organisation, members: list[User]) -> _
         .order_by(Category.position, Category.id)
     ).all()
     form.category.choices = [
-        SelectChoice("0", _l("Choose…")),
+        # An empty value: a required list's placeholder (valid HTML, tests/browser/test_markup.py).
+        SelectChoice("", _l("Choose…")),
         *[SelectChoice(str(c.id), c.label_da if danish else c.label_en) for c in categories],
     ]
     form.relation.choices = [
