@@ -762,7 +762,8 @@ def test_categories_are_added_renamed_reordered_and_deactivated_never_lost(
     )
     assert added.status_code == 303
     fraud = session.scalars(select(Category).where(Category.code == "time-fraud")).one()
-    assert category_labels(app, slug)[-1] == "Time fraud"
+    # A new category comes last before "Not sure", the catch-all, which stays last (issue 16).
+    assert category_labels(app, slug)[-2:] == ["Time fraud", "Not sure"]
     empty = admin.send("/categories", "/categories", {"add-label_da": "", "add-label_en": "X"})
     assert empty.status_code == 400
 
@@ -776,7 +777,14 @@ def test_categories_are_added_renamed_reordered_and_deactivated_never_lost(
     assert "Harassment" in labels
     up = admin.send("/categories", f"/categories/{fraud.id}/move", {"direction": "up"})
     assert up.status_code == 303
-    assert category_labels(app, slug)[-2:] == ["Time fraud", "Not sure"]
+    labels = category_labels(app, slug)
+    assert labels[-3] == "Time fraud" and labels[-1] == "Not sure"
+    # Nothing moves below "Not sure", nor does it move.
+    below = labels[-2]
+    admin.forced(f"/categories/{not_sure.id}/move", {"direction": "up"})
+    last_but_one = session.scalars(select(Category).where(Category.label_en == below)).one()
+    admin.forced(f"/categories/{last_but_one.id}/move", {"direction": "down"})
+    assert category_labels(app, slug)[-2:] == [below, "Not sure"]
 
     off = admin.send("/categories", f"/categories/{harassment.id}/active", {"active": "0"})
     assert off.status_code == 303

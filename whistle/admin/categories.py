@@ -1,7 +1,8 @@
 """The categories a reporter chooses from, as the administrator keeps them: added, renamed,
 reordered, offered or no longer offered, and deleted only when no case ever had them (so the
 record of reports and the statistics keep every category they name). "Not sure" is always
-offered. A refusal is a :class:`~whistle.core.refusals.Refused` naming the form field.
+offered, and always last: it is the catch-all a reporter falls back on after reading the
+rest. A refusal is a :class:`~whistle.core.refusals.Refused` naming the form field.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from whistle.core.organisations import suggest_slug
 from whistle.core.refusals import Refused
 
 NOT_SURE = "not-sure"
+# The form's order: by position, "not sure" last whatever its position (also for categories
+# added before this rule, whose positions may put it elsewhere).
+FORM_ORDER = (Category.code == NOT_SURE, Category.position, Category.id)
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def categories(session: Session, org_id: int) -> list[CategoryRow]:
     rows = session.execute(
         select(Category, used_by_case | used_by_tombstone)
         .where(Category.org_id == org_id)
-        .order_by(Category.position, Category.id)
+        .order_by(*FORM_ORDER)
     ).all()
     return [CategoryRow(category, bool(used)) for category, used in rows]
 
@@ -88,18 +92,16 @@ def _record(
 def add_category(
     session: Session, clock: Clock, org_id: int, actor_id: int, label_da: str, label_en: str
 ) -> Category:
-    """A new active category, last in the list (before nothing: "not sure" may move), and
-    commit."""
+    """A new active category, last before "not sure", and commit."""
     with unit_of_work(session):
         da, en = _labels(label_da, label_en)
         code = _free_code(session, org_id, en)
-        last = max(
-            session.scalars(select(Category.position).where(Category.org_id == org_id)),
-            default=-1,
-        )
-        added = Category(
-            org_id=org_id, code=code, label_da=da, label_en=en, position=last + 1, is_active=True
-        )
+        rows = [r.category for r in categories(session, org_id)]
+        added = Category(org_id=org_id, code=code, label_da=da, label_en=en, is_active=True)
+        at = len(rows) - 1 if rows and rows[-1].code == NOT_SURE else len(rows)
+        rows.insert(at, added)
+        for position, row in enumerate(rows):
+            row.position = position
         session.add(added)
         session.flush()
         _record(session, clock, "settings.category_added", org_id, actor_id, category=added.id)
@@ -132,13 +134,15 @@ def move_category(
     session: Session, clock: Clock, org_id: int, actor_id: int, category_id: int, step: int
 ) -> bool:
     """Move a category one place up (``step`` -1) or down (+1), and commit; False at either
-    end."""
+    end ("not sure" stays last: it does not move, nor does anything move below it)."""
     with unit_of_work(session):
         rows = [r.category for r in categories(session, org_id)]
         moved = category(session, org_id, category_id).id
         index = next(i for i, c in enumerate(rows) if c.id == moved)
         target = index + step
         if step not in (-1, 1) or not 0 <= target < len(rows):
+            return False
+        if NOT_SURE in (rows[index].code, rows[target].code):
             return False
         rows[index], rows[target] = rows[target], rows[index]
         for position, row in enumerate(rows):
