@@ -64,8 +64,9 @@ def test_sending_the_form_again_after_the_code_was_confirmed_explains_the_code_i
     assert code.group(1) not in html
     assert re.search(rf'href="/o/{unit.org.slug}/report"', html), "a new report is one click"
 
-    # A new form is a new report.
-    assert reporter.send_report(ReportAnswers()).status_code == 303
+    # A new report (new form, new text) is taken.
+    new = ReportAnswers(what="Fake report: another matter, the gate code is on a sticky note.")
+    assert reporter.send_report(new).status_code == 303
     assert case_count(session) == 2
 
 
@@ -74,3 +75,25 @@ def test_each_form_carries_its_own_token(app: Flask, unit: Unit) -> None:
     first = reporter.fill_report(ReportAnswers())["submission"]
     second = reporter.fill_report(ReportAnswers())["submission"]
     assert first and second and first != second
+
+
+def test_a_form_fetched_anew_on_back_with_the_text_restored_is_recognised(
+    app: Flask, unit: Unit, session: Session
+) -> None:
+    """Chromium fetches the form anew on Back (pages are never cached), so it carries a fresh
+    token, but restores the text typed: the same report is still recognised."""
+    reporter = Reporter(app, unit.org.slug)
+    answers = ReportAnswers(what="Fake report: the ladder in hall B has a cracked rung.")
+    assert reporter.send_report(answers).status_code == 303
+    again = reporter.send_report(answers)  # a fresh form, the same category and text
+    assert again.status_code == 303
+    assert "again=1" in again.headers["Location"]
+    assert case_count(session) == 1
+    other = ReportAnswers(what="Fake report: a different matter, the canteen fridge is warm.")
+    assert reporter.send_report(other).status_code == 303
+    assert case_count(session) == 2
+    # Another browser sending the same text is another reporter: nothing links them.
+    assert (
+        Reporter(app, unit.org.slug, address="192.0.2.11").send_report(answers).status_code == 303
+    )
+    assert case_count(session) == 3

@@ -151,12 +151,14 @@ def test_danish_is_offered_and_error_messages_follow(client: FlaskClient, token:
 
 # --- plain answers (issue 16) ------------------------------------------------------------------
 
+ENGLISH = {"Accept-Language": "en"}
+
 
 def test_a_used_setup_link_says_setup_is_done_and_where_to_sign_in(
     client: FlaskClient, token: str
 ) -> None:
     assert submit(client, token).status_code == 200
-    used = client.get(f"/setup/{token}")
+    used = client.get(f"/setup/{token}", headers=ENGLISH)
     assert used.status_code == 404
     shown = text_of(used)
     assert "This set-up link does not work" in shown
@@ -167,7 +169,7 @@ def test_a_used_setup_link_says_setup_is_done_and_where_to_sign_in(
 def test_an_unknown_setup_link_names_the_command_for_a_fresh_one(
     client: FlaskClient, token: str
 ) -> None:
-    unknown = client.get(f"/setup/{token[:-1]}")
+    unknown = client.get(f"/setup/{token[:-1]}", headers=ENGLISH)
     assert unknown.status_code == 404
     shown = text_of(unknown)
     assert "This set-up link does not work" in shown

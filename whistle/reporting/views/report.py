@@ -178,7 +178,10 @@ def report(slug: str) -> Response | str | tuple[str, int]:
     context["limits"] = limits = upload_limits(db(), org.id)
     if members is None:
         return _keys_refused(org, context, chosen_files(request, "attachments"))
-    if request.method == "POST" and submissions.already_taken(form.submission.data):
+    sent = submissions.marks(
+        form.submission.data, org.id, form.category.data, request.form.get("what", "")
+    )
+    if request.method == "POST" and submissions.already_taken(sent):
         return _already_received(org)
     if not form.submission.data:
         form.submission.data = submissions.new_token()
@@ -225,7 +228,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
         show_storage_failure(form, "what")
         context["reattach"] = names_to_reattach(files)
         return render_template("reporting/report.html", **context), 503
-    submissions.remember(form.submission.data)
+    submissions.remember(sent)
     return redirect(url_for("reporting.code", slug=org.slug), code=303)
 
 
