@@ -108,3 +108,14 @@ def test_the_password_change_names_every_problem_at_once(
     assert TOO_SHORT in field_errors(refused, "new")
     assert TOO_SIMPLE in field_errors(refused, "new")
     assert field_errors(refused, "confirm") == NOT_THE_SAME
+
+
+def test_a_page_a_staff_member_may_not_open_leads_back_to_their_start_page(
+    app: Flask, clock: FixedClock, unit: Unit
+) -> None:
+    hanne = browser(app, clock, unit.handlers[0])
+    assert hanne.sign_in().status_code == 303
+    refused = hanne.get("/staff/testfirma/admin/users")
+    assert refused.status_code == 403
+    html = refused.get_data(as_text=True)
+    assert 'href="/staff/"' in html and "Go to your start page" in html
