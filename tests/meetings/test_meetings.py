@@ -622,13 +622,14 @@ def test_only_the_reporter_of_the_case_can_approve_or_correct(
     approve = form_with_button(page, "Approve the minutes")
     correct = form_with_button(page, "Suggest corrections")
 
-    # A browser without the reporter's session is sent to the code page.
+    # A browser without the reporter's session is refused and led to the code page (issue 16:
+    # a form sent without a session says why, and where to go).
     stranger = Reporter(app, unit.org.slug, address="192.0.2.30")
     own_token = csrf_token(stranger.get(f"/o/{unit.org.slug}/case/open"))
     for form in (approve, correct):
         refused_page = stranger.post(form.action, {"csrf_token": own_token})
-        assert refused_page.status_code == 303
-        assert refused_page.headers["Location"].endswith("/case/open")
+        assert refused_page.status_code == 403
+        assert f'href="/o/{unit.org.slug}/case/open"' in refused_page.get_data(as_text=True)
     # Another reporter, signed in to a case of their own, finds nothing at these addresses.
     stranger.report(ReportAnswers())
     stranger.confirm_written_down()

@@ -66,7 +66,8 @@ ABUSES = {
     "oversize": Abuse(
         Upload("huge.txt", b"x" * (1024 * 1024 + 1)),
         "huge.txt",
-        "“%(name)s” is larger than %(mb)d MB.",
+        "“%(name)s” was not accepted: it is larger than %(mb)d MB, the most one file may be. "
+        "Leave it out, or send a smaller version of it (split or compressed).",
         (("mb", 1),),
     ),
     "empty": Abuse(Upload("empty.pdf", b""), "empty.pdf", "“%(name)s” is empty."),

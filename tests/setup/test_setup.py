@@ -147,3 +147,46 @@ def test_danish_is_offered_and_error_messages_follow(client: FlaskClient, token:
         headers={"Accept-Language": "da"},
     )
     assert "Feltet skal udfyldes." in text_of(response)
+
+
+# --- plain answers (issue 16) ------------------------------------------------------------------
+
+ENGLISH = {"Accept-Language": "en"}
+
+
+def test_a_used_setup_link_says_setup_is_done_and_where_to_sign_in(
+    client: FlaskClient, token: str
+) -> None:
+    assert submit(client, token).status_code == 200
+    used = client.get(f"/setup/{token}", headers=ENGLISH)
+    assert used.status_code == 404
+    shown = text_of(used)
+    assert "This set-up link does not work" in shown
+    assert "Whistle is already set up" in shown
+    assert 'href="/staff/sign-in"' in used.get_data(as_text=True)
+
+
+def test_an_unknown_setup_link_names_the_command_for_a_fresh_one(
+    client: FlaskClient, token: str
+) -> None:
+    unknown = client.get(f"/setup/{token[:-1]}", headers=ENGLISH)
+    assert unknown.status_code == 404
+    shown = text_of(unknown)
+    assert "This set-up link does not work" in shown
+    assert "whistle setup-link" in shown
+
+
+def test_every_password_problem_is_named_at_once(
+    app: Flask, client: FlaskClient, token: str
+) -> None:
+    refused = submit(client, token, admin_name="Testa", password="testa1", confirm="other")
+    assert refused.status_code == 200
+    html = refused.get_data(as_text=True)
+    password_errors = re.search(r'<ul class="errors" id="password-error">(.*?)</ul>', html, re.S)
+    assert password_errors
+    # In Danish (the default): too short, and the name in it; and the repeat differs.
+    assert "Brug mindst 12 tegn." in password_errors.group(1)
+    assert "ikke indeholde dit navn" in password_errors.group(1)
+    assert 'id="confirm-error"' in html
+    with runtime(app).sessions() as session:
+        assert not setup_complete(session)

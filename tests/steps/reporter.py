@@ -30,6 +30,7 @@ from whistle.core.runtime import runtime
 from whistle.reporting.intake import Submission
 
 CODE_RE = re.compile(r'<p class="code" lang="en">([A-Z0-9-]+)</p>')
+SUBMISSION_RE = re.compile(r'name="submission" type="hidden" value="([^"]+)"')
 
 
 @dataclass
@@ -90,8 +91,11 @@ class Reporter:
     def fill_report(self, answers: ReportAnswers) -> dict[str, Any]:
         form = self.get(f"/o/{self.slug}/report")
         assert form.status_code == 200
+        submission = SUBMISSION_RE.search(form.get_data(as_text=True))
+        assert submission, "the report form has no submission token"
         data: dict[str, Any] = {
             "csrf_token": csrf_token(form),
+            "submission": unescape(submission.group(1)),
             "category": str(self.category_id(answers.category)),
             "what": answers.what,
             "when_where": answers.when_where,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, delete, exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from whistle.core import audit
@@ -21,6 +21,9 @@ from whistle.core.organisations import suggest_slug
 from whistle.core.refusals import Refused
 
 NOT_SURE = "not-sure"
+# The form's order: by position, "not sure" last whatever its position (also for categories
+# added before this rule, whose positions may put it elsewhere).
+FORM_ORDER = (Category.code == NOT_SURE, Category.position, Category.id)
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def categories(session: Session, org_id: int) -> list[CategoryRow]:
     rows = session.execute(
         select(Category, used_by_case | used_by_tombstone)
         .where(Category.org_id == org_id)
-        .order_by(case((Category.code == NOT_SURE, 1), else_=0), Category.position, Category.id)
+        .order_by(*FORM_ORDER)
     ).all()
     return [CategoryRow(category, bool(used)) for category, used in rows]
 
@@ -153,6 +156,8 @@ def move_category(
         index = next(i for i, c in enumerate(rows) if c.id == found.id)
         target = index + step
         if step not in (-1, 1) or not 0 <= target < len(rows):
+            return False
+        if NOT_SURE in (rows[index].code, rows[target].code):
             return False
         rows[index], rows[target] = rows[target], rows[index]
         _renumber(rows + [r.category for r in every if r.always_on])

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -133,6 +134,9 @@ class ReportForm(FlaskForm):
     )
     # Honeypot: hidden from people by CSS; automated form-fillers tend to fill it.
     website = StringField(_l("Leave this field empty"), validators=[Length(max=200)])
+    # One-time: the same form sent twice (Back, then Send) is recognised
+    # (whistle/web/submissions.py).
+    submission = HiddenField(validators=[Length(max=64)])
 
 
 class CodeConfirmForm(FlaskForm):

@@ -1,22 +1,30 @@
 """First-run setup in the browser, reachable only with the one-time token.
 
 Every request without a valid token, and every request once setup is complete, gets a 404:
-the page is not merely forbidden, it is gone.
+the form is not merely forbidden, it is gone. The 404 page says why and what to do: sign in
+once setup is complete, else print a fresh link with ``whistle setup-link``.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, Field, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from whistle.core.organisations import suggest_slug
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.setup.onboarding import SetupRequest, SetupUnavailable, check_token, complete_setup
+from whistle.setup.onboarding import (
+    SetupRequest,
+    SetupUnavailable,
+    check_token,
+    complete_setup,
+    setup_complete,
+)
+from whistle.staff.forms import meets_policy
 from whistle.web.access import public
 from whistle.web.forms import show_refusal, valid_email
 
@@ -48,6 +56,11 @@ class SetupForm(FlaskForm):
         validators=[DataRequired(REQUIRED)],
         description=_l("At least 12 characters. A few unrelated words make a good password."),
     )
+
+    def validate_password(self, field: Field) -> None:
+        email = (self.admin_email.data or "").strip().lower()
+        meets_policy(field, email=email, name=(self.admin_name.data or "").strip())
+
     confirm = PasswordField(
         _l("Repeat the password"),
         validators=[
@@ -57,14 +70,19 @@ class SetupForm(FlaskForm):
     )
 
 
+def link_not_valid() -> tuple[str, int]:
+    """A used, replaced or mistyped setup link: why it does not open, and the way on."""
+    return render_template("setup/link_not_valid.html", done=setup_complete(db())), 404
+
+
 @bp.route("/<token>", methods=["GET", "POST"])
 @public
-def setup(token: str) -> str:
+def setup(token: str) -> str | tuple[str, int]:
     session = db()
     try:
         check_token(session, token)
     except SetupUnavailable:
-        abort(404)
+        return link_not_valid()
     form = SetupForm()
     if form.validate_on_submit():
         slug = (form.org_slug.data or "").strip().lower() or suggest_slug(form.org_name.data or "")
@@ -86,6 +104,8 @@ def setup(token: str) -> str:
             )
         except Refused as exc:
             show_refusal(form, exc)
+        except SetupUnavailable:
+            return link_not_valid()
         else:
             return render_template(
                 "setup/done.html",

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import BooleanField, EmailField, Field, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+from whistle.staff.passwords import policy_problems
 
 REQUIRED = _l("This field is required.")
+
+
+def meets_policy(field: Field, *, email: str, name: str) -> None:
+    """The body of a password field's inline validator: every problem of the password at
+    once, beside the form's other errors (the domain checks the policy again)."""
+    problems = policy_problems(field.data or "", email=email, name=name)
+    if problems:
+        field.errors.extend(problems[:-1])
+        raise ValidationError(problems[-1])
 
 
 class SignInForm(FlaskForm):
@@ -47,13 +58,19 @@ class PasswordChangeForm(FlaskForm):
             EqualTo("new", message=_l("The two passwords are not the same.")),
         ],
     )
+    # Whose password it is (set by the view): the policy refuses one containing their name.
+    owner_email = ""
+    owner_name = ""
+
+    def validate_new(self, field: Field) -> None:
+        meets_policy(field, email=self.owner_email, name=self.owner_name)
 
 
 class AcceptInvitationForm(FlaskForm):
     display_name = StringField(
         _l("Your name"),
         validators=[Length(max=200)],
-        description=_l("As colleagues know you. Reporters never see it."),
+        description=_l("As colleagues know you."),
     )
     password = PasswordField(
         _l("Password"),
@@ -61,3 +78,15 @@ class AcceptInvitationForm(FlaskForm):
         description=_l("At least 12 characters. A few unrelated words make a good password."),
     )
     confirm = PasswordField(_l("Repeat the password"))
+    # Set by the view: the invited address, and whether it already has an account (whose
+    # password is only checked, not chosen).
+    invited_email = ""
+    existing = False
+
+    def validate_password(self, field: Field) -> None:
+        if not self.existing:
+            meets_policy(field, email=self.invited_email, name=self.display_name.data or "")
+
+    def validate_confirm(self, field: Field) -> None:
+        if not self.existing and field.data != self.password.data:
+            raise ValidationError(_l("The two passwords are not the same."))

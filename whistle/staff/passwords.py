@@ -18,6 +18,7 @@ import unicodedata
 from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 
 from crypto import Argon2Params
 
@@ -44,11 +45,26 @@ _COMMON = frozenset(
 
 
 class PasswordRejected(ValueError):
-    """The password does not meet the policy; ``message`` is shown to the person."""
+    """The password does not meet the policy; ``message`` is shown to the person (every
+    problem found, one after the other), ``problems`` lists them one by one."""
 
-    def __init__(self, message: object) -> None:
-        self.message = message
+    def __init__(self, problems: list[object]) -> None:
+        self.problems = problems
+        self.message = LazyJoined(problems)
         super().__init__("password rejected by policy")
+
+
+class LazyJoined:
+    """Messages shown as one, each translated when shown (in the reader's language)."""
+
+    def __init__(self, parts: list[object]) -> None:
+        self.parts = parts
+
+    def __str__(self) -> str:
+        return " ".join(str(part) for part in self.parts)
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
 
 
 def nfc(password: str) -> str:
@@ -56,21 +72,32 @@ def nfc(password: str) -> str:
     return unicodedata.normalize("NFC", password)
 
 
-def check_policy(password: str, *, email: str = "", name: str = "") -> None:
-    """Raise :class:`PasswordRejected` if ``password`` may not be used (judged in NFC)."""
+def policy_problems(password: str, *, email: str = "", name: str = "") -> list[object]:
+    """Every reason ``password`` may not be used (judged in NFC), all at once, so a person
+    fixes them in one go; empty when it may."""
     password = nfc(password)
+    problems: list[object] = []
     if len(password) < MIN_LENGTH:
-        raise PasswordRejected(_l("Use at least %(n)d characters.", n=MIN_LENGTH))
+        problems.append(_l("Use at least %(n)d characters.", n=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        raise PasswordRejected(_l("Use at most %(n)d characters.", n=MAX_LENGTH))
+        problems.append(_l("Use at most %(n)d characters.", n=MAX_LENGTH))
     lowered = password.lower()
     if lowered in _COMMON or len(set(lowered)) < 4:
-        raise PasswordRejected(_l("This password is too common or too simple. Choose another."))
+        problems.append(_l("This password is too common or too simple. Choose another."))
     local = email.split("@", 1)[0].lower()
     if (local and len(local) >= 4 and local in lowered) or (
         name and len(name) >= 4 and name.lower() in lowered
     ):
-        raise PasswordRejected(_l("The password must not contain your name or e-mail address."))
+        problems.append(_l("The password must not contain your name or e-mail address."))
+    return problems
+
+
+def check_policy(password: str, *, email: str = "", name: str = "") -> None:
+    """Raise :class:`PasswordRejected`, naming every problem, if ``password`` may not be
+    used."""
+    problems = policy_problems(password, email=email, name=name)
+    if problems:
+        raise PasswordRejected(problems)
 
 
 def hash_password(password: str, params: Argon2Params) -> str:

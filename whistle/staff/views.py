@@ -4,6 +4,7 @@ workspace is in whistle/cases/."""
 
 from __future__ import annotations
 
+import io
 from urllib.parse import urlsplit
 
 import segno
@@ -129,7 +130,8 @@ def _refusal(exc: SignInRefused) -> object:
 def _pending_or_restart() -> staff_session.StaffSession:
     half = staff_session.pending()
     if half is None:
-        abort(redirect(url_for("staff.sign_in", ended=1), code=303))
+        ended = 1 if staff_session.ended() else None
+        abort(redirect(url_for("staff.sign_in", ended=ended), code=303))
     return half
 
 
@@ -205,10 +207,30 @@ def enrol_qr() -> Response:
     if secret is None or is_enrolled(half.user):
         abort(404)
     uri = provisioning_uri(secret, account=half.user.email, issuer="Whistle")
-    svg = segno.make(uri, error="m").svg_inline(scale=5, border=2)
-    response = Response(svg, mimetype="image/svg+xml")
+    response = Response(qr_svg(uri), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def qr_svg(text: str) -> bytes:
+    """``text`` as a QR code, a stand-alone SVG document. An image file needs the SVG
+    namespace (segno's inline SVG, meant for pasting into HTML, has none, and a browser then
+    shows a broken image), a size of its own and a viewBox, so it scales to the page's box."""
+    qr = segno.make(text, error="m")
+    width, height = qr.symbol_size(scale=5, border=2)
+    out = io.BytesIO()
+    qr.save(
+        out,
+        kind="svg",
+        scale=5,
+        border=2,
+        xmldecl=False,
+        omitsize=True,
+        svgclass=None,
+        light="#fff",
+    )
+    sized = f'<svg width="{width}" height="{height}" '.encode("ascii")
+    return out.getvalue().replace(b"<svg ", sized, 1)
 
 
 @bp.post("/sign-out")
@@ -289,6 +311,7 @@ def keys() -> str:
 def password() -> Response | str:
     staff = signed_in()
     form = PasswordChangeForm()
+    form.owner_email, form.owner_name = staff.user.email, staff.user.display_name
     if form.validate_on_submit():
         rt = runtime()
         try:
@@ -312,39 +335,38 @@ def password() -> Response | str:
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 @public
-def accept(token: str) -> Response | str:
+def accept(token: str) -> Response | str | tuple[str, int]:
     session = db()
     rt = runtime()
     try:
         invitation = find_invitation(session, rt.clock, token)
     except InvitationUnavailable:
-        abort(404)
+        return _invitation_unavailable()
     existing = session.scalar(select(User).where(User.email == invitation.email))
     form = AcceptInvitationForm()
+    form.invited_email, form.existing = invitation.email, existing is not None
+    form.display_name.description = _name_seen_by(invitation_roles(invitation))
     if form.validate_on_submit():
-        if existing is None and form.password.data != form.confirm.data:
-            form.confirm.errors = [_l("The two passwords are not the same.")]
+        try:
+            checked = accept_invitation(
+                session,
+                rt.clock,
+                token,
+                display_name=form.display_name.data or "",
+                password=form.password.data or "",
+                argon2=rt.argon2,
+            )
+        except Refused as exc:
+            show_refusal(form, exc)
+        except InvitationUnavailable:
+            return _invitation_unavailable()
+        except SignInRefused as exc:
+            # The roles were added; only signing in failed (a paused account, say).
+            form.password.errors = [_refusal(exc)]
         else:
-            try:
-                checked = accept_invitation(
-                    session,
-                    rt.clock,
-                    token,
-                    display_name=form.display_name.data or "",
-                    password=form.password.data or "",
-                    argon2=rt.argon2,
-                )
-            except Refused as exc:
-                show_refusal(form, exc)
-            except InvitationUnavailable:
-                abort(404)
-            except SignInRefused as exc:
-                # The roles were added; only signing in failed (a paused account, say).
-                form.password.errors = [_refusal(exc)]
-            else:
-                staff_session.start_pending(checked.user, checked.private_key)
-                step = "staff.code" if is_enrolled(checked.user) else "staff.enrol"
-                return redirect(url_for(step), code=303)
+            staff_session.start_pending(checked.user, checked.private_key)
+            step = "staff.code" if is_enrolled(checked.user) else "staff.enrol"
+            return redirect(url_for(step), code=303)
     return render_template(
         "staff/accept.html",
         form=form,
@@ -353,6 +375,30 @@ def accept(token: str) -> Response | str:
         roles=[ROLE_LABELS[r] for r in invitation_roles(invitation)],
         existing=existing is not None,
     )
+
+
+def _invitation_unavailable() -> tuple[str, int]:
+    """A used, withdrawn, expired or mistyped invitation link: why, and what to do."""
+    return render_template("staff/invitation_unavailable.html"), 404
+
+
+NAME_SEEN_BY_REPORTERS = _l(
+    "As colleagues know you. Reporters see it too: the report form lists the handlers and "
+    "unit leads by name, so that a reporter can keep someone out of their case."
+)
+NAME_NOT_SEEN_BY_REPORTERS = _l(
+    "As colleagues know you. Reporters do not see it (they see the names of handlers and unit "
+    "leads only, so that they can keep someone out of their case)."
+)
+
+
+def _name_seen_by(roles: list[Role]) -> object:
+    """What the invitation page says about who sees the name: reporters see handlers' and
+    leads' names on the report form and in the mailbox (to keep one out of their case),
+    never counsel's, auditors' or administrators'."""
+    if {Role.HANDLER, Role.LEAD} & set(roles):
+        return NAME_SEEN_BY_REPORTERS
+    return NAME_NOT_SEEN_BY_REPORTERS
 
 
 def _duration(minutes: int) -> str:

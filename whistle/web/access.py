@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import current_app, make_response, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
+
+from whistle.web import staff_session
+from whistle.web.ended import render_form_not_taken
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -35,13 +38,17 @@ def is_public_endpoint(endpoint: str | None) -> bool:
 def enforce_login() -> Response | None:
     """``before_request`` hook: refuse non-public views to anyone not signed in.
 
-    A page (GET) leads to the sign-in form, which comes back here afterwards; anything else
-    is refused outright, so no form post is ever acted on without a session.
+    A page (GET) leads to the sign-in form, which comes back here afterwards (saying the
+    session ended only when one did); anything else is refused, so no form post is ever acted
+    on without a session: the answer says why, shows back what was typed and leads to signing
+    in (whistle/web/ended.py).
     """
     if is_public_endpoint(request.endpoint):
         return None
     if current_user.is_authenticated:
         return None
+    ended = staff_session.ended()
     if request.method == "GET":
-        return redirect(url_for("staff.sign_in", ended=1, next=request.full_path), code=303)
-    abort(403)
+        back = url_for("staff.sign_in", ended=1 if ended else None, next=request.full_path)
+        return redirect(back, code=303)
+    return make_response(render_form_not_taken(ended=ended, status=403))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from whistle.core.keystore_errors import KeyStoreUnavailable
+from whistle.web.ended import render_form_not_taken
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ def render_error(code: int, title: object = None, message: object = None) -> tup
 def init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(_exc: CSRFError) -> tuple[str, int]:
+        # Usually a page left open past its session: the person gets what they typed back.
+        if request.method == "POST":
+            return render_form_not_taken(ended=False, status=400, csrf=True)
         return render_error(400, *CSRF_MESSAGE)
 
     @app.errorhandler(HTTPException)

@@ -62,12 +62,14 @@ def _open(key: str, kind: str) -> StaffSession | None:
     session.commit()
     if opened is None or opened.row.user_id is None:
         cookie.pop(key, None)
+        g.staff_session_ended = True
         return None
     user = session.get(User, opened.row.user_id)
     if user is None or not user.is_active:
         vault.destroy(session, token)
         session.commit()
         cookie.pop(key, None)
+        g.staff_session_ended = True
         return None
     return StaffSession(
         user, _key(opened.secret), opened.row.id, opened.row.created_at + lifetime.absolute
@@ -127,6 +129,13 @@ def current() -> StaffSession | None:
     found = g.staff_session
     assert found is None or isinstance(found, StaffSession)
     return found
+
+
+def ended() -> bool:
+    """Whether this request came with a staff session that has ended (idle, past its lifetime,
+    signed out elsewhere), as opposed to none at all: only then do pages say it ended."""
+    current()
+    return bool(g.get("staff_session_ended", False))
 
 
 def end() -> None:

@@ -18,6 +18,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from whistle.admin.categories import FORM_ORDER as CATEGORY_ORDER
 from whistle.admin.channel import reporter_group_labels
 from whistle.admin.logo import has_logo
 from whistle.admin.texts import DEFAULTS, org_text
@@ -35,7 +36,7 @@ from whistle.reporting.forms import CodeConfirmForm, ReportForm
 from whistle.reporting.intake import ReportInput, submit_report
 from whistle.reporting.views.throttles import submission_refused
 from whistle.setup.onboarding import setup_complete
-from whistle.web import reporter_session
+from whistle.web import reporter_session, submissions
 from whistle.web.access import public
 from whistle.web.forms import show_refusal, show_storage_failure
 from whistle.web.uploads import UploadBatch, chosen_files, prepare_uploads, safe_display_name
@@ -105,7 +106,7 @@ def _fill_choices(form: ReportForm, org: Organisation, members: list[User]) -> _
     categories = session.scalars(
         select(Category)
         .where(Category.org_id == org.id, Category.is_active.is_(True))
-        .order_by(Category.position, Category.id)
+        .order_by(*CATEGORY_ORDER)
     ).all()
     form.category.choices = [
         # An empty value: a required list's placeholder (valid HTML, tests/browser/test_markup.py).
@@ -134,9 +135,13 @@ def upload_batch(limits: UploadLimits) -> tuple[list[FileStorage], UploadBatch]:
     )
 
 
-def names_to_reattach(files: list[FileStorage]) -> list[str]:
-    """Files are never kept across a re-shown form; the reporter is told which to choose."""
-    return [safe_display_name(f.filename or "") for f in files]
+def names_to_reattach(files: list[FileStorage], batch: UploadBatch | None = None) -> list[str]:
+    """Files are never kept across a re-shown form; the reporter is told which to choose
+    again: the ones that were fine, never one the batch refused (it is named, with the
+    reason, above the form)."""
+    refused = {p.filename for p in batch.problems} if batch is not None else set()
+    names = [safe_display_name(f.filename or "") for f in files]
+    return [name for name in names if name not in refused]
 
 
 def _report_input(form: ReportForm) -> ReportInput:
@@ -174,6 +179,13 @@ def report(slug: str) -> Response | str | tuple[str, int]:
     context["limits"] = limits = upload_limits(db(), org.id)
     if members is None:
         return _keys_refused(org, context, chosen_files(request, "attachments"))
+    sent = submissions.marks(
+        form.submission.data, org.id, form.category.data, request.form.get("what", "")
+    )
+    if request.method == "POST" and submissions.already_taken(sent):
+        return _already_received(org)
+    if not form.submission.data:
+        form.submission.data = submissions.new_token()
     if request.method == "GET" or not form.validate_on_submit():
         if request.method == "POST":
             context["reattach"] = names_to_reattach(chosen_files(request, "attachments"))
@@ -190,7 +202,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
     files, batch = upload_batch(limits)
     if not batch.acceptable:
         context["batch"] = batch
-        context["reattach"] = names_to_reattach(files)
+        context["reattach"] = names_to_reattach(files, batch)
         return render_template("reporting/report.html", **context)
 
     rt = runtime()
@@ -217,7 +229,18 @@ def report(slug: str) -> Response | str | tuple[str, int]:
         show_storage_failure(form, "what")
         context["reattach"] = names_to_reattach(files)
         return render_template("reporting/report.html", **context), 503
+    submissions.remember(sent)
     return redirect(url_for("reporting.code", slug=org.slug), code=303)
+
+
+def _already_received(org: Organisation) -> Response | tuple[str, int]:
+    """The form of a report already taken, sent again (Back, then Send): nothing is taken. While
+    the code page still holds the first report's code (not yet confirmed as written down), it
+    is shown again; after that the code exists nowhere, and the page says what to do."""
+    reporter = reporter_session.current(org.id)
+    if reporter is not None and reporter.pending_code is not None:
+        return redirect(url_for("reporting.code", slug=org.slug, again=1), code=303)
+    return render_template("reporting/already_received.html", organisation=org), 409
 
 
 def _keys_not_trusted(org: Organisation) -> tuple[str, int]:
@@ -268,4 +291,5 @@ def code(slug: str) -> Response | str:
         form=form,
         case=reporter.case,
         case_code=reporter.pending_code,
+        again=request.args.get("again") == "1",
     )

@@ -92,7 +92,7 @@ def case(slug: str) -> Response | str:
         files, batch = upload_batch(limits)
         body = (form.body.data or "").strip()
         if not batch.acceptable:
-            reattach = names_to_reattach(files)
+            reattach = names_to_reattach(files, batch)
         elif not body and not batch.prepared:
             form.body.errors = [_l("Write a message or add a file.")]
         else:
