@@ -97,3 +97,24 @@ def test_a_form_fetched_anew_on_back_with_the_text_restored_is_recognised(
         Reporter(app, unit.org.slug, address="192.0.2.11").send_report(answers).status_code == 303
     )
     assert case_count(session) == 3
+
+
+def test_the_browser_keeps_only_keyed_marks_never_the_report(app: Flask, unit: Unit) -> None:
+    """What the resubmission guard leaves in the browser's session cookie: marks that cannot
+    be read back, never a word of the report, its category's name or its case code."""
+    reporter = Reporter(app, unit.org.slug)
+    answers = ReportAnswers(what="Fake report: the forklift keys hang unguarded by door seven.")
+    sent = reporter.send_report(answers)
+    assert sent.status_code == 303
+    code = CODE_RE.search(reporter.get(sent.headers["Location"]).get_data(as_text=True))
+    assert code
+    cookie = reporter.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    content = serializer.loads(cookie.value)
+    marks = content.get("sent_reports")
+    assert isinstance(marks, list) and marks, "the guard keeps its marks here"
+    assert all(re.fullmatch(r"[0-9a-f]{32}", mark) for mark in marks)
+    stored = repr(content)
+    for word in ("forklift", "unguarded", "seven", code.group(1)):
+        assert word not in stored
