@@ -181,6 +181,8 @@ def test_a_note_sent_after_the_idle_time_is_shown_back_with_the_way_in(
     sign_in()
     assert heading(page) == f"Case {case.reference}"
     messages = session.scalar(select(func.count()).select_from(Message))
+    # The note's form is folded away on the case page until the handler opens it.
+    page.locator("summary", has_text="Add a note").click()
     type_into(page.locator("#note-body"), NOTE, "the note")
     clock.advance(timedelta(minutes=16))
     page.locator(f"form[action$='/{case.reference}/note']").get_by_role("button").first.click()
