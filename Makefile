@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PY_SOURCES := whistle crypto tests bench migrations wsgi.py
 
-.PHONY: run test lint typecheck pytest install translations catalog postgres browser-deps clean
+.PHONY: run test lint typecheck pytest install translations catalog postgres browser-deps screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
@@ -33,7 +33,7 @@ test: $(STAMP) postgres browser-deps
 	$(BIN)/bandit -c pyproject.toml -r whistle crypto -q
 	$(BIN)/lint-imports
 	$(BIN)/python -m tests.audit_dependencies
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q
 
 ## browser-deps: Debian's chromium, axe-core (npm) and the Nu HTML Checker (npm vnu-jar, run by
 ## Debian's Java runtime) for the browser tests in tests/browser/.
@@ -86,6 +86,10 @@ catalog: $(STAMP)
 # message is ever fuzzy (updates use --no-fuzzy-matching, and test_i18n refuses fuzzy ones).
 translations: $(STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -d whistle/translations
+
+## screenshots: the README's pictures (docs/screenshots/), shrunk from the browser tests' ones
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.browser.screenshots_for_docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
