@@ -393,3 +393,19 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def ranked(row: dict[str, Any]) -> dict[str, Any]:
+    """A case row for a bulk INSERT with its ``due_rank``, as the model's flush event would set
+    it (a bulk INSERT does not run the event)."""
+    from whistle.core.models import due_rank
+
+    row["due_rank"] = due_rank(
+        row["status"],
+        row["received_on"],
+        row["acknowledge_due"],
+        row["acknowledged_on"],
+        row["feedback_due"],
+        row["feedback_on"],
+    )
+    return row

@@ -57,7 +57,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
-from benchkit import cpu_model, memory_gib, postgresql, shielded
+from benchkit import cpu_model, memory_gib, postgresql, ranked, shielded
 from flask import Flask
 from flask_babel import Babel
 from sqlalchemy import Engine, event, insert, select, text
@@ -218,34 +218,36 @@ def case_dict(
     anonymous = rng.random() < 0.6
     handler, lead = staff
     assignees = (handler,) * 9 + (lead,) * 7 + (None,) * 4  # 45 %, 35 %, 20 %
-    return {
-        "id": case_id,
-        "uid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "org_id": org_id,
-        "reference": reference,
-        "status": status,
-        "category_id": categories.pick(rng) if rng.random() < 0.97 else None,
-        "channel": "web",
-        "anonymous": anonymous,
-        "meeting_requested": rng.random() < 0.05,
-        "received_on": received,
-        "acknowledge_due": acknowledge_due(received),
-        "acknowledged_on": acknowledged,
-        "feedback_due": feedback_due(received, acknowledged),
-        "feedback_on": feedback_on,
-        "closed_on": closed_on,
-        "reporter_tag": os.urandom(TAG_BYTES),
-        "reporter_key": os.urandom(REPORTER_KEY_BYTES),
-        "report": field_bytes(rng, 1500, 0.8),
-        "identity": None if anonymous else field_bytes(rng, 120, 0.4),
-        "nudge_address": field_bytes(rng, 30, 0.2) if rng.random() < 0.2 else None,
-        "unread_for_handlers": unread,
-        "unread_for_reporter": rng.random() < 0.1,
-        "assigned_user_id": rng.choice(assignees),
-        "scope": scope,
-        "hearing": hearing,
-        "outcome": outcome,
-    }
+    return ranked(
+        {
+            "id": case_id,
+            "uid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "org_id": org_id,
+            "reference": reference,
+            "status": status,
+            "category_id": categories.pick(rng) if rng.random() < 0.97 else None,
+            "channel": "web",
+            "anonymous": anonymous,
+            "meeting_requested": rng.random() < 0.05,
+            "received_on": received,
+            "acknowledge_due": acknowledge_due(received),
+            "acknowledged_on": acknowledged,
+            "feedback_due": feedback_due(received, acknowledged),
+            "feedback_on": feedback_on,
+            "closed_on": closed_on,
+            "reporter_tag": os.urandom(TAG_BYTES),
+            "reporter_key": os.urandom(REPORTER_KEY_BYTES),
+            "report": field_bytes(rng, 1500, 0.8),
+            "identity": None if anonymous else field_bytes(rng, 120, 0.4),
+            "nudge_address": field_bytes(rng, 30, 0.2) if rng.random() < 0.2 else None,
+            "unread_for_handlers": unread,
+            "unread_for_reporter": rng.random() < 0.1,
+            "assigned_user_id": rng.choice(assignees),
+            "scope": scope,
+            "hearing": hearing,
+            "outcome": outcome,
+        }
+    )
 
 
 def seed_staff(session: Session, org_id: int, now: datetime) -> tuple[int, int]:
@@ -370,7 +372,8 @@ class Scenario:
 def scenarios(busy_category_id: int) -> list[Scenario]:
     base = InboxFilters()
     return [
-        Scenario("default: first page, newest first", "handler", base),
+        Scenario("default: first page, due first", "handler", base),
+        Scenario("newest first", "handler", replace(base, sort="received_desc")),
         Scenario("page 1000", "handler", replace(base, page=1000)),
         Scenario("deadline: overdue", "handler", replace(base, deadline="overdue")),
         Scenario("deadline: due soon", "handler", replace(base, deadline="due_soon")),
@@ -545,7 +548,12 @@ def run_one(
 # The yardstick applies to the inbox as a person opens it: the first page of the whole
 # list. A filtered page costs what finding its matches costs, and "page 1000" is not the same
 # page at every size (100 cases have no page 1000), so those are shown, not judged.
-JUDGED = ("default: first page, newest first", "sort: feedback due", "lead: all cases")
+JUDGED = (
+    "default: first page, due first",
+    "newest first",
+    "sort: feedback due",
+    "lead: all cases",
+)
 
 
 def print_scaling(name: str, medians: dict[int, dict[str, float]]) -> bool:

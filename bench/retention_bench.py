@@ -73,7 +73,7 @@ from types import FrameType
 from typing import Any, cast
 from unittest import mock
 
-from benchkit import cpu_model, postgresql, shielded
+from benchkit import cpu_model, postgresql, ranked, shielded
 from flask import Flask
 from flask_babel import Babel
 from sqlalchemy import (
@@ -312,37 +312,39 @@ class CaseMaker:
         counts_before = {table: len(rows) for table, rows in batch.rows.items()}
         batch.add(
             "cases",
-            {
-                "id": case_id,
-                "uid": new_uid(rng),
-                "org_id": org_id,
-                "reference": reference,
-                "status": status.value,
-                "category_id": rng.choice(self.categories),
-                "channel": "web",
-                "anonymous": anonymous,
-                "meeting_requested": meeting,
-                "received_on": received,
-                "acknowledge_due": acknowledge_due(received),
-                "acknowledged_on": acknowledged,
-                "feedback_due": feedback_due(received, acknowledged),
-                "feedback_on": days["feedback_on"],
-                "closed_on": days["closed_on"],
-                "reporter_tag": os.urandom(TAG_BYTES),
-                "reporter_key": noise.take(REPORTER_KEY_BYTES),
-                "report": noise.field(1500, 0.8),
-                "identity": None if anonymous else noise.field(120, 0.4),
-                "nudge_address": noise.field(30, 0.2) if rng.random() < 0.2 else None,
-                "unread_for_handlers": not closed and rng.random() < 0.35,
-                "unread_for_reporter": rng.random() < 0.1,
-                "assigned_user_id": rng.choice(staff),
-                "scope": "in_scope" if acknowledged is not None else None,
-                "hearing": "held" if days["outcome"] == CaseOutcome.SUBSTANTIATED else None,
-                "outcome": days["outcome"],
-                "delete_on": days["delete_on"],
-                "retention_rule": days["retention_rule"],
-                "hold_since": None,
-            },
+            ranked(
+                {
+                    "id": case_id,
+                    "uid": new_uid(rng),
+                    "org_id": org_id,
+                    "reference": reference,
+                    "status": status.value,
+                    "category_id": rng.choice(self.categories),
+                    "channel": "web",
+                    "anonymous": anonymous,
+                    "meeting_requested": meeting,
+                    "received_on": received,
+                    "acknowledge_due": acknowledge_due(received),
+                    "acknowledged_on": acknowledged,
+                    "feedback_due": feedback_due(received, acknowledged),
+                    "feedback_on": days["feedback_on"],
+                    "closed_on": days["closed_on"],
+                    "reporter_tag": os.urandom(TAG_BYTES),
+                    "reporter_key": noise.take(REPORTER_KEY_BYTES),
+                    "report": noise.field(1500, 0.8),
+                    "identity": None if anonymous else noise.field(120, 0.4),
+                    "nudge_address": noise.field(30, 0.2) if rng.random() < 0.2 else None,
+                    "unread_for_handlers": not closed and rng.random() < 0.35,
+                    "unread_for_reporter": rng.random() < 0.1,
+                    "assigned_user_id": rng.choice(staff),
+                    "scope": "in_scope" if acknowledged is not None else None,
+                    "hearing": "held" if days["outcome"] == CaseOutcome.SUBSTANTIATED else None,
+                    "outcome": days["outcome"],
+                    "delete_on": days["delete_on"],
+                    "retention_rule": days["retention_rule"],
+                    "hold_since": None,
+                }
+            ),
         )
         # 3 kinds x (3 handlers + the organisation's recovery key).
         for key_kind in KeyKind:

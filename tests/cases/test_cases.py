@@ -564,13 +564,13 @@ def test_the_inbox_sorts_by_received_date_and_by_deadlines(
     assert order("ack_due")[:3] == ["feedback overdue", "feedback due today", "feedback met"]
     assert order("ack_due")[-1] == "ack in 3 days"
     assert order("feedback_due")[:2] == ["feedback overdue", "feedback due today"]
-    # By default, what is due first comes first: the open deadline's day, then the cases
-    # whose deadlines are all met, newest first.
+    # By default, what is due first comes first: the open deadline's day (on the same day, the
+    # case that came in first), then the cases whose deadlines are all met, newest first.
     assert order("due") == [
         "ack overdue",
         "feedback overdue",
-        "ack due today",
         "feedback due today",
+        "ack due today",
         "ack in 2 days",
         "ack in 3 days",
         "feedback in 14 days",

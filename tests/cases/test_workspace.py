@@ -233,6 +233,10 @@ def test_the_case_page_prompts_the_next_legal_step(
     page = worker.open_case(ref)
     html, text = page.get_data(as_text=True), text_of(page)
     assert "Next step: acknowledge receipt by 14 March 2027." in text
+    # Acknowledged today, feedback falls due 3 months from today (earlier than the 14 June the
+    # case shows until then): the prompt and the suggested text say the same day.
+    assert "Acknowledged today, feedback falls due by 7 June 2027" in text
+    assert "give you feedback at the latest on 7 June 2027" in text
     assert '<li class="stage current" aria-current="step">' in html
     assert html.index('class="next-step"') < html.index('id="report-h"')
     worker.case_action(ref, "acknowledge", {"ack-body": "Fake acknowledgement."})

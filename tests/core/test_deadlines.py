@@ -25,9 +25,25 @@ def test_month_ends_clamp() -> None:
 
 def test_feedback_counts_from_acknowledgement_or_end_of_seven_days() -> None:
     received = date(2026, 11, 20)
-    assert feedback_due(received, date(2026, 11, 30)) == date(2027, 2, 28)
+    # Acknowledged on the fourth day: 3 months from the acknowledgement.
+    assert feedback_due(received, date(2026, 11, 24)) == date(2027, 2, 24)
     # No acknowledgement: 3 months from the end of the 7-day period (27 November).
     assert feedback_due(received, None) == date(2027, 2, 27)
+
+
+def test_a_late_acknowledgement_gains_no_time() -> None:
+    """D2: the Act counts from the acknowledgement due under § 12(2) no. 1, so acknowledging on
+    30 November, three days late, leaves feedback due on 27 February, not 28 February."""
+    received = date(2026, 11, 20)
+    assert feedback_due(received, date(2026, 11, 30)) == date(2027, 2, 27)
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)), st.integers(0, 60))
+def test_feedback_is_never_later_than_receipt_seven_days_three_months(
+    received: date, ack_after: int
+) -> None:
+    latest = add_months(acknowledge_due(received), 3)
+    assert feedback_due(received, received + timedelta(days=ack_after)) <= latest
 
 
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)), st.integers(0, 36))

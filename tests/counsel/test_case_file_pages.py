@@ -40,12 +40,16 @@ def _whole(response: object) -> bytes:
 
 
 def _downloads(session: Session) -> list[dict[str, object]]:
+    """What counsel read ("export.read") or downloaded, each detail with its action."""
     session.expire_all()
     return [
-        json.loads(e.detail) if isinstance(e.detail, str) else (e.detail or {})
+        {
+            "action": e.action,
+            **(json.loads(e.detail) if isinstance(e.detail, str) else (e.detail or {})),
+        }
         for e in session.scalars(
             select(AuditEntry)
-            .where(AuditEntry.action == "export.downloaded")
+            .where(AuditEntry.action.in_(("export.read", "export.downloaded")))
             .order_by(AuditEntry.id)
         )
     ]
@@ -95,8 +99,15 @@ def test_counsel_reads_the_report_the_conversation_the_notes_and_every_document(
     assert _whole(pdf) == opened(app, made, conny).read("case.pdf")
 
     # Every read and download is audited; a document by its number, never its name.
-    parts = [(d.get("export"), d.get("part"), d.get("file")) for d in _downloads(session)]
-    assert parts == [(made.id, "case", None), (made.id, "file", 1), (made.id, "pdf", None)]
+    # Reading the page is recorded as read, not downloaded.
+    parts = [
+        (d["action"], d.get("export"), d.get("part"), d.get("file")) for d in _downloads(session)
+    ]
+    assert parts == [
+        ("export.read", made.id, "case", None),
+        ("export.downloaded", made.id, "file", 1),
+        ("export.downloaded", made.id, "pdf", None),
+    ]
     assert EVIDENCE.name not in repr(_downloads(session))
 
 

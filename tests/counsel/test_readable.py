@@ -98,7 +98,7 @@ DOCUMENT: dict[str, Any] = {
         }
     ],
     "timeline": [
-        {"at": "2026-03-02T09:00:00", "action": "case.received", "by": ""},
+        {"at": "2026-03-02T00:00:00", "action": "case.received", "by": ""},
         {"at": "2026-03-03T10:00:00", "action": "case.opened", "by": "Hanne Handler"},
         {"at": "2026-03-03T10:05:00", "action": "case.opened", "by": "Hanne Handler"},
         {"at": "2026-03-03T11:05:00", "action": "case.opened", "by": "Hanne Handler"},
@@ -200,6 +200,8 @@ def test_the_chronology_parties_and_documents_read_like_a_case_file(app: Flask) 
         ["Case closed", "Hanne Handler"],
     ]
     assert made["chronology"][1][0] == "3 March 2026, 10:00"
+    # The reporter's acts are logged by the day only: no made-up midnight.
+    assert made["chronology"][0][0] == "2 March 2026"
     parties = _rows(made["parties"])
     assert parties["Reporter"].startswith("Known to the whistleblower unit; the identity is not")
     assert "Relation to the organisation: Employee" in parties["Reporter"]

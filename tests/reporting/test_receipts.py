@@ -384,7 +384,7 @@ def test_receipt_verify_works_offline_with_the_published_key(
 
     done = run("receipt.txt", "--verify-key", key, "--proof", "proof.json")
     assert done.exit_code == 0, done.output
-    assert "VALID: receipt of organisation 'testfirma', case 2026-0001, received 2026-03-02" in (
+    assert "VALID: receipt of organisation 'testfirma', case 2026-0001, received 2 March 2026" in (
         done.output
     )
     assert "PROOF MATCHES" in done.output and "RECEIPTMARKER" not in done.output

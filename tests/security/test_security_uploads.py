@@ -179,10 +179,43 @@ def test_a_handler_message_with_the_file_is_refused_and_nothing_is_stored(
     )
     assert response.status_code in (200, 400)
     page = text_of(response)
-    # The handler's form lists the refused files by name under one explanation.
-    assert "These files cannot be sent (empty, too large or unsafe)" in page
-    assert trick.shown in page
+    # The handler is told why, in the reporter's words for the same problem, and keeps the text.
+    assert expected_text(app, "en", trick) in page
+    assert "Fake question." in page
+    assert "choose them again" not in page  # no fine file to choose again, the refused one is not
     assert count(session, Message) == messages_before
+    assert count(session, Attachment) == 0
+    assert stored_files(app) == []
+
+
+def test_a_handler_is_told_which_fine_files_to_choose_again(
+    app: Flask, session: Session, limited: Unit, clock: FixedClock
+) -> None:
+    """With one empty file among good ones, the handler learns what was wrong with it and which
+    of the others to choose again (files are never kept), in Danish; nothing is stored."""
+    Reporter(app, limited.org.slug).report(ReportAnswers())
+    handler = CaseWorker(app, clock, limited.handlers[0], slug=limited.org.slug)
+    handler.language = "da"
+    assert handler.sign_in().status_code == 303
+    reference = session.scalars(select(Case.reference)).one()
+    good = Upload("minutes.txt", b"Fake minutes")
+    bad = ABUSES["empty"]
+    response = handler.case_action(
+        reference,
+        "message",
+        {
+            "msg-body": "Fake question kept.",
+            "msg-attachments": [good.as_form_value(), bad.upload.as_form_value()],
+        },
+    )
+    page = text_of(response)
+    assert expected_text(app, "da", bad) in page
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        again = gettext(
+            "The other files were fine; please choose them again: %(names)s.", names="minutes.txt"
+        )
+    assert again in page
+    assert "Fake question kept." in page
     assert count(session, Attachment) == 0
     assert stored_files(app) == []
 

@@ -298,12 +298,12 @@ def world(app: Flask, session: Session, clock: FixedClock, unit: Unit) -> World:
 def by_category(
     world: World, session: Session, counts: dict[str, int]
 ) -> tuple[CategoryCount, ...]:
-    """Every active category of the organisation in the form's order with ``counts``."""
-    rows = session.scalars(
-        select(Category)
-        .where(Category.org_id == world.unit.org.id)
-        .order_by(Category.position, Category.code)
-    ).all()
+    """Every active category of the organisation in the form's order ("not sure" last, the
+    others by position) with ``counts``."""
+    rows = sorted(
+        session.scalars(select(Category).where(Category.org_id == world.unit.org.id)),
+        key=lambda c: (c.code == "not-sure", c.position, c.id),
+    )
     return tuple(
         CategoryCount(c.id, c.code, c.label_da, c.label_en, counts.get(c.code, 0))
         for c in rows

@@ -25,13 +25,14 @@ class StaffMember:
         self.clock = clock
         self.staff = staff
         self.client: FlaskClient = app.test_client()
+        self.language = "en"  # the browser's Accept-Language
 
     def get(self, path: str, **kwargs: Any) -> TestResponse:
-        kwargs.setdefault("headers", {"Accept-Language": "en"})
+        kwargs.setdefault("headers", {"Accept-Language": self.language})
         return self.client.get(path, **kwargs)
 
     def post(self, path: str, data: dict[str, Any], **kwargs: Any) -> TestResponse:
-        kwargs.setdefault("headers", {"Accept-Language": "en"})
+        kwargs.setdefault("headers", {"Accept-Language": self.language})
         return self.client.post(path, data=data, **kwargs)
 
     def submit(
@@ -114,7 +115,7 @@ class CaseWorker(StaffMember):
         return self.client.post(
             path,
             data=data,
-            headers={"Accept-Language": "en"},
+            headers={"Accept-Language": self.language},
             content_type="multipart/form-data" if multipart else None,
         )
 

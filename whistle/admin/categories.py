@@ -16,14 +16,9 @@ from sqlalchemy.orm import Session
 from whistle.core import audit
 from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work
-from whistle.core.models import Case, CaseTombstone, Category
+from whistle.core.models import CATEGORY_ORDER, NOT_SURE, Case, CaseTombstone, Category
 from whistle.core.organisations import suggest_slug
 from whistle.core.refusals import Refused
-
-NOT_SURE = "not-sure"
-# The form's order: by position, "not sure" last whatever its position (also for categories
-# added before this rule, whose positions may put it elsewhere).
-FORM_ORDER = (Category.code == NOT_SURE, Category.position, Category.id)
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,7 @@ def categories(session: Session, org_id: int) -> list[CategoryRow]:
     rows = session.execute(
         select(Category, used_by_case | used_by_tombstone)
         .where(Category.org_id == org_id)
-        .order_by(*FORM_ORDER)
+        .order_by(*CATEGORY_ORDER)
     ).all()
     return [CategoryRow(category, bool(used)) for category, used in rows]
 

@@ -20,7 +20,7 @@ from whistle.admin.overview import active_members
 from whistle.casefile.holders import HANDLING_ROLES
 from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.labels import OUTCOME_LABELS, preset_label
-from whistle.core.models import Category, Organisation, Role
+from whistle.core.models import CATEGORY_ORDER, Category, Organisation, Role
 from whistle.core.settings import Settings
 from whistle.notify import mail
 from whistle.retention import schedule
@@ -65,7 +65,7 @@ def processing_record(
     labels = session.scalars(
         select(Category.label_en if english else Category.label_da)
         .where(Category.org_id == org.id, Category.is_active.is_(True))
-        .order_by(Category.position, Category.id)
+        .order_by(*CATEGORY_ORDER)
     ).all()
     saved = mail.stored(session)
     return ProcessingRecord(

@@ -54,6 +54,7 @@ ACTION_NAMES = {
     "rights.answered": _l("Request answered"),
     "rights.export_released": _l("Access export released"),
     "case.exported": _l("Case file exported for counsel"),
+    "export.read": _l("Case file read by counsel in the browser"),
     "export.downloaded": _l("Case file downloaded by counsel"),
     "user.key_file_downloaded": _l("Key file downloaded"),
     "case.file_downloaded": _l("File downloaded"),

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, UnaryExpression, and_, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
@@ -27,17 +28,10 @@ COUNT_CAP = 1000
 
 DEADLINE_STATES = ("overdue", "due_soon", "on_time")
 
-# The day of a case's next open deadline: the acknowledgement's while it is not sent, then the
-# feedback's while none was given; none once both are met or the case is closed.
-NEXT_DUE = sql_case(
-    (Case.status == CaseStatus.CLOSED.value, None),
-    (Case.acknowledged_on.is_(None), Case.acknowledge_due),
-    (Case.feedback_on.is_(None), Case.feedback_due),
-    else_=None,
-)
-SORTS = {
-    # What is due first comes first; cases with no deadline running after them, newest first.
-    "due": (NEXT_DUE.is_(None), NEXT_DUE.asc(), Case.received_on.desc(), Case.id.desc()),
+SORTS: dict[str, tuple[UnaryExpression[Any], ...]] = {
+    # What is due first comes first; cases with no deadline running after them, newest first
+    # (the rank kept on each case, whistle/core/models.py ``due_rank``, which an index holds).
+    "due": (Case.due_rank.asc(), Case.id.asc()),
     "received_desc": (Case.received_on.desc(), Case.id.desc()),
     "received_asc": (Case.received_on.asc(), Case.id.asc()),
     "ack_due": (Case.acknowledge_due.asc(), Case.id.asc()),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from whistle.cases.inbox import deadlines_of
-from whistle.core.deadlines import Due, next_open
+from whistle.core.deadlines import Due, feedback_due, next_open
 from whistle.core.models import Case, CaseStatus
 
 RECEIVED, ACKNOWLEDGED, INVESTIGATING, FEEDBACK, CLOSED = (
@@ -41,6 +41,9 @@ class Progress:
     due: Due | None  # the deadline of the next step, if the law sets one
     acknowledgement: Due
     feedback: Due
+    # Until receipt is acknowledged: the feedback deadline an acknowledgement sent today sets
+    # (earlier than ``feedback.day`` when sent within the 7 days, D2).
+    feedback_if_acknowledged_today: date | None
 
 
 def progress(case: Case, today: date) -> Progress:
@@ -78,4 +81,7 @@ def progress(case: Case, today: date) -> Progress:
         due=next_open((acknowledgement, feedback)),
         acknowledgement=acknowledgement,
         feedback=feedback,
+        feedback_if_acknowledged_today=(
+            feedback_due(case.received_on, today) if case.acknowledged_on is None else None
+        ),
     )

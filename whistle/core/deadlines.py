@@ -2,7 +2,9 @@
 
 - Acknowledge within 7 days of receipt (Act § 12(2) no. 1; Directive art. 9(1)(b)).
 - Feedback at the latest 3 months after the acknowledgement, or, where none was sent, 3
-  months after the 7-day period ended (Act § 12(2) no. 3; Directive art. 9(1)(f)).
+  months after the 7-day period ended (Act § 12(2) no. 3; Directive art. 9(1)(f)). The Act
+  counts from the acknowledgement due under no. 1, so a late acknowledgement never moves the
+  deadline: it is never later than receipt + 7 days + 3 months.
 - Month arithmetic clamps at month ends: 30 November + 3 months is 28 or 29 February.
 
 Internal schemes get no extension, so nothing here postpones a deadline.
@@ -34,10 +36,12 @@ def acknowledge_due(received_on: date) -> date:
 def feedback_due(received_on: date, acknowledged_on: date | None) -> date:
     """The last day on which feedback is on time.
 
-    Counted from the acknowledgement when one was sent within or after the 7 days; from the end
-    of the 7-day period when none was sent.
+    Counted from the acknowledgement when one was sent within the 7 days; from the end of the
+    7-day period when none was sent or it was sent late (a late acknowledgement gains no time).
     """
-    start = acknowledged_on if acknowledged_on is not None else acknowledge_due(received_on)
+    start = acknowledge_due(received_on)
+    if acknowledged_on is not None:
+        start = min(start, acknowledged_on)
     return add_months(start, FEEDBACK_MONTHS)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from whistle.core.clock import Clock
-from whistle.core.models import Category, Organisation
+from whistle.core.models import NOT_SURE, Category, Organisation
 from whistle.core.refusals import Refused
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -34,7 +34,7 @@ DEFAULT_CATEGORIES = (
     ("internal-market", _l("Internal market, competition and state aid, corporate tax")),
     ("harassment", _l("Sexual harassment or other serious harassment")),
     ("serious-matter", _l("Other serious breaches of law or serious matters")),
-    ("not-sure", _l("Not sure")),
+    (NOT_SURE, _l("Not sure")),
 )
 
 

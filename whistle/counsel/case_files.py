@@ -32,10 +32,10 @@ def record_download(
     what: str,
     number: int | None = None,
 ) -> None:
-    """Counsel reads or downloads ``what`` of a case file ("case": its page, "pdf", "file":
-    document ``number`` of its index, "bundle": the encrypted file): the first day is kept on
-    the export and every one is audited (the document's number, never its name), and
-    commit."""
+    """Counsel reads or downloads ``what`` of a case file ("case": its page, read in the
+    browser; "pdf", "file": document ``number`` of its index, "bundle": the encrypted file,
+    downloaded): the first day is kept on the export and every one is audited (the document's
+    number, never its name), and commit."""
     detail: dict[str, str | int | bool | None] = {"export": export.id, "part": what}
     if number is not None:
         detail["file"] = number
@@ -44,7 +44,7 @@ def record_download(
         audit.record(
             session,
             clock,
-            action="export.downloaded",
+            action="export.read" if what == "case" else "export.downloaded",
             org_id=org_id,
             actor_user_id=user_id,
             detail=detail,

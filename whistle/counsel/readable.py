@@ -13,7 +13,7 @@ included, and how to verify the file.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from itertools import groupby
 from typing import Any
 
@@ -157,7 +157,11 @@ def _chronology(document: dict[str, Any], locale: str) -> Rows:
             name = ngettext(
                 "%(what)s (%(num)d time)", "%(what)s (%(num)d times)", len(same), what=name
             )
-        rows.append([moment(datetime.fromisoformat(same[0]["at"]), locale), name, by])
+        at = datetime.fromisoformat(same[0]["at"])
+        # What a reporter did is logged by the day only (whistle/core/audit.py ``day_only``):
+        # its midnight is no time of day, so none is shown.
+        reporter_day = not by and at.time() == time(0)
+        rows.append([day(at, locale) if reporter_day else moment(at, locale), name, by])
     return rows
 
 

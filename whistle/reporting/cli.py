@@ -18,6 +18,7 @@ from flask.cli import NoAppException, ScriptInfo
 from sqlalchemy.exc import SQLAlchemyError
 
 from crypto import OpenError, VerifyKey
+from whistle.core import dates
 from whistle.core.settings import SettingsError
 from whistle.reporting.receipts import (
     MAX_PROOF_BYTES,
@@ -137,7 +138,7 @@ def verify_command(receipt_file: Path, verify_key: str | None, proof_file: Path 
     statement = checked.statement
     click.echo(
         f"VALID: receipt of organisation {statement.organisation!r}, case {statement.reference}, "
-        f"received {statement.received_on} (format {statement.format})"
+        f"received {dates.day(statement.day, 'en')} (format {statement.format})"
     )
     click.echo(f"signed with the key with fingerprint {checked.signed_by.fingerprint()}")
     if statement.format == 1:

@@ -61,7 +61,14 @@ from sqlalchemy import (
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from whistle.core.models import Case, CaseOutcome, CaseStatus, CaseTombstone, Category
+from whistle.core.models import (
+    CATEGORY_ORDER,
+    Case,
+    CaseOutcome,
+    CaseStatus,
+    CaseTombstone,
+    Category,
+)
 
 # A period longer than this is refused: its month chart would have hundreds of bars.
 MAX_YEARS = 10
@@ -341,7 +348,7 @@ def _by_category(session: Session, org_id: int, period: Period) -> tuple[Categor
     categories = run(
         select(Category.id, Category.code, Category.label_da, Category.label_en, Category.is_active)
         .where(Category.org_id == org_id)
-        .order_by(Category.position, Category.code)
+        .order_by(*CATEGORY_ORDER)
     ).all()
     by_category = [
         CategoryCount(cid, code, label_da, label_en, per_category.get(cid, 0))

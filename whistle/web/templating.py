@@ -10,6 +10,7 @@ from flask_babel import get_locale
 
 from whistle.core import dates
 from whistle.core.settings import LOCALES
+from whistle.web import upload_words
 
 LANGUAGE_NAMES = {"da": "Dansk", "en": "English"}
 
@@ -56,4 +57,5 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters["day"] = _day
     app.jinja_env.filters["moment"] = _moment
     app.jinja_env.filters["month"] = _month
+    app.jinja_env.globals["upload_batch_texts"] = upload_words.batch_texts
     app.jinja_env.autoescape = _autoescape

@@ -45,6 +45,7 @@ from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.counsel import export
 from whistle.retention import purge
+from whistle.web import upload_words
 from whistle.web.case_pages import file_store, open_case
 from whistle.web.downloads import log_damage
 from whistle.web.forms import parse_id, run_action, show_refusal
@@ -104,19 +105,19 @@ def message(slug: str, reference: str) -> Response | tuple[str, int]:
             max_total_bytes=limits.max_total_bytes,
             max_files=limits.max_files,
         )
-        if batch.too_many or batch.too_large_together:
-            raise Refused(
-                "attachments", _("Too many files, or too large together. Send fewer at a time.")
-            )
-        if batch.problems:
-            raise Refused(
-                "attachments",
-                _(
-                    "These files cannot be sent (empty, too large or unsafe): %(names)s. "
-                    "Choose the files again.",
-                    names=", ".join(p.filename for p in batch.problems),
-                ),
-            )
+        if not batch.acceptable:
+            # Every reason at once, and the files that were fine named to choose again (files
+            # are never kept across a re-shown page); the typed message stays in the form.
+            reasons = upload_words.batch_texts(batch, limits)
+            fine = [p.name for p in batch.prepared]
+            if fine:
+                reasons.append(
+                    _(
+                        "The other files were fine; please choose them again: %(names)s.",
+                        names=", ".join(fine),
+                    )
+                )
+            raise Refused("attachments", " ".join(reasons))
         handling.send_message(
             db(),
             runtime().clock,

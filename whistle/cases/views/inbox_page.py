@@ -17,7 +17,7 @@ from whistle.cases.inbox import DEADLINE_STATES, SORTS, InboxFilters
 from whistle.cases.inbox import inbox as listing
 from whistle.cases.views.blueprint import HANDLING, bp
 from whistle.core.labels import STATUS_LABELS
-from whistle.core.models import Category, Role
+from whistle.core.models import CATEGORY_ORDER, Category, Role
 from whistle.core.runtime import db, runtime
 from whistle.keys import status as key_status
 from whistle.meetings.tasks import meetings_due
@@ -85,7 +85,7 @@ def inbox(slug: str) -> str | Response:
     session = db()
     page = listing(session, ctx.org.id, ctx.staff.user.id, filters, runtime().clock.now().date())
     categories = session.scalars(
-        select(Category).where(Category.org_id == ctx.org.id).order_by(Category.position)
+        select(Category).where(Category.org_id == ctx.org.id).order_by(*CATEGORY_ORDER)
     ).all()
     tasks = meetings_due(
         session, ctx.org.id, runtime().clock.now().date(), user_id=ctx.staff.user.id

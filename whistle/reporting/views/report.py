@@ -18,14 +18,13 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from whistle.admin.categories import FORM_ORDER as CATEGORY_ORDER
 from whistle.admin.channel import reporter_group_labels
 from whistle.admin.logo import has_logo
 from whistle.admin.texts import DEFAULTS, org_text
 from whistle.casefile.holders import certified_members
 from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.labels import RELATION_LABELS
-from whistle.core.models import Category, Organisation, User
+from whistle.core.models import CATEGORY_ORDER, Category, Organisation, User
 from whistle.core.organisations import active_organisations, find_by_slug
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
