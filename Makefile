@@ -36,7 +36,8 @@ test: $(STAMP) postgres browser-deps
 	$(BIN)/python -m pytest -n 2 --dist worksteal -q
 
 ## browser-deps: Debian's chromium, axe-core (npm) and the Nu HTML Checker (npm vnu-jar, run by
-## Debian's Java runtime) for the browser tests in tests/browser/.
+## Debian's Java runtime) for the browser tests in tests/browser/, and poppler-utils' pdftoppm,
+## which draws the case file PDF's first pages for a person to look at (and `make screenshots`).
 ## Without them those tests fail in CI and are skipped with a reason elsewhere.
 AXE_VERSION := 4.14.1
 AXE_STAMP := .cache/axe/.installed-$(AXE_VERSION)
@@ -50,6 +51,9 @@ browser-deps: $(AXE_STAMP) $(VNU_STAMP)
 	@command -v java >/dev/null || { echo "installing Debian's Java runtime for the Nu HTML Checker"; \
 	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q default-jre-headless; } \
 	  || echo "the Java runtime could not be installed"; }
+	@command -v pdftoppm >/dev/null || { echo "installing poppler-utils to draw the case file PDF's pages"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q poppler-utils; } \
+	  || echo "poppler-utils could not be installed"; }
 
 $(AXE_STAMP):
 	@command -v npm >/dev/null || { echo "installing npm to fetch axe-core"; \
