@@ -6,8 +6,10 @@ rule."""
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from flask import Flask
 from hypothesis import given
@@ -118,3 +120,17 @@ def test_every_write_of_a_case_keeps_its_rank(app: Flask, session: Session, unit
         )
         assert stored() == expected, changes
     assert stored() > date.max.toordinal(), "a closed case ranks after every deadline"
+
+
+def test_no_code_changes_cases_behind_the_models_back() -> None:
+    """The rank is kept by the model's flush events, which a bulk ``update(Case)`` or a raw
+    UPDATE of ``cases`` would skip: none may change a case's status or dates that way."""
+    root = Path(__file__).resolve().parents[2] / "whistle"
+    bulk = re.compile(r"update\(\s*Case\b|UPDATE\s+cases\b", re.IGNORECASE)
+    found = [
+        f"{path.relative_to(root.parent)}:{number}"
+        for path in sorted(root.rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if bulk.search(line)
+    ]
+    assert found == [], found
