@@ -71,7 +71,7 @@ Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _SharedTemplateC
 # builders of every rule (about 0.15 s per app, 250 builders; cProfile). A builder depends only
 # on the rule's parsed parts, its defaults and whether unknown arguments are appended, and takes
 # its rule as an argument, so one compiled builder serves that rule in every test's app. If
-# Werkzeug renames this private method, the setattr below fails loudly rather than silently.
+# Werkzeug renames this private method, reading it below fails loudly rather than silently.
 _compile_builder = Rule._compile_builder
 _builders: dict[tuple[object, ...], Any] = {}
 
