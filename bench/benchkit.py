@@ -398,7 +398,7 @@ def _free_port() -> int:
 def ranked(row: dict[str, Any]) -> dict[str, Any]:
     """A case row for a bulk INSERT with its ``due_rank``, as the model's flush event would set
     it (a bulk INSERT does not run the event)."""
-    from whistle.core.models import due_rank
+    from whistle.core.deadlines import due_rank
 
     row["due_rank"] = due_rank(
         row["status"],

@@ -4,7 +4,7 @@ The inbox lists by default what is due first. Computed at each query from the st
 four deadline columns, that order cost a sort of a handler's whole list: 110-130 ms for the
 first page at 100,000 cases, against 8 ms for "newest first" (bench/inbox_bench.py). This
 revision keeps the order on each case as one number, ``cases.due_rank``
-(``whistle.core.models.due_rank``: the day of the next open deadline, or, with none running,
+(``whistle.core.deadlines.due_rank``: the day of the next open deadline, or, with none running,
 after every such day, the newest first), fills it for the cases there are, and indexes it like
 the other inbox orders. The server default only lets the column be added NOT NULL; every write
 of a case sets the rank (a flush event of the model).

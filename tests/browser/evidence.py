@@ -76,6 +76,22 @@ class Evidence:
             accessibility=accessibility,
         )
 
+    @classmethod
+    def for_database(
+        cls,
+        request: pytest.FixtureRequest,
+        name: str,
+        language: str,
+        axe_source: str,
+        checker: Page,
+    ) -> Evidence:
+        """Evidence of a test run on both databases, in ``<name>-<database>``. The pages are the
+        same markup on either database, so axe runs on the SQLite run only."""
+        database = request.node.callspec.params["database_url"]
+        return cls.start(
+            f"{name}-{database}", language, axe_source, checker, accessibility=database == "sqlite"
+        )
+
     def keep_secret(self, *values: str) -> None:
         """Values never to appear in a message (case code, password, report text)."""
         self.secrets.extend(v for v in values if v)

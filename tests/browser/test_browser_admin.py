@@ -91,14 +91,7 @@ def test_texts_and_categories_at_the_console(
     clock: FixedClock,
 ) -> None:
     words = WORDS[language]
-    database = request.node.callspec.params["database_url"]
-    ev = Evidence.start(
-        f"admin-{language}-{database}",
-        language,
-        axe_source,
-        checker,
-        accessibility=database == "sqlite",
-    )
+    ev = Evidence.for_database(request, f"admin-{language}", language, axe_source, checker)
     ev.keep_secret(TEST_PASSWORD)
     context = browser.new_context(locale=words["locale"])
     context.set_default_timeout(TIMEOUT_MS)

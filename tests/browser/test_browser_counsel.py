@@ -101,14 +101,7 @@ def test_counsel_reads_a_case_file_in_the_browser(
     clock: FixedClock,
 ) -> None:
     words = WORDS[language]
-    database = request.node.callspec.params["database_url"]
-    ev = Evidence.start(
-        f"counsel-{language}-{database}",
-        language,
-        axe_source,
-        checker,
-        accessibility=database == "sqlite",
-    )
+    ev = Evidence.for_database(request, f"counsel-{language}", language, axe_source, checker)
     ev.keep_secret(TEST_PASSWORD, REPORT, NOTE, NAME)
     conny = counsel(app, session, clock, unit, "Conny Counsel")
     case, _made = exported_case(app, session, clock, unit, conny, notes=True)

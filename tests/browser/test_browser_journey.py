@@ -252,11 +252,7 @@ def test_the_life_of_a_case_in_a_browser(
     clock: FixedClock,
 ) -> None:
     words = WORDS[language]
-    database = request.node.callspec.params["database_url"]
-    # The pages are the same markup on either database: axe runs once per language.
-    ev = Evidence.start(
-        f"{language}-{database}", language, axe_source, checker, accessibility=database == "sqlite"
-    )
+    ev = Evidence.for_database(request, language, language, axe_source, checker)
     ev.keep_secret(TEST_PASSWORD, REPORT_TEXT, QUESTION, ANSWER, OUTCOME_DONE, OUTCOME_WHY)
     org = unit.org
     hanne = unit.handlers[0]

@@ -102,14 +102,7 @@ def test_the_reporter_rereads_his_report_and_sees_why_a_closed_case_takes_no_rep
     clock: FixedClock,
 ) -> None:
     words = WORDS[language]
-    database = request.node.callspec.params["database_url"]
-    ev = Evidence.start(
-        f"mailbox-{language}-{database}",
-        language,
-        axe_source,
-        checker,
-        accessibility=database == "sqlite",
-    )
+    ev = Evidence.for_database(request, f"mailbox-{language}", language, axe_source, checker)
     ev.keep_secret(REPORT_TEXT, WHEN_WHERE, OUTCOME_DONE)
     context = browser.new_context(java_script_enabled=False, locale=words.browser_locale)
     context.set_default_timeout(TIMEOUT_MS)

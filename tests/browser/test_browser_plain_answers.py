@@ -33,14 +33,7 @@ NOTE = "Fake note: ask the caretaker who holds the key to the chain."
 
 
 def evidence(request: pytest.FixtureRequest, name: str, axe_source: str, checker: Page) -> Evidence:
-    database = request.node.callspec.params["database_url"]
-    return Evidence.start(
-        f"plain-answers-{name}-{database}",
-        "en",
-        axe_source,
-        checker,
-        accessibility=database == "sqlite",
-    )
+    return Evidence.for_database(request, f"plain-answers-{name}", "en", axe_source, checker)
 
 
 def click(page: Page, name: str) -> None:

@@ -193,14 +193,7 @@ def test_the_workspace_by_urgency_and_by_stage(
     clock: FixedClock,
 ) -> None:
     words = WORDS[language]
-    database = request.node.callspec.params["database_url"]
-    ev = Evidence.start(
-        f"workspace-{language}-{database}",
-        language,
-        axe_source,
-        checker,
-        accessibility=database == "sqlite",
-    )
+    ev = Evidence.for_database(request, f"workspace-{language}", language, axe_source, checker)
     ev.keep_secret(TEST_PASSWORD, REPORT)
     refs = make_cases(app, session, unit, clock)
     slug = unit.org.slug

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from tests.steps.factories import Unit
 from tests.steps.reporter import ReportAnswers, Reporter
-from whistle.core.deadlines import acknowledge_due, feedback_due
-from whistle.core.models import Case, CaseStatus, due_rank
+from whistle.core.deadlines import acknowledge_due, due_rank, feedback_due
+from whistle.core.models import Case, CaseStatus
 
 migration = importlib.import_module("migrations.versions.0020_inbox_due_rank")
 

@@ -30,7 +30,7 @@ DEADLINE_STATES = ("overdue", "due_soon", "on_time")
 
 SORTS: dict[str, tuple[UnaryExpression[Any], ...]] = {
     # What is due first comes first; cases with no deadline running after them, newest first
-    # (the rank kept on each case, whistle/core/models.py ``due_rank``, which an index holds).
+    # (the rank kept on each case, whistle/core/deadlines.py ``due_rank``, which an index holds).
     "due": (Case.due_rank.asc(), Case.id.asc()),
     "received_desc": (Case.received_on.desc(), Case.id.desc()),
     "received_asc": (Case.received_on.asc(), Case.id.asc()),

@@ -108,3 +108,31 @@ def next_open(deadlines: tuple[Due, ...]) -> Due | None:
     """The deadline that falls first of those still open (None when none is)."""
     running = [d for d in deadlines if d.open]
     return min(running, key=lambda d: d.day) if running else None
+
+
+# The status of a closed case (whistle/core/models.py ``CaseStatus.CLOSED``; this module is a leaf).
+CLOSED_STATUS = "closed"
+# A case with no deadline running ranks after every day a deadline can fall on.
+NO_DEADLINE_RANK = 2 * date.max.toordinal() + 1
+
+
+def due_rank(
+    status: str,
+    received_on: date,
+    acknowledge_due: date,
+    acknowledged_on: date | None,
+    feedback_due: date,
+    feedback_on: date | None,
+) -> int:
+    """Where a case stands in the inbox's "what is due first" order, as one number.
+
+    A case with an open deadline (the acknowledgement while none was sent, then the feedback
+    while none was given, until the case is closed) ranks by that deadline's day, the nearest
+    first; a case with none running ranks after all of them, the most recently received first.
+    Ties go by id.
+    """
+    if status != CLOSED_STATUS and acknowledged_on is None:
+        return acknowledge_due.toordinal()
+    if status != CLOSED_STATUS and feedback_on is None:
+        return feedback_due.toordinal()
+    return NO_DEADLINE_RANK - received_on.toordinal()

@@ -32,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from whistle.core.deadlines import due_rank
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -384,9 +386,10 @@ class Case(Base):
     feedback_due: Mapped[date] = mapped_column(Date)
     feedback_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-    # The case's place in the inbox's "what is due first" order (:func:`due_rank`), kept by
-    # the flush events below so that an index serves that order, the inbox's default; computed
-    # at each query it cost a sort of the whole list (120-130 ms at 100,000 cases).
+    # The case's place in the inbox's "what is due first" order (whistle/core/deadlines.py
+    # ``due_rank``), kept by the flush events below so that an index serves that order, the
+    # inbox's default; computed at each query it cost a sort of the whole list (120-130 ms at
+    # 100,000 cases).
     # (The server default only lets migration 0020 add the column to existing rows.)
     due_rank: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # Reporter access: HMAC(pepper, case code) to find the case, and the content key wrapped
@@ -1048,32 +1051,6 @@ class IdentityDisclosure(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     handed_over_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-
-
-# A case with no deadline running ranks after every day a deadline can fall on.
-NO_DEADLINE_RANK = 2 * date.max.toordinal() + 1
-
-
-def due_rank(
-    status: str,
-    received_on: date,
-    acknowledge_due: date,
-    acknowledged_on: date | None,
-    feedback_due: date,
-    feedback_on: date | None,
-) -> int:
-    """Where a case stands in the inbox's "what is due first" order, as one number.
-
-    A case with an open deadline (the acknowledgement while none was sent, then the feedback
-    while none was given, until the case is closed) ranks by that deadline's day, the nearest
-    first; a case with none running ranks after all of them, the most recently received first.
-    Ties go by id.
-    """
-    if status != CaseStatus.CLOSED and acknowledged_on is None:
-        return acknowledge_due.toordinal()
-    if status != CaseStatus.CLOSED and feedback_on is None:
-        return feedback_due.toordinal()
-    return NO_DEADLINE_RANK - received_on.toordinal()
 
 
 @event.listens_for(Case, "before_insert")
