@@ -428,7 +428,8 @@ def test_concurrent_writers_build_one_unbroken_chain(app: Flask, unit: Unit) -> 
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a writer is stuck"
 
     assert failures == []
     with rt.sessions() as session:

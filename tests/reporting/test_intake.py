@@ -292,7 +292,8 @@ def test_concurrent_reports_get_distinct_references(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a writer is stuck"
     assert failures == []
     assert sorted(references) == [f"2026-{n:04d}" for n in range(1, 9)]
 
