@@ -45,7 +45,7 @@ def options(settings: Settings) -> dict[str, Any]:
         "bind": "127.0.0.1:8000",
         "workers": 2,
         "worker_class": "gthread",
-        "threads": 8,
+        "threads": 16,
         # The arbiter's heartbeat: a gthread worker's main thread answers it while its threads
         # work, so this bounds a hung process, not a long request.
         "timeout": 30,
