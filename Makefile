@@ -22,8 +22,8 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/whistle init
 	$(BIN)/whistle setup-link --base-url http://127.0.0.1:5000
-	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --access-logfile - \
-	  --access-logformat '%(m)s %(U)s %(s)s %(L)s' wsgi:app
+	$(BIN)/gunicorn -c python:whistle.serving.gunicorn_conf --bind 127.0.0.1:5000 \
+	  --workers 2 wsgi:app
 
 ## test: linters, type checks, the import rules and every test suite, on SQLite and PostgreSQL
 test: $(STAMP) postgres browser-deps

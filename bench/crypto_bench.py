@@ -4,6 +4,13 @@ Run from the repository root: ``python bench/crypto_bench.py [--mb 256]`` (``cry
 importable: ``make install`` installs it, or set ``PYTHONPATH=.``). Prints one table; the
 figures go into docs/benchmarks.md. This is a script, not a test.
 
+The file-to-file section comes first, before the in-memory data exists: a plaintext file on
+disk (in a temporary folder, written with ``os.urandom`` a MiB at a time) encrypted to a
+ciphertext file and decrypted to a third, as the app does from its upload spool to the file
+store; each file is flushed to disk (``fsync``) inside the timed part, as the store does. Its
+memory figure is the peak resident memory above the process's size before (Linux: the peak
+is reset through ``/proc/self/clear_refs``), so it shows the streams' own buffers.
+
 Fairness of the streaming comparison: the bare loop encrypts (decrypts) the very same
 in-memory data, segment by segment, with the same 64 KiB segment size, one AESGCM object
 and no I/O; the stream functions read the same bytes through a file object (``BytesIO``,
@@ -16,9 +23,12 @@ import argparse
 import io
 import os
 import platform
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import cryptography
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -75,6 +85,58 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> bool:
+    """Reset the process's peak resident size (VmHWM); False where Linux does not allow it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def file_to_file(mib: int, runs: int) -> None:
+    """Encrypt a file on disk to a file, and decrypt it back to a file: MiB/s and the peak
+    memory above the process's resting size."""
+    folder = Path(tempfile.mkdtemp(prefix="whistle-crypto-bench-"))
+    try:
+        plain, stored, back = folder / "plain", folder / "stored", folder / "back"
+        with plain.open("wb") as out:
+            for _ in range(mib):
+                out.write(os.urandom(1024 * 1024))
+        key = crypto.generate_symmetric_key()
+
+        def encrypt() -> None:
+            with plain.open("rb") as src, stored.open("wb") as dst:
+                crypto.encrypt_stream(src, dst, key, CONTEXT)
+                dst.flush()
+                os.fsync(dst.fileno())
+
+        def decrypt() -> None:
+            with stored.open("rb") as src, back.open("wb") as dst:
+                crypto.decrypt_stream_to(src, dst, key, CONTEXT)
+                dst.flush()
+                os.fsync(dst.fileno())
+
+        print("files on disk to files on disk (MiB/s, best round; extra peak memory)")
+        for label, func in (("encrypt_stream", encrypt), ("decrypt_stream_to", decrypt)):
+            resting = _status_kib("VmRSS")
+            measured = _reset_peak()
+            seconds = best_of(runs, func)
+            extra = (_status_kib("VmHWM") - resting) / 1024 if measured else float("nan")
+            print(f"  {label:<37} {mib / seconds:7.0f}   +{extra:.1f} MiB")
+        assert back.stat().st_size == plain.stat().st_size
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print()
+
+
 def rate(count: int, seconds: float) -> float:
     return count / seconds
 
@@ -91,6 +153,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}")
     print(f"python {platform.python_version()}, cryptography {cryptography.__version__}")
     print(f"attachment: {args.mb} MiB, segment {SEGMENT // 1024} KiB, {args.runs} rounds\n")
+    file_to_file(args.mb, args.runs)
 
     plaintext = os.urandom(SEGMENT) * segments
     view = memoryview(plaintext)

@@ -9,6 +9,7 @@ every blob that uses them, so they can be raised later without breaking old blob
 from __future__ import annotations
 
 import secrets
+import threading
 import unicodedata
 from dataclasses import dataclass
 from typing import Final
@@ -27,6 +28,11 @@ _MAX_TIME_COST: Final = 64
 _MAX_PARALLELISM: Final = 64
 _MAX_MEMORY_KIB: Final = 2 * 1024 * 1024  # 2 GiB, RFC 9106's first recommendation
 _ENCODED_SIZE: Final = 1 + 4 + 4 + 4 + SALT_SIZE
+# One derivation at a time per process: each takes ``memory_kib`` (64 MiB at the defaults) and,
+# with p=4 lanes, every core of a small server, so running two at once in one process only
+# doubles its memory without finishing either sooner. A web worker with several threads thus
+# peaks at its resting size plus one derivation, however many sign-ins arrive together.
+_ONE_AT_A_TIME: Final = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -93,17 +99,19 @@ def new_salt() -> bytes:
 
 
 def derive_key(secret: bytes, salt: bytes, params: Argon2Params) -> bytes:
-    """Argon2id v1.3 of ``secret`` under ``salt``: a 256-bit key."""
-    return hash_secret_raw(
-        secret,
-        salt,
-        time_cost=params.time_cost,
-        memory_cost=params.memory_kib,
-        parallelism=params.parallelism,
-        hash_len=KEY_SIZE,
-        type=Type.ID,
-        version=ARGON2_VERSION,
-    )
+    """Argon2id v1.3 of ``secret`` under ``salt``: a 256-bit key. Derivations in one process
+    run one after the other (see ``_ONE_AT_A_TIME``)."""
+    with _ONE_AT_A_TIME:
+        return hash_secret_raw(
+            secret,
+            salt,
+            time_cost=params.time_cost,
+            memory_cost=params.memory_kib,
+            parallelism=params.parallelism,
+            hash_len=KEY_SIZE,
+            type=Type.ID,
+            version=ARGON2_VERSION,
+        )
 
 
 def password_bytes(password: str) -> bytes:
