@@ -14,7 +14,6 @@ import io
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
@@ -62,6 +61,10 @@ def _reencode(data: bytes) -> tuple[bytes, int, int]:
     """The image drawn again as a plain PNG: nothing of the upload but its pixels survives
     (no EXIF, XMP, comments, text chunks or colour profile that could name a person or a
     device), scaled to fit :data:`LOGO_BOX`."""
+    # Imported here, not at the top: the web workers load no image library until an admin
+    # changes the logo (attachments are parsed in a helper process, whistle/casefile/sandbox.py).
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     unreadable = Refused("logo", _l("This file is not a PNG or JPEG image that can be read."))
     too_many_pixels = Refused("logo", _l("The image has too many pixels. Choose a smaller one."))
     try:
