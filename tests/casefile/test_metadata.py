@@ -1157,13 +1157,22 @@ def test_a_pdf_whose_page_tree_understates_its_pages_is_counted_by_its_pages() -
     assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
 
 
-def test_the_pdf_object_budget_is_read_from_the_trailer_before_parsing() -> None:
+def test_the_pdf_object_budget_is_read_from_the_trailer_before_parsing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pikepdf  # noqa: PLC0415
+
     data = _pdf_of_pages(30)
     with PdfReader(io.BytesIO(data)) as reader:
         objects = int(reader.trailer["/Size"])
     result, _ = _strip_within(data, "report.pdf", replace(DEFAULT, pdf_objects=objects))
     assert result.outcome is StripOutcome.STRIPPED
 
+    # Over the budget, the parser (whose memory grows with the objects) is never started.
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the PDF was parsed")
+
+    monkeypatch.setattr(pikepdf, "open", no_parsing)
     refusal = _refusal(data, "report.pdf", replace(DEFAULT, pdf_objects=objects - 1))
     assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
 
