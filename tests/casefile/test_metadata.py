@@ -1157,6 +1157,19 @@ def test_a_pdf_whose_page_tree_understates_its_pages_is_counted_by_its_pages() -
     assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
 
 
+def test_a_pdf_whose_page_tree_declares_too_many_pages_is_refused_before_they_are_walked() -> (
+    None
+):
+    # The declared count is read first: walking 100,000 page objects is what costs.
+    data = _pdf_of_pages(30)
+    count = re.search(rb"/Count 30\b", data)
+    assert count is not None
+    data = data[: count.start()] + b"/Count 99" + data[count.end() :]  # same length
+
+    refusal = _refusal(data, "report.pdf", replace(DEFAULT, pdf_pages=50))
+    assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
+
+
 def test_the_pdf_object_budget_is_read_from_the_trailer_before_parsing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
