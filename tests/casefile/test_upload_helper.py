@@ -10,6 +10,7 @@ bombs stay small and the tests fast. No app or database: uploads.py is driven di
 from __future__ import annotations
 
 import io
+import random
 import struct
 import subprocess
 import sys
@@ -197,3 +198,27 @@ def test_an_upload_spool_reads_as_a_seekable_file() -> None:
     assert spool.read(5) == data[200_000:200_005]
     assert spool.seek(-3, io.SEEK_END) == len(data) - 3
     assert spool.read() == data[-3:]
+
+
+def test_a_pdf_with_streams_larger_than_a_spool_segment_comes_out_whole() -> None:
+    """qpdf takes a short read for the end of the file: the spool must fill every read, or
+    a scanned page's picture would be cut at 64 KiB without a word."""
+    from pypdf import PdfReader, PdfWriter  # noqa: PLC0415 - see the import test above
+    from pypdf.generic import NameObject, StreamObject  # noqa: PLC0415
+
+    picture = random.Random(17).randbytes(300 * 1024)
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=100, height=100)
+    stream = StreamObject()
+    stream._data = picture
+    stream[NameObject("/Type")] = NameObject("/XObject")
+    page[NameObject("/Resources")] = writer._add_object(stream)
+    out = io.BytesIO()
+    writer.write(out)
+
+    batch = prepare([(out.getvalue(), "scan.pdf")])
+
+    assert batch.prepared[0].metadata_outcome == "stripped"
+    cleaned = PdfReader(io.BytesIO(batch.prepared[0].data.read()))
+    resources = cleaned.pages[0]["/Resources"].get_object()
+    assert resources.get_data() == picture
