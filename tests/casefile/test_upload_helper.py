@@ -204,7 +204,7 @@ def test_a_pdf_with_streams_larger_than_a_spool_segment_comes_out_whole() -> Non
     """qpdf takes a short read for the end of the file: the spool must fill every read, or
     a scanned page's picture would be cut at 64 KiB without a word."""
     from pypdf import PdfReader, PdfWriter  # noqa: PLC0415 - see the import test above
-    from pypdf.generic import NameObject, StreamObject  # noqa: PLC0415
+    from pypdf.generic import DictionaryObject, NameObject, StreamObject  # noqa: PLC0415
 
     picture = random.Random(17).randbytes(300 * 1024)
     writer = PdfWriter()
@@ -212,7 +212,8 @@ def test_a_pdf_with_streams_larger_than_a_spool_segment_comes_out_whole() -> Non
     stream = StreamObject()
     stream._data = picture
     stream[NameObject("/Type")] = NameObject("/XObject")
-    page[NameObject("/Resources")] = writer._add_object(stream)
+    xobjects = DictionaryObject({NameObject("/Im0"): writer._add_object(stream)})
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/XObject"): xobjects})
     out = io.BytesIO()
     writer.write(out)
 
@@ -220,5 +221,5 @@ def test_a_pdf_with_streams_larger_than_a_spool_segment_comes_out_whole() -> Non
 
     assert batch.prepared[0].metadata_outcome == "stripped"
     cleaned = PdfReader(io.BytesIO(batch.prepared[0].data.read()))
-    resources = cleaned.pages[0]["/Resources"].get_object()
-    assert resources.get_data() == picture
+    image = cleaned.pages[0]["/Resources"]["/XObject"]["/Im0"].get_object()
+    assert image.get_data() == picture
