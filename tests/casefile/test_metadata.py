@@ -224,6 +224,12 @@ def _riff_chunk_types(data: bytes) -> list[bytes]:
     return types
 
 
+def _vp8x_flags(data: bytes) -> int:
+    """The flags byte of a WebP's extended header (EXIF 0x08, XMP 0x04, ICC 0x20...)."""
+    position = data.index(b"VP8X")
+    return data[position + 8]
+
+
 def _webp(image: Image.Image, *, lossless: bool) -> bytes:
     out = io.BytesIO()
     image.save(out, "WEBP", lossless=lossless, exact=lossless, quality=90, exif=_exif(), xmp=XMP)
@@ -412,6 +418,10 @@ def test_webp_exif_and_xmp_are_removed(lossless: bool) -> None:
     assert _markers_in(cleaned) == []
     chunk_types = set(_riff_chunk_types(cleaned))
     assert not {b"EXIF", b"XMP "} & chunk_types
+    # The extended header no longer announces EXIF or XMP, and the RIFF size is the file's.
+    assert _vp8x_flags(data) & 0x0C == 0x0C
+    assert _vp8x_flags(cleaned) & 0x0C == 0
+    assert int.from_bytes(cleaned[4:8], "little") == len(cleaned) - 8
     with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(cleaned)) as after:
         assert after.size == before.size
         assert "exif" not in after.info and "xmp" not in after.info
