@@ -1167,9 +1167,7 @@ def test_a_pdf_whose_page_tree_understates_its_pages_is_counted_by_its_pages() -
     assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
 
 
-def test_a_pdf_whose_page_tree_declares_too_many_pages_is_refused_before_they_are_walked() -> (
-    None
-):
+def test_a_pdf_whose_page_tree_declares_too_many_pages_is_refused_before_they_are_walked() -> None:
     # The declared count is read first: walking 100,000 page objects is what costs.
     data = _pdf_of_pages(30)
     count = re.search(rb"/Count 30\b", data)
@@ -1183,7 +1181,7 @@ def test_a_pdf_whose_page_tree_declares_too_many_pages_is_refused_before_they_ar
 def test_the_pdf_object_budget_is_read_from_the_trailer_before_parsing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import pikepdf  # noqa: PLC0415
+    import pikepdf
 
     data = _pdf_of_pages(30)
     with PdfReader(io.BytesIO(data)) as reader:

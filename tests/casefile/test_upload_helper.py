@@ -132,7 +132,7 @@ def test_within_the_limits_the_same_pdf_is_stripped() -> None:
     # The control for the three tests above: with the default limits and no page budget, the
     # helper gets through a PDF of the same make (smaller, to stay fast), so it was the
     # limits that refused it there.
-    from pypdf import PdfReader
+    from pypdf import PdfReader  # here: the import test below must not see it
 
     batch = prepare([(pdf_of_pages(2_000), "ledger.pdf")], NO_PDF_BUDGET)
     assert problems(batch) == {}
@@ -203,8 +203,8 @@ def test_an_upload_spool_reads_as_a_seekable_file() -> None:
 def test_a_pdf_with_streams_larger_than_a_spool_segment_comes_out_whole() -> None:
     """qpdf takes a short read for the end of the file: the spool must fill every read, or
     a scanned page's picture would be cut at 64 KiB without a word."""
-    from pypdf import PdfReader, PdfWriter  # noqa: PLC0415 - see the import test above
-    from pypdf.generic import DictionaryObject, NameObject, StreamObject  # noqa: PLC0415
+    from pypdf import PdfReader, PdfWriter  # here, as above
+    from pypdf.generic import DictionaryObject, NameObject, StreamObject
 
     picture = random.Random(17).randbytes(300 * 1024)
     writer = PdfWriter()

@@ -136,7 +136,7 @@ def _segment(code: int, payload: bytes) -> bytes:
 
 def _orientation(payload: bytes) -> int:
     """The EXIF orientation (1 to 8) in an APP1 payload, 1 if there is none or it is bad."""
-    from PIL import Image
+    from PIL import Image  # here, not at the top: only a photo with EXIF needs it
 
     exif = Image.Exif()
     try:

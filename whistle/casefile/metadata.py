@@ -260,7 +260,7 @@ def _declared_pdf_objects(source: BinaryIO) -> int | None:
 
 
 def _strip_pdf(source: BinaryIO, output: BinaryIO, budget: Budget, spent: Spent) -> None:
-    import pikepdf
+    import pikepdf  # here, not at the top: only the helper process parses PDFs
 
     declared = _declared_pdf_objects(source)
     if declared is not None and declared > budget.pdf_objects:
