@@ -1157,11 +1157,15 @@ def test_the_pdf_page_budget_takes_as_many_pages_and_refuses_one_more() -> None:
     assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
 
 
-def test_a_pdf_whose_page_tree_understates_its_pages_is_counted_by_its_pages() -> None:
-    data = _pdf_of_pages(30)
+def _page_count_declared(data: bytes, declared: bytes) -> bytes:
+    """The 30-page PDF with its page tree's /Count changed (to two characters: same length)."""
     count = re.search(rb"/Count 30\b", data)
-    assert count is not None
-    data = data[: count.start()] + b"/Count 1 " + data[count.end() :]  # same length
+    assert count is not None and len(declared) == 2
+    return data[: count.start()] + b"/Count " + declared + data[count.end() :]
+
+
+def test_a_pdf_whose_page_tree_understates_its_pages_is_counted_by_its_pages() -> None:
+    data = _page_count_declared(_pdf_of_pages(30), b"1 ")
 
     refusal = _refusal(data, "report.pdf", replace(DEFAULT, pdf_pages=29, pdf_objects=10**6))
     assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
@@ -1169,10 +1173,7 @@ def test_a_pdf_whose_page_tree_understates_its_pages_is_counted_by_its_pages() -
 
 def test_a_pdf_whose_page_tree_declares_too_many_pages_is_refused_before_they_are_walked() -> None:
     # The declared count is read first: walking 100,000 page objects is what costs.
-    data = _pdf_of_pages(30)
-    count = re.search(rb"/Count 30\b", data)
-    assert count is not None
-    data = data[: count.start()] + b"/Count 99" + data[count.end() :]  # same length
+    data = _page_count_declared(_pdf_of_pages(30), b"99")
 
     refusal = _refusal(data, "report.pdf", replace(DEFAULT, pdf_pages=50))
     assert refusal is metadata.Refusal.TOO_MUCH_INSIDE

@@ -158,17 +158,22 @@ def test_cutting_at_a_segment_boundary_is_detected() -> None:
             assert_refused(header + b"".join(parts[:keep]))
 
 
+def reordered(parts: list[bytes]) -> list[list[bytes]]:
+    """The five segments swapped, duplicated, dropped in the middle or at the end, or with
+    the last one moved forward."""
+    return [
+        [parts[1], parts[0], *parts[2:]],
+        [*parts[:2], parts[1], *parts[2:]],
+        [parts[0], *parts[2:]],
+        parts[:4],
+        [*parts[:3], parts[4], parts[3]],
+    ]
+
+
 def test_reordered_duplicated_or_dropped_segments_are_detected() -> None:
     header, parts = segments(encrypt(FIVE_SEGMENTS))
     assert len(parts) == 5
-    variants = [
-        [parts[1], parts[0], *parts[2:]],  # swapped
-        [*parts[:2], parts[1], *parts[2:]],  # duplicated
-        [parts[0], *parts[2:]],  # dropped in the middle
-        parts[:4],  # dropped at the end (cut at a boundary)
-        [*parts[:3], parts[4], parts[3]],  # last one moved forward
-    ]
-    for variant in variants:
+    for variant in reordered(parts):
         assert_refused(header + b"".join(variant))
     assert decrypt(header + b"".join(parts)) == FIVE_SEGMENTS
 
@@ -503,11 +508,7 @@ def test_random_access_refuses_reordered_dropped_or_spliced_segments_and_appende
     header, parts = segments(encrypt(FIVE_SEGMENTS))
     _, others = segments(encrypt(FIVE_SEGMENTS))  # same key and plaintext, another file
     variants = [
-        [parts[1], parts[0], *parts[2:]],  # swapped
-        [*parts[:2], parts[1], *parts[2:]],  # duplicated
-        [parts[0], *parts[2:]],  # dropped in the middle
-        parts[:4],  # dropped at the end (cut at a boundary)
-        [*parts[:3], parts[4], parts[3]],  # last one moved forward
+        *reordered(parts),
         [*parts[:2], others[2], *parts[3:]],  # spliced
         [*parts, b"\x00"],  # appended
         [*parts, parts[-1]],  # last segment appended again

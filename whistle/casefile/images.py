@@ -27,6 +27,7 @@ raises ``ValueError``: the caller keeps it whole and warns the reporter.
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 from typing import BinaryIO
 
@@ -140,8 +141,10 @@ def _orientation(payload: bytes) -> int:
 
     exif = Image.Exif()
     try:
-        exif.load(payload)
-        value = exif.get(_ORIENTATION, 1)
+        with warnings.catch_warnings():  # Pillow warns of damaged tags; they are dropped
+            warnings.simplefilter("ignore")
+            exif.load(payload)
+            value = exif.get(_ORIENTATION, 1)
     except Exception:  # noqa: BLE001 - damaged EXIF: it is dropped anyway
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
@@ -327,6 +330,13 @@ def _riff_chunks(src: BinaryIO, start: int, end: int) -> list[tuple[bytes, int, 
     return chunks
 
 
+def _size24(src: BinaryIO, offset: int) -> tuple[int, int]:
+    """A width and height stored as 24-bit little-endian values minus one (VP8X, ANMF)."""
+    src.seek(offset)
+    dims = _read_exact(src, 6)
+    return int.from_bytes(dims[:3], "little") + 1, int.from_bytes(dims[3:], "little") + 1
+
+
 def _bitstream_size(src: BinaryIO, fourcc: bytes, offset: int, size: int) -> tuple[int, int]:
     src.seek(offset)
     head = _read_exact(src, min(size, 10))
@@ -361,18 +371,12 @@ def strip_webp(src: BinaryIO, out: BinaryIO, budget: Budget, spent: Spent) -> No
         if fourcc == b"VP8X":
             if size < 10:
                 raise ValueError("bad VP8X")
-            src.seek(offset + 4)
-            dims = _read_exact(src, 6)
-            width = int.from_bytes(dims[:3], "little") + 1
-            height = int.from_bytes(dims[3:], "little") + 1
+            width, height = _size24(src, offset + 4)
             check_picture(width, height, 1, width * height, budget)
         elif fourcc == b"ANMF":
             if size < 16:
                 raise ValueError("bad frame")
-            src.seek(offset + 6)
-            dims = _read_exact(src, 6)
-            frame_width = int.from_bytes(dims[:3], "little") + 1
-            frame_height = int.from_bytes(dims[3:], "little") + 1
+            frame_width, frame_height = _size24(src, offset + 6)
             if not width or frame_width > width or frame_height > height:
                 raise ValueError("frame outside the canvas")
             frames += 1
