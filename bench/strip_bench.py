@@ -72,7 +72,7 @@ def animated_png(width: int, height: int, frames: int) -> bytes:
 
 def pdf_of_pages(pages: int) -> bytes:
     sys.path.insert(0, str(ROOT))
-    from tests.casefile.test_upload_helper import pdf_of_pages as make
+    from tests.steps.upload_files import pdf_of_pages as make
 
     return make(pages)
 

@@ -11,62 +11,19 @@ from __future__ import annotations
 
 import io
 import random
-import struct
 import subprocess
 import sys
-import zlib
 from dataclasses import replace
-from functools import cache
 
 from werkzeug.datastructures import FileStorage
 
+from tests.steps.upload_files import BIG_PDF_PAGES, pdf_of_pages, png
 from whistle.casefile import sandbox
 from whistle.casefile.file_budget import DEFAULT_BUDGET, Refusal
 from whistle.web import uploads
 
 # Budgets high enough that only the helper's limits can stop the big PDF below.
 NO_PDF_BUDGET = replace(DEFAULT_BUDGET, pdf_pages=10**6, pdf_objects=10**7)
-
-
-@cache
-def pdf_of_pages(pages: int) -> bytes:
-    """A valid PDF of ``pages`` blank pages, written directly (fast at tens of thousands): a
-    few hundred kilobytes that cost a PDF parser seconds and a hundred megabytes."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Count %d /Kids [" % pages
-        + b" ".join(b"%d 0 R" % (n + 3) for n in range(pages))
-        + b"] >>",
-    ]
-    objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>"] * pages
-    parts, offsets, position = [b"%PDF-1.4\n"], [], 9
-    for number, body in enumerate(objects, start=1):
-        part = b"%d 0 obj\n" % number + body + b"\nendobj\n"
-        offsets.append(position)
-        parts.append(part)
-        position += len(part)
-    parts.append(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    parts += [b"%010d 00000 n \n" % offset for offset in offsets]
-    parts.append(
-        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-        % (len(objects) + 1, position)
-    )
-    return b"".join(parts)
-
-
-def png(width: int, height: int) -> bytes:
-    """A blank greyscale PNG, its pixel data really there (a few kilobytes, deflated)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    rows = zlib.compress(bytes(width + 1) * height, 9)
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
-    )
 
 
 def spooled(data: bytes, filename: str) -> FileStorage:
@@ -96,7 +53,6 @@ def problems(batch: uploads.UploadBatch) -> dict[str, str]:
     return {problem.filename: problem.reason for problem in batch.problems}
 
 
-BIG_PDF_PAGES = 20_000
 BIG = (pdf_of_pages(BIG_PDF_PAGES), "ledger.pdf")
 AFTER = (png(40, 30), "after.png")
 
@@ -163,7 +119,8 @@ def test_the_web_worker_never_imports_a_parser() -> None:
     """Preparing uploads of every kind loads neither Pillow nor a PDF library in the worker."""
     code = (
         "import sys\nimport whistle.app  # every blueprint, as a web worker has them\n"
-        "from tests.casefile.test_upload_helper import prepare, png, pdf_of_pages\n"
+        "from tests.casefile.test_upload_helper import prepare\n"
+        "from tests.steps.upload_files import png, pdf_of_pages\n"
         "batch = prepare([(png(8, 8), 'a.png'), (pdf_of_pages(3), 'b.pdf')])\n"
         "assert batch.acceptable, batch.problems\n"
         "loaded = sorted(m for m in ('PIL', 'pikepdf', 'pypdf') if m in sys.modules)\n"

@@ -23,11 +23,11 @@ from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.casefile.test_upload_helper import BIG, pdf_of_pages, png
 from tests.steps.factories import Unit
 from tests.steps.pages import text_of
 from tests.steps.reporter import ReportAnswers, Reporter, Upload
 from tests.steps.staff import CaseWorker, form_token
+from tests.steps.upload_files import BIG_PDF_PAGES, pdf_of_pages, png
 from whistle.casefile import sandbox
 from whistle.casefile.file_budget import DEFAULT_BUDGET
 from whistle.core.clock import FixedClock
@@ -301,7 +301,7 @@ def test_a_file_that_runs_the_helper_out_of_time_is_refused_clearly_not_a_server
     assert handler.sign_in().status_code == 303
     reference = session.scalars(select(Case.reference)).one()
     messages_before = count(session, Message)
-    big = Upload("ledger.pdf", BIG[0])
+    big = Upload("ledger.pdf", pdf_of_pages(BIG_PDF_PAGES))
     response = handler.case_action(
         reference,
         "message",
