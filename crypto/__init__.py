@@ -37,6 +37,7 @@ from crypto.recovery import export_recovery_key, import_recovery_key
 from crypto.signing import SignaturePurpose, SigningKey, VerifyKey, sign, verify
 from crypto.streams import (
     DEFAULT_SEGMENT_SIZE,
+    SeekableDecryptor,
     StreamEncryptor,
     decrypt_stream,
     decrypt_stream_to,
@@ -60,6 +61,7 @@ __all__ = [
     "OpenError",
     "PrivateKey",
     "PublicKey",
+    "SeekableDecryptor",
     "SignaturePurpose",
     "SigningKey",
     "StreamEncryptor",

@@ -8,13 +8,17 @@ refused. No app, client or database fixtures are used: uploads.py is driven dire
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 import random
+import re
 import struct
+import tracemalloc
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import Any
 from xml.etree import ElementTree
@@ -22,7 +26,7 @@ from xml.etree import ElementTree
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageCms, IptcImagePlugin, JpegImagePlugin, PngImagePlugin
+from PIL import Image, ImageCms, ImageOps, IptcImagePlugin, JpegImagePlugin, PngImagePlugin
 from PIL.ExifTags import GPS, IFD, Base
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import IndirectObject, NameObject, StreamObject
@@ -220,6 +224,12 @@ def _riff_chunk_types(data: bytes) -> list[bytes]:
     return types
 
 
+def _vp8x_flags(data: bytes) -> int:
+    """The flags byte of a WebP's extended header (EXIF 0x08, XMP 0x04, ICC 0x20...)."""
+    position = data.index(b"VP8X")
+    return data[position + 8]
+
+
 def _webp(image: Image.Image, *, lossless: bool) -> bytes:
     out = io.BytesIO()
     image.save(out, "WEBP", lossless=lossless, exact=lossless, quality=90, exif=_exif(), xmp=XMP)
@@ -286,8 +296,10 @@ def test_jpeg_keeps_quantisation_tables_and_subsampling() -> None:
         assert JpegImagePlugin.get_sampling(after) == JpegImagePlugin.get_sampling(before)
 
 
-def test_jpeg_orientation_is_applied_to_the_pixels() -> None:
+def test_jpeg_orientation_alone_is_kept_so_the_photo_stays_upright() -> None:
     # Orientation 6: the camera was turned; viewers rotate the picture 90 degrees clockwise.
+    # Pixels are never decoded (whistle/casefile/images.py), so the orientation is kept in a
+    # new EXIF segment holding that one tag and nothing else; the scan data is unchanged.
     data = _jpeg(_two_halves((40, 20)), orientation=6)
     with Image.open(io.BytesIO(data)) as original:
         assert original.size == (40, 20)
@@ -297,13 +309,18 @@ def test_jpeg_orientation_is_applied_to_the_pixels() -> None:
 
     assert result == StripResult(StripOutcome.STRIPPED, "jpeg")
     assert _markers_in(cleaned) == []
-    assert not {APP1, APP13, COM} & set(_jpeg_markers(cleaned))
+    assert not {APP13, COM} & set(_jpeg_markers(cleaned))
+    assert _jpeg_markers(cleaned).count(APP1) == 1
+    assert data[data.index(b"\xff\xda") :] == cleaned[cleaned.index(b"\xff\xda") :]
     with Image.open(io.BytesIO(cleaned)) as image:
-        assert image.size == (20, 40)
-        assert Base.Orientation not in image.getexif()
-        assert not {"exif", "xmp", "comment"} & image.info.keys()
-        rgb = image.convert("RGB")
-        # The left (red) half of the sensor is now on top, the blue half at the bottom.
+        assert image.size == (40, 20)
+        exif = image.getexif()
+        assert dict(exif) == {Base.Orientation: 6}
+        assert exif.get_ifd(IFD.Exif) == {} and exif.get_ifd(IFD.GPSInfo) == {}
+        assert not {"xmp", "comment"} & image.info.keys()
+        rgb = ImageOps.exif_transpose(image).convert("RGB")
+        assert rgb.size == (20, 40)
+        # The left (red) half of the sensor is on top once turned, the blue half at the bottom.
         top = rgb.crop((0, 0, 20, 18)).resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
         bottom = rgb.crop((0, 22, 20, 40)).resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
         assert isinstance(top, tuple) and isinstance(bottom, tuple)
@@ -401,6 +418,10 @@ def test_webp_exif_and_xmp_are_removed(lossless: bool) -> None:
     assert _markers_in(cleaned) == []
     chunk_types = set(_riff_chunk_types(cleaned))
     assert not {b"EXIF", b"XMP "} & chunk_types
+    # The extended header no longer announces EXIF or XMP, and the RIFF size is the file's.
+    assert _vp8x_flags(data) & 0x0C == 0x0C
+    assert _vp8x_flags(cleaned) & 0x0C == 0
+    assert int.from_bytes(cleaned[4:8], "little") == len(cleaned) - 8
     with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(cleaned)) as after:
         assert after.size == before.size
         assert "exif" not in after.info and "xmp" not in after.info
@@ -945,7 +966,8 @@ DAMAGED: dict[str, tuple[Callable[[], bytes], str]] = {
     "truncated.jpg": (lambda: _cut("jpeg", 2 / 3), "jpeg"),
     "garbage.jpg": (lambda: b"\xff\xd8\xff\xe0" + random.Random(1).randbytes(300), "jpeg"),
     "truncated.png": (lambda: _cut("png", 0.5), "png"),
-    "no-pixels.png": (lambda: _crafted_png(100, 100), "png"),  # sane size, no pixel data
+    # (A PNG with a sane header but too little pixel data is no longer "damaged": pixels are
+    # never decoded, so its chunks are copied as they are, and a viewer draws what is there.)
     "garbage.webp": (lambda: b"RIFF\x20\x00\x00\x00WEBPVP8 " + bytes(24), "webp"),
     "truncated.webp": (lambda: _cut("webp-lossless", 0.5), "webp"),
     "garbage.pdf": (lambda: b"%PDF-1.7\n" + random.Random(2).randbytes(300), "pdf"),
@@ -982,27 +1004,52 @@ def test_damaged_files_are_kept_whole_and_marked_failed(
     assert _markers_in(records[0].getMessage().encode()) == []
 
 
-# --- Bombs ----------------------------------------------------------------------------------
+# --- Bombs and budgets (whistle/casefile/file_budget.py) ------------------------------------
+
+DEFAULT = metadata.DEFAULT_BUDGET
 
 
-@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def _strip_within(
+    data: bytes, filename: str, budget: metadata.Budget, spent: metadata.Spent | None = None
+) -> tuple[StripResult, bytes]:
+    output = io.BytesIO()
+    result = strip_metadata(io.BytesIO(data), output, filename, budget, spent)
+    return result, output.getvalue()
+
+
+def _refusal(data: bytes, filename: str, budget: metadata.Budget = DEFAULT) -> metadata.Refusal:
+    with pytest.raises(UnsafeFile) as refused:
+        _strip_within(data, filename, budget)
+    return refused.value.refusal
+
+
 @pytest.mark.parametrize(
     ("width", "height"),
     [
-        (9000, 9000),  # 81 MP: just over our limit, under Pillow's own warning
-        (10000, 10000),  # 100 MP: Pillow warns, we refuse
-        (20000, 20000),  # 400 MP: Pillow itself refuses (DecompressionBombError)
+        (9000, 9000),  # 81 MP: just over the limit
+        (10000, 10000),
+        (50000, 50000),  # 2.5 gigapixels, the attacker's favourite
         (1, 100_000_000),
     ],
 )
 def test_png_declaring_too_many_pixels_is_unsafe(width: int, height: int) -> None:
-    assert width * height > metadata.MAX_IMAGE_PIXELS
+    assert width * height > DEFAULT.image_pixels
     data = _crafted_png(width, height)
     assert len(data) < 100
 
-    output = io.BytesIO()
-    with pytest.raises(UnsafeFile):
-        strip_metadata(io.BytesIO(data), output, "bomb.png")
+    assert _refusal(data, "bomb.png") is metadata.Refusal.UNSAFE
+
+
+def test_a_blank_8900_pixel_png_costs_its_bytes_not_its_pixels() -> None:
+    # The attack of issue 17: 79 megapixels of blank PNG, just under the per-picture limit,
+    # once held a worker for seconds each while Pillow decoded and encoded them. Now it is
+    # copied chunk by chunk; its pixels still count against the form's budget.
+    data = _crafted_png(8900, 8900)
+    spent = metadata.Spent()
+    result, cleaned = _strip_within(data, "blank.png", DEFAULT, spent)
+    assert result.outcome is StripOutcome.STRIPPED
+    assert cleaned == data
+    assert spent.pixels == 8900 * 8900
 
 
 def test_jpeg_declaring_too_many_pixels_is_unsafe() -> None:
@@ -1013,19 +1060,167 @@ def test_jpeg_declaring_too_many_pixels_is_unsafe() -> None:
     assert struct.unpack(">HH", data[frame + 5 : frame + 9]) == (8, 8)
     struct.pack_into(">HH", data, frame + 5, 9000, 9000)
 
-    with pytest.raises(UnsafeFile):
-        _strip(bytes(data), "bomb.jpg")
+    assert _refusal(bytes(data), "bomb.jpg") is metadata.Refusal.UNSAFE
+
+
+def test_webp_declaring_too_many_pixels_is_unsafe() -> None:
+    data = bytearray(_webp(_noise("RGB", (32, 24)), lossless=False))
+    # The extended header's canvas: 24-bit width - 1 and height - 1 at payload +4.
+    vp8x = data.index(b"VP8X") + 8
+    data[vp8x + 4 : vp8x + 10] = (9999).to_bytes(3, "little") + (9999).to_bytes(3, "little")
+
+    assert _refusal(bytes(data), "bomb.webp") is metadata.Refusal.UNSAFE
 
 
 def test_animation_declaring_too_many_frames_is_unsafe() -> None:
     # 1000 x 1000 pixels is fine once; an animation control chunk claiming 1000 frames is not.
     animation = _png_chunk(b"acTL", struct.pack(">II", 1000, 0))
     data = _crafted_png(1000, 1000, animation)
-    assert metadata.MAX_IMAGE_PIXELS >= 1000 * 1000
-    assert metadata.MAX_ANIMATION_PIXELS < 1000 * 1000 * 1000
+    assert DEFAULT.image_pixels >= 1000 * 1000
+    assert DEFAULT.animation_pixels < 1000 * 1000 * 1000
 
-    with pytest.raises(UnsafeFile):
-        _strip(data, "bomb.png")
+    assert _refusal(data, "bomb.png") is metadata.Refusal.UNSAFE
+
+
+def _animated(kind: str, frames: int) -> bytes:
+    out = io.BytesIO()
+    images = _frames(frames, (8, 8))
+    images[0].save(out, kind, save_all=True, append_images=images[1:], duration=50, loop=0)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("kind", "name"), [("PNG", "moving.png"), ("WEBP", "moving.webp")])
+def test_the_frame_budget_takes_as_many_frames_and_refuses_one_more(kind: str, name: str) -> None:
+    data = _animated(kind, 5)
+    result, cleaned = _strip_within(data, name, replace(DEFAULT, frames=5))
+    assert result.outcome is StripOutcome.STRIPPED
+    with Image.open(io.BytesIO(cleaned)) as image:
+        assert getattr(image, "n_frames", 1) == 5
+
+    assert _refusal(data, name, replace(DEFAULT, frames=4)) is metadata.Refusal.UNSAFE
+
+
+def test_a_png_with_more_frames_than_it_declares_is_counted_by_its_frames() -> None:
+    data = bytearray(_animated("PNG", 5))
+    actl = data.index(b"acTL")
+    struct.pack_into(">I", data, actl + 4, 1)  # declare one frame
+    struct.pack_into(">I", data, actl + 12, zlib.crc32(bytes(data[actl : actl + 12])))
+
+    assert _refusal(bytes(data), "moving.png", replace(DEFAULT, frames=4)) is (
+        metadata.Refusal.UNSAFE
+    )
+
+
+def test_the_pixel_budget_of_one_picture_takes_it_at_the_limit_and_refuses_one_more() -> None:
+    data = _crafted_png(100, 50)
+    result, _ = _strip_within(data, "scan.png", replace(DEFAULT, image_pixels=5000))
+    assert result.outcome is StripOutcome.STRIPPED
+    assert _refusal(data, "scan.png", replace(DEFAULT, image_pixels=4999)) is (
+        metadata.Refusal.UNSAFE
+    )
+
+
+def test_the_pixels_of_a_form_are_counted_together_across_kinds() -> None:
+    budget = replace(DEFAULT, request_pixels=3 * 64 * 48)
+    spent = metadata.Spent()
+    photos = [(_samples()["jpeg"], "a.jpg"), (_png(_noise("RGB", (64, 48))), "b.png")]
+    for data, name in photos:
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.size == (64, 48)
+        assert _strip_within(data, name, budget, spent)[0].outcome is StripOutcome.STRIPPED
+    assert spent.pixels == 2 * 64 * 48
+    assert _strip_within(_samples()["jpeg"], "c.jpg", budget, spent)[0].outcome is (
+        StripOutcome.STRIPPED
+    )
+    # The fourth picture takes the form over its budget, whatever its kind.
+    with pytest.raises(UnsafeFile) as refused:
+        _strip_within(_webp(_noise("RGB", (2, 2)), lossless=True), "d.webp", budget, spent)
+    assert refused.value.refusal is metadata.Refusal.TOGETHER
+
+
+def _pdf_of_pages(pages: int) -> bytes:
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=100, height=100)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_the_pdf_page_budget_takes_as_many_pages_and_refuses_one_more() -> None:
+    data = _pdf_of_pages(30)
+    result, cleaned = _strip_within(data, "report.pdf", replace(DEFAULT, pdf_pages=30))
+    assert result.outcome is StripOutcome.STRIPPED
+    assert len(PdfReader(io.BytesIO(cleaned)).pages) == 30
+
+    refusal = _refusal(data, "report.pdf", replace(DEFAULT, pdf_pages=29))
+    assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
+
+
+def _page_count_declared(data: bytes, declared: bytes) -> bytes:
+    """The 30-page PDF with its page tree's /Count changed (to two characters: same length)."""
+    count = re.search(rb"/Count 30\b", data)
+    assert count is not None and len(declared) == 2
+    return data[: count.start()] + b"/Count " + declared + data[count.end() :]
+
+
+def test_a_pdf_whose_page_tree_understates_its_pages_is_counted_by_its_pages() -> None:
+    data = _page_count_declared(_pdf_of_pages(30), b"1 ")
+
+    refusal = _refusal(data, "report.pdf", replace(DEFAULT, pdf_pages=29, pdf_objects=10**6))
+    assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
+
+
+def test_a_pdf_whose_page_tree_declares_too_many_pages_is_refused_before_they_are_walked() -> None:
+    # The declared count is read first: walking 100,000 page objects is what costs.
+    data = _page_count_declared(_pdf_of_pages(30), b"99")
+
+    refusal = _refusal(data, "report.pdf", replace(DEFAULT, pdf_pages=50))
+    assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
+
+
+def test_the_pdf_object_budget_is_read_from_the_trailer_before_parsing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pikepdf
+
+    data = _pdf_of_pages(30)
+    with PdfReader(io.BytesIO(data)) as reader:
+        objects = int(reader.trailer["/Size"])
+    result, _ = _strip_within(data, "report.pdf", replace(DEFAULT, pdf_objects=objects))
+    assert result.outcome is StripOutcome.STRIPPED
+
+    # Over the budget, the parser (whose memory grows with the objects) is never started.
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the PDF was parsed")
+
+    monkeypatch.setattr(pikepdf, "open", no_parsing)
+    refusal = _refusal(data, "report.pdf", replace(DEFAULT, pdf_objects=objects - 1))
+    assert refusal is metadata.Refusal.TOO_MUCH_INSIDE
+
+
+def test_a_compressed_bomb_inside_a_pdf_is_copied_not_inflated() -> None:
+    # 64 MiB of zeros as one deflated content stream: copied as its compressed bytes.
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=100, height=100)
+    stream = StreamObject()
+    stream._data = zlib.compress(bytes(64 * 1024 * 1024), 9)
+    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    out = io.BytesIO()
+    writer.write(out)
+    data = out.getvalue()
+    assert len(data) < 200 * 1024
+
+    tracemalloc.start()
+    try:
+        result, cleaned = _strip_within(data, "bomb.pdf", DEFAULT)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.outcome is StripOutcome.STRIPPED
+    assert len(cleaned) < 200 * 1024
+    assert peak < 16 * 1024 * 1024
 
 
 def test_office_zip_bomb_by_compression_ratio_is_unsafe_at_real_limits() -> None:
@@ -1034,23 +1229,60 @@ def test_office_zip_bomb_by_compression_ratio_is_unsafe_at_real_limits() -> None
     data = _zip(members)
     assert len(data) < 64 * 1024  # 8 MB of zeros deflate to a few kilobytes
 
-    with pytest.raises(UnsafeFile):
-        _strip(data, "bomb.docx")
+    assert _refusal(data, "bomb.docx") is metadata.Refusal.TOO_MUCH_INSIDE
 
 
 def test_office_zip_bomb_by_declared_size_is_unsafe_at_real_limits() -> None:
-    # 6 MB of incompressible data declared as just over 1 GiB: a ratio under the limit, so
-    # only the absolute bound on the unpacked size can catch it.
+    # 6 MB of incompressible data declared as just over the limit: a ratio under the limit,
+    # so only the bound on the unpacked size can catch it.
     members = _standard_members("docx")
     members["word/media/video.bin"] = random.Random(7).randbytes(6 * 1024 * 1024)
     data = _zip(members, compression=zipfile.ZIP_STORED)
-    data = _with_declared_size(data, "word/media/video.bin", metadata.MAX_UNPACKED_BYTES + 1)
+    data = _with_declared_size(data, "word/media/video.bin", DEFAULT.unpacked_bytes + 1)
     with zipfile.ZipFile(io.BytesIO(data)) as package:
         declared = sum(info.file_size for info in package.infolist())
-    assert metadata.MAX_UNPACKED_BYTES < declared < metadata.MAX_COMPRESSION_RATIO * len(data)
+    assert DEFAULT.unpacked_bytes < declared < DEFAULT.compression_ratio * len(data)
 
-    with pytest.raises(UnsafeFile):
-        _strip(data, "bomb.docx")
+    assert _refusal(data, "bomb.docx") is metadata.Refusal.TOO_MUCH_INSIDE
+
+
+def test_office_bytes_are_counted_as_really_unpacked_not_as_declared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Declared sizes can lie: every member here declares 10 bytes, so the declared total is
+    # far under the budget, but the members really hold 64 KiB each. zipfile would stop at
+    # the declared size (and then fail on the CRC); made to read on, as a zip library that
+    # trusts the data (or a future zipfile) does, only the count of real bytes stops it.
+    members = _standard_members("docx")
+    members["word/media/a.bin"] = bytes(64 * 1024)
+    members["word/media/b.bin"] = bytes(64 * 1024)
+    data = _zip(members)
+    for name in ("word/media/a.bin", "word/media/b.bin"):
+        data = _with_declared_size(data, name, 10)
+    budget = replace(DEFAULT, unpacked_bytes=100 * 1024, compression_ratio=10**6)
+    original_open = zipfile.ZipFile.open
+
+    def open_reading_on(self: zipfile.ZipFile, name: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(name, zipfile.ZipInfo) and name.filename.endswith(".bin"):
+            name = copy.copy(name)
+            name.file_size = 64 * 1024  # read what is really there
+        return original_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", open_reading_on)
+    assert _refusal(data, "bomb.docx", budget) is metadata.Refusal.TOO_MUCH_INSIDE
+
+
+def test_office_unpacked_bytes_of_a_form_are_counted_together() -> None:
+    members = _standard_members("docx")
+    members["word/media/zeros.bin"] = bytes(64 * 1024)
+    data = _zip(members)
+    size = sum(len(payload) for name, payload in members.items() if "docProps" not in name)
+    budget = replace(DEFAULT, request_unpacked_bytes=size + size // 2)
+    spent = metadata.Spent()
+    assert _strip_within(data, "a.docx", budget, spent)[0].outcome is StripOutcome.STRIPPED
+    with pytest.raises(UnsafeFile) as refused:
+        _strip_within(data, "b.docx", budget, spent)
+    assert refused.value.refusal is metadata.Refusal.TOGETHER
 
 
 def _empty_members_zip(names: list[str]) -> bytes:
@@ -1073,38 +1305,33 @@ def _empty_members_zip(names: list[str]) -> bytes:
 
 def test_office_package_with_too_many_members_is_unsafe_at_real_limits() -> None:
     names = ["[Content_Types].xml", "_rels/.rels", "ppt/presentation.xml"]
-    names += [f"ppt/slides/_/{n}.xml" for n in range(metadata.MAX_MEMBERS - len(names) + 1)]
-    assert len(names) == metadata.MAX_MEMBERS + 1
+    names += [f"ppt/slides/_/{n}.xml" for n in range(DEFAULT.office_members - len(names) + 1)]
+    assert len(names) == DEFAULT.office_members + 1
     data = _empty_members_zip(names)
 
-    with pytest.raises(UnsafeFile):
-        _strip(data, "bomb.pptx")
+    assert _refusal(data, "bomb.pptx") is metadata.Refusal.TOO_MUCH_INSIDE
 
 
-@pytest.mark.parametrize("limit", ["MAX_MEMBERS", "MAX_UNPACKED_BYTES", "MAX_COMPRESSION_RATIO"])
-def test_office_limits_accept_a_package_at_the_limit_and_refuse_one_over(
-    limit: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize("limit", ["office_members", "unpacked_bytes", "compression_ratio"])
+def test_office_limits_accept_a_package_at_the_limit_and_refuse_one_over(limit: str) -> None:
     members = _standard_members("docx")
     members["word/media/zeros.bin"] = bytes(64 * 1024)
     data = _zip(members)
     with zipfile.ZipFile(io.BytesIO(data)) as package:
         unpacked = sum(info.file_size for info in package.infolist())
     at_limit = {
-        "MAX_MEMBERS": len(members),
-        "MAX_UNPACKED_BYTES": unpacked,
-        "MAX_COMPRESSION_RATIO": math.ceil(unpacked / len(data)),
+        "office_members": len(members),
+        "unpacked_bytes": unpacked,
+        "compression_ratio": math.ceil(unpacked / len(data)),
     }[limit]
-    assert at_limit < getattr(metadata, limit)
+    assert at_limit < getattr(DEFAULT, limit)
 
-    monkeypatch.setattr(metadata, limit, at_limit)
-    result, cleaned = _strip(data, "report.docx")
+    result, cleaned = _strip_within(data, "report.docx", replace(DEFAULT, **{limit: at_limit}))
     assert result.outcome is StripOutcome.STRIPPED
     assert all(_markers_in(part) == [] for part in _unpacked(cleaned).values())
 
-    monkeypatch.setattr(metadata, limit, at_limit - 1)
-    with pytest.raises(UnsafeFile):
-        _strip(data, "report.docx")
+    over = replace(DEFAULT, **{limit: at_limit - 1})
+    assert _refusal(data, "report.docx", over) is metadata.Refusal.TOO_MUCH_INSIDE
 
 
 # --- Properties: never an unexpected exception, never a changed file unless stripped ---------
@@ -1213,28 +1440,36 @@ def test_upload_path_strips_a_photo_and_keeps_other_files_whole() -> None:
     text = "Jeg s\u00e5 det den 2. marts.\n".encode()
     unknown = random.Random(9).randbytes(2048)
     damaged = b"%PDF-1.7\n" + random.Random(10).randbytes(256)
-
-    prepared = {
-        name: uploads.prepare(io.BytesIO(data), name)
+    files = [
+        _spooled(data, name)
         for name, data in [
             ("photo.txt", photo),
             ("notes.txt", text),
             ("clip.mp4", unknown),
             ("report.pdf", damaged),
         ]
-    }
+    ]
+    try:
+        batch = uploads.prepare_uploads(
+            files, max_file_bytes=1 << 20, max_total_bytes=1 << 22, max_files=5
+        )
+        assert batch.acceptable
+        prepared = {p.name: p for p in batch.prepared}
 
-    assert prepared["photo.txt"].metadata_outcome == StripOutcome.STRIPPED.value
-    cleaned = prepared["photo.txt"].data.read()
-    assert _markers_in(cleaned) == []
-    with Image.open(io.BytesIO(cleaned)) as image:
-        assert image.size == (64, 48) and len(image.getexif()) == 0
-    assert prepared["notes.txt"].metadata_outcome == StripOutcome.NOT_NEEDED.value
-    assert prepared["notes.txt"].data.read() == text
-    assert prepared["clip.mp4"].metadata_outcome == StripOutcome.UNSUPPORTED.value
-    assert prepared["clip.mp4"].data.read() == unknown
-    assert prepared["report.pdf"].metadata_outcome == StripOutcome.FAILED.value
-    assert prepared["report.pdf"].data.read() == damaged
+        assert prepared["photo.txt"].metadata_outcome == StripOutcome.STRIPPED.value
+        cleaned = prepared["photo.txt"].data.read()
+        assert _markers_in(cleaned) == []
+        with Image.open(io.BytesIO(cleaned)) as image:
+            assert image.size == (64, 48) and len(image.getexif()) == 0
+        assert prepared["notes.txt"].metadata_outcome == StripOutcome.NOT_NEEDED.value
+        assert prepared["notes.txt"].data.read() == text
+        assert prepared["clip.mp4"].metadata_outcome == StripOutcome.UNSUPPORTED.value
+        assert prepared["clip.mp4"].data.read() == unknown
+        assert prepared["report.pdf"].metadata_outcome == StripOutcome.FAILED.value
+        assert prepared["report.pdf"].data.read() == damaged
+    finally:
+        for upload in files:
+            upload.stream.close()
 
 
 def test_upload_batch_refuses_a_bomb_and_strips_the_rest() -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import tempfile
 import tracemalloc
+from typing import IO
 
 import pytest
 from hypothesis import given, settings
@@ -156,17 +158,22 @@ def test_cutting_at_a_segment_boundary_is_detected() -> None:
             assert_refused(header + b"".join(parts[:keep]))
 
 
+def reordered(parts: list[bytes]) -> list[list[bytes]]:
+    """The five segments swapped, duplicated, dropped in the middle or at the end, or with
+    the last one moved forward."""
+    return [
+        [parts[1], parts[0], *parts[2:]],
+        [*parts[:2], parts[1], *parts[2:]],
+        [parts[0], *parts[2:]],
+        parts[:4],
+        [*parts[:3], parts[4], parts[3]],
+    ]
+
+
 def test_reordered_duplicated_or_dropped_segments_are_detected() -> None:
     header, parts = segments(encrypt(FIVE_SEGMENTS))
     assert len(parts) == 5
-    variants = [
-        [parts[1], parts[0], *parts[2:]],  # swapped
-        [*parts[:2], parts[1], *parts[2:]],  # duplicated
-        [parts[0], *parts[2:]],  # dropped in the middle
-        parts[:4],  # dropped at the end (cut at a boundary)
-        [*parts[:3], parts[4], parts[3]],  # last one moved forward
-    ]
-    for variant in variants:
+    for variant in reordered(parts):
         assert_refused(header + b"".join(variant))
     assert decrypt(header + b"".join(parts)) == FIVE_SEGMENTS
 
@@ -438,3 +445,83 @@ def test_partial_writes_are_completed() -> None:
     decrypted = Dribble()
     crypto.decrypt_stream_to(io.BytesIO(bytes(encrypted.data)), decrypted, KEY, CONTEXT)  # type: ignore[arg-type]
     assert bytes(decrypted.data) == FIVE_SEGMENTS
+
+
+# --- Random access: SeekableDecryptor ------------------------------------------------------
+
+
+def read_backwards(blob: bytes, *, on_disk: bool = False) -> bytes:
+    """Every byte through :class:`crypto.SeekableDecryptor`, last segment first, then a few
+    bytes from odd positions, as a parser that jumps about reads (on a real file the reader
+    uses ``pread``)."""
+    src: IO[bytes] = tempfile.TemporaryFile() if on_disk else io.BytesIO()  # noqa: SIM115
+    with src:
+        src.write(blob)
+        src.flush()
+        reader = crypto.SeekableDecryptor(src, KEY, CONTEXT)
+        size = reader.seek(0, io.SEEK_END)
+        pieces: dict[int, bytes] = {}
+        for start in reversed(range(0, size, SEG)):
+            reader.seek(start)
+            pieces[start] = reader.read(SEG)
+        plaintext = b"".join(pieces[start] for start in sorted(pieces))
+        for start in (size // 3, 1, size - 1):
+            reader.seek(max(start, 0))
+            assert reader.read(5) == plaintext[max(start, 0) : max(start, 0) + 5]
+        reader.seek(0)
+        assert reader.read() == plaintext
+        return plaintext
+
+
+@pytest.mark.parametrize("on_disk", [False, True], ids=["file object", "file descriptor"])
+@pytest.mark.parametrize("size", [0, 1, SEG - 1, SEG, SEG + 1, 5 * SEG + 7])
+def test_random_access_reads_give_the_plaintext(size: int, on_disk: bool) -> None:
+    data = bytes(i % 251 for i in range(size))
+    assert read_backwards(encrypt(data), on_disk=on_disk) == data
+
+
+def test_random_access_keeps_one_segment_in_memory() -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB, 16 segments of 64 KiB
+    stored = io.BytesIO()
+    crypto.encrypt_stream(io.BytesIO(data), stored, KEY, CONTEXT)
+    reader = crypto.SeekableDecryptor(stored, KEY, CONTEXT)
+    tracemalloc.start()
+    try:
+        for start in reversed(range(0, len(data), 4096)):
+            reader.seek(start)
+            assert reader.read(16) == data[start : start + 16]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * crypto.DEFAULT_SEGMENT_SIZE
+
+
+@pytest.mark.parametrize("on_disk", [False, True], ids=["file object", "file descriptor"])
+def test_random_access_refuses_a_cut_at_any_point_when_opened(on_disk: bool) -> None:
+    blob = encrypt(FIVE_SEGMENTS)
+    for cut in range(len(blob)):
+        with pytest.raises(crypto.OpenError):
+            read_backwards(blob[:cut], on_disk=on_disk)
+
+
+def test_random_access_refuses_reordered_dropped_or_spliced_segments_and_appended_data() -> None:
+    header, parts = segments(encrypt(FIVE_SEGMENTS))
+    _, others = segments(encrypt(FIVE_SEGMENTS))  # same key and plaintext, another file
+    variants = [
+        *reordered(parts),
+        [*parts[:2], others[2], *parts[3:]],  # spliced
+        [*parts, b"\x00"],  # appended
+        [*parts, parts[-1]],  # last segment appended again
+    ]
+    for variant in variants:
+        with pytest.raises(crypto.OpenError):
+            read_backwards(header + b"".join(variant))
+    assert read_backwards(header + b"".join(parts)) == FIVE_SEGMENTS
+
+
+def test_random_access_refuses_a_wrong_key_or_context_when_opened() -> None:
+    blob = io.BytesIO(encrypt(b"Fake evidence"))
+    with pytest.raises(crypto.OpenError):
+        crypto.SeekableDecryptor(blob, bytes(32), CONTEXT)
+    with pytest.raises(crypto.OpenError):
+        crypto.SeekableDecryptor(blob, KEY, ("attachment", 43, "f-1"))

@@ -2,18 +2,20 @@
 
 The tricks: a file over the limit, an empty file, a name longer than any file system allows,
 folder and control characters in the name (``../``, ``\\``, NUL), a program named like a
-document (``invoice.pdf.exe``), and a decompression bomb (a tiny PNG that declares 50,000 x
-50,000 pixels). Each is sent through the real forms (a new report, the reporter's reply, a
-handler's message, the admin's logo) in English and in Danish. Afterwards there is no case,
-no message, no attachment row and no file in the store, and the page names the file and what
-is wrong with it, never a server error.
+document (``invoice.pdf.exe``), a decompression bomb (a tiny PNG that declares 50,000 x
+50,000 pixels) and a PDF of more pages than the budget allows; and, below, files that take
+the form over its shared pixel budget, a file that runs the upload helper out of time, and
+one file more than the default allows. Each is sent through the real forms (a new report,
+the reporter's reply, a handler's message, the admin's logo) in English and in Danish.
+Afterwards there is no case, no message, no attachment row and no file in the store, and the
+page names the file and what is wrong with it, never a server error.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from flask import Flask
@@ -25,10 +27,14 @@ from tests.steps.factories import Unit
 from tests.steps.pages import text_of
 from tests.steps.reporter import ReportAnswers, Reporter, Upload
 from tests.steps.staff import CaseWorker, form_token
+from tests.steps.upload_files import BIG_PDF_PAGES, pdf_of_pages, png
+from whistle.casefile import sandbox
+from whistle.casefile.file_budget import DEFAULT_BUDGET
 from whistle.core.clock import FixedClock
 from whistle.core.models import Attachment, Case, Message, OrgSetting
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
+from whistle.web import uploads
 
 
 def png_declaring(width: int, height: int) -> bytes:
@@ -48,6 +54,13 @@ def png_declaring(width: int, height: int) -> bytes:
 
 
 BOMB = png_declaring(50_000, 50_000)
+# One page more than the default budget (whistle/casefile/file_budget.py): ~300 KB.
+TOO_MANY_PAGES = pdf_of_pages(DEFAULT_BUDGET.pdf_pages + 1)
+TOO_MUCH_INSIDE = (
+    "“%(name)s” holds too much to be checked for hidden information (too many pages, or too "
+    "large once unpacked). Split it into smaller files, or pack it into a zip archive: an "
+    "archive is kept as it is, hidden information included."
+)
 NAME_REFUSED = (
     "“%(name)s” has a file name that is not accepted: too long, with folder or control "
     "characters, or a program named like a document. Rename the file and choose it again."
@@ -86,6 +99,7 @@ ABUSES = {
         "holiday.png",
         "“%(name)s” cannot be processed safely (for example an image with an extreme size).",
     ),
+    "too many pages": Abuse(Upload("ledger.pdf", TOO_MANY_PAGES), "ledger.pdf", TOO_MUCH_INSIDE),
 }
 LANGUAGES = ("en", "da")
 # The heading over the list of refused files, as the catalogs have it.
@@ -242,3 +256,87 @@ def test_a_decompression_bomb_as_the_logo_is_refused_clearly(
     session.expire_all()
     assert session.get(OrgSetting, (unit.org.id, "logo")) is None
     assert admin.get(f"/o/{unit.org.slug}/logo.png").status_code == 404
+
+
+def test_pictures_over_the_forms_shared_pixel_budget_are_refused_clearly_in_a_reply(
+    app: Flask, session: Session, unit: Unit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pixels of one form's pictures count together (here the budget is three pictures'
+    worth): the fourth is refused, in Danish, with what to do; nothing is stored."""
+    monkeypatch.setattr(uploads, "BUDGET", replace(DEFAULT_BUDGET, request_pixels=3 * 40 * 30))
+    reporter = Reporter(app, unit.org.slug)
+    reporter.report(ReportAnswers())
+    reporter.confirm_written_down()
+    reporter.headers = {"Accept-Language": "da"}
+    photos = [Upload(f"photo-{n}.png", png(40, 30)) for n in range(4)]
+    response = reporter.reply("Fake answer that must survive.", photos)
+    assert response.status_code == 200
+    page = text_of(response)
+    together = Abuse(
+        photos[3],
+        "photo-3.png",
+        "“%(name)s” was not checked: together with the other files there is more to check "
+        "than one message may bring. Send it in a later message.",
+    )
+    assert expected_text(app, "da", together) in page
+    assert "Fake answer that must survive." in page
+    assert count(session, Message) == 0
+    assert count(session, Attachment) == 0
+    assert stored_files(app) == []
+
+
+def test_a_file_that_runs_the_helper_out_of_time_is_refused_clearly_not_a_server_error(
+    app: Flask,
+    session: Session,
+    unit: Unit,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file that keeps the parser busy past the helper's wall-clock limit is one clear
+    refusal for the handler, never a 500 or a killed worker; the message typed is kept."""
+    monkeypatch.setattr(uploads, "BUDGET", replace(DEFAULT_BUDGET, pdf_pages=10**6))
+    monkeypatch.setattr(uploads, "HELPER_LIMITS", replace(sandbox.DEFAULT_LIMITS, wall_seconds=1.0))
+    Reporter(app, unit.org.slug).report(ReportAnswers())
+    handler = CaseWorker(app, clock, unit.handlers[0], slug=unit.org.slug)
+    assert handler.sign_in().status_code == 303
+    reference = session.scalars(select(Case.reference)).one()
+    messages_before = count(session, Message)
+    big = Upload("ledger.pdf", pdf_of_pages(BIG_PDF_PAGES))
+    response = handler.case_action(
+        reference,
+        "message",
+        {"msg-body": "Fake question.", "msg-attachments": [big.as_form_value()]},
+    )
+    assert response.status_code in (200, 400)
+    page = text_of(response)
+    costly = Abuse(
+        big,
+        "ledger.pdf",
+        "“%(name)s” took too long or too much memory to be checked for hidden information. "
+        "Split it into smaller files, or pack it into a zip archive: an archive is kept as it "
+        "is, hidden information included.",
+    )
+    assert expected_text(app, "en", costly) in page
+    assert "Fake question." in page
+    assert count(session, Message) == messages_before
+    assert stored_files(app) == []
+
+
+def test_by_default_a_report_takes_twenty_files_and_not_twenty_one(
+    app: Flask, session: Session, unit: Unit
+) -> None:
+    """The default maximum (whistle/casefile/limits.py) is 20 files a report: 21 are refused
+    with the number named, 20 are taken."""
+    files = [Upload(f"note-{n}.txt", b"Fake note") for n in range(21)]
+    reporter = Reporter(app, unit.org.slug)
+    response = reporter.send_report(ReportAnswers(what="Fake report kept.", files=files))
+    assert response.status_code == 200
+    page = text_of(response)
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert gettext("You can send at most %(n)d files at a time.", n=20) in page
+    assert "Fake report kept." in page
+    assert count(session, Case) == 0
+
+    Reporter(app, unit.org.slug).report(ReportAnswers(files=files[:20]))
+    assert count(session, Case) == 1
+    assert count(session, Attachment) == 20

@@ -61,8 +61,8 @@ def _reencode(data: bytes) -> tuple[bytes, int, int]:
     """The image drawn again as a plain PNG: nothing of the upload but its pixels survives
     (no EXIF, XMP, comments, text chunks or colour profile that could name a person or a
     device), scaled to fit :data:`LOGO_BOX`."""
-    # Pillow is imported here, not at the top: only an admin changing the logo needs it, and
-    # every web worker would otherwise carry it from start-up (issue 17, worker memory).
+    # Imported here, not at the top: the web workers load no image library until an admin
+    # changes the logo (attachments are parsed in a helper process, whistle/casefile/sandbox.py).
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     unreadable = Refused("logo", _l("This file is not a PNG or JPEG image that can be read."))

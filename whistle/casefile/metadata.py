@@ -4,52 +4,75 @@ A photo can carry the GPS position where it was taken and the camera's serial nu
 or an Office file the author's name, the organisation and the editing software. Any of these
 can identify an anonymous reporter, so they are removed before the file is encrypted:
 
-- JPEG, PNG and WebP are decoded and written again without EXIF, XMP, IPTC, comments or text
-  chunks (Pillow). Orientation from EXIF is applied to the pixels first, so photos stay
-  upright. Lossless WebP stays lossless; animations keep their frames.
-- PDF: the document information dictionary and the XMP metadata streams (document and pages)
-  are dropped (pypdf); only what the document still uses is written, so earlier revisions
-  of an incrementally saved file go too.
+- JPEG, PNG and WebP are rewritten at the container level, without decoding a pixel
+  (whistle/casefile/images.py): EXIF (but its orientation), XMP, IPTC, comments and text
+  chunks go; pixels, colour profiles and animation frames stay exactly as they were.
+- PDF: the document information dictionary, the trailer's document ID and the XMP metadata
+  streams (document and pages) are dropped (pikepdf, on qpdf, which reads the file lazily
+  and copies stream data without decoding it); only what the document still uses is
+  written, so earlier revisions of an incrementally saved file go too.
 - docx, xlsx, pptx: the document properties (core, extended and custom, wherever the
   package's relationships put them) are replaced by empty ones, as are the zip's comment
-  and timestamps; the rest of the package is copied unchanged. Names inside the document body
-  (comment authors, tracked changes) are content the reporter can see and edit, so they are
-  left alone; the form's help text tells reporters to check them.
+  and timestamps; the rest of the package is copied member by member. Names inside the
+  document body (comment authors, tracked changes) are content the reporter can see and
+  edit, so they are left alone; the form's help text tells reporters to check them.
+
+Every parser reads from a seekable file (in the web app, the encrypted upload spool through
+:class:`crypto.SeekableDecryptor`) and writes a piece at a time: nothing holds a whole file
+in memory. What each file may cost is counted against a :class:`Budget`
+(whistle/casefile/file_budget.py); the work runs in a helper process with CPU-time, memory
+and wall-clock limits (whistle/casefile/sandbox.py).
 
 What cannot be stripped is kept as it is and marked, so the reporter is warned rather than
-losing the file. A file that is too dangerous to process (an image of absurd dimensions, a
-zip bomb) raises :class:`UnsafeFile` and is not accepted at all.
+losing the file. A file that is too dangerous or too costly to process (a picture of absurd
+dimensions, a zip bomb, a PDF of 100,000 pages) raises :class:`UnsafeFile` and is not
+accepted at all.
+
+This module imports no parser at import time (pikepdf is imported when a PDF comes, Pillow
+only to read and write an EXIF orientation), so the web worker that sniffs a file's kind
+here never loads them.
 """
 
 from __future__ import annotations
 
 import enum
-import io
 import logging
 import re
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import unquote
 from xml.sax.saxutils import unescape  # nosec B406 # entity replacement in a string; no XML parser
 
-from PIL import Image, ImageOps, JpegImagePlugin
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import DictionaryObject, NameObject
+from whistle.casefile import images
+from whistle.casefile.file_budget import (
+    DEFAULT_BUDGET,
+    Budget,
+    Refusal,
+    Spent,
+    UnsafeFile,
+)
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "IMAGE_KINDS",
+    "OFFICE_KINDS",
+    "PLAIN_KINDS",
+    "REWRITTEN_KINDS",
+    "Budget",
+    "Refusal",
+    "Spent",
+    "StripOutcome",
+    "StripResult",
+    "UnsafeFile",
+    "rewrite",
+    "sniff_kind",
+    "strip_metadata",
+]
 
 log = logging.getLogger(__name__)
-
-# Pillow refuses images above this many pixels (a decompression bomb): 80 megapixels is more
-# than any phone camera takes.
-MAX_IMAGE_PIXELS = 80_000_000
-# Animated PNG and WebP: every frame is decoded and encoded again, so bound the total work.
-MAX_ANIMATION_PIXELS = 400_000_000
-# Office packages: refuse when the unpacked size is absurd or far out of proportion.
-MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
-MAX_COMPRESSION_RATIO = 200
-MAX_MEMBERS = 10_000
 
 IMAGE_KINDS = frozenset({"jpeg", "png", "webp"})
 OFFICE_KINDS = frozenset({"docx", "xlsx", "pptx"})
@@ -110,10 +133,6 @@ class StripOutcome(enum.StrEnum):
     FAILED = "failed"  # a rewritable format we could not parse: kept as is, reporter warned
 
 
-class UnsafeFile(Exception):
-    """The file is too dangerous to process (decompression or zip bomb); it is not accepted."""
-
-
 @dataclass(frozen=True)
 class StripResult:
     outcome: StripOutcome
@@ -156,163 +175,150 @@ def _looks_like_text(head: bytes) -> bool:
     return True
 
 
-def strip_metadata(source: BinaryIO, output: BinaryIO, filename: str) -> StripResult:
-    """Write ``source`` without its hidden information to ``output``.
+def strip_metadata(
+    source: BinaryIO,
+    output: BinaryIO,
+    filename: str,
+    budget: Budget = DEFAULT_BUDGET,
+    spent: Spent | None = None,
+) -> StripResult:
+    """Write ``source`` (seekable) without its hidden information to ``output``.
 
     When the format is not rewritten, or cannot be parsed, the original bytes are written
-    unchanged and the outcome says so. Raises :class:`UnsafeFile` for bombs.
+    unchanged and the outcome says so (``output`` must then be seekable, to start again).
+    Raises :class:`UnsafeFile` for bombs and for files over ``budget``; ``spent`` counts
+    what the files of one form use together.
     """
-    data = source.read()
-    kind = sniff_kind(data[:64], filename)
-    if kind not in REWRITTEN_KINDS:
-        output.write(data)
-        outcome = StripOutcome.NOT_NEEDED if kind in PLAIN_KINDS else StripOutcome.UNSUPPORTED
-        return StripResult(outcome, kind)
+    kind = sniff_kind(source.read(64), filename)
+    source.seek(0)
+    outcome = (
+        rewrite(kind, source, output, budget, spent if spent is not None else Spent())
+        if kind in REWRITTEN_KINDS
+        else (StripOutcome.NOT_NEEDED if kind in PLAIN_KINDS else StripOutcome.UNSUPPORTED)
+    )
+    if outcome is not StripOutcome.STRIPPED:
+        output.seek(0)
+        output.truncate()
+        source.seek(0)
+        shutil.copyfileobj(source, output, _PIECE)
+    return StripResult(outcome, kind)
+
+
+def rewrite(
+    kind: str, source: BinaryIO, output: BinaryIO, budget: Budget, spent: Spent
+) -> StripOutcome:
+    """Rewrite ``source``, a file of a kind in :data:`REWRITTEN_KINDS`, into ``output``.
+
+    Returns ``STRIPPED``, or ``FAILED`` for a file that could not be parsed: then ``output``
+    holds a partial rewrite that the caller must discard (keeping the original). Raises
+    :class:`UnsafeFile` for bombs and files over budget; a ``MemoryError`` is passed on.
+    """
+    strip: Callable[[BinaryIO, BinaryIO, Budget, Spent], None] = {
+        "jpeg": images.strip_jpeg,
+        "png": images.strip_png,
+        "webp": images.strip_webp,
+        "pdf": _strip_pdf,
+    }.get(kind, _strip_office)
     try:
-        if kind in IMAGE_KINDS:
-            cleaned = _strip_image(data, kind)
-        elif kind == "pdf":
-            cleaned = _strip_pdf(data)
-        else:
-            cleaned = _strip_office(data)
-    except UnsafeFile:
+        strip(source, output, budget, spent)
+    except (UnsafeFile, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - parsers raise anything on damaged input
         # A damaged or exotic file: keep it whole and warn, rather than lose evidence (or fail
-        # the whole report). Pillow, pypdf and zipfile raise far more than their documented
-        # errors on hostile input: AttributeError, TypeError, zlib.error, EOFError,
-        # NotImplementedError (unknown zip compression), RuntimeError (encrypted zip member).
-        # Only the type is logged: a message can quote the file.
+        # the whole report). qpdf and zipfile raise far more than their documented errors on
+        # hostile input: zlib.error, EOFError, NotImplementedError (unknown zip compression),
+        # RuntimeError (encrypted zip member). Only the type is logged: a message can quote
+        # the file.
         log.warning("metadata not stripped from a %s file: %s", kind, type(exc).__name__)
-        output.write(data)
-        return StripResult(StripOutcome.FAILED, kind)
-    output.write(cleaned)
-    return StripResult(StripOutcome.STRIPPED, kind)
+        return StripOutcome.FAILED
+    return StripOutcome.STRIPPED
 
 
-def _strip_image(data: bytes, kind: str) -> bytes:
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            pixels = image.width * image.height
-            frames = getattr(image, "n_frames", 1)
-            if pixels > MAX_IMAGE_PIXELS or pixels * frames > MAX_ANIMATION_PIXELS:
-                raise UnsafeFile("image too large")
-            image.load()
-            icc_profile = image.info.get("icc_profile")
-            out = io.BytesIO()
-            if kind == "jpeg":
-                # Pillow writes a JPEG comment (COM segment) from the source image unless
-                # told otherwise; an empty ``comment`` drops it. EXIF and XMP are only written
-                # when passed, so leaving them out drops them.
-                orientation = image.getexif().get(0x0112, 1)
-                if orientation != 1:
-                    upright = ImageOps.exif_transpose(image)
-                    upright.save(out, "JPEG", quality=95, icc_profile=icc_profile, comment=b"")
-                else:
-                    # Re-use the original quantisation tables and subsampling: no visible
-                    # loss. Given explicitly rather than as ``quality="keep"``, which Pillow
-                    # refuses for a multi-picture JPEG (MPO, what many phones write); only
-                    # the primary picture is kept, the others are previews or depth maps.
-                    image.save(
-                        out,
-                        "JPEG",
-                        qtables=getattr(image, "quantization", None) or None,
-                        subsampling=JpegImagePlugin.get_sampling(image),
-                        icc_profile=icc_profile,
-                        comment=b"",
-                    )
-            elif kind == "png":
-                image.save(out, "PNG", icc_profile=icc_profile, save_all=frames > 1)
-            else:
-                lossless = _webp_is_lossless(data)
-                image.save(
-                    out,
-                    "WEBP",
-                    lossless=lossless,
-                    exact=lossless,
-                    quality=100 if lossless else 95,
-                    save_all=frames > 1,
-                    icc_profile=icc_profile,
-                )
-            return out.getvalue()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UnsafeFile("image too large") from None
+_PIECE = 1024 * 1024
+# Where the trailer of a PDF is looked for, and how much is read at its cross-reference stream.
+_PDF_TAIL = 4096
+_PDF_SIZE = re.compile(rb"/Size\s+(\d+)")
+_PDF_STARTXREF = re.compile(rb"startxref\s+(\d+)")
 
 
-def _webp_is_lossless(data: bytes) -> bool:
-    """Whether the WebP is coded losslessly (a VP8L chunk, also inside animation frames).
-
-    Pillow does not say, so the RIFF chunks are read here; a lossless file must not be
-    written back lossy.
-    """
-    for fourcc, start, end in _riff_chunks(data, 12, len(data)):
-        if fourcc == b"VP8L":
-            return True
-        # An animation frame: 16 bytes of frame header, then the frame's own chunks.
-        if fourcc == b"ANMF" and any(
-            inner == b"VP8L" for inner, _, _ in _riff_chunks(data, start + 16, end)
-        ):
-            return True
-    return False
-
-
-def _riff_chunks(data: bytes, pos: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(fourcc, payload start, payload end) of the RIFF chunks between ``pos`` and ``end``."""
-    end = min(end, len(data))
-    while pos + 8 <= end:
-        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
-        yield data[pos : pos + 4], pos + 8, min(pos + 8 + size, end)
-        pos += 8 + size + (size & 1)
+def _declared_pdf_objects(source: BinaryIO) -> int | None:
+    """The object count the last trailer (or cross-reference stream) declares, read from a
+    few kilobytes before the parser opens the file (which costs memory per object)."""
+    end = source.seek(0, 2)
+    source.seek(max(0, end - _PDF_TAIL))
+    tail = source.read(_PDF_TAIL)
+    sizes = _PDF_SIZE.findall(tail)
+    if sizes:
+        return int(sizes[-1])
+    offsets = _PDF_STARTXREF.findall(tail)
+    if offsets and int(offsets[-1]) < end:
+        source.seek(int(offsets[-1]))
+        sizes = _PDF_SIZE.findall(source.read(_PDF_TAIL))
+        if sizes:
+            return int(sizes[0])
+    return None
 
 
-def _strip_pdf(data: bytes) -> bytes:
-    reader = PdfReader(io.BytesIO(data))
-    if reader.is_encrypted:
-        raise ValueError("encrypted PDF")
-    if len(reader.pages) == 0:
-        # A page tree pypdf cannot follow: rewriting would drop every page.
-        raise ValueError("no pages found")
-    # Drop the XMP streams from what is cloned, before cloning: deleted afterwards, the
-    # stream stays in the output as an unreferenced object, still readable in the bytes.
-    metadata_key = NameObject("/Metadata")
-    # ``reader.pages`` holds copies of the page dictionaries (with inherited attributes
-    # added); the clone follows the page tree to the originals, so delete from those.
-    holders: list[DictionaryObject] = [reader.root_object]
-    for page in reader.pages:
-        reference = page.indirect_reference
-        original = reference.get_object() if reference is not None else page
-        if not isinstance(original, DictionaryObject):
-            raise ValueError("page is not a dictionary")
-        holders.append(original)
-    for holder in holders:
-        if metadata_key in holder:
-            del holder[metadata_key]
-    writer = PdfWriter(clone_from=reader)
-    writer.metadata = None
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+def _strip_pdf(source: BinaryIO, output: BinaryIO, budget: Budget, spent: Spent) -> None:
+    import pikepdf  # here, not at the top: only the helper process parses PDFs
+
+    declared = _declared_pdf_objects(source)
+    if declared is not None and declared > budget.pdf_objects:
+        raise UnsafeFile("too many objects", Refusal.TOO_MUCH_INSIDE)
+    source.seek(0)
+    # No recovery: qpdf would rebuild a damaged file from what it finds, and a cut file would
+    # come out as a shorter document; kept whole, the reporter is warned instead.
+    with pikepdf.open(source, attempt_recovery=False) as pdf:
+        if pdf.is_encrypted:
+            raise ValueError("encrypted PDF")
+        objects = int(pdf.trailer.get("/Size", 0))
+        if objects > budget.pdf_objects:
+            raise UnsafeFile("too many objects", Refusal.TOO_MUCH_INSIDE)
+        pages_node = pdf.Root.get("/Pages")
+        declared_pages = int(pages_node.get("/Count", 0)) if pages_node is not None else 0
+        if declared_pages > budget.pdf_pages:
+            raise UnsafeFile("too many pages", Refusal.TOO_MUCH_INSIDE)
+        pages = list(pdf.pages)
+        if not pages:
+            # A page tree qpdf cannot follow: rewriting would drop every page.
+            raise ValueError("no pages found")
+        if len(pages) > budget.pdf_pages:
+            raise UnsafeFile("too many pages", Refusal.TOO_MUCH_INSIDE)
+        for holder in (pdf.Root, *(page.obj for page in pages)):
+            if "/Metadata" in holder:
+                del holder["/Metadata"]
+        for key in ("/Info", "/ID"):
+            if key in pdf.trailer:
+                del pdf.trailer[key]
+        # Stream data is copied as it is, never decoded: a compressed bomb inside a PDF
+        # costs its compressed size. ``fix_metadata_version`` would write XMP back.
+        pdf.save(
+            output,
+            stream_decode_level=pikepdf.StreamDecodeLevel.none,
+            fix_metadata_version=False,
+            compress_streams=False,
+        )
 
 
-def _strip_office(data: bytes) -> bytes:
-    out = io.BytesIO()
+def _strip_office(source: BinaryIO, output: BinaryIO, budget: Budget, spent: Spent) -> None:
+    end = source.seek(0, 2)
+    source.seek(0)
     with (
-        zipfile.ZipFile(io.BytesIO(data)) as package,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as clean,
+        zipfile.ZipFile(source) as package,
+        zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as clean,
     ):
         members = package.infolist()
-        # zipfile stops each member at its declared size (and then fails on the CRC), so the
-        # declared sizes bound what is unpacked.
-        unpacked = sum(m.file_size for m in members)
+        declared = sum(m.file_size for m in members)
         if (
-            len(members) > MAX_MEMBERS
-            or unpacked > MAX_UNPACKED_BYTES
-            or unpacked > MAX_COMPRESSION_RATIO * max(len(data), 1)
+            len(members) > budget.office_members
+            or declared > budget.unpacked_bytes
+            or declared > budget.compression_ratio * max(end, 1)
         ):
-            raise UnsafeFile("package too large when unpacked")
+            raise UnsafeFile("package too large when unpacked", Refusal.TOO_MUCH_INSIDE)
         if "[Content_Types].xml" not in package.namelist():
             raise ValueError("not an Office package")
         replacements = _REPLACED_PARTS | _property_parts(package)
+        unpacked = 0
         for member in members:
             info = zipfile.ZipInfo(member.filename, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -323,10 +329,15 @@ def _strip_office(data: bytes) -> bytes:
             elif member.is_dir():
                 clean.writestr(info, b"")
             else:
-                # Streamed, a chunk at a time: a member may unpack to hundreds of megabytes.
+                # Streamed a piece at a time, and the bytes really unpacked are counted as
+                # they come, whatever the headers declared.
                 with package.open(member) as part, clean.open(info, "w") as copy:
-                    shutil.copyfileobj(part, copy, 1024 * 1024)
-    return out.getvalue()
+                    while piece := part.read(_PIECE):
+                        unpacked += len(piece)
+                        if unpacked > budget.unpacked_bytes:
+                            raise UnsafeFile("package unpacks to too much", Refusal.TOO_MUCH_INSIDE)
+                        spent.add_unpacked(len(piece), budget)
+                        copy.write(piece)
 
 
 def _property_parts(package: zipfile.ZipFile) -> dict[str, bytes]:

@@ -163,6 +163,9 @@ SMTP_PASSWORD_CONTEXT = ("smtp-password",)
 
 
 UPLOAD_SPOOL_CONTEXT = ("upload-spool",)
+# A file the upload helper stripped, in a temporary file until the case's store takes it, under
+# a fresh key per file (whistle/casefile/sandbox.py).
+UPLOAD_CLEANED_CONTEXT = ("upload-cleaned",)
 
 
 def minutes_context(

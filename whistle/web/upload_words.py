@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from whistle.casefile.file_budget import Refusal
 from whistle.casefile.limits import UploadLimits
 from whistle.web.uploads import UploadBatch, UploadProblem
 
@@ -27,6 +28,26 @@ def problem_text(problem: UploadProblem, limits: UploadLimits) -> str:
             "“%(name)s” has a file name that is not accepted: too long, with folder or "
             "control characters, or a program named like a document. Rename the file and "
             "choose it again.",
+            name=name,
+        )
+    elif problem.reason == Refusal.TOO_MUCH_INSIDE:
+        text = _(
+            "“%(name)s” holds too much to be checked for hidden information (too many pages, "
+            "or too large once unpacked). Split it into smaller files, or pack it into a zip "
+            "archive: an archive is kept as it is, hidden information included.",
+            name=name,
+        )
+    elif problem.reason == Refusal.COSTLY:
+        text = _(
+            "“%(name)s” took too long or too much memory to be checked for hidden "
+            "information. Split it into smaller files, or pack it into a zip archive: an "
+            "archive is kept as it is, hidden information included.",
+            name=name,
+        )
+    elif problem.reason == Refusal.TOGETHER:
+        text = _(
+            "“%(name)s” was not checked: together with the other files there is more to check "
+            "than one message may bring. Send it in a later message.",
             name=name,
         )
     else:

@@ -3,22 +3,25 @@
 Werkzeug spools uploaded files larger than 500 KB to a temporary file. Here every upload is
 spooled through :class:`EncryptedSpool` instead: it encrypts as it writes, under a random key
 that lives only in this process's memory, so the temporary file holds ciphertext that is
-useless after the request, and a crash leaves nothing readable in /tmp.
+useless after the request, and a crash leaves nothing readable in /tmp. Once written, the
+spool reads as a seekable file (:class:`crypto.SeekableDecryptor`, one segment in memory).
 
-Metadata stripping (:mod:`whistle.casefile.metadata`) needs the whole file for the types it
-rewrites
-(images, PDF, Office), so those are decrypted into memory for the rewrite, bounded by the
-per-file limit; every other type streams straight from the spool into the case's encrypted
-store, in constant memory.
+Metadata stripping (:mod:`whistle.casefile.metadata`) of the kinds it rewrites (pictures,
+PDF, Office) runs in a helper process with CPU-time, memory and wall-clock limits
+(:mod:`whistle.casefile.sandbox`), which reads the encrypted spools and writes each cleaned
+file to an encrypted temporary file; every other type streams straight from the spool into
+the case's encrypted store. Nothing is whole in memory, and this process never imports a
+parser. Report intake, the reporter's replies and the handler's messages all come through
+:func:`prepare_uploads`, with the same budget and limits.
 """
 
 from __future__ import annotations
 
 import io
 import secrets
+import shutil
 import tempfile
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, cast
 
@@ -26,18 +29,20 @@ from flask import Request
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.formparser import FormDataParser
 
-from crypto import StreamEncryptor, decrypt_stream
-from whistle.casefile import metadata
+from crypto import SeekableDecryptor, StreamEncryptor
+from whistle.casefile import metadata, sandbox
 from whistle.casefile.conversation import PreparedFile
+from whistle.casefile.file_budget import DEFAULT_BUDGET, Budget
 from whistle.core.contexts import UPLOAD_SPOOL_CONTEXT
 
 
 class EncryptedSpool(io.RawIOBase):
     """A write-then-read spool whose disk copy is encrypted under a per-upload memory key.
 
-    Werkzeug writes the upload, seeks to 0 and hands it over; reads then return plaintext.
-    Writing past ``hard_limit`` bytes keeps counting but stores nothing more, and marks the
-    spool ``too_large`` so the form can say which file to leave out.
+    Werkzeug writes the upload, seeks to 0 and hands it over; reads then return plaintext,
+    and the spool is seekable from then on. Writing past ``hard_limit`` bytes keeps counting
+    but stores nothing more, and marks the spool ``too_large`` so the form can say which
+    file to leave out.
     """
 
     def __init__(self, hard_limit: int) -> None:
@@ -45,8 +50,7 @@ class EncryptedSpool(io.RawIOBase):
         self._key = secrets.token_bytes(32)
         self._encryptor: StreamEncryptor | None = StreamEncryptor(self._key, UPLOAD_SPOOL_CONTEXT)
         self._file = cast(BinaryIO, tempfile.TemporaryFile())  # noqa: SIM115 - closed in close()
-        self._reader: Iterator[bytes] | None = None
-        self._pending = b""
+        self._reader: SeekableDecryptor | None = None
         self.hard_limit = hard_limit
         self.size = 0
         self.too_large = False
@@ -58,7 +62,7 @@ class EncryptedSpool(io.RawIOBase):
         return True
 
     def seekable(self) -> bool:
-        return False
+        return True
 
     def write(self, data: Any) -> int:
         if self._encryptor is None:
@@ -71,35 +75,32 @@ class EncryptedSpool(io.RawIOBase):
             self._file.write(self._encryptor.update(chunk))
         return len(chunk)
 
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        """Only ``seek(0)`` once writing is done (what Werkzeug does): switch to reading."""
-        if offset != 0 or whence != io.SEEK_SET:
-            raise OSError("EncryptedSpool only rewinds to the start")
+    def _finish(self) -> SeekableDecryptor:
         if self._encryptor is not None:
             self._file.write(self._encryptor.finalize())
+            self._file.flush()
             self._encryptor = None
-        self._file.seek(0)
-        self._reader = decrypt_stream(self._file, self._key, UPLOAD_SPOOL_CONTEXT)
-        self._pending = b""
-        return 0
+        if self._reader is None:
+            self._reader = SeekableDecryptor(self._file, self._key, UPLOAD_SPOOL_CONTEXT)
+        return self._reader
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """The first seek (Werkzeug's ``seek(0)``) ends writing; reading may seek anywhere."""
+        if self._encryptor is not None and (offset != 0 or whence != io.SEEK_SET):
+            raise OSError("EncryptedSpool only rewinds to the start while written")
+        return self._finish().seek(offset, whence)
 
     def tell(self) -> int:
-        return 0
+        return self._reader.tell() if self._reader is not None else 0
 
     def readinto(self, buffer: Any) -> int:
-        if self._reader is None:
-            self.seek(0)
-        assert self._reader is not None
-        view = memoryview(buffer).cast("B")
-        while not self._pending:
-            chunk = next(self._reader, None)
-            if chunk is None:
-                return 0
-            self._pending = chunk
-        count = min(len(view), len(self._pending))
-        view[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
+        return self._finish().readinto(buffer)
+
+    def sealed(self) -> tuple[BinaryIO, bytes]:
+        """The encrypted file and its key, for the upload helper (whistle/casefile/sandbox.py)
+        to read from its own process."""
+        self._finish()
+        return self._file, self._key
 
     def close(self) -> None:
         if not self.closed:
@@ -149,7 +150,9 @@ class UploadProblem:
     """Why one chosen file cannot be accepted (shown next to its name)."""
 
     filename: str
-    reason: str  # "too_large" | "empty" | "unsafe" | "name"
+    # "too_large" | "empty" | "name", or a :class:`Refusal`: "unsafe" | "too_much_inside" |
+    # "together" | "costly"
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ class UploadBatch:
     problems: list[UploadProblem]
     too_many: bool = False
     too_large_together: bool = False
+    helper_peak_bytes: int = 0  # the upload helper's peak resident memory (benchmarks)
 
     @property
     def acceptable(self) -> bool:
@@ -172,35 +176,87 @@ def chosen_files(request: Request, field_name: str) -> list[FileStorage]:
 
 
 def prepare_uploads(
-    files: list[FileStorage], *, max_file_bytes: int, max_total_bytes: int, max_files: int
+    files: list[FileStorage],
+    *,
+    max_file_bytes: int,
+    max_total_bytes: int,
+    max_files: int,
+    budget: Budget | None = None,
+    limits: sandbox.HelperLimits | None = None,
 ) -> UploadBatch:
     """Check the sizes, then strip metadata from each file; nothing is stored here.
 
     Sizes are checked first, from the spool's byte count, so an oversized batch is refused
-    before any file is decoded.
+    before any file is decoded. Then every file of a kind that is rewritten goes to one
+    helper process (:func:`whistle.casefile.sandbox.strip_files`) under ``budget``
+    (:data:`BUDGET` unless given) and ``limits`` (:data:`HELPER_LIMITS`).
     """
     if len(files) > max_files:
         return UploadBatch([], [], too_many=True)
-    sizes = [f.stream.size if isinstance(f.stream, EncryptedSpool) else 0 for f in files]
+    spools = [_as_spool(f.stream) for f in files]
+    sizes = [spool.size for spool in spools]
     if sum(sizes) > max_total_bytes:
         return UploadBatch([], [], too_large_together=True)
-    prepared: list[PreparedFile] = []
-    problems: list[UploadProblem] = []
-    for upload, size in zip(files, sizes, strict=True):
-        name = safe_display_name(upload.filename or "")
-        spool = upload.stream
+    names = [safe_display_name(f.filename or "") for f in files]
+    verdicts: list[PreparedFile | UploadProblem | None] = [None] * len(files)
+    helper_peak = 0
+    jobs: list[sandbox.Job] = []
+    job_of: list[int] = []
+    for index, (upload, spool) in enumerate(zip(files, spools, strict=True)):
+        name = names[index]
         if name_refused(upload.filename or ""):
-            problems.append(UploadProblem(name, "name"))
-        elif isinstance(spool, EncryptedSpool) and (spool.too_large or size > max_file_bytes):
-            problems.append(UploadProblem(name, "too_large"))
-        elif isinstance(spool, EncryptedSpool) and size == 0:
-            problems.append(UploadProblem(name, "empty"))
+            verdicts[index] = UploadProblem(name, "name")
+        elif spool.too_large or spool.size > max_file_bytes:
+            verdicts[index] = UploadProblem(name, "too_large")
+        elif spool.size == 0:
+            verdicts[index] = UploadProblem(name, "empty")
         else:
-            try:
-                prepared.append(prepare(spool, name))  # type: ignore[arg-type]
-            except metadata.UnsafeFile:
-                problems.append(UploadProblem(name, "unsafe"))
-    return UploadBatch(prepared, problems)
+            spool.seek(0)
+            kind = metadata.sniff_kind(spool.read(64), upload.filename or "")
+            spool.seek(0)
+            if kind in metadata.REWRITTEN_KINDS:
+                encrypted, key = spool.sealed()
+                jobs.append(sandbox.Job(encrypted, key, kind))
+                job_of.append(index)
+            else:
+                verdicts[index] = PreparedFile(name, spool, _passthrough_outcome(kind))  # type: ignore[arg-type]
+    if jobs:
+        results = sandbox.strip_files(jobs, budget or BUDGET, limits or HELPER_LIMITS)
+        helper_peak = max(r.helper_peak_bytes for r in results)
+        for index, result in zip(job_of, results, strict=True):
+            verdicts[index] = _verdict(names[index], spools[index], result)
+    prepared = [v for v in verdicts if isinstance(v, PreparedFile)]
+    problems = [v for v in verdicts if isinstance(v, UploadProblem)]
+    return UploadBatch(prepared, problems, helper_peak_bytes=helper_peak)
+
+
+# What one form's files may cost to check, and the helper process's limits (tests lower them).
+BUDGET: Budget = DEFAULT_BUDGET
+HELPER_LIMITS: sandbox.HelperLimits = sandbox.DEFAULT_LIMITS
+
+
+def _verdict(
+    name: str, spool: EncryptedSpool, result: sandbox.JobResult
+) -> PreparedFile | UploadProblem:
+    if result.refusal is not None:
+        return UploadProblem(name, result.refusal.value)
+    if result.output is not None:
+        return PreparedFile(name, result.output, metadata.StripOutcome.STRIPPED.value)
+    # Not parsed (damaged or exotic): the original, as it came, and the reporter is warned.
+    spool.seek(0)
+    outcome = result.outcome or metadata.StripOutcome.FAILED
+    return PreparedFile(name, spool, outcome.value)  # type: ignore[arg-type]
+
+
+def _as_spool(stream: Any) -> EncryptedSpool:
+    """The upload's encrypted spool (what :class:`WhistleRequest` gives every file); any
+    other stream (a test's, or a file Werkzeug kept in memory) is spooled first."""
+    if isinstance(stream, EncryptedSpool):
+        return stream
+    spool = EncryptedSpool(1 << 62)
+    shutil.copyfileobj(stream, spool, 1024 * 1024)
+    spool.seek(0)
+    return spool
 
 
 # File systems cap a name at 255 characters: a longer one was made up, not chosen from a disk.
@@ -288,48 +344,9 @@ def safe_display_name(filename: str) -> str:
     return (name or "file")[:200]
 
 
-def prepare(spool: BinaryIO, filename: str) -> PreparedFile:
-    """Strip metadata where we can; keep the original where we cannot (the reporter is
-    warned). Raises :class:`whistle.casefile.metadata.UnsafeFile` for a file too dangerous to
-    process."""
-    head = spool.read(64)
-    rest: BinaryIO = _Prefixed(head, spool)  # type: ignore[assignment]
-    kind = metadata.sniff_kind(head, filename)
-    if kind in metadata.REWRITTEN_KINDS:
-        source = io.BytesIO(rest.read())
-        output = io.BytesIO()
-        result = metadata.strip_metadata(source, output, filename)
-        output.seek(0)
-        return PreparedFile(safe_display_name(filename), output, result.outcome.value)
-    return PreparedFile(safe_display_name(filename), rest, _passthrough_outcome(kind))
-
-
 def _passthrough_outcome(kind: str) -> str:
     return (
         metadata.StripOutcome.NOT_NEEDED.value
         if kind in metadata.PLAIN_KINDS
         else metadata.StripOutcome.UNSUPPORTED.value
     )
-
-
-class _Prefixed(io.RawIOBase):
-    """``head`` followed by the rest of ``stream``: lets us sniff without seeking."""
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        super().__init__()
-        self._head = head
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        if self._head:
-            count = min(len(view), len(self._head))
-            view[:count] = self._head[:count]
-            self._head = self._head[count:]
-            return count
-        data = self._stream.read(len(view))
-        view[: len(data)] = data
-        return len(data)
