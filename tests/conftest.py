@@ -180,6 +180,32 @@ def database_url(
     _empty_all(url)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own, for a migration test to fill at an older revision (the
+    shared test databases are already at the head)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    base = os.environ.get("WHISTLE_TEST_DATABASE_URL", DEFAULT_PG)
+    admin = _admin_engine(base)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+        admin.dispose()
+        if postgres_required():
+            pytest.fail(f"PostgreSQL not reachable: {type(exc).__name__}", pytrace=False)
+        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
+    name = f"whistle_mig_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(autouse=True)
 def counsel_pin_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`whistle export` pins organisation keys in counsel's own configuration: in tests, a

@@ -83,7 +83,8 @@ def setup_link_command(base_url: str | None) -> None:
     base = (base_url or rt.settings.base_url).rstrip("/")
     click.echo("")
     click.echo("  Finish setting up Whistle in your browser (this link works once):")
-    click.echo(f"  {base}/setup/{token}")
+    # The token after "#": browsers never send it, so no access log holds it.
+    click.echo(f"  {base}/setup/#{token}")
     click.echo("")
 
 

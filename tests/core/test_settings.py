@@ -38,6 +38,21 @@ def test_environment_overrides_config_file(tmp_path: Path) -> None:
     assert settings.secure_cookies
 
 
+def test_the_organisation_list_is_off_unless_turned_on(tmp_path: Path) -> None:
+    init_instance(tmp_path)
+    assert load_settings(tmp_path, environ={}).list_organisations is False
+    (tmp_path / "config.toml").write_text("list_organisations = true\n")
+    assert load_settings(tmp_path, environ={}).list_organisations is True
+    off = load_settings(tmp_path, environ={"WHISTLE_LIST_ORGANISATIONS": "no"})
+    assert off.list_organisations is False
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path, environ={"WHISTLE_LIST_ORGANISATIONS": "perhaps"})
+    assert "WHISTLE_LIST_ORGANISATIONS must be true or false" in str(caught.value)
+    (tmp_path / "config.toml").write_text("list_organisations = 1\n")
+    with pytest.raises(SettingsError):
+        load_settings(tmp_path, environ={})
+
+
 def test_missing_instance_says_to_run_init(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(tmp_path / "nowhere", environ={})

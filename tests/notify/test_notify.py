@@ -46,6 +46,7 @@ from whistle.cli import cli
 from whistle.core.clock import FixedClock
 from whistle.core.deadlines import feedback_due
 from whistle.core.models import (
+    AuditEntry,
     Case,
     CaseKey,
     CaseStatus,
@@ -162,6 +163,7 @@ def test_intake_and_the_reporters_messages_queue_their_own_notifications(
         excluded_handler_ids=frozenset({henrik.user.id}),
     )
     assert queued(session) == sorted(("new_report", s.user.id) for s in (hanne, lise))
+    next_day(clock)  # mails about a reporter's act leave after midnight
     send(app, session, RecordingTransport())
     # Sent case events leave nothing behind: their times would say when the reporter acted.
     assert session.scalar(select(func.count()).select_from(OutboxMail)) == 0
@@ -240,6 +242,12 @@ def readable(message: EmailMessage) -> str:
     return f"{message.as_string()}\n{message['Subject']}\n{body}"
 
 
+def next_day(clock: FixedClock) -> None:
+    """Just after the next midnight (UTC), when the mails about the day's reporter acts go."""
+    now = clock.now()
+    clock.set(now.replace(hour=0, minute=1, second=0, microsecond=0) + timedelta(days=1))
+
+
 def ids(*staff: Staff) -> set[int]:
     return {s.user.id for s in staff}
 
@@ -292,6 +300,7 @@ def test_new_report_and_reporter_message_reach_exactly_the_entitled_handlers(
         assert left_out.user.id not in {user for _, user in queued(session)}
 
     transport = RecordingTransport()
+    next_day(clock)  # mails about a reporter's act leave after midnight
     assert send(app, session, transport).sent == 2
     assert {m["To"] for m in transport.sent} == {hanne.user.email, lise.user.email}
 
@@ -308,6 +317,7 @@ def test_new_report_and_reporter_message_reach_exactly_the_entitled_handlers(
         queue_case_event(session, clock, case, "reporter_message")
         session.commit()
     assert queued(session) == sorted(("reporter_message", s.user.id) for s in (hanne, lise))
+    next_day(clock)  # mails about a reporter's act leave after midnight
     assert send(app, session, transport).sent == 2
     assert len(transport.to(hanne)) == 2 and transport.to(henrik) == []
 
@@ -652,6 +662,53 @@ def test_reminders_are_found_in_sql_among_a_hundred_thousand_cases(
             session.commit()
 
 
+# --- A reporter's time stays a day ------------------------------------------------------------
+
+
+def times_in_outbox(session: Session) -> list[datetime]:
+    """Every time of every outbox row, as the database returns it."""
+    found = []
+    for row in session.execute(select(OutboxMail.__table__)):
+        found += [value for value in row if isinstance(value, datetime)]
+    return found
+
+
+def test_the_outbox_keeps_a_reporters_act_to_the_day_and_sends_it_after_midnight(
+    app: Flask,
+    session: Session,
+    clock: FixedClock,
+    unit: Unit,
+    store: FileStore,
+    canary_category: int,
+) -> None:
+    night = datetime(2026, 3, 3, 1, 31, 42, 893000, tzinfo=UTC)
+    clock.set(night)
+    submission = report(app, session, unit, store, canary_category, keep_queued=True)
+    session.commit()
+    clock.set(night + timedelta(hours=20))  # the reporter writes again at 21:31:42.893
+    followup.reply(
+        session, clock, store, submission.case, reporter_ring(session, submission), body="mere"
+    )
+    session.commit()
+    kinds = {kind for kind, _ in queued(session)}
+    assert kinds == {"new_report", "reporter_message"}
+    # As in the audit log: the start of the (UTC) day, nothing finer.
+    midnight = datetime(2026, 3, 3, tzinfo=UTC)
+    assert set(times_in_outbox(session)) == {midnight}
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.case_id == submission.case.id))
+    assert [e.at for e in entries if e.action == "case.received"] == [midnight]
+
+    # Nothing leaves the same day: a mail at 01:32 would carry the reporter's minute.
+    transport = RecordingTransport()
+    clock.set(datetime(2026, 3, 3, 23, 59, 59, tzinfo=UTC))
+    assert send(app, session, transport) == SendReport()
+    clock.set(datetime(2026, 3, 4, 0, 0, 1, tzinfo=UTC))
+    assert send(app, session, transport).sent == 2 * len(unit.handlers)
+    assert {m["To"] for m in transport.sent} == {h.user.email for h in unit.handlers}
+    assert {m["Date"] for m in transport.sent} == {"Wed, 04 Mar 2026 00:00:01 +0000"}
+    assert session.scalar(select(func.count()).select_from(OutboxMail)) == 0
+
+
 # --- Sending, failing, giving up ---------------------------------------------------------------
 
 
@@ -669,6 +726,7 @@ def test_failed_sends_are_retried_with_pauses_and_given_up_after_five_attempts(
     session.commit()
     transport = FailingTransport()
 
+    next_day(clock)  # mails about a reporter's act leave after midnight
     assert send(app, session, transport) == SendReport(deferred=3)
     assert send(app, session, transport) == SendReport(), "retried at once, without a pause"
     row = session.scalars(select(OutboxMail).where(OutboxMail.user_id == hanne.user.id)).one()
@@ -700,6 +758,7 @@ def test_a_passing_failure_is_retried_and_then_sent(
     queue_case_event(session, clock, case, "new_report")
     session.commit()
     transport = FailingTransport(failures=3)
+    next_day(clock)  # mails about a reporter's act leave after midnight
     assert send(app, session, transport) == SendReport(deferred=3)
     clock.advance(timedelta(minutes=6))
     assert send(app, session, transport) == SendReport(sent=3)
@@ -725,6 +784,7 @@ def test_mail_for_a_deactivated_or_recused_handler_is_dropped(
         session.delete(key)
     session.commit()
     transport = RecordingTransport()
+    next_day(clock)  # mails about a reporter's act leave after midnight
     assert send(app, session, transport) == SendReport(sent=1, dropped=2)
     assert [m["To"] for m in transport.sent] == [lise.user.email]
     assert queued(session) == []
@@ -786,6 +846,7 @@ def test_danish_mail_text_comes_from_the_catalog(
     )
     session.commit()
     transport = RecordingTransport()
+    next_day(clock)  # mails about a reporter's act leave after midnight
     send(app, session, transport)
     staff = transport.to(unit.handlers[0])[0]
     assert staff["Subject"] == f"Ny indberetning: sag 2026-0001 hos {unit.org.name}"
@@ -824,6 +885,7 @@ def test_a_notification_arrives_over_smtp_with_its_subject_and_no_content(
     queue_case_event(session, clock, case, "new_report")
     session.commit()
     with SmtpTransport(smtp_config(smtp_server)) as transport:
+        next_day(clock)  # mails about a reporter's act leave after midnight
         assert send(app, session, transport) == SendReport(sent=3)
     assert len(smtp_server.received) == 3  # one connection, three mails
     arrived = {m.recipients[0]: m for m in smtp_server.received}
@@ -856,6 +918,7 @@ def test_a_refusing_smtp_server_counts_as_a_failed_attempt(
     session.commit()
     smtp_server.refuse_recipients = True
     with SmtpTransport(smtp_config(smtp_server)) as transport:
+        next_day(clock)  # mails about a reporter's act leave after midnight
         assert send(app, session, transport) == SendReport(deferred=3)
     errors = {r.last_error for r in session.scalars(select(OutboxMail))}
     assert errors == {"SMTPRecipientsRefused"}, "only the error's type is kept, no address"

@@ -7,15 +7,17 @@ from __future__ import annotations
 from flask import Flask
 
 from tests.steps.factories import TEST_PASSWORD, Unit
-from tests.steps.pages import text_of
+from tests.steps.pages import csrf_token, text_of
 from tests.steps.sign_in import (
     INVITEE,
+    accept_link,
     browser,
     change_password,
     field_errors,
     invite,
     link_on,
     newcomer,
+    open_link,
     signed_in_admin,
 )
 from whistle.core.clock import FixedClock
@@ -54,13 +56,15 @@ def test_the_invitation_page_says_truthfully_who_sees_the_name(
     app: Flask, clock: FixedClock, unit: Unit
 ) -> None:
     admin = signed_in_admin(app, clock, unit)
-    handler_page = text_of(newcomer(app, clock).get(link_on(invite(admin, INVITEE, "handler"))))
+    handler_page = text_of(
+        open_link(newcomer(app, clock), link_on(invite(admin, INVITEE, "handler")))
+    )
     # The report form lists handlers and leads by name so a reporter can keep one out.
     assert "Reporters see it too" in handler_page
     assert "never see" not in handler_page
     counsel = "conny.counsel@example.org"
     counsel_page = text_of(
-        newcomer(app, clock, counsel).get(link_on(invite(admin, counsel, "counsel")))
+        open_link(newcomer(app, clock, counsel), link_on(invite(admin, counsel, "counsel")))
     )
     assert "Reporters do not see it" in counsel_page
 
@@ -72,15 +76,34 @@ def test_a_used_invitation_link_says_why_and_what_to_do(
     link = link_on(invite(admin, INVITEE, "auditor"))
     testa = newcomer(app, clock)
     fields = {"display_name": "Testa Testesen", "password": TEST_PASSWORD, "confirm": TEST_PASSWORD}
-    assert testa.submit(link, fields).status_code == 303
-    again = newcomer(app, clock).get(link)
+    assert accept_link(testa, link, fields).status_code == 303
+    again = open_link(newcomer(app, clock), link)
     assert again.status_code == 404
     shown = text_of(again)
     assert "This invitation link does not work" in shown
     assert "sign in with the password you chose" in shown
     assert 'href="/staff/sign-in"' in again.get_data(as_text=True)
-    unknown = newcomer(app, clock).get("/staff/invitation/" + "x" * 43)
+    unknown = open_link(newcomer(app, clock), "/staff/invitation#" + "x" * 43)
+    assert unknown.status_code == 404
     assert "This invitation link does not work" in text_of(unknown)
+
+
+def test_an_invitation_link_of_the_old_form_says_to_use_a_new_one(
+    app: Flask, clock: FixedClock, unit: Unit
+) -> None:
+    """Links sent before the secret moved after "#" carried it in the path, which access logs
+    recorded: they open nothing, and say what to do instead (no error page, no 500)."""
+    old = "/staff/invitation/" + "x" * 43
+    for member in (newcomer(app, clock), browser(app, clock, unit.handlers[0])):
+        # An old accept page still open in a browser posts its form there too.
+        token = csrf_token(member.get("/staff/sign-in"))
+        sent = {"csrf_token": token, "password": TEST_PASSWORD, "confirm": TEST_PASSWORD}
+        for answer in (member.get(old), member.post(old, sent)):
+            assert answer.status_code == 410
+            shown = text_of(answer)
+            assert "This link is of an older kind" in shown
+            assert "ask the administrator who invited you to invite you again" in shown
+            assert 'name="password"' not in answer.get_data(as_text=True)
 
 
 def test_the_invitation_form_names_every_password_problem_at_once(
@@ -89,8 +112,8 @@ def test_the_invitation_form_names_every_password_problem_at_once(
     admin = signed_in_admin(app, clock, unit)
     link = link_on(invite(admin, INVITEE, "handler"))
     testa = newcomer(app, clock)
-    refused = testa.submit(
-        link, {"display_name": "Testa", "password": "testa1", "confirm": "other"}
+    refused = accept_link(
+        testa, link, {"display_name": "Testa", "password": "testa1", "confirm": "other"}
     )
     assert refused.status_code == 200
     assert TOO_SHORT in field_errors(refused, "password")

@@ -20,8 +20,10 @@ from werkzeug.test import TestResponse
 from crypto import Argon2Params, OpenError, unwrap_private_key
 from tests.steps.factories import TEST_PASSWORD, Staff, Unit, add_staff, make_unit
 from tests.steps.pages import csrf_token, text_of
+from tests.steps.setup_link import submit_setup
 from tests.steps.sign_in import (
     INVITEE,
+    accept_link,
     browser,
     change_password,
     enter_password,
@@ -29,6 +31,7 @@ from tests.steps.sign_in import (
     invite,
     link_on,
     newcomer,
+    open_link,
     secret_shown,
     signed_in_admin,
     user,
@@ -407,8 +410,9 @@ def test_the_setup_admin_enrols_and_accepts_confidentiality_at_first_sign_in(
     with runtime(app).sessions() as session:
         token = issue_token(session, clock)
     admin = newcomer(app, clock, "testa@example.org")
-    done = admin.submit(
-        f"/setup/{token}",
+    done = submit_setup(
+        admin.client,
+        token,
         {
             "org_name": "Nordisk Fjer A/S",
             "org_slug": "",
@@ -734,7 +738,7 @@ def test_an_invited_person_joins_with_their_roles_and_a_key_pair(
     issued = invite(admin, "Testa.Testesen@Example.org", "handler", "lead")
     assert issued.status_code == 200
     link = link_on(issued)
-    token = link.rsplit("/", 1)[1]
+    token = link.partition("#")[2]
     # The link is shown once; afterwards the list names the open invitation but not its link.
     listing = admin.get(PEOPLE)
     assert INVITEE in text_of(listing)
@@ -742,7 +746,7 @@ def test_an_invited_person_joins_with_their_roles_and_a_key_pair(
     assert db.scalars(select(Invitation.token_hash)).one() != token.encode()
 
     testa = newcomer(app, clock)
-    page = testa.get(link)
+    page = open_link(testa, link)
     assert page.status_code == 200
     assert "Join Testfirma testfirma ApS" in text_of(page)
     for fields, field, message in [
@@ -762,14 +766,16 @@ def test_an_invited_person_joins_with_their_roles_and_a_key_pair(
             "Give your name.",
         ),
     ]:
-        refused = testa.submit(link, fields)
+        refused = accept_link(testa, link, fields)
         assert refused.status_code == 200
         assert field_errors(refused, field) == message
         db.expire_all()
         assert db.scalar(select(User).where(User.email == INVITEE)) is None
 
-    joined = testa.submit(
-        link, {"display_name": "Testa Testesen", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    joined = accept_link(
+        testa,
+        link,
+        {"display_name": "Testa Testesen", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
     )
     assert joined.status_code == 303
     assert joined.headers["Location"] == "/staff/sign-in/enrol"
@@ -789,8 +795,8 @@ def test_an_invited_person_joins_with_their_roles_and_a_key_pair(
     assert key.public_key().to_bytes() == row.public_key
 
     # The link worked once.
-    assert newcomer(app, clock).get(link).status_code == 404
-    assert testa.get(link).status_code == 404
+    assert open_link(newcomer(app, clock), link).status_code == 404
+    assert open_link(testa, link).status_code == 404
 
 
 def test_an_invitation_link_expires_after_seven_days(
@@ -799,12 +805,12 @@ def test_an_invitation_link_expires_after_seven_days(
     admin = signed_in_admin(app, clock, unit)
     link = link_on(invite(admin, INVITEE, "handler"))
     clock.advance(timedelta(days=6, hours=23))
-    assert newcomer(app, clock).get(link).status_code == 200
+    assert open_link(newcomer(app, clock), link).status_code == 200
     clock.advance(timedelta(hours=25))  # eight days after the invitation
     testa = newcomer(app, clock)
-    assert testa.get(link).status_code == 404
+    assert open_link(testa, link).status_code == 404
     fields = {"display_name": "Testa Testesen", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
-    assert testa.post(link, fields).status_code in (400, 404)
+    assert accept_link(testa, link, fields).status_code == 404
     with runtime(app).sessions() as session:
         assert session.scalar(select(User).where(User.email == INVITEE)) is None
 
@@ -817,8 +823,8 @@ def test_a_new_invitation_replaces_the_older_link(
     second = link_on(invite(admin, INVITEE, "auditor"))
     assert first != second
     testa = newcomer(app, clock)
-    assert testa.get(first).status_code == 404
-    assert testa.get(second).status_code == 200
+    assert open_link(testa, first).status_code == 404
+    assert open_link(testa, second).status_code == 200
     db.expire_all()
     assert db.scalars(select(Invitation.roles)).all() == ["auditor"]
 
@@ -835,12 +841,12 @@ def test_a_withdrawn_invitation_link_is_gone(
     assert found
     # A forged form from another site (no CSRF token) withdraws nothing.
     assert admin.post(WITHDRAW, {"invitation": found.group(1)}).status_code == 400
-    assert newcomer(app, clock).get(link).status_code == 200
+    assert open_link(newcomer(app, clock), link).status_code == 200
     withdrawn = admin.post(
         WITHDRAW, {"csrf_token": csrf_token(issued), "invitation": found.group(1)}
     )
     assert withdrawn.status_code == 303
-    assert newcomer(app, clock).get(link).status_code == 404
+    assert open_link(newcomer(app, clock), link).status_code == 404
     assert INVITEE not in text_of(admin.get(PEOPLE))
     db.expire_all()
     assert db.scalars(select(Invitation)).all() == []
@@ -858,7 +864,17 @@ def test_inviting_needs_a_role_and_new_roles(
     assert db.scalars(select(Invitation)).all() == []
 
 
-def test_someone_from_another_organisation_accepts_with_their_own_password(
+def accept_on_start_page(member: StaffMember, org_name: str) -> TestResponse:
+    """Signed in, accept the invitation the start page offers for ``org_name``."""
+    home = member.get("/staff/")
+    html = home.get_data(as_text=True)
+    assert f"Invitation to {org_name}" in text_of(home)
+    found = re.search(r'action="(/staff/invitations/\d+/accept)"', html)
+    assert found, "the start page offers the invitation"
+    return member.post(found.group(1), {"csrf_token": csrf_token(home)})
+
+
+def test_someone_from_another_organisation_joins_from_their_own_account(
     app: Flask, clock: FixedClock, unit: Unit, other_unit: Unit, db: Session
 ) -> None:
     hanne_elsewhere = other_unit.handlers[0]
@@ -867,17 +883,25 @@ def test_someone_from_another_organisation_accepts_with_their_own_password(
     link = link_on(invite(admin, hanne_elsewhere.user.email, "handler"))
 
     hanne = browser(app, clock, hanne_elsewhere)
-    page = hanne.get(link)
-    assert "You already have an account" in text_of(page)
-    assert 'name="display_name"' not in page.get_data(as_text=True)
-    wrong = hanne.submit(link, {"password": "not-my-password-at-all"})
-    assert field_errors(wrong, "password") == "This is not the password of your account."
+    page = text_of(open_link(hanne, link))
+    # The page says nothing of her account: it offers both ways to everyone.
+    assert "already have an account" not in page
+    assert "Do you already sign in here?" in page and "New here?" in page
+    # The new-account form does not take her address (nor check any password of hers).
+    fields = {"display_name": "Hanne", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    refused = accept_link(hanne, link, fields)
+    assert "This address already has an account on this service." in field_errors(
+        refused, "password"
+    )
+    assert user(db, hanne_elsewhere.user.id).failed_sign_ins == 0
 
-    accepted = hanne.submit(link, {"password": TEST_PASSWORD})
-    assert accepted.status_code == 303
-    assert accepted.headers["Location"] == "/staff/sign-in/code", "already enrolled"
-    assert hanne.submit("/staff/sign-in/code", {"code": hanne.current_code()}).status_code == 303
-    home = text_of(hanne.get("/staff/"))
+    hanne.sign_in()
+    joined = accept_on_start_page(hanne, "Testfirma testfirma ApS")
+    assert joined.status_code == 303
+    assert joined.headers["Location"] == "/staff/?joined=1", "her key is there: she stays in"
+    home = text_of(hanne.get(joined.headers["Location"]))
+    assert "You have accepted the invitation." in home
+    assert "Invitation to" not in home
     assert "Testfirma testfirma ApS" in home and "Testfirma andetfirma ApS" in home
 
     row = user(db, hanne_elsewhere.user.id)
@@ -886,21 +910,50 @@ def test_someone_from_another_organisation_accepts_with_their_own_password(
         select(Membership.org_id, Membership.role).where(Membership.user_id == row.id)
     ).all()
     assert set(roles) == {(other_unit.org.id, "handler"), (unit.org.id, "handler")}
-    assert newcomer(app, clock).get(link).status_code == 404
+    assert open_link(newcomer(app, clock), link).status_code == 404
 
 
-def test_wrong_passwords_on_an_invitation_count_towards_the_pause(
+def test_only_the_invited_account_accepts_on_its_start_page(
     app: Flask, clock: FixedClock, unit: Unit, other_unit: Unit, db: Session
 ) -> None:
+    admin = signed_in_admin(app, clock, unit)
+    invite(admin, other_unit.handlers[0].user.email, "handler")
+    invitation_id = db.scalars(select(Invitation.id)).one()
+    henrik = browser(app, clock, other_unit.handlers[1])
+    henrik.sign_in()
+    home = henrik.get("/staff/")
+    assert "Invitation to" not in text_of(home)
+    taken = henrik.post(
+        f"/staff/invitations/{invitation_id}/accept", {"csrf_token": csrf_token(home)}
+    )
+    assert taken.status_code == 409
+    assert "This invitation link does not work" in text_of(taken)
+    db.expire_all()
+    assert db.scalars(select(Invitation.used_at)).one() is None
+    assert (
+        db.scalars(
+            select(Membership).where(
+                Membership.user_id == other_unit.handlers[1].user.id,
+                Membership.org_id == unit.org.id,
+            )
+        ).all()
+        == []
+    )
+
+
+def test_an_invitation_link_checks_no_password_of_an_existing_account(
+    app: Flask, clock: FixedClock, unit: Unit, other_unit: Unit, db: Session
+) -> None:
+    """Whoever holds the link cannot guess the account's password with it, nor pause it."""
     hanne_elsewhere = other_unit.handlers[0]
     admin = signed_in_admin(app, clock, unit)
     link = link_on(invite(admin, hanne_elsewhere.user.email, "handler"))
     guesser = newcomer(app, clock)
-    for _ in range(5):
-        guesser.submit(link, {"password": "wrong-password-xyz"})
-    paused = guesser.submit(link, {"password": TEST_PASSWORD})
-    assert PAUSED in field_errors(paused, "password")
+    for guess in ("wrong-password-xyz", TEST_PASSWORD) * 3:
+        fields = {"display_name": "X", "password": guess, "confirm": guess}
+        accept_link(guesser, link, fields)
     db.expire_all()
+    assert user(db, hanne_elsewhere.user.id).failed_sign_ins == 0
     assert (
         db.scalars(
             select(Membership).where(
@@ -909,7 +962,8 @@ def test_wrong_passwords_on_an_invitation_count_towards_the_pause(
         ).all()
         == []
     )
-    assert PAUSED in field_errors(enter_password(browser(app, clock, hanne_elsewhere)), "password")
+    assert is_signed_in(browser(app, clock, hanne_elsewhere)) is False
+    assert browser(app, clock, hanne_elsewhere).sign_in().status_code == 303
 
 
 def test_an_admin_invited_as_handler_gets_a_key_pair(
@@ -918,12 +972,17 @@ def test_an_admin_invited_as_handler_gets_a_key_pair(
     adam_elsewhere = other_unit.admin
     assert user(db, adam_elsewhere.user.id).public_key is None
     admin = signed_in_admin(app, clock, unit)
-    link = link_on(invite(admin, adam_elsewhere.user.email, "handler"))
+    invite(admin, adam_elsewhere.user.email, "handler")
 
     adam = browser(app, clock, adam_elsewhere)
-    accepted = adam.submit(link, {"password": TEST_PASSWORD})
-    assert accepted.headers["Location"] == "/staff/sign-in/code"
-    assert adam.submit("/staff/sign-in/code", {"code": adam.current_code()}).status_code == 303
+    adam.sign_in()
+    joined = accept_on_start_page(adam, "Testfirma testfirma ApS")
+    # His key pair is made from his password: he signs in again.
+    assert joined.headers["Location"] == "/staff/sign-in?joined=1"
+    assert "Sign in again: your key for reading cases is made" in text_of(
+        adam.get(joined.headers["Location"])
+    )
+    assert adam.sign_in().status_code == 303
     assert 'href="/staff/testfirma/cases"' in adam.get("/staff/").get_data(as_text=True)
 
     row = user(db, adam_elsewhere.user.id)

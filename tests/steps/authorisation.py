@@ -80,6 +80,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "staff.password": SIGNED_IN,
     "staff.confidentiality": SIGNED_IN,
     "staff.keys": SIGNED_IN,
+    # Accepting an invitation to one's own address from the start page.
+    "staff.join": SIGNED_IN,
     # The unit lead's Keys page: certifying keys, key warnings.
     "keys.index": frozenset({LEAD}),
     "keys.certify": frozenset({LEAD}),

@@ -37,7 +37,10 @@ EXPECTED_PUBLIC = {
     "staff.enrol",
     "staff.enrol_qr",
     "staff.sign_out",
-    "staff.accept",
+    "staff.invitation",
+    # Invitation and setup links of the old form (the secret in the path): they open nothing.
+    "staff.old_invitation_link",
+    "setup.old_setup_link",
     # The organisation's logo, shown on its reporting page (re-encoded at upload).
     "org_logo.show",
     # The organisation's colour as a style sheet for its pages (only a colour it chose).

@@ -339,7 +339,10 @@ POSTERS = {
     "reporting.code": CODE_SHOWN,
     "setup.setup": "anonymous",
     "staff.sign_in": "anonymous",
-    "staff.accept": "anonymous",
+    "staff.invitation": "anonymous",
+    # Links of the old form: whoever still has one (they open nothing, for anyone).
+    "staff.old_invitation_link": "anonymous",
+    "setup.old_setup_link": "anonymous",
     "staff.code": HALF_SIGNED_IN,
     "staff.enrol": ENROLLING,
     "staff.sign_out": "handler with key",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from tests.steps.factories import TEST_PASSWORD, Staff, Unit
+from tests.steps.pages import csrf_token
 from tests.steps.staff import StaffMember
 from whistle.core.clock import FixedClock
 from whistle.core.models import User
@@ -44,7 +45,7 @@ def enter_password(
 
 
 SECRET_RE = re.compile(r'<code class="secret">([A-Z2-7 ]+)</code>')
-LINK_RE = re.compile(r'<code class="link">(http://localhost/staff/invitation/[^<]+)</code>')
+LINK_RE = re.compile(r'<code class="link">(http://localhost/staff/invitation#[^<]+)</code>')
 
 
 def secret_shown(page: TestResponse) -> bytes:
@@ -69,10 +70,33 @@ def invite(admin: StaffMember, email: str, *roles: str, slug: str = "testfirma")
 
 
 def link_on(page: TestResponse) -> str:
-    """The invitation link the admin sees (as a path on this site)."""
+    """The invitation link the admin sees (as a path on this site, with its ``#`` secret)."""
     found = LINK_RE.search(page.get_data(as_text=True))
     assert found, "the admin sees the invitation link"
-    return urlsplit(found.group(1)).path
+    parts = urlsplit(found.group(1))
+    assert parts.fragment and not parts.query, "the secret is after #, nowhere else"
+    return f"{parts.path}#{parts.fragment}"
+
+
+def open_link(member: StaffMember, link: str) -> TestResponse:
+    """Open an invitation link as a browser does: the path without the part after ``#``
+    (never sent), then the form the page's script posts with that part in its body."""
+    path, _, secret = link.partition("#")
+    page = member.get(path)
+    assert page.status_code in (200, 404, 410), page.status_code
+    if page.status_code != 200:
+        return page
+    assert 'data-from-fragment="token"' in page.get_data(as_text=True)
+    return member.post(path, {"csrf_token": csrf_token(page), "token": secret})
+
+
+def accept_link(member: StaffMember, link: str, fields: dict[str, str]) -> TestResponse:
+    """Open an invitation link and send its form (a new account's name and password)."""
+    page = open_link(member, link)
+    if page.status_code != 200:
+        return page
+    path, _, secret = link.partition("#")
+    return member.post(path, {"csrf_token": csrf_token(page), "token": secret, **fields})
 
 
 def signed_in_admin(app: Flask, clock: FixedClock, unit: Unit) -> StaffMember:

@@ -163,6 +163,14 @@ def _take_head(session: Session) -> tuple[int, bytes]:
     return int(row.seq), bytes(row.entry_hash)
 
 
+def reporter_time(at: datetime) -> datetime:
+    """The time kept for what a reporter did: the start of its (UTC) day. A reporter's time of
+    day could point to them (who was awake at 01:31, who was on the night shift); the case keeps
+    only days, and so does everything else that records their acts (the audit log here, the
+    outbox in whistle/notify/outbox.py)."""
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def record(
     session: Session,
     clock: Clock,
@@ -200,7 +208,7 @@ def record(
         case_id, case_reference = case.id, case.reference
     at = clock.now()
     if day_only:
-        at = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        at = reporter_time(at)
     _timestamp(at)  # refuse a naive time before taking the lock
     seq, prev_hash = _take_head(session)
     digest = entry_hash(

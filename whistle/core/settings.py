@@ -65,6 +65,10 @@ class Settings:
     staff_session_max_minutes: int = 8 * 60
     reporter_session_max_minutes: int = 60
     trusted_proxies: int = 0
+    # Whether ``/`` names the deployment's organisations. Off: a law firm's clients, or a
+    # group's companies, do not learn of each other from the bare address, nor does anyone
+    # probing it; each organisation gives its people its own reporting address.
+    list_organisations: bool = False
     argon2_profile: str = "production"
     log_level: str = "INFO"
     # Outgoing mail (whistle notify send). An empty host means mail is not configured.
@@ -121,6 +125,7 @@ _TUNABLES: dict[str, type] = {
     "staff_session_max_minutes": int,
     "reporter_session_max_minutes": int,
     "trusted_proxies": int,
+    "list_organisations": bool,
     "argon2_profile": str,
     "log_level": str,
     "smtp_host": str,
@@ -174,7 +179,19 @@ def _read_optional_password(path: Path, problems: list[str]) -> str:
         return ""
 
 
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
 def _coerce(name: str, kind: type, raw: Any, problems: list[str]) -> Any:
+    if kind is bool:
+        # TOML gives a boolean; an environment variable gives text.
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
+            return raw.strip().lower() in _TRUE
+        problems.append(f"{name} must be true or false, not {raw!r}")
+        return None
     if kind is int:
         if isinstance(raw, bool):
             problems.append(f"{name} must be a whole number, not {raw!r}")

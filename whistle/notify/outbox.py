@@ -17,6 +17,19 @@ What a mail may say is decided here, and it is deliberately little:
   sealed under the instance key (a database copy alone reads none), the row carries no case
   reference or id, and it is deleted as soon as it is sent or given up.
 
+A case event announces what a reporter did (a report, a reply, an approval), so the outbox
+keeps its time no finer than the audit log does: ``created_at`` is the start of the UTC day
+(:func:`whistle.core.audit.reporter_time`), and the mail is not sent before the next UTC
+midnight (:data:`HELD_UNTIL_NEXT_DAY`, whistle/notify/sending.py). A mail sent minutes after a
+reply would carry its time to the minute into the handlers' mailboxes and the mail server's
+logs; held to midnight, all of a day's events leave together after it, and the delivery says
+only which day, as the audit log does. Midnight UTC, not another hour: a batch running from
+06:00 to 06:00, say, crossed with the audit log's day, would narrow the act to six hours. The
+cost: handlers hear of a report or reply up to a day later, against deadlines counted in days
+(7 days to acknowledge, 3 months for feedback); the inbox shows it at once to anyone who looks.
+Within a day the rows keep the order of their ids, which the audit log's sequence numbers
+show as well.
+
 Case events and nudges are queued here; deadline reminders and reviews of deferred notices by
 whistle/notify/reminders.py, which also says at sending time whether one still holds. Rows are
 rendered in the organisation's default language when they are sent.
@@ -42,6 +55,7 @@ from sqlalchemy.orm import Session
 
 from crypto import KeyKind, encrypt_field
 from whistle.casefile.holders import HANDLING_ROLES, HOLDER_EPOCH
+from whistle.core.audit import reporter_time
 from whistle.core.clock import Clock
 from whistle.core.contexts import outbox_address_context
 from whistle.core.db import upsert_insert
@@ -76,6 +90,8 @@ class MailKind(enum.StrEnum):
 OUTBOX = cast(Table, OutboxMail.__table__)
 
 CASE_EVENTS = frozenset({MailKind.NEW_REPORT, MailKind.REPORTER_MESSAGE})
+# Mails about a reporter's act: queued at the start of the day, sent from the next day on.
+HELD_UNTIL_NEXT_DAY = CASE_EVENTS
 
 
 class AddressRejected(ValueError):
@@ -157,7 +173,8 @@ def queue_case_event(
         user_ids = entitled_handler_ids(session, case)
     if not user_ids:
         return 0
-    now = clock.now()
+    # A reporter's act: its day only, as in the audit log (see the module's docstring).
+    day = reporter_time(clock.now())
     rows = [
         {
             "org_id": case.org_id,
@@ -165,7 +182,7 @@ def queue_case_event(
             "user_id": user_id,
             "case_reference": case.reference,
             "dedup_key": f"{event.value}:{case.id}:{user_id}",
-            "created_at": now,
+            "created_at": day,
             "attempts": 0,
         }
         for user_id in user_ids

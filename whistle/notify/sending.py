@@ -45,7 +45,13 @@ from whistle.core.models import (
     User,
 )
 from whistle.notify.mail import Transport
-from whistle.notify.outbox import CASE_EVENTS, MailKind, clean_address, may_hear
+from whistle.notify.outbox import (
+    CASE_EVENTS,
+    HELD_UNTIL_NEXT_DAY,
+    MailKind,
+    clean_address,
+    may_hear,
+)
 
 # Rows deleted once sent (or given up): a nudge holds an address, and a case event's times
 # say when a reporter acted, which the case itself keeps only to the day. Reminders stay, as
@@ -66,6 +72,8 @@ RETRY_AFTER = (
     timedelta(hours=8),
 )
 assert len(RETRY_AFTER) == MAX_ATTEMPTS
+# How long a mail about a reporter's act waits after the start of its day (its queueing time).
+HOLD = timedelta(days=1)
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -184,9 +192,18 @@ class SendReport:
 
 
 def _ready(now: datetime) -> ColumnElement[bool]:
-    """Rows not sent, not given up, whose next attempt is due (see ``RETRY_AFTER``)."""
+    """Rows not sent, not given up, whose next attempt is due (see ``RETRY_AFTER``). A mail
+    about a reporter's act, queued at the start of its day, waits a day more: not before the
+    next midnight (UTC), so its delivery tells no more than the day (whistle/notify/outbox.py)."""
+    held = OutboxMail.kind.in_([kind.value for kind in HELD_UNTIL_NEXT_DAY])
     waits = [
-        and_(OutboxMail.attempts == attempt, OutboxMail.created_at <= now - wait)
+        and_(
+            OutboxMail.attempts == attempt,
+            or_(
+                and_(held, OutboxMail.created_at <= now - wait - HOLD),
+                and_(~held, OutboxMail.created_at <= now - wait),
+            ),
+        )
         for attempt, wait in enumerate(RETRY_AFTER)
     ]
     return and_(OutboxMail.sent_at.is_(None), or_(false(), *waits))

@@ -1,17 +1,24 @@
 """First-run setup in the browser, reachable only with the one-time token.
 
-Every request without a valid token, and every request once setup is complete, gets a 404:
-the form is not merely forbidden, it is gone. The 404 page says why and what to do: sign in
-once setup is complete, else print a fresh link with ``whistle setup-link``.
+The link ``whistle setup-link`` prints is ``/setup/#<token>``: the token is the fragment,
+which browsers never send, so no access log, proxy log or Referer holds it. The page's script
+(static/fragment.js) posts it in the form's body, or the person pastes it; an address with a
+query string is refused unread, and a link of the old form (the token in the path, as access
+logs recorded it) opens nothing.
+
+Without a valid token only the page asking for it opens, and once setup is complete every
+request gets a 404: the form is not merely forbidden, it is gone. The 404 page says why and
+what to do: sign in once setup is complete, else print a fresh link with
+``whistle setup-link``.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, Field, PasswordField, StringField
+from wtforms import EmailField, Field, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from whistle.core.organisations import suggest_slug
@@ -33,7 +40,20 @@ bp = Blueprint("setup", __name__, url_prefix="/setup")
 REQUIRED = _l("This field is required.")
 
 
+class SetupCodeForm(FlaskForm):
+    token = StringField(
+        _l("Set-up code"),
+        validators=[DataRequired(REQUIRED), Length(max=100)],
+        description=_l(
+            "The part of the set-up link after the # sign. Your browser fills it in when you "
+            "open the link; if not, copy it from the server's output."
+        ),
+    )
+
+
 class SetupForm(FlaskForm):
+    # The one-time token again, in the body (never in the address): see SetupCodeForm.
+    token = HiddenField(validators=[DataRequired(REQUIRED), Length(max=100)])
     org_name = StringField(
         _l("Organisation name"),
         validators=[DataRequired(REQUIRED), Length(max=200)],
@@ -70,20 +90,49 @@ class SetupForm(FlaskForm):
     )
 
 
-def link_not_valid() -> tuple[str, int]:
+def link_not_valid(*, old_form: bool = False) -> tuple[str, int]:
     """A used, replaced or mistyped setup link: why it does not open, and the way on."""
-    return render_template("setup/link_not_valid.html", done=setup_complete(db())), 404
+    return render_template(
+        "setup/link_not_valid.html", done=setup_complete(db()), old_form=old_form
+    ), (410 if old_form else 404)
 
 
-@bp.route("/<token>", methods=["GET", "POST"])
+@bp.route("/<path:token>", methods=["GET", "POST"])
 @public
-def setup(token: str) -> str | tuple[str, int]:
+def old_setup_link(token: str) -> tuple[str, int]:
+    """A link of the old form, the token in its path (and so in access logs): it opens
+    nothing, and the token is not even looked at (migration 0022 retired such tokens)."""
+    del token  # never read, never compared
+    return link_not_valid(old_form=True)
+
+
+@bp.route("/", methods=["GET", "POST"])
+@public
+def setup() -> str | tuple[str, int]:
     session = db()
+    if request.query_string:
+        return link_not_valid(old_form=True)
+    if setup_complete(session):
+        return link_not_valid()
+    if "org_name" not in request.form:
+        code_form = SetupCodeForm()
+        if not code_form.validate_on_submit():
+            status = 400 if code_form.is_submitted() else 200
+            return render_template("setup/code.html", form=code_form), status
+        token = (code_form.token.data or "").strip()
+        try:
+            check_token(session, token)
+        except SetupUnavailable:
+            return link_not_valid()
+        form = SetupForm(formdata=None)
+        form.token.data = token
+        return render_template("setup/setup.html", form=form)
+    form = SetupForm()
+    token = form.token.data or ""
     try:
         check_token(session, token)
     except SetupUnavailable:
         return link_not_valid()
-    form = SetupForm()
     if form.validate_on_submit():
         slug = (form.org_slug.data or "").strip().lower() or suggest_slug(form.org_name.data or "")
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, Field, PasswordField, StringField
+from wtforms import BooleanField, EmailField, Field, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from whistle.staff.passwords import policy_problems
@@ -66,7 +66,24 @@ class PasswordChangeForm(FlaskForm):
         meets_policy(field, email=self.owner_email, name=self.owner_name)
 
 
+class InvitationCodeForm(FlaskForm):
+    """The invitation's secret, posted in the body: the link carries it after ``#``, which
+    the browser never sends; the page's script moves it here (whistle/static/fragment.js), or
+    the person pastes it."""
+
+    token = StringField(
+        _l("Invitation code"),
+        validators=[DataRequired(REQUIRED), Length(max=100)],
+        description=_l(
+            "The part of the invitation link after the # sign. Your browser fills it in when "
+            "you open the link; if not, copy it from the e-mail or message."
+        ),
+    )
+
+
 class AcceptInvitationForm(FlaskForm):
+    # The invitation's secret again, in the body (never in the address): see InvitationCodeForm.
+    token = HiddenField(validators=[DataRequired(REQUIRED), Length(max=100)])
     display_name = StringField(
         _l("Your name"),
         validators=[Length(max=200)],
@@ -78,15 +95,16 @@ class AcceptInvitationForm(FlaskForm):
         description=_l("At least 12 characters. A few unrelated words make a good password."),
     )
     confirm = PasswordField(_l("Repeat the password"))
-    # Set by the view: the invited address, and whether it already has an account (whose
-    # password is only checked, not chosen).
+    # Set by the view: the invited address (the policy refuses a password containing it).
     invited_email = ""
-    existing = False
 
     def validate_password(self, field: Field) -> None:
-        if not self.existing:
-            meets_policy(field, email=self.invited_email, name=self.display_name.data or "")
+        meets_policy(field, email=self.invited_email, name=self.display_name.data or "")
 
     def validate_confirm(self, field: Field) -> None:
-        if not self.existing and field.data != self.password.data:
+        if field.data != self.password.data:
             raise ValidationError(_l("The two passwords are not the same."))
+
+
+class JoinForm(FlaskForm):
+    """Accepting an invitation from one's own start page (CSRF only)."""

@@ -2,9 +2,18 @@
 
 Only a SHA-256 of the link's token is stored (256 random bits need no slow hash), the link
 works once and for ``INVITATION_DAYS``, and inviting an address again retires its older
-link. A new address becomes a user with a password (and a key pair when a role needs one); an
-existing account gains the roles by giving its own password, counted like a sign-in failure
-when wrong (whistle/staff/auth.py).
+link. The token travels in the link's fragment (``/staff/invitation#...``), which a browser
+never sends, and reaches the server only in a form's body: no access log, proxy log or
+Referer carries it (whistle/staff/views/invitations.py).
+
+One account serves every organisation a person works for (DESIGN.md, "Organisations"). An
+administrator of one organisation must learn nothing about the accounts of another, so
+inviting answers the same whether the address has an account elsewhere or not, and the
+invitation page looks the same too. A new address becomes a user with the password chosen on
+that page (and a key pair when a role needs one). An address that already has an account
+joins from that account: signed in as usual (password and code), the person finds the
+invitation on their start page (:func:`waiting_for`, :func:`join_with_account`), so the link
+never checks, and so never reveals, anyone's password.
 """
 
 from __future__ import annotations
@@ -26,24 +35,8 @@ from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work
 from whistle.core.models import Invitation, Membership, Organisation, Role, User
 from whistle.core.refusals import Refused
-from whistle.staff.auth import (
-    KEY_ROLES,
-    PAUSED,
-    PasswordChecked,
-    check_password,
-    count_failure,
-    dummy_hash,
-    is_paused,
-)
-from whistle.staff.passwords import (
-    PasswordMatch,
-    PasswordRejected,
-    check_password_hash,
-    check_policy,
-    hash_password,
-    rehash_password,
-    verify_password,
-)
+from whistle.staff.auth import KEY_ROLES, PasswordChecked, check_password
+from whistle.staff.passwords import PasswordRejected, check_policy, hash_password
 
 INVITATION_DAYS = 7
 
@@ -142,6 +135,12 @@ def invitation_roles(invitation: Invitation) -> list[Role]:
     return [Role(r) for r in invitation.roles.split(",") if r]
 
 
+HAS_ACCOUNT = _l(
+    "This address already has an account on this service. Sign in with it as usual: the "
+    "invitation waits for you on your start page."
+)
+
+
 def accept_invitation(
     session: Session,
     clock: Clock,
@@ -151,85 +150,108 @@ def accept_invitation(
     password: str,
     argon2: Argon2Params,
 ) -> PasswordChecked:
-    """Join with the invitation. Commits.
+    """Join with the invitation as a new user, with this name and password (and a key pair
+    when a role needs one). Commits; the result leads to TOTP enrolment.
 
-    A new address becomes a user with this password (and a key pair when a role needs one);
-    an address that already has an account must give that account's password, and gains the
-    roles. The result leads to TOTP enrolment (new users) or the code step.
+    An address that already has an account is refused (:data:`HAS_ACCOUNT`): it joins from
+    that account (:func:`join_with_account`), and no password of it is checked here.
     """
     with unit_of_work(session):
         invitation = find_invitation(session, clock, token)
         roles = invitation_roles(invitation)
-        now = clock.now()
-        user = session.scalar(select(User).where(User.email == invitation.email))
-        if user is None:
-            name = display_name.strip()
-            if not 1 <= len(name) <= 200:
-                raise Refused("display_name", _l("Give your name."))
-            try:
-                check_policy(password, email=invitation.email, name=name)
-            except PasswordRejected as exc:
-                raise Refused("password", exc.message) from None
-            private_key = PrivateKey.generate() if set(roles) & KEY_ROLES else None
-            user = User(
-                email=invitation.email,
-                display_name=name,
-                password_hash=hash_password(password, argon2),
-                public_key=private_key.public_key().to_bytes() if private_key else None,
-                wrapped_private_key=(
-                    wrap_private_key(private_key, password, argon2) if private_key else None
-                ),
-                is_active=True,
-                created_at=now,
-                failed_sign_ins=0,
-            )
-            session.add(user)
-            session.flush()
-        else:
-            if not user.is_active:
-                raise InvitationUnavailable
-            # The invitation page checks the account's password, so it counts failures and
-            # honours the pause exactly like the sign-in page: it must not become a way round it.
-            if is_paused(user, now):
-                verify_password(dummy_hash(argon2), password)
-                raise Refused("password", PAUSED)
-            match = check_password_hash(user.password_hash, password)
-            if match is PasswordMatch.RIGHT_REHASH:
-                user.password_hash = rehash_password(user.password_hash, password, argon2)
-            if match is PasswordMatch.WRONG:
-                count_failure(session, clock, user, "invitation")
-                if is_paused(user, now):
-                    raise Refused("password", PAUSED)
-                raise Refused("password", _l("This is not the password of your account."))
-        held = set(
-            session.scalars(
-                select(Membership.role).where(
-                    Membership.org_id == invitation.org_id, Membership.user_id == user.id
-                )
-            )
+        if session.scalar(select(User.id).where(User.email == invitation.email)) is not None:
+            raise Refused("password", HAS_ACCOUNT)
+        name = display_name.strip()
+        if not 1 <= len(name) <= 200:
+            raise Refused("display_name", _l("Give your name."))
+        try:
+            check_policy(password, email=invitation.email, name=name)
+        except PasswordRejected as exc:
+            raise Refused("password", exc.message) from None
+        private_key = PrivateKey.generate() if set(roles) & KEY_ROLES else None
+        user = User(
+            email=invitation.email,
+            display_name=name,
+            password_hash=hash_password(password, argon2),
+            public_key=private_key.public_key().to_bytes() if private_key else None,
+            wrapped_private_key=(
+                wrap_private_key(private_key, password, argon2) if private_key else None
+            ),
+            is_active=True,
+            created_at=clock.now(),
+            failed_sign_ins=0,
         )
-        for role in roles:
-            if role.value not in held:
-                session.add(
-                    Membership(org_id=invitation.org_id, user_id=user.id, role=role, created_at=now)
-                )
-        invitation.used_at = now
-        audit.record(
-            session,
-            clock,
-            action="user.invitation_accepted",
-            org_id=invitation.org_id,
-            actor_user_id=user.id,
-            detail={"invitation": invitation.id},
-        )
+        session.add(user)
         session.flush()
-        private = None
-        if user.wrapped_private_key is None and set(roles) & KEY_ROLES:
-            # An existing account (an admin, say) becomes a handler: its key pair is made now,
-            # from the password just given.
-            private = PrivateKey.generate()
-            user.public_key = private.public_key().to_bytes()
-            user.wrapped_private_key = wrap_private_key(private, password, argon2)
-    if private is not None:
-        return PasswordChecked(user=user, private_key=private)
+        _join(session, clock, invitation, user)
     return check_password(session, clock, user.email, password, argon2=argon2)
+
+
+def _join(session: Session, clock: Clock, invitation: Invitation, user: User) -> None:
+    """Give ``user`` the invitation's roles, use the invitation up, audit it."""
+    now = clock.now()
+    held = set(
+        session.scalars(
+            select(Membership.role).where(
+                Membership.org_id == invitation.org_id, Membership.user_id == user.id
+            )
+        )
+    )
+    for role in invitation_roles(invitation):
+        if role.value not in held:
+            session.add(
+                Membership(org_id=invitation.org_id, user_id=user.id, role=role, created_at=now)
+            )
+    invitation.used_at = now
+    audit.record(
+        session,
+        clock,
+        action="user.invitation_accepted",
+        org_id=invitation.org_id,
+        actor_user_id=user.id,
+        detail={"invitation": invitation.id},
+    )
+    session.flush()
+
+
+def waiting_for(session: Session, clock: Clock, user: User) -> list[tuple[Invitation, str]]:
+    """The open invitations to ``user``'s own address, with each organisation's name, oldest
+    first: what their start page offers to accept."""
+    rows = session.execute(
+        select(Invitation, Organisation.name)
+        .join(Organisation, Organisation.id == Invitation.org_id)
+        .where(
+            Invitation.email == user.email,
+            Invitation.used_at.is_(None),
+            Invitation.expires_at > clock.now(),
+            Organisation.is_active.is_(True),
+        )
+        .order_by(Invitation.created_at, Invitation.id)
+    ).all()
+    return [(invitation, str(name)) for invitation, name in rows]
+
+
+def join_with_account(session: Session, clock: Clock, user_id: int, invitation_id: int) -> bool:
+    """The signed-in user ``user_id`` accepts an open invitation to their own address. Commits.
+
+    :class:`InvitationUnavailable` for an invitation to another address, or one used, withdrawn
+    or expired. Returns True when a role now needs a key pair the account does not have yet
+    (an administrator becoming a handler): it is made from the password at the next sign-in
+    (whistle/staff/auth.py), so the person signs in again.
+    """
+    with unit_of_work(session):
+        user = session.get(User, user_id)
+        invitation = session.get(Invitation, invitation_id)
+        if (
+            user is None
+            or invitation is None
+            or invitation.email != user.email
+            or invitation.used_at is not None
+            or invitation.expires_at <= clock.now()
+            or not user.is_active
+        ):
+            raise InvitationUnavailable
+        _join(session, clock, invitation, user)
+        return bool(set(invitation_roles(invitation)) & KEY_ROLES) and (
+            user.wrapped_private_key is None
+        )

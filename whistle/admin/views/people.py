@@ -1,5 +1,5 @@
 """The console's People page: everyone with a role in the organisation, inviting someone
-(the link is shown once, and mailed if mail is set up), withdrawing an open invitation,
+(the link is mailed if mail is set up, and shown once otherwise), withdrawing an open invitation,
 changing roles, deactivating and reactivating an account, resetting two-step sign-in.
 
 Each view parses its form and calls :mod:`whistle.admin.people` (or
@@ -52,6 +52,7 @@ def _users_page(
     failed: int | None = None,
     refusal: object = None,
     issued_link: str | None = None,
+    sent_to: str | None = None,
     mail_state: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
@@ -80,6 +81,7 @@ def _users_page(
         withdraw_form=forms.get("withdraw") or WithdrawForm(formdata=None),
         invitations=invitations,
         issued_link=issued_link,
+        sent_to=sent_to,
         mail_state=mail_state,
         role_labels={r.value: label for r, label in ROLE_LABELS.items()},
         Role=Role,
@@ -124,11 +126,18 @@ def users(slug: str) -> tuple[str, int]:
     except Refused as exc:
         show_refusal(form, exc)
         return _users_page(ctx, invite_form=form, status=400)
-    link = url_for("staff.accept", token=issued.token, _external=True)
+    # The secret goes after "#": a browser never sends that part, so no access log, proxy
+    # log or Referer holds it (whistle/staff/views/invitations.py).
+    link = url_for("staff.invitation", _external=True) + "#" + issued.token
+    mail_state = _mail_invitation(ctx, issued.invitation.email, link)
+    # Mailed, the link goes to the person only: the administrator never holds it, so cannot
+    # use it themselves, nor try it to see whether the address has an account elsewhere.
+    # The answer is the same either way (whistle/staff/invitations.py).
     return _users_page(
         ctx,
-        issued_link=link,
-        mail_state=_mail_invitation(ctx, issued.invitation.email, link),
+        issued_link=None if mail_state == "sent" else link,
+        sent_to=issued.invitation.email if mail_state == "sent" else None,
+        mail_state=mail_state,
     )
 
 

@@ -57,7 +57,14 @@ def locale() -> str:
 @bp.get("/")
 @public
 def index() -> Response | str:
+    """The bare address. Unless the deployment lists its organisations
+    (``list_organisations``), it names none and gives no count, not even by leading to the
+    only one: a reporter comes with their organisation's own address."""
     session = db()
+    if not runtime().settings.list_organisations:
+        if not setup_complete(session):
+            return render_template("reporting/not_ready.html", setup_done=False)
+        return render_template("reporting/find_your_page.html")
     orgs = active_organisations(session)
     if len(orgs) == 1:
         return redirect(url_for("reporting.start", slug=orgs[0].slug))

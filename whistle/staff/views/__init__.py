@@ -12,11 +12,10 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from whistle.core.labels import ROLE_LABELS
-from whistle.core.models import Organisation, Role, User
+from whistle.core.models import Organisation, Role
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.keys import first_use
@@ -35,17 +34,15 @@ from whistle.staff.auth import (
     start_enrolment,
 )
 from whistle.staff.forms import (
-    AcceptInvitationForm,
     CodeForm,
     ConfidentialityForm,
+    JoinForm,
     PasswordChangeForm,
     SignInForm,
 )
 from whistle.staff.invitations import (
-    InvitationUnavailable,
-    accept_invitation,
-    find_invitation,
     invitation_roles,
+    waiting_for,
 )
 from whistle.staff.totp import provisioning_uri, secret_text
 from whistle.web import staff_session
@@ -118,6 +115,7 @@ def sign_in() -> Response | str:
         form=form,
         ended=request.args.get("ended") == "1",
         signed_out=request.args.get("signed_out") == "1",
+        joined=request.args.get("joined") == "1",
     )
 
 
@@ -270,6 +268,12 @@ def home() -> Response | str:
         Role=Role,
         awaiting=awaiting,
         lead_notices=certification_lead_notices(organisations),
+        invitations=[
+            (found, org_name, [ROLE_LABELS[r] for r in invitation_roles(found)])
+            for found, org_name in waiting_for(session, runtime().clock, staff.user)
+        ],
+        join_form=JoinForm(formdata=None),
+        joined=request.args.get("joined") == "1",
     )
 
 
@@ -333,74 +337,6 @@ def password() -> Response | str:
     )
 
 
-@bp.route("/invitation/<token>", methods=["GET", "POST"])
-@public
-def accept(token: str) -> Response | str | tuple[str, int]:
-    session = db()
-    rt = runtime()
-    try:
-        invitation = find_invitation(session, rt.clock, token)
-    except InvitationUnavailable:
-        return _invitation_unavailable()
-    existing = session.scalar(select(User).where(User.email == invitation.email))
-    form = AcceptInvitationForm()
-    form.invited_email, form.existing = invitation.email, existing is not None
-    form.display_name.description = _name_seen_by(invitation_roles(invitation))
-    if form.validate_on_submit():
-        try:
-            checked = accept_invitation(
-                session,
-                rt.clock,
-                token,
-                display_name=form.display_name.data or "",
-                password=form.password.data or "",
-                argon2=rt.argon2,
-            )
-        except Refused as exc:
-            show_refusal(form, exc)
-        except InvitationUnavailable:
-            return _invitation_unavailable()
-        except SignInRefused as exc:
-            # The roles were added; only signing in failed (a paused account, say).
-            form.password.errors = [_refusal(exc)]
-        else:
-            staff_session.start_pending(checked.user, checked.private_key)
-            step = "staff.code" if is_enrolled(checked.user) else "staff.enrol"
-            return redirect(url_for(step), code=303)
-    return render_template(
-        "staff/accept.html",
-        form=form,
-        invitation=invitation,
-        organisation=session.get(Organisation, invitation.org_id),
-        roles=[ROLE_LABELS[r] for r in invitation_roles(invitation)],
-        existing=existing is not None,
-    )
-
-
-def _invitation_unavailable() -> tuple[str, int]:
-    """A used, withdrawn, expired or mistyped invitation link: why, and what to do."""
-    return render_template("staff/invitation_unavailable.html"), 404
-
-
-NAME_SEEN_BY_REPORTERS = _l(
-    "As colleagues know you. Reporters see it too: the report form lists the handlers and "
-    "unit leads by name, so that a reporter can keep someone out of their case."
-)
-NAME_NOT_SEEN_BY_REPORTERS = _l(
-    "As colleagues know you. Reporters do not see it (they see the names of handlers and unit "
-    "leads only, so that they can keep someone out of their case)."
-)
-
-
-def _name_seen_by(roles: list[Role]) -> object:
-    """What the invitation page says about who sees the name: reporters see handlers' and
-    leads' names on the report form and in the mailbox (to keep one out of their case),
-    never counsel's, auditors' or administrators'."""
-    if {Role.HANDLER, Role.LEAD} & set(roles):
-        return NAME_SEEN_BY_REPORTERS
-    return NAME_NOT_SEEN_BY_REPORTERS
-
-
 def _duration(minutes: int) -> str:
     """A session's lifetime in words: whole hours as hours, anything else in minutes."""
     if minutes % 60 == 0:
@@ -421,3 +357,7 @@ def staff_context() -> dict[str, object]:
         "session_lifetime": _duration(rt.settings.staff_session_max_minutes),
         "session_ends_seconds": max(0, int(ends_in)),
     }
+
+
+# The invitation pages (whistle/staff/views/invitations.py) add their routes to ``bp``.
+from whistle.staff.views import invitations  # noqa: E402, F401
