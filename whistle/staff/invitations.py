@@ -26,14 +26,14 @@ from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work
 from whistle.core.models import Invitation, Membership, Organisation, Role, User
 from whistle.core.refusals import Refused
+from whistle.core.throttle import seconds
+from whistle.staff import sign_in_delay
 from whistle.staff.auth import (
     KEY_ROLES,
-    PAUSED,
     PasswordChecked,
-    check_password,
-    count_failure,
-    dummy_hash,
-    is_paused,
+    record_failure,
+    unlock,
+    wait_message,
 )
 from whistle.staff.passwords import (
     PasswordMatch,
@@ -42,7 +42,6 @@ from whistle.staff.passwords import (
     check_policy,
     hash_password,
     rehash_password,
-    verify_password,
 )
 
 INVITATION_DAYS = 7
@@ -150,6 +149,8 @@ def accept_invitation(
     display_name: str,
     password: str,
     argon2: Argon2Params,
+    throttle_key: bytes,
+    address: str | None,
 ) -> PasswordChecked:
     """Join with the invitation. Commits.
 
@@ -157,8 +158,15 @@ def accept_invitation(
     an address that already has an account must give that account's password, and gains the
     roles. The result leads to TOTP enrolment (new users) or the code step.
     """
+    # The invitation page checks an existing account's password, so it counts like the
+    # sign-in page (whistle/staff/sign_in_delay.py): it must not become a way round it.
+    email = find_invitation(session, clock, token).email
+    wait = sign_in_delay.begin(session, throttle_key, email, address, seconds(clock.now()))
+    if wait:
+        raise Refused("password", wait_message(wait, clock.now()))
     with unit_of_work(session):
         invitation = find_invitation(session, clock, token)
+        organisation = session.get(Organisation, invitation.org_id)
         roles = invitation_roles(invitation)
         now = clock.now()
         user = session.scalar(select(User).where(User.email == invitation.email))
@@ -167,7 +175,12 @@ def accept_invitation(
             if not 1 <= len(name) <= 200:
                 raise Refused("display_name", _l("Give your name."))
             try:
-                check_policy(password, email=invitation.email, name=name)
+                check_policy(
+                    password,
+                    email=invitation.email,
+                    name=name,
+                    organisation=organisation.name if organisation else "",
+                )
             except PasswordRejected as exc:
                 raise Refused("password", exc.message) from None
             private_key = PrivateKey.generate() if set(roles) & KEY_ROLES else None
@@ -181,25 +194,17 @@ def accept_invitation(
                 ),
                 is_active=True,
                 created_at=now,
-                failed_sign_ins=0,
             )
             session.add(user)
             session.flush()
         else:
             if not user.is_active:
                 raise InvitationUnavailable
-            # The invitation page checks the account's password, so it counts failures and
-            # honours the pause exactly like the sign-in page: it must not become a way round it.
-            if is_paused(user, now):
-                verify_password(dummy_hash(argon2), password)
-                raise Refused("password", PAUSED)
             match = check_password_hash(user.password_hash, password)
             if match is PasswordMatch.RIGHT_REHASH:
                 user.password_hash = rehash_password(user.password_hash, password, argon2)
             if match is PasswordMatch.WRONG:
-                count_failure(session, clock, user, "invitation")
-                if is_paused(user, now):
-                    raise Refused("password", PAUSED)
+                record_failure(session, clock, user, "invitation")
                 raise Refused("password", _l("This is not the password of your account."))
         held = set(
             session.scalars(
@@ -230,6 +235,7 @@ def accept_invitation(
             private = PrivateKey.generate()
             user.public_key = private.public_key().to_bytes()
             user.wrapped_private_key = wrap_private_key(private, password, argon2)
+    sign_in_delay.password_right(session, throttle_key, email, address, seconds(clock.now()))
     if private is not None:
         return PasswordChecked(user=user, private_key=private)
-    return check_password(session, clock, user.email, password, argon2=argon2)
+    return unlock(session, clock, user.email, password, argon2=argon2)
