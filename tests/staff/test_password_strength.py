@@ -31,7 +31,7 @@ def test_common_patterns_of_twelve_characters_are_refused_with_reasons(
 def test_the_persons_own_words_count_as_guessable(app: Flask) -> None:
     """Strong for a stranger, weak for the person whose organisation's name it is built on."""
     built_on_own = "testfirmaaarhusafdeling"
-    with app.test_request_context():
+    with app.test_request_context(headers={"Accept-Language": "en"}):
         own = [
             str(p)
             for p in policy_problems(
