@@ -177,30 +177,30 @@ def waiting(session: Session, secret: bytes, policy: Policy, value: str, now: in
     """Seconds ``value`` must still wait in ``policy``'s scope (0: it may try); counts
     nothing. For telling a person, never to decide: deciding is :func:`attempt`'s."""
     key = hashed(secret, policy.scope, value)
-    found = session.scalar(
-        select(ThrottleEntry.wait_until).where(
-            ThrottleEntry.scope == policy.scope, ThrottleEntry.key == key
-        )
-    )
-    if found is None:
+    with unit_of_work(session):  # a read, ended at once (no snapshot held into a write)
         found = session.scalar(
             select(ThrottleEntry.wait_until).where(
-                ThrottleEntry.scope == policy.scope, ThrottleEntry.key == _bucket(secret, key)
+                ThrottleEntry.scope == policy.scope, ThrottleEntry.key == key
             )
         )
-    session.rollback()
+        if found is None:
+            found = session.scalar(
+                select(ThrottleEntry.wait_until).where(
+                    ThrottleEntry.scope == policy.scope, ThrottleEntry.key == _bucket(secret, key)
+                )
+            )
     return max(0, int(found) - now) if found is not None else 0
 
 
 def hits_in_window(session: Session, secret: bytes, policy: Policy, value: str, now: int) -> int:
     """The attempts counted for ``value`` in its current window (0 once it has passed)."""
     key = hashed(secret, policy.scope, value)
-    found = session.execute(
-        select(ThrottleEntry.hits, ThrottleEntry.window_start).where(
-            ThrottleEntry.scope == policy.scope, ThrottleEntry.key == key
-        )
-    ).first()
-    session.rollback()
+    with unit_of_work(session):  # a read, ended at once (no snapshot held into a write)
+        found = session.execute(
+            select(ThrottleEntry.hits, ThrottleEntry.window_start).where(
+                ThrottleEntry.scope == policy.scope, ThrottleEntry.key == key
+            )
+        ).first()
     if found is None or found.window_start <= now - policy.window:
         return 0
     return int(found.hits)
