@@ -74,7 +74,6 @@ def create_app(
     from whistle.registers import views as registers_views
     from whistle.reporting.views import mailbox, receipt_check
     from whistle.reporting.views import report as reporting
-    from whistle.reporting.views.throttles import init_throttles
     from whistle.rights import views as rights_views
     from whistle.setup import views as setup
     from whistle.staff import views as staff
@@ -92,7 +91,6 @@ def create_app(
     init_login(app)
     init_templating(app)
     init_errors(app)
-    init_throttles(app)
     app.before_request(enforce_login)
     app.register_blueprint(health.bp)
     app.register_blueprint(setup.bp)

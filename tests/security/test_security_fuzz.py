@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,11 @@ from tests.steps.security_world import (
 )
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
+from whistle.reporting import code_attempts
 from whistle.reporting.receipts import ReceiptStatement, ReportProof, parse_receipt, sign_receipt
-from whistle.reporting.views.throttles import ReporterThrottles
+from whistle.reporting.views import throttles as reporter_throttles
 from whistle.staff import totp
 from whistle.web.forms import parse_id
-from whistle.web.throttle import SlidingWindowLimiter
 
 EXAMPLES = 25
 FUZZ = settings(
@@ -155,13 +156,22 @@ def fresh_token(visitors: Visitors, target: Target) -> str:
 
 
 @pytest.fixture
-def visitors(app: Flask, session: Session, clock: FixedClock, world: authorisation.World) -> Any:
+def visitors(
+    app: Flask,
+    session: Session,
+    clock: FixedClock,
+    world: authorisation.World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
     found = add_visitors(app, session, clock, world)
     # Throttles would answer 429 after a few posts and hide the handlers behind them.
-    unlimited = SlidingWindowLimiter(limit=10**9, window=1)
-    app.extensions["whistle.reporter_throttles"] = ReporterThrottles(
-        code=unlimited, code_all=unlimited, submission=unlimited
-    )
+    for module, name in (
+        (reporter_throttles, "SUBMISSION"),
+        (reporter_throttles, "REPLY"),
+        (code_attempts, "ADDRESS"),
+        (code_attempts, "ADDRESS_UNDER_ATTACK"),
+    ):
+        monkeypatch.setattr(module, name, replace(getattr(module, name), free=10**9))
     return found
 
 

@@ -25,7 +25,7 @@ from whistle.core.clock import FixedClock
 SESSION_ENDED = "Your session has ended"
 TOO_SHORT = "Use at least 12 characters."
 HAS_NAME = "The password must not contain your name or e-mail address."
-TOO_SIMPLE = "This password is too common or too simple. Choose another."
+TOO_SIMPLE = "This password would be too easy to guess."
 NOT_THE_SAME = "The two passwords are not the same."
 
 

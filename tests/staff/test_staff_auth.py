@@ -48,7 +48,7 @@ from whistle.staff.views import qr_svg
 
 WRONG_PASSWORD = "The e-mail address or the password is wrong."
 WRONG_CODE = "The code is wrong or has expired."
-PAUSED = "Sign-in to this account is paused for 15 minutes."
+WAIT = "Too many failed attempts. Nothing was checked: try again in 15 seconds"
 SESSION_ENDED = "Your session has ended"
 STAFF_LIFETIME = vault.Lifetime(idle=timedelta(minutes=15), absolute=timedelta(hours=8))
 NEW_PASSWORD = "blaa-hest-danser-tango-i-regnvejr"
@@ -271,8 +271,8 @@ def test_codes_one_step_off_work_and_two_steps_off_do_not(
 # --- throttling -----------------------------------------------------------------------------
 
 
-def test_five_failures_pause_the_account_for_fifteen_minutes(
-    app: Flask, clock: FixedClock, unit: Unit, db: Session
+def test_after_five_failures_the_account_waits_and_is_never_locked(
+    app: Flask, clock: FixedClock, unit: Unit
 ) -> None:
     hanne = browser(app, clock, unit.handlers[0])
     for _ in range(3):
@@ -284,13 +284,12 @@ def test_five_failures_pause_the_account_for_fifteen_minutes(
         hanne.submit("/staff/sign-in/code", {"code": wrong_code(hanne)}), "code"
     )
     fifth = hanne.submit("/staff/sign-in/code", {"code": wrong_code(hanne)})
-    assert PAUSED in field_errors(fifth, "code")
-    assert hanne.get("/staff/sign-in/code").status_code == 303, "the half session ended"
+    assert WRONG_CODE in field_errors(fifth, "code")
 
-    # Now even the right password (and the right code) is refused, with the pause named.
-    paused = enter_password(hanne)
+    # Now even the right password is not checked until the wait is over, and it says so.
+    paused = enter_password(browser(app, clock, unit.handlers[0]))
     assert paused.status_code == 200
-    assert PAUSED in field_errors(paused, "password")
+    assert WAIT in field_errors(paused, "password")
     assert not is_signed_in(hanne)
 
     # A colleague is not affected.
@@ -298,15 +297,13 @@ def test_five_failures_pause_the_account_for_fifteen_minutes(
     assert henrik.sign_in().status_code == 303
     assert is_signed_in(henrik)
 
-    clock.advance(timedelta(minutes=14))
-    assert PAUSED in field_errors(enter_password(hanne), "password")
-    clock.advance(timedelta(minutes=1))
+    # Her wait (15 seconds) is over once his sign-in has moved the clock to his next code.
+    hanne = browser(app, clock, unit.handlers[0])
     assert hanne.sign_in().status_code == 303
     assert is_signed_in(hanne)
-    assert user(db, unit.handlers[0].user.id).failed_sign_ins == 0
 
 
-def test_a_pause_stops_someone_already_past_the_password_step(
+def test_a_wait_stops_someone_already_past_the_password_step(
     app: Flask, clock: FixedClock, unit: Unit
 ) -> None:
     hanne = browser(app, clock, unit.handlers[0])
@@ -314,8 +311,10 @@ def test_a_pause_stops_someone_already_past_the_password_step(
     guesser = browser(app, clock, unit.handlers[0])
     for _ in range(5):
         enter_password(guesser, "wrong-password-xyz")
-    late = hanne.submit("/staff/sign-in/code", {"code": hanne.current_code()})
-    assert PAUSED in field_errors(late, "code")
+    assert hanne.staff.totp_secret is not None
+    now_shown = totp.code_at(hanne.staff.totp_secret, clock.now())
+    late = hanne.submit("/staff/sign-in/code", {"code": now_shown})
+    assert "Too many failed attempts" in field_errors(late, "code")
     assert not is_signed_in(hanne)
 
 
@@ -342,14 +341,31 @@ def test_failures_in_parallel_requests_are_all_counted(
         # One request has loaded her row (as the code step does) when four failed attempts
         # land through other requests; its own failure must make the fifth, not the first.
         loaded = slow_request.get_one(User, hanne.user.id)
+        key = runtime(app).throttle_key
         for _ in range(4):
             with pytest.raises(SignInRefused):
-                check_password(others, clock, hanne.user.email, "wrong-password-xyz", argon2=ARGON2)
+                check_password(
+                    others,
+                    clock,
+                    hanne.user.email,
+                    "wrong-password-xyz",
+                    argon2=ARGON2,
+                    throttle_key=key,
+                    address=None,
+                )
         with pytest.raises(SignInRefused) as refused:
-            check_code(slow_request, clock, loaded, "000000", instance_key=instance_key)
-        assert refused.value.blocked
+            check_code(
+                slow_request,
+                clock,
+                loaded,
+                "000000",
+                instance_key=instance_key,
+                throttle_key=key,
+                address=None,
+            )
+        assert not refused.value.wait, "the fifth attempt is checked, the sixth waits"
     member = browser(app, clock, hanne)
-    assert PAUSED in field_errors(enter_password(member), "password")
+    assert WAIT in field_errors(enter_password(member), "password")
 
 
 # --- enrolment ------------------------------------------------------------------------------
@@ -619,8 +635,8 @@ def test_the_current_password_must_be_right(
     ("new", "confirm", "field", "message"),
     [
         ("kort-ord", None, "new", "Use at least 12 characters."),
-        ("password1234", None, "new", "This password is too common or too simple."),
-        ("aaaaaaaaaaaaaaaa", None, "new", "This password is too common or too simple."),
+        ("password1234", None, "new", "This password would be too easy to guess."),
+        ("aaaaaaaaaaaaaaaa", None, "new", "This password would be too easy to guess."),
         ("Hanne Handler er mig", None, "new", "must not contain your name or e-mail"),
         (TEST_PASSWORD, None, "new", "Choose a password different from the current one."),
         (NEW_PASSWORD, NEW_PASSWORD + "x", "confirm", "The two passwords are not the same."),
@@ -647,7 +663,7 @@ def test_the_new_password_must_meet_the_policy(
     assert after.password_changed_at is None
 
 
-def test_guessing_the_current_password_pauses_the_account(
+def test_guessing_the_current_password_makes_the_account_wait(
     app: Flask, clock: FixedClock, unit: Unit, db: Session
 ) -> None:
     hanne = browser(app, clock, unit.handlers[0])
@@ -656,11 +672,11 @@ def test_guessing_the_current_password_pauses_the_account(
         page = change_password(hanne, "a-guess-at-her-password", NEW_PASSWORD)
         assert field_errors(page, "current") == "This is not your current password."
     fifth = change_password(hanne, "a-guess-at-her-password", NEW_PASSWORD)
-    assert PAUSED in field_errors(fifth, "current")
+    assert field_errors(fifth, "current") == "This is not your current password."
     right = change_password(hanne, TEST_PASSWORD, NEW_PASSWORD)
-    assert PAUSED in field_errors(right, "current")
+    assert WAIT in field_errors(right, "current")
     assert user(db, unit.handlers[0].user.id).password_changed_at is None
-    assert PAUSED in field_errors(enter_password(browser(app, clock, unit.handlers[0])), "password")
+    assert WAIT in field_errors(enter_password(browser(app, clock, unit.handlers[0])), "password")
 
 
 def test_after_a_change_only_the_new_password_works_and_the_key_still_opens(
@@ -768,7 +784,7 @@ def test_an_invited_person_joins_with_their_roles_and_a_key_pair(
     ]:
         refused = accept_link(testa, link, fields)
         assert refused.status_code == 200
-        assert field_errors(refused, field) == message
+        assert field_errors(refused, field).startswith(message)
         db.expire_all()
         assert db.scalar(select(User).where(User.email == INVITEE)) is None
 

@@ -234,7 +234,7 @@ def test_the_sweep_removes_every_ended_session_and_nothing_live(
     result = app.test_cli_runner().invoke(cli, ["sessions", "sweep"])
 
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "swept 5 ended sessions"
+    assert result.output.strip() == "swept 5 ended sessions, 0 expired throttle counts"
     after = copy_of_the_database(session)
     for name, (_created, kind, _active, ends) in plan.items():
         if ends:
@@ -248,7 +248,7 @@ def test_the_sweep_removes_every_ended_session_and_nothing_live(
     session.commit()
     assert len(after) == 3
     again = app.test_cli_runner().invoke(cli, ["sessions", "sweep"])
-    assert again.output.strip() == "swept 0 ended sessions"
+    assert again.output.strip() == "swept 0 ended sessions, 0 expired throttle counts"
 
 
 def test_a_copied_cookie_and_a_database_copy_after_the_sweep_open_nothing(
@@ -267,7 +267,7 @@ def test_a_copied_cookie_and_a_database_copy_after_the_sweep_open_nothing(
     )
 
     swept = app.test_cli_runner().invoke(cli, ["sessions", "sweep"])
-    assert swept.output.strip() == "swept 1 ended sessions"
+    assert swept.output.strip() == "swept 1 ended sessions, 0 expired throttle counts"
 
     later_copy = copy_of_the_database(session)
     assert open_with_cookie(stolen, later_copy) is None

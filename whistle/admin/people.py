@@ -331,8 +331,6 @@ def reactivate(session: Session, clock: Clock, org_id: int, actor_id: int, user_
         if not governs(session, actor_id, user_id):
             raise Refused("user", NOT_GOVERNED)
         user.is_active = True
-        user.failed_sign_ins = 0
-        user.sign_in_blocked_until = None
         audit.record(
             session,
             clock,

@@ -124,8 +124,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     confidentiality_ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    # Sign-in throttling per account, shared by every app process (REQUIREMENTS: "login
-    # throttling per account"): failures in a row, and until when sign-in is refused.
+    # Unused since revision 0021: sign-in failures are counted in ``throttles`` (per account
+    # and per address, whistle/staff/sign_in_delay.py). Kept until nothing writes them (bench/).
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     sign_in_blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -1064,3 +1064,38 @@ def _keep_due_rank(_mapper: Any, _connection: Any, case: Case) -> None:
         case.feedback_due,
         case.feedback_on,
     )
+
+
+class ThrottleEntry(Base):
+    """One throttle's count for one key (whistle/core/throttle.py), shared by every app process
+    and machine and kept across restarts.
+
+    ``key`` is a keyed hash (HMAC-SHA256 under a key derived from the instance key, truncated
+    to 16 bytes) of what is counted: a client address, an account's e-mail address, an
+    organisation. Without the instance folder the table cannot be tested against a guessed
+    address. Times are whole Unix seconds, so the counting is the same integer arithmetic in
+    one SQL statement on SQLite and PostgreSQL; ``expires_at`` is when the row says nothing any
+    more and may be pruned.
+    """
+
+    __tablename__ = "throttles"
+    __table_args__ = (Index("ix_throttles_expires_at", "expires_at"),)
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[int] = mapped_column(BigInteger)
+    wait_until: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsedTotpStep(Base):
+    """A TOTP time step that signed a user in: the primary key makes a code good for one
+    sign-in, even when two sessions send it at the same moment (whistle/staff/auth.py)."""
+
+    __tablename__ = "used_totp_steps"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

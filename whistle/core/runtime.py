@@ -15,6 +15,7 @@ from crypto import Argon2Params
 from whistle.core.clock import Clock
 from whistle.core.keystore import KeyStore
 from whistle.core.settings import Settings
+from whistle.core.throttle import derive_key
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,12 @@ class Runtime:
     clock: Clock
     # Key-encryption keys, outside the database (whistle/core/keystore.py); opened on first use.
     keystore: KeyStore
+
+    @property
+    def throttle_key(self) -> bytes:
+        """The key of the throttles' keyed hashes (whistle/core/throttle.py), derived from the
+        instance key: without the instance folder the stored keys say nothing."""
+        return derive_key(self.settings.instance_key)
 
     @property
     def argon2(self) -> Argon2Params:

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
+from whistle.core import throttle
 from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
@@ -102,11 +103,13 @@ sessions_cli = AppGroup("sessions", help="Browser sessions of staff and reporter
 
 @sessions_cli.command("sweep")
 def sweep_command() -> None:
-    """Delete every session that has ended (idle, or past its absolute lifetime)."""
+    """Delete every session that has ended (idle, or past its absolute lifetime), and the
+    throttle counts that have run out."""
     rt = runtime()
     with rt.sessions() as session:
         swept = sweep_ended_sessions(session, rt.clock, rt.settings)
-    click.echo(f"swept {swept} ended sessions")
+        pruned = throttle.prune(session, throttle.seconds(rt.clock.now()))
+    click.echo(f"swept {swept} ended sessions, {pruned} expired throttle counts")
 
 
 keystore_cli = AppGroup("keystore", help="The key store: keys outside the database.")

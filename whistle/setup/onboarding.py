@@ -104,7 +104,7 @@ def complete_setup(
         if not 1 <= len(name) <= 200:
             raise Refused("admin_name", _l("Give your name."))
         try:
-            check_policy(request.password, email=email, name=name)
+            check_policy(request.password, email=email, name=name, organisation=request.org_name)
         except PasswordRejected as exc:
             raise Refused("password", exc.message) from None
 

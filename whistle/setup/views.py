@@ -79,7 +79,12 @@ class SetupForm(FlaskForm):
 
     def validate_password(self, field: Field) -> None:
         email = (self.admin_email.data or "").strip().lower()
-        meets_policy(field, email=email, name=(self.admin_name.data or "").strip())
+        meets_policy(
+            field,
+            email=email,
+            name=(self.admin_name.data or "").strip(),
+            organisation=(self.org_name.data or "").strip(),
+        )
 
     confirm = PasswordField(
         _l("Repeat the password"),

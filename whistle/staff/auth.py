@@ -8,10 +8,14 @@ establishes who someone is and unlocks their private key:
   key leaves this module only to be put in the server-side vault (whistle/core/vault.py).
 - Every user must pass a TOTP code. Until their authenticator is enrolled, a correct
   password leads only to enrolment, never into the application.
-- Failures count per account, in the database so every app process sees them: after
-  ``MAX_FAILURES`` in a row the account refuses sign-in for ``BLOCK_MINUTES``, whatever the
-  password. Unknown addresses cost the same Argon2id work as known ones and get the same
-  answer, so the form does not tell which addresses have accounts.
+- Attempts count per account and per client address, in the database so every app process
+  sees them (whistle/staff/sign_in_delay.py): after a few failures each attempt must wait,
+  longer each time, never for good, and the form says until when. Unknown addresses are
+  counted, cost the same Argon2id work and get the same answers as known ones, so the form
+  does not tell which addresses have accounts.
+- A TOTP code signs in once: the step it was valid for is stored under a primary key in the
+  same transaction as the sign-in (``used_totp_steps``), so two sessions racing with one code
+  cannot both get in; the database, not a check, decides.
 - Handlers, unit leads and counsel hold a key pair. It is created from the password when the
   invitee sets it (whistle/staff/invitations.py), or at the first sign-in after such a role was
   added to an existing user.
@@ -20,11 +24,13 @@ establishes who someone is and unlocks their private key:
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crypto import (
@@ -39,11 +45,13 @@ from crypto import (
 )
 from whistle.core import audit
 from whistle.core.clock import Clock
+from whistle.core.dates import ShownWait
 from whistle.core.db import unit_of_work
-from whistle.core.models import Membership, Role, User, WebSession
+from whistle.core.models import Membership, Role, UsedTotpStep, User, WebSession
 from whistle.core.refusals import Refused
+from whistle.core.throttle import seconds
 from whistle.keys.warnings import warn_key_mismatch
-from whistle.staff import totp
+from whistle.staff import sign_in_delay, totp
 from whistle.staff.passwords import (
     PasswordMatch,
     PasswordRejected,
@@ -55,14 +63,7 @@ from whistle.staff.passwords import (
     verify_password,
 )
 
-MAX_FAILURES = 5
-BLOCK_MINUTES = 15
 KEY_ROLES = frozenset({Role.HANDLER, Role.LEAD, Role.COUNSEL})
-
-PAUSED = _l(
-    "Too many failed attempts. Sign-in to this account is paused for %(n)d minutes.",
-    n=BLOCK_MINUTES,
-)
 
 
 @functools.cache
@@ -72,12 +73,13 @@ def dummy_hash(params: Argon2Params) -> str:
 
 
 class SignInRefused(Exception):
-    """Wrong address, password or code; ``blocked`` when the account is cooling down;
-    ``key_mismatch`` when the password was right but the private key it unlocked is not the
-    one whose public half is stored (see :func:`check_password`)."""
+    """Wrong address, password or code; ``wait`` (seconds) when nothing was checked because
+    the account or the client must wait first; ``key_mismatch`` when the password was right
+    but the private key it unlocked is not the one whose public half is stored (see
+    :func:`check_password`)."""
 
-    def __init__(self, *, blocked: bool = False, key_mismatch: bool = False) -> None:
-        self.blocked = blocked
+    def __init__(self, *, wait: int = 0, key_mismatch: bool = False) -> None:
+        self.wait = wait
         self.key_mismatch = key_mismatch
         super().__init__("sign-in refused")
 
@@ -101,59 +103,60 @@ def roles_of(session: Session, user_id: int) -> set[Role]:
     }
 
 
-def is_paused(user: User, now: datetime) -> bool:
-    """Whether the account refuses sign-in now (too many failures in a row)."""
-    return user.sign_in_blocked_until is not None and user.sign_in_blocked_until > now
-
-
-def count_failure(session: Session, clock: Clock, user: User, step: str) -> None:
-    """Count a failed password or code for ``user``, pausing the account at the limit.
-    Commits."""
+def record_failure(session: Session, clock: Clock, user: User, step: str) -> None:
+    """Audit a failed password or code of ``user`` (the count that makes the next attempt
+    wait is :mod:`whistle.staff.sign_in_delay`'s). Commits."""
     with unit_of_work(session):
-        # Counted in SQL, not from the loaded row: attempts in parallel requests (other app
-        # processes, a user row loaded before another request failed) must all count.
-        session.execute(
-            update(User)
-            .where(User.id == user.id)
-            .values(failed_sign_ins=func.coalesce(User.failed_sign_ins, 0) + 1)
-            .execution_options(synchronize_session=False)
-        )
-        session.refresh(user, attribute_names=["failed_sign_ins"])
-        paused = user.failed_sign_ins >= MAX_FAILURES
-        if paused:
-            user.sign_in_blocked_until = clock.now() + timedelta(minutes=BLOCK_MINUTES)
-            user.failed_sign_ins = 0
         audit.record(
             session,
             clock,
             action="user.sign_in_failed",
             org_id=None,
             actor_user_id=user.id,
-            detail={"step": step, "paused": paused},
+            detail={"step": step},
         )
 
 
 def check_password(
+    session: Session,
+    clock: Clock,
+    email: str,
+    password: str,
+    *,
+    argon2: Argon2Params,
+    throttle_key: bytes,
+    address: str | None,
+) -> PasswordChecked:
+    """First factor, counted per account and per client ``address``
+    (whistle/staff/sign_in_delay.py): :class:`SignInRefused` with ``wait`` set, before
+    anything is checked, while either must wait. Otherwise :func:`unlock`. Commits."""
+    now = seconds(clock.now())
+    wait = sign_in_delay.begin(session, throttle_key, email, address, now)
+    if wait:
+        raise SignInRefused(wait=wait)
+    checked = unlock(session, clock, email, password, argon2=argon2)
+    sign_in_delay.password_right(session, throttle_key, email, address, now)
+    return checked
+
+
+def unlock(
     session: Session, clock: Clock, email: str, password: str, *, argon2: Argon2Params
 ) -> PasswordChecked:
-    """First factor. Unwraps (or, for a new key role, creates) the private key. Commits.
+    """The password check itself, not counted: callers count (:func:`check_password`, the
+    invitation page). Unwraps (or, for a new key role, creates) the private key. Commits.
 
-    Raises :class:`SignInRefused` for an unknown address, a wrong password, an inactive or
-    blocked account, always after the same work.
+    Raises :class:`SignInRefused` for an unknown address, a wrong password or an inactive
+    account, always after the same work.
     """
     with unit_of_work(session):
-        now = clock.now()
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None:
             verify_password(dummy_hash(argon2), password)
             raise SignInRefused
-        if is_paused(user, now):
-            verify_password(dummy_hash(argon2), password)
-            raise SignInRefused(blocked=True)
         match = check_password_hash(user.password_hash, password)
         if match is PasswordMatch.WRONG or not user.is_active:
-            count_failure(session, clock, user, "password")
-            raise SignInRefused(blocked=is_paused(user, now))
+            record_failure(session, clock, user, "password")
+            raise SignInRefused
         if match is PasswordMatch.RIGHT_REHASH:
             user.password_hash = rehash_password(user.password_hash, password, argon2)
         private_key = None
@@ -163,7 +166,7 @@ def check_password(
             except OpenError:
                 # The hash matched but the key did not open: the two are out of step, which only
                 # tampering or a bug can cause. Refuse rather than sign in without the key.
-                count_failure(session, clock, user, "password")
+                record_failure(session, clock, user, "password")
                 raise SignInRefused from None
             if not _matches(private_key, user.public_key):
                 # The stored public key is not this private key's: someone replaced it (every new
@@ -212,31 +215,65 @@ def pending_secret(user: User, *, instance_key: bytes) -> bytes | None:
 
 
 def check_code(
+    session: Session,
+    clock: Clock,
+    user: User,
+    code: str,
+    *,
+    instance_key: bytes,
+    throttle_key: bytes,
+    address: str | None,
+) -> None:
+    """Second factor (also confirms a pending enrolment), counted like the password
+    (:func:`check_password`). Commits.
+
+    Raises :class:`SignInRefused` for a wrong, reused or expired code (``wait`` set when
+    nothing was checked). A code is used once: its step goes into ``used_totp_steps`` in the
+    same transaction as the sign-in, so of two sessions sending it at once, the database lets
+    one commit and the other is refused.
+    """
+    seconds_now = seconds(clock.now())
+    wait = sign_in_delay.begin(session, throttle_key, user.email, address, seconds_now)
+    if wait:
+        raise SignInRefused(wait=wait)
+    try:
+        _accept_code(session, clock, user, code, instance_key=instance_key)
+    except IntegrityError:
+        # The other session committed this step first: this one is a replay.
+        raise SignInRefused from None
+    sign_in_delay.signed_in(session, throttle_key, user.email, address, seconds_now)
+
+
+def _accept_code(
     session: Session, clock: Clock, user: User, code: str, *, instance_key: bytes
 ) -> None:
-    """Second factor (also confirms a pending enrolment). Commits.
-
-    Raises :class:`SignInRefused` for a wrong, reused or expired code, counting the failure.
-    """
     with unit_of_work(session):
         now = clock.now()
-        if is_paused(user, now) or user.totp_secret is None or not user.is_active:
-            raise SignInRefused(blocked=is_paused(user, now))
+        session.refresh(user)
+        if user.totp_secret is None or not user.is_active:
+            raise SignInRefused
         secret = totp.open_secret(user.totp_secret, instance_key, user.id)
         accepted = (
             totp.check_code(secret, code, now, last_step=user.totp_last_step) if secret else None
         )
         if accepted is None:
-            count_failure(session, clock, user, "code")
-            raise SignInRefused(blocked=is_paused(user, now))
+            record_failure(session, clock, user, "code")
+            raise SignInRefused
+        session.add(UsedTotpStep(user_id=user.id, step=accepted.step))
+        # Steps before the drift window can never be accepted again: their rows go.
+        session.execute(
+            delete(UsedTotpStep).where(
+                UsedTotpStep.user_id == user.id,
+                UsedTotpStep.step < accepted.step - 2 * totp.DRIFT_STEPS,
+            )
+        )
+        session.flush()
         user.totp_last_step = accepted.step
         if user.totp_confirmed_at is None:
             user.totp_confirmed_at = now
             audit.record(
                 session, clock, action="user.two_step_enrolled", org_id=None, actor_user_id=user.id
             )
-        user.failed_sign_ins = 0
-        user.sign_in_blocked_until = None
         audit.record(session, clock, action="user.signed_in", org_id=None, actor_user_id=user.id)
 
 
@@ -268,27 +305,30 @@ def change_password(
     new: str,
     *,
     argon2: Argon2Params,
+    throttle_key: bytes,
     keep_session_id: int | None = None,
+    organisation: Sequence[str] = (),
 ) -> None:
     """Replace the password; the private key is rewrapped, no case is re-encrypted. Commits.
 
     Every other session of the user ends: whoever knew the old password is signed out.
+    ``organisation`` (the names of the user's organisations): more words the new password
+    must not be built on.
     """
+    # Someone at an unattended, signed-in computer must not get unlimited guesses at the
+    # password here either: attempts count against the account like sign-in attempts.
+    wait = sign_in_delay.begin(session, throttle_key, user.email, None, seconds(clock.now()))
+    if wait:
+        raise Refused("current", wait_message(wait, clock.now()))
     with unit_of_work(session):
         now = clock.now()
-        # Someone at an unattended, signed-in computer must not get unlimited guesses at the
-        # password here either: failures count, and a paused account changes nothing.
-        if is_paused(user, now):
-            raise Refused("current", PAUSED)
         if not verify_password(user.password_hash, current):
-            count_failure(session, clock, user, "password_change")
-            if is_paused(user, now):
-                raise Refused("current", PAUSED)
+            record_failure(session, clock, user, "password_change")
             raise Refused("current", _l("This is not your current password."))
         if nfc(new) == nfc(current):
             raise Refused("new", _l("Choose a password different from the current one."))
         try:
-            check_policy(new, email=user.email, name=user.display_name)
+            check_policy(new, email=user.email, name=user.display_name, organisation=organisation)
         except PasswordRejected as exc:
             raise Refused("new", exc.message) from None
         if user.wrapped_private_key is not None:
@@ -307,3 +347,12 @@ def change_password(
         audit.record(
             session, clock, action="user.password_changed", org_id=None, actor_user_id=user.id
         )
+
+
+def wait_message(wait: int, now: datetime) -> object:
+    """The answer while an account or a client must wait: the same words whether the account
+    exists or not."""
+    return _l(
+        "Too many failed attempts. Nothing was checked: try again in %(wait)s.",
+        wait=ShownWait(wait, now),
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, Field, HiddenField, PasswordField, StringField
@@ -12,10 +14,12 @@ from whistle.staff.passwords import policy_problems
 REQUIRED = _l("This field is required.")
 
 
-def meets_policy(field: Field, *, email: str, name: str) -> None:
+def meets_policy(
+    field: Field, *, email: str, name: str, organisation: str | Sequence[str] = ""
+) -> None:
     """The body of a password field's inline validator: every problem of the password at
     once, beside the form's other errors (the domain checks the policy again)."""
-    problems = policy_problems(field.data or "", email=email, name=name)
+    problems = policy_problems(field.data or "", email=email, name=name, organisation=organisation)
     if problems:
         field.errors.extend(problems[:-1])
         raise ValidationError(problems[-1])
@@ -61,9 +65,15 @@ class PasswordChangeForm(FlaskForm):
     # Whose password it is (set by the view): the policy refuses one containing their name.
     owner_email = ""
     owner_name = ""
+    owner_organisations: Sequence[str] = ()
 
     def validate_new(self, field: Field) -> None:
-        meets_policy(field, email=self.owner_email, name=self.owner_name)
+        meets_policy(
+            field,
+            email=self.owner_email,
+            name=self.owner_name,
+            organisation=self.owner_organisations,
+        )
 
 
 class InvitationCodeForm(FlaskForm):
@@ -97,9 +107,15 @@ class AcceptInvitationForm(FlaskForm):
     confirm = PasswordField(_l("Repeat the password"))
     # Set by the view: the invited address (the policy refuses a password containing it).
     invited_email = ""
+    organisation_name = ""
 
     def validate_password(self, field: Field) -> None:
-        meets_policy(field, email=self.invited_email, name=self.display_name.data or "")
+        meets_policy(
+            field,
+            email=self.invited_email,
+            name=self.display_name.data or "",
+            organisation=self.organisation_name,
+        )
 
     def validate_confirm(self, field: Field) -> None:
         if field.data != self.password.data:

@@ -35,7 +35,7 @@ from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work
 from whistle.core.models import Invitation, Membership, Organisation, Role, User
 from whistle.core.refusals import Refused
-from whistle.staff.auth import KEY_ROLES, PasswordChecked, check_password
+from whistle.staff.auth import KEY_ROLES, PasswordChecked, unlock
 from whistle.staff.passwords import PasswordRejected, check_policy, hash_password
 
 INVITATION_DAYS = 7
@@ -158,6 +158,7 @@ def accept_invitation(
     """
     with unit_of_work(session):
         invitation = find_invitation(session, clock, token)
+        organisation = session.get(Organisation, invitation.org_id)
         roles = invitation_roles(invitation)
         if session.scalar(select(User.id).where(User.email == invitation.email)) is not None:
             raise Refused("password", HAS_ACCOUNT)
@@ -165,7 +166,12 @@ def accept_invitation(
         if not 1 <= len(name) <= 200:
             raise Refused("display_name", _l("Give your name."))
         try:
-            check_policy(password, email=invitation.email, name=name)
+            check_policy(
+                password,
+                email=invitation.email,
+                name=name,
+                organisation=organisation.name if organisation else "",
+            )
         except PasswordRejected as exc:
             raise Refused("password", exc.message) from None
         private_key = PrivateKey.generate() if set(roles) & KEY_ROLES else None
@@ -184,7 +190,7 @@ def accept_invitation(
         session.add(user)
         session.flush()
         _join(session, clock, invitation, user)
-    return check_password(session, clock, user.email, password, argon2=argon2)
+    return unlock(session, clock, user.email, password, argon2=argon2)
 
 
 def _join(session: Session, clock: Clock, invitation: Invitation, user: User) -> None:

@@ -1,7 +1,7 @@
 """The reporter's side: start page, report form and the one-time case code page.
 
-Nothing here stores or logs a client address or user agent; throttles keep hashed client
-keys in memory only (whistle/web/throttle.py).
+Nothing here stores or logs a client address or user agent; throttles count under a keyed
+hash of it, in the database (whistle/core/throttle.py).
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ from whistle.core.trust import KeysNotTrusted, check_organisation_keys
 from whistle.keys.warnings import warn_pins_mismatch
 from whistle.reporting.forms import CodeConfirmForm, ReportForm
 from whistle.reporting.intake import ReportInput, submit_report
-from whistle.reporting.views.throttles import submission_refused
+from whistle.reporting.views.throttles import submission_wait
 from whistle.setup.onboarding import setup_complete
 from whistle.web import reporter_session, submissions
 from whistle.web.access import public
 from whistle.web.forms import show_refusal, show_storage_failure
+from whistle.web.throttling import wait_words
 from whistle.web.uploads import UploadBatch, chosen_files, prepare_uploads, safe_display_name
 
 bp = Blueprint("reporting", __name__)
@@ -202,8 +203,16 @@ def report(slug: str) -> Response | str | tuple[str, int]:
         # in words a person who somehow filled it would understand.
         form.website.errors = [_l("Leave this field empty.")]
         return render_template("reporting/report.html", **context)
-    if submission_refused():
-        return render_template("web/error.html", **too_many_context()), 429
+    if wait := submission_wait():
+        # Nothing stored; the form comes back as typed (files must be chosen again).
+        context["wait_notice"] = _l(
+            "Your report was not sent: many reports have been sent from your connection in "
+            "the last minutes. Wait %(wait)s, then send it again. Everything you wrote is "
+            "still in the form.",
+            wait=wait_words(wait),
+        )
+        context["reattach"] = names_to_reattach(chosen_files(request, "attachments"))
+        return render_template("reporting/report.html", **context), 429
 
     files, batch = upload_batch(limits)
     if not batch.acceptable:
@@ -269,14 +278,6 @@ def _keys_refused(
     context["keys_refused"] = True
     context["reattach"] = names_to_reattach(files)
     return render_template("reporting/report.html", **context), 503
-
-
-def too_many_context() -> dict[str, Any]:
-    return {
-        "code": 429,
-        "title": _l("Too many attempts"),
-        "message": _l("Please wait a few minutes before you try again."),
-    }
 
 
 @bp.route("/o/<slug>/report/code", methods=["GET", "POST"])

@@ -1,63 +1,54 @@
-"""The reporter side's throttles: memory only, per worker process, keyed by the client's
-address (never stored)."""
+"""The reporter side's throttles, counted in the database for every app process and machine
+(whistle/core/throttle.py), keyed by a keyed hash of the client's address (never stored).
+
+Case codes: whistle/reporting/code_attempts.py. Reports: :data:`SUBMISSION`, 5 per address in
+10 minutes, which no honest reporter reaches. Mailbox replies: :data:`REPLY`, 30 per case in an
+hour (a reply can carry files, and each file is work for the server).
+
+Each function answers the seconds to wait, 0 when the request may go on; the page then says
+so in words and keeps what was typed (whistle/web/throttling.py).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from whistle.core.runtime import db, runtime
+from whistle.core.throttle import Policy, attempt, seconds
+from whistle.reporting import code_attempts
+from whistle.web.throttling import client_key
 
-from flask import Flask, current_app, request
-
-from whistle.web.throttle import SlidingWindowLimiter
-
-_THROTTLES_KEY = "whistle.reporter_throttles"
-
-
-@dataclass(frozen=True)
-class ReporterThrottles:
-    """The reporter side's limits, one set per app (per worker process), in memory only.
-
-    Per client (a keyed hash of the address, never stored): a person mistyping a code a few
-    times is fine; a guesser gets 10 tries per 15 minutes per worker against an 80-bit space.
-    Across all clients, so that spreading a guessing attack over many addresses does not help
-    much. Submissions: a few per client per ten minutes, which no honest reporter reaches.
-    """
-
-    code: SlidingWindowLimiter = field(
-        default_factory=lambda: SlidingWindowLimiter(limit=10, window=15 * 60)
-    )
-    code_all: SlidingWindowLimiter = field(
-        default_factory=lambda: SlidingWindowLimiter(limit=600, window=15 * 60)
-    )
-    submission: SlidingWindowLimiter = field(
-        default_factory=lambda: SlidingWindowLimiter(limit=5, window=10 * 60)
-    )
+SUBMISSION = Policy("report.address", free=5, window=10 * 60)
+REPLY = Policy("reply.case", free=30, window=60 * 60)
 
 
-def init_throttles(app: Flask) -> None:
-    app.extensions[_THROTTLES_KEY] = ReporterThrottles()
+def _now() -> int:
+    return seconds(runtime().clock.now())
 
 
-def throttles() -> ReporterThrottles:
-    found = current_app.extensions[_THROTTLES_KEY]
-    assert isinstance(found, ReporterThrottles)
-    return found
+def submission_wait() -> int:
+    """Count one report from this client; the seconds it must wait first (0: go on)."""
+    rt = runtime()
+    verdict = attempt(db(), rt.throttle_key, SUBMISSION, client_key(), _now())
+    return 0 if verdict.allowed else max(1, verdict.wait_seconds(_now()))
 
 
-def client_key() -> str:
-    """The client's address, used only as an in-memory, hashed throttle key."""
-    return request.remote_addr or "unknown"
+def reply_wait(case_uid: str) -> int:
+    """Count one mailbox reply to the case; the seconds it must wait first (0: go on)."""
+    rt = runtime()
+    verdict = attempt(db(), rt.throttle_key, REPLY, case_uid, _now())
+    return 0 if verdict.allowed else max(1, verdict.wait_seconds(_now()))
 
 
-def submission_refused() -> bool:
-    """Record one submission for this client; True when it is over the limit."""
-    return not throttles().submission.hit(client_key())
+def code_attempt_wait(org_id: int) -> int:
+    """Count one case-code attempt from this client; the seconds it must wait first (0: the
+    code may be looked at)."""
+    rt = runtime()
+    verdict = code_attempts.begin(db(), rt.throttle_key, org_id, client_key(), _now())
+    return 0 if verdict.allowed else max(1, verdict.wait_seconds(_now()))
 
 
-def code_attempt_refused() -> bool:
-    """True when this case-code attempt must be refused without looking."""
-    limits = throttles()
-    if limits.code.blocked(client_key()) or limits.code_all.blocked("all"):
-        return True
-    limits.code.hit(client_key())
-    limits.code_all.hit("all")
-    return False
+def code_was_wrong(org_id: int) -> None:
+    code_attempts.wrong(db(), runtime().throttle_key, org_id, _now())
+
+
+def code_was_right() -> None:
+    code_attempts.right(db(), runtime().throttle_key, client_key(), _now())

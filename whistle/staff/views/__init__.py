@@ -22,7 +22,6 @@ from whistle.keys import first_use
 from whistle.keys import status as key_status
 from whistle.keys import warnings as key_warnings
 from whistle.staff.auth import (
-    PAUSED,
     SignInRefused,
     acknowledge_confidentiality,
     change_password,
@@ -32,6 +31,7 @@ from whistle.staff.auth import (
     pending_secret,
     record_sign_out,
     start_enrolment,
+    wait_message,
 )
 from whistle.staff.forms import (
     CodeForm,
@@ -49,6 +49,7 @@ from whistle.web import staff_session
 from whistle.web.access import is_public_endpoint, public
 from whistle.web.forms import show_refusal
 from whistle.web.guard import organisations_of, signed_in
+from whistle.web.throttling import client_key
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -59,7 +60,6 @@ KEY_MISMATCH = _l(
     "your unit lead, and do not use this account until they have looked into it."
 )
 WRONG_CODE = _l("The code is wrong or has expired. Enter the code your app shows now.")
-BLOCKED = PAUSED
 
 # Pages a signed-in user may open before accepting the duty of confidentiality.
 _BEFORE_UNDERTAKING = {"staff.confidentiality", "staff.sign_out", "i18n.switch", "static"}
@@ -101,7 +101,13 @@ def sign_in() -> Response | str:
         rt = runtime()
         try:
             checked = check_password(
-                db(), rt.clock, form.email.data or "", form.password.data or "", argon2=rt.argon2
+                db(),
+                rt.clock,
+                form.email.data or "",
+                form.password.data or "",
+                argon2=rt.argon2,
+                throttle_key=rt.throttle_key,
+                address=client_key(),
             )
         except SignInRefused as exc:
             form.password.errors = [_refusal(exc)]
@@ -122,7 +128,9 @@ def sign_in() -> Response | str:
 def _refusal(exc: SignInRefused) -> object:
     if exc.key_mismatch:
         return KEY_MISMATCH
-    return BLOCKED if exc.blocked else WRONG_PASSWORD
+    if exc.wait:
+        return wait_message(exc.wait, runtime().clock.now())
+    return WRONG_PASSWORD
 
 
 def _pending_or_restart() -> staff_session.StaffSession:
@@ -153,12 +161,16 @@ def _second_factor(half: staff_session.StaffSession, form: CodeForm) -> Response
     rt = runtime()
     try:
         check_code(
-            db(), rt.clock, half.user, form.code.data or "", instance_key=rt.settings.instance_key
+            db(),
+            rt.clock,
+            half.user,
+            form.code.data or "",
+            instance_key=rt.settings.instance_key,
+            throttle_key=rt.throttle_key,
+            address=client_key(),
         )
     except SignInRefused as exc:
-        if exc.blocked:
-            staff_session.end()
-        form.code.errors = [BLOCKED if exc.blocked else WRONG_CODE]
+        form.code.errors = [wait_message(exc.wait, rt.clock.now()) if exc.wait else WRONG_CODE]
         form.code.data = ""
         return None
     return _finish(_safe_next(request.args.get("next")))
@@ -316,6 +328,8 @@ def password() -> Response | str:
     staff = signed_in()
     form = PasswordChangeForm()
     form.owner_email, form.owner_name = staff.user.email, staff.user.display_name
+    own_organisations = [org.name for org, _roles in organisations_of(staff.user.id)]
+    form.owner_organisations = own_organisations
     if form.validate_on_submit():
         rt = runtime()
         try:
@@ -326,7 +340,9 @@ def password() -> Response | str:
                 form.current.data or "",
                 form.new.data or "",
                 argon2=rt.argon2,
+                throttle_key=rt.throttle_key,
                 keep_session_id=staff.session_id,
+                organisation=own_organisations,
             )
         except Refused as exc:
             show_refusal(form, exc)

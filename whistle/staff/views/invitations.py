@@ -78,6 +78,9 @@ def _accept_invitation() -> Response | str | tuple[str, int]:
     except InvitationUnavailable:
         return _invitation_unavailable()
     form.invited_email = found.email
+    invited_to = session.get(Organisation, found.org_id)
+    # The organisation's name is among the person's own words: a password built on it is weak.
+    form.organisation_name = invited_to.name if invited_to is not None else ""
     if form.validate_on_submit():
         try:
             checked = accept_invitation(

@@ -41,15 +41,29 @@ from whistle.reporting.views.mailbox.blueprint import bp, signed_in
 from whistle.reporting.views.report import (
     names_to_reattach,
     organisation_or_404,
-    too_many_context,
     upload_batch,
 )
-from whistle.reporting.views.throttles import code_attempt_refused
+from whistle.reporting.views.throttles import (
+    code_attempt_wait,
+    code_was_right,
+    code_was_wrong,
+    reply_wait,
+)
 from whistle.web import reporter_session
 from whistle.web.access import public
 from whistle.web.downloads import damaged_page, download_response, gone_page
 from whistle.web.forms import show_refusal, show_storage_failure
-from whistle.web.uploads import UploadBatch
+from whistle.web.throttling import wait_words
+from whistle.web.uploads import UploadBatch, chosen_files
+
+
+def code_wait(wait: int) -> object:
+    return _l(
+        "Too many codes have been tried from your connection. Your code was not checked: wait "
+        "%(wait)s, then send it again. It is still in the field.",
+        wait=wait_words(wait),
+    )
+
 
 UNKNOWN_CODE = _l(
     "No case could be opened with this code. Check that you typed it exactly as you wrote it down."
@@ -58,29 +72,45 @@ UNKNOWN_CODE = _l(
 
 @bp.route("/open", methods=["GET", "POST"])
 @public
-def enter(slug: str) -> Response | str | tuple[str, int]:
+def enter(slug: str) -> Response | str | tuple[str, int, dict[str, str]]:
     org = organisation_or_404(slug)
     form = FollowUpForm()
     if form.validate_on_submit():
-        if code_attempt_refused():
-            return render_template("web/error.html", **too_many_context()), 429
+        wait = code_attempt_wait(org.id)
+        if wait:
+            # Not looked at, so not wrong: the code stays in the field, to send again later.
+            form.code.errors = [code_wait(wait)]
+            page = render_template("reporting/enter.html", organisation=org, form=form)
+            return page, 429, {"Retry-After": str(wait)}
         rt = runtime()
         try:
             case, key = open_with_code(
                 db(), rt.clock, org.id, form.code.data or "", rt.settings.pepper, argon2=rt.argon2
             )
         except UnknownCode:
+            code_was_wrong(org.id)
             form.code.errors = [UNKNOWN_CODE]
         else:
+            code_was_right()
             reporter_session.start(case, key)
             return redirect(url_for("mailbox.case", slug=org.slug), code=303)
-        form.code.data = ""  # never echo a code back into the page
+        form.code.data = ""  # never echo a wrong code back into the page
     return render_template("reporting/enter.html", organisation=org, form=form)
+
+
+def reply_wait_message(wait: int) -> str:
+    return str(
+        _l(
+            "Your message was not sent: many messages have been sent in this case within the "
+            "last hour. Wait %(wait)s, then send it again. What you wrote is still in the field.",
+            wait=wait_words(wait),
+        )
+    )
 
 
 @bp.route("/", methods=["GET", "POST"])
 @public
-def case(slug: str) -> Response | str:
+def case(slug: str) -> Response | str | tuple[str, int]:
     org = organisation_or_404(slug)
     reporter = signed_in(org)
     session = db()
@@ -89,8 +119,14 @@ def case(slug: str) -> Response | str:
     batch: UploadBatch | None = None
     reattach: list[str] = []
     if form.validate_on_submit():
-        files, batch = upload_batch(limits)
         body = (form.body.data or "").strip()
+        if wait := reply_wait(reporter.case.uid):
+            # Before any file is read: a flood of replies costs the server nothing more.
+            # The message stays in its field, the reason beside it.
+            form.body.errors = [reply_wait_message(wait)]
+            again = names_to_reattach(chosen_files(request, "attachments"))
+            return mailbox_page(org, reporter, form=form, reattach=again), 429
+        files, batch = upload_batch(limits)
         if not batch.acceptable:
             reattach = names_to_reattach(files, batch)
         elif not body and not batch.prepared:
