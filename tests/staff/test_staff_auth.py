@@ -303,6 +303,42 @@ def test_after_five_failures_the_account_waits_and_is_never_locked(
     assert is_signed_in(hanne)
 
 
+def test_someone_guessing_an_account_does_not_make_its_owners_own_browser_wait(
+    app: Flask, clock: FixedClock, unit: Unit
+) -> None:
+    """The waits are per account, so a guesser would keep the unit out of its cases: a browser
+    that has signed in to the account in full before is counted on its own."""
+    hanne = browser(app, clock, unit.handlers[0])
+    assert hanne.sign_in().status_code == 303
+    hanne.sign_out()
+    guesser = browser(app, clock, unit.handlers[0])
+    for _ in range(8):
+        enter_password(guesser, "wrong-password-xyz")
+    # A new browser, hers or the guesser's, waits: the account is under attack.
+    assert WAIT in field_errors(enter_password(browser(app, clock, unit.handlers[0])), "password")
+    # Her own browser signs in at once, password and code.
+    assert hanne.sign_in().status_code == 303
+    assert is_signed_in(hanne)
+
+    # The cookie proves nothing for another account: carried to Henrik's while his is
+    # guessed at, it waits like any new browser.
+    henrik = unit.handlers[1]
+    for _ in range(8):
+        enter_password(browser(app, clock, henrik), "wrong-password-xyz")
+    known = hanne.client.get_cookie("whistle_known_browser", path="/staff")
+    assert known is not None
+    carried = browser(app, clock, henrik)
+    carried.client.set_cookie("whistle_known_browser", known.value, path="/staff")
+    assert WAIT in field_errors(enter_password(carried), "password")
+
+    # A cookie made up or altered gets no pass either.
+    forged = browser(app, clock, henrik)
+    forged.client.set_cookie(
+        "whistle_known_browser", "eyJhIjoiMCIsImQiOiIwIn0.forged", path="/staff"
+    )
+    assert WAIT in field_errors(enter_password(forged), "password")
+
+
 def test_a_wait_stops_someone_already_past_the_password_step(
     app: Flask, clock: FixedClock, unit: Unit
 ) -> None:

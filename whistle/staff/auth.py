@@ -126,16 +126,18 @@ def check_password(
     argon2: Argon2Params,
     throttle_key: bytes,
     address: str | None,
+    device: str | None = None,
 ) -> PasswordChecked:
-    """First factor, counted per account and per client ``address``
-    (whistle/staff/sign_in_delay.py): :class:`SignInRefused` with ``wait`` set, before
-    anything is checked, while either must wait. Otherwise :func:`unlock`. Commits."""
+    """First factor, counted per account and per client ``address``, or per known browser
+    ``device`` of this account (whistle/staff/sign_in_delay.py): :class:`SignInRefused` with
+    ``wait`` set, before anything is checked, while either must wait. Otherwise
+    :func:`unlock`. Commits."""
     now = seconds(clock.now())
-    wait = sign_in_delay.begin(session, throttle_key, email, address, now)
+    wait = sign_in_delay.begin(session, throttle_key, email, address, now, device)
     if wait:
         raise SignInRefused(wait=wait)
     checked = unlock(session, clock, email, password, argon2=argon2)
-    sign_in_delay.password_right(session, throttle_key, email, address, now)
+    sign_in_delay.password_right(session, throttle_key, email, address, now, device)
     return checked
 
 
@@ -223,6 +225,7 @@ def check_code(
     instance_key: bytes,
     throttle_key: bytes,
     address: str | None,
+    device: str | None = None,
 ) -> None:
     """Second factor (also confirms a pending enrolment), counted like the password
     (:func:`check_password`). Commits.
@@ -233,7 +236,7 @@ def check_code(
     one commit and the other is refused.
     """
     seconds_now = seconds(clock.now())
-    wait = sign_in_delay.begin(session, throttle_key, user.email, address, seconds_now)
+    wait = sign_in_delay.begin(session, throttle_key, user.email, address, seconds_now, device)
     if wait:
         raise SignInRefused(wait=wait)
     try:
@@ -241,7 +244,7 @@ def check_code(
     except IntegrityError:
         # The other session committed this step first: this one is a replay.
         raise SignInRefused from None
-    sign_in_delay.signed_in(session, throttle_key, user.email, address, seconds_now)
+    sign_in_delay.signed_in(session, throttle_key, user.email, address, seconds_now, device)
 
 
 def _accept_code(

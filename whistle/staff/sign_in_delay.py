@@ -14,6 +14,13 @@ real accounts) told which addresses had one. Now failures are counted in the dat
 * **Per address** (:data:`ADDRESS`): 20 attempts in an hour, then the same doubling: one
   client trying many accounts.
 
+* **Per known browser** (:data:`DEVICE`): a browser that has signed in to the account in full
+  before carries a signed cookie saying so (whistle/staff/views/known_device.py). Its attempts
+  are counted on their own, 5 then the same doubling, and not in the account's or the
+  address's count: however long someone else guesses the account's password, from anywhere
+  (a colleague behind the same office address included), its owner's own browser signs in
+  without waiting. Only a full sign-in (password and code) earns the cookie.
+
 A wait ends; the form says in words when it does, the same words for every address typed.
 Both steps count (a password, then a TOTP code, so that knowing the password buys no free
 code guesses); a right password is taken back (:func:`password_right`), and a complete sign-in
@@ -29,6 +36,7 @@ from whistle.core.throttle import Policy, attempt, forget, refund
 
 ACCOUNT = Policy("sign_in.account", free=5, window=24 * 3600, base=15, cap=15 * 60)
 ADDRESS = Policy("sign_in.address", free=20, window=3600, base=15, cap=15 * 60)
+DEVICE = Policy("sign_in.device", free=5, window=24 * 3600, base=15, cap=15 * 60)
 
 
 def account_key(email: str) -> str:
@@ -36,9 +44,25 @@ def account_key(email: str) -> str:
     return email.strip().lower()
 
 
-def begin(session: Session, secret: bytes, email: str, address: str | None, now: int) -> int:
-    """Count one attempt at ``email`` (from ``address``, where a client is known); the seconds
-    to wait before trying, 0 when the attempt may go on. Commits."""
+def device_key(email: str, device: str) -> str:
+    """A known browser of an account, as counted."""
+    return f"{account_key(email)}\n{device}"
+
+
+def begin(
+    session: Session,
+    secret: bytes,
+    email: str,
+    address: str | None,
+    now: int,
+    device: str | None = None,
+) -> int:
+    """Count one attempt at ``email`` (from ``address``, where a client is known; from the
+    known browser ``device`` of this account, if the request proved one); the seconds to wait
+    before trying, 0 when the attempt may go on. Commits."""
+    if device is not None:
+        known = attempt(session, secret, DEVICE, device_key(email, device), now)
+        return 0 if known.allowed else max(1, known.wait_seconds(now))
     account = attempt(session, secret, ACCOUNT, account_key(email), now)
     if not account.allowed:
         return max(1, account.wait_seconds(now))
@@ -53,16 +77,35 @@ def begin(session: Session, secret: bytes, email: str, address: str | None, now:
 
 
 def password_right(
-    session: Session, secret: bytes, email: str, address: str | None, now: int
+    session: Session,
+    secret: bytes,
+    email: str,
+    address: str | None,
+    now: int,
+    device: str | None = None,
 ) -> None:
     """The password was right: its attempt is taken back (the code step still counts)."""
+    if device is not None:
+        refund(session, secret, DEVICE, device_key(email, device), now)
+        return
     refund(session, secret, ACCOUNT, account_key(email), now)
     if address is not None:
         refund(session, secret, ADDRESS, address, now)
 
 
-def signed_in(session: Session, secret: bytes, email: str, address: str | None, now: int) -> None:
-    """A complete sign-in: the account's count starts again."""
+def signed_in(
+    session: Session,
+    secret: bytes,
+    email: str,
+    address: str | None,
+    now: int,
+    device: str | None = None,
+) -> None:
+    """A complete sign-in: the count it was made under starts again (from a known browser,
+    that browser's only: someone guessing elsewhere keeps their wait)."""
+    if device is not None:
+        forget(session, secret, DEVICE, device_key(email, device))
+        return
     forget(session, secret, ACCOUNT, account_key(email))
     if address is not None:
         refund(session, secret, ADDRESS, address, now)

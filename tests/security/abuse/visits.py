@@ -17,8 +17,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urlsplit
+
+from whistle.staff import totp
 
 CODE_RE = re.compile(r'<p class="code" lang="en">([A-Z0-9-]+)</p>')
 REPORT_TEXT = "Fake abuse-suite report: invented pallets leave an invented warehouse."
@@ -302,9 +305,28 @@ def guess_passwords(port: int, email: str, addresses: int, tries: int, threads: 
     return _guess(port, "/staff/sign-in", wrong, addresses, tries, threads)
 
 
-def staff_password_accepted(port: int, email: str, password: str, timeout: float) -> Answer:
-    """The real staff member's sign-in with the right password (the answer to it)."""
-    browser = Browser(port, new_address("198.18"), timeout)
+def staff_browser(port: int, email: str, password: str, totp_secret: bytes) -> Browser:
+    """The real staff member's own browser, signed in once in full (password and code) and
+    then closed: it keeps only the known-browser cookie a sign-in leaves
+    (whistle/staff/views/known_device.py), as a browser does between working days."""
+    browser = Browser(port, new_address("198.18"), timeout=30)
+    token = FormPage(browser.get("/staff/sign-in").body).csrf_token
+    first = browser.post_form(
+        "/staff/sign-in", {"csrf_token": token, "email": email, "password": password}
+    )
+    assert first.status == 303 and first.location == "/staff/sign-in/code", first.status
+    token = FormPage(browser.get("/staff/sign-in/code").body).csrf_token
+    code = totp.code_at(totp_secret, datetime.now(UTC))
+    done = browser.post_form("/staff/sign-in/code", {"csrf_token": token, "code": code})
+    assert done.status == 303 and done.location != "/staff/sign-in/code", done.status
+    browser.cookies = {k: v for k, v in browser.cookies.items() if k == "whistle_known_browser"}
+    assert browser.cookies, "a full sign-in left no known-browser cookie"
+    return browser
+
+
+def staff_password_accepted(browser: Browser, email: str, password: str) -> Answer:
+    """The real staff member's sign-in with the right password, from their own browser (the
+    answer to it)."""
     token = FormPage(browser.get("/staff/sign-in").body).csrf_token
     return browser.post_form(
         "/staff/sign-in", {"csrf_token": token, "email": email, "password": password}

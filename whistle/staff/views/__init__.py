@@ -45,6 +45,7 @@ from whistle.staff.invitations import (
     waiting_for,
 )
 from whistle.staff.totp import provisioning_uri, secret_text
+from whistle.staff.views import known_device
 from whistle.web import staff_session
 from whistle.web.access import is_public_endpoint, public
 from whistle.web.forms import show_refusal
@@ -108,6 +109,7 @@ def sign_in() -> Response | str:
                 argon2=rt.argon2,
                 throttle_key=rt.throttle_key,
                 address=client_key(),
+                device=known_device.device_for(form.email.data or ""),
             )
         except SignInRefused as exc:
             form.password.errors = [_refusal(exc)]
@@ -151,7 +153,11 @@ def _finish(next_page: str | None) -> Response:
     first_use.trust_first_lead(
         db(), rt.clock, staff.user, staff.private_key, instance_key=rt.settings.instance_key
     )
-    return redirect(next_page or url_for("staff.home"), code=303)
+    # This browser is known to the account from now on: others' failed guesses at the
+    # account do not make it wait (whistle/staff/views/known_device.py).
+    return known_device.remember(
+        redirect(next_page or url_for("staff.home"), code=303), staff.user.email
+    )
 
 
 def _second_factor(half: staff_session.StaffSession, form: CodeForm) -> Response | None:
@@ -168,6 +174,7 @@ def _second_factor(half: staff_session.StaffSession, form: CodeForm) -> Response
             instance_key=rt.settings.instance_key,
             throttle_key=rt.throttle_key,
             address=client_key(),
+            device=known_device.device_for(half.user.email),
         )
     except SignInRefused as exc:
         form.code.errors = [wait_message(exc.wait, rt.clock.now()) if exc.wait else WRONG_CODE]
