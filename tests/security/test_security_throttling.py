@@ -228,6 +228,27 @@ def test_sign_in_waits_grow_and_end_and_never_lock_out(
     assert owner.get("/staff/").status_code == 200
 
 
+def test_one_address_trying_many_accounts_waits_and_others_do_not(
+    app: Flask, clock: FixedClock, unit: Unit
+) -> None:
+    """Per client address: 20 attempts an hour at any accounts, each under its own account's
+    free tries, then the address waits; another address is not affected."""
+    limit = sign_in_delay.ADDRESS.free
+    for n in range(limit):
+        sprayer = newcomer(app, clock, f"fake.person{n}@example.org")
+        sprayer.client.environ_base["REMOTE_ADDR"] = "198.51.100.30"
+        assert "Too many" not in field_errors(
+            enter_password(sprayer, "fake-spray-not-it"), "password"
+        )
+    sprayer = newcomer(app, clock, f"fake.person{limit}@example.org")
+    sprayer.client.environ_base["REMOTE_ADDR"] = "198.51.100.30"
+    waiting = field_errors(enter_password(sprayer, "fake-spray-not-it"), "password")
+    assert "Too many failed attempts" in waiting and "try again in 15 seconds" in waiting
+    other = browser(app, clock, unit.handlers[0])
+    other.client.environ_base["REMOTE_ADDR"] = "198.51.100.31"
+    assert other.sign_in().status_code == 303
+
+
 def race(tabs: list[Any], code: str) -> list[int]:
     """Both tabs send ``code`` at the same moment; the status of each answer."""
     pages = [tab.get("/staff/sign-in/code") for tab in tabs]
