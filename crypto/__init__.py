@@ -35,9 +35,9 @@ from crypto.keypairs import (
 )
 from crypto.recovery import export_recovery_key, import_recovery_key
 from crypto.signing import SignaturePurpose, SigningKey, VerifyKey, sign, verify
+from crypto.stream_reader import SeekableDecryptor
 from crypto.streams import (
     DEFAULT_SEGMENT_SIZE,
-    SeekableDecryptor,
     StreamEncryptor,
     decrypt_stream,
     decrypt_stream_to,

@@ -4,14 +4,10 @@ texts stored as HTML before are converted by migration 0019 and show as they did
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-from collections.abc import Iterator
 from datetime import datetime
 from html import escape as html_escape
 from html import unescape
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,17 +17,15 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tests.conftest import DEFAULT_PG, _admin_engine, postgres_required
 from tests.steps.admin import admin_of
 from tests.steps.factories import Unit
 from tests.steps.pages import text_of
 from tests.steps.reporter import Reporter
 from whistle.admin.markup import escape, html_to_markdown, normalised, render, sanitise
 from whistle.core.clock import FixedClock
-from whistle.core.db import make_engine, normalise_url
+from whistle.core.db import make_engine
 from whistle.core.models import AuditEntry, OrgText
 from whistle.core.schema import alembic_config, upgrade
 
@@ -148,31 +142,6 @@ _BLOCK = st.one_of(
 @given(st.lists(_BLOCK, min_size=1, max_size=4).map("".join))
 def test_any_old_html_text_shows_the_same_after_conversion(old: str) -> None:
     assert normalised(str(render(html_to_markdown(old)))) == normalised(old)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (the shared test databases are already at the head)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    base = os.environ.get("WHISTLE_TEST_DATABASE_URL", DEFAULT_PG)
-    admin = _admin_engine(base)
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
-        admin.dispose()
-        if postgres_required():
-            pytest.fail(f"PostgreSQL not reachable: {type(exc).__name__}", pytrace=False)
-        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
-    name = f"whistle_mig_{secrets.token_hex(4)}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_migration_0019_turns_stored_html_texts_into_markdown(blank_url: str) -> None:

@@ -6,52 +6,21 @@ at the revision before it, filled as the old code left it."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tests.conftest import DEFAULT_PG, _admin_engine, postgres_required
 from whistle.core import audit
-from whistle.core.db import make_engine, normalise_url
+from whistle.core.db import make_engine
 from whistle.core.models import AuditEntry, Case, IdentityDisclosure
 from whistle.core.schema import alembic_config, upgrade
 from whistle.disclosure import asking, register
 
 REVISION = "0018"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (the shared test databases are already at the head)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    base = os.environ.get("WHISTLE_TEST_DATABASE_URL", DEFAULT_PG)
-    admin = _admin_engine(base)
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
-        admin.dispose()
-        if postgres_required():
-            pytest.fail(f"PostgreSQL not reachable: {type(exc).__name__}", pytrace=False)
-        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
-    name = f"whistle_mig_{secrets.token_hex(4)}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _filler(column: sa.Column[Any], n: int) -> object:
