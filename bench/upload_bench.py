@@ -112,6 +112,15 @@ def rss_kib(pid: int, field: str = "Rss") -> int:
     return 0
 
 
+def high_water(pid: int) -> int:
+    """The highest resident memory ``pid`` has had since it started (VmHWM, KiB)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
 def children(pid: int) -> list[int]:
     """Every descendant of ``pid`` (a worker's helper processes and theirs)."""
     found: list[int] = []
@@ -132,6 +141,8 @@ class Memory:
     peak: dict[int, int] = field(default_factory=dict)
     resting_pss: dict[int, int] = field(default_factory=dict)
     peak_pss: dict[int, int] = field(default_factory=dict)
+    # The worker's own high-water mark (VmHWM), which no 50 ms sample can miss.
+    high_water: dict[int, int] = field(default_factory=dict)
     helpers_seen: int = 0
     busy_while_receiving: int = 0
     samples: int = 0
@@ -147,6 +158,7 @@ def sample(master: int, memory: Memory, stop: threading.Event, receiving: thread
             memory.peak[worker] = max(memory.peak.get(worker, 0), total)
             pss = rss_kib(worker, "Pss") + sum(rss_kib(h, "Pss") for h in helpers)
             memory.peak_pss[worker] = max(memory.peak_pss.get(worker, 0), pss)
+            memory.high_water[worker] = max(memory.high_water.get(worker, 0), high_water(worker))
             if receiving.is_set() and _on_cpu(worker):
                 memory.busy_while_receiving += 1
 
@@ -467,9 +479,12 @@ def report(args: argparse.Namespace, result: Result, memory: Memory, log: Path) 
     busiest = max(served, key=lambda w: memory.peak[w] - memory.resting.get(w, 0))
     if set(memory.peak) - set(memory.resting):
         print("  a gunicorn worker appeared during the upload (one was replaced)")
+    peak = memory.peak[busiest]
     print(
         f"memory (RSS, MiB): worker at rest {resting / 1024:.0f}; peak of the worker that "
-        f"served the upload plus its helper processes {memory.peak[busiest] / 1024:.0f}; "
+        f"served the upload plus its helper processes {peak / 1024:.0f} "
+        f"(= {peak * 1024 / 1e6:.0f} MB, target < 150 MB); the worker's own high-water mark "
+        f"{memory.high_water.get(busiest, 0) / 1024:.0f}; "
         f"helper processes seen at once: {memory.helpers_seen}; {memory.samples} samples"
     )
     print(

@@ -10,7 +10,9 @@ names, keyboard rows, sequences, repeats, dates and the person's own name, e-mai
 organisation all counted as guessable). A 13-word block list used to let ``Password123!``,
 ``Summer2025!!`` and ``qwerty123456`` through. zxcvbn explains in English only, so the
 reasons shown here are our own words, chosen by the kind of weakness zxcvbn found
-(:func:`_weakness`), in Danish and English.
+(:func:`whistle.staff.password_estimate.weakness_kinds`), in Danish and English. zxcvbn runs
+in a short-lived process of its own (:mod:`whistle.staff.password_estimate`), so its 12 MiB
+of dictionaries never stay in a web worker.
 
 Passwords are hashed in their NFC form (NIST SP 800-63B 5.1.1.2), as the key wrap derives
 from it too (crypto/kdf.py): "å" typed as one character or as "a" and a combining ring is
@@ -21,31 +23,32 @@ the same password. Hashes made before this, from a typed form that was not NFC, 
 from __future__ import annotations
 
 import enum
-import threading
+import logging
 import unicodedata
 from collections.abc import Sequence
-from typing import Any
 
 from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
-from zxcvbn import zxcvbn  # type: ignore[import-untyped]
 
 from crypto import Argon2Params
+from whistle.staff.password_estimate import EstimateUnavailable, estimate
+
+_log = logging.getLogger(__name__)
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256
 
 MIN_SCORE = 4
-# zxcvbn refuses longer input; a longer password is judged by its first 72 characters.
-_ZXCVBN_MAX = 72
-# zxcvbn keeps the user inputs in a module-wide dictionary while it scores: one at a time.
-_ZXCVBN_LOCK = threading.Lock()
 
 TOO_GUESSABLE = _l(
     "This password would be too easy to guess. It also protects your key to the cases: "
     "someone with a copy of the database could try guesses at it without any limit."
+)
+NOT_JUDGED = _l(
+    "The password could not be checked just now, so it has not been saved. "
+    "Please try again in a moment."
 )
 BETTER = _l(
     "Better: four or more ordinary words that have nothing to do with each other or with you, "
@@ -114,41 +117,17 @@ def policy_problems(
     for org in organisations:
         words += [org, *org.split()]
     own = [w for w in words if len(w) >= 3]
-    result = _estimate(password, own)
-    if result["score"] < MIN_SCORE:
+    try:
+        judged = estimate(password, own)
+    except EstimateUnavailable:
+        _log.warning("password strength could not be judged", exc_info=True)
+        problems.append(NOT_JUDGED)
+        return problems
+    if judged.score < MIN_SCORE:
         problems.append(TOO_GUESSABLE)
-        problems.extend(_WEAKNESS[w] for w in _weakness(result["sequence"]))
+        problems.extend(_WEAKNESS[kind] for kind in judged.kinds)
         problems.append(BETTER)
     return problems
-
-
-def _estimate(password: str, own_words: list[str]) -> dict[str, Any]:
-    with _ZXCVBN_LOCK:
-        found: dict[str, Any] = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=own_words)
-    return found
-
-
-def _weakness(sequence: list[dict[str, Any]]) -> list[str]:
-    """The kinds of weakness in zxcvbn's guess of the password (the parts it matched), in the
-    order they come, each once: the keys of ``_WEAKNESS``."""
-    kinds: list[str] = []
-    for match in sequence:
-        pattern = match.get("pattern")
-        kind = None
-        if pattern == "dictionary":
-            source = str(match.get("dictionary_name"))
-            kind = {"passwords": "common_password", "user_inputs": "own_words"}.get(source, "words")
-            if match.get("l33t") and "lookalike" not in kinds:
-                kinds.append("lookalike")
-        elif pattern == "spatial":
-            kind = "keyboard"
-        elif pattern in ("repeat", "sequence"):
-            kind = pattern
-        elif pattern in ("date", "regex"):
-            kind = "date"
-        if kind is not None and kind not in kinds:
-            kinds.append(kind)
-    return kinds
 
 
 def check_policy(
