@@ -116,6 +116,19 @@ class Evidence:
             targets = ", ".join(v["targets"])
             self.violations.append(f"{name}: {v['id']} ({v['impact']}: {v['help']}) at {targets}")
 
+    def record_at_widths(
+        self, visitor: Visitor, step: str, widths: tuple[int, ...] = (360, 1280)
+    ) -> None:
+        """:meth:`record` the page at each of ``widths`` (px, as ``step-<width>``), failing if
+        it scrolls sideways at one of them; the window is left at the last width."""
+        page = visitor.page
+        height = (page.viewport_size or {"height": 800})["height"]
+        for width in widths:
+            page.set_viewport_size({"width": width, "height": height})
+            if page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+                _neutral_failure(f"{page_path(page)} scrolls sideways at {width} px")
+            self.record(visitor, f"{step}-{width}")
+
     def _axe_copy(self, page: Page) -> list[dict[str, Any]]:
         url = page.url.split("#")[0]
         html = page.content()

@@ -14,7 +14,6 @@ page names the file and what is wrong with it, never a server error.
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass, replace
 
 import pytest
@@ -27,7 +26,7 @@ from tests.steps.factories import Unit
 from tests.steps.pages import text_of
 from tests.steps.reporter import ReportAnswers, Reporter, Upload
 from tests.steps.staff import CaseWorker, form_token
-from tests.steps.upload_files import BIG_PDF_PAGES, pdf_of_pages, png
+from tests.steps.upload_files import BIG_PDF_PAGES, pdf_of_pages, png, png_declaring
 from whistle.casefile import sandbox
 from whistle.casefile.file_budget import DEFAULT_BUDGET
 from whistle.core.clock import FixedClock
@@ -35,23 +34,6 @@ from whistle.core.models import Attachment, Case, Message, OrgSetting
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
 from whistle.web import uploads
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A valid-looking PNG of a few dozen bytes whose header claims ``width`` x ``height``."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
-        + chunk(b"IEND", b"")
-    )
-
 
 BOMB = png_declaring(50_000, 50_000)
 # One page more than the default budget (whistle/casefile/file_budget.py): ~300 KB.
@@ -97,7 +79,8 @@ ABUSES = {
     "decompression bomb": Abuse(
         Upload("holiday.png", BOMB),
         "holiday.png",
-        "“%(name)s” cannot be processed safely (for example an image with an extreme size).",
+        "“%(name)s” cannot be processed safely (for example an image with an extreme size). "
+        "Leave it out, or send a smaller version of it.",
     ),
     "too many pages": Abuse(Upload("ledger.pdf", TOO_MANY_PAGES), "ledger.pdf", TOO_MUCH_INSIDE),
 }

@@ -1,5 +1,6 @@
 """Files for the upload tests, written directly and fast: a PDF of many pages that costs a
-parser seconds and megabytes, and blank PNGs whose pixel data is really there."""
+parser seconds and megabytes, blank PNGs whose pixel data is really there, and tiny PNGs whose
+header claims a size they do not have (a decompression bomb's)."""
 
 from __future__ import annotations
 
@@ -49,4 +50,20 @@ def png(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A valid-looking PNG of a few dozen bytes whose header claims ``width`` x ``height``."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
     )

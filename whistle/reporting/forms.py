@@ -150,7 +150,11 @@ class FollowUpForm(FlaskForm):
     code = StringField(
         _l("Case code"),
         validators=[DataRequired(REQUIRED), Length(max=64)],
-        description=_l("The 16 characters you were given, for example ABCD-EFGH-JKMN-PQRS."),
+        # Codes of format 2 have five groups, older ones four (crypto/case_codes.py).
+        description=_l(
+            "The code you were given, in groups of four characters, for example "
+            "ABCD-EFGH-JKMN-PQRS-TVWX."
+        ),
     )
 
 

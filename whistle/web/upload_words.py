@@ -52,7 +52,8 @@ def problem_text(problem: UploadProblem, limits: UploadLimits) -> str:
         )
     else:
         text = _(
-            "“%(name)s” cannot be processed safely (for example an image with an extreme size).",
+            "“%(name)s” cannot be processed safely (for example an image with an extreme size). "
+            "Leave it out, or send a smaller version of it.",
             name=name,
         )
     return text
