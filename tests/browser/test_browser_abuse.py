@@ -51,12 +51,12 @@ WORDS = {
         "continue": "Fortsæt",
         "wrong_password": "E-mailadressen eller adgangskoden er forkert.",
         "sign_in_wait": "For mange mislykkede forsøg. Intet blev kontrolleret: prøv igen om "
-        "15 sekunder (til kl.",
+        "15 sekunder.",
         "follow_up": "Følg op på din indberetning",
         "open_case": "Åbn min sag",
         "unknown_code": "Der kunne ikke åbnes en sag med denne kode.",
         "code_wait": "Der er prøvet for mange koder fra din forbindelse. Din kode blev ikke "
-        "kontrolleret: vent 2 sekunder (til kl.",
+        "kontrolleret: vent 2 sekunder,",
         "still_there": "Den står stadig i feltet.",
         "code_hint": "i grupper på fire tegn, for eksempel ABCD-EFGH-JKMN-PQRS-TVWX.",
         "make_report": "Indberet",
@@ -73,13 +73,12 @@ WORDS = {
         "sign_in": "Sign in",
         "continue": "Continue",
         "wrong_password": "The e-mail address or the password is wrong.",
-        "sign_in_wait": "Too many failed attempts. Nothing was checked: try again in "
-        "15 seconds (until",
+        "sign_in_wait": "Too many failed attempts. Nothing was checked: try again in 15 seconds.",
         "follow_up": "Follow up on your report",
         "open_case": "Open my case",
         "unknown_code": "No case could be opened with this code.",
         "code_wait": "Too many codes have been tried from your connection. Your code was not "
-        "checked: wait 2 seconds (until",
+        "checked: wait 2 seconds,",
         "still_there": "It is still in the field.",
         "code_hint": "in groups of four characters, for example ABCD-EFGH-JKMN-PQRS-TVWX.",
         "make_report": "Make a report",

@@ -37,3 +37,19 @@ def test_templates_format_in_the_readers_language(app: Flask) -> None:
             assert render_template_string(page, **values) == (
                 "4. marts 2026 / 4. marts 2026 kl. 09.30 / marts 2026"
             )
+
+
+def test_a_wait_is_said_as_a_duration_rounded_up_to_whole_minutes(app: Flask) -> None:
+    """No clock time (the server's zone is not the reader's), and never shorter than it is."""
+    with app.test_request_context("/"):
+        with force_locale("en"):
+            assert [str(dates.ShownWait(s)) for s in (1, 59, 60, 61, 900)] == [
+                "1 second",
+                "59 seconds",
+                "1 minute",
+                "2 minutes",
+                "15 minutes",
+            ]
+        with force_locale("da"):
+            assert str(dates.ShownWait(2)) == "2 sekunder"
+            assert str(dates.ShownWait(61)) == "2 minutter"

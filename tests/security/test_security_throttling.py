@@ -86,7 +86,7 @@ def test_a_right_code_opens_the_mailbox_while_the_organisation_is_under_attack(
     assert hasty.mailbox().status_code == 200
 
 
-def test_a_guessing_address_waits_longer_each_time_and_is_told_until_when(
+def test_a_guessing_address_waits_longer_each_time_and_is_told_how_long(
     app: Flask, unit: Unit, code: str, clock: FixedClock
 ) -> None:
     guesser = Reporter(app, unit.org.slug, address="198.51.100.7")
@@ -95,7 +95,7 @@ def test_a_guessing_address_waits_longer_each_time_and_is_told_until_when(
     refused = guesser.open_case(code)
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == "2"
-    assert "Your code was not checked: wait 2 seconds" in text_of(refused)
+    assert "Your code was not checked: wait 2 seconds, then send it again." in text_of(refused)
     assert guesser.mailbox().status_code == 303, "a refused attempt opens nothing"
     clock.advance(timedelta(seconds=1))
     assert guesser.open_case(WRONG).status_code == 429

@@ -11,7 +11,7 @@ dates from here. The templates reach it through the ``day``, ``moment`` and ``mo
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from babel.dates import format_date, format_time
 from flask_babel import get_locale, ngettext
@@ -80,42 +80,24 @@ class ShownDay:
         return f"ShownDay({self.value!r})"
 
 
-__all__ = ["FORMAT_LOCALES", "ShownDay", "day", "moment", "month", "reader_locale"]
+__all__ = ["FORMAT_LOCALES", "ShownDay", "ShownWait", "day", "moment", "month", "reader_locale"]
 
 
 class ShownWait:
     """A throttle's wait (whistle/core/throttle.py) written into a message when it is shown:
-    "30 seconds (until 14:32)", "4 minutes (until 14:36)", in its reader's language. The
-    clock time is rounded up to the minute shown, so trying at the time said is never early."""
+    "30 seconds", "4 minutes" (rounded up, so trying after the time said is never early), in
+    its reader's language. No clock time: the server knows its own time zone, not the
+    reader's, and a time of day in the wrong zone would send someone back an hour early."""
 
-    __slots__ = ("seconds", "until")
+    __slots__ = ("seconds",)
 
-    def __init__(self, seconds: int, now: datetime) -> None:
+    def __init__(self, seconds: int) -> None:
         self.seconds = seconds
-        end = now + timedelta(seconds=seconds)
-        if end.second or end.microsecond:
-            end = end.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        self.until = end
 
     def __str__(self) -> str:
-        until = format_time(self.until, "short", locale=_babel_locale(reader_locale()))
         if self.seconds < 60:
-            return str(
-                ngettext(
-                    "%(num)d second (until %(until)s)",
-                    "%(num)d seconds (until %(until)s)",
-                    self.seconds,
-                    until=until,
-                )
-            )
-        return str(
-            ngettext(
-                "%(num)d minute (until %(until)s)",
-                "%(num)d minutes (until %(until)s)",
-                (self.seconds + 59) // 60,
-                until=until,
-            )
-        )
+            return str(ngettext("%(num)d second", "%(num)d seconds", self.seconds))
+        return str(ngettext("%(num)d minute", "%(num)d minutes", (self.seconds + 59) // 60))
 
     def __repr__(self) -> str:
         return f"ShownWait({self.seconds})"

@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
@@ -322,7 +321,7 @@ def change_password(
     # password here either: attempts count against the account like sign-in attempts.
     wait = sign_in_delay.begin(session, throttle_key, user.email, None, seconds(clock.now()))
     if wait:
-        raise Refused("current", wait_message(wait, clock.now()))
+        raise Refused("current", wait_message(wait))
     with unit_of_work(session):
         now = clock.now()
         if not verify_password(user.password_hash, current):
@@ -352,10 +351,10 @@ def change_password(
         )
 
 
-def wait_message(wait: int, now: datetime) -> object:
+def wait_message(wait: int) -> object:
     """The answer while an account or a client must wait: the same words whether the account
     exists or not."""
     return _l(
         "Too many failed attempts. Nothing was checked: try again in %(wait)s.",
-        wait=ShownWait(wait, now),
+        wait=ShownWait(wait),
     )

@@ -1,6 +1,5 @@
 """The web side of the throttles (whistle/core/throttle.py): what a client is counted by, and
-a wait in words for the page that asks a person to wait (how long, and the clock time it ends,
-in the reader's language and time zone)."""
+a wait in words for the page that asks a person to wait (how long, in the reader's language)."""
 
 from __future__ import annotations
 
@@ -9,12 +8,11 @@ import ipaddress
 from flask import request
 
 from whistle.core.dates import ShownWait
-from whistle.core.runtime import runtime
 
 
 def wait_words(wait: int) -> ShownWait:
-    """``wait`` seconds from now, in words (whistle/core/dates.py)."""
-    return ShownWait(wait, runtime().clock.now())
+    """``wait`` seconds, in words (whistle/core/dates.py)."""
+    return ShownWait(wait)
 
 
 def client_key() -> str:

@@ -131,7 +131,7 @@ def _refusal(exc: SignInRefused) -> object:
     if exc.key_mismatch:
         return KEY_MISMATCH
     if exc.wait:
-        return wait_message(exc.wait, runtime().clock.now())
+        return wait_message(exc.wait)
     return WRONG_PASSWORD
 
 
@@ -177,7 +177,7 @@ def _second_factor(half: staff_session.StaffSession, form: CodeForm) -> Response
             device=known_device.device_for(half.user.email),
         )
     except SignInRefused as exc:
-        form.code.errors = [wait_message(exc.wait, rt.clock.now()) if exc.wait else WRONG_CODE]
+        form.code.errors = [wait_message(exc.wait) if exc.wait else WRONG_CODE]
         form.code.data = ""
         return None
     return _finish(_safe_next(request.args.get("next")))
