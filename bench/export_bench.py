@@ -423,7 +423,6 @@ def add_person(
         wrapped_private_key=wrap_private_key(private, password, params),
         is_active=True,
         created_at=now,
-        failed_sign_ins=0,
         confidentiality_ack_at=now,
     )
     session.add(user)
