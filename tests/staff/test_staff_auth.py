@@ -4,6 +4,8 @@ sessions, password change and invitations, as people use them in the browser."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,6 +15,7 @@ from xml.etree import ElementTree
 import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
@@ -347,6 +350,22 @@ def test_someone_guessing_an_account_does_not_make_its_owners_own_browser_wait(
         "whistle_known_browser", "eyJhIjoiMCIsImQiOiIwIn0.forged", path="/staff"
     )
     assert WAIT in field_errors(enter_password(forged), "password")
+
+
+def test_a_known_browser_cookie_made_with_the_throttles_key_gets_no_pass(
+    app: Flask, clock: FixedClock, unit: Unit
+) -> None:
+    """The cookie has a key of its own (whistle/staff/views/known_device.py): one signed, and
+    its account hashed, with another key of the deployment, the throttles', proves nothing."""
+    henrik = unit.handlers[1]
+    for _ in range(8):
+        enter_password(browser(app, clock, henrik), "wrong-password-xyz")
+    other = runtime(app).throttle_key
+    account = hmac.new(other, henrik.user.email.encode(), hashlib.sha256).hexdigest()[:32]
+    made = URLSafeSerializer(other, salt="whistle.known-browser").dumps({"a": account, "d": "0"})
+    borrowed = browser(app, clock, henrik)
+    borrowed.client.set_cookie("whistle_known_browser", made, path="/staff")
+    assert WAIT in field_errors(enter_password(borrowed), "password")
 
 
 def test_a_wait_stops_someone_already_past_the_password_step(
