@@ -1,6 +1,7 @@
 """The attacker of issue 17 for bench/load_bench.py: upload bombs, case-code guessing and staff
 sign-in guessing, each from many loopback addresses of its own (127.1.x.y), looping until told
-to stop. The bombs are the abuse suite's (tests/security/abuse/bombs.py), made once.
+to stop. The bombs are the abuse suite's (tests/security/abuse/bombs.py), made once, and so
+are the forms and the wrong guesses (tests/security/abuse/visits.py).
 
 Nothing printed contains a case code or a password; the guesses are random and fake.
 """
@@ -9,20 +10,24 @@ from __future__ import annotations
 
 import http.client
 import itertools
-import secrets
-import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlencode
 
-from submit_bench import SLUG, Browser, FormPage, multipart
+from submit_bench import SLUG, Browser  # which puts the repository root on the path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.security.abuse import bombs  # the repository root is on the path now
+from tests.security.abuse import bombs
+from tests.security.abuse.visits import (
+    FormPage,
+    first_category,
+    report_fields,
+    wrong_code,
+    wrong_password,
+)
 
 HANDLER_EMAIL = "hanne.handler@example.org"  # bench/benchkit.py's first handler
+ATTACKER_TEXT = "Fake attacker report, nothing real."
 
 
 class AttackerAddresses:
@@ -60,15 +65,6 @@ def _bomb_files() -> list[tuple[str, list[tuple[str, str, bytes]]]]:
     ]
 
 
-def _report_fields(page: FormPage) -> list[tuple[str, str]]:
-    return [
-        ("csrf_token", page.csrf_token),
-        ("category", page.categories[0] if page.categories else ""),
-        ("what", "Fake attacker report, nothing real."),
-        ("identity", "anonymous"),
-    ]
-
-
 def bomber(port: int, addresses: AttackerAddresses, stop: threading.Event, tally: Tally) -> None:
     """Reports carrying each kind of bomb in turn, from a fresh address each."""
     kinds = _bomb_files()
@@ -78,59 +74,57 @@ def bomber(port: int, addresses: AttackerAddresses, stop: threading.Event, tally
         browser = Browser(port, addresses.take(), 120)
         try:
             page = FormPage(browser.get(f"/o/{SLUG}/report").body)
-            body, kind = multipart(_report_fields(page), files)
-            tally.add(f"upload bomb ({name})", browser.post(f"/o/{SLUG}/report", body, kind).status)
+            fields = report_fields(page.csrf_token, first_category(page), ATTACKER_TEXT)
+            answer = browser.post_multipart(f"/o/{SLUG}/report", fields, files)
+            tally.add(f"upload bomb ({name})", answer.status)
         except (OSError, http.client.HTTPException):
             tally.add(f"upload bomb ({name})", 0)
+
+
+def _guesser(
+    port: int,
+    addresses: AttackerAddresses,
+    stop: threading.Event,
+    tally: Tally,
+    attack: str,
+    page: str,
+    tries: int,
+    guess: Callable[[str], dict[str, str]],
+) -> None:
+    """``tries`` wrong guesses posted to ``page`` from each fresh address, address after
+    address, until ``stop`` (``guess(token)`` makes one form)."""
+    while not stop.is_set():
+        browser = Browser(port, addresses.take(), 60)
+        try:
+            token = FormPage(browser.get(page).body).csrf_token
+            for _ in range(tries):
+                if stop.is_set():
+                    return
+                tally.add(attack, browser.post_form(page, guess(token)).status)
+        except (OSError, http.client.HTTPException):
+            tally.add(attack, 0)
 
 
 def code_guesser(
     port: int, addresses: AttackerAddresses, stop: threading.Event, tally: Tally
 ) -> None:
     """20 wrong case codes from each fresh address, address after address."""
-    while not stop.is_set():
-        browser = Browser(port, addresses.take(), 60)
-        try:
-            token = FormPage(browser.get(f"/o/{SLUG}/case/open").body).csrf_token
-            for _ in range(20):
-                if stop.is_set():
-                    return
-                wrong = "-".join(secrets.token_hex(2).upper() for _ in range(4))
-                answer = browser.post(
-                    f"/o/{SLUG}/case/open",
-                    urlencode({"csrf_token": token, "code": wrong}).encode(),
-                    "application/x-www-form-urlencoded",
-                )
-                tally.add("case-code guessing", answer.status)
-        except (OSError, http.client.HTTPException):
-            tally.add("case-code guessing", 0)
+
+    def wrong(token: str) -> dict[str, str]:
+        return {"csrf_token": token, "code": wrong_code()}
+
+    _guesser(port, addresses, stop, tally, "case-code guessing", f"/o/{SLUG}/case/open", 20, wrong)
 
 
 def password_guesser(
     port: int, addresses: AttackerAddresses, stop: threading.Event, tally: Tally
 ) -> None:
     """10 wrong passwords for a real handler's address from each fresh address."""
-    while not stop.is_set():
-        browser = Browser(port, addresses.take(), 60)
-        try:
-            token = FormPage(browser.get("/staff/sign-in").body).csrf_token
-            for _ in range(10):
-                if stop.is_set():
-                    return
-                answer = browser.post(
-                    "/staff/sign-in",
-                    urlencode(
-                        {
-                            "csrf_token": token,
-                            "email": HANDLER_EMAIL,
-                            "password": f"fake-guess-{secrets.token_hex(6)}",
-                        }
-                    ).encode(),
-                    "application/x-www-form-urlencoded",
-                )
-                tally.add("staff sign-in guessing", answer.status)
-        except (OSError, http.client.HTTPException):
-            tally.add("staff sign-in guessing", 0)
+
+    def wrong(token: str) -> dict[str, str]:
+        return {"csrf_token": token, "email": HANDLER_EMAIL, "password": wrong_password()}
+
+    _guesser(port, addresses, stop, tally, "staff sign-in guessing", "/staff/sign-in", 10, wrong)
 
 
 def start(port: int, stop: threading.Event, tally: Tally) -> list[threading.Thread]:

@@ -311,7 +311,7 @@ class PrivatePostgreSQL:
         self.bindir = _postgresql_bindir()
         self.root = Path(tempfile.mkdtemp(prefix="whistle-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.log = self.root / "server.log"
         self.running = False
         self._as_postgres = os.geteuid() == 0
@@ -389,7 +389,7 @@ def _postgresql_bindir() -> Path:
     return versions[-1].parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

@@ -110,8 +110,8 @@ from whistle.keys import certification, first_use
 
 # Only what the measured operations need is imported at the top: every child imports this
 # module, and its idle memory should be what an export starts from. What the parent alone needs
-# to set up (intake, which loads Pillow and pypdf for metadata stripping; migrations, which
-# load Alembic; the Flask app for the category labels) is imported in the functions below.
+# to set up (intake; migrations, which load Alembic; the Flask app for the category labels) is
+# imported in the functions below.
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -423,7 +423,6 @@ def add_person(
         wrapped_private_key=wrap_private_key(private, password, params),
         is_active=True,
         created_at=now,
-        failed_sign_ins=0,
         confidentiality_ack_at=now,
     )
     session.add(user)

@@ -62,13 +62,13 @@ from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
-from urllib.parse import urlencode, urlsplit
 
 from benchkit import (
     Handlers,
     PrivatePostgreSQL,
     admin_statement,
     cpu_model,
+    free_port,
     gunicorn_workers,
     make_bench_organisation,
     memory_gib,
@@ -79,21 +79,17 @@ from benchkit import (
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from submit_bench import (
-    CODE_RE,
     REPORT_TEXT,
     SLUG,
     Browser,
-    FormPage,
-    Reply,
     Server,
-    free_port,
-    multipart,
     server_errors,
     start_gunicorn,
     stop_gunicorn,
 )
 
 from crypto import Argon2Params
+from tests.security.abuse.visits import CODE_RE, Answer, FormPage, multipart, report_fields
 from whistle.core.db import make_engine
 from whistle.core.instance import init_instance
 from whistle.core.models import Attachment, Case, Message
@@ -126,7 +122,7 @@ class Seen:
         return f"Seen({self.what!r}, ok={self.ok})"
 
 
-def page_kind(reply: Reply) -> tuple[str, bool]:
+def page_kind(reply: Answer) -> tuple[str, bool]:
     """What a response is, and whether it is acceptable as a failure answer: the app's own
     error page (with a title, no traceback) or a form page shown again with its message."""
     if any(marker in reply.body for marker in TRACEBACK_MARKERS):
@@ -172,7 +168,7 @@ class Addresses:
 
 
 class FormNotShown(Exception):
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Answer) -> None:
         self.reply = reply
         super().__init__(f"form page answered {reply.status}")
 
@@ -187,22 +183,8 @@ def report_form(browser: Browser) -> tuple[str, str]:
 
 
 def report_body(token: str, category: str, attachment: bytes | None) -> tuple[bytes, str]:
-    fields = [
-        ("csrf_token", token),
-        ("category", category),
-        ("what", REPORT_TEXT),
-        ("when_where", ""),
-        ("who", ""),
-        ("how_known", ""),
-        ("relation", ""),
-        ("identity", "anonymous"),
-        ("name", ""),
-        ("contact", ""),
-        ("nudge_email", ""),
-        ("website", ""),
-    ]
     files = [("attachments", "notes.txt", attachment)] if attachment is not None else []
-    return multipart(fields, files)
+    return multipart(report_fields(token, category, REPORT_TEXT), files)
 
 
 def submit(browser: Browser, attachment: bytes | None, ledger: Ledger) -> Seen:
@@ -218,7 +200,7 @@ def submit(browser: Browser, attachment: bytes | None, ledger: Ledger) -> Seen:
     try:
         posted = browser.post(f"/o/{SLUG}/report", body, content_type)
         if posted.status == 303:
-            shown = browser.get(urlsplit(posted.headers.get("Location", "")).path)
+            shown = browser.get(posted.location)
             kind, ok = page_kind(shown)
             found = CODE_RE.search(shown.body)
             if found:
@@ -231,19 +213,15 @@ def submit(browser: Browser, attachment: bytes | None, ledger: Ledger) -> Seen:
         return Seen(f"connection: {type(exc).__name__}", False)
 
 
-def sign_in(browser: Browser, code: str) -> Reply:
+def sign_in(browser: Browser, code: str) -> Answer:
     form = browser.get(f"/o/{SLUG}/case/open")
     token = FormPage(form.body).csrf_token
     if form.status != 200 or not token:
         return form
-    return browser.post(
-        f"/o/{SLUG}/case/open",
-        urlencode({"csrf_token": token, "code": code}).encode(),
-        "application/x-www-form-urlencoded",
-    )
+    return browser.post_form(f"/o/{SLUG}/case/open", {"csrf_token": token, "code": code})
 
 
-def reply_body(browser: Browser, attachment: bytes | None) -> tuple[bytes, str] | Reply:
+def reply_body(browser: Browser, attachment: bytes | None) -> tuple[bytes, str] | Answer:
     mailbox = browser.get(f"/o/{SLUG}/case/")
     token = FormPage(mailbox.body).csrf_token
     if mailbox.status != 200 or not token:
@@ -279,7 +257,7 @@ class RawPost:
         self.sock.sendall(self.body[self.sent : upto])
         self.sent = upto
 
-    def answer(self) -> Reply | None:
+    def answer(self) -> Answer | None:
         """The response, or None when the connection closed without one."""
         try:
             with contextlib.suppress(OSError):
@@ -287,7 +265,7 @@ class RawPost:
             response = http.client.HTTPResponse(self.sock)
             response.begin()
             data = response.read()
-            return Reply(response.status, response.headers, data.decode("utf-8", "replace"), 0)
+            return Answer(response.status, response.headers, data.decode("utf-8", "replace"), 0)
         except (OSError, http.client.HTTPException):
             return None
         finally:
@@ -393,7 +371,7 @@ class Result:
             self.problems.append(f"reporter saw: {seen.what}")
 
 
-def cut_off(result: Result, answer: Reply | None, ledger: Ledger) -> None:
+def cut_off(result: Result, answer: Answer | None, ledger: Ledger) -> None:
     """A killed worker's reporter: no answer at all, or (never expected) something to check."""
     if answer is None:
         result.see(Seen("connection closed without a response", True))
@@ -642,7 +620,7 @@ def reply_killed_before_commit(
     assert setup.server is not None
     wait_for_workers(setup.server, 2)
     again = reply_body(reader, SMALL_FILE)
-    if isinstance(again, Reply):
+    if isinstance(again, Answer):
         result.problems.append(f"mailbox did not load for the retry: {again.status}")
         return result
     sent = reader.post(f"/o/{SLUG}/case/", *again)

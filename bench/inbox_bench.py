@@ -265,7 +265,6 @@ def seed_staff(session: Session, org_id: int, now: datetime) -> tuple[int, int]:
             wrapped_private_key=os.urandom(2500),
             is_active=True,
             created_at=now,
-            failed_sign_ins=0,
             confidentiality_ack_at=now,
         )
         session.add(user)

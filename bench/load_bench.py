@@ -37,10 +37,8 @@ import http.client
 import os
 import platform
 import queue
-import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,13 +49,14 @@ from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import attacker
 from benchkit import (
     Handlers,
     app_session,
     cpu_model,
+    free_port,
     make_bench_organisation,
     memory_gib,
     open_as_handler,
@@ -69,25 +68,25 @@ from submit_bench import (
     REPORT_TEXT,
     SLUG,
     Browser,
-    FormPage,
     LoopbackAddresses,
     Outcome,
     Server,
     Usage,
+    back_to_back,
     check_loopback_sources,
-    free_port,
+    launch,
     measure_usage,
     median,
     ms,
-    multipart,
     p95,
+    run_reporters,
     server_errors,
     stop_gunicorn,
-    submit_report,
     write_config,
 )
 
 from crypto import Argon2Params
+from tests.security.abuse.visits import FormPage
 from whistle.core.db import make_engine
 from whistle.core.instance import init_instance
 from whistle.core.models import Attachment, Case, Message
@@ -135,21 +134,17 @@ def follow_up(port: int, address: str, timeout: float, report: Confirmed) -> Out
         page = FormPage(form.body)
         if form.status != 200 or not page.csrf_token:
             return Outcome(False, f"sign-in page answered {form.status}")
-        signed = browser.post(
-            f"/o/{SLUG}/case/open",
-            urlencode({"csrf_token": page.csrf_token, "code": report.code}).encode(),
-            "application/x-www-form-urlencoded",
+        signed = browser.post_form(
+            f"/o/{SLUG}/case/open", {"csrf_token": page.csrf_token, "code": report.code}
         )
-        if signed.status != 303 or urlsplit(signed.headers.get("Location", "")).path != (
-            f"/o/{SLUG}/case/"
-        ):
+        if signed.status != 303 or signed.location != f"/o/{SLUG}/case/":
             return Outcome(False, f"sign-in answered {signed.status}")
         mailbox = browser.get(f"/o/{SLUG}/case/")
         token = FormPage(mailbox.body).csrf_token
         if mailbox.status != 200 or report.reference not in mailbox.body or not token:
             return Outcome(False, f"mailbox answered {mailbox.status}")
-        body, content_type = multipart([("csrf_token", token), ("body", REPLY_TEXT)], [])
-        replied = browser.post(f"/o/{SLUG}/case/", body, content_type)
+        fields = [("csrf_token", token), ("body", REPLY_TEXT)]
+        replied = browser.post_multipart(f"/o/{SLUG}/case/", fields, [])
         if replied.status != 303:
             return Outcome(False, f"reply answered {replied.status}", replied.seconds)
         location = urlsplit(replied.headers.get("Location", ""))
@@ -175,30 +170,21 @@ def submission_phase(
     stop: threading.Event,
 ) -> Phase:
     phase = Phase("submissions")
-    lock = threading.Lock()
-    started = 0
     start = time.perf_counter()
     deadline = start + seconds
 
-    def reporter(number: int) -> None:
-        nonlocal started
-        rng = random.Random(number)
-        while not stop.is_set() and time.perf_counter() < deadline:
-            with lock:
-                if started >= MAX_VISITS:
-                    return
-                started += 1
-            outcome = submit_report(port, addresses.take(), timeout, rng)
-            with lock:
-                if outcome.ok:
-                    phase.ok += 1
-                    phase.post.append(outcome.post_seconds)
-                    phase.visit.append(outcome.total_seconds)
-                    confirmed.append(Confirmed(outcome.code, outcome.reference))
-                else:
-                    phase.errors[outcome.problem] += 1
+    def record(outcome: Outcome) -> None:
+        if outcome.ok:
+            phase.ok += 1
+            phase.post.append(outcome.post_seconds)
+            phase.visit.append(outcome.total_seconds)
+            confirmed.append(Confirmed(outcome.code, outcome.reference))
+        else:
+            phase.errors[outcome.problem] += 1
 
-    _run_threads(reporter, reporters, deadline + 2 * timeout + 10, phase, stop)
+    reporter = back_to_back(port, addresses, timeout, deadline, MAX_VISITS, stop, record)
+    if not run_reporters(reporter, reporters, deadline + 2 * timeout + 10, stop):
+        phase.errors["reporter still waiting at the hard stop"] += 1
     phase.seconds = time.perf_counter() - start
     return phase
 
@@ -236,27 +222,12 @@ def follow_up_phase(
                 else:
                     phase.errors[outcome.problem] += 1
 
-    _run_threads(reporter, reporters, deadline + 2 * timeout + 10, phase, stop)
+    if not run_reporters(reporter, reporters, deadline + 2 * timeout + 10, stop):
+        phase.errors["reporter still waiting at the hard stop"] += 1
     phase.seconds = time.perf_counter() - start
     if not work.empty():
         phase.errors["not followed up within the time budget"] += work.qsize()
     return phase
-
-
-def _run_threads(
-    target: object, count: int, hard_stop: float, phase: Phase, stop: threading.Event
-) -> None:
-    threads = [
-        threading.Thread(target=target, args=(n,), daemon=True)  # type: ignore[arg-type]
-        for n in range(count)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=max(0.0, hard_stop - time.perf_counter()))
-    if any(thread.is_alive() for thread in threads):
-        stop.set()
-        phase.errors["reporter still waiting at the hard stop"] += 1
 
 
 def print_phase(phase: Phase, reporters: int, cores: int) -> None:
@@ -281,38 +252,13 @@ def print_phase(phase: Phase, reporters: int, cores: int) -> None:
 
 def start_readme_gunicorn(instance: Path, port: int, workers: int, log: Path) -> Server:
     """gunicorn with the README's production command, on ``port``, once ``/healthz`` answers."""
-    root = Path(__file__).resolve().parent.parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
-    env["WHISTLE_INSTANCE"] = str(instance)
-    env["PYTHONPATH"] = str(root)
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
         *("-c", "python:whistle.serving.gunicorn_conf"),
         *("--bind", f"127.0.0.1:{port}", "--workers", str(workers), "wsgi:app"),
     ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=root,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(
-        process, port, log, f"gunicorn {version('gunicorn')}, README command, {workers} workers"
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}; see its log")
-        try:
-            if Browser(port, "127.0.0.1", 5).get("/healthz").status == 200:
-                return server
-        except (OSError, http.client.HTTPException):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+    description = f"gunicorn {version('gunicorn')}, README command, {workers} workers"
+    return launch(command, instance, port, log, description)
 
 
 def print_comparison(calm: Phase, attacked: Phase, tally: attacker.Tally) -> None:

@@ -50,17 +50,14 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email.message import Message
-from html.parser import HTMLParser
 from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
-from urllib.parse import urlencode, urlsplit
 
-from benchkit import make_bench_organisation
-from sqlalchemy import Engine, create_engine, func, select, text
+from benchkit import admin_statement, cpu_model, free_port, make_bench_organisation, memory_gib
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from crypto import Argon2Params
@@ -70,10 +67,15 @@ from whistle.core.instance import init_instance
 from whistle.core.models import Attachment, Case
 from whistle.core.schema import upgrade
 
+# The HTTP client is the abuse suite's (tests/security/abuse/visits.py), one copy for both:
+# bench/ may import from tests/, never the other way round.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.security.abuse import visits  # the repository root is on the path now
+from tests.security.abuse.visits import CODE_RE, FormPage, report_fields
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SLUG = "benchfirma"
-CODE_RE = re.compile(r'<p class="code" lang="en">([A-Z0-9-]+)</p>')
 REFERENCE_RE = re.compile(r"Case reference ([0-9A-Za-z-]+), received")
 MAX_PER_PHASE = 5_000  # hard cap on submissions in one throughput phase
 ATTACHMENT = b"Fake benchmark attachment: nothing real in here, only filler text.\n" * 300
@@ -107,112 +109,11 @@ class LoopbackAddresses:
         return self._next
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: Message
-    body: str
-    seconds: float
+class Browser(visits.Browser):
+    """A reporter's browser here: no proxy in front of gunicorn, so each connects from its
+    loopback address itself (the abuse suite's browsers name theirs in X-Forwarded-For)."""
 
-
-class Browser:
-    """One person's browser: an address of its own, its own cookies, a connection per request."""
-
-    def __init__(self, port: int, address: str, timeout: float) -> None:
-        self.port = port
-        self.address = address
-        self.timeout = timeout
-        self.cookies: dict[str, str] = {}
-
-    def request(
-        self, method: str, path: str, body: bytes | None = None, content_type: str = ""
-    ) -> Reply:
-        connection = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=self.timeout, source_address=(self.address, 0)
-        )
-        headers = {
-            "Accept-Language": "en",
-            "Connection": "close",
-            "User-Agent": "whistle-submit-bench",
-        }
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if body is not None:
-            headers["Content-Type"] = content_type
-        start = time.perf_counter()
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-        finally:
-            connection.close()
-        elapsed = time.perf_counter() - start
-        for header in response.headers.get_all("Set-Cookie") or []:
-            self._remember(header)
-        return Reply(response.status, response.headers, data.decode("utf-8", "replace"), elapsed)
-
-    def _remember(self, header: str) -> None:
-        name, _, rest = header.partition("=")
-        value = rest.split(";", 1)[0].strip()
-        expired = re.search(r"(?i);\s*max-age=0\b", header) is not None
-        if not value or expired:
-            self.cookies.pop(name.strip(), None)
-        else:
-            self.cookies[name.strip()] = value
-
-    def get(self, path: str) -> Reply:
-        return self.request("GET", path)
-
-    def post(self, path: str, body: bytes, content_type: str) -> Reply:
-        return self.request("POST", path, body, content_type)
-
-
-class FormPage(HTMLParser):
-    """The CSRF token and the category choices of a page's form."""
-
-    def __init__(self, page: str) -> None:
-        super().__init__()
-        self.csrf_token = ""
-        self.categories: list[str] = []
-        self._select: str | None = None
-        self.feed(page)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "input" and found.get("name") == "csrf_token":
-            self.csrf_token = found.get("value") or ""
-        elif tag == "select":
-            self._select = found.get("name")
-        elif tag == "option" and self._select == "category":
-            value = found.get("value") or ""
-            if value not in ("", "0"):
-                self.categories.append(value)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "select":
-            self._select = None
-
-
-def multipart(
-    fields: list[tuple[str, str]], files: list[tuple[str, str, bytes]]
-) -> tuple[bytes, str]:
-    boundary = f"----whistle-bench-{secrets.token_hex(12)}"
-    parts: list[bytes] = []
-    for name, value in fields:
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-            f"{value}\r\n".encode()
-        )
-    for name, filename, data in files:
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-            f'filename="{filename}"\r\nContent-Type: text/plain\r\n\r\n'.encode()
-            + data
-            + b"\r\n"
-        )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+    behind_proxy = False
 
 
 @dataclass(repr=False)
@@ -241,30 +142,16 @@ def submit_report(port: int, address: str, timeout: float, rng: random.Random) -
         page = FormPage(form.body)
         if not page.csrf_token or not page.categories:
             return Outcome(False, "form page without CSRF token or categories")
-        body, content_type = multipart(
-            [
-                ("csrf_token", page.csrf_token),
-                ("category", rng.choice(page.categories)),
-                ("what", REPORT_TEXT),
-                ("when_where", ""),
-                ("who", ""),
-                ("how_known", ""),
-                ("relation", ""),
-                ("identity", "anonymous"),
-                ("name", ""),
-                ("contact", ""),
-                ("nudge_email", ""),
-                ("website", ""),
-            ],
+        posted = browser.post_multipart(
+            f"/o/{SLUG}/report",
+            report_fields(page.csrf_token, rng.choice(page.categories), REPORT_TEXT),
             [("attachments", "notes.txt", ATTACHMENT)],
         )
-        posted = browser.post(f"/o/{SLUG}/report", body, content_type)
         if posted.status != 303:
             return Outcome(False, f"submission answered {posted.status}", posted.seconds)
-        location = urlsplit(posted.headers.get("Location", "")).path
-        if location != f"/o/{SLUG}/report/code":
+        if posted.location != f"/o/{SLUG}/report/code":
             return Outcome(False, "submission redirected elsewhere", posted.seconds)
-        shown = browser.get(location)
+        shown = browser.get(posted.location)
         found = CODE_RE.search(shown.body)
         if shown.status != 200 or found is None:
             return Outcome(False, f"no case code shown ({shown.status})", posted.seconds)
@@ -289,17 +176,14 @@ def follow_up(port: int, address: str, timeout: float, code: str, reference: str
         page = FormPage(form.body)
         if form.status != 200 or not page.csrf_token:
             return Outcome(False, f"sign-in page answered {form.status}")
-        posted = browser.post(
-            f"/o/{SLUG}/case/open",
-            urlencode({"csrf_token": page.csrf_token, "code": code}).encode(),
-            "application/x-www-form-urlencoded",
+        posted = browser.post_form(
+            f"/o/{SLUG}/case/open", {"csrf_token": page.csrf_token, "code": code}
         )
         if posted.status != 303:
             return Outcome(False, f"sign-in answered {posted.status}", posted.seconds)
-        location = urlsplit(posted.headers.get("Location", "")).path
-        if location != f"/o/{SLUG}/case/":
+        if posted.location != f"/o/{SLUG}/case/":
             return Outcome(False, "sign-in redirected elsewhere", posted.seconds)
-        mailbox = browser.get(location)
+        mailbox = browser.get(posted.location)
         if mailbox.status != 200 or (reference and reference not in mailbox.body):
             return Outcome(False, f"mailbox page answered {mailbox.status}", posted.seconds)
         return Outcome(True, post_seconds=posted.seconds, total_seconds=time.perf_counter() - start)
@@ -337,22 +221,6 @@ def p95(values: list[float]) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as info:
-        for line in info:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def memory_gib() -> float:
-    with contextlib.suppress(OSError), open("/proc/meminfo", encoding="utf-8") as info:
-        for line in info:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) / (1024 * 1024)
-    return float("nan")
 
 
 def machine_busy() -> tuple[float, float]:
@@ -409,12 +277,6 @@ def measure_usage(server_pid: int) -> Iterator[Usage]:
 # --- the server side -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def check_loopback_sources() -> None:
     with socket.socket() as probe:
         try:
@@ -429,23 +291,13 @@ def check_loopback_sources() -> None:
 def create_database(admin_url: str) -> tuple[str, str]:
     """A fresh database with a random name; returns (name, URL)."""
     name = f"whistle_bench_{secrets.token_hex(4)}"
-    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
+    admin_statement(admin_url, f'CREATE DATABASE "{name}"')
     url = make_url(normalise_url(admin_url)).set(database=name)
     return name, url.render_as_string(hide_password=False)
 
 
 def drop_database(admin_url: str, name: str) -> None:
-    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    admin_statement(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def write_config(instance: Path, database_url: str, port: int) -> None:
@@ -469,28 +321,21 @@ class Server:
     description: str
 
 
-def start_gunicorn(instance: Path, port: int, workers: int, threads: int, log: Path) -> Server:
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
-    options = ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120"]
-    if threads > 1:
-        options += ["--worker-class", "gthread", "--threads", str(threads)]
+def launch(command: list[str], instance: Path, port: int, log: Path, description: str) -> Server:
+    """Start gunicorn (``command``) on the instance in the repository root, logging to ``log``;
+    the server once ``/healthz`` on ``port`` answers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
     env["WHISTLE_INSTANCE"] = str(instance)
+    env["PYTHONPATH"] = str(ROOT)
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [*command, *options, "wsgi:app"],
+            command,
             cwd=ROOT,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches only this script, which stops gunicorn
         )
-    description = (
-        f"gunicorn {version('gunicorn')}, {workers} workers, "
-        + (f"gthread, {threads} threads each" if threads > 1 else "sync")
-        + ", --timeout 120"
-    )
     server = Server(process, port, log, description)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -501,6 +346,20 @@ def start_gunicorn(instance: Path, port: int, workers: int, threads: int, log: P
                 return server
         time.sleep(0.2)
     raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+
+def start_gunicorn(instance: Path, port: int, workers: int, threads: int, log: Path) -> Server:
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
+    options = ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120"]
+    if threads > 1:
+        options += ["--worker-class", "gthread", "--threads", str(threads)]
+    description = (
+        f"gunicorn {version('gunicorn')}, {workers} workers, "
+        + (f"gthread, {threads} threads each" if threads > 1 else "sync")
+        + ", --timeout 120"
+    )
+    return launch([*command, *options, "wsgi:app"], instance, port, log, description)
 
 
 def stop_gunicorn(server: Server) -> None:
@@ -605,6 +464,53 @@ class ThroughputResult:
         return self.ok / self.seconds if self.seconds else 0.0
 
 
+def back_to_back(
+    port: int,
+    addresses: LoopbackAddresses,
+    timeout: float,
+    deadline: float,
+    cap: int,
+    stop: threading.Event,
+    record: Callable[[Outcome], None],
+) -> Callable[[int], None]:
+    """A reporter (its number seeds its choice of category) who submits back to back and
+    starts no visit after ``deadline`` (``time.perf_counter()``) or once ``stop`` is set; the
+    reporters made by one call start ``cap`` visits at most between them. ``record`` gets each
+    outcome, one at a time."""
+    lock = threading.Lock()
+    started = 0
+
+    def reporter(number: int) -> None:
+        nonlocal started
+        rng = random.Random(number)
+        while not stop.is_set() and time.perf_counter() < deadline:
+            with lock:
+                if started >= cap:
+                    return
+                started += 1
+            outcome = submit_report(port, addresses.take(), timeout, rng)
+            with lock:
+                record(outcome)
+
+    return reporter
+
+
+def run_reporters(
+    reporter: Callable[[int], None], count: int, hard_stop: float, stop: threading.Event
+) -> bool:
+    """``count`` reporters at once, each in a thread of its own; False, with ``stop`` set,
+    when one is still waiting at ``hard_stop`` (``time.perf_counter()``)."""
+    threads = [threading.Thread(target=reporter, args=(n,), daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=max(0.0, hard_stop - time.perf_counter()))
+    if any(thread.is_alive() for thread in threads):
+        stop.set()
+        return False
+    return True
+
+
 def throughput_phase(
     port: int,
     concurrency: int,
@@ -617,39 +523,20 @@ def throughput_phase(
     """``concurrency`` reporters submit back to back; none starts a new visit after
     ``seconds``. The rate is confirmed submissions over the time until the last one ended."""
     result = ThroughputResult(concurrency)
-    lock = threading.Lock()
-    started = 0
     start = time.perf_counter()
     deadline = start + seconds
 
-    def reporter(number: int) -> None:
-        nonlocal started
-        rng = random.Random(number)
-        while not stop.is_set() and time.perf_counter() < deadline:
-            with lock:
-                if started >= MAX_PER_PHASE:
-                    return
-                started += 1
-            outcome = submit_report(port, addresses.take(), timeout, rng)
-            ledger.record(outcome)
-            with lock:
-                if outcome.ok:
-                    result.ok += 1
-                    result.post.append(outcome.post_seconds)
-                    result.total.append(outcome.total_seconds)
-                else:
-                    result.failures[outcome.problem] += 1
+    def record(outcome: Outcome) -> None:
+        ledger.record(outcome)
+        if outcome.ok:
+            result.ok += 1
+            result.post.append(outcome.post_seconds)
+            result.total.append(outcome.total_seconds)
+        else:
+            result.failures[outcome.problem] += 1
 
-    threads = [
-        threading.Thread(target=reporter, args=(n,), daemon=True) for n in range(concurrency)
-    ]
-    for thread in threads:
-        thread.start()
-    hard_stop = deadline + 3 * timeout + 10
-    for thread in threads:
-        thread.join(timeout=max(0.0, hard_stop - time.perf_counter()))
-    if any(thread.is_alive() for thread in threads):
-        stop.set()
+    reporter = back_to_back(port, addresses, timeout, deadline, MAX_PER_PHASE, stop, record)
+    if not run_reporters(reporter, concurrency, deadline + 3 * timeout + 10, stop):
         result.failures["reporter still waiting at the hard stop"] += 1
     result.seconds = time.perf_counter() - start
     return result

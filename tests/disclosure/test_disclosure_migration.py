@@ -6,14 +6,13 @@ at the revision before it, filled as the old code left it."""
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import UTC, date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session
 
+from tests.steps.old_rows import insert
 from whistle.core import audit
 from whistle.core.db import make_engine
 from whistle.core.models import AuditEntry, Case, IdentityDisclosure
@@ -21,34 +20,6 @@ from whistle.core.schema import alembic_config, upgrade
 from whistle.disclosure import asking, register
 
 REVISION = "0018"
-
-
-def _filler(column: sa.Column[Any], n: int) -> object:
-    """A value for a required column the old code filled and this test does not care about."""
-    kind = column.type
-    if isinstance(kind, sa.Boolean):
-        return False
-    if isinstance(kind, sa.DateTime):
-        return datetime(2026, 1, 5, 9, 0)
-    if isinstance(kind, sa.Date):
-        return date(2026, 1, 5)
-    if isinstance(kind, sa.Integer | sa.Numeric):
-        return 0
-    if isinstance(kind, sa.LargeBinary):
-        return b"fake"
-    return f"fake-{column.name}-{n}"[: getattr(kind, "length", None) or 64]
-
-
-def insert(connection: sa.Connection, table: str, **values: object) -> int:
-    """Insert a row as the old schema has it: columns not given get a plain value."""
-    found = sa.Table(table, sa.MetaData(), autoload_with=connection)
-    row = dict(values)
-    for column in found.columns:
-        needed = not column.nullable and column.server_default is None
-        if needed and column.name not in row and not column.primary_key:
-            row[column.name] = _filler(column, secrets.randbelow(10**9))
-    inserted = connection.execute(sa.insert(found).values(row).returning(found.c.id))
-    return int(inserted.scalar_one())
 
 
 def test_unused_disclosures_to_counsel_on_a_legal_ground_are_withdrawn(blank_url: str) -> None:

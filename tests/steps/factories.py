@@ -58,7 +58,6 @@ def add_staff(
         wrapped_private_key=wrap_private_key(private, TEST_PASSWORD, params) if private else None,
         is_active=True,
         created_at=clock.now(),
-        failed_sign_ins=0,
         confidentiality_ack_at=clock.now() if acknowledged else None,
     )
     session.add(user)

@@ -124,10 +124,6 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     confidentiality_ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    # Unused since revision 0021: sign-in failures are counted in ``throttles`` (per account
-    # and per address, whistle/staff/sign_in_delay.py). Kept until nothing writes them (bench/).
-    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
-    sign_in_blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 

@@ -14,9 +14,10 @@ Why these choices:
   Argon2id's 64 MiB is taken once per process at a time (crypto/kdf.py), so threads do not
   multiply a worker's memory.
 - **The reverse proxy buffers request bodies** (README: nginx ``proxy_request_buffering on``,
-  Caddy's ``request_buffers``): a reporter on a 2 MB/s link spends nine minutes sending 1 GiB
-  to the proxy, which stores it on disk and hands it to gunicorn at local speed; no thread
-  waits on a slow link. Without a proxy, threads are what slow clients can take.
+  on disk; Caddy's ``request_buffers <size>``, in memory and only up to that size): a reporter
+  on a 2 MB/s link spends nine minutes sending 1 GiB to nginx, which stores it on disk and
+  hands it to gunicorn at local speed; no thread waits on a slow link. Without a proxy,
+  threads are what slow clients can take.
 - **Forwarded headers follow ``trusted_proxies``.** The app trusts ``X-Forwarded-*`` only
   when ``trusted_proxies`` > 0 (whistle/web/security.py, ProxyFix); gunicorn by default trusts
   ``X-Forwarded-Proto`` from loopback whatever the app says. With ``trusted_proxies = 0`` it

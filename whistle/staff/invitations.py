@@ -185,7 +185,6 @@ def accept_invitation(
             ),
             is_active=True,
             created_at=clock.now(),
-            failed_sign_ins=0,
         )
         session.add(user)
         session.flush()

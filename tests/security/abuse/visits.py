@@ -3,6 +3,10 @@ timed, and the attackers of issue 17. Each person connects through the (simulate
 proxy: an ``X-Forwarded-For`` address of its own, which the server trusts with
 ``trusted_proxies = 1``, as it would behind nginx.
 
+The HTTP client here (:class:`Browser`, :class:`FormPage`, :func:`multipart`,
+:func:`report_fields`) is the benchmarks' too: bench/submit_bench.py and the benchmarks built
+on it import it from here (tests never import from bench/).
+
 Nothing here prints a case code or a password; codes live in memory only.
 """
 
@@ -18,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import Message
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urlsplit
 
@@ -38,13 +43,24 @@ def new_address(block: str = "10.17") -> str:
 @dataclass
 class Answer:
     status: int
-    location: str
+    headers: Message
     body: str
     seconds: float
 
+    @property
+    def location(self) -> str:
+        """The path this answer redirects to ("" when it does not)."""
+        return urlsplit(self.headers.get("Location", "")).path
+
 
 class Browser:
-    """One person's browser behind the proxy: its own address and cookies."""
+    """One person's browser: an address of its own, its own cookies, a connection per request.
+
+    Behind the (simulated) reverse proxy, as in the abuse suite, the address is sent as
+    ``X-Forwarded-For``. Without one (``behind_proxy = False``: the benchmarks, whose gunicorn
+    is reached directly) the connection comes from the address itself, a loopback address."""
+
+    behind_proxy = True
 
     def __init__(self, port: int, address: str, timeout: float = 20) -> None:
         self.port = port
@@ -53,13 +69,13 @@ class Browser:
         self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, body: bytes = b"", kind: str = "") -> Answer:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-        headers = {
-            "Accept-Language": "en",
-            "Connection": "close",
-            "X-Forwarded-For": self.address,
-            "X-Forwarded-Proto": "http",
-        }
+        source = None if self.behind_proxy else (self.address, 0)
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=self.timeout, source_address=source
+        )
+        headers = {"Accept-Language": "en", "Connection": "close"}
+        if self.behind_proxy:
+            headers |= {"X-Forwarded-For": self.address, "X-Forwarded-Proto": "http"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if kind:
@@ -73,28 +89,30 @@ class Browser:
             connection.close()
         seconds = time.perf_counter() - start
         for header in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            value = rest.split(";", 1)[0].strip()
-            if value and "max-age=0" not in header.lower():
-                self.cookies[name.strip()] = value
-            else:
-                self.cookies.pop(name.strip(), None)
-        location = urlsplit(response.headers.get("Location", "")).path
-        return Answer(response.status, location, data.decode("utf-8", "replace"), seconds)
+            self._remember(header)
+        return Answer(response.status, response.headers, data.decode("utf-8", "replace"), seconds)
+
+    def _remember(self, header: str) -> None:
+        name, _, rest = header.partition("=")
+        value = rest.split(";", 1)[0].strip()
+        if not value or re.search(r"(?i);\s*max-age=0\b", header):
+            self.cookies.pop(name.strip(), None)
+        else:
+            self.cookies[name.strip()] = value
 
     def get(self, path: str) -> Answer:
         return self.request("GET", path)
 
+    def post(self, path: str, body: bytes, kind: str) -> Answer:
+        return self.request("POST", path, body, kind)
+
     def post_form(self, path: str, fields: dict[str, str]) -> Answer:
-        return self.request(
-            "POST", path, urlencode(fields).encode(), "application/x-www-form-urlencoded"
-        )
+        return self.post(path, urlencode(fields).encode(), "application/x-www-form-urlencoded")
 
     def post_multipart(
-        self, path: str, fields: list[tuple[str, str]], files: list[tuple[str, bytes]]
+        self, path: str, fields: list[tuple[str, str]], files: list[tuple[str, str, bytes]]
     ) -> Answer:
-        body, kind = multipart(fields, files)
-        return self.request("POST", path, body, kind)
+        return self.post(path, *multipart(fields, files))
 
 
 class FormPage(HTMLParser):
@@ -124,15 +142,18 @@ class FormPage(HTMLParser):
             self._select = None
 
 
-def multipart(fields: list[tuple[str, str]], files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
-    boundary = f"----whistle-abuse-{secrets.token_hex(12)}"
+def multipart(
+    fields: list[tuple[str, str]], files: list[tuple[str, str, bytes]]
+) -> tuple[bytes, str]:
+    """A multipart/form-data body and its content type; ``files``: (field, file name, bytes)."""
+    boundary = f"----whistle-client-{secrets.token_hex(12)}"
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
         for name, value in fields
     ]
-    for filename, data in files:
+    for name, filename, data in files:
         parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
             f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
             + data
             + b"\r\n"
@@ -141,11 +162,17 @@ def multipart(fields: list[tuple[str, str]], files: list[tuple[str, bytes]]) -> 
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def report_fields(page: FormPage) -> list[tuple[str, str]]:
+def attachments(files: list[tuple[str, bytes]]) -> list[tuple[str, str, bytes]]:
+    """(file name, bytes) as the report form's and the mailbox's file field sends them."""
+    return [("attachments", filename, data) for filename, data in files]
+
+
+def report_fields(csrf_token: str, category: str, what: str = REPORT_TEXT) -> list[tuple[str, str]]:
+    """The report form as an anonymous reporter fills it: ``what`` happened, nothing else."""
     return [
-        ("csrf_token", page.csrf_token),
-        ("category", page.categories[0] if page.categories else ""),
-        ("what", REPORT_TEXT),
+        ("csrf_token", csrf_token),
+        ("category", category),
+        ("what", what),
         ("when_where", ""),
         ("who", ""),
         ("how_known", ""),
@@ -156,6 +183,19 @@ def report_fields(page: FormPage) -> list[tuple[str, str]]:
         ("nudge_email", ""),
         ("website", ""),
     ]
+
+
+def first_category(page: FormPage) -> str:
+    return page.categories[0] if page.categories else ""
+
+
+def wrong_code() -> str:
+    """A random case code in the code's shape (right by chance once in 2^64)."""
+    return "-".join(secrets.token_hex(2).upper() for _ in range(4))
+
+
+def wrong_password() -> str:
+    return f"fake-guess-{secrets.token_hex(6)}"
 
 
 # --- the legitimate reporter -----------------------------------------------------------------
@@ -193,7 +233,9 @@ def reporter_visit(port: int, slug: str, known_code: str, timeout: float) -> Vis
         page = FormPage(form.body)
         visit.record("report form", form, form.status == 200 and bool(page.csrf_token))
         sent = browser.post_multipart(
-            f"/o/{slug}/report", report_fields(page), [("fake-notes.txt", ATTACHMENT)]
+            f"/o/{slug}/report",
+            report_fields(page.csrf_token, first_category(page)),
+            attachments([("fake-notes.txt", ATTACHMENT)]),
         )
         visit.record("report sent", sent, sent.status == 303)
         shown = browser.get(sent.location or f"/o/{slug}/report/code")
@@ -230,7 +272,8 @@ def send_bombs_in_report(port: int, slug: str, files: list[tuple[str, bytes]]) -
     """One report carrying ``files``, from a fresh address; the final status."""
     browser = Browser(port, new_address())
     page = FormPage(browser.get(f"/o/{slug}/report").body)
-    return browser.post_multipart(f"/o/{slug}/report", report_fields(page), files).status
+    fields = report_fields(page.csrf_token, first_category(page))
+    return browser.post_multipart(f"/o/{slug}/report", fields, attachments(files)).status
 
 
 def signed_in_mailbox(port: int, slug: str, code: str) -> Browser:
@@ -245,7 +288,7 @@ def send_bombs_in_reply(port: int, slug: str, code: str, files: list[tuple[str, 
     browser = signed_in_mailbox(port, slug, code)
     token = FormPage(browser.get(f"/o/{slug}/case/").body).csrf_token
     return browser.post_multipart(
-        f"/o/{slug}/case/", [("csrf_token", token), ("body", "Fake reply.")], files
+        f"/o/{slug}/case/", [("csrf_token", token), ("body", "Fake reply.")], attachments(files)
     ).status
 
 
@@ -284,10 +327,7 @@ def guess_codes(port: int, slug: str, addresses: int, tries: int, threads: int) 
     """Wrong case codes (random, in the code's shape)."""
 
     def wrong(token: str) -> dict[str, str]:
-        return {
-            "csrf_token": token,
-            "code": "-".join(secrets.token_hex(2).upper() for _ in range(4)),
-        }
+        return {"csrf_token": token, "code": wrong_code()}
 
     return _guess(port, f"/o/{slug}/case/open", wrong, addresses, tries, threads)
 
@@ -296,11 +336,7 @@ def guess_passwords(port: int, email: str, addresses: int, tries: int, threads: 
     """Wrong passwords for the staff member ``email``."""
 
     def wrong(token: str) -> dict[str, str]:
-        return {
-            "csrf_token": token,
-            "email": email,
-            "password": f"fake-guess-{secrets.token_hex(6)}",
-        }
+        return {"csrf_token": token, "email": email, "password": wrong_password()}
 
     return _guess(port, "/staff/sign-in", wrong, addresses, tries, threads)
 

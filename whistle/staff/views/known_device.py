@@ -5,10 +5,16 @@ someone guessing a colleague's password would make the colleague wait too. A bro
 completed a sign-in (password and authenticator code) is given this cookie; its later attempts
 at that account are counted on their own, and the guesser's failures do not reach them.
 
-The cookie names no one: it holds a keyed hash of the account's address (under the instance's
-throttle key, so it cannot be tested against an address without the server) and a random
-browser id, signed so that it cannot be made up or moved to another account. It is sent only
-to the staff pages, never to a script, and only over HTTPS where the deployment says so.
+The cookie names no one: it holds a keyed hash of the account's address (so it cannot be
+tested against an address without the server) and a random browser id, signed so that it
+cannot be made up or moved to another account. It is sent only to the staff pages, never to a
+script, and only over HTTPS where the deployment says so.
+
+Both the hash and the signature are keyed with a key of the cookie's own, derived from the
+instance key under :data:`_KEY_LABEL`, a label no other keyed hash uses (the throttles' is
+"WHS throttle keys v1", whistle/core/throttle.py): nothing the deployment computes for another
+purpose can stand for this cookie, nor this cookie for anything else
+(tests/security/test_security_key_labels.py).
 """
 
 from __future__ import annotations
@@ -27,15 +33,19 @@ from whistle.staff.sign_in_delay import account_key
 COOKIE = "whistle_known_browser"
 MAX_AGE = 180 * 24 * 3600  # half a year: a browser used for work stays known
 _SALT = "whistle.known-browser"
+_KEY_LABEL = b"WHS known browser v1"
+
+
+def _key() -> bytes:
+    return hmac.new(runtime().settings.instance_key, _KEY_LABEL, hashlib.sha256).digest()
 
 
 def _signer() -> URLSafeSerializer:
-    return URLSafeSerializer(runtime().throttle_key, salt=_SALT)
+    return URLSafeSerializer(_key(), salt=_SALT)
 
 
 def _account(email: str) -> str:
-    key = runtime().throttle_key
-    return hmac.new(key, account_key(email).encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(_key(), account_key(email).encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
 def device_for(email: str) -> str | None:
