@@ -11,7 +11,7 @@ no longer lists the invitation), and an unfinished setup prints a new link with
 so there is nothing to undo.
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07
 """
 
