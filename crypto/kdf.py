@@ -39,9 +39,9 @@ _ONE_AT_A_TIME: Final = threading.Lock()
 class Argon2Params:
     """Argon2id cost parameters.
 
-    The defaults are RFC 9106 section 4's second recommended option: t=3 passes, m=64 MiB,
-    p=4 lanes. The first option (t=1, m=2 GiB) is out of reach of a small self-hosted server
-    that may see several sign-ins at once; 64 MiB x 3 passes still costs an attacker about
+    The defaults (for passwords) are RFC 9106 section 4's second recommended option: t=3 passes,
+    m=64 MiB, p=4 lanes. The first option (t=1, m=2 GiB) is out of reach of a small self-hosted
+    server that may see several sign-ins at once; 64 MiB x 3 passes still costs an attacker about
     192 MiB-passes per guess, and takes about 0.2 s on a 2-core server (docs/benchmarks.md).
     Use :meth:`for_tests` in tests only.
     """
@@ -86,6 +86,25 @@ class Argon2Params:
             memory_kib=max(self.memory_kib, other.memory_kib),
             parallelism=self.parallelism,
         )
+
+    @classmethod
+    def for_case_codes(cls) -> Argon2Params:
+        """The cost for case codes: t=2 passes, m=19 MiB, p=1 lane (the first of OWASP's
+        equivalent Argon2id settings for password storage).
+
+        A password is guessable and needs all the memory a server can spare; a case code is
+        not: its secret part is 80 random bits from :mod:`secrets`
+        (:data:`crypto.case_codes.CASE_CODE_BITS`), so an attacker holding the database and
+        the instance folder needs about 2**79 derivations per case whatever each costs
+        (each case has its own salt, so no guess serves two cases). The derivation is
+        defence in depth on top of that search, not what makes it infeasible. 64 MiB instead
+        would make each guess about three times dearer (under two bits) but cost every web
+        worker 64 MiB and 0.25 CPU-seconds per report and per follow-up sign-in, and the
+        reporter's browser as much once it derives the key itself (docs/crypto.md, "Key
+        derivation"). One lane: a derivation this size is done in about 50 ms on one core,
+        and a browser's WebAssembly runs lanes one after the other anyway.
+        """
+        return cls(time_cost=2, memory_kib=19 * 1024, parallelism=1)
 
     @classmethod
     def for_tests(cls) -> Argon2Params:

@@ -250,6 +250,22 @@ def app(app_config: dict[str, Any], instance_path: Path, clock: FixedClock) -> I
 
 
 @pytest.fixture
+def production_app(
+    app_config: dict[str, Any], instance_path: Path, clock: FixedClock, app: Flask
+) -> Iterator[Flask]:
+    """The same instance and database as ``app``, with the production Argon2 costs."""
+    from whistle.core.runtime import runtime
+
+    strong = create_app(
+        {**app_config, "argon2_profile": "production"}, instance_path=instance_path, clock=clock
+    )
+    strong.config["TESTING"] = True
+    yield strong
+    runtime(strong).engine.dispose()
+    runtime(strong).keystore.dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

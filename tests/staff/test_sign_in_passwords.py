@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from argon2 import PasswordHasher, extract_parameters
@@ -29,7 +28,6 @@ from tests.steps.sign_in import (
     signed_in_admin,
     user,
 )
-from whistle.app import create_app
 from whistle.core.clock import FixedClock
 from whistle.core.models import User
 from whistle.core.runtime import runtime
@@ -80,19 +78,6 @@ def db(app: Flask) -> Iterator[Session]:
 def other_unit(app: Flask, clock: FixedClock, unit: Unit) -> Unit:
     with app.app_context(), runtime(app).sessions() as session:
         return make_unit(session, clock, runtime(app).settings.instance_key, slug="andetfirma")
-
-
-@pytest.fixture
-def production_app(
-    app_config: dict[str, Any], instance_path: Any, clock: FixedClock, app: Flask
-) -> Iterator[Flask]:
-    """The same instance and database, configured with the production Argon2 cost."""
-    stronger = create_app(
-        {**app_config, "argon2_profile": "production"}, instance_path=instance_path, clock=clock
-    )
-    stronger.config["TESTING"] = True
-    yield stronger
-    runtime(stronger).engine.dispose()
 
 
 # --- rewrap only to stronger parameters ---------------------------------------------------------

@@ -44,6 +44,14 @@ class Runtime:
             return Argon2Params.for_tests()
         return Argon2Params()
 
+    @property
+    def case_code_argon2(self) -> Argon2Params:
+        """Key-derivation cost for case codes (:meth:`Argon2Params.for_case_codes`: a code's
+        80 random bits need no password's memory cost); trivial in the test profile."""
+        if self.settings.argon2_profile == "test":
+            return Argon2Params.for_tests()
+        return Argon2Params.for_case_codes()
+
 
 def runtime(app: Flask | None = None) -> Runtime:
     """The :class:`Runtime` of ``app`` (default: the current app)."""

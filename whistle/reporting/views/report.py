@@ -229,7 +229,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
             _report_input(form),
             batch.prepared,
             pepper=rt.settings.pepper,
-            argon2=rt.argon2,
+            argon2=rt.case_code_argon2,
             store=FileStore(rt.settings.file_store),
             unit=offered.members,
             before_commit=reporter_session.begin,

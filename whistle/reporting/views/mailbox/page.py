@@ -85,7 +85,12 @@ def enter(slug: str) -> Response | str | tuple[str, int, dict[str, str]]:
         rt = runtime()
         try:
             case, key = open_with_code(
-                db(), rt.clock, org.id, form.code.data or "", rt.settings.pepper, argon2=rt.argon2
+                db(),
+                rt.clock,
+                org.id,
+                form.code.data or "",
+                rt.settings.pepper,
+                argon2=rt.case_code_argon2,
             )
         except UnknownCode:
             code_was_wrong(org.id)
