@@ -34,6 +34,20 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def argon2_costs() -> str:
+    """The production Argon2id costs, as every benchmark prints them: case codes and staff
+    passwords have their own (crypto/kdf.py)."""
+    from crypto import Argon2Params
+
+    def said(params: Argon2Params) -> str:
+        return f"t={params.time_cost}, m={params.memory_kib // 1024} MiB, p={params.parallelism}"
+
+    return (
+        f"Argon2id: case codes {said(Argon2Params.for_case_codes())}; "
+        f"staff passwords {said(Argon2Params())}"
+    )
+
+
 def memory_gib() -> float:
     with contextlib.suppress(OSError, ValueError):
         for line in Path("/proc/meminfo").read_text().splitlines():

@@ -67,6 +67,7 @@ from benchkit import (
     Handlers,
     PrivatePostgreSQL,
     admin_statement,
+    argon2_costs,
     cpu_model,
     free_port,
     gunicorn_workers,
@@ -88,7 +89,6 @@ from submit_bench import (
     stop_gunicorn,
 )
 
-from crypto import Argon2Params
 from tests.security.abuse.visits import CODE_RE, Answer, FormPage, multipart, report_fields
 from whistle.core.db import make_engine
 from whistle.core.instance import init_instance
@@ -1001,12 +1001,10 @@ def main() -> int:
         raise SystemExit("run as root: the file store's small disk is a tmpfs (or loop) mount")
     signal.signal(signal.SIGTERM, interrupt)
     cores = len(os.sched_getaffinity(0))
-    params = Argon2Params()
     print(f"machine: {cores} cores (nproc), {cpu_model()}, {memory_gib():.0f} GiB RAM")
     print(
         f"python {platform.python_version()}, gunicorn {version('gunicorn')}, "
-        f"psycopg {version('psycopg')}; Argon2id t={params.time_cost}, "
-        f"m={params.memory_kib // 1024} MiB, p={params.parallelism}"
+        f"psycopg {version('psycopg')}; {argon2_costs()}"
     )
     began = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="whistle-faults-"))

@@ -55,6 +55,7 @@ import attacker
 from benchkit import (
     Handlers,
     app_session,
+    argon2_costs,
     cpu_model,
     free_port,
     make_bench_organisation,
@@ -85,7 +86,6 @@ from submit_bench import (
     write_config,
 )
 
-from crypto import Argon2Params
 from tests.security.abuse.visits import FormPage
 from whistle.core.db import make_engine
 from whistle.core.instance import init_instance
@@ -447,12 +447,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, interrupt)
     check_loopback_sources()
     cores = len(os.sched_getaffinity(0))
-    params = Argon2Params()
     print(f"machine: {cores} cores (nproc), {cpu_model()}, {memory_gib():.0f} GiB RAM")
     print(
         f"python {platform.python_version()}, gunicorn {version('gunicorn')}, "
-        f"SQLAlchemy {version('sqlalchemy')}, psycopg {version('psycopg')}; Argon2id "
-        f"t={params.time_cost}, m={params.memory_kib // 1024} MiB, p={params.parallelism}"
+        f"SQLAlchemy {version('sqlalchemy')}, psycopg {version('psycopg')}; "
+        f"{argon2_costs()}"
     )
     workdir = Path(tempfile.mkdtemp(prefix="whistle-load-"))
     stop = threading.Event()

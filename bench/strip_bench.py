@@ -7,7 +7,8 @@ prints the outcome, the wall time, the peak resident memory of the process that 
 files (a stand-in for a web worker: it spools the upload from disk, prepares it and reads the
 result through, as the case's store would) and the upload helper's own peak (its VmHWM, which
 does not count the parent's memory at the fork). The HTTP benchmark through gunicorn is
-another script's; this one isolates the cost of checking files.
+another script's; this one isolates the cost of checking files. ``--write FOLDER`` only writes
+the files, for ``bench/upload_bench.py --file FOLDER/<name>`` to send one through gunicorn.
 """
 
 from __future__ import annotations
@@ -93,6 +94,45 @@ def scanned_pdf(path: Path, pages: int, page_bytes: int) -> None:
     pdf.save(path)
 
 
+def pdf_of_objects(path: Path, pages: int, notes_per_page: int) -> None:
+    """A small PDF of many objects: ``pages`` pages of one line of text, each with
+    ``notes_per_page`` text annotations (objects of their own). Its size is a few MB; what
+    costs the cleaner memory is the number of objects (about 2 KiB each in qpdf)."""
+    import pikepdf
+
+    pdf = pikepdf.new()
+    for number in range(pages):
+        page = pdf.add_blank_page(page_size=(600, 800))
+        page.Contents = pikepdf.Stream(pdf, b"BT 72 712 Td (Fake page %d) Tj ET" % number)
+        notes = pikepdf.Array()
+        for note in range(notes_per_page):
+            notes.append(
+                pdf.make_indirect(
+                    pikepdf.Dictionary(
+                        Type=pikepdf.Name.Annot,
+                        Subtype=pikepdf.Name.Text,
+                        Rect=[0, 0, 10, 10],
+                        Contents=pikepdf.String(f"Fake note {note}"),
+                    )
+                )
+            )
+        page.Annots = pdf.make_indirect(notes)
+    pdf.docinfo["/Author"] = "Fake Author Testperson"
+    pdf.save(path)
+
+
+def photo_jpeg(path: Path, width: int, height: int) -> None:
+    """A camera-sized JPEG of noise (it does not compress) with a camera model and a GPS
+    position in its EXIF."""
+    from PIL import Image
+
+    picture = Image.frombytes("RGB", (width, height), random.randbytes(width * height * 3))
+    exif = Image.Exif()
+    exif[0x0110] = "Fake Camera Testmodel"  # Model
+    exif[0x8825] = {1: "N", 2: (55.0, 40.0, 0.0)}  # GPS: latitude
+    picture.save(path, quality=92, exif=exif)
+
+
 def inflating_docx(path: Path, unpacked: int) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as package:
         package.writestr("[Content_Types].xml", "<Types/>")
@@ -114,6 +154,12 @@ def make_cases(folder: Path, quick: bool) -> dict[str, list[tuple[str, str]]]:
     scanned_pdf(scan, 99, 1_000_000)
     docx = folder / "bomb.docx"
     inflating_docx(docx, 1 << 30)
+    photo = folder / "photo.jpg"
+    photo_jpeg(photo, 6000, 4000)
+    # 2 + pages x (3 + notes) objects: 10,002 and 48,002, under the budget's 50,000.
+    objects_10k, objects_48k = folder / "objects-10k.pdf", folder / "objects-48k.pdf"
+    pdf_of_objects(objects_10k, 1250, 5)
+    pdf_of_objects(objects_48k, 4800, 7)
     cases = {
         "12 blank 8,900 x 8,900 PNGs (77 KB each)": [(str(png), f"b{n}.png") for n in range(12)],
         "3 animated PNGs, 300 frames of 1,000 x 1,000": [
@@ -121,7 +167,10 @@ def make_cases(folder: Path, quick: bool) -> dict[str, list[tuple[str, str]]]:
         ],
         "PDF of 100,000 pages": [(str(many), "many.pdf")],
         "scanned PDF, 99 pages": [(str(scan), "scan.pdf")],
+        "24-megapixel photo with EXIF": [(str(photo), "photo.jpg")],
         "docx unpacking to 1 GiB": [(str(docx), "bomb.docx")],
+        "PDF of 10,002 objects (1,250 pages with notes)": [(str(objects_10k), "notes.pdf")],
+        "PDF of 48,002 objects (4,800 pages with notes)": [(str(objects_48k), "notes.pdf")],
     }
     if not quick:
         big = folder / "video.mp4"
@@ -171,10 +220,21 @@ def run_case(files: list[tuple[str, str]]) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 1 GiB file")
+    parser.add_argument(
+        "--write",
+        type=Path,
+        help="only write the files into this folder (for bench/upload_bench.py --file)",
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
+        return
+    if args.write:
+        args.write.mkdir(parents=True, exist_ok=True)
+        make_cases(args.write, args.quick)
+        for made in sorted(args.write.iterdir()):
+            print(f"{made} ({made.stat().st_size:,} bytes)")
         return
     with tempfile.TemporaryDirectory() as folder:
         cases = make_cases(Path(folder), args.quick)

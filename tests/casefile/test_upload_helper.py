@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import io
 import random
+import threading
+import time
 from dataclasses import replace
+from typing import Any
 
+import pytest
 from werkzeug.datastructures import FileStorage
 
 from tests.steps.upload_files import BIG_PDF_PAGES, pdf_of_pages, png
@@ -173,3 +177,47 @@ def test_a_pdf_with_streams_larger_than_a_spool_segment_comes_out_whole() -> Non
     cleaned = PdfReader(io.BytesIO(batch.prepared[0].data.read()))
     image = cleaned.pages[0]["/Resources"]["/XObject"]["/Im0"].get_object()
     assert image.get_data() == picture
+
+
+def test_forms_checked_at_once_in_one_process_take_the_helper_in_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each helper's memory grows with its file; a worker's threads must not run several.
+    running, most = [0], [0]
+    guard = threading.Lock()
+    real = sandbox._run_helper
+
+    def counted(*args: Any, **kwargs: Any) -> int:
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.2)  # long enough for the other forms to arrive meanwhile
+            return real(*args, **kwargs)
+        finally:
+            with guard:
+                running[0] -= 1
+
+    monkeypatch.setattr(sandbox, "_run_helper", counted)
+    batches: list[uploads.UploadBatch] = []
+    forms = [
+        threading.Thread(target=lambda n=n: batches.append(prepare([(png(9, 9), f"f{n}.png")])))
+        for n in range(3)
+    ]
+    for form in forms:
+        form.start()
+    for form in forms:
+        form.join(timeout=60)
+    assert len(batches) == 3
+    assert all(problems(batch) == {} for batch in batches), "every form is checked in turn"
+    assert most[0] == 1, f"{most[0]} helpers ran at once in one process"
+
+
+def test_a_form_that_waits_too_long_for_the_helper_is_told_to_send_again() -> None:
+    limits = replace(sandbox.DEFAULT_LIMITS, queue_seconds=0.1)
+    with sandbox._ONE_HELPER_AT_A_TIME:  # another form's files are being checked
+        batch = prepare([AFTER, (png(8, 8), "second.png")], limits=limits)
+    assert problems(batch) == {"after.png": "busy", "second.png": "busy"}
+    assert batch.prepared == []
+    # The next form, once the helper is free, is checked as usual.
+    assert problems(prepare([AFTER], limits=limits)) == {}

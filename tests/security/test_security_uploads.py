@@ -305,6 +305,32 @@ def test_a_file_that_runs_the_helper_out_of_time_is_refused_clearly_not_a_server
     assert stored_files(app) == []
 
 
+def test_a_report_whose_files_wait_too_long_for_the_helper_is_told_to_send_again(
+    app: Flask, session: Session, unit: Unit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another form's files hold this process's one helper past the wait, the reporter
+    is told the server is busy, keeps what they wrote, and nothing is stored."""
+    monkeypatch.setattr(
+        uploads, "HELPER_LIMITS", replace(sandbox.DEFAULT_LIMITS, queue_seconds=0.1)
+    )
+    photo = Upload("photo.png", png(12, 9))
+    reporter = Reporter(app, unit.org.slug)
+    with sandbox._ONE_HELPER_AT_A_TIME:
+        response = reporter.send_report(ReportAnswers(what="Fake report kept.", files=[photo]))
+    assert response.status_code == 200
+    page = text_of(response)
+    busy = Abuse(
+        photo,
+        "photo.png",
+        "“%(name)s” was not checked: the server is busy checking other files. Choose it "
+        "again and send it in a minute or two.",
+    )
+    assert expected_text(app, "en", busy) in page
+    assert "Fake report kept." in page
+    assert count(session, Case) == 0
+    assert stored_files(app) == []
+
+
 def test_by_default_a_report_takes_twenty_files_and_not_twenty_one(
     app: Flask, session: Session, unit: Unit
 ) -> None:

@@ -24,6 +24,7 @@ class Refusal(enum.StrEnum):
     TOO_MUCH_INSIDE = "too_much_inside"  # too many PDF pages or objects, or unpacked bytes
     TOGETHER = "together"  # this file would take the form's files over their shared budget
     COSTLY = "costly"  # checking it took more time or memory than the helper may use
+    BUSY = "busy"  # the helper was busy with other files for too long: send it again shortly
 
 
 class UnsafeFile(Exception):

@@ -36,6 +36,7 @@ here never loads them.
 from __future__ import annotations
 
 import enum
+import html
 import logging
 import re
 import shutil
@@ -44,7 +45,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import unquote
-from xml.sax.saxutils import unescape  # nosec B406 # entity replacement in a string; no XML parser
 
 from whistle.casefile import images
 from whistle.casefile.file_budget import (
@@ -360,7 +360,7 @@ def _property_parts(package: zipfile.ZipFile) -> dict[str, bytes]:
             for match in _ATTRIBUTE.finditer(relationship[1])
         }
         kind = attributes.get("Type", "").lower()
-        target = unquote(unescape(attributes.get("Target", ""), {"&quot;": '"', "&apos;": "'"}))
+        target = unquote(html.unescape(attributes.get("Target", "")))
         if attributes.get("TargetMode", "").lower() == "external" or not target:
             continue
         for ending, replacement in _PROPERTY_RELATIONSHIPS.items():

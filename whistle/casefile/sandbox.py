@@ -9,15 +9,23 @@ a kill by the kernel or a timeout is a refusal of that one file (reason
 :attr:`Refusal.COSTLY`), never a lost web worker. The web worker itself never imports a
 parser.
 
-The helper is a fresh ``python -m whistle.casefile.sandbox``, one per form (started in about
-a tenth of a second, some 30 to 50 MB while it runs, nothing while idle). Files never pass
-through it in clear: the parent hands over the encrypted upload spools' file descriptors and
-their keys (over a pipe, never on disk); the helper reads them through
-:class:`crypto.SeekableDecryptor` and writes each cleaned file, encrypted under a fresh key,
-into a temporary file the parent opened. Core dumps are off in the helper, so a crash leaves
-no plaintext on disk either. If the helper dies on a file, a new one goes on with the files
-after it, within what is left of the wall-clock time; files it had no time for are refused
-as too much for one form (:attr:`Refusal.TOGETHER`).
+The helper is a fresh ``python -m whistle.casefile.sandbox``, one per form (started in about a tenth
+of a second, some 30 to 45 MB while it runs for most files, more for a PDF of many objects (below),
+nothing while idle). Files never pass through it in clear: the parent hands over the encrypted
+upload spools' file descriptors and their keys (over a pipe, never on disk); the helper reads them
+through :class:`crypto.SeekableDecryptor` and writes each cleaned file, encrypted under a fresh key,
+into a temporary file the parent opened. Core dumps are off in the helper, so a crash leaves no
+plaintext on disk either. If the helper dies on a file, a new one goes on with the files after it,
+within what is left of the wall-clock time; files it had no time for are refused as too much for one
+form (:attr:`Refusal.TOGETHER`).
+
+**One helper at a time per process.** A helper's memory grows with what its file holds (a PDF
+costs qpdf about 1.5 KiB per object: some 130 MB at the budget's 50,000 objects), so a web
+worker whose threads each started one could hold many of those at once. Forms wait for the
+helper in turn, as key derivations do (crypto/kdf.py); a form that cannot have it within
+:attr:`HelperLimits.queue_seconds` is refused as busy (:attr:`Refusal.BUSY`: the person is
+told to send the files again shortly, and keeps what they typed). The wait does not count
+against the form's wall-clock time.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import signal
 import subprocess  # nosec B404 # the helper is this module itself, started with fixed arguments
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,9 +66,13 @@ class HelperLimits:
     memory_bytes: int = 512 * MB  # address space (RLIMIT_AS), libraries included
     wall_seconds: float = 20.0
     output_bytes: int = 2048 * MB  # largest file the helper may write (RLIMIT_FSIZE)
+    # How long a form waits for this process's helper while another form's files are checked.
+    queue_seconds: float = 60.0
 
 
 DEFAULT_LIMITS = HelperLimits()
+# Held while a helper runs: one helper per process at a time (see the module's docstring).
+_ONE_HELPER_AT_A_TIME = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,18 @@ class JobResult:
 def strip_files(
     jobs: list[Job], budget: Budget, limits: HelperLimits = DEFAULT_LIMITS
 ) -> list[JobResult]:
-    """Strip ``jobs`` in helper processes; one result per job, in order."""
+    """Strip ``jobs`` in helper processes, one helper at a time per process; one result per
+    job, in order."""
+    if not _ONE_HELPER_AT_A_TIME.acquire(timeout=limits.queue_seconds):
+        return [JobResult(refusal=Refusal.BUSY) for _ in jobs]
+    try:
+        results = _strip_in_turn(jobs, budget, limits)
+    finally:
+        _ONE_HELPER_AT_A_TIME.release()
+    return results
+
+
+def _strip_in_turn(jobs: list[Job], budget: Budget, limits: HelperLimits) -> list[JobResult]:
     results: list[JobResult | None] = [None] * len(jobs)
     spent = Spent()
     deadline = time.monotonic() + limits.wall_seconds

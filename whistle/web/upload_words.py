@@ -44,6 +44,12 @@ def problem_text(problem: UploadProblem, limits: UploadLimits) -> str:
             "archive is kept as it is, hidden information included.",
             name=name,
         )
+    elif problem.reason == Refusal.BUSY:
+        text = _(
+            "“%(name)s” was not checked: the server is busy checking other files. Choose it "
+            "again and send it in a minute or two.",
+            name=name,
+        )
     elif problem.reason == Refusal.TOGETHER:
         text = _(
             "“%(name)s” was not checked: together with the other files there is more to check "
