@@ -71,6 +71,7 @@ def create_app(
     from whistle.keys import views as certification_views
     from whistle.meetings import views as meeting_views
     from whistle.notices import views as notices_views
+    from whistle.operators import views as operator_views
     from whistle.registers import views as registers_views
     from whistle.reporting.views import mailbox, receipt_check
     from whistle.reporting.views import report as reporting
@@ -110,4 +111,5 @@ def create_app(
     app.register_blueprint(counsel_views.bp)
     app.register_blueprint(disclosure_views.bp)
     app.register_blueprint(certification_views.bp)
+    app.register_blueprint(operator_views.bp)
     return app

@@ -23,6 +23,7 @@ from whistle.counsel.cli import export_cli
 from whistle.keys.cli import keys_cli, recovery_cli, upgrade_trust_command_output
 from whistle.maintenance.cli import doctor_command, keystore_cli, sessions_cli
 from whistle.notify.cli import notify_cli
+from whistle.operators.cli import operator_cli, org_cli
 from whistle.reporting.cli import receipt_cli
 from whistle.retention.cli import retention_cli
 from whistle.setup.onboarding import SetupUnavailable, issue_token, setup_complete
@@ -117,6 +118,8 @@ cli.add_command(receipt_cli)
 cli.add_command(doctor_command)
 cli.add_command(sessions_cli)
 cli.add_command(keys_cli)
+cli.add_command(org_cli)
+cli.add_command(operator_cli)
 
 
 def main() -> None:

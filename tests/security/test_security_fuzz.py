@@ -67,13 +67,14 @@ FUZZ = settings(
     suppress_health_check=list(HealthCheck),
 )
 # These end what later posts need (the reporter's and the handler's sessions, the handler's
-# keys to the case, an open case): fuzzed last, in this order.
+# keys to the case, an open case, an active organisation): fuzzed last, in this order.
 LAST = (
     "cases.close",
     "cases.remove",
     "cases.recuse",
     "mailbox.keep_out",
     "mailbox.sign_out",
+    "operators.suspend",
     "staff.sign_out",
 )
 # Flask's development server and interpreter: they block, and they are not Whistle's code.

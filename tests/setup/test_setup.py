@@ -96,6 +96,8 @@ def test_setup_creates_organisation_and_admin_then_disappears(
         assert admin.email == "testa@example.org"
         assert admin.password_hash != FORM["password"]
         assert verify_password(admin.password_hash, FORM["password"])
+        # Whoever sets the deployment up runs it: they may add organisations (issue 18).
+        assert admin.is_operator
         roles = session.scalars(select(Membership.role)).all()
         assert roles == ["admin"]
         codes = session.scalars(select(Category.code).where(Category.org_id == org.id)).all()

@@ -26,9 +26,11 @@ from tests.steps.pages import csrf_token, text_of
 from tests.steps.setup_link import submit_setup
 from tests.steps.sign_in import (
     INVITEE,
+    NEW_PASSWORD,
     accept_link,
     browser,
     change_password,
+    enrol,
     enter_password,
     field_errors,
     invite,
@@ -55,7 +57,6 @@ WRONG_CODE = "The code is wrong or has expired."
 WAIT = "Too many failed attempts. Nothing was checked: try again in 15 seconds"
 SESSION_ENDED = "Your session has ended"
 STAFF_LIFETIME = vault.Lifetime(idle=timedelta(minutes=15), absolute=timedelta(hours=8))
-NEW_PASSWORD = "blaa-hest-danser-tango-i-regnvejr"
 ARGON2 = Argon2Params.for_tests()
 
 
@@ -109,14 +110,6 @@ def wrong_code(member: StaffMember) -> str:
     now = member.clock.now()
     window = {totp.code_at(secret, now + k * timedelta(seconds=30)) for k in range(-1, 3)}
     return next(c for c in ("000000", "111111", "222222", "333333", "444444") if c not in window)
-
-
-def enrol(member: StaffMember) -> TestResponse:
-    """Scan (read) the key on the enrolment page, then type the app's code."""
-    page = member.get("/staff/sign-in/enrol")
-    assert page.status_code == 200
-    member.staff.totp_secret = secret_shown(page)
-    return member.submit("/staff/sign-in/enrol", {"code": member.current_code()})
 
 
 def vault_token(app: Flask, member: StaffMember) -> str:

@@ -55,6 +55,8 @@ REMOVED = "handler removed from the organisation"
 HANDLER = "handler with key"
 LEAD = "lead"
 OUTSIDER = "handler of another organisation"
+# Runs the deployment (whistle/operators/): no role in any organisation, so no case page.
+OPERATOR = "operator"
 ROLES = (
     ANONYMOUS,
     ADMIN,
@@ -66,6 +68,7 @@ ROLES = (
     HANDLER,
     LEAD,
     OUTSIDER,
+    OPERATOR,
 )
 
 
@@ -110,6 +113,15 @@ EXPECTED: dict[str, frozenset[str]] = {
     "admin.mail_settings": frozenset({ADMIN}),
     "admin.mail_test": frozenset({ADMIN}),
     "admin.processing_record": frozenset({ADMIN}),
+    # The first administrator of an organisation the operator added makes its keys.
+    "admin.make_keys": frozenset({ADMIN}),
+    # The deployment's operator, and nobody else, not even an organisation's administrator.
+    "operators.index": frozenset({OPERATOR}),
+    "operators.organisation": frozenset({OPERATOR}),
+    "operators.invite_admin": frozenset({OPERATOR}),
+    "operators.suspend": frozenset({OPERATOR}),
+    "operators.reactivate": frozenset({OPERATOR}),
+    "operators.delete": frozenset({OPERATOR}),
     "cases.inbox": UNIT,
     "cases.case": HOLDERS,
     "cases.file": HOLDERS,
@@ -234,6 +246,10 @@ def build_world(app: Flask, session: Session, clock: FixedClock) -> World:
                 created_at=clock.now(),
             )
         )
+        operator = add_staff(
+            session, clock, unit.org, "Olga Operator", [], instance_key=instance_key
+        )
+        operator.user.is_operator = True
         invitation = invite(
             session,
             clock,
@@ -352,6 +368,7 @@ def build_world(app: Flask, session: Session, clock: FixedClock) -> World:
         HANDLER: signed_in(app, clock, HANDLER, unit.handlers[0], slug),
         LEAD: signed_in(app, clock, LEAD, unit.handlers[2], slug),
         OUTSIDER: signed_in(app, clock, OUTSIDER, other.handlers[0], "andetfirma"),
+        OPERATOR: signed_in(app, clock, OPERATOR, operator, slug),
     }
     values: dict[str, object] = {
         "slug": slug,

@@ -350,7 +350,7 @@ POSTERS = {
     "disclosure.approve": "lead",
     "disclosure.refuse": "lead",
 }
-STAFF_ORDER = ("handler with key", "lead", "admin", "auditor", "counsel")
+STAFF_ORDER = ("handler with key", "lead", "admin", "auditor", "counsel", "operator")
 
 
 def poster_of(endpoint: str) -> str:

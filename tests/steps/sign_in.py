@@ -18,6 +18,8 @@ from whistle.core.clock import FixedClock
 from whistle.core.models import User
 
 INVITEE = "testa.testesen@example.org"
+# A password that passes the policy (whistle/staff/passwords.py); obviously a test one.
+NEW_PASSWORD = "blaa-hest-danser-tango-i-regnvejr"
 
 
 def user(db: Session, user_id: int) -> User:
@@ -112,3 +114,11 @@ def change_password(
         "/staff/account/password",
         {"current": current, "new": new, "confirm": new if confirm is None else confirm},
     )
+
+
+def enrol(member: StaffMember) -> TestResponse:
+    """Scan (read) the key on the enrolment page, then type the app's code."""
+    page = member.get("/staff/sign-in/enrol")
+    assert page.status_code == 200
+    member.staff.totp_secret = secret_shown(page)
+    return member.submit("/staff/sign-in/enrol", {"code": member.current_code()})

@@ -136,6 +136,17 @@ class PinStore:
             self._write(organisations)
             return True
 
+    def forget(self, org_id: int) -> bool:
+        """Remove ``org_id``'s pins (the organisation was deleted for good); True if it had
+        any. A database that reuses the number for a new organisation then pins that one
+        afresh instead of holding it to the deleted one's keys."""
+        with self._locked():
+            organisations = self._read()
+            if organisations.pop(str(org_id), None) is None:
+                return False
+            self._write(organisations)
+            return True
+
     def mark_first_lead_trusted(self, org_id: int) -> bool:
         """Record that the organisation's first lead was trusted; False if it already was
         (or the organisation has no pins), in which case nobody may be trusted again."""

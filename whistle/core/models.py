@@ -27,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -121,6 +122,10 @@ class User(Base):
     # The TOTP time step last accepted: a code is never accepted twice (replay).
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The deployment's operator (whistle/operators/): creates, suspends and deletes
+    # organisations. A deployment role, not a membership: it opens no organisation's pages
+    # and no case; the person needs a membership for that like anyone else.
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     confidentiality_ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -40,6 +40,12 @@ from whistle.core.contexts import (
 from whistle.core.models import CertificationKeyCopy, KeyPurpose, Organisation, OrgKey
 
 
+def has_keys(session: Session, org_id: int) -> bool:
+    """Whether ``org_id`` has its keys: an organisation the operator made has none until its
+    first administrator makes them (whistle/admin/first_keys.py)."""
+    return session.scalar(select(OrgKey.id).where(OrgKey.org_id == org_id).limit(1)) is not None
+
+
 def create_org_keys(session: Session, clock: Clock, org: Organisation, instance_key: bytes) -> str:
     """Create both keys for ``org``; return the recovery key as printable text (SECRET).
 

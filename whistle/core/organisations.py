@@ -96,6 +96,12 @@ def find_by_slug(session: Session, slug: str) -> Organisation | None:
     )
 
 
+def find_any_by_slug(session: Session, slug: str) -> Organisation | None:
+    """The organisation at ``slug``, suspended or not (the reporting channel tells a
+    suspended one's reporters that it is closed, instead of a page not found)."""
+    return session.scalar(select(Organisation).where(Organisation.slug == slug))
+
+
 def active_organisations(session: Session) -> list[Organisation]:
     return list(
         session.scalars(

@@ -10,6 +10,8 @@ is dropped (whistle/notify/reminders.py); a failed transport is retried on later
 from __future__ import annotations
 
 import functools
+import logging
+import smtplib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.headerregistry import Address
@@ -44,14 +46,19 @@ from whistle.core.models import (
     Role,
     User,
 )
-from whistle.notify.mail import Transport
+from whistle.core.settings import Settings
+from whistle.notify.mail import MailNotConfigured, SmtpTransport, Transport
+from whistle.notify.mail import deployment_config as mail_config
 from whistle.notify.outbox import (
     CASE_EVENTS,
     HELD_UNTIL_NEXT_DAY,
+    AddressRejected,
     MailKind,
     clean_address,
     may_hear,
 )
+
+log = logging.getLogger(__name__)
 
 # Rows deleted once sent (or given up): a nudge holds an address, and a case event's times
 # say when a reporter acted, which the case itself keeps only to the day. Reminders stay, as
@@ -365,3 +372,28 @@ def send_invitation(
         )
     mail = RenderedMail(subject=_one_line(subject), body=body + "\n")
     transport.send(_message(_Composed(to=clean_address(to), mail=mail), now))
+
+
+def mail_invitation_now(
+    session: Session,
+    settings: Settings,
+    organisation: Organisation,
+    *,
+    to: str,
+    link: str,
+    now: datetime,
+) -> str:
+    """Mail an invitation at once if this deployment's mail is set up: "sent", "off" (no
+    mail server: the link is shown to whoever invited instead) or "failed" (logged by its
+    kind, never with the address or the link)."""
+    try:
+        config = mail_config(session, settings)
+    except MailNotConfigured:
+        return "off"
+    try:
+        with SmtpTransport(config) as transport:
+            send_invitation(transport, organisation, to=to, link=link, now=now)
+    except (OSError, smtplib.SMTPException, AddressRejected) as exc:
+        log.warning("invitation mail not sent: %s", type(exc).__name__)
+        return "failed"
+    return "sent"

@@ -1,4 +1,5 @@
-"""First run: a one-time setup token lets the first person create the organisation and admin.
+"""First run: a one-time setup token lets the first person create the organisation and admin,
+who is also the deployment's operator (whistle/operators/).
 
 Only a SHA-256 of the token is stored (the token has 256 bits of entropy, so a slow hash adds
 nothing). Issuing a new token retires every unused older one, so a link printed earlier and
@@ -124,6 +125,9 @@ def complete_setup(
             display_name=name,
             password_hash=hash_password(request.password, argon2),
             is_active=True,
+            # The person who sets the deployment up runs it: they may add organisations
+            # (whistle/operators/), which reads no case of any of them.
+            is_operator=True,
             created_at=clock.now(),
         )
         session.add(admin)

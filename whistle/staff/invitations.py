@@ -65,9 +65,10 @@ def invite(
     *,
     email: str,
     roles: Iterable[Role],
-    invited_by: int,
+    invited_by: int | None,
 ) -> IssuedInvitation:
     """A one-time invitation link for ``email`` with ``roles`` in ``org``, and commit.
+    ``invited_by`` is None for the deployment's ``whistle org`` commands.
 
     An earlier unused invitation of the same address to the same organisation stops working.
     """

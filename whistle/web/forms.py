@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,17 +11,16 @@ from wtforms import Field, Form
 from wtforms.validators import ValidationError
 
 from whistle.casefile.access import NoAccess
+from whistle.core.addresses import plausible_email
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db
 from whistle.core.storage import StorageError
-
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
 def valid_email(_form: Form, field: Field) -> None:
     """A plausible e-mail address (delivery is what proves it)."""
     value: Any = field.data or ""
-    if len(value) > 254 or not EMAIL_RE.match(value.strip()):
+    if not plausible_email(value):
         raise ValidationError(_l("Enter an e-mail address such as name@example.org."))
 
 

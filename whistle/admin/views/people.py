@@ -11,7 +11,6 @@ nothing here opens a case key.
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Callable
 
 from flask import abort, url_for
@@ -34,9 +33,7 @@ from whistle.core.models import Role
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.keys import status as key_status
-from whistle.notify import mail
-from whistle.notify.outbox import AddressRejected
-from whistle.notify.sending import send_invitation
+from whistle.notify.sending import mail_invitation_now
 from whistle.staff.invitations import invite
 from whistle.web.forms import MAX_ID, show_refusal
 from whistle.web.guard import StaffContext
@@ -93,17 +90,7 @@ def _users_page(
 def _mail_invitation(ctx: StaffContext, email: str, link: str) -> str:
     """Send the invitation by e-mail if mail is set up: "sent", "off" or "failed"."""
     rt = runtime()
-    try:
-        config = mail.deployment_config(db(), rt.settings)
-    except mail.MailNotConfigured:
-        return "off"
-    try:
-        with mail.SmtpTransport(config) as transport:
-            send_invitation(transport, ctx.org, to=email, link=link, now=rt.clock.now())
-    except (OSError, smtplib.SMTPException, AddressRejected) as exc:
-        log.warning("invitation mail not sent: %s", type(exc).__name__)
-        return "failed"
-    return "sent"
+    return mail_invitation_now(db(), rt.settings, ctx.org, to=email, link=link, now=rt.clock.now())
 
 
 @bp.route("/users", methods=["GET", "POST"])

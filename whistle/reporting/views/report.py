@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -25,7 +25,8 @@ from whistle.casefile.holders import certified_members
 from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.labels import RELATION_LABELS
 from whistle.core.models import CATEGORY_ORDER, Category, Organisation, User
-from whistle.core.organisations import active_organisations, find_by_slug
+from whistle.core.org_keys import has_keys
+from whistle.core.organisations import active_organisations, find_any_by_slug
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore, StorageError
@@ -45,9 +46,27 @@ bp = Blueprint("reporting", __name__)
 
 
 def organisation_or_404(slug: str) -> Organisation:
-    org = find_by_slug(db(), slug)
+    """The organisation of a reporter page; 404 for an address nobody has. A suspended
+    organisation's pages all say that its channel is closed (503), follow-up included: the
+    deployment's operator closed it (whistle/operators/), and its cases are kept."""
+    org = find_any_by_slug(db(), slug)
     if org is None:
         abort(404)
+    if not org.is_active:
+        abort(make_response(render_template("reporting/closed.html", organisation=org), 503))
+    return org
+
+
+def open_organisation_or_closed(slug: str) -> Organisation:
+    """:func:`organisation_or_404` for the pages that start a report: an organisation the
+    operator made whose first administrator has not made its keys yet is not open (503)."""
+    org = organisation_or_404(slug)
+    if not has_keys(db(), org.id):
+        abort(
+            make_response(
+                render_template("reporting/closed.html", organisation=org, not_yet=True), 503
+            )
+        )
     return org
 
 
@@ -77,7 +96,7 @@ def index() -> Response | str:
 @bp.get("/o/<slug>/")
 @public
 def start(slug: str) -> str:
-    org = organisation_or_404(slug)
+    org = open_organisation_or_closed(slug)
     texts = {key: org_text(db(), org.id, key, locale()) for key in DEFAULTS}
     return render_template(
         "reporting/start.html",
@@ -172,7 +191,7 @@ def _report_input(form: ReportForm) -> ReportInput:
 @bp.route("/o/<slug>/report", methods=["GET", "POST"])
 @public
 def report(slug: str) -> Response | str | tuple[str, int]:
-    org = organisation_or_404(slug)
+    org = open_organisation_or_closed(slug)
     form = ReportForm()
     members: list[User] | None
     try:
