@@ -1,13 +1,15 @@
 """``whistle notify send`` and ``notify deadlines`` on two machines at the same moment (issue
 18): two real processes, each with its own engine, on one database (SQLite and PostgreSQL),
 started together by tests/steps/two_machines.py. Every mail reaches the mail server once,
-and every reminder is queued once."""
+and every reminder is queued once. And a run killed while handing a mail over: the mail is
+never sent again (at most once, whistle/notify/claims.py)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -19,11 +21,12 @@ from tests.steps.factories import Unit, make_unit
 from tests.steps.smtp_stub import SmtpReceiver
 from tests.steps.two_machines import job_environment, overlapped, run_twice_at_once
 from whistle.core.clock import FixedClock
-from whistle.core.models import Case, Category, OutboxMail
+from whistle.core.models import Case, Category, Membership, OutboxMail, Role
 from whistle.core.runtime import runtime
 from whistle.core.storage import FileStore
-from whistle.notify.claims import INTERRUPTED
-from whistle.notify.outbox import MailKind, entitled_handler_ids, queue_nudge
+from whistle.notify.claims import CLAIM_TIMEOUT, INTERRUPTED
+from whistle.notify.outbox import MailKind, entitled_handler_ids, queue_key_warning, queue_nudge
+from whistle.notify.sending import MAX_ATTEMPTS, SendReport, send_pending
 from whistle.reporting.intake import ReportInput, submit_report
 
 MAILS = 200
@@ -167,3 +170,107 @@ def test_two_deadline_runs_and_two_senders_at_once_remind_of_each_deadline_once(
     assert len(rows) == len(expected)
     assert all(row.sent_at is not None and row.claimed_by is None for row in rows)
     assert not any(row.last_error == INTERRUPTED for row in rows)
+
+
+# --- A run killed while handing a mail over -------------------------------------------------
+
+
+class KilledAfterHandingOver:
+    """A mail server that takes the first mail, and then the sending process is killed
+    (``KeyboardInterrupt`` stands for the signal: no ``except Exception`` catches it)."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        self.sent.append(message)
+        raise KeyboardInterrupt
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        self.sent.append(message)
+
+
+def test_a_mail_whose_run_was_killed_while_handing_it_over_is_never_sent_again(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    rt = runtime(app)
+    cases_received(app, session, unit, 1, clock.now())
+    case = session.scalars(select(Case)).one()
+    for address in ("fake-first@example.net", "fake-second@example.net"):
+        queue_nudge(session, clock, case, address, instance_key=rt.settings.instance_key)
+    session.commit()
+
+    def send(transport: object) -> SendReport:
+        return send_pending(
+            session,
+            clock,
+            transport,  # type: ignore[arg-type]
+            base_url="http://localhost",
+            instance_key=rt.settings.instance_key,
+        )
+
+    killed = KilledAfterHandingOver()
+    with pytest.raises(KeyboardInterrupt):
+        send(killed)
+    assert len(killed.sent) == 1
+    session.rollback()
+    claimed = session.scalars(select(OutboxMail).where(OutboxMail.claimed_by.is_not(None))).one()
+    assert claimed.claimed_at == clock.now()
+
+    # Another run (another machine, or the next timer) leaves the claimed mail alone...
+    later = Recording()
+    assert send(later).sent == 1
+    assert [str(m["To"]) for m in later.sent] == ["fake-second@example.net"]
+    # ... also once the claim is old: it is given up, not sent a second time.
+    clock.advance(CLAIM_TIMEOUT + timedelta(minutes=1))
+    last = Recording()
+    report = send(last)
+    assert (report.sent, report.failed) == (0, 1)
+    assert last.sent == []
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(OutboxMail)) == 0  # nudges go
+
+
+def test_a_staff_mail_given_up_after_a_killed_run_keeps_its_row_and_says_why(
+    app: Flask, session: Session, unit: Unit, clock: FixedClock
+) -> None:
+    rt = runtime(app)
+    lead = session.scalars(
+        select(Membership.user_id).where(
+            Membership.org_id == unit.org.id, Membership.role == Role.LEAD.value
+        )
+    ).first()
+    assert lead is not None
+    queue_key_warning(session, clock, unit.org.id, 1, [lead])
+    session.commit()
+
+    def send(transport: object) -> SendReport:
+        return send_pending(
+            session,
+            clock,
+            transport,  # type: ignore[arg-type]
+            base_url="http://localhost",
+            instance_key=rt.settings.instance_key,
+        )
+
+    with pytest.raises(KeyboardInterrupt):
+        send(KilledAfterHandingOver())
+    session.rollback()
+    clock.advance(CLAIM_TIMEOUT - timedelta(minutes=1))
+    assert send(Recording()) == SendReport()  # still claimed: nothing to do, nothing given up
+    clock.advance(timedelta(minutes=2))
+    again = Recording()
+    assert send(again) == SendReport(failed=1)
+    assert again.sent == []
+    session.expire_all()
+    row = session.scalars(select(OutboxMail)).one()
+    assert (row.sent_at, row.attempts, row.last_error) == (None, MAX_ATTEMPTS, INTERRUPTED)
+    # Given up for good: later runs do not try it either.
+    clock.advance(timedelta(days=2))
+    assert send(again) == SendReport()
+    assert again.sent == []

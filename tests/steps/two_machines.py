@@ -1,10 +1,12 @@
 """Two real ``whistle`` commands started at the same moment, as two machines' timers would
 (issue 18: the background jobs run on every machine at once).
 
-Each is its own process with its own engine and connections, running the console script's
-``main()`` against the same database and instance folder. Both first do their imports, then
-say they are ready and wait for a start file, which is made once both are ready: the two
-commands start within a millisecond or so of each other, not one after the other.
+Each is its own process with its own engine and connections, running the ``whistle`` command
+group (whistle/cli.py) against the same database and instance folder. Both first do their
+imports and make their app (settings, engine), as a timer's command does before its work,
+then say they are ready and wait for a start file, which is made once both are ready: the
+two commands start their work within a millisecond or so of each other, not one after the
+other.
 """
 
 from __future__ import annotations
@@ -22,19 +24,20 @@ ROOT = Path(__file__).resolve().parents[2]
 # What each process runs: the imports, "ready", wait for "start", then the command.
 _STARTER = """
 import json, os, sys, time
+from flask.cli import ScriptInfo
 ready, start, timing = sys.argv[1:4]
 import whistle.cli
 batch = os.environ.get("WHISTLE_TEST_RETENTION_BATCH")
 if batch:
     import whistle.retention.deletion as deletion
     deletion.run.__kwdefaults__["batch"] = int(batch)
+app = whistle.cli._make_app()
 open(ready, "w").close()
 while not os.path.exists(start):
     time.sleep(0.001)
 began = time.time()
-sys.argv = ["whistle", *sys.argv[4:]]
 try:
-    whistle.cli.main()
+    whistle.cli.cli.main(sys.argv[4:], "whistle", obj=ScriptInfo(create_app=lambda: app))
 finally:
     with open(timing, "w") as out:
         json.dump([began, time.time()], out)
