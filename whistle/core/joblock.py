@@ -100,16 +100,16 @@ def run_lock(engine: Engine, name: str) -> Iterator[None]:
     docs); wait while another process holds it."""
     if engine.dialect.name == "postgresql":
         key = lock_key(name)
-        with engine.connect() as connection:
+        # Autocommit: the lock is the connection's, held across the run's own transactions
+        # (on the session's connections), and this connection keeps no transaction open.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(select(func.pg_advisory_lock(key)))
-            connection.commit()  # the lock is the session's, not the transaction's
             released = False
             try:
                 yield
             finally:
                 try:
                     connection.execute(select(func.pg_advisory_unlock(key)))
-                    connection.commit()
                     released = True
                 finally:
                     if not released:
