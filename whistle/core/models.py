@@ -733,6 +733,10 @@ class OutboxMail(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Which ``notify send`` run is handing the mail to the server, and since when
+    # (whistle/notify/sending.py): set just before the hand-over, cleared once it is recorded.
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CaseTombstone(Base):

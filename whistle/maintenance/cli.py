@@ -18,8 +18,9 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from whistle.core import throttle
+from whistle.core.joblock import run_lock
 from whistle.core.keystore_errors import KeyStoreError
-from whistle.core.runtime import runtime
+from whistle.core.runtime import Runtime, runtime
 from whistle.core.storage import FileStore
 from whistle.maintenance.doctor_files import MIN_AGE, check, describe, repair
 from whistle.maintenance.doctor_keys import check_keys, describe_keys, repair_keys
@@ -39,6 +40,14 @@ def doctor_command(repair: bool, include_recent: bool) -> None:
     """Check the database, the file store and the key store against each other, and with
     --repair fix them."""
     rt = runtime()
+    # One doctor at a time across every machine (whistle/core/joblock.py): a second one waits,
+    # then checks what the first left, so both report the state they really saw, and no
+    # repair (a half-stored case's removal and its audit entry) is done twice.
+    with run_lock(rt.engine, "doctor"):
+        _doctor(rt, repair, include_recent)
+
+
+def _doctor(rt: Runtime, repair: bool, include_recent: bool) -> None:
     store = FileStore(rt.settings.file_store)
     min_age = timedelta(0) if include_recent else MIN_AGE
     if not store.root.exists():

@@ -30,6 +30,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work, upsert_insert
+from whistle.core.joblock import lock_transaction
 from whistle.core.models import (
     Case,
     CaseKey,
@@ -342,8 +343,14 @@ def holds_at_sending(
 
 def queue_daily_reminders(session: Session, clock: Clock) -> int:
     """The daily run of ``whistle notify deadlines``: queue the deadline reminders, then the
-    notice reviews, and commit; return how many were queued."""
+    notice reviews, and commit; return how many were queued.
+
+    Safe on every machine at once: the run is one transaction under the job's lock
+    (whistle/core/joblock.py), so a second run waits for the first to commit and then finds
+    every reminder queued (its ``dedup_key``, unique, would refuse a second copy anyway; the
+    lock also keeps two runs' inserts from waiting on each other in opposite orders)."""
     with unit_of_work(session):
+        lock_transaction(session, "notify deadlines")
         queued = queue_deadline_reminders(session, clock)
         queued += queue_notice_reviews(session, clock)
     return queued

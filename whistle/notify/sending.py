@@ -30,6 +30,7 @@ from sqlalchemy import (
     false,
     or_,
     select,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -37,6 +38,7 @@ from crypto import OpenError, decrypt_field
 from whistle.core import dates
 from whistle.core.clock import Clock
 from whistle.core.contexts import outbox_address_context
+from whistle.core.joblock import begin_writing, rows_changed
 from whistle.core.models import (
     Case,
     CaseKey,
@@ -47,6 +49,7 @@ from whistle.core.models import (
     User,
 )
 from whistle.core.settings import Settings
+from whistle.notify.claims import claimant, give_up_interrupted, held_by
 from whistle.notify.mail import MailNotConfigured, SmtpTransport, Transport
 from whistle.notify.mail import deployment_config as mail_config
 from whistle.notify.outbox import (
@@ -288,65 +291,99 @@ def send_pending(
     instance_key: bytes,
     limit: int = 200,
 ) -> SendReport:
-    """Send up to ``limit`` queued mails, oldest first. Commits after each mail.
+    """Send up to ``limit`` queued mails, oldest first. Commits after each step.
 
-    Needs an app context (templates, catalogs). Each row is claimed with ``FOR UPDATE SKIP
-    LOCKED`` on PostgreSQL, so two senders never send the same mail; on SQLite run one sender
-    at a time (docs/operations.md). A sent staff mail keeps its row with ``sent_at`` (so a
-    reminder's ``dedup_key`` goes on blocking repeats); a sent nudge is deleted. A transport
-    error counts an attempt and stores only the exception's type name (its text may quote an
-    address); after ``MAX_ATTEMPTS`` the mail is given up, and a nudge is deleted then too. A
-    mail that should no longer go (user deactivated or no longer entitled, reminder met, case
-    gone) is deleted unsent.
+    Needs an app context (templates, catalogs). A sent staff mail keeps its row with
+    ``sent_at`` (so a reminder's ``dedup_key`` goes on blocking repeats); a sent nudge is
+    deleted. A transport error counts an attempt and stores only the exception's type name
+    (its text may quote an address); after ``MAX_ATTEMPTS`` the mail is given up, and a nudge
+    is deleted then too. A mail that should no longer go (user deactivated or no longer
+    entitled, reminder met, case gone) is deleted unsent.
+
+    Several runs at once (every machine's timer) send each mail at most once: it is claimed
+    before it is handed over, and a claim left by a run that stopped then is given up, never
+    sent again (whistle/notify/claims.py says how, and why at most once).
     """
     report = SendReport()
+    me = claimant()
+    report.failed += give_up_interrupted(
+        session, clock.now(), max_attempts=MAX_ATTEMPTS, deleted_kinds=_GONE_WHEN_DONE
+    )
     last_id = 0
     for _attempt in range(limit):
         now = clock.now()
+        begin_writing(session)
         row = session.scalars(
             select(OutboxMail)
-            .where(OutboxMail.id > last_id, _ready(now))
+            .where(OutboxMail.id > last_id, _ready(now), OutboxMail.claimed_at.is_(None))
             .order_by(OutboxMail.id)
             .limit(1)
             .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
         ).first()
         if row is None:
+            session.commit()
             break
         last_id = row.id
+        row_id, kind, attempts = row.id, MailKind(row.kind), row.attempts
         org = session.get(Organisation, row.org_id)
         composed: _Composed | None = None
         if org is not None:
-            if row.kind == MailKind.NUDGE:
+            if kind == MailKind.NUDGE:
                 composed = _compose_nudge(row, org, base_url=base_url, instance_key=instance_key)
-            elif row.kind == MailKind.KEY_WARNING:
+            elif kind == MailKind.KEY_WARNING:
                 composed = _compose_key_warning(session, row, org, base_url=base_url)
             else:
                 composed = _compose_staff(session, row, org, base_url=base_url, today=now.date())
         if composed is None:
-            session.execute(delete(OutboxMail).where(OutboxMail.id == row.id))
+            session.execute(delete(OutboxMail).where(OutboxMail.id == row_id))
             session.commit()
             report.dropped += 1
             continue
+        claimed = rows_changed(
+            session.execute(
+                update(OutboxMail)
+                .where(OutboxMail.id == row_id, OutboxMail.claimed_at.is_(None))
+                .values(claimed_by=me, claimed_at=now)
+            )
+        )
+        session.commit()
+        if claimed != 1:  # cannot happen while the row is locked; never send unclaimed
+            continue
+        session.expunge(row)
         try:
             transport.send(_message(composed, now))
         # Any failure, a malformed stored address included, is a failed attempt: one bad mail
         # must not stop the others.
         except Exception as exc:  # noqa: BLE001
-            row.attempts += 1
-            row.last_error = type(exc).__name__[:200]
-            if row.attempts < MAX_ATTEMPTS:
+            attempts += 1
+            if attempts < MAX_ATTEMPTS:
                 report.deferred += 1
             else:
                 report.failed += 1
-                if MailKind(row.kind) in _GONE_WHEN_DONE:
-                    session.delete(row)
+            if attempts >= MAX_ATTEMPTS and kind in _GONE_WHEN_DONE:
+                session.execute(delete(OutboxMail).where(held_by(row_id, me)))
+            else:
+                session.execute(
+                    update(OutboxMail)
+                    .where(held_by(row_id, me))
+                    .values(
+                        attempts=OutboxMail.attempts + 1,
+                        last_error=type(exc).__name__[:200],
+                        claimed_by=None,
+                        claimed_at=None,
+                    )
+                )
             session.commit()
             continue
-        if MailKind(row.kind) in _GONE_WHEN_DONE:
-            session.delete(row)
+        if kind in _GONE_WHEN_DONE:
+            session.execute(delete(OutboxMail).where(held_by(row_id, me)))
         else:
-            row.sent_at = now
-            row.last_error = None
+            session.execute(
+                update(OutboxMail)
+                .where(held_by(row_id, me))
+                .values(sent_at=now, last_error=None, claimed_by=None, claimed_at=None)
+            )
         session.commit()
         report.sent += 1
     return report

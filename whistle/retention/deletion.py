@@ -10,6 +10,9 @@
   and the files removed after the commit, and a run first finishes whatever an interrupted run
   left there. So a crash at any point leaves either the whole case or only unreadable files
   and ownerless keys that the next run removes; the app never shows a half-deleted case.
+- **Several runs at once** (every machine's timer): each batch is claimed in its deleting
+  transaction (:func:`_next_batch`), so each case is deleted by one run only; finishing the
+  listed keys and files is idempotent, so two runs may share that work.
 - **SQLite**: deleted content is overwritten (``secure_delete``, set on every connection), the
   freed pages are returned to the file system (incremental vacuum: its cost follows what was
   deleted, not the size of the database) and the write-ahead log is truncated.
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session
 from whistle.core import audit, shredding
 from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work
+from whistle.core.joblock import begin_writing, rows_changed
 from whistle.core.keystore import KeyStore
 from whistle.core.models import (
     Attachment,
@@ -85,10 +89,13 @@ def remove_pending_files(session: Session, store: FileStore) -> int:
         with unit_of_work(session):
             for name in names:
                 store.delete(name)
-            session.execute(
-                delete(PendingFileDeletion).where(PendingFileDeletion.storage_name.in_(names))
+            # Counted by the rows this run deleted: a run on another machine at the same
+            # moment may remove the same files (a removed file is no error), not count them.
+            removed += rows_changed(
+                session.execute(
+                    delete(PendingFileDeletion).where(PendingFileDeletion.storage_name.in_(names))
+                )
             )
-        removed += len(names)
     return removed
 
 
@@ -269,10 +276,17 @@ def run(
     _finish_keys(session, keystore, report)
     report.files += remove_pending_files(session, store)
     today = clock.now().date()
-    while cases := _next_batch(session, today, batch):
+    while True:
         with unit_of_work(session):
-            delete_cases(session, clock, cases)
-            _step(after_step, "rows")
+            # The batch is read and deleted in one transaction that no other run's can
+            # interleave with (see _next_batch).
+            begin_writing(session)
+            cases = _next_batch(session, today, batch)
+            if cases:
+                delete_cases(session, clock, cases)
+                _step(after_step, "rows")
+        if not cases:
+            break
         report.deleted += len(cases)
         _step(after_step, "committed")
         _finish_keys(session, keystore, report)
@@ -288,8 +302,13 @@ def run(
 
 
 def _next_batch(session: Session, today: date, batch: int) -> list[Case]:
-    """Up to ``batch`` due cases, the earliest day first; rows another run has locked are
-    skipped (PostgreSQL)."""
+    """Up to ``batch`` due cases, the earliest day first, claimed for the caller's transaction.
+
+    Runs on every machine at once never take the same case: on PostgreSQL the rows are locked
+    and rows another run has locked are skipped (``FOR UPDATE SKIP LOCKED``); on SQLite the
+    caller's transaction is already the database's one writer (``begin_writing``), so another
+    run reads its batch only after this one's deletion has committed. Either way a case is
+    deleted by exactly one run, with one tombstone and one ``case.deleted`` entry."""
     return list(
         session.scalars(
             select(Case)
