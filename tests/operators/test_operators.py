@@ -158,6 +158,23 @@ def test_only_an_operator_finds_the_operator_pages(
     assert page.status_code == 200
 
 
+def test_the_operator_decides_whether_the_front_page_lists_the_organisations(
+    app: Flask, session: Session, clock: FixedClock, operator: Staff
+) -> None:
+    front = app.test_client()
+    assert "Testfirma testfirma ApS" not in text_of(front.get("/")), "off by default"
+    olga = signed_in(app, clock, operator)
+    on = olga.submit("/operator/front-page", {"listed": "y"}, form_page="/operator/")
+    assert on.status_code == 303
+    # One organisation: the front page leads to its page; it is named there.
+    assert front.get("/").headers["Location"].endswith("/o/testfirma/")
+    assert "checked" in olga.get("/operator/").get_data(as_text=True)
+    olga.submit("/operator/front-page", {}, form_page="/operator/")
+    assert front.get("/").status_code == 200
+    assert "testfirma" not in front.get("/").get_data(as_text=True)
+    assert actions(session)[-2:] == ["deployment.front_page_list", "deployment.front_page_list"]
+
+
 # --- suspending --------------------------------------------------------------------------------
 
 

@@ -117,6 +117,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "admin.make_keys": frozenset({ADMIN}),
     # The deployment's operator, and nobody else, not even an organisation's administrator.
     "operators.index": frozenset({OPERATOR}),
+    "operators.front_page": frozenset({OPERATOR}),
     "operators.organisation": frozenset({OPERATOR}),
     "operators.invite_admin": frozenset({OPERATOR}),
     "operators.suspend": frozenset({OPERATOR}),

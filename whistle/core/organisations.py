@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from whistle.core.clock import Clock
-from whistle.core.models import NOT_SURE, Category, Organisation
+from whistle.core.models import NOT_SURE, Category, InstanceSetting, Organisation
 from whistle.core.refusals import Refused
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -108,3 +108,26 @@ def active_organisations(session: Session) -> list[Organisation]:
             select(Organisation).where(Organisation.is_active.is_(True)).order_by(Organisation.name)
         )
     )
+
+
+# Whether ``/`` lists the organisations: the operator's choice (``instance_settings``), else
+# the instance folder's ``list_organisations`` (off by default).
+FRONT_PAGE_LIST_KEY = "front_page_lists_organisations"
+
+
+def lists_organisations(session: Session, configured: bool) -> bool:
+    row = session.get(InstanceSetting, FRONT_PAGE_LIST_KEY)
+    if row is None:
+        return configured
+    return row.value == "true"
+
+
+def set_lists_organisations(session: Session, on: bool) -> None:
+    """The operator's choice for ``/``. Flushes, never commits."""
+    row = session.get(InstanceSetting, FRONT_PAGE_LIST_KEY)
+    value = "true" if on else "false"
+    if row is None:
+        session.add(InstanceSetting(key=FRONT_PAGE_LIST_KEY, value=value))
+    else:
+        row.value = value
+    session.flush()

@@ -62,3 +62,7 @@ class DeleteForm(FlaskForm):
         _l("Type the organisation's address to confirm"),
         validators=[DataRequired(REQUIRED), Length(max=64)],
     )
+
+
+class FrontPageForm(FlaskForm):
+    listed = BooleanField(_l("List the organisations on the front page of this service"))

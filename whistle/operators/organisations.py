@@ -40,7 +40,7 @@ from whistle.core.models import (
     Role,
     User,
 )
-from whistle.core.organisations import create_organisation
+from whistle.core.organisations import create_organisation, set_lists_organisations
 from whistle.core.refusals import Refused
 from whistle.core.settings import LOCALES
 from whistle.core.storage import FileStore
@@ -358,3 +358,19 @@ def set_operator(session: Session, clock: Clock, email: str, *, operator: bool) 
             detail={"user": user.id},
         )
     return user
+
+
+def set_front_page_list(session: Session, clock: Clock, *, on: bool, actor_id: int | None) -> None:
+    """Whether ``/`` lists the deployment's organisations (off by default: a reporter comes
+    with their organisation's own address, and the list tells anyone who else is served
+    here). Commits."""
+    with unit_of_work(session):
+        set_lists_organisations(session, on)
+        audit.record(
+            session,
+            clock,
+            action="deployment.front_page_list",
+            org_id=None,
+            actor_user_id=actor_id,
+            detail={"on": on},
+        )

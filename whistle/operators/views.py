@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from whistle.core.models import Organisation
-from whistle.core.organisations import suggest_slug
+from whistle.core.organisations import lists_organisations, suggest_slug
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore
@@ -21,6 +21,7 @@ from whistle.notify.sending import mail_invitation_now
 from whistle.operators import organisations
 from whistle.operators.forms import (
     DeleteForm,
+    FrontPageForm,
     InviteAdminForm,
     NewOrganisationForm,
     ReactivateForm,
@@ -35,6 +36,7 @@ DONE = {
     "suspended": _l("The organisation is suspended: its reporting channel says it is closed."),
     "reactivated": _l("The organisation is active again."),
     "unchanged": _l("Nothing was changed."),
+    "front_page": _l("The front page is changed."),
 }
 
 
@@ -88,12 +90,25 @@ def index() -> str:
                 public_url=url_for("reporting.start", slug=made.organisation.slug, _external=True),
                 **_hand_over(made.organisation, email, made.invitation_token),
             )
+    listed = lists_organisations(db(), runtime().settings.list_organisations)
     return render_template(
         "operators/index.html",
         form=form,
         rows=organisations.summaries(db()),
         notice=DONE.get(request.args.get("done", "")),
+        front_page_form=FrontPageForm(formdata=None, listed=listed),
     )
+
+
+@bp.post("/front-page")
+def front_page() -> Response:
+    form = FrontPageForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("operators.index", done="unchanged"), code=303)
+    organisations.set_front_page_list(
+        db(), runtime().clock, on=bool(form.listed.data), actor_id=_actor()
+    )
+    return redirect(url_for("operators.index", done="front_page"), code=303)
 
 
 def _organisation_page(slug: str, invite_form: InviteAdminForm, **values: Any) -> str:

@@ -26,7 +26,11 @@ from whistle.casefile.limits import UploadLimits, upload_limits
 from whistle.core.labels import RELATION_LABELS
 from whistle.core.models import CATEGORY_ORDER, Category, Organisation, User
 from whistle.core.org_keys import has_keys
-from whistle.core.organisations import active_organisations, find_any_by_slug
+from whistle.core.organisations import (
+    active_organisations,
+    find_any_by_slug,
+    lists_organisations,
+)
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
 from whistle.core.storage import FileStore, StorageError
@@ -77,11 +81,12 @@ def locale() -> str:
 @bp.get("/")
 @public
 def index() -> Response | str:
-    """The bare address. Unless the deployment lists its organisations
-    (``list_organisations``), it names none and gives no count, not even by leading to the
-    only one: a reporter comes with their organisation's own address."""
+    """The bare address. Unless the deployment lists its organisations (the operator's
+    choice on ``/operator/``, else ``list_organisations``), it names none and gives no count,
+    not even by leading to the only one: a reporter comes with their organisation's own
+    address."""
     session = db()
-    if not runtime().settings.list_organisations:
+    if not lists_organisations(session, runtime().settings.list_organisations):
         if not setup_complete(session):
             return render_template("reporting/not_ready.html", setup_done=False)
         return render_template("reporting/find_your_page.html")
