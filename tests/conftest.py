@@ -8,6 +8,7 @@ server cannot be reached the PostgreSQL half is skipped with a loud reason, exce
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import secrets
@@ -88,6 +89,20 @@ def _shared_builder(self: Rule, append_unknown: bool = True) -> Any:
 assert callable(_compile_builder)
 Rule._compile_builder = _shared_builder  # type: ignore[method-assign]
 
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Less time in Python's garbage collector (about a sixth of a worker's CPU before).
+    Everything imported by now (the app's modules, SQLAlchemy's metadata, the tests) lives
+    for the whole run: frozen, the collector no longer walks it. Every test leaves an app, an
+    engine and their cycles behind; collecting after every 700 new objects (the default)
+    walked them again and again. With these thresholds `tests/cases` and `tests/registers`
+    took 75 s of CPU instead of 91 s (8 December 2026); engines are still disposed by the
+    fixtures that make them, so no connection waits for the collector."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -136,6 +151,9 @@ def postgres_url() -> Iterator[str]:
         upgrade(engine)
         engine.dispose()
         yield url
+        emptying = _emptying_engines.pop(url, None)
+        if emptying is not None:
+            emptying.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -155,13 +173,20 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# One engine per PostgreSQL test database for emptying it between tests: a new engine for
+# each emptying connected afresh and compiled the forty DELETEs again (0.12 s a time, twice
+# per test, against 0.014 s with the engine kept; measured 8 December 2026).
+_emptying_engines: dict[str, Engine] = {}
+
+
 def _empty_all(url: str) -> None:
     # DELETE in dependency order is much faster than TRUNCATE for the few rows a test makes.
-    engine = make_engine(url)
+    engine = _emptying_engines.get(url)
+    if engine is None:
+        engine = _emptying_engines[url] = make_engine(url)
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

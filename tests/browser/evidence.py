@@ -132,6 +132,10 @@ class Evidence:
     def _axe_copy(self, page: Page) -> list[dict[str, Any]]:
         url = page.url.split("#")[0]
         html = page.content()
+        if self.checker.url == url and self.checker.content() == html:
+            # The very copy is already loaded (the same page checked again at another width):
+            # axe runs on it as the window is now, without loading and injecting it again.
+            return axe(self.checker, self.axe_source)
 
         def serve_copy(route: Any) -> None:
             route.fulfill(
