@@ -102,6 +102,7 @@ def create_app(
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(admin_views.logo_bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(cases.all_bp)
     app.register_blueprint(meeting_views.bp)
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(registers_views.bp)

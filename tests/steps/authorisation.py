@@ -124,6 +124,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "operators.reactivate": frozenset({OPERATOR}),
     "operators.delete": frozenset({OPERATOR}),
     "cases.inbox": UNIT,
+    # The combined list of everyone who handles cases somewhere: it lists only what they hold.
+    "all_cases.inbox": UNIT | {REMOVED, OUTSIDER},
     "cases.case": HOLDERS,
     "cases.file": HOLDERS,
     "cases.acknowledge": HOLDERS,

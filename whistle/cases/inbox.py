@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from whistle.casefile.holders import holder_rows, holds_clause
 from whistle.core.deadlines import ACK_WARN_DAYS, FEEDBACK_WARN_DAYS, Due, case_deadlines
-from whistle.core.models import Case, CaseKey, CaseStatus, Category
+from whistle.core.models import Case, CaseKey, CaseStatus, Category, Organisation
 
 PAGE_SIZE = 50
 # Counting stops here: "more than 1,000 cases" is all a person needs to know, and an exact
@@ -232,3 +232,54 @@ def inbox(
         )
     has_next = len(rows) > PAGE_SIZE
     return InboxPage(rows[:PAGE_SIZE], total, page, pages, exact, has_next)
+
+
+@dataclass(frozen=True)
+class CombinedRow:
+    """A row of a person's combined inbox: the case and the organisation it belongs to."""
+
+    org_slug: str
+    org_name: str
+    row: InboxRow
+
+
+@dataclass(frozen=True)
+class CombinedPage:
+    rows: list[CombinedRow]
+    page: int
+    has_next: bool
+
+
+def combined_inbox(
+    session: Session, user_id: int, org_ids: list[int], today: date, page: int
+) -> CombinedPage:
+    """The open cases ``user_id`` holds in every one of ``org_ids`` (the organisations where
+    they handle cases), what is due first first, with each case's organisation: the inbox of a
+    person who works for several (a law firm's lawyer, a group's unit). Whom a case is sealed
+    to stays each organisation's decision: only cases the person holds a key to are listed.
+    One page of ``PAGE_SIZE`` and whether a next one exists."""
+    if not org_ids:
+        return CombinedPage([], 1, False)
+    page = max(1, page)
+    order = SORTS["due"]
+    chosen = (
+        select(Case.id)
+        .where(Case.org_id.in_(org_ids), Case.status.in_(OPEN_STATUSES), _holds(user_id))
+        .order_by(*order)
+        .limit(PAGE_SIZE + 1)
+        .offset((page - 1) * PAGE_SIZE)
+        .subquery()
+    )
+    query = (
+        select(Case, Category.label_da, Category.label_en, Organisation.slug, Organisation.name)
+        .join(chosen, chosen.c.id == Case.id)
+        .join(Organisation, Organisation.id == Case.org_id)
+        .outerjoin(Category, Category.id == Case.category_id)
+        .order_by(*order)
+    )
+    rows = []
+    for case, label_da, label_en, slug, name in session.execute(query):
+        state, kind, day = deadline_state(case, today)
+        row = InboxRow(case, label_da, label_en, state, kind, day, True, deadlines_of(case, today))
+        rows.append(CombinedRow(str(slug), str(name), row))
+    return CombinedPage(rows[:PAGE_SIZE], page, len(rows) > PAGE_SIZE)

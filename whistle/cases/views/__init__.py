@@ -12,5 +12,6 @@ from __future__ import annotations
 
 from whistle.cases.views import actions, case_page, files, inbox_page
 from whistle.cases.views.blueprint import bp
+from whistle.cases.views.combined_page import all_bp
 
-__all__ = ["actions", "bp", "case_page", "files", "inbox_page"]
+__all__ = ["actions", "all_bp", "bp", "case_page", "files", "inbox_page"]

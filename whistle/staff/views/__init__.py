@@ -367,6 +367,34 @@ def _duration(minutes: int) -> str:
     return str(ngettext("%(num)d minute", "%(num)d minutes", minutes))
 
 
+# Where the header's organisation switch leads, by the first role held there.
+_FIRST_PAGE = (
+    (Role.HANDLER, "cases.inbox"),
+    (Role.LEAD, "cases.inbox"),
+    (Role.COUNSEL, "counsel.index"),
+    (Role.ADMIN, "admin.index"),
+    (Role.AUDITOR, "audit_log.index"),
+)
+
+
+def _switch(user_id: int | None) -> dict[str, object]:
+    """The header's switch for someone who works for several organisations: each one's name
+    and its first page for them (the case list, counsel's files, the console, the log), and
+    whether they handle cases in more than one (the combined case list)."""
+    organisations = organisations_of(user_id) if user_id is not None else []
+    if len(organisations) < 2:
+        return {"staff_places": [], "staff_all_cases": False}
+    places = [
+        (
+            org.name,
+            url_for(next(page for role, page in _FIRST_PAGE if role in roles), slug=org.slug),
+        )
+        for org, roles in organisations
+    ]
+    handling = sum(1 for _org, roles in organisations if roles & {Role.HANDLER, Role.LEAD})
+    return {"staff_places": places, "staff_all_cases": handling > 1}
+
+
 @bp.app_context_processor
 def staff_context() -> dict[str, object]:
     """The signed-in staff member (for the header and the idle and end-of-session warnings),
@@ -376,6 +404,7 @@ def staff_context() -> dict[str, object]:
     ends_in = (staff.ends_at - rt.clock.now()).total_seconds() if staff is not None else 0
     return {
         "staff_user": staff.user if staff is not None else None,
+        **_switch(staff.user.id if staff is not None else None),
         "idle_minutes": rt.settings.session_idle_minutes,
         "session_lifetime": _duration(rt.settings.staff_session_max_minutes),
         "session_ends_seconds": max(0, int(ends_in)),
