@@ -46,7 +46,7 @@ from whistle.core.models import (
     WebSession,
 )
 from whistle.core.refusals import Refused
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 from whistle.notify.outbox import AddressRejected, queue_nudge
 
 SCOPES = ("in_scope", "outside_scope")
@@ -75,7 +75,7 @@ def add_note(
 def message_to_reporter(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,
@@ -136,7 +136,7 @@ def _queue_nudge(
 def acknowledge(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,
@@ -173,7 +173,7 @@ def acknowledge(
 def send_message(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,
@@ -214,7 +214,7 @@ def feedback_text(done: str, why: str) -> str:
 def give_feedback(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,
