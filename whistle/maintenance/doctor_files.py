@@ -11,7 +11,8 @@ the repair does about it:
   before the transaction that adds its row, so a worker killed (or a database lost) in between
   leaves the file alone; its key was never stored, so nobody can read it. Removed.
 - **unfinished files** (``.partial``): a worker killed while writing a file (the writer's
-  own cleanup never ran). Removed.
+  own cleanup never ran). With the store in the database (whistle/core/db_storage.py), the
+  rows of a write that was never marked complete, listed under the same name. Removed.
 - **pending file deletions**: files that retention or a purge listed for removal, where the
   removal did not happen yet (a crash, a store that refused). Removed, as the next retention
   run would. A listed file that a live row still uses is never removed: the listing is dropped.
