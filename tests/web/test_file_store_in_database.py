@@ -41,6 +41,7 @@ from whistle.reporting import intake
 # Over two chunks of 1 MiB, so a download crosses chunk rows.
 EVIDENCE = Upload("fake-ledger.txt", b"Fake ledger line 0042, nothing real in it.\n" * 60_000)
 REPLY_FILE = Upload("fake-photo-notes.txt", b"Fake notes on a fake photo.\n" * 100)
+QUESTION_FILE = Upload("fake-form.txt", b"Fake form to fill in.\n" * 100)
 
 
 @pytest.fixture
@@ -94,6 +95,20 @@ def test_attachments_live_in_the_database_and_download_whole(
     page = worker.open_case(newest_case(session).reference)
     replied = staff_file_links(page)[REPLY_FILE.name]
     assert worker.get(replied).get_data() == REPLY_FILE.data
+
+    # A handler's message with a file: stored before the message's rows and its audit entry.
+    sent = worker.case_action(
+        newest_case(session).reference,
+        "message",
+        {
+            "msg-body": "Fake question with a file.",
+            "msg-attachments": [QUESTION_FILE.as_form_value()],
+        },
+    )
+    assert sent.status_code == 303, text_of(sent)[:300]
+    links = file_links(reporter.mailbox())
+    assert reporter.get(links[QUESTION_FILE.name]).get_data() == QUESTION_FILE.data
+    assert session.scalar(select(func.count()).select_from(StoreFile)) == 3
     assert folder_files(app) == []
 
 
