@@ -1,4 +1,4 @@
-"""Migration 0024: the file store's tables in the database come with the upgrade and go with a
+"""Migration 0026: the file store's tables in the database come with the upgrade and go with a
 downgrade, leaving the rest as it was; on SQLite and PostgreSQL (issue 18)."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from whistle.core.schema import alembic_config, upgrade
 STORE_TABLES = {"store_files", "store_chunks"}
 
 
-def test_the_store_tables_come_and_go_with_migration_0024(blank_url: str) -> None:
+def test_the_store_tables_come_and_go_with_migration_0026(blank_url: str) -> None:
     engine = make_engine(blank_url)
     try:
-        upgrade(engine, "0023")
+        upgrade(engine, "0025")
         before = set(sa.inspect(engine).get_table_names())
         assert not before & STORE_TABLES
 
-        upgrade(engine, "0024")
+        upgrade(engine, "0026")
         assert set(sa.inspect(engine).get_table_names()) == before | STORE_TABLES
         with engine.begin() as connection:
             connection.execute(
@@ -37,7 +37,7 @@ def test_the_store_tables_come_and_go_with_migration_0024(blank_url: str) -> Non
             connection.execute(sa.text("DELETE FROM store_files"))
             assert connection.execute(sa.text("SELECT count(*) FROM store_chunks")).scalar() == 0
 
-        downgrade(alembic_config(engine), "0023")
+        downgrade(alembic_config(engine), "0025")
         assert set(sa.inspect(engine).get_table_names()) == before
     finally:
         engine.dispose()

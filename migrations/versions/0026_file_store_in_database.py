@@ -6,8 +6,8 @@ Several app machines share nothing but the database and the file store. ``store_
 at most 1 MiB, visible only once ``store_files.complete`` is set. With the default local
 folder the tables stay empty.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-08
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024"
-down_revision = "0023"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
