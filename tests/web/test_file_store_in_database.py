@@ -2,7 +2,8 @@
 into the database's chunk rows, never the folder, as ciphertext; the handler and the reporter
 download it whole; a follow-up with a file, an export and counsel's reading of it work from the
 database; ``whistle doctor`` checks and repairs the database's store; and the retention run
-that deletes the case leaves no row of its files (whistle/core/db_storage.py)."""
+that deletes the case leaves no row of its files; files left in the folder by a switch of
+backend are reported missing (whistle/core/db_storage.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.steps.pages import text_of
 from tests.steps.reporter import ReportAnswers, Reporter, Upload, file_links
 from tests.steps.retention import close
 from tests.steps.staff import CaseWorker
+from whistle.app import create_app
 from whistle.cli import cli
 from whistle.core.clock import FixedClock
 from whistle.core.db_storage import DatabaseStore, _ChunkSink
@@ -239,3 +241,27 @@ def test_a_database_that_refuses_a_file_gives_the_clear_page_and_stores_nothing(
     assert "The files could not be stored, so nothing was saved or sent." in page
     assert session.scalar(select(func.count()).select_from(Case)) == 0
     assert session.scalar(select(func.count()).select_from(StoreFile)) == 0
+
+
+def test_files_left_in_the_folder_after_a_switch_are_reported_missing(
+    app: Flask,
+    app_config: dict[str, Any],
+    instance_path: Path,
+    clock: FixedClock,
+    unit: Unit,
+    session: Session,
+) -> None:
+    """No command moves files between the backends: the doctor says what a switch lost."""
+    before = create_app(
+        {**app_config, "file_store_backend": "folder"}, instance_path=instance_path, clock=clock
+    )
+    try:
+        Reporter(before, unit.org.slug).report(ReportAnswers(files=[EVIDENCE]))
+    finally:
+        runtime(before).engine.dispose()
+    assert len(folder_files(app)) == 1
+
+    checked = app.test_cli_runner().invoke(cli, ["doctor"])
+
+    assert checked.exit_code != 0
+    assert "attachments whose file is missing: 1" in checked.output
