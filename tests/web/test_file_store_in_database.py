@@ -38,6 +38,7 @@ from whistle.core.models import (
     StoreFile,
 )
 from whistle.core.runtime import runtime
+from whistle.core.storage import StorageError
 from whistle.reporting import intake
 
 # Over two chunks of 1 MiB, so a download crosses chunk rows.
@@ -205,6 +206,10 @@ def test_the_doctor_finds_and_removes_a_killed_write_and_an_orphan_in_the_databa
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(StoreFile)) == 0
     assert chunk_rows(session) == 0
+    # Were the killed write to go on after all, it fails: no file without its beginning.
+    with pytest.raises(StorageError):
+        writing.__exit__(None, None, None)
+    assert not store.exists(killed)
 
 
 def test_a_report_whose_transaction_fails_leaves_no_file_rows(
