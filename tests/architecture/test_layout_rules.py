@@ -103,6 +103,9 @@ STAGED_RUNS = {
     # The key store's own database (a file in the instance folder, or a PostgreSQL database of
     # its own): its connection, not the session.
     "whistle/core/keystore.py",
+    # The file store's database backend: its own connections, never the session; a chunk per
+    # transaction, then the flip to complete (whistle/core/db_storage.py).
+    "whistle/core/db_storage.py",
     # Destroys queued keys one by one in the key store, committing each before the next.
     "whistle/core/shredding.py",
     # Sends the outbox a mail at a time: no transaction open while the SMTP server answers.

@@ -40,6 +40,10 @@ def test_every_scheme_table_belongs_to_an_organisation(database_url: str) -> Non
         "instance_settings",  # the deployment's own settings (its mail server)
         "throttles",  # limits of the whole deployment, keyed by keyed hashes (core/throttle.py)
         "used_totp_steps",  # a user's spent authenticator codes: users are global too
+        # The file store's database backend: the deployment's store, as the folder is (the
+        # rows that name a file carry the organisation).
+        "store_files",
+        "store_chunks",
     }
     engine = make_engine(database_url)
     try:

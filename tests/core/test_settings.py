@@ -53,6 +53,19 @@ def test_the_organisation_list_is_off_unless_turned_on(tmp_path: Path) -> None:
         load_settings(tmp_path, environ={})
 
 
+def test_the_file_store_is_the_folder_unless_the_database_is_chosen(tmp_path: Path) -> None:
+    init_instance(tmp_path)
+    assert load_settings(tmp_path, environ={}).file_store_backend == "folder"
+    (tmp_path / "config.toml").write_text('file_store_backend = "database"\n')
+    assert load_settings(tmp_path, environ={}).file_store_backend == "database"
+    folder = load_settings(tmp_path, environ={"WHISTLE_FILE_STORE_BACKEND": "folder"})
+    assert folder.file_store_backend == "folder"
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path, environ={"WHISTLE_FILE_STORE_BACKEND": "s3"})
+    assert 'file_store_backend must be "folder"' in str(caught.value)
+    assert "'s3'" in str(caught.value)
+
+
 def test_missing_instance_says_to_run_init(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(tmp_path / "nowhere", environ={})

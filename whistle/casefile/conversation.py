@@ -35,7 +35,7 @@ from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work_with_files
 from whistle.core.models import Attachment, Author, Case, Message
 from whistle.core.shredding import file_key_name
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 
 MESSAGE_KINDS = (
     "message",
@@ -115,7 +115,7 @@ class StoredFile:
 
 def write_files(
     session: Session,
-    store: FileStore,
+    store: Store,
     case_uid: str,
     content: KeyRing,
     files: Sequence[PreparedFile],
@@ -186,7 +186,7 @@ def add_file_rows(
 def post_message(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     content: KeyRing,
     *,
@@ -222,7 +222,7 @@ def post_message(
 def add_message(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     content: KeyRing,
     *,
@@ -242,6 +242,19 @@ def add_message(
         raise ValueError(f"unknown message kind {kind!r}")
     message_uid = str(uuid.uuid4())
     today = clock.now().date()
+    # The files first, before this adds a row: a store in the database (whistle/core/
+    # db_storage.py) writes on connections of its own, and on SQLite a flushed row here would
+    # hold the write lock they wait for.
+    written = write_files(
+        session,
+        store,
+        case.uid,
+        content,
+        files,
+        stored=stored,
+        author=author.value,
+        owner=message_uid,
+    )
     message = Message(
         uid=message_uid,
         org_id=case.org_id,
@@ -254,16 +267,6 @@ def add_message(
     records.seal_message(session, content, case.uid, message, body)
     session.add(message)
     session.flush()
-    written = write_files(
-        session,
-        store,
-        case.uid,
-        content,
-        files,
-        stored=stored,
-        author=author.value,
-        owner=message_uid,
-    )
     add_file_rows(session, case, written, added_on=today, message_id=message.id)
     if with_message is not None:
         with_message(message)
@@ -344,7 +347,7 @@ def report_files(session: Session, case: Case, content: KeyRing) -> list[FileVie
 
 
 def open_file(
-    session: Session, store: FileStore, case: Case, content: KeyRing, storage_name: str
+    session: Session, store: Store, case: Case, content: KeyRing, storage_name: str
 ) -> tuple[FileView, Iterator[bytes]] | None:
     """A file of ``case`` and an iterator of its authenticated plaintext, or None;
     :class:`FileGone` for a purged file.
@@ -374,9 +377,8 @@ def open_file(
     stream_context = records.stored_file_contexts(case.uid, row, owner)[0]
     handle: BinaryIO = store.open(storage_name)
     try:
-        size = stream_plaintext_size(
-            handle.read(STREAM_HEADER_SIZE), os.fstat(handle.fileno()).st_size
-        )
+        head = handle.read(STREAM_HEADER_SIZE)
+        size = stream_plaintext_size(head, handle.seek(0, os.SEEK_END))
         handle.seek(0)
         plaintext = decrypt_stream(handle, key, stream_context)
     except OpenError:

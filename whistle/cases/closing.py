@@ -29,14 +29,14 @@ from whistle.core.models import (
     Message,
 )
 from whistle.core.refusals import Refused
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 from whistle.retention import legal_hold, schedule
 
 
 def close_case(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,
@@ -117,7 +117,7 @@ def _closing_outcome(case: Case, outcome: str, reason: str) -> tuple[CaseOutcome
 def _refer_elsewhere(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from whistle.casefile.access import KeyRing
 from whistle.casefile.conversation import FileDamaged, FileGone, FileView, open_file
 from whistle.core.models import Case
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 
 # What a warning says, from the worst down.
 EXECUTABLE, MACRO, MISMATCH = "executable", "macro", "mismatch"
@@ -157,7 +157,7 @@ def head_of(chunks: Iterator[bytes]) -> bytes:
 
 
 def file_warnings(
-    session: Session, store: FileStore, case: Case, content: KeyRing, files: Iterable[FileView]
+    session: Session, store: Store, case: Case, content: KeyRing, files: Iterable[FileView]
 ) -> dict[str, str]:
     """The warning of each file of ``files`` that deserves one, by storage name. A file that
     cannot be opened gets none here: its download says what is wrong with it."""

@@ -46,7 +46,7 @@ from whistle.core.models import (
     WebSession,
 )
 from whistle.core.refusals import Refused
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 from whistle.notify.outbox import AddressRejected, queue_nudge
 
 SCOPES = ("in_scope", "outside_scope")
@@ -75,7 +75,7 @@ def add_note(
 def message_to_reporter(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,
@@ -92,18 +92,10 @@ def message_to_reporter(
     :func:`~whistle.core.db.unit_of_work_with_files` yields it)."""
     if case.status == CaseStatus.CLOSED:
         raise Refused("body", _l("The case is closed."))
-    if nudge_key is not None:
-        _queue_nudge(session, clock, case, keys, nudge_key)
-    # The audit entry is flushed first, then the message: one commit carries both.
-    audit.record(
-        session,
-        clock,
-        action=action,
-        org_id=case.org_id,
-        actor_user_id=user_id,
-        case=case,
-        detail={"kind": kind, "files": len(files)},
-    )
+    # The message and its files first: the files are encrypted and stored before this
+    # transaction writes anything, so it holds no lock meanwhile (the audit head's, below, is
+    # the whole deployment's; on SQLite a file store in the database writes on connections of
+    # its own, which a written row here would block). One commit carries all of it.
     add_message(
         session,
         clock,
@@ -116,6 +108,17 @@ def message_to_reporter(
         user_id=user_id,
         kind=kind,
         stored=stored,
+    )
+    if nudge_key is not None:
+        _queue_nudge(session, clock, case, keys, nudge_key)
+    audit.record(
+        session,
+        clock,
+        action=action,
+        org_id=case.org_id,
+        actor_user_id=user_id,
+        case=case,
+        detail={"kind": kind, "files": len(files)},
     )
 
 
@@ -136,7 +139,7 @@ def _queue_nudge(
 def acknowledge(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,
@@ -173,7 +176,7 @@ def acknowledge(
 def send_message(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,
@@ -214,7 +217,7 @@ def feedback_text(done: str, why: str) -> str:
 def give_feedback(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 
 
 def normalise_url(url: str) -> str:
@@ -96,7 +96,7 @@ def unit_of_work(session: Session) -> Iterator[Session]:
 @contextmanager
 def unit_of_work_with_files(
     session: Session,
-    store: FileStore,
+    store: Store,
     *,
     on_rollback: Callable[[Sequence[str]], None] | None = None,
 ) -> Iterator[list[str]]:

@@ -1104,3 +1104,36 @@ class UsedTotpStep(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     step: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class StoreFile(Base):
+    """A file of the file store's database backend (whistle/core/db_storage.py): its content
+    is the ordered :class:`StoreChunk` rows of the same name.
+
+    ``complete`` is false while the file is being written: the writer commits each chunk on its
+    own, and flips this in one last transaction, so readers see a file only once it is whole.
+    A row left incomplete is a write that never finished (a killed worker); ``whistle doctor``
+    removes it like a ``.partial`` file. ``written_at`` (Unix seconds) is when the write began
+    and, once complete, when it finished: the doctor's age of the file. The content is what the
+    local folder would hold (ciphertext under a per-file key in the key store), never plaintext.
+    """
+
+    __tablename__ = "store_files"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    size: Mapped[int] = mapped_column(BigInteger)
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    written_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class StoreChunk(Base):
+    """Bytes ``seq * chunk_size`` to ``(seq + 1) * chunk_size`` of a stored file."""
+
+    __tablename__ = "store_chunks"
+
+    name: Mapped[str] = mapped_column(
+        ForeignKey("store_files.name", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crypto import Argon2Params
 from whistle.core.clock import Clock
+from whistle.core.db_storage import open_store
 from whistle.core.keystore import KeyStore
 from whistle.core.settings import Settings
+from whistle.core.storage import Store
 from whistle.core.throttle import derive_key
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,10 @@ class Runtime:
     clock: Clock
     # Key-encryption keys, outside the database (whistle/core/keystore.py); opened on first use.
     keystore: KeyStore
+
+    def file_store(self) -> Store:
+        """The file store the settings choose (the folder, or the database's tables)."""
+        return open_store(self.settings, self.engine)
 
     @property
     def throttle_key(self) -> bytes:

@@ -30,6 +30,9 @@ CONFIG_FILE = "config.toml"
 KEYSTORE_FILE = "keystore.db"
 
 LOCALES = ("da", "en")
+# Where stored files live (whistle/core/storage.py, whistle/core/db_storage.py): the folder of
+# ``file_store``, or tables of the application database, which several app machines share.
+FILE_STORE_BACKENDS = ("folder", "database")
 SMTP_SECURITY = ("starttls", "tls", "none")
 
 
@@ -57,6 +60,7 @@ class Settings:
     base_url: str
     # The key store (whistle/core/keystore.py): a database of its own, never the application's.
     keystore_url: str
+    file_store_backend: str = "folder"
     default_locale: str = "da"
     max_request_mb: int = 210
     session_idle_minutes: int = 15
@@ -118,6 +122,7 @@ _TUNABLES: dict[str, type] = {
     "database_url": str,
     "keystore_url": str,
     "file_store": Path,
+    "file_store_backend": str,
     "base_url": str,
     "default_locale": str,
     "max_request_mb": int,
@@ -285,6 +290,13 @@ def _validate(values: dict[str, Any], problems: list[str]) -> None:
     if isinstance(url, str) and not url.startswith(("sqlite://", "postgresql")):
         problems.append("database_url must be a sqlite:// or postgresql:// URL")
     _validate_keystore(values, problems)
+    backend = values.get("file_store_backend", "folder")
+    if isinstance(backend, str) and backend not in FILE_STORE_BACKENDS:
+        problems.append(
+            f'file_store_backend must be "folder" (files in the file_store folder, the '
+            f'default) or "database" (files inside the application database, for several '
+            f"app machines), not {backend!r}"
+        )
     base = values.get("base_url")
     if isinstance(base, str) and not base.startswith(("http://", "https://")):
         problems.append("base_url must start with http:// or https://")

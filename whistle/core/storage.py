@@ -4,6 +4,12 @@ Files are named by random hex ids chosen by the server, never by anything a pers
 :meth:`FileStore.path` refuses any other shape, so no request can reach outside the store.
 Writes go to a temporary name and are renamed into place only when complete and flushed to
 disk, so a crash mid-upload never leaves a half file under a real name.
+
+:class:`Store` is what the rest of the app uses of a store; :class:`FileStore` (a folder, the
+default) and :class:`~whistle.core.db_storage.DatabaseStore` (chunks in the application
+database, for several app machines without a shared file system) are its two backends, chosen
+by the ``file_store_backend`` setting (:func:`~whistle.core.db_storage.open_store`). Both hold
+the same bytes: ciphertext under a key of each file's own in the key store.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 NAME_RE = re.compile(r"^[0-9a-f]{32}$")
 PARTIAL_SUFFIX = ".partial"
@@ -24,7 +31,60 @@ class StorageError(Exception):
     """The store could not write (disk full, permissions); nothing was stored."""
 
 
+@dataclass
+class StoreEntries:
+    """What a store holds, by kind, for ``whistle doctor`` (names are random ids, never content)."""
+
+    files: dict[str, float] = field(default_factory=dict)  # name -> when written (Unix time)
+    # "<name>.partial" -> when the write began: writes that never finished
+    partials: dict[str, float] = field(default_factory=dict)
+    foreign: int = 0  # anything else in the store: reported, never touched
+
+
+class Store(Protocol):
+    """A file store, as the app uses it (every caller takes one of these)."""
+
+    def new_name(self) -> str:
+        """A fresh random name for a file to write."""
+        ...
+
+    def writer(self, name: str) -> AbstractContextManager[BinaryIO]:
+        """Write file ``name``; it appears only if the block completes without error.
+        :class:`StorageError` when the store refuses; nothing is left under ``name`` then."""
+        ...
+
+    def open(self, name: str) -> BinaryIO:
+        """Complete file ``name`` for reading, seekable; FileNotFoundError if there is none."""
+        ...
+
+    def size(self, name: str) -> int:
+        """The size of complete file ``name``; FileNotFoundError if there is none."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove file ``name``; nothing happens if there is none."""
+        ...
+
+    def exists(self, name: str) -> bool:
+        """Whether complete file ``name`` is stored."""
+        ...
+
+    def names(self) -> Iterator[str]:
+        """Every complete stored file."""
+        ...
+
+    def scan(self) -> StoreEntries:
+        """Everything in the store, complete or not (``whistle doctor``)."""
+        ...
+
+    def delete_partial(self, partial: str) -> None:
+        """Remove the unfinished write ``partial`` ("<name>.partial", from :meth:`scan`)."""
+        ...
+
+
 class FileStore:
+    """The store as a folder: ``<root>/<first two hex digits>/<name>``."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -62,6 +122,9 @@ class FileStore:
     def open(self, name: str) -> BinaryIO:
         return self.path(name).open("rb")
 
+    def size(self, name: str) -> int:
+        return self.path(name).stat().st_size
+
     def delete(self, name: str) -> None:
         self.path(name).unlink(missing_ok=True)
 
@@ -75,3 +138,34 @@ class FileStore:
         for child in self.root.glob("??/*"):
             if NAME_RE.match(child.name):
                 yield child.name
+
+    def scan(self) -> StoreEntries:
+        """Every entry of the folder with its modification time."""
+        scan = StoreEntries()
+        if not self.root.exists():
+            return scan
+        for folder in self.root.iterdir():
+            if not folder.is_dir() or len(folder.name) != 2:
+                scan.foreign += 1
+                continue
+            for child in folder.iterdir():
+                try:
+                    mtime = child.stat().st_mtime
+                except FileNotFoundError:  # removed while we looked (a finished or failed upload)
+                    continue
+                name = child.name
+                if NAME_RE.match(name) and name[:2] == folder.name:
+                    scan.files[name] = mtime
+                elif (
+                    name.endswith(PARTIAL_SUFFIX)
+                    and NAME_RE.match(name.removesuffix(PARTIAL_SUFFIX))
+                    and name[:2] == folder.name
+                ):
+                    scan.partials[name] = mtime
+                else:
+                    scan.foreign += 1
+        return scan
+
+    def delete_partial(self, partial: str) -> None:
+        path = self.path(partial.removesuffix(PARTIAL_SUFFIX)).with_name(partial)
+        path.unlink(missing_ok=True)

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -178,16 +178,17 @@ def _trusted(
 
 
 def open_case_file(
-    path: Path,
+    path: Path | BinaryIO,
     export: CaseExport,
     private_key: PrivateKey,
     *,
     slug: str,
     keys: list[VerifyKey],
 ) -> OpenedCaseFile:
-    """Open the bundle at ``path`` (the stored file of ``export``) with counsel's private key
-    and verify it as ``whistle export open`` does; BundleError names what fails."""
-    handle = path.open("rb")
+    """Open the bundle at ``path`` (the stored file of ``export``, or that file opened from
+    the store: taken over, closed with the result) with counsel's private key and verify it as
+    ``whistle export open`` does; BundleError names what fails."""
+    handle = path.open("rb") if isinstance(path, Path) else path
     try:
         header = read_header(handle)
         if header.export_id != export.uid:
@@ -206,7 +207,7 @@ def open_case_file(
         offset = handle.tell()
         head = handle.read(STREAM_HEADER_SIZE)
         try:
-            size = stream_plaintext_size(head, os.fstat(handle.fileno()).st_size - offset)
+            size = stream_plaintext_size(head, handle.seek(0, os.SEEK_END) - offset)
         except OpenError:
             raise BundleError("bundle", "the encrypted archive was changed or cut") from None
 

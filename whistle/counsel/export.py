@@ -77,7 +77,7 @@ from whistle.core.models import (
     User,
 )
 from whistle.core.refusals import Refused
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 from whistle.counsel.bundle_format import header, manifest_bytes
 from whistle.counsel.case_document import Part, case_document, identity_section
 from whistle.counsel.case_pdf import case_pdf
@@ -128,7 +128,7 @@ def _add(
 def export_case(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     org: Organisation,
     case: Case,
     keys: OpenedKeys,
@@ -220,7 +220,7 @@ def _chosen_counsel(session: Session, org: Organisation, counsel_id: int) -> Use
 
 def _write_bundle(
     session: Session,
-    store: FileStore,
+    store: Store,
     org: Organisation,
     case: Case,
     keys: OpenedKeys,
@@ -230,7 +230,7 @@ def _write_bundle(
     signing_key: SigningKey,
 ) -> str:
     """Write the bundle into the store as a stream (header, then the encrypted ZIP); return
-    its name in the store. A failure leaves no file (:meth:`FileStore.writer`)."""
+    its name in the store. A failure leaves no file (:meth:`Store.writer`)."""
     name = store.new_name()
     with store.writer(name) as out:
         out.write(header(bundle.uid, org.slug, sealed, signing_key))
@@ -243,7 +243,7 @@ def _write_bundle(
 
 def _write_archive(
     session: Session,
-    store: FileStore,
+    store: Store,
     zf: zipfile.ZipFile,
     org: Organisation,
     case: Case,
@@ -278,7 +278,7 @@ def _write_archive(
 
 
 def _export_row(
-    store: FileStore,
+    store: Store,
     org: Organisation,
     case: Case,
     counsel: User,
@@ -300,7 +300,7 @@ def _export_row(
         includes_notes=bundle.includes_notes,
         includes_identity=bundle.includes_identity,
         storage_name=name,
-        size=store.path(name).stat().st_size,
+        size=store.size(name),
         sealed_key=sealed,
         preview=encrypt_field(
             bundle.key,

@@ -23,7 +23,6 @@ from crypto import PrivateKey
 from whistle.core.models import CaseExport, Role
 from whistle.core.org_keys import verify_key
 from whistle.core.runtime import db, runtime
-from whistle.core.storage import FileStore
 from whistle.counsel import case_files
 from whistle.counsel.bundle_format import key_file_text
 from whistle.counsel.bundle_reader import BundleError
@@ -64,10 +63,9 @@ def _opened(ctx: StaffContext, export_id: int) -> tuple[CaseExport, OpenedCaseFi
     """The case file opened with counsel's key and verified; a page saying it cannot be
     opened (and nothing of it) if any check fails."""
     found, private_key = _export(ctx, export_id)
-    path = FileStore(runtime().settings.file_store).path(found.storage_name)
     try:
         return found, open_case_file(
-            path,
+            runtime().file_store().open(found.storage_name),
             found,
             private_key,
             slug=ctx.org.slug,
@@ -184,7 +182,7 @@ def file(slug: str, export_id: int, number: int) -> Response:
 def bundle(slug: str, export_id: int) -> Response:
     ctx = _counsel(slug)
     found, _key = _export(ctx, export_id)
-    handle = FileStore(runtime().settings.file_store).open(found.storage_name)
+    handle = runtime().file_store().open(found.storage_name)
     _record(ctx, found, "bundle")
 
     def chunks() -> Iterator[bytes]:
@@ -200,7 +198,8 @@ def bundle(slug: str, export_id: int) -> Response:
     )
     # The stored file's own size, not the clear ``size`` column: editing that must not cut
     # the download short.
-    response.headers["Content-Length"] = str(os.fstat(handle.fileno()).st_size)
+    response.headers["Content-Length"] = str(handle.seek(0, os.SEEK_END))
+    handle.seek(0)
     return response
 
 

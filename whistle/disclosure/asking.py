@@ -23,7 +23,7 @@ from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work
 from whistle.core.models import Author, Case, IdentityDisclosure, Message, User
 from whistle.core.refusals import Refused
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 from whistle.disclosure.rules import (
     AUTHORITY_NOTE,
     GROUNDS,
@@ -57,7 +57,7 @@ class _Asked:
 def request(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,
@@ -291,7 +291,7 @@ def _record_requested(
 def _tell_reporter(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,

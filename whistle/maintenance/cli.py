@@ -48,9 +48,9 @@ def doctor_command(repair: bool, include_recent: bool) -> None:
 
 
 def _doctor(rt: Runtime, repair: bool, include_recent: bool) -> None:
-    store = FileStore(rt.settings.file_store)
+    store = rt.file_store()
     min_age = timedelta(0) if include_recent else MIN_AGE
-    if not store.root.exists():
+    if isinstance(store, FileStore) and not store.root.exists():
         click.echo(f"the file store {store.root} does not exist (yet)")
     with rt.sessions() as session:
         findings = check(session, store, min_age=min_age)

@@ -11,7 +11,8 @@ the repair does about it:
   before the transaction that adds its row, so a worker killed (or a database lost) in between
   leaves the file alone; its key was never stored, so nobody can read it. Removed.
 - **unfinished files** (``.partial``): a worker killed while writing a file (the writer's
-  own cleanup never ran). Removed.
+  own cleanup never ran). With the store in the database (whistle/core/db_storage.py), the
+  rows of a write that was never marked complete, listed under the same name. Removed.
 - **pending file deletions**: files that retention or a purge listed for removal, where the
   removal did not happen yet (a crash, a store that refused). Removed, as the next retention
   run would. A listed file that a live row still uses is never removed: the listing is dropped.
@@ -53,20 +54,16 @@ from whistle.core.models import (
     OutboxMail,
     PendingFileDeletion,
 )
-from whistle.core.storage import NAME_RE, PARTIAL_SUFFIX, FileStore
+from whistle.core.storage import Store, StoreEntries
 from whistle.retention import deletion
 
 MIN_AGE = timedelta(hours=1)
 BATCH = 500  # names per IN (...) query
 
 
-@dataclass
-class StoreScan:
-    """What is in the file store, by kind (names are random ids, never content)."""
-
-    files: dict[str, float] = field(default_factory=dict)  # name -> modification time
-    partials: dict[str, float] = field(default_factory=dict)  # file name -> modification time
-    foreign: int = 0  # anything else under the store's root: reported, never touched
+# What is in the file store, by kind: the folder's files and ``.partial`` files with their
+# modification times, or the database backend's complete and incomplete rows with theirs.
+StoreScan = StoreEntries
 
 
 @dataclass
@@ -121,32 +118,10 @@ class Repairs:
     case_files: int = 0
 
 
-def scan_store(store: FileStore) -> StoreScan:
-    """Every entry of the store with its modification time; no database work."""
-    scan = StoreScan()
-    if not store.root.exists():
-        return scan
-    for folder in store.root.iterdir():
-        if not folder.is_dir() or len(folder.name) != 2:
-            scan.foreign += 1
-            continue
-        for child in folder.iterdir():
-            try:
-                mtime = child.stat().st_mtime
-            except FileNotFoundError:  # removed while we looked (a finished or failed upload)
-                continue
-            name = child.name
-            if NAME_RE.match(name) and name[:2] == folder.name:
-                scan.files[name] = mtime
-            elif (
-                name.endswith(PARTIAL_SUFFIX)
-                and NAME_RE.match(name.removesuffix(PARTIAL_SUFFIX))
-                and name[:2] == folder.name
-            ):
-                scan.partials[name] = mtime
-            else:
-                scan.foreign += 1
-    return scan
+def scan_store(store: Store) -> StoreScan:
+    """Every entry of the store with its modification time (the database backend: when it
+    was written); none of the application's rows are read."""
+    return store.scan()
 
 
 def _batches(names: list[str]) -> Iterable[list[str]]:
@@ -174,7 +149,7 @@ def _live_names(session: Session, names: list[str]) -> set[str]:
 
 
 def check(
-    session: Session, store: FileStore, *, min_age: timedelta = MIN_AGE, now: float | None = None
+    session: Session, store: Store, *, min_age: timedelta = MIN_AGE, now: float | None = None
 ) -> Findings:
     """Compare the store with the database; change nothing.
 
@@ -190,7 +165,7 @@ def check(
 
 
 def _check_files(
-    session: Session, store: FileStore, scan: StoreScan, cutoff: float, findings: Findings
+    session: Session, store: Store, scan: StoreScan, cutoff: float, findings: Findings
 ) -> None:
     """Orphan, unfinished, listed and missing files."""
     attachments = set(
@@ -262,7 +237,7 @@ def _check_cases(session: Session, findings: Findings) -> None:
         findings.damaged = [i for i in incomplete if i not in untouched]
 
 
-def repair(session: Session, clock: Clock, store: FileStore, findings: Findings) -> Repairs:
+def repair(session: Session, clock: Clock, store: Store, findings: Findings) -> Repairs:
     """Remove what :func:`check` found removable (see the module's docs), and commit.
 
     Names are checked against the database again just before removal: a file that a row took
@@ -342,7 +317,7 @@ def _remove_half_stored(
     done.case_files += len(names)
 
 
-def _remove_files(session: Session, store: FileStore, findings: Findings, done: Repairs) -> None:
+def _remove_files(session: Session, store: Store, findings: Findings, done: Repairs) -> None:
     """Remove the orphan files no row took up meanwhile, and the unfinished ones."""
     live = _live_names(session, findings.orphans)
     for name in findings.orphans:
@@ -350,8 +325,7 @@ def _remove_files(session: Session, store: FileStore, findings: Findings, done: 
             store.delete(name)
             done.orphans += 1
     for partial in findings.partials:
-        path = store.path(partial.removesuffix(PARTIAL_SUFFIX)).with_name(partial)
-        path.unlink(missing_ok=True)
+        store.delete_partial(partial)
         done.partials += 1
 
 

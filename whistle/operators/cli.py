@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from whistle.core.organisations import suggest_slug
 from whistle.core.refusals import Refused
 from whistle.core.runtime import runtime
-from whistle.core.storage import FileStore
 from whistle.operators import organisations
 
 org_cli = AppGroup("org", help="The deployment's organisations: add, suspend, delete.")
@@ -147,7 +146,7 @@ def delete_command(slug: str, confirm: str) -> None:
                 rt.clock,
                 slug,
                 confirm=confirm,
-                store=FileStore(rt.settings.file_store),
+                store=rt.file_store(),
                 keystore=rt.keystore,
                 actor_id=None,
             )

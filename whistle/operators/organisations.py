@@ -43,7 +43,7 @@ from whistle.core.models import (
 from whistle.core.organisations import create_organisation, set_lists_organisations
 from whistle.core.refusals import Refused
 from whistle.core.settings import LOCALES
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 from whistle.retention.deletion import compact, delete_cases, remove_pending_files
 from whistle.staff.invitations import invite
 
@@ -235,7 +235,7 @@ def delete_for_good(
     slug: str,
     *,
     confirm: str,
-    store: FileStore,
+    store: Store,
     keystore: KeyStore,
     actor_id: int | None,
 ) -> Deletion:
@@ -263,7 +263,7 @@ def _delete(
     clock: Clock,
     org: Organisation,
     *,
-    store: FileStore,
+    store: Store,
     keystore: KeyStore,
     actor_id: int | None,
 ) -> Deletion:

@@ -16,7 +16,6 @@ from whistle.core.models import Organisation
 from whistle.core.organisations import lists_organisations, suggest_slug
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.core.storage import FileStore
 from whistle.notify.sending import mail_invitation_now
 from whistle.operators import organisations
 from whistle.operators.forms import (
@@ -194,7 +193,7 @@ def delete(slug: str) -> str | tuple[str, int]:
                 rt.clock,
                 slug,
                 confirm=form.confirm.data or "",
-                store=FileStore(rt.settings.file_store),
+                store=rt.file_store(),
                 keystore=rt.keystore,
                 actor_id=_actor(),
             )

@@ -43,7 +43,7 @@ from whistle.core.clock import Clock
 from whistle.core.db import unit_of_work
 from whistle.core.models import Author, Case, CaseStatus, Category, Message
 from whistle.core.refusals import Refused
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 from whistle.notify.outbox import queue_case_event
 
 CLOSED = _l(
@@ -146,7 +146,7 @@ def mark_read_by_reporter(session: Session, clock: Clock, case: Case) -> None:
 def reply(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     content: KeyRing,
     *,

@@ -52,7 +52,7 @@ from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.models import Case, CaseStatus, Category, Organisation, ReferenceCounter, User
 from whistle.core.refusals import Refused
 from whistle.core.shredding import case_key_name, file_key_name
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 from whistle.meetings.tasks import open_meeting_task
 from whistle.notify.outbox import queue_case_event
 from whistle.reporting.receipts import SALT_FIELD, new_salt
@@ -171,7 +171,7 @@ def submit_report(
     *,
     pepper: bytes,
     argon2: Argon2Params,
-    store: FileStore,
+    store: Store,
     unit: Sequence[User] | None = None,
     before_commit: Callable[[Case, bytes, str], None] | None = None,
 ) -> Submission:

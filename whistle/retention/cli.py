@@ -11,7 +11,6 @@ from flask.cli import AppGroup
 from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.models import CaseOutcome
 from whistle.core.runtime import runtime
-from whistle.core.storage import FileStore
 from whistle.retention.deletion import run
 from whistle.retention.schedule import Preset, presets, store_presets
 
@@ -24,7 +23,7 @@ def run_command() -> None:
     rt = runtime()
     with rt.sessions() as session:
         try:
-            report = run(session, rt.clock, FileStore(rt.settings.file_store), keystore=rt.keystore)
+            report = run(session, rt.clock, rt.file_store(), keystore=rt.keystore)
         except KeyStoreError as exc:
             click.echo(f"{exc}; the next run destroys the keys of what was deleted", err=True)
             sys.exit(1)

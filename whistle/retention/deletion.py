@@ -55,7 +55,7 @@ from whistle.core.models import (
     RightsRequestCase,
     WebSession,
 )
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 
 BATCH = 200
 
@@ -77,7 +77,7 @@ def queue_file_deletions(session: Session, org_id: int, names: Iterable[str], to
         session.execute(insert(PENDING), rows)
 
 
-def remove_pending_files(session: Session, store: FileStore) -> int:
+def remove_pending_files(session: Session, store: Store) -> int:
     """Remove every listed file from the store, then its row, and commit, a unit of work per
     500 files; return how many.
 
@@ -257,7 +257,7 @@ def _finish_keys(session: Session, keystore: KeyStore, report: RunReport) -> Non
 def run(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     *,
     keystore: KeyStore,
     batch: int = BATCH,

@@ -50,7 +50,7 @@ from whistle.core.keystore import KeyStore
 from whistle.core.keystore_errors import KeyStoreError
 from whistle.core.models import Attachment, Case, CaseNote, Message
 from whistle.core.refusals import Refused
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 from whistle.retention import deletion
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ ALREADY_PURGED = _l("This item has already been removed.")
 def purge_item(
     session: Session,
     clock: Clock,
-    store: FileStore,
+    store: Store,
     case: Case,
     keys: OpenedKeys,
     user_id: int,
@@ -196,7 +196,7 @@ def _destroy_keys(session: Session, keystore: KeyStore) -> None:
         )
 
 
-def _remove_files(session: Session, store: FileStore) -> None:
+def _remove_files(session: Session, store: Store) -> None:
     """Remove the listed files now; if the store refuses, the next retention run does it."""
     try:
         deletion.remove_pending_files(session, store)

@@ -16,7 +16,7 @@ from whistle.casefile.access import NoAccess, OpenedKeys, open_keys
 from whistle.casefile.holders import HANDLING_ROLES
 from whistle.core.models import Case
 from whistle.core.runtime import db, runtime
-from whistle.core.storage import FileStore
+from whistle.core.storage import Store
 from whistle.web.forms import parse_id, run_action
 from whistle.web.guard import StaffContext, require
 
@@ -64,5 +64,5 @@ def subpage_action(
     return page(slug, reference, forms={done: form}, failed=failed, status=400)
 
 
-def file_store() -> FileStore:
-    return FileStore(runtime().settings.file_store)
+def file_store() -> Store:
+    return runtime().file_store()

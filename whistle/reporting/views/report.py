@@ -33,7 +33,7 @@ from whistle.core.organisations import (
 )
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.core.storage import FileStore, StorageError
+from whistle.core.storage import StorageError
 from whistle.core.trust import KeysNotTrusted, check_organisation_keys
 from whistle.keys.warnings import warn_pins_mismatch
 from whistle.reporting.forms import CodeConfirmForm, ReportForm
@@ -254,7 +254,7 @@ def report(slug: str) -> Response | str | tuple[str, int]:
             batch.prepared,
             pepper=rt.settings.pepper,
             argon2=rt.case_code_argon2,
-            store=FileStore(rt.settings.file_store),
+            store=rt.file_store(),
             unit=offered.members,
             before_commit=reporter_session.begin,
         )

@@ -23,7 +23,7 @@ from whistle.core.labels import relation_label
 from whistle.core.models import Organisation, User
 from whistle.core.refusals import Refused
 from whistle.core.runtime import db, runtime
-from whistle.core.storage import FileStore, StorageError
+from whistle.core.storage import StorageError
 from whistle.disclosure import consent as disclosure_consent
 from whistle.meetings.minutes import (
     minutes_history,
@@ -141,7 +141,7 @@ def case(slug: str) -> Response | str | tuple[str, int]:
                 followup.reply(
                     session,
                     runtime().clock,
-                    FileStore(runtime().settings.file_store),
+                    runtime().file_store(),
                     reporter.case,
                     reporter.content,
                     body=body,
@@ -244,7 +244,7 @@ def file(slug: str, name: str) -> Response | tuple[str, int]:
     try:
         found = open_file(
             db(),
-            FileStore(runtime().settings.file_store),
+            runtime().file_store(),
             reporter.case,
             reporter.content,
             name,
