@@ -97,11 +97,12 @@ class Argon2Params:
         (:data:`crypto.case_codes.CASE_CODE_BITS`), so an attacker holding the database and
         the instance folder needs about 2**79 derivations per case whatever each costs
         (each case has its own salt, so no guess serves two cases). The derivation is
-        defence in depth on top of that search, not what makes it infeasible. 64 MiB instead
-        would make each guess about three times dearer (under two bits) but cost every web
-        worker 64 MiB and 0.25 CPU-seconds per report and per follow-up sign-in, and the
-        reporter's browser as much once it derives the key itself (docs/crypto.md, "Key
-        derivation"). One lane: a derivation this size is done in about 50 ms on one core,
+        defence in depth on top of that search, not what makes it infeasible. The password
+        cost instead would make each guess about 5 times dearer in memory-passes and about 17
+        times in memory x time (about 4 bits of the 80) but cost every web worker 64 MiB and
+        about 0.25 CPU-seconds per report and per follow-up sign-in, and the reporter's
+        browser as much once it derives the key itself (docs/crypto.md, "Rationale"). One
+        lane: a derivation this size takes about 22 ms on one core (bench/crypto_bench.py),
         and a browser's WebAssembly runs lanes one after the other anyway.
         """
         return cls(time_cost=2, memory_kib=19 * 1024, parallelism=1)
