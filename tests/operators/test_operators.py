@@ -28,6 +28,7 @@ from whistle.core.models import (
 from whistle.core.runtime import runtime
 from whistle.core.shredding import case_key_name
 from whistle.core.storage import FileStore
+from whistle.operators import organisations
 from whistle.operators.cli import operator_cli, org_cli
 
 NEW_ADMIN = "testa.testesen@example.org"
@@ -273,6 +274,28 @@ def test_deleting_an_organisation_shreds_its_cases_and_keeps_a_record_without_co
     assert (
         signed_in(app, clock, other.handlers[0]).get("/staff/andetfirma/cases").status_code == 200
     )
+
+
+def test_a_case_skipped_as_in_use_stops_the_deletion_before_the_organisation_goes(
+    app: Flask,
+    session: Session,
+    clock: FixedClock,
+    unit: Unit,
+    operator: Staff,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deleting the organisation's row would take a skipped case's rows with it and leave its
+    keys in the key store: the deletion stops instead."""
+    Reporter(app, "testfirma").report(ReportAnswers(what="Fake report held by a lock."))
+    case_uid = session.scalars(select(Case.uid)).one()
+    monkeypatch.setattr(organisations, "_cases_of", lambda _session, _org_id: [])
+    olga = signed_in(app, clock, operator)
+    olga.submit("/operator/testfirma/suspend", {"confirm": "y"}, form_page="/operator/testfirma/")
+    stopped = olga.submit("/operator/testfirma/delete", {"confirm": "testfirma"})
+    assert "could not be deleted yet" in text_of(stopped)
+    assert org_at(session, "testfirma") is not None
+    key_kept = runtime(app).keystore.get(case_key_name(case_uid)) is not None
+    assert key_kept is True, "the case and its key are both still there"
 
 
 # --- the commands ------------------------------------------------------------------------------
