@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from whistle.core import audit, shredding
@@ -93,24 +94,33 @@ def find(session: Session, slug: str) -> Organisation:
     return org
 
 
-def summaries(session: Session) -> list[OrganisationSummary]:
-    """Every organisation, by name, with its counts."""
+def summaries(session: Session, only: int | None = None) -> list[OrganisationSummary]:
+    """Every organisation (or only the one with id ``only``), by name, with its counts."""
+
+    def narrowed(column: Any) -> list[ColumnElement[bool]]:
+        return [] if only is None else [column == only]
+
     people = dict(
         session.execute(
-            select(Membership.org_id, func.count(func.distinct(Membership.user_id))).group_by(
-                Membership.org_id
-            )
+            select(Membership.org_id, func.count(func.distinct(Membership.user_id)))
+            .where(*narrowed(Membership.org_id))
+            .group_by(Membership.org_id)
         ).all()
     )
-    cases = dict(session.execute(select(Case.org_id, func.count()).group_by(Case.org_id)).all())
+    cases = dict(
+        session.execute(
+            select(Case.org_id, func.count()).where(*narrowed(Case.org_id)).group_by(Case.org_id)
+        ).all()
+    )
     open_cases = dict(
         session.execute(
             select(Case.org_id, func.count())
-            .where(Case.status != CaseStatus.CLOSED.value)
+            .where(Case.status != CaseStatus.CLOSED.value, *narrowed(Case.org_id))
             .group_by(Case.org_id)
         ).all()
     )
-    keyed = set(session.scalars(select(OrgKey.org_id).distinct()))  # made by the first admin
+    # Made by the first administrator (whistle/admin/first_keys.py).
+    keyed = set(session.scalars(select(OrgKey.org_id).where(*narrowed(OrgKey.org_id)).distinct()))
     return [
         OrganisationSummary(
             organisation=org,
@@ -119,8 +129,15 @@ def summaries(session: Session) -> list[OrganisationSummary]:
             cases=int(cases.get(org.id, 0)),
             has_keys=org.id in keyed,
         )
-        for org in session.scalars(select(Organisation).order_by(Organisation.name))
+        for org in session.scalars(
+            select(Organisation).where(*narrowed(Organisation.id)).order_by(Organisation.name)
+        )
     ]
+
+
+def summary(session: Session, org: Organisation) -> OrganisationSummary:
+    """One organisation's counts (its page, its deletion page)."""
+    return summaries(session, only=org.id)[0]
 
 
 def _check_email(email: str) -> str:

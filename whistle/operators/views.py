@@ -115,7 +115,7 @@ def _organisation_page(slug: str, invite_form: InviteAdminForm, **values: Any) -
         org = organisations.find(db(), slug)
     except Refused:
         abort(404)
-    row = next(r for r in organisations.summaries(db()) if r.organisation.id == org.id)
+    row = organisations.summary(db(), org)
     return render_template(
         "operators/organisation.html",
         row=row,
@@ -201,5 +201,5 @@ def delete(slug: str) -> str | tuple[str, int]:
             show_refusal(form, refused)
         else:
             return render_template("operators/deleted.html", deletion=gone)
-    row = next(r for r in organisations.summaries(db()) if r.organisation.id == org.id)
+    row = organisations.summary(db(), org)
     return render_template("operators/delete.html", form=form, organisation=org, row=row)
